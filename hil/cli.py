@@ -1,0 +1,192 @@
+"""The `hil` command line: run plans, serve the simulated lab, print DUT settings, verify records.
+
+Exit codes: 0 all passed, 1 a test failed, 2 bad usage or bad configuration (a one-paragraph
+message naming the file and field, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from hil import registry
+from hil.config import load_model
+from hil.errors import ConfigError, HilError, UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _settings_model(dut: str) -> type[BaseModel]:
+    model: type[BaseModel] = registry.load(registry.dut_family(dut).settings)
+    return model
+
+
+def load_firmware(dut: str, path: Path) -> dict[str, Any]:
+    """Validate a firmware settings file for a DUT; returns it as a plain dict."""
+    return load_model(path, _settings_model(dut)).model_dump(mode="json")
+
+
+def _default_out(dut: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = ROOT / "reports" / "runs" / f"{stamp}-{dut}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from hil.station.station import load_station
+
+    family = registry.dut_family(args.dut) if args.dut else None
+    station_file = Path(args.station) if args.station else None
+    if station_file is None:
+        family = family or registry.dut_family("bms12100")
+        station_file = ROOT / family.default_station
+    station = load_station(station_file)
+    if family is None:
+        family = registry.dut_family(station.dut.name)
+    elif station.dut.name != family.name:
+        raise ConfigError(str(station_file), "dut.name", f"{family.name!r} for --dut {family.name}")
+    if args.firmware:
+        if not station.simulated:
+            raise UsageError("--firmware configures the simulated twin; this station is real hardware")
+        load_firmware(family.name, Path(args.firmware))
+    out = Path(args.out) if args.out else _default_out(family.name)
+    out.mkdir(parents=True, exist_ok=True)
+    plan_dir = ROOT / family.plan_dir
+    pytest_args = [
+        str(plan_dir),
+        "-p",
+        "fixtures.plugin",
+        f"--rootdir={ROOT}",
+        f"--hil-station={station_file}",
+        f"--hil-profile={args.profile}",
+        f"--hil-out={out}",
+        f"--junitxml={out / 'junit.xml'}",
+        "-o",
+        "junit_family=xunit2",
+        "-q",
+    ]
+    if args.firmware:
+        pytest_args.append(f"--hil-firmware={args.firmware}")
+    if args.serial:
+        pytest_args.append(f"--hil-serial={args.serial}")
+    if args.seed is not None:
+        pytest_args.append(f"--hil-seed={args.seed}")
+    pytest_args += args.pytest_args
+    code = int(pytest.main(pytest_args))
+    print(f"record: {out / 'record.jsonl'}")
+    print(f"junit:  {out / 'junit.xml'}")
+    if code == pytest.ExitCode.OK:
+        return EXIT_OK
+    if code == pytest.ExitCode.TESTS_FAILED:
+        return EXIT_FAILED
+    if code == pytest.ExitCode.INTERRUPTED:
+        return 130
+    return EXIT_USAGE
+
+
+def cmd_sim_serve(args: argparse.Namespace) -> int:
+    from hil.sim.serve import ServeOptions, serve
+    from hil.station.station import load_station
+
+    station = load_station(Path(args.station))
+    if not station.simulated:
+        raise ConfigError(args.station, "simulated", "true for `hil sim serve` (this is a real bench)")
+    settings = load_firmware(station.dut.name, Path(args.firmware)) if args.firmware else None
+    options = ServeOptions(pace=not args.no_pace, rate=args.rate, ephemeral_ports=args.ephemeral_ports)
+    serve(station, settings, args.seed, options)
+    return EXIT_OK
+
+
+def cmd_dut_settings(args: argparse.Namespace) -> int:
+    model = _settings_model(args.dut)
+    header = f"# Default firmware settings of {registry.dut_family(args.dut).title}\n"
+    sys.stdout.write(header + yaml.safe_dump(model().model_dump(mode="json"), sort_keys=False))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from hil.record import verify
+
+    record = Path(args.dir) / "record.jsonl"
+    if not record.exists():
+        raise ConfigError(str(record), "-", "a run record (record.jsonl) in the given folder")
+    if args.verify:
+        result = verify(record)
+        if result.ok:
+            print(f"{record}: OK, {result.entries} entries, hash chain intact")
+            return EXIT_OK
+        print(f"{record}: ALTERED or damaged: {result.problem}", file=sys.stderr)
+        return EXIT_FAILED
+    raise UsageError("report generation from a record comes with the evidence reports; use --verify")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hil", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a DUT's test plan on a station")
+    run.add_argument("--station", help="station file (default: the DUT's simulated station)")
+    run.add_argument("--dut", help="DUT family (default: the station's, else bms12100)")
+    run.add_argument("--profile", choices=["eol", "full"], default="full")
+    run.add_argument("--firmware", help="firmware settings file for the simulated twin")
+    run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
+    run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")
+    run.add_argument("--seed", type=int, help="noise seed of the simulated lab")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    run.set_defaults(func=cmd_run)
+
+    sim = sub.add_parser("sim", help="the simulated lab")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    serve = sim_sub.add_parser("serve", help="serve the simulated lab until SIGINT/SIGTERM")
+    serve.add_argument("--station", default=str(ROOT / "stations" / "sim-bms12100.yaml"))
+    serve.add_argument("--firmware", help="firmware settings file for the twin")
+    serve.add_argument("--seed", type=int, help="noise seed (default: the station's)")
+    serve.add_argument("--no-pace", action="store_true", help="virtual time moves only on request")
+    serve.add_argument("--rate", type=float, default=1.0, help="virtual seconds per wall second")
+    serve.add_argument("--ephemeral-ports", action="store_true", help="let the OS pick every port")
+    serve.set_defaults(func=cmd_sim_serve)
+
+    dut = sub.add_parser("dut", help="DUT information")
+    dut_sub = dut.add_subparsers(dest="dut_command", required=True)
+    settings = dut_sub.add_parser("settings", help="print a DUT's default firmware settings as YAML")
+    settings.add_argument("dut")
+    settings.set_defaults(func=cmd_dut_settings)
+
+    report = sub.add_parser("report", help="reports from a run record")
+    report.add_argument("dir")
+    report.add_argument("--verify", action="store_true", help="check the record's hash chain")
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except ConfigError as exc:
+        print(f"error: {exc.file}: field '{exc.field}': expected {exc.expected}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except HilError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,231 @@
+"""The electrical model of a 12100 bench: cell emulator, NTC emulator, charger and load wired to
+the twin of the BMS firmware, which decides the MOSFETs; plus its CAN and RS-485 ports.
+
+Power path (charge current positive): the charger is a CV/CC source behind the station's
+charger path resistance; the load draws its demanded current; the cells are stiff sources
+(the cell emulator). The charge MOSFET must be on for current to flow into the pack, the
+discharge MOSFET for current out of it (the other MOSFET's body diode conducts).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+from hil.duts.bms12100 import CELL_COUNT
+from hil.duts.bms12100.can_codec import CYCLE_S, encode_telemetry
+from hil.duts.bms12100.responder import Rs485Responder
+from hil.duts.bms12100.settings import Settings
+from hil.duts.bms12100.twin import Bms12100Twin, TerminalInputs
+from hil.sim.instruments.base import SimInstrument
+from hil.sim.plant import CanPublish, Plant
+from hil.sim.ports import LoadPort, MultiSourcePort, ResistancePort, SourcePort
+from hil.station.model import StationModel
+
+NTC_TERMINALS = ("T_CELL1", "T_CELL2", "T_AMB", "T_MOS")
+#: BMS supply current drawn from the cell stack while awake (A)
+ACTIVE_SUPPLY_A = 0.012
+MIN_POWER_V = 6.0
+#: resistance the load shows in short-circuit mode (Ω)
+SHORT_OHM = 0.005
+
+
+class Bms12100Plant(Plant):
+    """Bench physics + twin for the 12100 BMS."""
+
+    def __init__(
+        self,
+        station: StationModel,
+        instruments: dict[str, SimInstrument],
+        settings: dict[str, Any] | None,
+        seed: int,
+        publish: CanPublish,
+    ) -> None:
+        super().__init__(station, instruments, settings, seed, publish)
+        self._settings = Settings.model_validate(settings or {})
+        sim = station.sim
+        self.battery_ohm = sim.battery_ohm if sim else 0.01
+        self.twin = Bms12100Twin(self._settings, seed)
+        self.responder = Rs485Responder(self.twin, station.dut.address)
+        self.charger, self.charger_ch = self._find("power_supply")
+        self.load, self.load_ch = self._find("electronic_load")
+        self.cells, self.cell_ch = self._find("cell_emulator")
+        self.ntc, self.ntc_ch = self._find("temperature_emulator")
+        dmm, _ = self._find("dmm")
+        if dmm is not None and hasattr(dmm, "probe"):
+            dmm.probe = self.probe  # type: ignore[attr-defined]
+        self.powered = False
+        self.next_can = 0.0
+        self.v_pack = 0.0
+        self.v_p = 0.0
+        self.i_pack = 0.0
+        self.i_charger = 0.0
+        self.i_load = 0.0
+        self.cell_v = [0.0] * CELL_COUNT
+
+    def _find(self, role: str) -> tuple[Any, dict[str, str]]:
+        for name, inst in self.station.instruments.items():
+            if inst.role == role:
+                return self.instruments[name], inst.channels
+        return None, {}
+
+    # --- inputs from the instruments -------------------------------------------------
+    def _cell_voltages(self) -> list[float]:
+        if self.cells is None:
+            return [3.3] * CELL_COUNT
+        port = cast(MultiSourcePort, self.cells)
+        volts = []
+        for i in range(1, CELL_COUNT + 1):
+            setting = port.channel_setting(int(self.cell_ch[f"CELL{i}"]))
+            volts.append(setting.voltage if setting.on else 0.0)
+        return volts
+
+    def _ntc_ohms(self) -> list[float | None]:
+        if self.ntc is None:
+            return [10_000.0] * len(NTC_TERMINALS)
+        port = cast(ResistancePort, self.ntc)
+        return [port.resistance(int(self.ntc_ch[t])) for t in NTC_TERMINALS]
+
+    def _solve(self, t: float) -> None:
+        """The power path's operating point for the MOSFET states the twin holds now.
+
+        Node P sits at V_pack + I·R (R: the station's battery_ohm); the charger is CV with a
+        current limit and cannot sink; the load draws its demand. A MOSFET that is off blocks its
+        direction: P is then cut from the pack and follows the charger (or collapses under the load).
+        """
+        self.cell_v = self._cell_voltages()
+        self.v_pack = v_pack = sum(self.cell_v)
+        r = self.battery_ohm
+        supply = cast(SourcePort, self.charger).source() if self.charger is not None else None
+        if supply is not None and not supply.on:
+            supply = None
+        load = cast(LoadPort, self.load) if self.load is not None else None
+        demand = load.demand(t, v_pack) if load is not None else 0.0
+        if load is not None and load.shorted():
+            demand = v_pack / (r + SHORT_OHM)
+        chg_ok = self.powered and self.twin.charge_path_closed
+        dsg_ok = self.powered and self.twin.discharge_path_closed
+        if supply is None:
+            i_c, i_b = 0.0, -demand
+        else:
+            i_b = (supply.voltage - v_pack) / r  # charger in CV holding P at its setpoint
+            i_c = i_b + demand
+            if i_c > supply.current_limit:
+                i_c = supply.current_limit
+            elif i_c < 0:
+                i_c = 0.0
+            i_b = i_c - demand
+        v_p = v_pack + i_b * r
+        if (i_b > 0 and not chg_ok) or (i_b < 0 and not dsg_ok):
+            i_b = 0.0  # P is cut from the pack
+            if supply is not None and demand <= supply.current_limit:
+                i_c, v_p = demand, supply.voltage
+            else:
+                i_c, v_p, demand = (supply.current_limit if supply else 0.0), 0.0, 0.0
+        self.v_p = max(v_p, 0.0)
+        self.i_pack = i_b
+        self.i_charger = i_c
+        self.i_load = demand
+
+    # --- Plant ----------------------------------------------------------------------
+    def power_on(self, t: float) -> None:
+        self._solve(t)
+        self.powered = self.v_pack > MIN_POWER_V
+        if self.powered:
+            self.twin.power_on(t, self._inputs())
+            self._solve(t)
+        self.next_can = t
+        self._report()
+
+    def _inputs(self) -> TerminalInputs:
+        return TerminalInputs(
+            cell_v=list(self.cell_v),
+            ntc_ohm=self._ntc_ohms(),
+            current_a=self.i_pack,
+            charger_v=self.v_p,
+            powered=self.powered,
+        )
+
+    def step(self, t: float, dt: float) -> None:
+        self._solve(t)
+        powered = self.v_pack > MIN_POWER_V
+        if powered and not self.powered:
+            self.powered = True
+            self.twin.power_on(t, self._inputs())
+        elif not powered:
+            self.powered = False
+        if self.powered:
+            self.twin.step(t, dt, self._inputs())
+            self._solve(t)  # the MOSFETs may have changed
+        self._report()
+        if self.powered and t + 1e-9 >= self.next_can:
+            for can_id, data in encode_telemetry(self.twin.telemetry()):
+                self.publish(t, can_id, data)
+            self.next_can = t + CYCLE_S
+
+    def _report(self) -> None:
+        if self.charger is not None:
+            supply = cast(SourcePort, self.charger)
+            setting = supply.source()
+            supply.report(self.v_p if setting.on else 0.0, self.i_charger)
+        if self.load is not None:
+            cast(LoadPort, self.load).report(self.v_p, self.i_load if self.v_p > 0 else 0.0)
+        if self.cells is not None:
+            port = cast(MultiSourcePort, self.cells)
+            bleed = self.twin.bleed_currents() if self.powered and hasattr(self.twin, "bleed_currents") else []
+            for i in range(1, CELL_COUNT + 1):
+                current = -self.i_pack + (ACTIVE_SUPPLY_A if self.powered else 0.0)
+                if i - 1 < len(bleed):
+                    current += bleed[i - 1]
+                port.report_channel(int(self.cell_ch[f"CELL{i}"]), self.cell_v[i - 1], current)
+
+    def max_step(self, t: float) -> float:
+        step = self.twin.max_step() if self.powered else 1.0
+        if self.powered:
+            step = min(step, max(self.next_can - t, 1e-4))
+        if self.load is not None:
+            change = cast(LoadPort, self.load).next_change(t)
+            if change is not None and change > t:
+                step = min(step, max(change - t, 1e-4))
+        return step
+
+    def serial(self, t: float, data: bytes) -> bytes:
+        if not self.powered:
+            return b""
+        return self.responder.feed(t, data)
+
+    def probe(self, point: str, quantity: str) -> float:
+        """True values at DMM points: PACK, P, CELLn voltages; SUPPLY current; NTC resistances."""
+        if quantity == "VOLT":
+            if point == "PACK":
+                return self.v_pack
+            if point == "P":
+                return self.v_p
+            if point.startswith("CELL"):
+                return self.cell_v[int(point[4:]) - 1]
+        if quantity == "CURR" and point == "SUPPLY":
+            return ACTIVE_SUPPLY_A if self.powered else 0.0
+        if quantity == "RES" and point in NTC_TERMINALS:
+            ohm = self._ntc_ohms()[NTC_TERMINALS.index(point)]
+            return math.inf if ohm is None else ohm
+        return 0.0
+
+    def settings(self) -> dict[str, Any]:
+        return self.twin.settings.model_dump(mode="json")
+
+    def load_settings(self, settings: dict[str, Any]) -> None:
+        self.twin.settings = Settings.model_validate(settings)
+
+    def state(self) -> dict[str, Any]:
+        tel = self.twin.telemetry()
+        return {
+            "powered": self.powered,
+            "mode": tel.mode.value,
+            "charge_fet": tel.charge_fet,
+            "discharge_fet": tel.discharge_fet,
+            "active": sorted(tel.active),
+            "soc_pct": tel.soc_pct,
+            "v_pack": self.v_pack,
+            "v_p": self.v_p,
+            "i_pack": self.i_pack,
+        }

@@ -1,0 +1,1 @@
+"""Instrument roles (abstract interfaces) and SCPI drivers for named real instruments."""

@@ -1,0 +1,1 @@
+"""Drivers for named real instruments, one module per model family."""

@@ -1,0 +1,80 @@
+"""Driver for the Keysight N8900 series autoranging DC supply, used as the charger on P+/P-.
+
+Station model: Keysight N8920A (80 V, 170 A, 5 kW, single output). The 12 V / 100 Ah pack is
+charged at up to about 110 A and the charger over-voltage test needs about 20 V, both well
+inside the N8920A's autoranging envelope (20 V x 170 A = 3.4 kW).
+
+Followed: "Keysight N8900 Series Autoranging System DC Power Supply - Operating and Service
+Guide", chapter "SCPI Programming Reference" (manual part number N8900-90901). The edition
+line of the guide could not be read from the copies consulted; see `MANUAL`.
+
+Commands used: VOLT, CURR, VOLT:PROT, OUTP ON|OFF, OUTP?, VOLT?, MEAS:VOLT?, MEAS:CURR?,
+SYST:ERR? (through `configure`), *RST/*CLS (through `reset`).
+"""
+
+from __future__ import annotations
+
+from hil.instruments.roles import PowerSupply
+
+
+def _num(value: float) -> str:
+    """A number as sent on the bus: short, no trailing zeros, exponent only when needed."""
+    return f"{value:.6g}"
+
+
+class KeysightN8900(PowerSupply):
+    """Keysight N8900 series (N8920A on this station) as the charger: CV/CC with OVP."""
+
+    MANUAL = (
+        "Keysight N8920A; Keysight N8900 Series Autoranging System DC Power Supply, "
+        "Operating and Service Guide, part number N8900-90901 (SCPI Programming Reference); "
+        "edition not confirmed from the copies consulted"
+    )
+
+    def set_voltage(self, volts: float) -> None:
+        """Program the CV setpoint (VOLT), refused above the station's voltage limit."""
+        self.info.limits.check(self.name, "voltage", volts)
+        self.configure(f"VOLT {_num(volts)}")
+
+    def set_current_limit(self, amps: float) -> None:
+        """Program the CC limit (CURR), refused above the station's current limit."""
+        self.info.limits.check(self.name, "current", amps)
+        self.configure(f"CURR {_num(amps)}")
+
+    def set_ovp(self, volts: float) -> None:
+        """Program the over-voltage protection level (VOLT:PROT).
+
+        Checked against the station's voltage limit too, so the supply's own protection trips
+        before the output can exceed what the station allows.
+        """
+        self.info.limits.check(self.name, "voltage", volts)
+        self.configure(f"VOLT:PROT {_num(volts)}")
+
+    def setup(self, voltage: float, current_limit: float, ovp: float) -> None:
+        """Program setpoint, current limit and OVP together, then check the error queue.
+
+        Every value is checked before anything is sent. OVP and setpoint are sent in the order
+        that never leaves the OVP level below the setpoint, so this is safe with the output on.
+        """
+        if ovp < voltage:
+            raise ValueError(f"{self.name}: OVP {ovp:g} V is below the setpoint {voltage:g} V")
+        for quantity, value in (("voltage", voltage), ("current", current_limit), ("voltage", ovp)):
+            self.info.limits.check(self.name, quantity, value)
+        present = self.query_float("VOLT?")
+        if ovp >= present:
+            order = (f"VOLT:PROT {_num(ovp)}", f"VOLT {_num(voltage)}")
+        else:
+            order = (f"VOLT {_num(voltage)}", f"VOLT:PROT {_num(ovp)}")
+        self.configure(*order, f"CURR {_num(current_limit)}")
+
+    def set_output(self, on: bool) -> None:
+        self.configure("OUTP ON" if on else "OUTP OFF")
+
+    def output_is_on(self) -> bool:
+        return self.query("OUTP?").strip().upper() in ("1", "ON")
+
+    def measure_voltage(self) -> float:
+        return self.query_float("MEAS:VOLT?")
+
+    def measure_current(self) -> float:
+        return self.query_float("MEAS:CURR?")

@@ -1,0 +1,1 @@
+"""Reusable test procedures: one implementation serves every threshold, delay and recovery."""

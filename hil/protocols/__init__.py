@@ -1,0 +1,1 @@
+"""Wire protocols shared by DUT clients and the simulated lab's firmware twins."""

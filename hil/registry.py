@@ -1,0 +1,88 @@
+"""Name → implementation tables: instrument drivers, their simulated twins, and DUT families.
+
+Entries are "module:Class" strings imported on use, so a bench only imports what it has.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from hil.errors import UsageError
+
+#: driver name -> (role kind, client driver, simulated instrument)
+INSTRUMENTS: dict[str, tuple[str, str, str]] = {
+    "keysight-n8900": (
+        "power_supply",
+        "hil.instruments.drivers.keysight_n8900:KeysightN8900",
+        "hil.sim.instruments.keysight_n8900:SimKeysightN8900",
+    ),
+    "itech-it8900": (
+        "electronic_load",
+        "hil.instruments.drivers.itech_it8900:ItechIT8900",
+        "hil.sim.instruments.itech_it8900:SimItechIT8900",
+    ),
+    "keysight-n6705c": (
+        "cell_emulator",
+        "hil.instruments.drivers.keysight_n6705c:KeysightN6705C",
+        "hil.sim.instruments.keysight_n6705c:SimKeysightN6705C",
+    ),
+    "keysight-daq970a": (
+        "dmm",
+        "hil.instruments.drivers.keysight_daq970a:KeysightDAQ970A",
+        "hil.sim.instruments.keysight_daq970a:SimKeysightDAQ970A",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DutFamily:
+    """Where everything about one DUT family lives."""
+
+    name: str
+    title: str
+    package: str
+    plan_dir: str
+    default_station: str
+    plant: str
+    client: str
+    settings: str
+    spec: str
+
+
+DUTS: dict[str, DutFamily] = {
+    "bms12100": DutFamily(
+        name="bms12100",
+        title="12100-1203-1CA 12 V 100 Ah 4S LiFePO4 BMS",
+        package="hil.duts.bms12100",
+        plan_dir="testplans/bms12100",
+        default_station="stations/sim-bms12100.yaml",
+        plant="hil.duts.bms12100.plant:Bms12100Plant",
+        client="hil.duts.bms12100.client:Bms12100Client",
+        settings="hil.duts.bms12100.settings:Settings",
+        spec="hil/duts/bms12100/spec.yaml",
+    ),
+}
+
+
+def load(ref: str) -> Any:
+    """Import "module:attr"."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def dut_family(name: str) -> DutFamily:
+    try:
+        return DUTS[name]
+    except KeyError:
+        known = ", ".join(sorted(DUTS))
+        raise UsageError(f"unknown DUT {name!r}; known DUTs: {known}") from None
+
+
+def instrument_entry(driver: str) -> tuple[str, str, str]:
+    try:
+        return INSTRUMENTS[driver]
+    except KeyError:
+        known = ", ".join(sorted(INSTRUMENTS))
+        raise UsageError(f"unknown instrument driver {driver!r}; known drivers: {known}") from None

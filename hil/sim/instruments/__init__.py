@@ -1,0 +1,1 @@
+"""Simulated instruments, each speaking the SCPI dialect of the real model its driver follows."""

@@ -1,0 +1,190 @@
+"""`hil sim serve`: run the lab behind its transports and print the endpoints line.
+
+Endpoints: one SCPI socket per instrument, a socketcand hub for the CAN bus, a raw TCP serial
+port for RS-485, and a JSON-lines control port for what only a simulator has (virtual clock,
+firmware settings, reset, instrument output states).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from hil.sim.lab import Lab
+from hil.sim.tcp import serve_scpi
+from hil.station.model import StationModel
+
+HOST = "127.0.0.1"
+# Fixed ports when a person starts the lab (so their tools can be pointed at it); ephemeral for tests.
+SCPI_BASE_PORT = 5025
+CAN_PORT = 29536
+RS485_PORT = 7001
+CONTROL_PORT = 7100
+PACE_TICK_S = 0.01
+
+
+@dataclass
+class ServeOptions:
+    pace: bool = True
+    rate: float = 1.0
+    ephemeral_ports: bool = False
+
+
+class LabServer:
+    """Hosts a Lab on TCP sockets inside one asyncio loop."""
+
+    def __init__(self, lab: Lab, options: ServeOptions) -> None:
+        self.lab = lab
+        self.options = options
+        self.pace = options.pace
+        self.rate = options.rate
+        self._servers: list[asyncio.Server] = []
+        self._stop = asyncio.Event()
+        self.endpoints: dict[str, Any] = {}
+
+    def _port(self, fixed: int) -> int:
+        return 0 if self.options.ephemeral_ports else fixed
+
+    async def start(self) -> dict[str, Any]:
+        instruments: dict[str, str] = {}
+        for i, (name, sim) in enumerate(self.lab.instruments.items()):
+            server = await serve_scpi(sim, HOST, self._port(SCPI_BASE_PORT + i))
+            self._servers.append(server)
+            instruments[name] = f"TCPIP0::{HOST}::{_port_of(server)}::SOCKET"
+        can = await asyncio.start_server(self.lab.hub.handle, HOST, self._port(CAN_PORT))
+        rs485 = await asyncio.start_server(self._serial, HOST, self._port(RS485_PORT))
+        control = await asyncio.start_server(self._control, HOST, self._port(CONTROL_PORT))
+        self._servers += [can, rs485, control]
+        self.endpoints = {
+            "instruments": instruments,
+            "can": {
+                "interface": "socketcand",
+                "host": HOST,
+                "port": _port_of(can),
+                "channel": self.lab.hub.channel,
+            },
+            "rs485": f"socket://{HOST}:{_port_of(rs485)}",
+            "control": f"tcp://{HOST}:{_port_of(control)}",
+            "dut": self.lab.station.dut.name,
+            "virtual_time": not self.pace,
+        }
+        return self.endpoints
+
+    async def run(self) -> None:
+        pacer = asyncio.create_task(self._pace()) if self.pace else None
+        await self._stop.wait()
+        if pacer:
+            pacer.cancel()
+        for server in self._servers:
+            server.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _pace(self) -> None:
+        """Keep virtual time in step with the wall clock (times `rate`)."""
+        wall0, virt0 = time.monotonic(), self.lab.t
+        while True:
+            await asyncio.sleep(PACE_TICK_S)
+            if not self.pace:
+                wall0, virt0 = time.monotonic(), self.lab.t
+                continue
+            target = virt0 + (time.monotonic() - wall0) * self.rate
+            if target > self.lab.t:
+                self.lab.advance(target - self.lab.t)
+
+    async def _serial(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                data = await reader.read(1024)
+                if not data:
+                    break
+                answer = self.lab.serial(data)
+                if answer:
+                    writer.write(answer)
+                    await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                raw = await reader.readline()
+                if not raw:
+                    break
+                try:
+                    request = json.loads(raw)
+                    reply = {"ok": True, **self._handle(request)}
+                except Exception as exc:  # every failure goes back to the client as an answer
+                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request.get("cmd")
+        lab = self.lab
+        if cmd == "time":
+            pass
+        elif cmd == "advance":
+            dt = float(request["dt"])
+            if dt < 0:
+                raise ValueError("dt must be >= 0")
+            lab.advance(dt)
+        elif cmd == "pace":
+            self.pace = bool(request["on"])
+            self.rate = float(request.get("rate", self.rate))
+        elif cmd == "settings":
+            return {"t": lab.t, "settings": lab.plant.settings()}
+        elif cmd == "load_settings":
+            lab.plant.load_settings(request["settings"])
+        elif cmd == "reset":
+            lab.reset(request.get("settings"))
+        elif cmd == "outputs":
+            return {"t": lab.t, "outputs": lab.outputs()}
+        elif cmd == "state":
+            return {"t": lab.t, "state": lab.plant.state()}
+        elif cmd == "endpoints":
+            return {"t": lab.t, "endpoints": self.endpoints}
+        else:
+            raise ValueError(f"unknown command {cmd!r}")
+        return {"t": lab.t, "can_frames": lab.hub.frames_published, "can_last_t": lab.hub.last_timestamp}
+
+
+def _port_of(server: asyncio.Server) -> int:
+    return int(server.sockets[0].getsockname()[1])
+
+
+def serve(
+    station: StationModel,
+    settings: dict[str, Any] | None,
+    seed: int | None,
+    options: ServeOptions,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Build the lab, print the endpoints line, serve until SIGINT/SIGTERM."""
+
+    async def main() -> None:
+        lab = Lab(station, settings, seed)
+        server = LabServer(lab, options)
+        endpoints = await server.start()
+        out.write(json.dumps(endpoints) + "\n")
+        out.flush()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, server.stop)
+        await server.run()
+
+    asyncio.run(main())

@@ -1,0 +1,114 @@
+"""A socketcand hub: the simulated CAN bus, reachable with python-can's `socketcand` interface.
+
+Implements the raw mode of the socketcand protocol: `< hi >` greeting, `< open CHANNEL >`,
+`< rawmode >`, then `< frame ID SECONDS.USECONDS DATA >` to clients and `< send ID DLC B0 .. >`
+from them. Frame timestamps are the lab's (virtual) time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# python-can reads each handshake answer with one recv(): a frame must never share a TCP segment
+# with the final "< ok >", so a new client gets frames only after this pause.
+HANDSHAKE_GUARD_S = 0.05
+
+_SEND = re.compile(r"<\s*send\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]+)((?:\s+[0-9A-Fa-f]{1,2})*)\s*>")
+
+FrameSink = Callable[[float, int, bytes, bool], None]
+
+
+@dataclass
+class _Client:
+    writer: asyncio.StreamWriter
+    raw: bool = False
+
+
+def format_frame(timestamp: float, can_id: int, data: bytes, extended: bool = False) -> bytes:
+    """One frame in socketcand's raw-mode syntax."""
+    ident = f"{can_id:08X}" if extended else f"{can_id:03X}"
+    return f"< frame {ident} {timestamp:.6f} {data.hex().upper()} >".encode("ascii")
+
+
+@dataclass
+class SocketcandHub:
+    """Fans frames out to every client in raw mode; frames clients send reach `on_receive`."""
+
+    channel: str = "can0"
+    now: Callable[[], float] = lambda: 0.0
+    on_receive: FrameSink | None = None
+    frames_published: int = 0
+    last_timestamp: float = -1.0
+    _clients: list[_Client] = field(default_factory=list)
+
+    def publish(self, timestamp: float, can_id: int, data: bytes, extended: bool = False) -> None:
+        """Put a frame on the bus (from the DUT twin)."""
+        line = format_frame(timestamp, can_id, data, extended)
+        self.frames_published += 1
+        self.last_timestamp = timestamp
+        for client in self._clients:
+            if client.raw and not client.writer.is_closing():
+                client.writer.write(line)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = _Client(writer)
+        writer.write(b"< hi >")
+        await writer.drain()
+        buffer = ""
+        try:
+            while True:
+                chunk = await reader.read(4096)
+                if not chunk:
+                    break
+                buffer += chunk.decode("ascii", errors="replace")
+                while ">" in buffer:
+                    end = buffer.index(">")
+                    start = buffer.find("<")
+                    message = buffer[start : end + 1] if 0 <= start < end else ""
+                    buffer = buffer[end + 1 :]
+                    await self._command(client, message)
+        except ConnectionError:
+            pass
+        finally:
+            if client in self._clients:
+                self._clients.remove(client)
+            writer.close()
+
+    async def _command(self, client: _Client, message: str) -> None:
+        words = message.strip("<> ").split()
+        if not words:
+            return
+        verb = words[0]
+        if verb == "open":
+            if len(words) > 1 and words[1] == self.channel:
+                client.writer.write(b"< ok >")
+            else:
+                client.writer.write(b"< error could not open bus >")
+            await client.writer.drain()
+        elif verb == "rawmode":
+            client.writer.write(b"< ok >")
+            await client.writer.drain()
+            await asyncio.sleep(HANDSHAKE_GUARD_S)
+            client.raw = True
+            self._clients.append(client)
+        elif verb == "send":
+            m = _SEND.fullmatch(message.strip())
+            if not m:
+                client.writer.write(b"< error bad send >")
+                return
+            ident = m.group(1)
+            data = bytes(int(b, 16) for b in m.group(3).split())
+            can_id, extended = int(ident, 16), len(ident) > 3
+            line = format_frame(self.now(), can_id, data, extended)
+            for other in self._clients:
+                if other is not client and other.raw:
+                    other.writer.write(line)
+            if self.on_receive is not None:
+                self.on_receive(self.now(), can_id, data, extended)
+        elif verb in ("echo",):
+            client.writer.write(b"< echo >")
+        else:
+            client.writer.write(b"< error unknown command >")

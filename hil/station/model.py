@@ -1,0 +1,132 @@
+"""The station file schema (pydantic): instruments by role, DUT buses, simulation parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+RoleKind = Literal["power_supply", "electronic_load", "cell_emulator", "temperature_emulator", "dmm"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LimitsModel(_Strict):
+    """Safe operating limits of one instrument; the drivers refuse settings beyond them."""
+
+    voltage_max: float | None = None
+    voltage_min: float | None = None
+    current_max: float | None = Field(default=None, ge=0)
+    resistance_min: float | None = Field(default=None, ge=0)
+    resistance_max: float | None = Field(default=None, gt=0)
+
+
+class AccuracyModel(_Strict):
+    """Accuracy of a measurement function (± gain·|reading| + offset), for uncertainty budgets."""
+
+    gain: float = Field(ge=0)
+    offset: float = Field(ge=0)
+    resolution: float = Field(default=0.0, ge=0)
+
+
+class InstrumentModel(_Strict):
+    """One instrument on the bench, in the role the test plans use it for."""
+
+    role: RoleKind
+    driver: str = Field(description="driver name from the registry, e.g. keysight-n8900")
+    model: str = Field(description="the exact instrument model, e.g. 'Keysight N8940A'")
+    resource: str = Field(description="VISA resource string")
+    channels: dict[str, str] = Field(description="DUT terminal -> instrument channel")
+    limits: LimitsModel = LimitsModel()
+    accuracy: dict[str, AccuracyModel] = {}
+    asset_id: str
+    serial: str = ""
+    calibration_due: dt.date
+    timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels_not_empty(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("at least one DUT terminal -> channel mapping")
+        return {str(k): str(v) for k, v in value.items()}
+
+
+class CanBusModel(_Strict):
+    """The DUT's CAN bus as python-can opens it."""
+
+    interface: str = Field(description="python-can interface: socketcand, socketcan, pcan, kvaser...")
+    channel: str
+    bitrate: int = Field(gt=0)
+    host: str | None = None
+    port: int | None = Field(default=None, gt=0, lt=65536)
+
+    @model_validator(mode="after")
+    def _socketcand_needs_host(self) -> CanBusModel:
+        if self.interface == "socketcand" and (self.host is None or self.port is None):
+            raise ValueError("interface socketcand needs host and port")
+        return self
+
+
+class SerialBusModel(_Strict):
+    """The DUT's RS-485 as pyserial opens it (a device path or a URL such as socket://)."""
+
+    url: str
+    baudrate: int = Field(gt=0)
+    rs485: bool = Field(default=False, description="enable the adapter's RS-485 mode (real adapters only)")
+    timeout_s: float = Field(default=1.0, gt=0)
+
+
+class BusesModel(_Strict):
+    can: CanBusModel | None = None
+    rs485: SerialBusModel | None = None
+
+
+class DutModel(_Strict):
+    """Which DUT family this station is wired for, and its bus address."""
+
+    name: str
+    address: int = Field(default=1, ge=0, le=255)
+
+
+class SimModel(_Strict):
+    """Parameters of the simulated lab (only for simulated stations)."""
+
+    seed: int = 1
+    battery_ohm: float = Field(
+        default=0.01, gt=0, description="resistance of cells, interconnects and BMS path seen from P+/P-"
+    )
+
+
+class StationModel(_Strict):
+    """A complete station file."""
+
+    name: str
+    description: str = ""
+    lab: str = ""
+    simulated: bool
+    dut: DutModel
+    buses: BusesModel
+    instruments: dict[str, InstrumentModel]
+    expectations: dict[str, float] = Field(
+        default={}, description="bench-specific expectations, e.g. voltage_protection_delay_max_s"
+    )
+    sim: SimModel | None = None
+
+    @model_validator(mode="after")
+    def _sim_section(self) -> StationModel:
+        if self.simulated and self.sim is None:
+            self.sim = SimModel()
+        if not self.simulated and self.sim is not None:
+            raise ValueError("a 'sim' section is only allowed when simulated is true")
+        return self
+
+    def by_role(self, role: RoleKind) -> tuple[str, InstrumentModel]:
+        """The (name, instrument) filling a role; the plan asks for roles, not names."""
+        for name, inst in self.instruments.items():
+            if inst.role == role:
+                return name, inst
+        raise KeyError(role)
