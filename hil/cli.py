@@ -67,8 +67,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan_dir = ROOT / family.plan_dir
     pytest_args = [
         str(plan_dir),
-        "-p",
-        "fixtures.plugin",
         f"--rootdir={ROOT}",
         f"--hil-station={station_file}",
         f"--hil-profile={args.profile}",

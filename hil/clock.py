@@ -45,9 +45,7 @@ class Clock(ABC):
         if hook in self._sync_hooks:
             self._sync_hooks.remove(hook)
 
-    def wait_until(
-        self, condition: Callable[[], bool], timeout: float, poll: float
-    ) -> tuple[bool, float]:
+    def wait_until(self, condition: Callable[[], bool], timeout: float, poll: float) -> tuple[bool, float]:
         """Poll `condition` every `poll` seconds for up to `timeout`; return (met, time it was met)."""
         deadline = self.now() + timeout
         while True:

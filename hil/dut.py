@@ -16,3 +16,15 @@ class DutClient(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the buses."""
+
+
+class DutBench(ABC):
+    """The DUT-specific half of the procedures: how this bench powers, stimulates and observes the DUT."""
+
+    @abstractmethod
+    def power_up(self) -> None:
+        """Bring the DUT from a bench with every output off to running and answering."""
+
+    @abstractmethod
+    def prepare(self) -> Any:
+        """Nominal conditions before a test: outputs idle, nothing active on the DUT."""

@@ -81,6 +81,8 @@ def equals(
     return Measurement(requirement, name, value, "", verdict, time, expected=expected, **extra)
 
 
-def info(requirement: str, name: str, value: float | None, unit: str, time: float, **extra: Any) -> Measurement:
+def info(
+    requirement: str, name: str, value: float | None, unit: str, time: float, **extra: Any
+) -> Measurement:
     """A characterised value recorded without an acceptance limit."""
     return Measurement(requirement, name, value, unit, Verdict.INFO, time, **extra)

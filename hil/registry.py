@@ -28,6 +28,11 @@ INSTRUMENTS: dict[str, tuple[str, str, str]] = {
         "hil.instruments.drivers.keysight_n6705c:KeysightN6705C",
         "hil.sim.instruments.keysight_n6705c:SimKeysightN6705C",
     ),
+    "iet-prs202": (
+        "temperature_emulator",
+        "hil.instruments.drivers.iet_prs202:IetPrs202Bank",
+        "hil.sim.instruments.iet_prs202:SimIetPrs202Bank",
+    ),
     "keysight-daq970a": (
         "dmm",
         "hil.instruments.drivers.keysight_daq970a:KeysightDAQ970A",
@@ -47,6 +52,7 @@ class DutFamily:
     default_station: str
     plant: str
     client: str
+    bench: str
     settings: str
     spec: str
 
@@ -60,6 +66,7 @@ DUTS: dict[str, DutFamily] = {
         default_station="stations/sim-bms12100.yaml",
         plant="hil.duts.bms12100.plant:Bms12100Plant",
         client="hil.duts.bms12100.client:Bms12100Client",
+        bench="hil.duts.bms12100.harness:Bms12100Bench",
         settings="hil.duts.bms12100.settings:Settings",
         spec="hil/duts/bms12100/spec.yaml",
     ),

@@ -15,7 +15,16 @@ from hil.config import load_model
 from hil.errors import ConfigError
 
 Kind = Literal[
-    "protection", "alarm", "fixed", "mode", "timing", "accuracy", "function", "record", "interface", "electrical"
+    "protection",
+    "alarm",
+    "fixed",
+    "mode",
+    "timing",
+    "accuracy",
+    "function",
+    "record",
+    "interface",
+    "electrical",
 ]
 
 

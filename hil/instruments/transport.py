@@ -32,9 +32,7 @@ class Transport(ABC):
 class VisaTransport(Transport):
     """A PyVISA message-based resource."""
 
-    def __init__(
-        self, name: str, resource: str, timeout_s: float = 5.0, visa_library: str = "@py"
-    ) -> None:
+    def __init__(self, name: str, resource: str, timeout_s: float = 5.0, visa_library: str = "@py") -> None:
         import pyvisa
 
         self.name = name

@@ -17,7 +17,9 @@ _EPS = 1e-9
 class Lab:
     """Everything behind the simulated lab's transports; `advance(dt)` is the only way time moves."""
 
-    def __init__(self, station: StationModel, settings: dict[str, Any] | None = None, seed: int | None = None):
+    def __init__(
+        self, station: StationModel, settings: dict[str, Any] | None = None, seed: int | None = None
+    ):
         self.station = station
         self.seed = seed if seed is not None else (station.sim.seed if station.sim else 1)
         self.family = registry.dut_family(station.dut.name)

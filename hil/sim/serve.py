@@ -109,8 +109,8 @@ class LabServer:
                 if answer:
                     writer.write(answer)
                     await writer.drain()
-        except ConnectionError:
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # client gone, or the lab is stopping
         finally:
             writer.close()
 
@@ -127,8 +127,8 @@ class LabServer:
                     reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
-        except ConnectionError:
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # client gone, or the lab is stopping
         finally:
             writer.close()
 

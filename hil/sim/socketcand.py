@@ -25,6 +25,7 @@ FrameSink = Callable[[float, int, bytes, bool], None]
 class _Client:
     writer: asyncio.StreamWriter
     raw: bool = False
+    held: list[bytes] = field(default_factory=list)  # frames published during the handshake guard
 
 
 def format_frame(timestamp: float, can_id: int, data: bytes, extended: bool = False) -> bytes:
@@ -50,8 +51,12 @@ class SocketcandHub:
         self.frames_published += 1
         self.last_timestamp = timestamp
         for client in self._clients:
-            if client.raw and not client.writer.is_closing():
+            if client.writer.is_closing():
+                continue
+            if client.raw:
                 client.writer.write(line)
+            else:
+                client.held.append(line)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _Client(writer)
@@ -70,8 +75,8 @@ class SocketcandHub:
                     message = buffer[start : end + 1] if 0 <= start < end else ""
                     buffer = buffer[end + 1 :]
                     await self._command(client, message)
-        except ConnectionError:
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # client gone, or the lab is stopping
         finally:
             if client in self._clients:
                 self._clients.remove(client)
@@ -91,9 +96,11 @@ class SocketcandHub:
         elif verb == "rawmode":
             client.writer.write(b"< ok >")
             await client.writer.drain()
+            self._clients.append(client)  # subscribed from now on; frames are held during the guard
             await asyncio.sleep(HANDSHAKE_GUARD_S)
+            client.writer.write(b"".join(client.held))
+            client.held.clear()
             client.raw = True
-            self._clients.append(client)
         elif verb == "send":
             m = _SEND.fullmatch(message.strip())
             if not m:

@@ -34,7 +34,7 @@ async def serve_scpi(
                 if answer is not None:
                     writer.write(answer.encode("ascii") + b"\n")
                     await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
             clients.discard(writer)
@@ -63,6 +63,7 @@ def scpi_server_thread(instrument: SimInstrument) -> Iterator[str]:
     thread.start()
     ready.wait(5)
     port = holder["server"].sockets[0].getsockname()[1]
+
     async def shutdown() -> None:
         server = holder["server"]
         server.close()

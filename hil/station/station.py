@@ -39,11 +39,15 @@ def load_station(path: Path) -> StationModel:
     for name, inst in station.instruments.items():
         if inst.driver not in registry.INSTRUMENTS:
             known = ", ".join(sorted(registry.INSTRUMENTS))
-            raise ConfigError(str(path), f"instruments.{name}.driver", f"one of: {known} (got {inst.driver!r})")
+            raise ConfigError(
+                str(path), f"instruments.{name}.driver", f"one of: {known} (got {inst.driver!r})"
+            )
         kind = registry.INSTRUMENTS[inst.driver][0]
         if kind != inst.role:
             raise ConfigError(
-                str(path), f"instruments.{name}.role", f"{kind!r} for driver {inst.driver} (got {inst.role!r})"
+                str(path),
+                f"instruments.{name}.role",
+                f"{kind!r} for driver {inst.driver} (got {inst.role!r})",
             )
     if station.dut.name not in registry.DUTS:
         known = ", ".join(sorted(registry.DUTS))
@@ -54,9 +58,7 @@ def load_station(path: Path) -> StationModel:
 class Station:
     """The bench for one run."""
 
-    def __init__(
-        self, model: StationModel, file: Path, clock: Clock, sim: SimProcess | None = None
-    ) -> None:
+    def __init__(self, model: StationModel, file: Path, clock: Clock, sim: SimProcess | None = None) -> None:
         self.model = model
         self.file = file
         self.clock = clock

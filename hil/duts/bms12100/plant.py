@@ -53,7 +53,7 @@ class Bms12100Plant(Plant):
         self.ntc, self.ntc_ch = self._find("temperature_emulator")
         dmm, _ = self._find("dmm")
         if dmm is not None and hasattr(dmm, "probe"):
-            dmm.probe = self.probe  # type: ignore[attr-defined]
+            dmm.probe = self.probe
         self.powered = False
         self.next_can = 0.0
         self.v_pack = 0.0
@@ -172,7 +172,9 @@ class Bms12100Plant(Plant):
             cast(LoadPort, self.load).report(self.v_p, self.i_load if self.v_p > 0 else 0.0)
         if self.cells is not None:
             port = cast(MultiSourcePort, self.cells)
-            bleed = self.twin.bleed_currents() if self.powered and hasattr(self.twin, "bleed_currents") else []
+            bleed = (
+                self.twin.bleed_currents() if self.powered and hasattr(self.twin, "bleed_currents") else []
+            )
             for i in range(1, CELL_COUNT + 1):
                 current = -self.i_pack + (ACTIVE_SUPPLY_A if self.powered else 0.0)
                 if i - 1 < len(bleed):

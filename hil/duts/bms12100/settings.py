@@ -268,4 +268,6 @@ def from_wire(param: Parameter, raw: int) -> float | int | bool:
     if param.path.endswith((".enabled", "_enabled")):
         return bool(raw)
     value = raw / param.scale
-    return int(value) if param.scale == 1.0 and param.unit in ("mV", "mA", "ms", "us", "s", "h", "") else value
+    return (
+        int(value) if param.scale == 1.0 and param.unit in ("mV", "mA", "ms", "us", "s", "h", "") else value
+    )

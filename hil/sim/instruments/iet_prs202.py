@@ -87,6 +87,10 @@ class SimIetPrs202Bank(SimInstrument):
         super().__init__(role, channels, seed=seed, serial=serial or "D6-02112")
         for address in sorted({int(a) for a in self.channels.values()}):
             self.units[address] = self._make_unit(address)
+        # As a controller saved with "++addr <first unit>" and "++auto 1" (++savecfg) powers up, so
+        # that plain VISA tools get answers from the first unit; the driver sets its own mode.
+        self.address = min(self.units, default=0)
+        self.auto = True
 
     def _make_unit(self, address: int) -> _Unit:
         idn = f"{self.VENDOR},{self.MODEL},{self.serial}{address:02d},{self.FIRMWARE}"

@@ -1,0 +1,1 @@
+"""Test plans, one package per DUT family."""

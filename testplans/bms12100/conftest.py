@@ -1,0 +1,57 @@
+"""Fixtures and parametrisation of the 12100 plan: every row comes from the spec data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hil import registry
+from hil.dut import DutBench
+from hil.duts.bms12100.harness import QUANTITIES, RELEASE_CASES, Bms12100Bench
+from hil.spec import Requirement, SpecFile, load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = load_spec(ROOT / registry.dut_family("bms12100").spec)
+#: the rows this plan exercises with the threshold procedures (the voltage section's protections)
+THRESHOLD_ROWS = [
+    r
+    for r in SPEC.requirements
+    if r.kind == "protection" and r.section == "voltage" and r.quantity in QUANTITIES
+]
+
+
+def _param(req: Requirement) -> object:
+    return pytest.param(req, id=req.id, marks=pytest.mark.requirement(req.id))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "threshold_row" in metafunc.fixturenames:
+        metafunc.parametrize("threshold_row", [_param(r) for r in THRESHOLD_ROWS])
+    if "release_case" in metafunc.fixturenames:
+        params = []
+        for req in THRESHOLD_ROWS:
+            for case in RELEASE_CASES[req.id]:
+                params.append(
+                    pytest.param(
+                        (req, case), id=f"{req.id}-{case.name}", marks=pytest.mark.requirement(req.id)
+                    )
+                )
+        metafunc.parametrize("release_case", params)
+
+
+@pytest.fixture(scope="session")
+def spec_data() -> SpecFile:
+    return SPEC
+
+
+@pytest.fixture(scope="session")
+def profile(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--hil-profile"))
+
+
+@pytest.fixture
+def bench(dut_bench: DutBench) -> Bms12100Bench:
+    """The 12100 bench, prepared: nominal cells, neutral NTCs, idle, nothing active."""
+    assert isinstance(dut_bench, Bms12100Bench)
+    return dut_bench

@@ -1,0 +1,207 @@
+"""The PRS-202 bank (temperature emulator) against the simulated bank, through real PyVISA sockets."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import cast
+
+import pytest
+import pyvisa
+from pyvisa.resources import MessageBasedResource
+
+from hil.errors import InstrumentError, LimitError
+from hil.instruments.base import InstrumentInfo, Limits
+from hil.instruments.drivers.iet_prs202 import IetPrs202Bank, decode, encode
+from hil.instruments.transport import Transport, VisaTransport
+from hil.sim.instruments.iet_prs202 import SimIetPrs202Bank
+from hil.sim.tcp import scpi_server_thread
+
+CHANNELS = {"T_CELL1": "5", "T_CELL2": "6", "T_AMB": "7", "T_MOS": "8"}
+SETUP = ["++mode 1", "++auto 0"]
+TOLERANCE = 0.0005
+
+
+class Recording(Transport):
+    """Passes messages to a real transport and remembers every one sent."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.sent: list[str] = []
+
+    def write(self, message: str) -> None:
+        self.sent.append(message)
+        self.inner.write(message)
+
+    def query(self, message: str) -> str:
+        self.sent.append(message)
+        return self.inner.query(message)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def sim() -> SimIetPrs202Bank:
+    return SimIetPrs202Bank("ntc", CHANNELS, seed=11)
+
+
+@pytest.fixture
+def resource(sim: SimIetPrs202Bank) -> Iterator[str]:
+    with scpi_server_thread(sim) as name:
+        yield name
+        # let the server see every client's EOF before its loop stops (it does not cancel handlers)
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def wire(resource: str) -> Iterator[Recording]:
+    transport = Recording(VisaTransport("ntc", resource))
+    yield transport
+    transport.close()
+
+
+@pytest.fixture
+def driver(resource: str, wire: Recording) -> IetPrs202Bank:
+    limits = Limits(resistance_min=250.0, resistance_max=250_000.0)
+    info = InstrumentInfo(role="ntc", model="PRS-202", resource=resource, channels=CHANNELS, limits=limits)
+    return IetPrs202Bank(info, wire)
+
+
+@pytest.fixture
+def visa(resource: str) -> Iterator[MessageBasedResource]:
+    rm = pyvisa.ResourceManager("@py")
+    inst = cast(
+        MessageBasedResource,
+        rm.open_resource(resource, read_termination="\n", write_termination="\n", timeout=5000),
+    )
+    yield inst
+    inst.close()
+    rm.close()
+
+
+def test_resistance_string() -> None:
+    assert encode(10_000.0) == "0000100000"
+    assert encode(600_567.9) == "0006005679"
+    assert encode(3456.78) == "0000034568"
+    assert decode("0000100000") == 10_000.0
+    assert decode("0010000000") == math.inf
+    assert decode("0020000000") == 0.0
+    with pytest.raises(ValueError):
+        encode(1_000_000.0)
+
+
+def test_plain_pyvisa_idn(visa: MessageBasedResource) -> None:
+    assert visa.query("++ver").startswith("Prologix GPIB-ETHERNET")
+    visa.write("++addr 6")
+    visa.write("*IDN?")
+    assert visa.query("++read eoi") == "IET Labs,PRS-202-A-7-100m-0-1,D6-0211206,D6"
+    visa.write("++auto 1")
+    assert visa.query("*IDN?").startswith("IET Labs,PRS-202-A-7-100m-0-1,")
+
+
+def test_set_resistance(driver: IetPrs202Bank, sim: SimIetPrs202Bank, wire: Recording) -> None:
+    driver.set_resistance("T_CELL1", 10_000.0)
+    actual = sim.resistance(5)
+    assert actual is not None
+    assert abs(actual - 10_000.0) <= TOLERANCE * 10_000.0
+    assert sim.resistance(6) is None  # the others still at their power-on (open) state
+    assert wire.sent == [*SETUP, "++addr 5", "SOUR:DATA 0000100000", "*ESR?", "++read eoi"]
+
+
+def test_get_resistance_at_resolution(driver: IetPrs202Bank, wire: Recording) -> None:
+    driver.set_resistance("T_MOS", 3456.78)
+    wire.sent.clear()
+    assert driver.get_resistance("T_MOS") == pytest.approx(3456.8)
+    assert wire.sent == ["++addr 8", "SOUR:DATA?", "++read eoi"]
+
+
+def test_set_open(driver: IetPrs202Bank, sim: SimIetPrs202Bank, wire: Recording) -> None:
+    driver.set_resistance("T_AMB", 5000.0)
+    driver.set_open("T_AMB")
+    assert sim.resistance(7) is None
+    assert driver.get_resistance("T_AMB") == math.inf
+    assert "SOUR:DATA 0010000000" in wire.sent
+    assert sim.outputs()["7"] == "open"
+
+
+def test_neutral_is_10k_everywhere(driver: IetPrs202Bank, sim: SimIetPrs202Bank) -> None:
+    driver.neutral()
+    for address in (5, 6, 7, 8):
+        actual = sim.resistance(address)
+        assert actual is not None
+        assert abs(actual - 10_000.0) <= TOLERANCE * 10_000.0
+
+
+def test_temperature_through_ntc_model(driver: IetPrs202Bank, sim: SimIetPrs202Bank) -> None:
+    def ntc(celsius: float) -> float:
+        return 10_000.0 * math.exp(3435.0 * (1 / (celsius + 273.15) - 1 / 298.15))
+
+    driver.set_temperature("T_CELL2", -20.0, ntc)
+    actual = sim.resistance(6)
+    assert actual is not None
+    assert abs(actual - ntc(-20.0)) <= TOLERANCE * ntc(-20.0) + 0.05
+
+
+def test_limits_refused_before_sending(driver: IetPrs202Bank, wire: Recording) -> None:
+    with pytest.raises(LimitError):
+        driver.set_resistance("T_CELL1", 100.0)
+    with pytest.raises(LimitError):
+        driver.set_resistance("T_CELL1", 300_000.0)
+    assert wire.sent == []
+
+
+def test_beyond_the_decades_refused_before_sending(resource: str, wire: Recording) -> None:
+    info = InstrumentInfo(role="ntc", model="PRS-202", resource=resource, channels=CHANNELS)
+    unlimited = IetPrs202Bank(info, wire)
+    with pytest.raises(LimitError):
+        unlimited.set_resistance("T_CELL1", 2_000_000.0)
+    assert wire.sent == []
+
+
+def test_malformed_value_raises_from_event_status(driver: IetPrs202Bank, sim: SimIetPrs202Bank) -> None:
+    driver.set_resistance("T_CELL1", 10_000.0)
+    with pytest.raises(InstrumentError) as err:
+        driver.configure_unit("T_CELL1", "SOUR:DATA 12AB")
+    assert err.value.instrument == "ntc"
+    assert "SOUR:DATA 12AB" in err.value.command
+    assert "execution error" in err.value.detail
+    actual = sim.resistance(5)
+    assert actual is not None
+    assert abs(actual - 10_000.0) <= TOLERANCE * 10_000.0
+
+
+def test_wrong_command_raises_from_event_status(driver: IetPrs202Bank) -> None:
+    with pytest.raises(InstrumentError) as err:
+        driver.configure_unit("T_MOS", "SOUR:DATX 0000100000")
+    assert "command error" in err.value.detail
+    assert "SOUR:DATX" in str(err.value)
+    driver.configure_unit("T_MOS", "SOUR:DATA 0000100000")  # *ESR? cleared the bits
+
+
+def test_undriven_decades_ignored_and_short(visa: MessageBasedResource, sim: SimIetPrs202Bank) -> None:
+    visa.write("++addr 5")
+    visa.write("SOUR:DATA 9900100000")  # the two leading digits address decades this unit lacks
+    assert visa.query("++addr") == "5"  # a round trip: the write above has been handled
+    actual = sim.resistance(5)
+    assert actual is not None
+    assert abs(actual - 10_000.0) <= TOLERANCE * 10_000.0
+    visa.write("SOUR:DATA 0020000000")
+    assert visa.query("++addr") == "5"
+    assert sim.resistance(5) == 0.0
+
+
+def test_idn_of_each_unit(driver: IetPrs202Bank) -> None:
+    assert driver.idn_of("T_AMB").split(",")[2] == "D6-0211207"
+
+
+def test_reset_returns_units_to_open(driver: IetPrs202Bank, sim: SimIetPrs202Bank) -> None:
+    driver.neutral()
+    driver.reset()
+    assert all(sim.resistance(a) is None for a in (5, 6, 7, 8))
+
+
+def test_safe_state_is_neutral(driver: IetPrs202Bank, sim: SimIetPrs202Bank) -> None:
+    driver.safe()
+    assert all(sim.resistance(a) is not None for a in (5, 6, 7, 8))

@@ -1,0 +1,204 @@
+"""The N6705C cell-emulator driver against the simulated N6705C, through real PyVISA sockets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import cast
+
+import pytest
+import pyvisa
+from pyvisa.resources import MessageBasedResource
+
+from hil.errors import InstrumentError, LimitError
+from hil.instruments.base import InstrumentInfo, Limits
+from hil.instruments.drivers.keysight_n6705c import KeysightN6705C, chanlist
+from hil.instruments.transport import Transport, VisaTransport
+from hil.sim.instruments.keysight_n6705c import SimKeysightN6705C
+from hil.sim.tcp import scpi_server_thread
+
+CHANNELS = {"CELL1": "1", "CELL2": "2", "CELL3": "3", "CELL4": "4"}
+
+
+class Recording(Transport):
+    """Passes messages to a real transport and remembers every one sent."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.sent: list[str] = []
+
+    def write(self, message: str) -> None:
+        self.sent.append(message)
+        self.inner.write(message)
+
+    def query(self, message: str) -> str:
+        self.sent.append(message)
+        return self.inner.query(message)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def sim() -> SimKeysightN6705C:
+    return SimKeysightN6705C("cells", CHANNELS, seed=7)
+
+
+@pytest.fixture
+def resource(sim: SimKeysightN6705C) -> Iterator[str]:
+    with scpi_server_thread(sim) as name:
+        yield name
+        # let the server see every client's EOF before its loop stops (it does not cancel handlers)
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def wire(resource: str) -> Iterator[Recording]:
+    transport = Recording(VisaTransport("cells", resource))
+    yield transport
+    transport.close()
+
+
+@pytest.fixture
+def driver(resource: str, wire: Recording) -> KeysightN6705C:
+    limits = Limits(voltage_max=4.0, voltage_min=2.0, current_max=1.0)
+    info = InstrumentInfo(role="cells", model="N6705C", resource=resource, channels=CHANNELS, limits=limits)
+    return KeysightN6705C(info, wire)
+
+
+def test_plain_pyvisa_idn(resource: str) -> None:
+    rm = pyvisa.ResourceManager("@py")
+    inst = cast(
+        MessageBasedResource,
+        rm.open_resource(resource, read_termination="\n", write_termination="\n", timeout=5000),
+    )
+    try:
+        assert inst.query("*IDN?") == "Keysight Technologies,N6705C,MY56000123,D.03.04"
+    finally:
+        inst.close()
+        rm.close()
+
+
+def test_chanlist_folds_runs() -> None:
+    assert chanlist(["1", "2", "3", "4"]) == "(@1:4)"
+    assert chanlist(["1", "3", "4"]) == "(@1,3:4)"
+    assert chanlist(["2"]) == "(@2)"
+
+
+def test_cells_in_order(driver: KeysightN6705C) -> None:
+    assert driver.cells == ["CELL1", "CELL2", "CELL3", "CELL4"]
+
+
+def test_set_voltage(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording) -> None:
+    driver.set_voltage("CELL2", 3.3)
+    assert sim.channel_setting(2).voltage == pytest.approx(3.3)
+    assert sim.channel_setting(1).voltage == 0.0
+    assert wire.sent == ["VOLT 3.3,(@2)", "SYST:ERR?"]
+
+
+def test_set_current_limit_both_quadrants(
+    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording
+) -> None:
+    driver.set_current_limit("CELL1", 0.5)
+    assert sim.channel_setting(1).current_limit == pytest.approx(0.5)
+    assert sim.sink_limit(1) == pytest.approx(-0.5)
+    assert wire.sent == ["CURR:LIM 0.5,(@1)", "CURR:LIM:NEG -0.5,(@1)", "SYST:ERR?"]
+
+
+def test_outputs(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording) -> None:
+    driver.set_output(True)
+    assert all(sim.channel_setting(n).on for n in range(1, 5))
+    assert driver.output_is_on("CELL3")
+    driver.set_output(False, ["CELL2"])
+    assert not sim.channel_setting(2).on
+    assert sim.channel_setting(4).on
+    assert not driver.output_is_on("CELL2")
+    assert wire.sent == [
+        "OUTP ON,(@1:4)",
+        "SYST:ERR?",
+        "OUTP? (@3)",
+        "OUTP OFF,(@2)",
+        "SYST:ERR?",
+        "OUTP? (@2)",
+    ]
+    assert sim.outputs()["2"] == {"on": False, "voltage": 0.0, "current_limit": 0.1}
+
+
+def test_readback_within_n6781a_accuracy(
+    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording
+) -> None:
+    driver.set_voltage("CELL1", 3.3)
+    driver.set_output(True, ["CELL1"])
+    sim.report_channel(1, 3.3, -0.045)  # a 45 mA balancing bleed sinks into the channel
+    wire.sent.clear()
+    volts = driver.measure_voltage("CELL1")
+    amps = driver.measure_current("CELL1")
+    assert abs(volts - 3.3) <= 0.00025 * 3.3 + 600e-6
+    assert abs(amps + 0.045) <= 0.00025 * 0.045 + 10e-6
+    assert wire.sent == ["MEAS:VOLT? (@1)", "MEAS:CURR? (@1)"]
+
+
+def test_measure_currents_in_one_query(
+    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording
+) -> None:
+    true = {1: 0.012, 2: -0.040, 3: 0.012, 4: 1.5}
+    for ch, amps in true.items():
+        sim.report_channel(ch, 3.3, amps)
+    currents = driver.measure_currents()
+    assert list(currents) == ["CELL1", "CELL2", "CELL3", "CELL4"]
+    assert abs(currents["CELL2"] + 0.040) <= 0.00025 * 0.040 + 10e-6
+    assert abs(currents["CELL4"] - 1.5) <= 0.0004 * 1.5 + 100e-6
+    assert wire.sent == ["MEAS:CURR? (@1:4)"]
+
+
+def test_limits_refused_before_sending(driver: KeysightN6705C, wire: Recording) -> None:
+    with pytest.raises(LimitError):
+        driver.set_voltage("CELL1", 4.2)
+    with pytest.raises(LimitError):
+        driver.set_voltage("CELL1", 1.5)
+    with pytest.raises(LimitError):
+        driver.set_current_limit("CELL1", 2.0)
+    assert wire.sent == []
+
+
+def test_out_of_range_value_raises(driver: KeysightN6705C, sim: SimKeysightN6705C) -> None:
+    with pytest.raises(InstrumentError) as err:
+        driver.configure("VOLT 25,(@1)")
+    assert err.value.instrument == "cells"
+    assert "VOLT 25,(@1)" in err.value.command
+    assert err.value.detail.startswith("-222")
+    assert sim.channel_setting(1).voltage == 0.0
+
+
+def test_wrong_command_raises(driver: KeysightN6705C) -> None:
+    with pytest.raises(InstrumentError) as err:
+        driver.configure("VOLT:BOGUS 1,(@1)")
+    assert err.value.detail.startswith("-113")
+    assert "VOLT:BOGUS" in str(err.value)
+
+
+def test_channel_without_module_raises(driver: KeysightN6705C, sim: SimKeysightN6705C) -> None:
+    with pytest.raises(InstrumentError) as err:
+        driver.configure("OUTP ON,(@1,5)")
+    assert err.value.detail.startswith('-241,"Hardware missing')
+    assert not sim.channel_setting(1).on
+
+
+def test_unmapped_cell_sends_nothing(driver: KeysightN6705C, wire: Recording) -> None:
+    with pytest.raises(InstrumentError):
+        driver.set_voltage("CELL9", 3.0)
+    assert wire.sent == []
+
+
+def test_reset_turns_outputs_off(driver: KeysightN6705C, sim: SimKeysightN6705C) -> None:
+    driver.set_voltage("CELL1", 3.2)
+    driver.set_output(True)
+    driver.reset()
+    assert not any(sim.channel_setting(n).on for n in range(1, 5))
+    assert sim.channel_setting(1).voltage == 0.0
+
+
+def test_safe_state_is_outputs_off(driver: KeysightN6705C, sim: SimKeysightN6705C) -> None:
+    driver.set_output(True)
+    driver.safe()
+    assert not any(sim.channel_setting(n).on for n in range(1, 5))
