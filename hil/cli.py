@@ -103,7 +103,12 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     if not station.simulated:
         raise ConfigError(args.station, "simulated", "true for `hil sim serve` (this is a real bench)")
     settings = load_firmware(station.dut.name, Path(args.firmware)) if args.firmware else None
-    options = ServeOptions(pace=not args.no_pace, rate=args.rate, ephemeral_ports=args.ephemeral_ports)
+    options = ServeOptions(
+        pace=not args.no_pace,
+        rate=args.rate,
+        ephemeral_ports=args.ephemeral_ports,
+        exit_with_stdin=args.exit_with_stdin,
+    )
     serve(station, settings, args.seed, options)
     return EXIT_OK
 
@@ -155,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-pace", action="store_true", help="virtual time moves only on request")
     serve.add_argument("--rate", type=float, default=1.0, help="virtual seconds per wall second")
     serve.add_argument("--ephemeral-ports", action="store_true", help="let the OS pick every port")
+    serve.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="stop when standard input closes (used by the fixtures)",
+    )
     serve.set_defaults(func=cmd_sim_serve)
 
     dut = sub.add_parser("dut", help="DUT information")

@@ -11,6 +11,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
+#: times closer than this are the same instant (virtual time is a float sum of steps)
+TIME_EPSILON = 1e-6
+
 SyncHook = Callable[[dict[str, float]], None]
 
 
@@ -51,9 +54,10 @@ class Clock(ABC):
         while True:
             if condition():
                 return True, self.now()
-            if self.now() >= deadline:
+            remaining = deadline - self.now()
+            if remaining <= TIME_EPSILON:
                 return False, self.now()
-            self.sleep(min(poll, max(deadline - self.now(), 0.0)))
+            self.sleep(min(poll, remaining))
 
 
 class WallClock(Clock):

@@ -7,6 +7,7 @@ station's VISA library provides them.
 
 from __future__ import annotations
 
+import socket
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -46,6 +47,13 @@ class VisaTransport(Transport):
         self._res.timeout = int(timeout_s * 1000)
         self._res.read_termination = "\n"
         self._res.write_termination = "\n"
+        if resource.upper().endswith("::SOCKET"):
+            # A command followed by SYST:ERR? would otherwise wait for a delayed ACK (Nagle).
+            # pyvisa-py exposes no VI_ATTR_TCPIP_NODELAY setter, so reach its socket.
+            session = getattr(self._res.visalib, "sessions", {}).get(self._res.session)
+            sock = getattr(session, "interface", None)
+            if isinstance(sock, socket.socket):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def write(self, message: str) -> None:
         self._call(self._res.write, message)

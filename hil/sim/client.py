@@ -72,14 +72,15 @@ class SimProcess:
         log_file: Path | None = None,
     ) -> None:
         cmd = [sys.executable, "-m", "hil", "sim", "serve", "--station", str(station_file)]
-        cmd += ["--no-pace", "--ephemeral-ports"]
+        cmd += ["--no-pace", "--ephemeral-ports", "--exit-with-stdin"]
         if firmware_file is not None:
             cmd += ["--firmware", str(firmware_file)]
         if seed is not None:
             cmd += ["--seed", str(seed)]
-        self._log: IO[bytes] | int = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+        self._log: IO[bytes] | int = log_file.open("ab") if log_file else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             cmd,
+            stdin=subprocess.PIPE,  # the lab stops when this pipe closes, even if we are killed
             stdout=subprocess.PIPE,
             stderr=self._log,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -96,6 +97,9 @@ class SimProcess:
     def stop(self) -> None:
         """Stop the lab (SIGTERM, then SIGKILL if it does not go)."""
         self.control.close()
+        if self.proc.stdin:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -19,7 +19,7 @@ class Lab:
 
     def __init__(
         self, station: StationModel, settings: dict[str, Any] | None = None, seed: int | None = None
-    ):
+    ) -> None:
         self.station = station
         self.seed = seed if seed is not None else (station.sim.seed if station.sim else 1)
         self.family = registry.dut_family(station.dut.name)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -34,6 +35,7 @@ class ServeOptions:
     pace: bool = True
     rate: float = 1.0
     ephemeral_ports: bool = False
+    exit_with_stdin: bool = False  # stop when standard input closes (the parent process is gone)
 
 
 class LabServer:
@@ -185,6 +187,13 @@ def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, server.stop)
+        if options.exit_with_stdin:
+
+            def watch_stdin() -> None:
+                sys.stdin.buffer.read()  # returns at EOF: the parent closed the pipe or died
+                loop.call_soon_threadsafe(server.stop)
+
+            threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
         await server.run()
 
     asyncio.run(main())

@@ -16,6 +16,8 @@ from hil.spec import Requirement
 
 #: bisection resolution, as a fraction of the row's tolerance
 RESOLUTION_OF_TOLERANCE = 0.25
+#: half-width of the characterisation search, in margins (tolerance + setting uncertainty)
+SEARCH_SPAN_OF_MARGIN = 5
 
 
 def _margin(bench: Bms12100Bench, req: Requirement) -> float:
@@ -63,7 +65,7 @@ def test_threshold(bench: Bms12100Bench, threshold_row: Requirement, profile: st
     if profile != "full":
         return
     resolution = req.tolerance * RESOLUTION_OF_TOLERANCE
-    span = 2 * margin
+    span = SEARCH_SPAN_OF_MARGIN * margin  # wide enough to find a non-conforming unit's trip point
     search = find_trip(setup, req.trip, span, resolution)
     check(
         within(

@@ -6,6 +6,7 @@ from client samples and from CAN frame timestamps share one time base.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -53,7 +54,7 @@ class Bms12100Client(DutClient):
         self.clock: Clock = station.clock
         self.address = station.model.dut.address
         try:
-            self.port = serial.serial_for_url(bus.url, baudrate=bus.baudrate, timeout=0.05)
+            self.port = serial.serial_for_url(bus.url, baudrate=bus.baudrate, timeout=ANSWER_TIMEOUT_S)
         except (serial.SerialException, ValueError, OSError) as exc:
             raise DutError(f"RS-485 port {bus.url} could not be opened: {exc}") from exc
         if bus.rs485:
@@ -69,12 +70,12 @@ class Bms12100Client(DutClient):
         """Send one request and return the BMS's answer frame."""
         self.port.reset_input_buffer()
         self.port.write(encode(request))
-        deadline_polls = int(ANSWER_TIMEOUT_S / 0.05)
-        for _ in range(deadline_polls):
-            chunk = self.port.read(256)
-            if chunk:
-                for frame in self.reader.feed(chunk):
-                    return frame
+        for _ in range(4):  # a frame may come after garbage; each read ends at EOI or the timeout
+            chunk = self.port.read_until(b"\r")
+            if not chunk:
+                break
+            for frame in self.reader.feed(chunk):
+                return frame
         raise DutTimeout(f"the BMS at address {self.address} did not answer CID2 {request.cid2:#04x}")
 
     def _query(self, command: Any, *args: Any) -> Any:
@@ -139,10 +140,8 @@ class Bms12100Client(DutClient):
 
     # --- CAN ----------------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
-        try:
+        with contextlib.suppress(ProtocolError):  # not one of the BMS's frames
             self.view.update(frame.arbitration_id, frame.data, frame.timestamp)
-        except ProtocolError:
-            pass  # not one of the BMS's frames (e.g. the inverter's keep-alive)
 
     def can_flag_ids(self) -> frozenset[str]:
         """The requirement IDs the latest 0x359 flags could stand for."""

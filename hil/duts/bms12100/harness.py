@@ -29,7 +29,7 @@ BLOCKED_A = 0.2
 BOOT_S = 2.0
 CHARGER_HEADROOM_V = 1.0
 #: the level that trips the charge path open so the charger voltage can be seen (CHG-HV)
-OPEN_CHARGE_PATH_CELL_V = 3.70
+OPEN_CHARGE_PATH_CELL_V = 3.85
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Bms12100Bench(DutBench):
         self.power_cycle()
 
     def prepare(self) -> Status:
-        """Idle, nominal cells, neutral temperatures, and a BMS with nothing active (power cycle if needed)."""
+        """Idle, nominal cells, neutral temperatures, nothing active on the BMS (power cycle if needed)."""
         self.idle()
         ntc = self.station.ntc
         for terminal in ntc.info.channels:

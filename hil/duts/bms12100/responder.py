@@ -13,7 +13,6 @@ from hil.duts.bms12100.telemetry import Mode
 from hil.duts.bms12100.twin import Bms12100Twin
 from hil.protocols.yd1363 import Frame, FrameReader, Rtn, encode
 
-
 log = logging.getLogger(__name__)
 
 
