@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from typing import cast
 
@@ -14,32 +13,12 @@ from pyvisa.resources import MessageBasedResource
 from hil.errors import InstrumentError, LimitError
 from hil.instruments.base import InstrumentInfo, Limits
 from hil.instruments.drivers.iet_prs202 import IetPrs202Bank, decode, encode
-from hil.instruments.transport import Transport, VisaTransport
+from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.iet_prs202 import SimIetPrs202Bank
-from hil.sim.tcp import scpi_server_thread
 
 CHANNELS = {"T_CELL1": "5", "T_CELL2": "6", "T_AMB": "7", "T_MOS": "8"}
 SETUP = ["++mode 1", "++auto 0"]
 TOLERANCE = 0.0005
-
-
-class Recording(Transport):
-    """Passes messages to a real transport and remembers every one sent."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-        self.sent: list[str] = []
-
-    def write(self, message: str) -> None:
-        self.sent.append(message)
-        self.inner.write(message)
-
-    def query(self, message: str) -> str:
-        self.sent.append(message)
-        return self.inner.query(message)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture
@@ -48,22 +27,7 @@ def sim() -> SimIetPrs202Bank:
 
 
 @pytest.fixture
-def resource(sim: SimIetPrs202Bank) -> Iterator[str]:
-    with scpi_server_thread(sim) as name:
-        yield name
-        # let the server see every client's EOF before its loop stops (it does not cancel handlers)
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def wire(resource: str) -> Iterator[Recording]:
-    transport = Recording(VisaTransport("ntc", resource))
-    yield transport
-    transport.close()
-
-
-@pytest.fixture
-def driver(resource: str, wire: Recording) -> IetPrs202Bank:
+def driver(resource: str, wire: RecordingTransport) -> IetPrs202Bank:
     limits = Limits(resistance_min=250.0, resistance_max=250_000.0)
     info = InstrumentInfo(role="ntc", model="PRS-202", resource=resource, channels=CHANNELS, limits=limits)
     return IetPrs202Bank(info, wire)
@@ -101,7 +65,7 @@ def test_plain_pyvisa_idn(visa: MessageBasedResource) -> None:
     assert visa.query("*IDN?").startswith("IET Labs,PRS-202-A-7-100m-0-1,")
 
 
-def test_set_resistance(driver: IetPrs202Bank, sim: SimIetPrs202Bank, wire: Recording) -> None:
+def test_set_resistance(driver: IetPrs202Bank, sim: SimIetPrs202Bank, wire: RecordingTransport) -> None:
     driver.set_resistance("T_CELL1", 10_000.0)
     actual = sim.resistance(5)
     assert actual is not None
@@ -110,14 +74,14 @@ def test_set_resistance(driver: IetPrs202Bank, sim: SimIetPrs202Bank, wire: Reco
     assert wire.sent == [*SETUP, "++addr 5", "SOUR:DATA 0000100000", "*ESR?", "++read eoi"]
 
 
-def test_get_resistance_at_resolution(driver: IetPrs202Bank, wire: Recording) -> None:
+def test_get_resistance_at_resolution(driver: IetPrs202Bank, wire: RecordingTransport) -> None:
     driver.set_resistance("T_MOS", 3456.78)
     wire.sent.clear()
     assert driver.get_resistance("T_MOS") == pytest.approx(3456.8)
     assert wire.sent == ["++addr 8", "SOUR:DATA?", "++read eoi"]
 
 
-def test_set_open(driver: IetPrs202Bank, sim: SimIetPrs202Bank, wire: Recording) -> None:
+def test_set_open(driver: IetPrs202Bank, sim: SimIetPrs202Bank, wire: RecordingTransport) -> None:
     driver.set_resistance("T_AMB", 5000.0)
     driver.set_open("T_AMB")
     assert sim.resistance(7) is None
@@ -144,7 +108,7 @@ def test_temperature_through_ntc_model(driver: IetPrs202Bank, sim: SimIetPrs202B
     assert abs(actual - ntc(-20.0)) <= TOLERANCE * ntc(-20.0) + 0.05
 
 
-def test_limits_refused_before_sending(driver: IetPrs202Bank, wire: Recording) -> None:
+def test_limits_refused_before_sending(driver: IetPrs202Bank, wire: RecordingTransport) -> None:
     with pytest.raises(LimitError):
         driver.set_resistance("T_CELL1", 100.0)
     with pytest.raises(LimitError):
@@ -152,7 +116,7 @@ def test_limits_refused_before_sending(driver: IetPrs202Bank, wire: Recording) -
     assert wire.sent == []
 
 
-def test_beyond_the_decades_refused_before_sending(resource: str, wire: Recording) -> None:
+def test_beyond_the_decades_refused_before_sending(resource: str, wire: RecordingTransport) -> None:
     info = InstrumentInfo(role="ntc", model="PRS-202", resource=resource, channels=CHANNELS)
     unlimited = IetPrs202Bank(info, wire)
     with pytest.raises(LimitError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from typing import cast
 
@@ -14,9 +13,8 @@ from pyvisa.resources import MessageBasedResource
 from hil.errors import InstrumentError
 from hil.instruments.base import InstrumentInfo
 from hil.instruments.drivers.keysight_daq970a import OVERLOAD, KeysightDAQ970A
-from hil.instruments.transport import Transport, VisaTransport
+from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.keysight_daq970a import SimKeysightDAQ970A
-from hil.sim.tcp import scpi_server_thread
 
 CHANNELS = {"PACK": "101", "CELL1": "102", "T_CELL1": "110", "T_AMB": "111", "SUPPLY": "121"}
 TRUE = {
@@ -26,25 +24,6 @@ TRUE = {
     ("T_AMB", "RES"): math.inf,
     ("SUPPLY", "CURR"): 0.012,
 }
-
-
-class Recording(Transport):
-    """Passes messages to a real transport and remembers every one sent."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-        self.sent: list[str] = []
-
-    def write(self, message: str) -> None:
-        self.sent.append(message)
-        self.inner.write(message)
-
-    def query(self, message: str) -> str:
-        self.sent.append(message)
-        return self.inner.query(message)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class FakePlant:
@@ -71,22 +50,7 @@ def sim(plant: FakePlant) -> SimKeysightDAQ970A:
 
 
 @pytest.fixture
-def resource(sim: SimKeysightDAQ970A) -> Iterator[str]:
-    with scpi_server_thread(sim) as name:
-        yield name
-        # let the server see every client's EOF before its loop stops (it does not cancel handlers)
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def wire(resource: str) -> Iterator[Recording]:
-    transport = Recording(VisaTransport("dmm", resource))
-    yield transport
-    transport.close()
-
-
-@pytest.fixture
-def driver(resource: str, wire: Recording) -> KeysightDAQ970A:
+def driver(resource: str, wire: RecordingTransport) -> KeysightDAQ970A:
     info = InstrumentInfo(role="dmm", model="DAQ970A", resource=resource, channels=CHANNELS)
     return KeysightDAQ970A(info, wire)
 
@@ -115,7 +79,7 @@ def test_default_probe_reads_zero() -> None:
     assert abs(float(daq.execute("MEAS:VOLT:DC? AUTO,DEF,(@101)") or "nan")) <= 0.000040 * 0.1
 
 
-def test_dc_voltage(driver: KeysightDAQ970A, plant: FakePlant, wire: Recording) -> None:
+def test_dc_voltage(driver: KeysightDAQ970A, plant: FakePlant, wire: RecordingTransport) -> None:
     pack = driver.measure_dc_voltage("PACK")
     cell = driver.measure_dc_voltage("CELL1")
     # 100 V range for 13.2 V (above 120 % of 10 V), 10 V range for 3.3 V
@@ -125,7 +89,7 @@ def test_dc_voltage(driver: KeysightDAQ970A, plant: FakePlant, wire: Recording) 
     assert wire.sent == ["MEAS:VOLT:DC? AUTO,DEF,(@101)", "MEAS:VOLT:DC? AUTO,DEF,(@102)"]
 
 
-def test_resistance(driver: KeysightDAQ970A, plant: FakePlant, wire: Recording) -> None:
+def test_resistance(driver: KeysightDAQ970A, plant: FakePlant, wire: RecordingTransport) -> None:
     ohms = driver.measure_resistance("T_CELL1")
     assert abs(ohms - 10_000.0) <= 0.0001 * 10_000 + 0.00001 * 10_000
     assert plant.asked == [("T_CELL1", "RES")]
@@ -137,14 +101,14 @@ def test_open_circuit_reads_overload(driver: KeysightDAQ970A) -> None:
     assert not driver.contact_closed("T_AMB")
 
 
-def test_dc_current(driver: KeysightDAQ970A, plant: FakePlant, wire: Recording) -> None:
+def test_dc_current(driver: KeysightDAQ970A, plant: FakePlant, wire: RecordingTransport) -> None:
     amps = driver.measure_dc_current("SUPPLY")
     assert abs(amps - 0.012) <= 0.0005 * 0.012 + 0.0002 * 0.01
     assert plant.asked == [("SUPPLY", "CURR")]
     assert wire.sent == ["MEAS:CURR:DC? AUTO,DEF,(@121)"]
 
 
-def test_unmapped_point_sends_nothing(driver: KeysightDAQ970A, wire: Recording) -> None:
+def test_unmapped_point_sends_nothing(driver: KeysightDAQ970A, wire: RecordingTransport) -> None:
     with pytest.raises(InstrumentError):
         driver.measure_dc_voltage("CELL4")
     assert wire.sent == []

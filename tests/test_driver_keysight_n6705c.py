@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import cast
 
 import pytest
@@ -13,30 +11,10 @@ from pyvisa.resources import MessageBasedResource
 from hil.errors import InstrumentError, LimitError
 from hil.instruments.base import InstrumentInfo, Limits
 from hil.instruments.drivers.keysight_n6705c import KeysightN6705C, chanlist
-from hil.instruments.transport import Transport, VisaTransport
+from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.keysight_n6705c import SimKeysightN6705C
-from hil.sim.tcp import scpi_server_thread
 
 CHANNELS = {"CELL1": "1", "CELL2": "2", "CELL3": "3", "CELL4": "4"}
-
-
-class Recording(Transport):
-    """Passes messages to a real transport and remembers every one sent."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-        self.sent: list[str] = []
-
-    def write(self, message: str) -> None:
-        self.sent.append(message)
-        self.inner.write(message)
-
-    def query(self, message: str) -> str:
-        self.sent.append(message)
-        return self.inner.query(message)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture
@@ -45,22 +23,7 @@ def sim() -> SimKeysightN6705C:
 
 
 @pytest.fixture
-def resource(sim: SimKeysightN6705C) -> Iterator[str]:
-    with scpi_server_thread(sim) as name:
-        yield name
-        # let the server see every client's EOF before its loop stops (it does not cancel handlers)
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def wire(resource: str) -> Iterator[Recording]:
-    transport = Recording(VisaTransport("cells", resource))
-    yield transport
-    transport.close()
-
-
-@pytest.fixture
-def driver(resource: str, wire: Recording) -> KeysightN6705C:
+def driver(resource: str, wire: RecordingTransport) -> KeysightN6705C:
     limits = Limits(voltage_max=4.0, voltage_min=2.0, current_max=1.0)
     info = InstrumentInfo(role="cells", model="N6705C", resource=resource, channels=CHANNELS, limits=limits)
     return KeysightN6705C(info, wire)
@@ -89,7 +52,7 @@ def test_cells_in_order(driver: KeysightN6705C) -> None:
     assert driver.cells == ["CELL1", "CELL2", "CELL3", "CELL4"]
 
 
-def test_set_voltage(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording) -> None:
+def test_set_voltage(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport) -> None:
     driver.set_voltage("CELL2", 3.3)
     assert sim.channel_setting(2).voltage == pytest.approx(3.3)
     assert sim.channel_setting(1).voltage == 0.0
@@ -97,7 +60,7 @@ def test_set_voltage(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recor
 
 
 def test_set_current_limit_both_quadrants(
-    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording
+    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport
 ) -> None:
     driver.set_current_limit("CELL1", 0.5)
     assert sim.channel_setting(1).current_limit == pytest.approx(0.5)
@@ -105,7 +68,7 @@ def test_set_current_limit_both_quadrants(
     assert wire.sent == ["CURR:LIM 0.5,(@1)", "CURR:LIM:NEG -0.5,(@1)", "SYST:ERR?"]
 
 
-def test_outputs(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording) -> None:
+def test_outputs(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport) -> None:
     driver.set_output(True)
     assert all(sim.channel_setting(n).on for n in range(1, 5))
     assert driver.output_is_on("CELL3")
@@ -125,7 +88,7 @@ def test_outputs(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording
 
 
 def test_readback_within_n6781a_accuracy(
-    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording
+    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport
 ) -> None:
     driver.set_voltage("CELL1", 3.3)
     driver.set_output(True, ["CELL1"])
@@ -139,7 +102,7 @@ def test_readback_within_n6781a_accuracy(
 
 
 def test_measure_currents_in_one_query(
-    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording
+    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport
 ) -> None:
     true = {1: 0.012, 2: -0.040, 3: 0.012, 4: 1.5}
     for ch, amps in true.items():
@@ -151,7 +114,7 @@ def test_measure_currents_in_one_query(
     assert wire.sent == ["MEAS:CURR? (@1:4)"]
 
 
-def test_limits_refused_before_sending(driver: KeysightN6705C, wire: Recording) -> None:
+def test_limits_refused_before_sending(driver: KeysightN6705C, wire: RecordingTransport) -> None:
     with pytest.raises(LimitError):
         driver.set_voltage("CELL1", 4.2)
     with pytest.raises(LimitError):
@@ -184,7 +147,7 @@ def test_channel_without_module_raises(driver: KeysightN6705C, sim: SimKeysightN
     assert not sim.channel_setting(1).on
 
 
-def test_unmapped_cell_sends_nothing(driver: KeysightN6705C, wire: Recording) -> None:
+def test_unmapped_cell_sends_nothing(driver: KeysightN6705C, wire: RecordingTransport) -> None:
     with pytest.raises(InstrumentError):
         driver.set_voltage("CELL9", 3.0)
     assert wire.sent == []

@@ -12,7 +12,7 @@ import pyvisa
 from hil.errors import InstrumentError, LimitError
 from hil.instruments.base import InstrumentInfo, Limits
 from hil.instruments.drivers.keysight_n8900 import KeysightN8900
-from hil.instruments.transport import Transport, VisaTransport
+from hil.instruments.transport import RecordingTransport, VisaTransport
 from hil.sim.instruments.keysight_n8900 import SimKeysightN8900
 from hil.sim.tcp import scpi_server_thread
 
@@ -21,25 +21,6 @@ OK = ["SYST:ERR?"]  # what `configure` sends after its commands when the queue i
 # scpi_server_thread stops its loop without waiting for open connections; giving the server a
 # moment to see our disconnect keeps a half-finished handler from being collected after its loop.
 SETTLE_S = 0.1
-
-
-class RecordingTransport(Transport):
-    """Passes messages through and keeps the list of what was sent."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-        self.sent: list[str] = []
-
-    def write(self, message: str) -> None:
-        self.sent.append(message)
-        self.inner.write(message)
-
-    def query(self, message: str) -> str:
-        self.sent.append(message)
-        return self.inner.query(message)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @dataclass

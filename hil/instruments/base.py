@@ -8,6 +8,11 @@ from hil.errors import InstrumentError, LimitError
 from hil.instruments.transport import Transport
 
 
+def nrf(value: float) -> str:
+    """A number as an SCPI <NRf> parameter: 6 significant digits, no trailing zeros."""
+    return f"{value:.6g}"
+
+
 @dataclass(frozen=True)
 class Limits:
     """Safe operating limits of one instrument on this station; None means no limit set."""

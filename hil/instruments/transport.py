@@ -78,3 +78,22 @@ class VisaTransport(Transport):
             self._res.close()
         finally:
             self._rm.close()
+
+
+class RecordingTransport(Transport):
+    """Passes messages to another transport and keeps every one sent (for audits and tests)."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.sent: list[str] = []
+
+    def write(self, message: str) -> None:
+        self.sent.append(message)
+        self.inner.write(message)
+
+    def query(self, message: str) -> str:
+        self.sent.append(message)
+        return self.inner.query(message)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -18,12 +18,8 @@ level A; each trigger takes it to level B for the B width, then back to level A.
 
 from __future__ import annotations
 
+from hil.instruments.base import nrf
 from hil.instruments.roles import ElectronicLoad
-
-
-def _num(value: float) -> str:
-    """A number as sent on the bus: short, no trailing zeros, exponent only when needed."""
-    return f"{value:.6g}"
 
 
 class ItechIT8900(ElectronicLoad):
@@ -38,7 +34,7 @@ class ItechIT8900(ElectronicLoad):
     def set_cc(self, amps: float) -> None:
         """Constant current at `amps`; also stops the transient generator so the level applies."""
         self.info.limits.check(self.name, "current", amps)
-        self.configure("FUNC CURR", "TRAN OFF", f"CURR {_num(amps)}")
+        self.configure("FUNC CURR", "TRAN OFF", f"CURR {nrf(amps)}")
 
     def set_input(self, on: bool) -> None:
         self.configure("INP ON" if on else "INP OFF")
@@ -66,9 +62,9 @@ class ItechIT8900(ElectronicLoad):
         self.configure(
             "FUNC CURR",
             "CURR:TRAN:MODE PULS",
-            f"CURR:TRAN:ALEV {_num(low_a)}",
-            f"CURR:TRAN:BLEV {_num(high_a)}",
-            f"CURR:TRAN:BWID {_num(width_s)}",
+            f"CURR:TRAN:ALEV {nrf(low_a)}",
+            f"CURR:TRAN:BLEV {nrf(high_a)}",
+            f"CURR:TRAN:BWID {nrf(width_s)}",
             "TRIG:SOUR BUS",
             "TRAN ON",
             "INP ON",

@@ -18,12 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hil.errors import InstrumentError
+from hil.instruments.base import nrf
 from hil.instruments.roles import CellEmulator
-
-
-def _num(value: float) -> str:
-    """A SCPI <NRf> for a setting (6 significant digits is finer than any N6781A resolution)."""
-    return f"{value:.6g}"
 
 
 def chanlist(channels: Sequence[str]) -> str:
@@ -56,13 +52,13 @@ class KeysightN6705C(CellEmulator):
     def set_voltage(self, cell: str, volts: float) -> None:
         """Program the cell voltage (voltage priority)."""
         self.info.limits.check(self.name, "voltage", volts)
-        self.configure(f"VOLT {_num(volts)},(@{self._ch(cell)})")
+        self.configure(f"VOLT {nrf(volts)},(@{self._ch(cell)})")
 
     def set_current_limit(self, cell: str, amps: float) -> None:
         """Symmetric source/sink limit: the sink side matters when the BMS balances or charges."""
         self.info.limits.check(self.name, "current", amps)
         ch = self._ch(cell)
-        self.configure(f"CURR:LIM {_num(amps)},(@{ch})", f"CURR:LIM:NEG {_num(-amps)},(@{ch})")
+        self.configure(f"CURR:LIM {nrf(amps)},(@{ch})", f"CURR:LIM:NEG {nrf(-amps)},(@{ch})")
 
     def set_output(self, on: bool, cells: Sequence[str] | None = None) -> None:
         chosen = list(cells) if cells is not None else self.cells

@@ -14,12 +14,8 @@ SYST:ERR? (through `configure`), *RST/*CLS (through `reset`).
 
 from __future__ import annotations
 
+from hil.instruments.base import nrf
 from hil.instruments.roles import PowerSupply
-
-
-def _num(value: float) -> str:
-    """A number as sent on the bus: short, no trailing zeros, exponent only when needed."""
-    return f"{value:.6g}"
 
 
 class KeysightN8900(PowerSupply):
@@ -34,12 +30,12 @@ class KeysightN8900(PowerSupply):
     def set_voltage(self, volts: float) -> None:
         """Program the CV setpoint (VOLT), refused above the station's voltage limit."""
         self.info.limits.check(self.name, "voltage", volts)
-        self.configure(f"VOLT {_num(volts)}")
+        self.configure(f"VOLT {nrf(volts)}")
 
     def set_current_limit(self, amps: float) -> None:
         """Program the CC limit (CURR), refused above the station's current limit."""
         self.info.limits.check(self.name, "current", amps)
-        self.configure(f"CURR {_num(amps)}")
+        self.configure(f"CURR {nrf(amps)}")
 
     def set_ovp(self, volts: float) -> None:
         """Program the over-voltage protection level (VOLT:PROT).
@@ -48,7 +44,7 @@ class KeysightN8900(PowerSupply):
         before the output can exceed what the station allows.
         """
         self.info.limits.check(self.name, "voltage", volts)
-        self.configure(f"VOLT:PROT {_num(volts)}")
+        self.configure(f"VOLT:PROT {nrf(volts)}")
 
     def setup(self, voltage: float, current_limit: float, ovp: float) -> None:
         """Program setpoint, current limit and OVP together, then check the error queue.
@@ -62,10 +58,10 @@ class KeysightN8900(PowerSupply):
             self.info.limits.check(self.name, quantity, value)
         present = self.query_float("VOLT?")
         if ovp >= present:
-            order = (f"VOLT:PROT {_num(ovp)}", f"VOLT {_num(voltage)}")
+            order = (f"VOLT:PROT {nrf(ovp)}", f"VOLT {nrf(voltage)}")
         else:
-            order = (f"VOLT {_num(voltage)}", f"VOLT:PROT {_num(ovp)}")
-        self.configure(*order, f"CURR {_num(current_limit)}")
+            order = (f"VOLT {nrf(voltage)}", f"VOLT:PROT {nrf(ovp)}")
+        self.configure(*order, f"CURR {nrf(current_limit)}")
 
     def set_output(self, on: bool) -> None:
         self.configure("OUTP ON" if on else "OUTP OFF")
