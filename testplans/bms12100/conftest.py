@@ -8,17 +8,18 @@ import pytest
 
 from hil import registry
 from hil.dut import DutBench
-from hil.duts.bms12100.harness import QUANTITIES, RELEASE_CASES, Bms12100Bench
+from hil.duts.bms12100.harness import QUANTITIES, Bms12100Bench, release_cases
 from hil.spec import Requirement, SpecFile, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = load_spec(ROOT / registry.dut_family("bms12100").spec)
-#: the rows this plan exercises with the threshold procedures (the voltage section's protections)
+#: rows the threshold procedures serve: alarms and protections with a trip value this bench can drive
 THRESHOLD_ROWS = [
     r
     for r in SPEC.requirements
-    if r.kind == "protection" and r.section == "voltage" and r.quantity in QUANTITIES
+    if r.kind in ("protection", "alarm") and r.trip is not None and r.direction and r.quantity in QUANTITIES
 ]
+RELEASE_ROWS = [r for r in THRESHOLD_ROWS if release_cases(r)]
 
 
 def _param(req: Requirement) -> object:
@@ -28,15 +29,15 @@ def _param(req: Requirement) -> object:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "threshold_row" in metafunc.fixturenames:
         metafunc.parametrize("threshold_row", [_param(r) for r in THRESHOLD_ROWS])
+    if "disabled_row" in metafunc.fixturenames:
+        rows = [r for r in THRESHOLD_ROWS if r.default_enabled is False]
+        metafunc.parametrize("disabled_row", [_param(r) for r in rows])
     if "release_case" in metafunc.fixturenames:
-        params = []
-        for req in THRESHOLD_ROWS:
-            for case in RELEASE_CASES[req.id]:
-                params.append(
-                    pytest.param(
-                        (req, case), id=f"{req.id}-{case.name}", marks=pytest.mark.requirement(req.id)
-                    )
-                )
+        params = [
+            pytest.param((req, case), id=f"{req.id}-{case.name}", marks=pytest.mark.requirement(req.id))
+            for req in RELEASE_ROWS
+            for case in release_cases(req)
+        ]
         metafunc.parametrize("release_case", params)
 
 

@@ -42,6 +42,15 @@ class Status:
     active: frozenset[str]
     charge_fet: bool
     discharge_fet: bool
+    mode: str  # "charge" | "discharge" | "standby" (0x44 Status3 effective-current bits)
+
+
+def _mode(alarms: rs485.AlarmInfo) -> str:
+    if rs485.Status3.EFFECTIVE_CHARGE_CURRENT in alarms.status3:
+        return "charge"
+    if rs485.Status3.EFFECTIVE_DISCHARGE_CURRENT in alarms.status3:
+        return "discharge"
+    return "standby"
 
 
 class Bms12100Client(DutClient):
@@ -99,7 +108,13 @@ class Bms12100Client(DutClient):
             active=rs485.active_ids_from_alarm_info(alarms),
             charge_fet=alarms.charge_fet,
             discharge_fet=alarms.discharge_fet,
+            mode=_mode(alarms),
         )
+
+    def mode(self) -> str:
+        """The working mode the BMS reports (seed §6.2): charge, discharge or standby."""
+        alarms: rs485.AlarmInfo = self._query(rs485.GetAlarmInfo)
+        return _mode(alarms)
 
     def active(self) -> frozenset[str]:
         """The requirement IDs of the alarms and protections active now (0x44)."""

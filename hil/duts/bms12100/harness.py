@@ -7,7 +7,8 @@ direction and what it blocks, so one procedure serves every threshold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from hil.clock import Clock
@@ -27,17 +28,38 @@ PROBE_CURRENT_A = 2.0
 #: current below which the power path counts as blocked (A)
 BLOCKED_A = 0.2
 BOOT_S = 2.0
-CHARGER_HEADROOM_V = 1.0
+#: the charger is set this far above the pack so it runs current-limited (CC)
+CHARGER_HEADROOM_V = 2.0
+CHARGER_MAX_V = 16.0
 #: the level that trips the charge path open so the charger voltage can be seen (CHG-HV)
 OPEN_CHARGE_PATH_CELL_V = 3.85
+#: cell level under a spread stimulus: low enough that base + 550 mV stays below CV-OVP
+SPREAD_BASE_CELL_V = 3.05
+NTC_TERMINAL = {"cell_temperature": "T_CELL1", "ambient_temperature": "T_AMB", "power_temperature": "T_MOS"}
+#: settle time (s) beyond the row's delay; rows without a spec delay use the station expectation
+DELAY_GUARD_S = 0.5
+#: station expectation keys (max trip delay in s) for rows the seed gives no delay for, by quantity
+EXPECTATION_BY_QUANTITY = {
+    "cell_voltage": "voltage_protection_delay_max_s",
+    "pack_voltage": "voltage_protection_delay_max_s",
+    "charger_voltage": "voltage_protection_delay_max_s",
+    "cell_spread": "voltage_protection_delay_max_s",
+    "cell_temperature": "temperature_protection_delay_max_s",
+    "ambient_temperature": "temperature_protection_delay_max_s",
+    "power_temperature": "temperature_protection_delay_max_s",
+    "current": "current_alarm_delay_max_s",
+    "soc": "soc_alarm_delay_max_s",
+}
+DEFAULT_EXPECTED_DELAY_S = 3.0
 
 
 @dataclass(frozen=True)
 class Quantity:
-    """How to set one stimulated quantity, and its unit on the instrument (V) vs in the spec."""
+    """How this bench sets one stimulated quantity."""
 
-    to_volts: float  # spec unit -> instrument volts
-    apply: Callable[[Bms12100Bench, float], None]  # takes the value in volts
+    to_si: float  # spec unit -> the unit `apply` takes (V, °C, A, or a 0..1 fraction for SOC)
+    apply: Callable[[Bms12100Bench, float], None]
+    nominal: float  # value at nominal conditions, in the unit `apply` takes
 
 
 def _set_cell1(bench: Bms12100Bench, volts: float) -> None:
@@ -52,11 +74,55 @@ def _set_charger(bench: Bms12100Bench, volts: float) -> None:
     bench.station.charger.set_voltage(volts)
 
 
+def _set_spread(bench: Bms12100Bench, volts: float) -> None:
+    bench.set_cells([SPREAD_BASE_CELL_V + volts] + [SPREAD_BASE_CELL_V] * (CELL_COUNT - 1))
+
+
+def _set_current(bench: Bms12100Bench, amps: float) -> None:
+    if amps > 0:
+        bench.charge(amps)
+    elif amps < 0:
+        bench.discharge(-amps)
+    else:
+        bench.idle()
+
+
+def _set_soc(bench: Bms12100Bench, fraction: float) -> None:
+    bench.dut.set_remaining_capacity(fraction * bench.rated_ah)
+
+
+def _temperature(quantity: str) -> Callable[[Bms12100Bench, float], None]:
+    def apply(bench: Bms12100Bench, celsius: float) -> None:
+        bench.station.ntc.set_temperature(NTC_TERMINAL[quantity], celsius, resistance_ohm)
+
+    return apply
+
+
 QUANTITIES: dict[str, Quantity] = {
-    "cell_voltage": Quantity(1e-3, _set_cell1),
-    "pack_voltage": Quantity(1.0, _set_pack),
-    "charger_voltage": Quantity(1.0, _set_charger),
+    "cell_voltage": Quantity(1e-3, _set_cell1, NOMINAL_CELL_V),
+    "pack_voltage": Quantity(1.0, _set_pack, NOMINAL_CELL_V * CELL_COUNT),
+    "charger_voltage": Quantity(1.0, _set_charger, 14.0),
+    "cell_spread": Quantity(1e-3, _set_spread, 0.0),
+    "current": Quantity(1.0, _set_current, 0.0),
+    "soc": Quantity(0.01, _set_soc, 0.5),
+    **{q: Quantity(1.0, _temperature(q), NEUTRAL_C) for q in NTC_TERMINAL},
 }
+
+
+def driven_path(req: Requirement) -> str | None:
+    """The power path that must carry current for the row to apply and its blocking to be seen."""
+    if req.quantity in ("current", "charger_voltage"):
+        return None  # the stimulus is the current itself / the charge path is held open
+    section = (req.setting or "").split(".")[0]
+    if section == "charge_temperature":
+        return "charge"
+    if section == "discharge_temperature":
+        return "discharge"
+    if req.blocks in ("charge", "both"):
+        return "charge"
+    if req.blocks == "discharge":
+        return "discharge"
+    return None
 
 
 class Bms12100Bench(DutBench):
@@ -66,8 +132,10 @@ class Bms12100Bench(DutBench):
         self.station = station
         self.dut = dut
         self.clock: Clock = station.clock
-        self.settle_s = station.model.expectations.get("settle_s", 0.2)
-        self.protection_delay_s = station.model.expectations.get("voltage_protection_delay_max_s", 3.0)
+        self.expectations = station.model.expectations
+        self.settle_s = self.expectations.get("settle_s", 0.2)
+        self.protection_delay_s = self.expectations.get("voltage_protection_delay_max_s", 3.0)
+        self.rated_ah = 100.0
         self.cell_v = [NOMINAL_CELL_V] * CELL_COUNT
         self._programmed: list[float | None] = [None] * CELL_COUNT  # unknown until first set
 
@@ -128,7 +196,7 @@ class Bms12100Bench(DutBench):
         self.station.load.set_input(False)
         charger = self.station.charger
         charger.set_current_limit(amps)
-        charger.set_voltage(self.pack_v + CHARGER_HEADROOM_V)
+        charger.set_voltage(min(self.pack_v + CHARGER_HEADROOM_V, CHARGER_MAX_V))
         charger.set_output(True)
 
     def hold_charger(self, volts: float, current_limit: float = 5.0) -> None:
@@ -179,36 +247,59 @@ class Bms12100Bench(DutBench):
     def apply(self, req: Requirement, value: float) -> None:
         """Set the row's quantity to `value` (in the row's unit)."""
         quantity = self._quantity(req)
-        quantity.apply(self, value * quantity.to_volts)
+        quantity.apply(self, value * quantity.to_si)
 
     def nominal_level(self, req: Requirement) -> float:
         """The row's quantity at nominal conditions, in the row's unit."""
-        if req.quantity == "cell_voltage":
-            return NOMINAL_CELL_V * 1e3
-        if req.quantity == "pack_voltage":
-            return NOMINAL_CELL_V * CELL_COUNT
-        if req.quantity == "charger_voltage":
-            return NOMINAL_CELL_V * CELL_COUNT + CHARGER_HEADROOM_V
-        raise ValueError(req.quantity)
+        quantity = self._quantity(req)
+        return quantity.nominal / quantity.to_si
 
     def _quantity(self, req: Requirement) -> Quantity:
         if req.quantity not in QUANTITIES:
             raise ValueError(f"{req.id}: no stimulus for quantity {req.quantity!r} on this bench")
         return QUANTITIES[req.quantity]
 
+    def expected_delay(self, req: Requirement) -> float:
+        """The row's trip delay: the spec's, else the station's expectation for its quantity."""
+        if req.delay_s is not None:
+            return req.delay_s
+        key = EXPECTATION_BY_QUANTITY.get(req.quantity or "", "")
+        return self.expectations.get(key, DEFAULT_EXPECTED_DELAY_S)
+
+    def settle(self, req: Requirement) -> float:
+        """How long a probe level is held before the DUT's state is read."""
+        return self.expected_delay(req) + DELAY_GUARD_S
+
     def setting_uncertainty(self, req: Requirement, value: float) -> float:
-        """Expanded uncertainty (k=2, from the station's accuracy figures) of setting the stimulus."""
-        if req.quantity in ("cell_voltage", "pack_voltage"):
-            acc = self.station.model.instruments[self.station.cells.name].accuracy.get("voltage")
-            per_cell = (
-                value * self._quantity(req).to_volts / (CELL_COUNT if req.quantity == "pack_voltage" else 1)
-            )
-            one = acc.gain * per_cell + acc.offset if acc else 0.0
-            total = one * (CELL_COUNT if req.quantity == "pack_voltage" else 1)
+        """Expanded uncertainty of setting the stimulus to `value` (row unit), from the station file.
+
+        Each instrument's accuracy (gain·|x| + offset) is taken as the limit of error; cell
+        voltages add linearly over the stack for a pack level (correlated gain terms).
+        """
+        quantity = self._quantity(req)
+        si = value * quantity.to_si
+        instruments = self.station.model.instruments
+        if req.quantity in ("cell_voltage", "pack_voltage", "cell_spread"):
+            acc = instruments[self.station.cells.name].accuracy.get("voltage")
+            cells = CELL_COUNT if req.quantity == "pack_voltage" else 1
+            per_cell = si / cells if req.quantity != "cell_spread" else SPREAD_BASE_CELL_V + si
+            error = (acc.gain * per_cell + acc.offset) * cells if acc else 0.0
+            if req.quantity == "cell_spread" and acc:
+                error += acc.gain * SPREAD_BASE_CELL_V + acc.offset  # the reference cell too
+        elif req.quantity == "charger_voltage":
+            acc = instruments[self.station.charger.name].accuracy.get("voltage")
+            error = acc.gain * si + acc.offset if acc else 0.0
+        elif req.quantity == "current":
+            name = self.station.charger.name if si > 0 else self.station.load.name
+            acc = instruments[name].accuracy.get("current")
+            error = acc.gain * abs(si) + acc.offset if acc else 0.0
+        elif req.quantity in NTC_TERMINAL:
+            acc = instruments[self.station.ntc.name].accuracy.get("resistance")
+            rel = (acc.gain + acc.offset / resistance_ohm(si)) if acc else 0.0
+            error = rel / ntc_sensitivity(si)  # relative resistance error -> °C
         else:
-            acc = self.station.model.instruments[self.station.charger.name].accuracy.get("voltage")
-            total = acc.gain * value + acc.offset if acc else 0.0
-        return total / self._quantity(req).to_volts
+            error = 0.0  # set digitally (SOC through the settings interface)
+        return error / quantity.to_si
 
     def precondition(self, req: Requirement) -> None:
         """Bring the bench to where the row's threshold can be seen (path driven, or opened)."""
@@ -219,24 +310,41 @@ class Bms12100Bench(DutBench):
             self.hold_charger(self.nominal_level(req))
             if not self.wait_state("CV-OVP", True, self.protection_delay_s + 1.0):
                 raise BenchError("CHG-HV precondition: CV-OVP did not open the charge path")
-        elif req.blocks in ("charge", "discharge"):
-            self.drive_path(req.blocks)
+            return
+        path = driven_path(req)
+        if path is not None:
+            self.drive_path(path)
+
+    def release_by_opposite_current(self, req: Requirement) -> None:
+        """A short current against the blocked direction (the way out of current protections)."""
+        if req.blocks == "charge":
+            self.discharge(PROBE_CURRENT_A)
+        else:
+            self.charge(PROBE_CURRENT_A)
+        self.clock.sleep(1.0)
+        self.idle()
 
     def rearm(self, req: Requirement) -> None:
         """Back to the untripped state by the row's normal way out, then re-drive the path."""
-        self.apply(req, self.nominal_level(req) if req.quantity != "charger_voltage" else 14.0)
-        if self.wait_state(req.id, False, self.protection_delay_s + 1.0):
+        self.apply(req, self.nominal_level(req))
+        wait = self.settle(req) + 1.0
+        if self.wait_state(req.id, False, wait):
+            self.precondition_after_rearm(req)
             return
-        if req.blocks == "discharge":  # under-voltage: a charge releases it
-            self.charge(PROBE_CURRENT_A)
-            released = self.wait_state(req.id, False, self.protection_delay_s + 1.0)
-            self.drive_path("discharge")
-            if released:
+        if req.quantity == "current" or req.blocks == "discharge":
+            self.release_by_opposite_current(req)
+            if self.wait_state(req.id, False, wait):
+                self.precondition_after_rearm(req)
                 return
         self.prepare()
         self.precondition(req)
         if self.active(req.id):
             raise BenchError(f"{req.id} could not be released to re-arm the probe")
+
+    def precondition_after_rearm(self, req: Requirement) -> None:
+        path = driven_path(req)
+        if path is not None:
+            self.drive_path(path)
 
     def threshold_setup(self, req: Requirement) -> ThresholdSetup:
         """The generic procedures' view of this row on this bench."""
@@ -247,9 +355,27 @@ class Bms12100Bench(DutBench):
             apply=lambda level: self.apply(req, level),
             tripped=lambda: self.active(req.id),
             rearm=lambda: self.rearm(req),
-            settle_s=self.protection_delay_s + 0.2,
+            settle_s=self.settle(req),
             direction=req.direction,
         )
+
+    @contextlib.contextmanager
+    def enabled(self, req: Requirement) -> Iterator[None]:
+        """Switch a disabled-by-default function on through the settings interface, and back after."""
+        path = f"{(req.setting or '').split('.')[0]}.enabled"
+        before = self.dut.read_setting(path)
+        self.dut.write_setting(path, True)
+        try:
+            yield
+        finally:
+            self.dut.write_setting(path, before)
+
+
+def ntc_sensitivity(celsius: float) -> float:
+    """|dR/R| per °C of the DUT's NTC at `celsius` (Beta model: B / T²)."""
+    step = 0.01
+    r0, r1 = resistance_ohm(celsius), resistance_ohm(celsius + step)
+    return abs(r1 - r0) / r0 / step
 
 
 # --- release alternatives ---------------------------------------------------------------------
@@ -261,6 +387,7 @@ class ReleaseCase:
     expect_release: bool
     description: str
     action: Callable[[Bms12100Bench, Requirement], None]
+    wait_s: float | None = None  # how long to wait for (or hold against) a release; None: the settle time
 
 
 def _level(fraction: float) -> Callable[[Bms12100Bench, Requirement], None]:
@@ -381,13 +508,54 @@ CHARGER_CASES = (
     ReleaseCase("no_release_above", False, "charger voltage 0.3 V above 18 V", _charger_to(18.3)),
 )
 
-RELEASE_CASES: dict[str, tuple[ReleaseCase, ...]] = {
+SPECIAL_CASES: dict[str, tuple[ReleaseCase, ...]] = {
     "CV-OVP": OVP_CASES,
     "PV-OVP": OVP_CASES,
     "CV-UVP": UVP_CASES,
     "PV-UVP": UVP_CASES,
     "CHG-HV": CHARGER_CASES,
 }
+#: automatic release of the current protections (seed: "automatically recovered after 60 S")
+AUTO_RELEASE_S = 60.0
+AUTO_GUARD_S = 5.0
+
+RECOVERY_CASES = (
+    ReleaseCase("recovery", True, "quantity back beyond the release value", _level(_BELOW_RELEASE)),
+    ReleaseCase("no_release_hysteresis", False, "quantity between release and trip", _level(_BETWEEN)),
+)
+OPPOSITE_CASE = ReleaseCase(
+    "opposite_current",
+    True,
+    "a 2 A current in the opposite direction",
+    lambda bench, req: bench.release_by_opposite_current(req),
+)
+AUTO_CASES = (
+    ReleaseCase(
+        "auto_60s",
+        True,
+        "no current: released automatically after 60 s",
+        _idle,
+        AUTO_RELEASE_S + AUTO_GUARD_S,
+    ),
+    ReleaseCase(
+        "no_release_before_60s", False, "no current for 50 s: still protected", _idle, AUTO_RELEASE_S - 10.0
+    ),
+)
+
+
+def release_cases(req: Requirement) -> tuple[ReleaseCase, ...]:
+    """Every way out of the row's tripped state to try, and the ones that must not work."""
+    if req.id in SPECIAL_CASES:
+        return SPECIAL_CASES[req.id]
+    alternatives = {a.id for a in req.release_alternatives}
+    cases: list[ReleaseCase] = []
+    if req.release is not None and (req.kind == "alarm" or "recovery" in alternatives):
+        cases += RECOVERY_CASES
+    if "opposite_current" in alternatives:
+        cases.append(OPPOSITE_CASE)
+    if "auto_60s" in alternatives:
+        cases += AUTO_CASES
+    return tuple(cases)
 
 
 def trip_level(req: Requirement, margin: float) -> float:
