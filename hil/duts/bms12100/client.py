@@ -111,6 +111,11 @@ class Bms12100Client(DutClient):
             mode=_mode(alarms),
         )
 
+    def analog(self) -> rs485.AnalogValues:
+        """0x42 as the BMS sends it (cells, temperatures, current, capacities, cycle count)."""
+        result: rs485.AnalogValues = self._query(rs485.GetAnalogValues)
+        return result
+
     def mode(self) -> str:
         """The working mode the BMS reports (seed §6.2): charge, discharge or standby."""
         alarms: rs485.AlarmInfo = self._query(rs485.GetAlarmInfo)

@@ -53,12 +53,15 @@ EXPECTATION_BY_QUANTITY = {
 DEFAULT_EXPECTED_DELAY_S = 3.0
 
 
+#: a spec row's unit -> the unit the stimuli take (V, A, °C, or a 0..1 fraction for SOC)
+UNIT_SCALE = {"mV": 1e-3, "V": 1.0, "mA": 1e-3, "A": 1.0, "°C": 1.0, "%": 0.01}
+
+
 @dataclass(frozen=True)
 class Quantity:
     """How this bench sets one stimulated quantity."""
 
-    to_si: float  # spec unit -> the unit `apply` takes (V, °C, A, or a 0..1 fraction for SOC)
-    apply: Callable[[Bms12100Bench, float], None]
+    apply: Callable[[Bms12100Bench, float], None]  # takes V, A, °C, or a 0..1 fraction (SOC)
     nominal: float  # value at nominal conditions, in the unit `apply` takes
 
 
@@ -99,13 +102,13 @@ def _temperature(quantity: str) -> Callable[[Bms12100Bench, float], None]:
 
 
 QUANTITIES: dict[str, Quantity] = {
-    "cell_voltage": Quantity(1e-3, _set_cell1, NOMINAL_CELL_V),
-    "pack_voltage": Quantity(1.0, _set_pack, NOMINAL_CELL_V * CELL_COUNT),
-    "charger_voltage": Quantity(1.0, _set_charger, 14.0),
-    "cell_spread": Quantity(1e-3, _set_spread, 0.0),
-    "current": Quantity(1.0, _set_current, 0.0),
-    "soc": Quantity(0.01, _set_soc, 0.5),
-    **{q: Quantity(1.0, _temperature(q), NEUTRAL_C) for q in NTC_TERMINAL},
+    "cell_voltage": Quantity(_set_cell1, NOMINAL_CELL_V),
+    "pack_voltage": Quantity(_set_pack, NOMINAL_CELL_V * CELL_COUNT),
+    "charger_voltage": Quantity(_set_charger, 14.0),
+    "cell_spread": Quantity(_set_spread, 0.0),
+    "current": Quantity(_set_current, 0.0),
+    "soc": Quantity(_set_soc, 0.5),
+    **{q: Quantity(_temperature(q), NEUTRAL_C) for q in NTC_TERMINAL},
 }
 
 
@@ -177,6 +180,19 @@ class Bms12100Bench(DutBench):
         cells.set_output(True)
         self.clock.sleep(BOOT_S)
 
+    def power_cycle_at(self, cell_v: float) -> None:
+        """Restart the BMS with every cell at `cell_v` (SOC is then initialised from that voltage)."""
+        cells = self.station.cells
+        cells.set_output(False)
+        self.clock.sleep(1.0)
+        self.set_cells([cell_v] * CELL_COUNT)
+        cells.set_output(True)
+        self.clock.sleep(BOOT_S)
+
+    def apply_current(self, amps: float) -> None:
+        """Charge (positive) or discharge (negative) at `amps`; zero idles."""
+        _set_current(self, amps)
+
     def set_cells(self, volts: list[float]) -> None:
         cells = self.station.cells
         for i, (cell, new) in enumerate(zip(cells.cells, volts, strict=True)):
@@ -246,13 +262,17 @@ class Bms12100Bench(DutBench):
 
     def apply(self, req: Requirement, value: float) -> None:
         """Set the row's quantity to `value` (in the row's unit)."""
-        quantity = self._quantity(req)
-        quantity.apply(self, value * quantity.to_si)
+        self._quantity(req).apply(self, value * self._scale(req))
 
     def nominal_level(self, req: Requirement) -> float:
         """The row's quantity at nominal conditions, in the row's unit."""
-        quantity = self._quantity(req)
-        return quantity.nominal / quantity.to_si
+        return self._quantity(req).nominal / self._scale(req)
+
+    @staticmethod
+    def _scale(req: Requirement) -> float:
+        if req.unit not in UNIT_SCALE:
+            raise ValueError(f"{req.id}: no stimulus scale for unit {req.unit!r}")
+        return UNIT_SCALE[req.unit]
 
     def _quantity(self, req: Requirement) -> Quantity:
         if req.quantity not in QUANTITIES:
@@ -276,8 +296,7 @@ class Bms12100Bench(DutBench):
         Each instrument's accuracy (gain·|x| + offset) is taken as the limit of error; cell
         voltages add linearly over the stack for a pack level (correlated gain terms).
         """
-        quantity = self._quantity(req)
-        si = value * quantity.to_si
+        si = value * self._scale(req)
         instruments = self.station.model.instruments
         if req.quantity in ("cell_voltage", "pack_voltage", "cell_spread"):
             acc = instruments[self.station.cells.name].accuracy.get("voltage")
@@ -299,7 +318,7 @@ class Bms12100Bench(DutBench):
             error = rel / ntc_sensitivity(si)  # relative resistance error -> °C
         else:
             error = 0.0  # set digitally (SOC through the settings interface)
-        return error / quantity.to_si
+        return error / self._scale(req)
 
     def precondition(self, req: Requirement) -> None:
         """Bring the bench to where the row's threshold can be seen (path driven, or opened)."""
