@@ -7,9 +7,10 @@ every frame up to "now" without racing the TCP connection.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,18 +49,45 @@ def open_bus(interface: str, channel: str, bitrate: int, **kwargs: Any) -> can.B
 class CanMonitor:
     """Receives every frame in a thread; keeps them in memory and hands them to listeners."""
 
-    def __init__(self, bus: can.BusABC, clock: Clock) -> None:
+    def __init__(self, bus: can.BusABC, clock: Clock, reopen: Callable[[], can.BusABC] | None = None) -> None:
         self.bus = bus
         self.clock = clock
+        self.reopen = reopen
+        self.gaps: list[tuple[float, float]] = []  # capture paused from, to (station time)
         self.frames: list[Frame] = []
         self.listeners: list[Callable[[Frame], None]] = []
         self._lock = threading.Condition()
         self._running = True
         self._latest = -1.0
         self._subscribed_at = clock.now()
-        self._thread = threading.Thread(target=self._run, name="can-monitor", daemon=True)
-        self._thread.start()
+        self._thread = self._start()
         clock.add_sync_hook(self._catch_up)
+
+    def _start(self) -> threading.Thread:
+        self._running = True
+        thread = threading.Thread(target=self._run, name="can-monitor", daemon=True)
+        thread.start()
+        return thread
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop capturing (the bus is released) for a long wait, e.g. 48 h of standby; the gap is kept.
+
+        A 48 h capture at 6 frames/s is a million frames nobody reads; the record keeps the gap.
+        """
+        if self.reopen is None:
+            raise BenchError("this CAN monitor cannot pause: it was given no way to reopen its bus")
+        start = self.clock.now()
+        self._running = False
+        self._thread.join(2)
+        self.bus.shutdown()
+        try:
+            yield
+        finally:
+            self.bus = self.reopen()
+            self._subscribed_at = self.clock.now()
+            self.gaps.append((start, self._subscribed_at))
+            self._thread = self._start()
 
     def _run(self) -> None:
         while self._running:

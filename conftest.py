@@ -1,0 +1,38 @@
+"""Project-wide pytest configuration: which long tests run on which station.
+
+Tests marked `long` take hours of wall time on a real bench (48 h sleep, 10 h standby
+balancing): on a simulated station they run in virtual time; on a real bench they run only when
+selected explicitly with `--hil-long`, and the others are deselected with a visible note.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("hil").addoption(
+        "--hil-long", action="store_true", help="run tests marked long on a real bench (hours of wall time)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    station_file = config.getoption("--hil-station", default=None)
+    if not station_file or config.getoption("--hil-long"):
+        return
+    from hil.station.station import load_station
+
+    if load_station(Path(station_file)).simulated:
+        return
+    long_items = [item for item in items if item.get_closest_marker("long")]
+    if long_items:
+        config.hook.pytest_deselected(items=long_items)
+        items[:] = [item for item in items if not item.get_closest_marker("long")]
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            names = ", ".join(item.name for item in long_items)
+            reporter.write_line(
+                f"hil: long tests deselected on a real bench (select with --hil-long): {names}"
+            )
