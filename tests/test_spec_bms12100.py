@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from hil.duts.bms12100 import PACKAGE_DIR
 from hil.duts.bms12100.settings import PARAMETERS_BY_PATH, Behaviour, Settings
+from hil.duts.bms12100.settings_map import ALWAYS_ON, DELAY_PATHS, ENABLE_PATHS, THRESHOLDS
 from hil.spec import Requirement, SpecFile, load_spec
 
 SPEC_PATH = PACKAGE_DIR / "spec.yaml"
@@ -45,59 +46,12 @@ IDS: tuple[str, ...] = (
     "EL-VOP", "EL-ICONT", "EL-RDS",
 )  # fmt: skip
 
-# Requirement ID -> (Settings path of the trip value, path of the release value or None).
-THRESHOLDS: dict[str, tuple[str, str | None]] = {
-    "CV-HA": ("cell_high_voltage_alarm.trigger", "cell_high_voltage_alarm.release"),
-    "CV-LA": ("cell_low_voltage_alarm.trigger", "cell_low_voltage_alarm.release"),
-    "CV-OVP": ("cell_overvoltage_protection.trigger", "cell_overvoltage_protection.release"),
-    "CV-UVP": ("cell_undervoltage_protection.trigger", "cell_undervoltage_protection.release"),
-    "PV-HA": ("pack_high_voltage_alarm.trigger", "pack_high_voltage_alarm.release"),
-    "PV-LA": ("pack_low_voltage_alarm.trigger", "pack_low_voltage_alarm.release"),
-    "PV-OVP": ("pack_overvoltage_protection.trigger", "pack_overvoltage_protection.release"),
-    "PV-UVP": ("pack_undervoltage_protection.trigger", "pack_undervoltage_protection.release"),
-    "CHG-HV": ("fixed.charger_overvoltage_v", "fixed.charger_overvoltage_v"),
-    "TC-HA": ("charge_temperature.high_alarm_c", "charge_temperature.high_alarm_release_c"),
-    "TC-OTP": ("charge_temperature.over_c", "charge_temperature.over_release_c"),
-    "TC-LA": ("charge_temperature.low_alarm_c", "charge_temperature.low_alarm_release_c"),
-    "TC-UTP": ("charge_temperature.under_c", "charge_temperature.under_release_c"),
-    "TD-HA": ("discharge_temperature.high_alarm_c", "discharge_temperature.high_alarm_release_c"),
-    "TD-OTP": ("discharge_temperature.over_c", "discharge_temperature.over_release_c"),
-    "TD-LA": ("discharge_temperature.low_alarm_c", "discharge_temperature.low_alarm_release_c"),
-    "TD-UTP": ("discharge_temperature.under_c", "discharge_temperature.under_release_c"),
-    "TE-HA": ("ambient_temperature.high_alarm_c", "ambient_temperature.high_alarm_release_c"),
-    "TE-OTP": ("ambient_temperature.over_c", "ambient_temperature.over_release_c"),
-    "TE-LA": ("ambient_temperature.low_alarm_c", "ambient_temperature.low_alarm_release_c"),
-    "TE-UTP": ("ambient_temperature.under_c", "ambient_temperature.under_release_c"),
-    "TP-HA": ("power_temperature.high_alarm_c", "power_temperature.high_alarm_release_c"),
-    "TP-OTP": ("power_temperature.over_c", "power_temperature.over_release_c"),
-    "IC-A": ("charge_overcurrent_alarm.trigger_a", "charge_overcurrent_alarm.release_a"),
-    "IC-OCP": ("charge_overcurrent_protection.trigger_a", None),
-    "ID-A": ("discharge_overcurrent_alarm.trigger_a", "discharge_overcurrent_alarm.release_a"),
-    "ID-OCP": ("discharge_overcurrent_protection.trigger_a", None),
-    "ID-TOCP": ("transient_overcurrent_protection.trigger_a", None),
-    "I-EFF-C": ("effective_charge_current.enter_ma", "effective_charge_current.exit_ma"),
-    "I-EFF-D": ("effective_discharge_current.enter_ma", "effective_discharge_current.exit_ma"),
-    "CELL-FAIL": ("cell_failure_alarm.trigger_diff_mv", "cell_failure_alarm.release_diff_mv"),
-    "SOC-LA": ("soc_alarm.trigger_pct", None),
-    "SOC-LP": ("soc_protection.trigger_pct", None),
-}
-
 # Rows whose `value` sits in Settings under a path other than their `setting` (a section).
 VALUE_PATHS: dict[str, str] = {"BAL-START": "balancing.start_mv"}
 # Rows whose `value` is a physical property or an interface figure with no firmware setting.
 VALUES_WITHOUT_SETTING = frozenset(
     {"PM-SLEEP-I", "HIST", "COM-485", "COM-CAN", "EL-VOP", "EL-ICONT", "EL-RDS"}
 )
-
-# Requirement ID -> Settings path of the delay/time that `delay_s` must equal.
-DELAY_PATHS: dict[str, str] = {
-    "IC-OCP": "charge_overcurrent_protection.delay_ms",
-    "ID-OCP": "discharge_overcurrent_protection.delay_ms",
-    "ID-TOCP": "transient_overcurrent_protection.delay_ms",
-    "PRE": "precharge.time_ms",
-    "PM-SLEEP": "power_management.max_standby_h",
-    "PM-UVSD": "cell_undervoltage_protection.shutdown_after_s",
-}
 
 # Seed numbers the spec data can only keep in notes / alternative descriptions (no structured
 # field): (ID, Settings path, value, unit, text that must appear in that row's notes/alternatives).
@@ -111,37 +65,6 @@ SECONDARY_VALUES: tuple[tuple[str, str, float, str, str], ...] = (
     ("PM-UVSD", "pack_undervoltage_protection.shutdown_after_s", 1, "min", "1 min"),
     ("BAL-START", "balancing.open_diff_mv", 30, "mV", "30 mV"),
 )
-
-# Requirement ID -> the boolean in Settings that `default_enabled` must equal.
-ENABLE_PATHS: dict[str, str] = {
-    "CV-HA": "cell_high_voltage_alarm.enabled",
-    "CV-LA": "cell_low_voltage_alarm.enabled",
-    "CV-OVP": "cell_overvoltage_protection.enabled",
-    "CV-UVP": "cell_undervoltage_protection.enabled",
-    "PV-HA": "pack_high_voltage_alarm.enabled",
-    "PV-LA": "pack_low_voltage_alarm.enabled",
-    "PV-OVP": "pack_overvoltage_protection.enabled",
-    "PV-UVP": "pack_undervoltage_protection.enabled",
-    **{rid: "charge_temperature.enabled" for rid in ("TC-HA", "TC-OTP", "TC-LA", "TC-UTP")},
-    **{rid: "discharge_temperature.enabled" for rid in ("TD-HA", "TD-OTP", "TD-LA", "TD-UTP")},
-    **{rid: "ambient_temperature.enabled" for rid in ("TE-HA", "TE-OTP", "TE-LA", "TE-UTP")},
-    **{rid: "power_temperature.enabled" for rid in ("TP-HA", "TP-OTP")},
-    "IC-A": "charge_overcurrent_alarm.enabled",
-    "IC-OCP": "charge_overcurrent_protection.enabled",
-    "ID-A": "discharge_overcurrent_alarm.enabled",
-    "ID-OCP": "discharge_overcurrent_protection.enabled",
-    "ID-TOCP": "transient_overcurrent_protection.enabled",
-    "ID-TLOCK": "transient_overcurrent_protection.lock_enabled",
-    "SCP-LOCK": "short_circuit_protection.lock_enabled",
-    "BAL-CHG": "balancing.charge_enabled",
-    "BAL-STBY": "balancing.standby_enabled",
-    "CELL-FAIL": "cell_failure_alarm.enabled",
-    "SOC-LA": "soc_alarm.enabled",
-    "SOC-LP": "soc_protection.enabled",
-    "PM-SLEEP": "power_management.sleep_enabled",
-}
-# Functions that are always on: no switch in Settings (fixed in firmware, or none given).
-ALWAYS_ON = frozenset({"CHG-HV", "SCP", "BAL-HT", "BAL-LT"})
 
 # Protection ID -> {alternative id: behaviour flag or None}, as the brief and the seed give them.
 _TEMP_RECOVERY: dict[str, str | None] = {"recovery": None}
