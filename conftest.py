@@ -13,12 +13,25 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("hil").addoption(
+    group = parser.getgroup("hil")
+    group.addoption(
         "--hil-long", action="store_true", help="run tests marked long on a real bench (hours of wall time)"
+    )
+    group.addoption(
+        "--hil-requirement",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only the tests marked with this requirement ID (repeatable)",
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = set(config.getoption("--hil-requirement"))
+    if wanted:
+        keep = [i for i in items if wanted & {a for m in i.iter_markers("requirement") for a in m.args}]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
     station_file = config.getoption("--hil-station", default=None)
     if not station_file or config.getoption("--hil-long"):
         return

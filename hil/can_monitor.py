@@ -8,6 +8,7 @@ every frame up to "now" without racing the TCP connection.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,8 @@ class Frame:
 def open_bus(interface: str, channel: str, bitrate: int, **kwargs: Any) -> can.BusABC:
     """Open a python-can bus as the station file describes it."""
     params: dict[str, Any] = {"interface": interface, "channel": channel}
+    # python-can's socketcand client warns on every read that ends inside a frame (harmless)
+    logging.getLogger("can.interfaces.socketcand.socketcand").setLevel(logging.ERROR)
     if interface == "socketcand":
         params.update(host=kwargs["host"], port=kwargs["port"])
     else:

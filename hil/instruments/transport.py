@@ -74,10 +74,9 @@ class VisaTransport(Transport):
             raise InstrumentConnectionError(self.name, message, str(exc)) from exc
 
     def close(self) -> None:
-        try:
-            self._res.close()
-        finally:
-            self._rm.close()
+        # Only the resource: pyvisa shares one resource-manager session per VISA library, and
+        # closing it would close every other instrument of the process.
+        self._res.close()
 
 
 class RecordingTransport(Transport):

@@ -83,3 +83,29 @@ ENABLE_PATHS: dict[str, str] = {
 }
 # Functions that are always on: no switch in Settings (fixed in firmware, or none given).
 ALWAYS_ON = frozenset({"CHG-HV", "SCP", "BAL-HT", "BAL-LT"})
+
+_TEMPERATURE_PROTECTIONS = ("TC-OTP", "TC-UTP", "TD-OTP", "TD-UTP", "TE-OTP", "TE-UTP", "TP-OTP")
+# Twin behaviour flags that no release alternative of the spec data names, and the rows whose
+# checks must fail when the flag is broken (the alternatives' own flags are in the spec data).
+FLAG_ROWS: dict[str, frozenset[str]] = {
+    "ic_ocp_release_on_discharge": frozenset({"IC-OCP"}),
+    "ic_ocp_auto_release": frozenset({"IC-OCP"}),
+    "id_ocp_release_on_charge": frozenset({"ID-OCP"}),
+    "id_ocp_auto_release": frozenset({"ID-OCP"}),
+    "id_tocp_release_on_charge": frozenset({"ID-TOCP"}),
+    "id_tocp_auto_release": frozenset({"ID-TOCP"}),
+    "scp_release_on_charge": frozenset({"SCP"}),
+    "scp_auto_release": frozenset({"SCP"}),
+    "soc_lp_release_on_recovery": frozenset({"SOC-LP"}),
+    "temperature_release_on_recovery": frozenset(_TEMPERATURE_PROTECTIONS),
+    "uvp_release_on_reboot": frozenset({"CV-UVP", "PV-UVP"}),
+    "lock_release_on_charger": frozenset({"ID-TLOCK", "SCP-LOCK"}),
+    "count_consecutive_trips": frozenset({"ID-TLOCK", "SCP-LOCK"}),
+    "balancing_temperature_ban": frozenset({"BAL-HT", "BAL-LT"}),
+    "standby_balancing_time_limit": frozenset({"BAL-STBY"}),
+    "sleep_enabled_flag_respected": frozenset({"PM-SLEEP"}),
+    "precharge_on_discharge_switch_on": frozenset({"PRE"}),
+    "wake_on_button": frozenset({"PM-WAKE"}),
+    "wake_on_charger": frozenset({"PM-WAKE"}),
+    "wake_on_rs485": frozenset({"PM-WAKE"}),
+}

@@ -1,0 +1,122 @@
+"""Non-conforming 12100 units generated from the default firmware settings.
+
+Each mutant changes one thing: a threshold moved beyond its tolerance in the direction that
+matters, a delay scaled, an on/off default flipped, or one twin behaviour flag broken (a release
+alternative, a lock counter...). Each names the requirement ID the plan must fail on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hil.duts.bms12100.settings import Behaviour, Settings
+from hil.duts.bms12100.settings_map import DELAY_PATHS, ENABLE_PATHS, FLAG_ROWS, THRESHOLDS
+from hil.duts.bms12100.twin import validate_settings
+from hil.spec import SpecFile
+
+#: a threshold moves this many tolerances past the spec value
+TOLERANCES = 3.0
+#: floor for rows whose bench guard band exceeds 3 tolerances (the charger's low-current readback)
+MIN_SHIFT = {"I-EFF-C": 400.0, "I-EFF-D": 400.0}
+DELAY_FACTOR = 3.0
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One non-conforming unit: a settings path, its new value, the IDs the plan may name for it."""
+
+    name: str
+    requirements: frozenset[str]
+    path: str
+    value: Any
+
+    @property
+    def requirement(self) -> str:
+        return sorted(self.requirements)[0]
+
+    def settings(self) -> dict[str, Any]:
+        s = Settings()
+        s.set(self.path, self.value)
+        data: dict[str, Any] = s.model_dump(mode="json")
+        return data
+
+    def write(self, folder: Path) -> Path:
+        file = folder / f"{self.name}.yaml"
+        file.write_text(yaml.safe_dump(self.settings(), sort_keys=False), encoding="utf-8")
+        return file
+
+
+def _unsafe_sign(direction: str | None) -> float:
+    return 1.0 if direction == "above" else -1.0
+
+
+def mutants(spec: SpecFile) -> tuple[list[Mutant], list[str]]:
+    """Every single-change mutant of the default settings, and the ones left out (with why)."""
+    defaults = Settings()
+    found: list[Mutant] = []
+    skipped: list[str] = []
+    for rid, (trip_path, release_path) in THRESHOLDS.items():
+        req = spec.get(rid)
+        if req.tolerance is None:
+            continue
+        shift = max(TOLERANCES * req.tolerance, MIN_SHIFT.get(rid, 0.0)) * _unsafe_sign(req.direction)
+        found.append(Mutant(f"{rid}-trip", frozenset({rid}), trip_path, defaults.get(trip_path) + shift))
+        if release_path and release_path != trip_path and req.release is not None and req.trip is not None:
+            # a release that comes too early: moved towards the trip value, never past it
+            room = abs(req.trip - req.release)
+            step = min(abs(shift), 0.8 * room)
+            if step < 1.5 * req.tolerance:
+                skipped.append(f"{rid}-release: hysteresis {room:g} too small to move beyond tolerance")
+                continue
+            value = defaults.get(release_path) + step * _unsafe_sign(req.direction)
+            found.append(Mutant(f"{rid}-release", frozenset({rid}), release_path, value))
+    for rid, path in DELAY_PATHS.items():
+        value = defaults.get(path)
+        found.append(Mutant(f"{rid}-delay", frozenset({rid}), path, type(value)(value * DELAY_FACTOR)))
+    for section, rid in (
+        ("cell_overvoltage_protection", "CV-OVP"),
+        ("cell_undervoltage_protection", "CV-UVP"),
+        ("pack_overvoltage_protection", "PV-OVP"),
+        ("pack_undervoltage_protection", "PV-UVP"),
+    ):
+        path = f"{section}.delay_ms"
+        found.append(Mutant(f"{rid}-voltage-delay", frozenset({rid}), path, int(defaults.get(path) * 4)))
+    by_path: dict[str, set[str]] = {}
+    for rid, path in ENABLE_PATHS.items():
+        by_path.setdefault(path, set()).add(rid)
+    for path, rids in by_path.items():
+        found.append(Mutant(f"{path}-flipped", frozenset(rids), path, not defaults.get(path)))
+    flag_rows: dict[str, set[str]] = {}
+    for req in spec.requirements:
+        for alt in req.release_alternatives:
+            if alt.behaviour_flag:
+                flag_rows.setdefault(alt.behaviour_flag, set()).add(req.id)
+    for flag in Behaviour.model_fields:
+        rids = flag_rows.get(flag) or FLAG_ROWS.get(flag)
+        if not rids:
+            skipped.append(f"flag-{flag}: no requirement row names it")
+            continue
+        found.append(Mutant(f"flag-{flag}", frozenset(rids), f"behaviour.{flag}", False))
+    valid = []
+    for m in _unique(found):
+        problems = validate_settings(Settings.model_validate(m.settings()))
+        if problems:
+            skipped.append(f"{m.name}: not a valid unit ({problems[0]})")
+        else:
+            valid.append(m)
+    return valid, skipped
+
+
+def _unique(items: list[Mutant]) -> list[Mutant]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for m in items:
+        key = (m.path, str(m.value))
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
