@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import signal
+import struct
 import sys
 import threading
 import time
@@ -159,9 +161,53 @@ class LabServer:
             return {"t": lab.t, "state": lab.plant.state()}
         elif cmd == "endpoints":
             return {"t": lab.t, "endpoints": self.endpoints}
+        elif cmd == "can_load":
+            rate, duration = float(request["rate"]), float(request["duration"])
+            can_id = int(request.get("can_id", 0x7F0))
+            if not (0 < rate < math.inf and 0 < duration < math.inf and 0 <= can_id <= 0x1FFFFFFF):
+                raise ValueError("can_load needs rate > 0, duration > 0 and 0 <= can_id <= 0x1FFFFFFF")
+            running = getattr(self, "_can_load_task", None)  # set by an earlier can_load
+            if running is not None and not running.done():
+                raise ValueError("a CAN load is already running; wait until can_load_status says it ended")
+            state = {"rate": rate, "duration": duration, "can_id": can_id, "sent": 0, "running": True}
+            self._can_load_state: dict[str, Any] = state
+            self._can_load_task = asyncio.get_running_loop().create_task(self._can_load(state))
+            return {"t": lab.t, "started": True}
+        elif cmd == "can_load_status":
+            return {"t": lab.t, **getattr(self, "_can_load_state", {"sent": 0, "running": False})}
         else:
             raise ValueError(f"unknown command {cmd!r}")
         return {"t": lab.t, "can_frames": lab.hub.frames_published, "can_last_t": lab.hub.last_timestamp}
+
+    async def _can_load(self, state: dict[str, Any]) -> None:
+        """The bench's CAN stress tool: `rate` frames/s on `can_id` for `duration` s of wall time.
+
+        Frame n is due at start + n/rate on the monotonic clock; each wake-up publishes every frame
+        due by then, so batches grow when a wake-up is late and rates above the tick rate hold. Data
+        (little-endian): uint32 sequence number from 0, uint32 microseconds of wall time since the
+        load started (`wall_t0` in the status, POSIX seconds) when the frame was published, modulo
+        2**32. The bus timestamp is the lab's time, like every other frame's.
+        """
+        hub, rate, can_id = self.lab.hub, float(state["rate"]), int(state["can_id"])
+        total = max(1, round(rate * float(state["duration"])))
+        extended = can_id > 0x7FF
+        pack = struct.Struct("<II").pack
+        start = time.monotonic()
+        state["wall_t0"] = time.time()
+        try:
+            sent = 0
+            while sent < total:
+                elapsed = time.monotonic() - start
+                due = min(total, int(elapsed * rate) + 1)
+                stamp = int(elapsed * 1e6) & 0xFFFFFFFF
+                for seq in range(sent, due):
+                    hub.publish(self.lab.t, can_id, pack(seq & 0xFFFFFFFF, stamp), extended)
+                sent = state["sent"] = due
+                if sent < total:
+                    # until the next frame is due, but at least 1 ms: one batch per loop tick at high rates
+                    await asyncio.sleep(max(sent / rate - (time.monotonic() - start), 0.001))
+        finally:
+            state["running"] = False
 
 
 def _port_of(server: asyncio.Server) -> int:
