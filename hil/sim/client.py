@@ -99,7 +99,9 @@ class SimProcess:
         self.control.close()
         if self.proc.stdin:
             with contextlib.suppress(OSError):
-                self.proc.stdin.close()
+                self.proc.stdin.close()  # the lab stops on EOF
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import signal
 import struct
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -234,12 +234,14 @@ def serve(
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, server.stop)
         if options.exit_with_stdin:
+            fd = sys.stdin.fileno()
 
-            def watch_stdin() -> None:
-                sys.stdin.buffer.read()  # returns at EOF: the parent closed the pipe or died
-                loop.call_soon_threadsafe(server.stop)
+            def stdin_readable() -> None:
+                if not os.read(fd, 4096):  # EOF: the parent closed the pipe or died
+                    loop.remove_reader(fd)
+                    server.stop()
 
-            threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
+            loop.add_reader(fd, stdin_readable)
         await server.run()
 
     asyncio.run(main())
