@@ -10,6 +10,7 @@ interface for the check, and switched back.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from hil.duts.bms12100.harness import Bms12100Bench, ReleaseCase, trip_level
 from hil.measure import equals, within
@@ -39,6 +40,20 @@ def _blocks_observable(req: Requirement) -> str | None:
     if req.quantity == "charger_voltage" or req.blocks not in ("charge", "discharge", "both"):
         return None
     return "charge" if req.blocks == "both" else req.blocks
+
+
+def _collapse(blocked: Callable[[], bool]) -> Callable[[], bool]:
+    """The power path's response edge: blocked after it was seen carrying current."""
+    seen_flowing = False
+
+    def responded() -> bool:
+        nonlocal seen_flowing
+        now_blocked = blocked()
+        if not now_blocked:
+            seen_flowing = True
+        return seen_flowing and now_blocked
+
+    return responded
 
 
 def test_threshold(bench: Bms12100Bench, threshold_row: Requirement, profile: str, check) -> None:
@@ -152,7 +167,7 @@ def test_trip_delay(bench: Bms12100Bench, threshold_row: Requirement, check) -> 
         responses = {"protocol flag": lambda: bench.active(req.id)}
         blocks = _blocks_observable(req)
         if blocks:
-            responses["power path"] = lambda: bench.path_blocked(blocks)
+            responses["power path"] = _collapse(lambda: bench.path_blocked(blocks))
         expected = bench.expected_delay(req)
         poll = min(0.02, expected / 20) if expected > 0 else 0.01
         result = measure_delay(

@@ -91,7 +91,7 @@ def _set_current(bench: Bms12100Bench, amps: float) -> None:
 
 
 def _set_soc(bench: Bms12100Bench, fraction: float) -> None:
-    bench.dut.set_remaining_capacity(fraction * bench.rated_ah)
+    bench.dut.set_remaining_capacity(min(max(fraction, 0.0), 1.0) * bench.rated_ah)
 
 
 def _temperature(quantity: str) -> Callable[[Bms12100Bench, float], None]:
