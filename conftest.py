@@ -18,6 +18,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--hil-long", action="store_true", help="run tests marked long on a real bench (hours of wall time)"
     )
     group.addoption(
+        "--hil-pace",
+        action="store_true",
+        help="on a simulated station, let the lab run in step with the wall clock (real-time waits)",
+    )
+    group.addoption(
         "--hil-requirement",
         action="append",
         default=[],

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from hil.can_monitor import CanMonitor, Frame, open_bus
-from hil.sim.client import SimClock, SimProcess
+from hil.sim.client import SimProcess
+from hil.sim.clock import SimClock
 
 ROOT = Path(__file__).resolve().parents[1]
 STATION = ROOT / "stations" / "sim-bms12100.yaml"

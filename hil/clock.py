@@ -22,6 +22,7 @@ class Clock(ABC):
 
     def __init__(self) -> None:
         self._sync_hooks: list[SyncHook] = []
+        self.waited = 0.0  # total of every wait so far: the run's dwell time
 
     @abstractmethod
     def now(self) -> float:
@@ -36,6 +37,7 @@ class Clock(ABC):
         if seconds < 0:
             raise ValueError(f"cannot sleep a negative time ({seconds} s)")
         counters = self._advance(seconds)
+        self.waited += seconds
         for hook in self._sync_hooks:
             hook(counters)
 

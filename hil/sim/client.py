@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from hil.clock import Clock
 from hil.errors import SimError
 
 START_TIMEOUT_S = 60.0
@@ -44,23 +43,6 @@ class ControlClient:
             self._sock.close()
 
 
-class SimClock(Clock):
-    """The lab's virtual clock: `sleep(dt)` makes the lab run dt seconds of its twin, then returns."""
-
-    def __init__(self, control: ControlClient) -> None:
-        super().__init__()
-        self.control = control
-        self._now = float(control.request("time")["t"])
-
-    def now(self) -> float:
-        return self._now
-
-    def _advance(self, seconds: float) -> dict[str, float]:
-        reply = self.control.request("advance", dt=seconds)
-        self._now = float(reply["t"])
-        return {"can_frames": float(reply["can_frames"]), "can_last_t": float(reply["can_last_t"])}
-
-
 class SimProcess:
     """`hil sim serve` as a child process with virtual time and ephemeral ports."""
 
@@ -70,9 +52,12 @@ class SimProcess:
         firmware_file: Path | None = None,
         seed: int | None = None,
         log_file: Path | None = None,
+        paced: bool = False,
     ) -> None:
         cmd = [sys.executable, "-m", "hil", "sim", "serve", "--station", str(station_file)]
-        cmd += ["--no-pace", "--ephemeral-ports", "--exit-with-stdin"]
+        cmd += ["--ephemeral-ports", "--exit-with-stdin"]
+        if not paced:
+            cmd.append("--no-pace")
         if firmware_file is not None:
             cmd += ["--firmware", str(firmware_file)]
         if seed is not None:

@@ -140,7 +140,7 @@ class LabServer:
         cmd = request.get("cmd")
         lab = self.lab
         if cmd == "time":
-            pass
+            pass  # the common reply below carries the time and the CAN counters
         elif cmd == "advance":
             dt = float(request["dt"])
             if dt < 0:

@@ -18,7 +18,8 @@ from hil.errors import BenchError, ConfigError
 from hil.instruments.base import InstrumentInfo, Limits, ScpiInstrument
 from hil.instruments.roles import CellEmulator, Dmm, ElectronicLoad, PowerSupply, TemperatureEmulator
 from hil.instruments.transport import VisaTransport
-from hil.sim.client import SimClock, SimProcess
+from hil.sim.client import SimProcess
+from hil.sim.clock import SimClock
 from hil.station.model import RoleKind, StationModel
 
 T = TypeVar("T", bound=ScpiInstrument)
@@ -72,16 +73,17 @@ class Station:
         firmware_file: Path | None = None,
         seed: int | None = None,
         log_dir: Path | None = None,
+        paced: bool = False,
     ) -> Station:
         """Load the station file; for a simulated station start the lab and bind to its endpoints."""
         model = load_station(file)
         if not model.simulated:
             return cls(model, file, WallClock())
         log = (log_dir / "sim.log") if log_dir else None
-        sim = SimProcess(file, firmware_file=firmware_file, seed=seed, log_file=log)
+        sim = SimProcess(file, firmware_file=firmware_file, seed=seed, log_file=log, paced=paced)
         try:
             bound = bind_endpoints(model, sim.endpoints)
-            return cls(bound, file, SimClock(sim.control), sim)
+            return cls(bound, file, SimClock(sim.control, paced=paced), sim)
         except Exception:
             sim.stop()
             raise

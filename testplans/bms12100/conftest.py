@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hil import registry
+from hil.clock import Clock
 from hil.dut import DutBench
 from hil.duts.bms12100.harness import QUANTITIES, Bms12100Bench, release_cases
+from hil.record import Recorder
 from hil.spec import Requirement, SpecFile, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +52,13 @@ def spec_data() -> SpecFile:
 @pytest.fixture(scope="session")
 def profile(request: pytest.FixtureRequest) -> str:
     return str(request.config.getoption("--hil-profile"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dwell_total(clock: Clock, recorder: Recorder) -> Iterator[None]:
+    """At the end, record the sum of every wait the plan made: the mandatory dwell it cannot avoid."""
+    yield
+    recorder.write("dwell", seconds=round(clock.waited, 3), note="sum of all waits of the plan")
 
 
 @pytest.fixture
