@@ -96,7 +96,7 @@ def mutants(spec: SpecFile) -> tuple[list[Mutant], list[str]]:
             if alt.behaviour_flag:
                 flag_rows.setdefault(alt.behaviour_flag, set()).add(req.id)
     for flag in Behaviour.model_fields:
-        rids = flag_rows.get(flag) or FLAG_ROWS.get(flag)
+        rids: frozenset[str] = frozenset(flag_rows.get(flag, ())) or FLAG_ROWS.get(flag, frozenset())
         if not rids:
             skipped.append(f"flag-{flag}: no requirement row names it")
             continue

@@ -1,0 +1,115 @@
+"""The mutation score of the 12100 plan: every generated non-conforming unit, and the conforming
+unit across noise seeds.
+
+For each mutant (tests/mutants.py) the plan's tests for the mutant's requirement IDs run against
+the twin configured as that unit; a mutant is caught when the run fails and a failing
+measurement names one of its IDs. Then the conforming twin runs the whole plan over N seeds and
+every failure is counted.
+
+    .venv/bin/python bench/mutants.py [--jobs 2] [--seeds 20] [--only NAME-SUBSTRING]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mutation import Mutant, mutants  # noqa: E402
+
+from hil.spec import load_spec  # noqa: E402
+
+
+def failing_ids(out: Path) -> set[str]:
+    found: set[str] = set()
+    record = out / "record.jsonl"
+    if not record.exists():
+        return found
+    for line in record.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry.get("type") == "measurement" and entry.get("verdict") not in (
+            "pass",
+            "info",
+            "conditional-pass",
+        ):
+            found.add(str(entry.get("requirement")))
+    return found
+
+
+def run_mutant(mutant: Mutant, folder: Path, profile: str) -> tuple[Mutant, int, set[str], float]:
+    firmware = mutant.write(folder)
+    out = folder / f"out-{mutant.name}"
+    selection = [arg for rid in sorted(mutant.requirements) for arg in ("--hil-requirement", rid)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hil",
+        "run",
+        "--firmware",
+        str(firmware),
+        "--profile",
+        profile,
+        "--out",
+        str(out),
+    ]
+    start = time.monotonic()
+    proc = subprocess.run([*cmd, "--", *selection], cwd=ROOT, capture_output=True, text=True, check=False)
+    return mutant, proc.returncode, failing_ids(out), time.monotonic() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--profile", default="full", choices=["eol", "full"])
+    parser.add_argument("--only", help="run only mutants whose name contains this")
+    args = parser.parse_args()
+    spec = load_spec(ROOT / "hil/duts/bms12100/spec.yaml")
+    found, skipped = mutants(spec)
+    if args.only:
+        found = [m for m in found if args.only in m.name]
+    caught = 0
+    missed: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
+        folder = Path(tmp)
+        for mutant, code, ids, wall in pool.map(lambda m: run_mutant(m, folder, args.profile), found):
+            right = bool(ids & mutant.requirements)
+            ok = code == 1 and right
+            caught += ok
+            status = "caught" if ok else "MISSED"
+            print(
+                f"{status:6s} {mutant.name:55s} exit {code} failing {sorted(ids)} ({wall:.1f} s)", flush=True
+            )
+            if not ok:
+                missed.append(mutant.name)
+        print(f"\nmutation score: {caught}/{len(found)} caught with the right requirement ID")
+        for line in skipped:
+            print(f"  not generated: {line}")
+        if missed:
+            print("  missed: " + ", ".join(missed))
+        if args.seeds:
+            failures = 0
+            for seed in range(1, args.seeds + 1):
+                out = folder / f"seed-{seed}"
+                cmd = [sys.executable, "-m", "hil", "run", "--seed", str(seed), "--profile", args.profile]
+                proc = subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, capture_output=True, check=False)
+                bad = failing_ids(out)
+                failures += proc.returncode != 0
+                print(
+                    f"conforming twin, seed {seed:2d}: exit {proc.returncode} failing {sorted(bad)}",
+                    flush=True,
+                )
+            print(f"conforming twin: {failures} failing run(s) in {args.seeds} seeds")
+    return 0 if not missed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
