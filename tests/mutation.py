@@ -96,11 +96,11 @@ def mutants(spec: SpecFile) -> tuple[list[Mutant], list[str]]:
             if alt.behaviour_flag:
                 flag_rows.setdefault(alt.behaviour_flag, set()).add(req.id)
     for flag in Behaviour.model_fields:
-        rids: frozenset[str] = frozenset(flag_rows.get(flag, ())) or FLAG_ROWS.get(flag, frozenset())
-        if not rids:
+        named = frozenset(flag_rows.get(flag, ())) or FLAG_ROWS.get(flag, frozenset())
+        if not named:
             skipped.append(f"flag-{flag}: no requirement row names it")
             continue
-        found.append(Mutant(f"flag-{flag}", frozenset(rids), f"behaviour.{flag}", False))
+        found.append(Mutant(f"flag-{flag}", named, f"behaviour.{flag}", False))
     valid = []
     for m in _unique(found):
         problems = validate_settings(Settings.model_validate(m.settings()))
