@@ -18,9 +18,12 @@ from pydantic import BaseModel
 from hil import registry
 from hil.config import load_model
 from hil.errors import ConfigError, HilError, UsageError
+from hil.measure import DecisionRule
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: `hil report`: the record verifies but has no end entry (the run was interrupted)
+EXIT_INCOMPLETE = 3
 
 
 def _settings_model(dut: str) -> type[BaseModel]:
@@ -82,10 +85,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--hil-serial={args.serial}")
     if args.seed is not None:
         pytest_args.append(f"--hil-seed={args.seed}")
+    try:
+        DecisionRule.parse(args.decision_rule)
+    except ValueError as exc:
+        raise UsageError(f"--decision-rule: {exc}") from None
+    pytest_args.append(f"--hil-decision-rule={args.decision_rule}")
+    if args.allow_expired_calibration:
+        pytest_args.append("--hil-allow-expired-calibration")
+    if args.reports is not None:
+        pytest_args.append(f"--hil-reports={args.reports}")
     pytest_args += args.pytest_args
     code = int(pytest.main(pytest_args))
     print(f"record: {out / 'record.jsonl'}")
-    print(f"junit:  {out / 'junit.xml'}")
+    for label, name in (
+        ("junit", "junit.xml"),
+        ("html", "report.html"),
+        ("pdf", "report.pdf"),
+        ("allure", "allure-results"),
+    ):
+        if (out / name).exists():
+            print(f"{label + ':':8}{out / name}")
     if code == pytest.ExitCode.OK:
         return EXIT_OK
     if code == pytest.ExitCode.TESTS_FAILED:
@@ -123,17 +142,84 @@ def cmd_dut_settings(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from hil.record import verify
 
-    record = Path(args.dir) / "record.jsonl"
+    folders = [Path(d) for d in args.dirs]
+    if args.compare:
+        return _cmd_compare(folders, args)
+    if len(folders) != 1:
+        raise UsageError("hil report takes one run folder (several only with --compare)")
+    record = folders[0] / "record.jsonl"
     if not record.exists():
         raise ConfigError(str(record), "-", "a run record (record.jsonl) in the given folder")
     if args.verify:
         result = verify(record)
-        if result.ok:
-            print(f"{record}: OK, {result.entries} entries, hash chain intact")
-            return EXIT_OK
-        print(f"{record}: ALTERED or damaged: {result.problem}", file=sys.stderr)
+        if not result.ok:
+            print(f"{record}: {result.message}", file=sys.stderr)
+            return EXIT_FAILED
+        if not result.complete:
+            print(f"{record}: {result.message}", file=sys.stderr)
+            return EXIT_INCOMPLETE
+        print(f"{record}: {result.message}")
+        return EXIT_OK
+    return _cmd_generate(folders[0], args)
+
+
+def _cmd_generate(folder: Path, args: argparse.Namespace) -> int:
+    import time
+
+    from hil.report import FORMATS, RecordAlteredError, generate
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()] if args.format else list(FORMATS)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UsageError(f"--format: unknown format(s) {', '.join(unknown)}; known: {','.join(FORMATS)}")
+    t0 = time.perf_counter()
+    try:
+        written = generate(
+            folder, formats, authorised_by=args.authorised_by, requirement_url=args.requirement_url
+        )
+    except RecordAlteredError as exc:
+        print(f"error: {exc}; no report is made from an altered record", file=sys.stderr)
         return EXIT_FAILED
-    raise UsageError("report generation from a record comes with the evidence reports; use --verify")
+    for fmt, path in written.items():
+        print(f"{fmt + ':':8}{path}")
+    from hil.report import load_run
+
+    run = load_run(folder)
+    word, sentence = run.overall()
+    print(f"result: {word} - {sentence} ({time.perf_counter() - t0:.1f} s)")
+    return EXIT_OK if run.complete else EXIT_INCOMPLETE
+
+
+def _cmd_compare(folders: list[Path], args: argparse.Namespace) -> int:
+    from hil.report import RecordAlteredError
+    from hil.report.compare import compare, table, write
+
+    if len(folders) < 2:
+        raise UsageError("--compare needs at least two run folders")
+    for folder in folders:
+        if not (folder / "record.jsonl").exists():
+            raise ConfigError(
+                str(folder / "record.jsonl"), "-", "a run record (record.jsonl) in the given folder"
+            )
+    try:
+        comp = compare(folders)
+    except RecordAlteredError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    out = (
+        Path(args.out)
+        if args.out
+        else ROOT / "reports" / "compare" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    )
+    written = write(comp, out)
+    sys.stdout.write(table(comp))
+    drifts = comp.drifts()
+    labels = comp.labels()
+    for series, i in drifts:
+        print(f"DRIFT {series.requirement} {series.name}: {labels[i]} moved beyond the combined uncertainty")
+    print(f"html:   {written['html']}")
+    print(f"csv:    {written['csv']}")
+    return EXIT_FAILED if drifts else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
     run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")
     run.add_argument("--seed", type=int, help="noise seed of the simulated lab")
+    run.add_argument(
+        "--decision-rule",
+        default="simple",
+        help="simple (default), guarded (guard band w = U) or guarded:R (w = R·U), per ILAC-G8",
+    )
+    run.add_argument(
+        "--allow-expired-calibration",
+        action="store_true",
+        help="run even with an instrument past its calibration due date (the report says so)",
+    )
+    run.add_argument(
+        "--reports", help="reports at the end: any of html,pdf,allure,junit, or none (default: all)"
+    )
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -173,9 +272,23 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("dut")
     settings.set_defaults(func=cmd_dut_settings)
 
-    report = sub.add_parser("report", help="reports from a run record")
-    report.add_argument("dir")
-    report.add_argument("--verify", action="store_true", help="check the record's hash chain")
+    report = sub.add_parser(
+        "report",
+        help="reports from a run record: HTML, PDF/A-3, Allure results, JUnit XML; --verify; --compare",
+    )
+    report.add_argument("dirs", nargs="+", metavar="DIR", help="run folder (several with --compare)")
+    mode = report.add_mutually_exclusive_group()
+    mode.add_argument("--verify", action="store_true", help="check the record's hash chain")
+    mode.add_argument("--compare", action="store_true", help="trends of the results across run folders")
+    report.add_argument("--format", help="comma-separated subset of html,pdf,allure,junit (default: all)")
+    report.add_argument("--authorised-by", help="name and function of the person authorising the report")
+    report.add_argument(
+        "--requirement-url",
+        help="Allure link of a requirement, {id} replaced (default ../report.html#req-{id})",
+    )
+    report.add_argument(
+        "--out", help="--compare: output folder (default: a new folder under reports/compare/)"
+    )
     report.set_defaults(func=cmd_report)
     return parser
 

@@ -1,23 +1,145 @@
-"""Declarative measurements: value, unit, limits, verdict, and the requirement ID they evidence."""
+"""Declarative measurements: value, unit, limits, uncertainty, verdict, and the requirement ID they evidence.
+
+A numeric result is judged by a decision rule (ILAC-G8:09/2019):
+
+- **simple acceptance** (`simple`): pass when the measured value lies inside the limits, whatever its
+  uncertainty (the uncertainty is still reported);
+- **guarded acceptance** (`guarded`, guard band w = r·U): pass only inside the acceptance zone
+  [low + w, high - w]. A value inside the limits but in the guard band is a `conditional-pass`, a
+  value outside the limits by less than w a `conditional-fail`; neither is accepted (the test fails)
+  and the report says which it was.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from hil.uncertainty import Budget
 
 
 class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
+    CONDITIONAL_PASS = "conditional-pass"  # inside the limits, but inside the guard band
+    CONDITIONAL_FAIL = "conditional-fail"  # outside the limits by less than the guard band
     ERROR = "error"  # the bench failed, the DUT was not judged
     INFO = "info"  # characterised value with no acceptance limit
 
 
+#: verdicts from best to worst, for "the worst verdict of a requirement"
+SEVERITY: dict[str, int] = {
+    Verdict.INFO: 0,
+    Verdict.PASS: 1,
+    Verdict.CONDITIONAL_PASS: 2,
+    Verdict.CONDITIONAL_FAIL: 3,
+    Verdict.FAIL: 4,
+    Verdict.ERROR: 5,
+}
+
+RuleKind = Literal["simple", "guarded"]
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """How a numeric result with its uncertainty becomes a verdict (ILAC-G8:09/2019)."""
+
+    kind: RuleKind = "simple"
+    guard_factor: float = 1.0  # guarded: w = guard_factor × U (expanded, k=2)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("simple", "guarded"):
+            raise ValueError(f"decision rule must be 'simple' or 'guarded', not {self.kind!r}")
+        if not self.guard_factor >= 0:
+            raise ValueError("the guard band factor must be >= 0")
+
+    @classmethod
+    def parse(cls, text: str) -> DecisionRule:
+        """`simple`, `guarded` (w = U) or `guarded:R` (w = R·U)."""
+        kind, _, factor = text.strip().partition(":")
+        if kind not in ("simple", "guarded"):
+            raise ValueError(f"decision rule must be simple, guarded or guarded:R, not {text!r}")
+        if kind == "simple":
+            if factor:
+                raise ValueError("the simple decision rule takes no guard band factor")
+            return cls("simple")
+        try:
+            return cls("guarded", float(factor) if factor else 1.0)
+        except ValueError:
+            raise ValueError(f"guard band factor in {text!r} is not a number") from None
+
+    @property
+    def name(self) -> str:
+        """The rule as written on the command line and in the record."""
+        return "simple" if self.kind == "simple" else f"guarded:{self.guard_factor:g}"
+
+    def guard_band(self, uncertainty: float | None) -> float:
+        """The guard band w for an expanded uncertainty U (0 under simple acceptance)."""
+        if self.kind == "simple" or uncertainty is None or math.isnan(uncertainty):
+            return 0.0
+        return self.guard_factor * abs(uncertainty)
+
+    def describe(self) -> str:
+        """One sentence for the report."""
+        if self.kind == "simple":
+            return (
+                "Simple acceptance (ILAC-G8:09/2019 §4.2.1, binary): a result passes when the measured "
+                "value lies inside the limits; the expanded uncertainty (k=2) is reported with each "
+                "result but not taken into account, so a result close to a limit carries up to 50 % "
+                "risk of a false decision."
+            )
+        return (
+            f"Guarded acceptance (ILAC-G8:09/2019 §4.2.2) with guard band w = {self.guard_factor:g}·U "
+            "(U the expanded uncertainty, k=2): a result passes only inside the acceptance zone "
+            "[lower limit + w, upper limit - w]. Inside the limits but within w of one it is reported as "
+            "CONDITIONAL PASS, outside by less than w as CONDITIONAL FAIL; neither is accepted."
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "guard_factor": self.guard_factor, "name": self.name}
+
+
+SIMPLE = DecisionRule("simple")
+
+
+def judge(
+    value: float | None,
+    low: float | None,
+    high: float | None,
+    uncertainty: float | None = None,
+    rule: DecisionRule = SIMPLE,
+) -> tuple[Verdict, float]:
+    """The verdict of a numeric value against [low, high] under a rule, and the guard band used.
+
+    None or NaN fails (nothing was measured).
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Verdict.FAIL, 0.0
+    w = rule.guard_band(uncertainty)
+    inside = (low is None or value >= low) and (high is None or value <= high)
+    if w == 0.0:
+        return (Verdict.PASS if inside else Verdict.FAIL), w
+    accepted = (low is None or value >= low + w) and (high is None or value <= high - w)
+    if accepted:
+        return Verdict.PASS, w
+    if inside:
+        return Verdict.CONDITIONAL_PASS, w
+    near = (low is None or value >= low - w) and (high is None or value <= high + w)
+    return (Verdict.CONDITIONAL_FAIL if near else Verdict.FAIL), w
+
+
 @dataclass
 class Measurement:
-    """One measured quantity and its judgement against a requirement."""
+    """One measured quantity and its judgement against a requirement.
+
+    `uncertainty` is the expanded uncertainty U (same unit as the value, coverage factor
+    `coverage_factor`, normally k=2); `budget` lists its contributions when it was computed from
+    one (hil.uncertainty). `decision_rule` names the rule that gave the verdict ("" = not yet
+    judged under the run's rule: the `check` fixture applies it).
+    """
 
     requirement: str
     name: str
@@ -32,10 +154,19 @@ class Measurement:
     method: str = ""
     notes: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    coverage_factor: float | None = None
+    budget: list[dict[str, Any]] = field(default_factory=list)
+    decision_rule: str = ""
+    guard_band: float | None = None
 
     @property
     def passed(self) -> bool:
+        """Accepted: a plain pass or a characterised value (a conditional pass is not accepted)."""
         return self.verdict in (Verdict.PASS, Verdict.INFO)
+
+    @property
+    def numeric(self) -> bool:
+        return isinstance(self.value, int | float) and not isinstance(self.value, bool)
 
     def describe(self) -> str:
         """One line for failure messages and logs."""
@@ -47,12 +178,47 @@ class Measurement:
         elif self.expected is not None:
             limits = f" expected {self.expected}"
         value = f"{self.value:g}" if isinstance(self.value, float) else str(self.value)
-        return f"{self.requirement} {self.name}: {value} {self.unit}{limits} -> {self.verdict.value.upper()}"
+        u = f" ± {self.uncertainty:.3g}" if self.uncertainty is not None else ""
+        guard = f" (guard band {self.guard_band:.3g} {self.unit})" if self.guard_band else ""
+        return (
+            f"{self.requirement} {self.name}: {value}{u} {self.unit}{limits}{guard} -> "
+            f"{self.verdict.value.upper()}"
+        )
+
+    def judged(self, rule: DecisionRule) -> Measurement:
+        """This measurement judged under `rule` (numeric results with limits only; others unchanged)."""
+        if self.verdict in (Verdict.ERROR, Verdict.INFO) or (self.low is None and self.high is None):
+            return self if self.decision_rule else replace(self, decision_rule=rule.name)
+        if not self.numeric and self.value is not None:
+            return self
+        value = None if self.value is None else float(self.value)
+        verdict, w = judge(value, self.low, self.high, self.uncertainty, rule)
+        return replace(self, verdict=verdict, decision_rule=rule.name, guard_band=w)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["verdict"] = self.verdict.value
         return data
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> Measurement:
+        """A measurement from its record entry (extra record fields are ignored)."""
+        names = cls.__dataclass_fields__
+        kwargs = {k: v for k, v in entry.items() if k in names}
+        kwargs["verdict"] = Verdict(kwargs["verdict"])
+        return cls(**kwargs)
+
+
+def _uncertainty_fields(uncertainty: float | Budget | None) -> dict[str, Any]:
+    if uncertainty is None:
+        return {}
+    if isinstance(uncertainty, int | float):
+        return {"uncertainty": float(uncertainty)}
+    return {
+        "uncertainty": uncertainty.expanded,
+        "coverage_factor": uncertainty.k,
+        "budget": uncertainty.to_json(),
+    }
 
 
 def within(
@@ -63,14 +229,32 @@ def within(
     time: float,
     low: float | None = None,
     high: float | None = None,
+    uncertainty: float | Budget | None = None,
+    rule: DecisionRule | None = None,
     **extra: Any,
 ) -> Measurement:
-    """A numeric measurement judged against [low, high]; None or NaN fails."""
-    ok = value is not None and not math.isnan(value)
-    if ok and value is not None:
-        ok = (low is None or value >= low) and (high is None or value <= high)
-    verdict = Verdict.PASS if ok else Verdict.FAIL
-    return Measurement(requirement, name, value, unit, verdict, time, low=low, high=high, **extra)
+    """A numeric measurement judged against [low, high]; None or NaN fails.
+
+    `uncertainty` is the expanded uncertainty U (k=2) as a number, or a `hil.uncertainty.Budget`
+    (its contributions go into the record). `rule` fixes the decision rule; without it the
+    measurement is judged by simple acceptance here and by the run's rule when it is checked.
+    """
+    fields = _uncertainty_fields(uncertainty)
+    fields.update(extra)
+    verdict, w = judge(value, low, high, fields.get("uncertainty"), rule or SIMPLE)
+    return Measurement(
+        requirement,
+        name,
+        value,
+        unit,
+        verdict,
+        time,
+        low=low,
+        high=high,
+        decision_rule=rule.name if rule else "",
+        guard_band=w if rule else None,
+        **fields,
+    )
 
 
 def equals(
@@ -82,7 +266,15 @@ def equals(
 
 
 def info(
-    requirement: str, name: str, value: float | None, unit: str, time: float, **extra: Any
+    requirement: str,
+    name: str,
+    value: float | None,
+    unit: str,
+    time: float,
+    uncertainty: float | Budget | None = None,
+    **extra: Any,
 ) -> Measurement:
     """A characterised value recorded without an acceptance limit."""
-    return Measurement(requirement, name, value, unit, Verdict.INFO, time, **extra)
+    fields = _uncertainty_fields(uncertainty)
+    fields.update(extra)
+    return Measurement(requirement, name, value, unit, Verdict.INFO, time, **fields)

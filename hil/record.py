@@ -1,8 +1,17 @@
-"""The run record: `record.jsonl`, one JSON object per line, written and flushed as it happens.
+"""The run record: `record.jsonl`, one JSON object per line, written and made durable as it happens.
 
-Append-only and hash-chained: every entry carries the SHA-256 of the previous line, so a
-record can be checked for alteration and a record cut short by a crash is still valid up to
-its last complete line.
+Append-only and hash-chained. Every entry carries
+
+- `seq`: its position (0, 1, 2, ...) and `run_id`;
+- `prev`: the `hash` of the entry before it (64 zeros for the first);
+- `hash`: the SHA-256 of the entry's own line up to, not including, the `hash` field (the bytes
+  `{... "prev": "..."}` exactly as written), so every entry, the last one included, is protected
+  by its own hash and by the next entry's `prev`.
+
+The first entry is the `header`; the last one of a finished run is `end`, which also carries the
+number of entries before it and the SHA-256 of every byte before it. A record without an `end`
+entry is incomplete (the run was interrupted or the process died): its entries still verify up to
+the last complete line, and reports made from it say it is incomplete.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -19,35 +29,83 @@ from typing import Any
 from hil.measure import Measurement
 
 GENESIS = "0" * 64
+_HASH_TAIL = re.compile(rb', "hash": "([0-9a-f]{64})"\}$')
 
 
-def _line_hash(line: bytes) -> str:
-    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+def _seal(entry: dict[str, Any]) -> tuple[bytes, str]:
+    """The line for an entry (without `hash`) and its hash."""
+    body = json.dumps(entry, default=str).encode()
+    digest = hashlib.sha256(body).hexdigest()
+    return body[:-1] + b', "hash": "' + digest.encode() + b'"}\n', digest
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class RecordClosedError(RuntimeError):
+    """An entry was written after the record's `end` entry or after close()."""
 
 
 class Recorder:
-    """Writes the record of one run."""
+    """Writes the record of one run; each entry is flushed and fsync'ed before write() returns."""
 
     def __init__(self, path: Path, run_id: str | None = None) -> None:
         self.path = path
         self.run_id = run_id or uuid.uuid4().hex
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size > 0:
+            raise FileExistsError(f"{path} already holds a record; a record is never appended to")
         self._file = path.open("ab")
+        _fsync_dir(path.parent)
         self._prev = GENESIS
         self._seq = 0
+        self._sha = hashlib.sha256()
         self._lock = threading.Lock()
+        self._ended = False
         self.measurements: list[Measurement] = []
 
-    def write(self, kind: str, **fields: Any) -> None:
-        """Append one entry and make it durable before returning."""
+    @property
+    def entries(self) -> int:
+        return self._seq
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def write(self, kind: str, **fields: Any) -> str:
+        """Append one entry and make it durable before returning; returns its hash.
+
+        An `end` entry gets `entries` (how many came before it) and `record_sha256` (of every byte
+        before it); nothing can be written after it.
+        """
         with self._lock:
-            entry = {"seq": self._seq, "type": kind, "run_id": self.run_id, **fields, "prev": self._prev}
-            line = json.dumps(entry, default=str, sort_keys=False).encode() + b"\n"
+            if self._ended or self._file.closed:
+                raise RecordClosedError(f"{self.path}: the record is closed")
+            entry: dict[str, Any] = {"seq": self._seq, "type": kind, "run_id": self.run_id, **fields}
+            if kind == "end":
+                entry["entries"] = self._seq
+                entry["record_sha256"] = self._sha.hexdigest()
+            entry["prev"] = self._prev
+            line, digest = _seal(entry)
             self._file.write(line)
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._prev = _line_hash(line)
+            self._sha.update(line)
+            self._prev = digest
             self._seq += 1
+            if kind == "end":
+                self._ended = True
+            return digest
 
     def measurement(self, m: Measurement, test: str = "") -> None:
         self.measurements.append(m)
@@ -55,30 +113,119 @@ class Recorder:
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if not self._file.closed:
+                self._file.close()
 
 
 @dataclass
 class VerifyResult:
+    """What `verify` found.
+
+    ok: every complete line verifies and no line is torn; complete: ok, the last entry is `end` and
+    it says the run completed (an interrupted or stopped run is closed properly but incomplete).
+    """
+
     ok: bool
     entries: int
     problem: str = ""
+    complete: bool = False
+    bad_line: int | None = None
+    sha256: str = ""
+    status: str = ""  # the end entry's status, when there is one
+    torn_tail: bool = False  # the only problem is a last line cut short (a crash while writing it)
+
+    @property
+    def message(self) -> str:
+        if not self.ok:
+            return f"ALTERED or damaged: {self.problem}"
+        if not self.complete:
+            return f"hash chain intact, {self.entries} entries, INCOMPLETE: {self.problem}"
+        return f"OK, {self.entries} entries, hash chain intact"
+
+
+def read_entries(path: Path) -> tuple[list[dict[str, Any]], VerifyResult]:
+    """Every entry that verifies, in order, and the verification result.
+
+    Reading stops at the first entry that does not verify; a torn last line (a crash while it was
+    written) is left out and makes the result not ok.
+    """
+    data = path.read_bytes()
+    sha_all = hashlib.sha256(data).hexdigest()
+    entries: list[dict[str, Any]] = []
+    running = hashlib.sha256()
+    prev = GENESIS
+    run_id: str | None = None
+    ended = False
+    lines = [part + b"\n" for part in data.split(b"\n")]
+    lines[-1] = lines[-1][:-1]  # what follows the last newline: b"" or a torn line
+    if not lines[-1]:
+        lines.pop()
+
+    def bad(number: int, problem: str) -> tuple[list[dict[str, Any]], VerifyResult]:
+        return entries, VerifyResult(False, len(entries), problem, bad_line=number, sha256=sha_all)
+
+    for number, line in enumerate(lines, start=1):
+        if not line.endswith(b"\n"):
+            entries_so_far, result = bad(number, f"line {number}: incomplete last line")
+            result.torn_tail = True
+            return entries_so_far, result
+        try:
+            entry = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return bad(number, f"line {number}: not JSON")
+        if not isinstance(entry, dict):
+            return bad(number, f"line {number}: not a record entry")
+        seq = entry.get("seq")
+        where = f"line {number} (seq {seq})"
+        if ended:
+            return bad(number, f"{where}: entry after the end entry")
+        if seq != len(entries):
+            return bad(number, f"{where}: chain broken: expected seq {len(entries)}")
+        if entry.get("prev") != prev:
+            return bad(number, f"{where}: chain broken: prev is not the hash of the entry before")
+        tail = _HASH_TAIL.search(line.rstrip(b"\n"))
+        if tail is None:
+            return bad(number, f"{where}: chain broken: no hash field at the end of the entry")
+        body = line.rstrip(b"\n")[: tail.start()] + b"}"
+        digest = hashlib.sha256(body).hexdigest()
+        if digest != tail.group(1).decode() or entry.get("hash") != digest:
+            return bad(number, f"{where}: altered: the entry does not match its hash")
+        if number == 1 and entry.get("type") != "header":
+            return bad(number, f"{where}: the first entry is not a header")
+        if run_id is None:
+            run_id = entry.get("run_id")
+        elif entry.get("run_id") != run_id:
+            return bad(number, f"{where}: run_id {entry.get('run_id')!r} is not this record's {run_id!r}")
+        if entry.get("type") == "end":
+            if entry.get("entries") != len(entries) or entry.get("record_sha256") != running.hexdigest():
+                return bad(number, f"{where}: the end entry does not match the entries before it")
+            ended = True
+        running.update(line)
+        prev = digest
+        entries.append(entry)
+    if not entries:
+        return entries, VerifyResult(False, 0, "the record is empty", bad_line=1, sha256=sha_all)
+    if not ended:
+        result = VerifyResult(True, len(entries), "no end entry (the run was interrupted or cut short)")
+        result.sha256 = sha_all
+        return entries, result
+    end = entries[-1]
+    status = str(end.get("status", "completed"))  # an end entry without a status: a finished run
+    if status != "completed":
+        said = {"interrupted": "was interrupted", "stopped": "was stopped"}.get(status, f"ended {status}")
+        problem = f"the run {said}" + (f" ({end['reason']})" if end.get("reason") else "")
+        return entries, VerifyResult(True, len(entries), problem, sha256=sha_all, status=status)
+    return entries, VerifyResult(True, len(entries), "", complete=True, sha256=sha_all, status=status)
 
 
 def verify(path: Path) -> VerifyResult:
-    """Check the hash chain; report the first entry that does not follow from the one before."""
-    prev = GENESIS
-    count = 0
+    """Check the hash chain; report the first entry that was altered, removed or added."""
+    return read_entries(path)[1]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.endswith(b"\n"):
-                return VerifyResult(False, count, f"line {number}: incomplete last line")
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                return VerifyResult(False, count, f"line {number}: not JSON")
-            if entry.get("prev") != prev or entry.get("seq") != count:
-                return VerifyResult(False, count, f"line {number} (seq {entry.get('seq')}): chain broken")
-            prev = _line_hash(line)
-            count += 1
-    return VerifyResult(True, count)
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,160 @@
+"""Plots for the reports (matplotlib, Agg, no pyplot state): PNG bytes.
+
+- `stimulus_response`: for each measurement of a requirement that carries probes
+  (`data.probes` = [(level, tripped, time)]), the stimulus level and the DUT's response against
+  (virtual) time, with the found point, the limits and the spec's nominal value marked;
+- `trend`: a result across runs (hil report --compare).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from hil.measure import Measurement
+
+COLOURS = {
+    "pass": "#2e7d32",
+    "fail": "#c62828",
+    "conditional-pass": "#ef6c00",
+    "conditional-fail": "#ad1457",
+    "info": "#1565c0",
+    "error": "#6a1b9a",
+}
+DPI = 100
+#: probe series side by side in one stimulus/response figure
+MAX_COLUMNS = 3
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _probes(m: Measurement) -> list[tuple[float, bool, float]]:
+    out = []
+    for probe in m.data.get("probes", []) or []:
+        if isinstance(probe, list | tuple) and len(probe) >= 3:
+            level, tripped, time = probe[0], probe[1], probe[2]
+            if isinstance(level, int | float) and isinstance(time, int | float):
+                out.append((float(level), bool(tripped), float(time)))
+    return out
+
+
+def has_probes(measurements: Sequence[Measurement]) -> bool:
+    return any(_probes(m) for m in measurements)
+
+
+def stimulus_response(
+    requirement: str, measurements: Sequence[Measurement], spec: dict[str, Any] | None = None
+) -> bytes | None:
+    """Stimulus and response against time for every measurement with probes; None if there are none."""
+    series = [(m, _probes(m)) for m in measurements]
+    series = [(m, p) for m, p in series if p]
+    if not series:
+        return None
+    spec = spec or {}
+    series = series[:MAX_COLUMNS]
+    fig = Figure(figsize=(7.2, 3.4))
+    grid = fig.add_gridspec(
+        2,
+        len(series),
+        height_ratios=[3, 1],
+        left=0.09,
+        right=0.98,
+        top=0.91,
+        bottom=0.13,
+        hspace=0.12,
+        wspace=0.32,
+    )
+    for col, (m, probes) in enumerate(series):
+        ax = fig.add_subplot(grid[0, col])
+        resp = fig.add_subplot(grid[1, col], sharex=ax)
+        times = [p[2] for p in probes]
+        levels = [p[0] for p in probes]
+        tripped = [1 if p[1] else 0 for p in probes]
+        ax.step(times, levels, where="post", color="#455a64", linewidth=1.2, label="stimulus")
+        ax.scatter(
+            times,
+            levels,
+            c=["#c62828" if t else "#2e7d32" for t in tripped],
+            s=18,
+            zorder=3,
+            label="probe (red: tripped)",
+        )
+        if m.low is not None and m.high is not None:
+            ax.axhspan(m.low, m.high, color="#2e7d32", alpha=0.10, label="limits")
+        for limit in (m.low, m.high):
+            if limit is not None:
+                ax.axhline(limit, color="#2e7d32", linestyle="--", linewidth=0.8)
+        if m.guard_band:
+            for limit, sign in ((m.low, 1), (m.high, -1)):
+                if limit is not None:
+                    ax.axhline(limit + sign * m.guard_band, color="#ef6c00", linestyle=":", linewidth=0.8)
+        nominal_key = "release" if "release" in m.name else "trip"
+        nominal = spec.get(nominal_key)
+        if isinstance(nominal, int | float):
+            ax.axhline(
+                float(nominal), color="#1565c0", linestyle=":", linewidth=1.0, label=f"spec {nominal_key}"
+            )
+        if isinstance(m.value, int | float) and not isinstance(m.value, bool) and not math.isnan(m.value):
+            colour = COLOURS.get(m.verdict.value, "#000000")
+            ax.axhline(float(m.value), color=colour, linewidth=1.4, label=f"{m.name} {m.value:.6g} {m.unit}")
+            if m.uncertainty:
+                ax.axhspan(m.value - m.uncertainty, m.value + m.uncertainty, color=colour, alpha=0.18)
+        ax.set_title(f"{requirement}: {m.name}", fontsize=9)
+        ax.set_ylabel(f"stimulus [{m.unit}]" if m.unit else "stimulus", fontsize=8)
+        ax.tick_params(labelsize=7, labelbottom=False)
+        ax.grid(True, linewidth=0.3)
+        ax.legend(fontsize=6, loc="upper left", framealpha=0.7)
+        resp.step(times, tripped, where="post", color="#c62828", linewidth=1.2)
+        resp.set_ylim(-0.2, 1.2)
+        resp.set_yticks([0, 1], ["no", "yes"])
+        resp.set_ylabel("tripped", fontsize=8)
+        resp.set_xlabel("time [s]", fontsize=8)
+        resp.tick_params(labelsize=7)
+        resp.grid(True, linewidth=0.3)
+    return _png(fig)
+
+
+def trend(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    uncertainties: Sequence[float | None],
+    unit: str,
+    low: float | None = None,
+    high: float | None = None,
+    drifted: Sequence[bool] = (),
+) -> bytes:
+    """A result across runs with its uncertainty bars and limits; drifted runs in red."""
+    fig = Figure(figsize=(6.4, 2.6))
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.3)
+    ax = fig.add_subplot()
+    xs = list(range(len(labels)))
+    for x, v, u in zip(xs, values, uncertainties, strict=False):
+        if v is None:
+            continue
+        bad = bool(drifted[x]) if x < len(drifted) else False
+        ax.errorbar(
+            [x], [v], yerr=[[u or 0.0], [u or 0.0]], fmt="o", capsize=3, color="#c62828" if bad else "#1565c0"
+        )
+    ys = [v for v in values if v is not None]
+    if len(ys) > 1:
+        ax.plot(
+            [x for x, v in zip(xs, values, strict=False) if v is not None], ys, color="#90a4ae", linewidth=0.8
+        )
+    for limit in (low, high):
+        if limit is not None:
+            ax.axhline(limit, color="#2e7d32", linestyle="--", linewidth=0.8)
+    ax.set_xticks(xs, list(labels), fontsize=6, rotation=20, ha="right")
+    ax.set_ylabel(unit, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=8)
+    ax.grid(True, linewidth=0.3)
+    return _png(fig)

@@ -1,0 +1,184 @@
+"""The run record: durable appends, the hash chain, the end entry, and `hil report --verify`."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hil.cli import main
+from hil.measure import equals, within
+from hil.record import GENESIS, RecordClosedError, Recorder, read_entries, verify
+
+
+def write_record(folder: Path, end: bool = True, status: str | None = None) -> Path:
+    rec = Recorder(folder / "record.jsonl", run_id="run-1")
+    rec.write("header", started="2026-01-01T00:00:00+00:00", operator="tester")
+    rec.measurement(within("CV-OVP", "trip point", 3655.04, "mV", 41.2, low=3620.0, high=3680.0), "t1")
+    rec.measurement(equals("CV-OVP", "trip beyond the limit", True, True, 9.6), "t1")
+    rec.write("test", test="t1", phase="call", outcome="passed", requirements=["CV-OVP"])
+    if end:
+        fields = {"status": status} if status else {}
+        rec.write("end", ended="2026-01-01T00:01:00+00:00", **fields)
+    rec.close()
+    return folder / "record.jsonl"
+
+
+def test_each_entry_carries_its_hash_and_the_previous_one(tmp_path: Path) -> None:
+    record = write_record(tmp_path)
+    lines = record.read_bytes().splitlines(keepends=True)
+    entries = [json.loads(line) for line in lines]
+    assert [e["seq"] for e in entries] == [0, 1, 2, 3, 4]
+    assert entries[0]["prev"] == GENESIS
+    for before, entry in itertools.pairwise(entries):
+        assert entry["prev"] == before["hash"]
+    for line, entry in zip(lines, entries):
+        # the hash covers the line as written, up to (not including) the hash field
+        body = line.rstrip(b"\n")[: line.rindex(b', "hash": ')] + b"}"
+        assert entry["hash"] == hashlib.sha256(body).hexdigest()
+    end = entries[-1]
+    assert end["type"] == "end"
+    assert end["entries"] == 4
+    assert end["record_sha256"] == hashlib.sha256(b"".join(lines[:-1])).hexdigest()
+
+
+def test_verify_intact_record(tmp_path: Path) -> None:
+    result = verify(write_record(tmp_path))
+    assert (result.ok, result.complete, result.entries) == (True, True, 5)
+    assert result.sha256 == hashlib.sha256((tmp_path / "record.jsonl").read_bytes()).hexdigest()
+    assert result.message == "OK, 5 entries, hash chain intact"
+
+
+@pytest.mark.parametrize("line_index", [0, 1, 2, 3, 4])
+def test_one_changed_character_on_any_line_names_that_line(tmp_path: Path, line_index: int) -> None:
+    """Any line, the header and the last (end) entry included, is protected by its own hash."""
+    record = write_record(tmp_path)
+    lines = record.read_bytes().splitlines(keepends=True)
+    line = lines[line_index]
+    at = line.index(b'"run-1"') + 5  # the digit of the run id: present on every line
+    lines[line_index] = line[:at] + b"2" + line[at + 1 :]
+    record.write_bytes(b"".join(lines))
+    result = verify(record)
+    assert not result.ok
+    assert result.bad_line == line_index + 1
+    assert result.problem.startswith(f"line {line_index + 1} (seq {line_index}): ")
+
+
+def test_changed_digit_of_a_value_detected(tmp_path: Path) -> None:
+    record = write_record(tmp_path)
+    data = record.read_bytes()
+    assert data.count(b"3655.04") == 1
+    record.write_bytes(data.replace(b"3655.04", b"3655.05"))
+    result = verify(record)
+    assert not result.ok
+    assert result.problem == "line 2 (seq 1): altered: the entry does not match its hash"
+
+
+def test_recomputed_hash_of_an_altered_entry_still_breaks_the_chain(tmp_path: Path) -> None:
+    """Re-sealing one altered entry does not help: the next entry's prev no longer matches."""
+    record = write_record(tmp_path)
+    lines = record.read_bytes().splitlines(keepends=True)
+    entry = json.loads(lines[1])
+    entry["value"] = 3600.0
+    del entry["hash"]
+    body = json.dumps(entry).encode()
+    digest = hashlib.sha256(body).hexdigest()
+    lines[1] = body[:-1] + b', "hash": "' + digest.encode() + b'"}\n'
+    record.write_bytes(b"".join(lines))
+    result = verify(record)
+    assert not result.ok
+    assert result.problem.startswith("line 3 (seq 2): chain broken")
+
+
+def test_removed_and_reordered_lines_detected(tmp_path: Path) -> None:
+    record = write_record(tmp_path)
+    lines = record.read_bytes().splitlines(keepends=True)
+    record.write_bytes(b"".join(lines[:2] + lines[3:]))
+    assert verify(record).problem.startswith("line 3 (seq 3): chain broken")
+    record.write_bytes(b"".join([lines[0], lines[2], lines[1], *lines[3:]]))
+    assert verify(record).problem.startswith("line 2 (seq 2): chain broken")
+
+
+def test_entry_appended_after_the_end_detected(tmp_path: Path) -> None:
+    record = write_record(tmp_path)
+    lines = record.read_bytes().splitlines(keepends=True)
+    extra = json.loads(lines[-1])
+    forged = {"seq": 5, "type": "measurement", "run_id": "run-1", "prev": extra["hash"]}
+    body = json.dumps(forged).encode()
+    line = body[:-1] + b', "hash": "' + hashlib.sha256(body).hexdigest().encode() + b'"}\n'
+    record.write_bytes(record.read_bytes() + line)
+    assert verify(record).problem == "line 6 (seq 5): entry after the end entry"
+
+
+def test_cut_after_a_complete_line_is_intact_but_incomplete(tmp_path: Path) -> None:
+    """A run that died between two entries: everything up to then verifies; no end entry."""
+    record = write_record(tmp_path, end=False)
+    entries, result = read_entries(record)
+    assert (result.ok, result.complete, len(entries)) == (True, False, 4)
+    assert "no end entry" in result.problem
+
+
+def test_torn_last_line_is_damage_and_the_rest_still_reads(tmp_path: Path) -> None:
+    record = write_record(tmp_path)
+    record.write_bytes(record.read_bytes()[:-20])
+    entries, result = read_entries(record)
+    assert not result.ok and result.torn_tail
+    assert result.problem == "line 5: incomplete last line"
+    assert [e["type"] for e in entries] == ["header", "measurement", "measurement", "test"]
+
+
+def test_interrupted_run_is_closed_but_incomplete(tmp_path: Path) -> None:
+    result = verify(write_record(tmp_path, status="interrupted"))
+    assert (result.ok, result.complete, result.status) == (True, False, "interrupted")
+    assert result.message == "hash chain intact, 5 entries, INCOMPLETE: the run was interrupted"
+
+
+def test_every_entry_is_fsynced_before_write_returns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    rec = Recorder(tmp_path / "record.jsonl")
+    before = len(synced)
+    rec.write("header")
+    rec.write("measurement", value=1.0)
+    assert len(synced) - before == 2
+    assert (tmp_path / "record.jsonl").read_bytes().count(b"\n") == 2  # on disk while still open
+    rec.close()
+
+
+def test_a_record_is_never_appended_to_and_nothing_follows_the_end(tmp_path: Path) -> None:
+    record = write_record(tmp_path)
+    with pytest.raises(FileExistsError):
+        Recorder(record)
+    rec = Recorder(tmp_path / "other" / "record.jsonl")
+    rec.write("header")
+    rec.write("end")
+    with pytest.raises(RecordClosedError):
+        rec.write("measurement")
+    rec.close()
+
+
+def test_cli_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good, partial, bad = tmp_path / "good", tmp_path / "partial", tmp_path / "bad"
+    write_record(good)
+    write_record(partial, end=False)
+    record = write_record(bad)
+    record.write_bytes(record.read_bytes().replace(b"3655.04", b"3655.05"))
+    assert main(["report", "--verify", str(good)]) == 0
+    assert capsys.readouterr().out.strip() == f"{good / 'record.jsonl'}: OK, 5 entries, hash chain intact"
+    assert main(["report", "--verify", str(partial)]) == 3
+    assert "INCOMPLETE: no end entry" in capsys.readouterr().err
+    assert main(["report", "--verify", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"{record}: ALTERED or damaged: line 2 (seq 1): altered: the entry does not match its hash"
+    )

@@ -1,0 +1,365 @@
+"""Evidence reports: `hil run` writes record, HTML, PDF/A-3, Allure results and JUnit; `hil report DIR`
+regenerates them from the record alone; interrupted and altered records are never passed off as complete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from pypdf.generic import StreamObject
+
+from fixtures.plugin import write_reports
+from hil.report import load_run
+
+BIN = Path(sys.executable).parent
+HIL = str(BIN / "hil")
+
+#: a plan of recorded results (no stimulus: no lab is started), for the plugin and the reports
+PLAN = """
+import os
+import signal
+import time
+
+import pytest
+
+from hil.measure import equals, info, within
+from hil.station.station import load_station
+from hil.uncertainty import resolution, station_uncertainty
+
+
+@pytest.mark.requirement("CV-OVP")
+def test_trip(check, run_options):
+    station = load_station(run_options.station_file)
+    budget = station_uncertainty(station, "cells", "voltage", 3.65, scale=1000, unit="mV")
+    budget = budget.plus(resolution("bisection step", 1.0))
+    probes = [(3600.0, False, 1.0), (3700.0, True, 2.0), (3650.0, True, 3.0), (3625.0, False, 4.0),
+              (3637.5, False, 5.0), (3643.75, True, 6.0)]
+    check(within("CV-OVP", "trip point", 3643.0, "mV", 6.0, low=3628.0, high=3672.0, uncertainty=budget,
+                 data={"probes": probes}))
+    check(equals("CV-OVP", "trip beyond the limit", True, True, 2.0))
+
+
+@pytest.mark.requirement("CV-UVP")
+def test_near_limit(check):
+    check(within("CV-UVP", "trip point", 2779.0, "mV", 8.0, low=2778.0, high=2822.0, uncertainty=2.0))
+
+
+@pytest.mark.requirement("PV-OVP")
+def test_partial(check):
+    check(info("PV-OVP", "first value", 14.5, "V", 9.0))
+    if os.environ.get("PLAN_INTERRUPT"):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the test
+        time.sleep(5)
+    check(info("PV-OVP", "second value", 14.6, "V", 9.5))
+
+
+def test_last():
+    pass
+"""
+
+
+def text_of(pdf: Path, pages: slice = slice(None)) -> str:
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages[pages]).split())
+
+
+def records(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "record.jsonl").read_text().splitlines()]
+
+
+def run_plan(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    plan = folder / "plan" / "test_plan.py"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text(PLAN)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(plan),
+            f"--rootdir={plan.parent}",
+            f"--hil-out={folder / 'run'}",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=plan.parent,
+        env={**os.environ, **(env or {})},
+    )
+
+
+# ------------------------------------------------------------------------- a real `hil run`
+@pytest.fixture(scope="module")
+def hil_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The 12100 plan's CV-OVP tests on the simulated station, with every report."""
+    out = tmp_path_factory.mktemp("hil-run") / "run"
+    result = subprocess.run(
+        [HIL, "run", "--out", str(out), "--", "-k", "CV-OVP"], capture_output=True, text=True, timeout=600
+    )
+    return out, result
+
+
+def test_run_writes_record_and_every_report(hil_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, result = hil_run
+    entries = records(out)
+    outcomes = [e["outcome"] for e in entries if e["type"] == "test"]
+    assert outcomes and result.returncode == (0 if set(outcomes) == {"passed"} else 1), result.stdout
+    assert [e["type"] for e in entries[:4]] == ["header", "spec", "station", "dut"]  # before any measurement
+    assert entries[-1]["type"] == "end" and entries[-1]["status"] == "completed"
+    for name in ("record.jsonl", "report.html", "report.pdf", "junit.xml", "can.asc"):
+        assert (out / name).stat().st_size > 0, name
+    assert list((out / "allure-results").glob("*-result.json"))
+    assert not (out / "report-error.txt").exists()
+    for label, name in (("html", "report.html"), ("pdf", "report.pdf"), ("allure", "allure-results")):
+        assert f"{label + ':':8}{out / name}" in result.stdout
+    header = entries[0]
+    assert header["spec"]["version"] and header["spec"]["path"] == "hil/duts/bms12100/spec.yaml"
+    assert set(header["station"]["instruments"]["cells"]) >= {"serial", "asset_id", "calibration_due"}
+    assert all(i["idn"] for i in entries[2]["instruments"].values())  # each instrument's *IDN? answer
+    assert entries[3]["serial"] and entries[3]["firmware"] and entries[3]["protocol"]  # read from the DUT
+
+
+def test_pdf_is_pdfa3_with_the_record_attached_and_its_hash_printed(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = hil_run
+    reader = PdfReader(out / "report.pdf")
+    metadata = reader.root_object["/Metadata"].get_object()
+    assert isinstance(metadata, StreamObject)
+    xmp = metadata.get_data().decode()
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    attached = reader.attachments["record.jsonl"][0]
+    record = (out / "record.jsonl").read_bytes()
+    assert attached == record
+    digest = hashlib.sha256(attached).hexdigest()
+    first = " ".join(reader.pages[0].extract_text().split())
+    assert re.search(r"SHA-256 ([0-9a-f]{64})", first).group(1) == digest  # type: ignore[union-attr]
+    assert re.search(r"Page 1 of (\d+)", first)
+    dut = records(out)[3]
+    assert f"serial number {dut['serial']}" in first and f"firmware {dut['firmware']}" in first
+    for item in (
+        "Report id",
+        "Laboratory",
+        "Method",
+        "Dates",
+        "Decision rule",
+        "Uncertainty",
+        "Authorised by",
+    ):
+        assert item in first
+
+
+def test_pdf_text_has_every_requirement_id_with_its_verdict(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = hil_run
+    text = text_of(out / "report.pdf")
+    run = load_run(out)
+    rows = run.requirement_rows()
+    assert len(rows) == len(run.spec_rows()) >= 60
+    for row in rows:
+        pattern = rf"(?<![A-Z0-9-]){re.escape(row.id)} ?{re.escape(row.label)}"
+        assert re.search(pattern, text), (row.id, row.label)
+    tested = {r.id for r in rows if r.tested}
+    assert "CV-OVP" in tested and "NOT TESTED" in text
+    assert "End of report" in text
+
+
+def test_verify_passes_and_fails_on_a_copy_with_one_changed_digit(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    out, _ = hil_run
+    assert subprocess.run([HIL, "report", "--verify", str(out)], capture_output=True).returncode == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    lines = (copy / "record.jsonl").read_bytes().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if b'"name": "trip point"' in line)
+    value = re.search(rb'"value": (\d)', lines[index])
+    assert value is not None
+    digit = value.group(1)
+    changed = b"1" if digit != b"1" else b"2"
+    lines[index] = lines[index][: value.start(1)] + changed + lines[index][value.end(1) :]
+    (copy / "record.jsonl").write_bytes(b"".join(lines))
+    result = subprocess.run([HIL, "report", "--verify", str(copy)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"ALTERED or damaged: line {index + 1} (seq {index}): altered" in result.stderr
+    # and no report is made from it
+    regen = subprocess.run([HIL, "report", str(copy), "--format", "junit"], capture_output=True, text=True)
+    assert regen.returncode == 1 and "no report is made from an altered record" in regen.stderr
+
+
+def test_junit_cases_carry_requirement_ids_and_measured_values(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = hil_run
+    root = ET.parse(out / "junit.xml").getroot()
+    suite = root.find("testsuite")
+    assert suite is not None
+    suite_props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert suite_props["record_sha256"] == hashlib.sha256((out / "record.jsonl").read_bytes()).hexdigest()
+    assert suite_props["complete"] == "true"
+    case = next(c for c in suite.findall("testcase") if c.get("name") == "test_threshold[CV-OVP]")
+    props = [(p.get("name"), p.get("value") or "") for p in case.findall("properties/property")]
+    assert ("requirement", "CV-OVP") in props
+    trip = dict(props)["CV-OVP trip point"]
+    measured = next(e for e in records(out) if e["type"] == "measurement" and e["name"] == "trip point")
+    assert trip.startswith(f"{measured['value']:.6g} ± ") and " mV [" in trip
+    assert trip.endswith(measured["verdict"])
+    assert int(suite.get("tests", "0")) == len([e for e in records(out) if e["type"] == "test"])
+
+
+def test_allure_results_label_link_steps_plot_and_can_excerpt(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = hil_run
+    folder = out / "allure-results"
+    results = [json.loads(p.read_text()) for p in folder.glob("*-result.json")]
+    result = next(r for r in results if r["name"] == "test_threshold[CV-OVP]")
+    assert {"name": "requirement", "value": "CV-OVP"} in result["labels"]
+    assert {"type": "tms", "name": "CV-OVP", "url": "../report.html#req-CV-OVP"} in result["links"]
+    assert 'id="req-CV-OVP"' in (out / "report.html").read_text()
+    measured = [
+        e["name"]
+        for e in records(out)
+        if e["type"] == "measurement" and e["test"].endswith("::test_threshold[CV-OVP]")
+    ]
+    assert [s["name"].split(":", 1)[0] for s in result["steps"]] == [f"CV-OVP {n}" for n in measured]
+    search = next(s for s in result["steps"] if s["name"].startswith("CV-OVP trip point"))
+    assert search["steps"] and search["steps"][0]["name"].startswith("probe ")  # the probes as sub-steps
+    kinds = {a["type"]: a for a in result["attachments"]}
+    assert (folder / kinds["image/png"]["source"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    excerpt = (folder / kinds["text/plain"]["source"]).read_text()
+    assert excerpt.startswith("date ") and re.search(r"\n\s*\d+\.\d+ \d+\s+35[0-9A-F]\s+Rx", excerpt)
+    assert result["status"] in ("passed", "failed")
+
+
+def test_reports_regenerate_from_the_record_alone(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    out, _ = hil_run
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy2(out / "record.jsonl", alone / "record.jsonl")
+    result = subprocess.run(
+        [HIL, "report", str(alone), "--authorised-by", "A. Assessor, lab manager"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (alone / "junit.xml").read_text() == (out / "junit.xml").read_text()
+    assert sorted(p.name for p in (alone / "allure-results").glob("*-result.json")) == sorted(
+        p.name for p in (out / "allure-results").glob("*-result.json")
+    )
+    first = text_of(alone / "report.pdf", slice(0, 1))
+    assert "Authorised by A. Assessor, lab manager" in first
+    assert text_of(alone / "report.pdf").count("CV-OVP") == text_of(out / "report.pdf").count("CV-OVP")
+
+
+# ------------------------------------------------------------------------- the plugin, no lab
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    folder = tmp_path_factory.mktemp("guarded")
+    result = run_plan(folder, "--hil-decision-rule=guarded", "--hil-reports=html,junit,allure")
+    return folder / "run", result
+
+
+def test_result_inside_the_guard_band_is_a_conditional_pass(
+    guarded: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, result = guarded
+    assert result.returncode == 1, result.stdout  # not accepted under guarded acceptance
+    assert (
+        "CV-UVP trip point: 2779 ± 2 mV limits [2778, 2822] mV (guard band 2 mV) -> CONDITIONAL-PASS"
+        in result.stdout
+    )
+    run = load_run(out)
+    verdicts = {r.id: r.label for r in run.requirement_rows() if r.tested}
+    assert verdicts == {"CV-OVP": "PASS", "CV-UVP": "CONDITIONAL PASS", "PV-OVP": "CHARACTERISED"}
+    assert run.overall()[0] == "CONDITIONAL PASS"
+    html = (out / "report.html").read_text()
+    assert "Guarded acceptance (ILAC-G8:09/2019" in html
+    assert "Uncertainty budget: trip point" in html and "cells (Keysight N6705C" in html
+    assert "bisection step" in html
+    assert html.count('<svg class="bar"') == 2  # a tolerance bar per numeric result with limits
+    trip = next(e for e in records(out) if e["type"] == "measurement" and e["name"] == "trip point")
+    assert (
+        trip["coverage_factor"] == 2.0 and len(trip["budget"]) == 3 and trip["decision_rule"] == "guarded:1"
+    )
+
+
+def test_killed_run_regenerates_as_incomplete(
+    guarded: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    """kill -9 after some entries: no end entry; the report says INCOMPLETE, never complete."""
+    out, _ = guarded
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    lines = (out / "record.jsonl").read_bytes().splitlines(keepends=True)
+    keep = next(i for i, line in enumerate(lines) if b'"type": "test"' in line) + 1
+    (cut / "record.jsonl").write_bytes(b"".join(lines[:keep]) + lines[keep][:25])  # and a torn line
+    result = subprocess.run(
+        [HIL, "report", str(cut), "--format", "html,junit"], capture_output=True, text=True
+    )
+    assert result.returncode == 3, result.stderr
+    assert "result: INCOMPLETE" in result.stdout
+    html = (cut / "report.html").read_text()
+    assert "INCOMPLETE RUN" in html and "cut short" in html
+    suite = ET.parse(cut / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert {p.get("name"): p.get("value") for p in suite.findall("properties/property")}[
+        "complete"
+    ] == "false"
+
+
+def test_interrupted_run_is_reported_incomplete(tmp_path: Path) -> None:
+    result = run_plan(tmp_path, "--hil-reports=none", env={"PLAN_INTERRUPT": "1"})
+    out = tmp_path / "run"
+    assert result.returncode == 2, result.stdout
+    entries = records(out)
+    assert entries[-1]["type"] == "end" and entries[-1]["status"] == "interrupted"
+    # what was measured before Ctrl-C is in the record; the interrupted test has no outcome
+    assert [e["name"] for e in entries if e["type"] == "measurement" and "partial" in e["test"]] == [
+        "first value"
+    ]
+    assert "test_plan.py::test_partial" not in [e["test"] for e in entries if e["type"] == "test"]
+    assert not (out / "report.pdf").exists()
+    regen = subprocess.run(
+        [HIL, "report", str(out), "--format", "pdf,allure"], capture_output=True, text=True, timeout=300
+    )
+    assert regen.returncode == 3, regen.stderr
+    allure = [json.loads(p.read_text()) for p in (out / "allure-results").glob("*-result.json")]
+    partial = next(r for r in allure if r["name"] == "test_partial")
+    assert partial["status"] == "broken" and "interrupted" in partial["statusDetails"]["message"]
+    first = text_of(out / "report.pdf", slice(0, 1))
+    assert "INCOMPLETE RUN" in first and "Result: INCOMPLETE" in first and "Result: PASS" not in first
+    assert "interrupted (Ctrl-C)" in first
+    assert "PV-OVP INCOMPLETE" in text_of(out / "report.pdf")
+
+
+def test_a_failing_report_never_touches_the_record(
+    guarded: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = guarded
+    folder = tmp_path / "run"
+    folder.mkdir()
+    altered = (out / "record.jsonl").read_bytes().replace(b'"value": 3643.0', b'"value": 3644.0')
+    (folder / "record.jsonl").write_bytes(altered)  # altered: no report is made from it
+    write_reports(folder, ("junit",))
+    assert "report generation failed" in capsys.readouterr().err
+    assert "RecordAlteredError" in (folder / "report-error.txt").read_text()
+    assert (folder / "record.jsonl").read_bytes() == altered
+    assert not (folder / "junit.xml").exists()
