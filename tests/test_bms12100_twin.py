@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hil.duts.bms12100 import ntc, ocv
 from hil.duts.bms12100.settings import PARAMETERS_BY_PATH, Settings, VoltageAlarm
 from hil.duts.bms12100.telemetry import Mode, Telemetry
 from hil.duts.bms12100.twin import (
+    BLEED_CURRENT_A,
     Block,
     Bms12100Twin,
     Direction,
@@ -24,6 +26,8 @@ from hil.duts.bms12100.twin import (
     ReleaseAlternative,
     TerminalInputs,
 )
+from hil.duts.bms12100.twin.measurement import CURRENT_RANGE_A
+from hil.duts.bms12100.twin.twin import IDLE_MAX_STEP_S
 
 R25 = ntc.resistance_ohm(25.0)
 HOUR = 3600.0
@@ -35,9 +39,12 @@ def make_inputs(
     charger: float = 0.0,
     temp_c: float = 25.0,
     powered: bool = True,
+    temps: list[float | None] | None = None,
 ) -> TerminalInputs:
+    """Inputs; `temps` gives cell1, cell2, ambient, power NTC temperatures (None = open NTC)."""
     cell_v = [cells] * 4 if isinstance(cells, float) else list(cells)
-    return TerminalInputs(cell_v, [ntc.resistance_ohm(temp_c)] * 4, current, charger, powered)
+    ohms = [None if x is None else ntc.resistance_ohm(x) for x in (temps or [temp_c] * 4)]
+    return TerminalInputs(cell_v, ohms, current, charger, powered)
 
 
 def one_cell(v: float, rest: float = 3.3) -> list[float]:
@@ -57,19 +64,41 @@ class Bench:
         self.inputs = make_inputs(cells)
         self.twin.power_on(self.t, self.inputs)
         self.steps = 0
+        self.wiring: tuple[float, float] | None = None
 
     def set(self, **kwargs: Any) -> None:
         """Change the inputs now and let the twin see them (a zero-length step)."""
+        self.wiring = None
         self.inputs = make_inputs(**kwargs)
         self.twin.step(self.t, 0.0, self.inputs)
+
+    def wire(self, load_a: float = 0.0, charge_a: float = 0.0, **kwargs: Any) -> None:
+        """Like `set`, but the current follows the MOSFETs as on a bench: a charger pushing
+        `charge_a` through the charge path, a load drawing `load_a` through the discharge path."""
+        self.set(**kwargs)
+        self.wiring = (load_a, charge_a)
+        self._follow_fets()
+
+    def _follow_fets(self) -> None:
+        if self.wiring is None:
+            return
+        load_a, charge_a = self.wiring
+        amps = (charge_a if self.twin.charge_path_closed else 0.0) - (
+            load_a if self.twin.discharge_path_closed else 0.0
+        )
+        if amps != self.inputs.current_a:
+            self.inputs = replace(self.inputs, current_a=amps)
+            self.twin.step(self.t, 0.0, self.inputs)
 
     def run(self, seconds: float) -> None:
         end = self.t + seconds
         while self.t < end:
+            self._follow_fets()
             dt = min(self.twin.max_step(), end - self.t)
             self.t = end if end - self.t - dt < 1e-12 else self.t + dt
             self.twin.step(self.t, dt, self.inputs)
             self.steps += 1
+        self._follow_fets()
 
     @property
     def active(self) -> frozenset[str]:
@@ -683,15 +712,19 @@ def test_open_ntc_reads_as_bottom_of_range() -> None:
 
 
 # --- time stepping -------------------------------------------------------------------------------
-def test_48_hours_of_standby_using_max_step_is_cheap() -> None:
+def test_48_hours_of_standby_using_max_step_is_cheap_and_ends_in_sleep() -> None:
     bench = Bench(seed=2, ideal=False)
-    started = time.perf_counter()
-    bench.run(48 * HOUR)
-    elapsed = time.perf_counter() - started
-    assert bench.steps <= 48 * HOUR / 5.0
-    assert elapsed < 20.0
+    started = time.process_time()
+    bench.run(48 * HOUR - 1.0)
     assert bench.twin.telemetry().mode is Mode.STANDBY
     assert not bench.active
+    bench.run(2.0)
+    elapsed = time.process_time() - started
+    assert bench.steps <= 48 * HOUR / 30.0
+    assert elapsed < 5.0  # CPU seconds for 48 h of virtual time
+    assert bench.twin.telemetry().mode is Mode.SHUTDOWN
+    [sleep] = bench.events("PM-SLEEP", "trigger")
+    assert sleep.time == pytest.approx(48 * HOUR, abs=1e-6)
 
 
 def test_one_huge_step_keeps_internal_timing_exact() -> None:
@@ -708,7 +741,7 @@ def test_one_huge_step_keeps_internal_timing_exact() -> None:
 def test_max_step_is_small_only_near_a_threshold_or_while_a_timer_runs() -> None:
     bench = Bench()
     bench.run(20.0)
-    assert bench.twin.max_step() == 10.0  # standby, nothing pending
+    assert bench.twin.max_step() == IDLE_MAX_STEP_S  # standby, nothing pending
     bench.set(current=-5.0)
     bench.run(2.0)
     assert bench.twin.max_step() == 1.0  # discharging
@@ -774,3 +807,928 @@ def test_monitor_supports_timed_and_immediate_release_alternatives() -> None:
     assert transitions[2][:2] == (122.0, "trigger")
     assert transitions[3][1:] == ("release", "discharge")
     assert transitions[3][0] == pytest.approx(127.0, abs=1.0)
+
+
+# =================================================================================================
+# Temperature, current, locks, balancing, SOC, cell failure, precharge, sleep, wake (the rest of the
+# spec rows). Helpers first.
+# =================================================================================================
+CHARGING = {"current": 5.0, "charger": 13.8}
+DISCHARGING = {"current": -5.0}
+
+
+Temps = list[float | None]
+
+
+def temps(cell1: float = 25.0, cell2: float = 25.0, ambient: float = 25.0, power: float = 25.0) -> Temps:
+    return [cell1, cell2, ambient, power]
+
+
+def make_settings(off: tuple[str, ...] = (), **values: Any) -> Settings:
+    """Default settings with the behaviour flags `off` false and dotted paths (written with "__"
+    for the dot, e.g. precharge__time_ms=5000) set."""
+    settings = Settings()
+    for flag in off:
+        setattr(settings.behaviour, flag, False)
+    for path, value in values.items():
+        settings.set(path.replace("__", "."), value)
+    return settings
+
+
+def checks_trip_timing(bench: Bench, rid: str, beyond: dict[str, Any], delay_s: float) -> None:
+    """`rid` trips exactly `delay_s` after `beyond` is applied, and not before."""
+    start = bench.t
+    bench.set(**beyond)
+    bench.run(delay_s * 0.99)
+    assert rid not in bench.active
+    bench.run(delay_s * 0.02)
+    assert rid in bench.active
+    assert bench.events(rid, "trigger")[-1].time == pytest.approx(start + delay_s, abs=1e-6)
+
+
+# --- temperature (TC-*, TD-*, TE-*, TP-*) --------------------------------------------------------
+# (rid, inputs just beyond the trigger, inputs exactly at it); delay 2000 ms (settings default)
+TEMPERATURE_TRIPS = [
+    ("TC-HA", {"temps": temps(cell1=50.1), **CHARGING}, {"temps": temps(cell1=50.0), **CHARGING}),
+    ("TC-OTP", {"temps": temps(cell2=60.1)}, {"temps": temps(cell2=60.0)}),
+    ("TC-LA", {"temps": temps(cell1=1.9), **CHARGING}, {"temps": temps(cell1=2.0), **CHARGING}),
+    ("TC-UTP", {"temps": temps(cell2=-10.1)}, {"temps": temps(cell2=-10.0)}),
+    ("TD-HA", {"temps": temps(cell2=52.1), **DISCHARGING}, {"temps": temps(cell2=52.0), **DISCHARGING}),
+    ("TD-OTP", {"temps": temps(cell1=60.1)}, {"temps": temps(cell1=60.0)}),
+    ("TD-LA", {"temps": temps(cell2=-10.1), **DISCHARGING}, {"temps": temps(cell2=-10.0), **DISCHARGING}),
+    ("TD-UTP", {"temps": temps(cell1=-20.1)}, {"temps": temps(cell1=-20.0)}),
+    ("TE-HA", {"temps": temps(ambient=50.1)}, {"temps": temps(ambient=50.0)}),
+    ("TE-OTP", {"temps": temps(ambient=60.1)}, {"temps": temps(ambient=60.0)}),
+    ("TE-LA", {"temps": temps(ambient=-10.1)}, {"temps": temps(ambient=-10.0)}),
+    ("TE-UTP", {"temps": temps(ambient=-20.1)}, {"temps": temps(ambient=-20.0)}),
+    ("TP-HA", {"temps": temps(power=80.1)}, {"temps": temps(power=80.0)}),
+    ("TP-OTP", {"temps": temps(power=100.1)}, {"temps": temps(power=100.0)}),
+]
+
+
+@pytest.mark.parametrize(("rid", "beyond", "at"), TEMPERATURE_TRIPS, ids=[t[0] for t in TEMPERATURE_TRIPS])
+def test_temperature_monitor_trips_after_2_s_and_not_at_the_threshold(
+    rid: str, beyond: dict[str, Any], at: dict[str, Any]
+) -> None:
+    bench = Bench()
+    bench.run(5.0)
+    bench.set(**at)
+    bench.run(30.0)
+    assert rid not in bench.active and not bench.events(rid)
+    bench.set()
+    bench.run(5.0)
+    checks_trip_timing(bench, rid, beyond, 2.0)
+
+
+# (rid, trip inputs, between release and trigger, just beyond the release value)
+TEMPERATURE_RELEASES = [
+    ("TC-HA", temps(cell1=51), temps(cell1=47.0), temps(cell1=46.9), CHARGING),
+    ("TC-OTP", temps(cell1=61), temps(cell1=50.0), temps(cell1=49.9), {}),
+    ("TC-LA", temps(cell2=1), temps(cell2=5.0), temps(cell2=5.1), CHARGING),
+    ("TC-UTP", temps(cell2=-11), temps(cell2=0.0), temps(cell2=0.1), {}),
+    ("TD-HA", temps(cell2=53), temps(cell2=47.0), temps(cell2=46.9), DISCHARGING),
+    ("TD-OTP", temps(cell2=61), temps(cell2=50.0), temps(cell2=49.9), {}),
+    ("TD-LA", temps(cell1=-11), temps(cell1=3.0), temps(cell1=3.1), DISCHARGING),
+    ("TD-UTP", temps(cell1=-21), temps(cell1=-10.0), temps(cell1=-9.9), {}),
+    ("TE-HA", temps(ambient=51), temps(ambient=47.0), temps(ambient=46.9), {}),
+    ("TE-OTP", temps(ambient=61), temps(ambient=55.0), temps(ambient=54.9), {}),
+    ("TE-LA", temps(ambient=-11), temps(ambient=3.0), temps(ambient=3.1), {}),
+    ("TE-UTP", temps(ambient=-21), temps(ambient=-10.0), temps(ambient=-9.9), {}),
+    ("TP-HA", temps(power=81), temps(power=75.0), temps(power=74.9), {}),
+    ("TP-OTP", temps(power=101), temps(power=85.0), temps(power=84.9), {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("rid", "trip", "between", "beyond", "mode"),
+    TEMPERATURE_RELEASES,
+    ids=[t[0] for t in TEMPERATURE_RELEASES],
+)
+def test_temperature_monitor_releases_beyond_its_recovery_value_after_2_s(
+    rid: str, trip: Temps, between: Temps, beyond: Temps, mode: dict[str, Any]
+) -> None:
+    bench = Bench()
+    bench.set(temps=trip, **mode)
+    bench.run(2.01)
+    assert rid in bench.active
+    bench.set(temps=between, **mode)
+    bench.run(60.0)
+    assert rid in bench.active
+    bench.set(temps=beyond, **mode)
+    bench.run(1.99)
+    assert rid in bench.active  # the release is debounced like the trip
+    bench.run(0.02)
+    assert rid not in bench.active
+
+
+# (rid, trip inputs, with a setting that keeps the protection of the other group silent)
+@pytest.mark.parametrize(
+    ("rid", "trip", "values", "charge_fet", "discharge_fet"),
+    [
+        ("TC-OTP", temps(cell1=61), {"discharge_temperature__over_c": 70}, False, True),
+        ("TC-UTP", temps(cell1=-11), {}, False, True),
+        ("TD-OTP", temps(cell2=61), {"charge_temperature__over_c": 70}, True, False),
+        (
+            "TD-UTP",
+            temps(cell2=-21),
+            {"charge_temperature__under_c": -30, "charge_temperature__under_release_c": -25},
+            True,
+            False,
+        ),
+        ("TE-OTP", temps(ambient=61), {}, False, False),
+        ("TE-UTP", temps(ambient=-21), {}, False, False),
+        ("TP-OTP", temps(power=101), {}, False, False),
+    ],
+)
+def test_temperature_protections_block_what_the_spec_says(
+    rid: str, trip: Temps, values: dict[str, Any], charge_fet: bool, discharge_fet: bool
+) -> None:
+    bench = Bench(settings=make_settings(**values))
+    bench.set(temps=trip)
+    bench.run(2.01)
+    protections = {r for r in bench.active if r.endswith(("OTP", "UTP"))}
+    assert protections == {rid}
+    assert (bench.twin.charge_path_closed, bench.twin.discharge_path_closed) == (charge_fet, discharge_fet)
+
+
+@pytest.mark.parametrize(
+    ("rid", "mode", "other"), [("TC-HA", CHARGING, DISCHARGING), ("TD-HA", DISCHARGING, CHARGING)]
+)
+def test_cell_temperature_alarms_trip_only_in_their_mode(
+    rid: str, mode: dict[str, Any], other: dict[str, Any]
+) -> None:
+    hot = temps(cell1=55.0, cell2=55.0)
+    bench = Bench()
+    for inputs in ({}, other):  # standby, the other mode
+        bench.set(temps=hot, **inputs)
+        bench.run(30.0)
+        assert rid not in bench.active
+    bench.set(temps=hot, **mode)
+    bench.run(1.0)
+    bench.set(temps=hot)  # the mode ends before the delay: the pending trip is dropped
+    bench.run(30.0)
+    assert rid not in bench.active
+    bench.set(temps=hot, **mode)
+    bench.run(2.01)
+    assert rid in bench.active
+    bench.set(temps=hot)  # once tripped, only the recovery value releases it
+    bench.run(60.0)
+    assert rid in bench.active
+    bench.set()
+    bench.run(2.01)
+    assert rid not in bench.active
+    assert bench.events(rid, "release")[-1].detail == "recovery"
+
+
+def test_a_charge_alarm_stays_when_the_over_temperature_protection_stops_the_charge() -> None:
+    bench = Bench()
+    bench.wire(charge_a=5.0, charger=13.8, temps=temps(cell1=61.0))
+    bench.run(2.01)
+    assert {"TC-HA", "TC-OTP"} <= bench.active
+    assert bench.inputs.current_a == 0.0 and bench.twin.mode is Mode.STANDBY
+    bench.run(60.0)
+    assert "TC-HA" in bench.active
+
+
+@pytest.mark.parametrize(("ohm", "expected"), [(None, {"TC-UTP", "TD-UTP"}), (0.0, {"TC-OTP", "TD-OTP"})])
+def test_open_or_shorted_cell_ntc_trips_the_cell_temperature_protections(
+    ohm: float | None, expected: set[str]
+) -> None:
+    bench = Bench()
+    bench.inputs = TerminalInputs([3.3] * 4, [ohm, R25, R25, R25], 0.0, 0.0, True)
+    bench.twin.step(bench.t, 0.0, bench.inputs)
+    bench.run(2.01)
+    assert expected <= bench.active
+    assert not bench.twin.charge_path_closed and not bench.twin.discharge_path_closed
+
+
+def test_flag_temperature_release_on_recovery() -> None:
+    bench = Bench(settings=make_settings(off=("temperature_release_on_recovery",)))
+    bench.set(temps=temps(ambient=61))
+    bench.run(2.01)
+    bench.set()
+    bench.run(600.0)
+    assert "TE-OTP" in bench.active
+    assert "TE-HA" not in bench.active  # alarms are not affected by the flag
+
+
+def test_changed_temperature_delay_applies() -> None:
+    bench = Bench()
+    bench.twin.write_parameter(pid("power_temperature.delay_ms"), 5000)
+    bench.run(5.0)
+    checks_trip_timing(bench, "TP-HA", {"temps": temps(power=90)}, 5.0)
+
+
+# --- current (IC-A, ID-A, IC-OCP, ID-OCP, ID-TOCP, SCP) -------------------------------------------
+# (rid, inputs just beyond the trigger, inputs exactly at it, delay s)
+CURRENT_TRIPS = [
+    ("IC-A", {"current": 80.01, "charger": 14.0}, {"current": 80.0, "charger": 14.0}, 1.0),
+    ("IC-OCP", {"current": 100.01, "charger": 14.0}, {"current": 100.0, "charger": 14.0}, 10.0),
+    ("ID-A", {"current": -105.01}, {"current": -105.0}, 1.0),
+    ("ID-OCP", {"current": -110.01}, {"current": -110.0}, 10.0),
+    ("ID-TOCP", {"current": -200.01}, {"current": -200.0}, 0.1),
+    ("SCP", {"current": -400.01}, {"current": -400.0}, 0.0003),
+]
+
+
+@pytest.mark.parametrize(("rid", "beyond", "at", "delay"), CURRENT_TRIPS, ids=[t[0] for t in CURRENT_TRIPS])
+def test_current_monitor_trips_after_its_delay_and_not_at_the_threshold(
+    rid: str, beyond: dict[str, Any], at: dict[str, Any], delay: float
+) -> None:
+    bench = Bench()
+    bench.run(5.0)
+    bench.set(**at)
+    bench.run(30.0)
+    assert rid not in bench.active and not bench.events(rid)
+    bench.set()
+    bench.run(100.0)  # let anything tripped by the "at" current release
+    checks_trip_timing(bench, rid, beyond, delay)
+
+
+def test_current_alarms_release_beyond_their_recovery_values() -> None:
+    bench = Bench()
+    for rid, trip, between, beyond in [
+        (
+            "IC-A",
+            {"current": 85.0, "charger": 14.0},
+            {"current": 77.0, "charger": 14.0},
+            {"current": 76.99, "charger": 14.0},
+        ),
+        ("ID-A", {"current": -106.0}, {"current": -103.0}, {"current": -102.99}),
+    ]:
+        bench.set(**trip)
+        bench.run(1.01)
+        assert rid in bench.active
+        bench.set(**between)
+        bench.run(30.0)
+        assert rid in bench.active
+        bench.set(**beyond)
+        bench.run(0.99)
+        assert rid in bench.active
+        bench.run(0.02)
+        assert rid not in bench.active
+
+
+@dataclass(frozen=True)
+class Ocp:
+    """An over-current protection case: how to trip it, what it blocks, what releases it."""
+
+    rid: str
+    over: dict[str, Any]  # over-current inputs
+    delay: float
+    blocks: Block
+    opposite: dict[str, Any]  # the opposite current that releases it at once
+    short_of: dict[str, Any]  # just short of that
+    opposite_flag: str
+    auto_flag: str
+
+
+_CHARGE_03 = {"current": 0.3, "charger": 13.8}
+_CHARGE_029 = {"current": 0.29, "charger": 13.8}
+OCP = [
+    Ocp("IC-OCP", {"current": 110.0, "charger": 14.0}, 10.0, Block.CHARGE, {"current": -0.2},
+        {"current": -0.19}, "ic_ocp_release_on_discharge", "ic_ocp_auto_release"),
+    Ocp("ID-OCP", {"current": -120.0}, 10.0, Block.DISCHARGE, _CHARGE_03, _CHARGE_029,
+        "id_ocp_release_on_charge", "id_ocp_auto_release"),
+    Ocp("ID-TOCP", {"current": -250.0}, 0.1, Block.DISCHARGE, _CHARGE_03, _CHARGE_029,
+        "id_tocp_release_on_charge", "id_tocp_auto_release"),
+    Ocp("SCP", {"current": -800.0}, 0.0003, Block.DISCHARGE, _CHARGE_03, _CHARGE_029,
+        "scp_release_on_charge", "scp_auto_release"),
+]  # fmt: skip
+each_ocp = pytest.mark.parametrize("case", OCP, ids=[case.rid for case in OCP])
+
+
+def tripped_ocp(case: Ocp, settings: Settings | None = None) -> Bench:
+    bench = Bench(settings=settings)
+    bench.run(5.0)
+    bench.set(**case.over)
+    bench.run(case.delay + 1e-4)
+    assert case.rid in bench.active
+    bench.set()  # the MOSFET is open: no current
+    return bench
+
+
+@each_ocp
+def test_overcurrent_protection_blocks_its_path(case: Ocp) -> None:
+    bench = tripped_ocp(case)
+    assert bench.twin.charge_path_closed is (case.blocks is not Block.CHARGE)
+    assert bench.twin.discharge_path_closed is (case.blocks is not Block.DISCHARGE)
+
+
+@each_ocp
+def test_overcurrent_protection_released_at_once_by_the_opposite_current(case: Ocp) -> None:
+    bench = tripped_ocp(case)
+    bench.set(**case.short_of)
+    bench.run(30.0)
+    assert case.rid in bench.active
+    bench.set(**case.opposite)  # no debounce: released on the first sample
+    assert case.rid not in bench.active
+    [release] = bench.events(case.rid, "release")
+    assert release.time == pytest.approx(bench.t)
+    assert release.detail in ("charge present", "discharge present")
+
+
+@each_ocp
+def test_overcurrent_protection_releases_after_60_s_and_re_checks(case: Ocp) -> None:
+    bench = tripped_ocp(case)
+    tripped = bench.events(case.rid, "trigger")[-1].time
+    bench.run(tripped + 59.99 - bench.t)
+    assert case.rid in bench.active
+    bench.run(0.02)
+    assert case.rid not in bench.active
+    release = bench.events(case.rid, "release")[-1]
+    assert release.time == pytest.approx(tripped + 60.0, abs=1e-6)
+    assert release.detail == "automatic release"
+    # the over-current is still there when the MOSFET closes again: it trips again after its delay
+    bench.set(**case.over)
+    start = bench.t
+    bench.run(case.delay + 1e-4)
+    assert case.rid in bench.active
+    assert bench.events(case.rid, "trigger")[-1].time == pytest.approx(start + case.delay, abs=1e-6)
+
+
+@each_ocp
+def test_flag_removes_the_opposite_current_release_only(case: Ocp) -> None:
+    bench = tripped_ocp(case, make_settings(off=(case.opposite_flag,)))
+    tripped = bench.events(case.rid, "trigger")[-1].time
+    bench.set(**case.opposite)
+    bench.run(tripped + 59.0 - bench.t)
+    assert case.rid in bench.active
+    bench.run(1.01)  # the automatic release still works
+    assert case.rid not in bench.active
+    assert bench.events(case.rid, "release")[-1].detail == "automatic release"
+
+
+@each_ocp
+def test_flag_removes_the_automatic_release_only(case: Ocp) -> None:
+    bench = tripped_ocp(case, make_settings(off=(case.auto_flag,)))
+    bench.run(600.0)
+    assert case.rid in bench.active
+    bench.set(**case.opposite)  # the opposite current still releases it
+    assert case.rid not in bench.active
+
+
+def test_current_reading_saturates_but_the_short_circuit_comparator_sees_the_true_current() -> None:
+    bench = Bench(seed=3, ideal=False)
+    bench.run(5.0)
+    bench.set(current=-350.0)  # beyond the ADC's range, short of the SCP comparator
+    bench.run(0.05)
+    assert bench.twin.telemetry().current_a == -CURRENT_RANGE_A
+    assert "SCP" not in bench.active
+    bench.set(current=-401.0)
+    bench.run(0.0004)
+    assert "SCP" in bench.active
+    assert bench.events("SCP", "trigger")[0].snapshot.current_a == -CURRENT_RANGE_A
+
+
+def test_short_circuit_protection_cannot_be_switched_off() -> None:
+    assert not [path for path in PARAMETERS_BY_PATH if path.startswith("short_circuit_protection.enabled")]
+    assert "enabled" not in type(Settings().short_circuit_protection).model_fields
+    assert "fixed.short_circuit_a" not in PARAMETERS_BY_PATH  # fixed in firmware, not settable
+
+
+def test_changed_overcurrent_delay_applies() -> None:
+    bench = Bench()
+    bench.twin.write_parameter(pid("transient_overcurrent_protection.delay_ms"), 300)
+    bench.run(5.0)
+    checks_trip_timing(bench, "ID-TOCP", {"current": -250.0}, 0.3)
+
+
+# --- locks (ID-TLOCK, SCP-LOCK) -------------------------------------------------------------------
+def trips(bench: Bench, rid: str) -> int:
+    return len(bench.events(rid, "trigger"))
+
+
+def run_until_trips(bench: Bench, rid: str, count: int, limit_s: float = 2000.0) -> None:
+    """Run (wired) until `rid` has tripped `count` times in total."""
+    end = bench.t + limit_s
+    while trips(bench, rid) < count:
+        assert bench.t < end, f"{rid} tripped {trips(bench, rid)} times only"
+        bench.run(1.0)
+
+
+def test_scp_lock_after_5_consecutive_short_circuits_released_only_by_a_charger() -> None:
+    bench = Bench()
+    bench.run(5.0)
+    bench.wire(load_a=800.0)  # a short that stays: each automatic release meets it again
+    run_until_trips(bench, "SCP", 4)
+    assert "SCP-LOCK" not in bench.active
+    run_until_trips(bench, "SCP", 5)
+    assert "SCP-LOCK" in bench.active
+    [lock] = bench.events("SCP-LOCK", "trigger")
+    assert lock.time == pytest.approx(bench.events("SCP", "trigger")[-1].time)
+    assert lock.detail == "5 consecutive SCP trips"
+    bench.run(HOUR)  # the SCP releases automatically, the lock holds the output off
+    assert "SCP" not in bench.active and "SCP-LOCK" in bench.active
+    assert not bench.twin.discharge_path_closed and bench.twin.charge_path_closed
+    assert trips(bench, "SCP") == 5
+    bench.twin.button(bench.t)  # a reset does not release it
+    bench.wire(load_a=0.0)
+    bench.run(10.0)
+    assert "SCP-LOCK" in bench.active
+    bench.wire(charge_a=5.0, charger=13.8)  # a charger
+    assert "SCP-LOCK" not in bench.active
+    assert bench.events("SCP-LOCK", "release")[-1].detail == "charger connected"
+    assert bench.twin.discharge_path_closed
+
+
+@pytest.mark.parametrize(("normal_s", "locked"), [(9.9, True), (10.1, False)])
+def test_a_normal_discharge_period_of_10_s_resets_the_lock_count(normal_s: float, locked: bool) -> None:
+    bench = Bench()
+    bench.run(5.0)
+    bench.wire(load_a=800.0)
+    run_until_trips(bench, "SCP", 4)
+    bench.wire(load_a=20.0)  # the short is gone, a normal load stays
+    bench.run(bench.events("SCP", "trigger")[-1].time + 60.0 - bench.t)  # automatic release
+    assert "SCP" not in bench.active
+    bench.run(normal_s)
+    bench.wire(load_a=800.0)
+    run_until_trips(bench, "SCP", 5)
+    assert ("SCP-LOCK" in bench.active) is locked
+    if not locked:
+        run_until_trips(bench, "SCP", 9)
+        assert "SCP-LOCK" in bench.active
+
+
+def test_transient_lock_is_off_by_default_and_counts_once_enabled() -> None:
+    bench = Bench()
+    bench.run(5.0)
+    bench.wire(load_a=250.0)
+    run_until_trips(bench, "ID-TOCP", 6)
+    assert "ID-TLOCK" not in bench.active and not bench.events("ID-TLOCK")
+    bench.twin.write_parameter(pid("transient_overcurrent_protection.lock_enabled"), 1)
+    run_until_trips(bench, "ID-TOCP", 10)
+    assert "ID-TLOCK" not in bench.active  # counting starts when it is switched on
+    run_until_trips(bench, "ID-TOCP", 11)
+    assert "ID-TLOCK" in bench.active
+    assert not bench.twin.discharge_path_closed
+    bench.wire(charge_a=2.0, charger=13.8)
+    assert "ID-TLOCK" not in bench.active
+
+
+def test_lock_count_setting_applies() -> None:
+    bench = Bench(settings=make_settings(short_circuit_protection__lock_count=2))
+    bench.run(5.0)
+    bench.wire(load_a=800.0)
+    run_until_trips(bench, "SCP", 2)
+    assert "SCP-LOCK" in bench.active
+
+
+def test_flag_count_consecutive_trips() -> None:
+    bench = Bench(settings=make_settings(off=("count_consecutive_trips",)))
+    bench.run(5.0)
+    bench.wire(load_a=800.0)
+    run_until_trips(bench, "SCP", 8)
+    assert "SCP-LOCK" not in bench.active and not bench.events("SCP-LOCK")
+
+
+def test_flag_lock_release_on_charger() -> None:
+    bench = Bench(settings=make_settings(off=("lock_release_on_charger",)))
+    bench.run(5.0)
+    bench.wire(load_a=800.0)
+    run_until_trips(bench, "SCP", 5)
+    bench.wire(charge_a=5.0, charger=13.8)
+    bench.run(600.0)
+    assert "SCP-LOCK" in bench.active
+    assert bench.twin.telemetry().mode is Mode.CHARGE  # the charger is there, the lock stays
+
+
+# --- balancing (BAL-*) ----------------------------------------------------------------------------
+def bleeding(bench: Bench) -> list[bool]:
+    telemetry = bench.twin.telemetry()
+    currents = bench.twin.bleed_currents()
+    assert telemetry.balancing == [c > 0 for c in currents]
+    assert all(c in (0.0, BLEED_CURRENT_A) for c in currents)
+    return telemetry.balancing
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ([3.43, 3.40, 3.41, 3.40], [True, False, False, False]),  # above 3400 mV, spread 30 mV
+        ([3.43, 3.40, 3.42, 3.40], [True, False, True, False]),  # every cell above start and 20 mV above min
+        ([3.429, 3.40, 3.40, 3.40], [False] * 4),  # spread 29 mV
+        ([3.40, 3.37, 3.37, 3.37], [False] * 4),  # spread 30 mV, but no cell above 3400 mV
+        ([3.45, 3.401, 3.40, 3.40], [True, False, False, False]),  # 3401 mV is not 20 mV above min
+    ],
+)
+def test_balancing_starts_on_start_voltage_and_open_difference(
+    cells: list[float], expected: list[bool]
+) -> None:
+    bench = Bench()
+    bench.set(cells=cells)
+    bench.run(1.0)
+    assert bleeding(bench) == expected
+
+
+def test_balancing_ends_below_the_end_difference() -> None:
+    bench = Bench()
+    bench.set(cells=[3.45, 3.42, 3.42, 3.42])
+    bench.run(1.0)
+    assert bleeding(bench) == [True, False, False, False]
+    bench.set(cells=[3.44, 3.42, 3.42, 3.42])  # 20 mV: still on (hysteresis)
+    bench.run(60.0)
+    assert bleeding(bench)[0]
+    bench.set(cells=[3.439, 3.42, 3.42, 3.42])  # 19 mV
+    assert bleeding(bench) == [False] * 4
+    bench.set(cells=[3.445, 3.42, 3.42, 3.42])  # 25 mV: below the open difference, stays off
+    bench.run(60.0)
+    assert bleeding(bench) == [False] * 4
+
+
+def test_charge_balancing_and_its_switch() -> None:
+    cells = [3.45, 3.42, 3.42, 3.42]
+    bench = Bench()
+    bench.set(cells=cells, **CHARGING)
+    bench.run(1.0)
+    assert bleeding(bench)[0]
+    bench = Bench(settings=make_settings(balancing__charge_enabled=False))
+    bench.set(cells=cells, **CHARGING)
+    bench.run(60.0)
+    assert bleeding(bench) == [False] * 4
+    bench.set(cells=cells)  # standby balancing is a separate switch
+    assert bleeding(bench)[0]
+
+
+def test_balancing_while_floating_has_no_standby_time_limit() -> None:
+    bench = Bench()
+    bench.set(cells=[3.45, 3.42, 3.42, 3.42], current=0.1, charger=13.8)  # float: below 300 mA
+    bench.run(11 * HOUR)
+    assert bench.twin.telemetry().mode is Mode.STANDBY
+    assert bleeding(bench)[0]
+
+
+def test_charge_balancing_ends_when_charging_stops() -> None:
+    bench = Bench()
+    bench.set(cells=[3.45, 3.42, 3.42, 3.42], **CHARGING)
+    bench.run(1.0)
+    bench.set(cells=[3.445, 3.42, 3.42, 3.42], **CHARGING)  # 25 mV: the charge session goes on
+    bench.run(10.0)
+    assert bleeding(bench)[0]
+    bench.set(cells=[3.445, 3.42, 3.42, 3.42])  # charging stops; 25 mV does not open a standby session
+    assert bleeding(bench) == [False] * 4
+
+
+def test_no_balancing_while_discharging() -> None:
+    bench = Bench()
+    bench.set(cells=[3.45, 3.42, 3.42, 3.42], **DISCHARGING)
+    bench.run(60.0)
+    assert bleeding(bench) == [False] * 4
+
+
+def test_standby_balancing_stops_after_10_h_until_the_next_standby_period() -> None:
+    cells = [3.45, 3.42, 3.42, 3.42]
+    bench = Bench()
+    bench.run(10.0)
+    bench.set(cells=cells)
+    start = bench.t
+    bench.run(10 * HOUR - 0.01)
+    assert bleeding(bench)[0]
+    bench.run(0.02)
+    assert bleeding(bench) == [False] * 4
+    assert bench.t - start == pytest.approx(10 * HOUR + 0.01)
+    bench.run(5 * HOUR)
+    assert bleeding(bench) == [False] * 4
+    bench.set(cells=cells, **CHARGING)  # a charge ends the standby period
+    bench.run(10.0)
+    bench.set(cells=cells)
+    assert bleeding(bench)[0]
+
+
+def test_standby_balancing_switch() -> None:
+    bench = Bench(settings=make_settings(balancing__standby_enabled=False))
+    bench.set(cells=[3.45, 3.42, 3.42, 3.42])
+    bench.run(60.0)
+    assert bleeding(bench) == [False] * 4
+
+
+def test_flag_standby_balancing_time_limit() -> None:
+    bench = Bench(settings=make_settings(off=("standby_balancing_time_limit",)))
+    bench.set(cells=[3.45, 3.42, 3.42, 3.42])
+    bench.run(11 * HOUR)
+    assert bleeding(bench)[0]
+
+
+@pytest.mark.parametrize(
+    ("ntc_temps", "on"),
+    [
+        (temps(cell1=50.0), True),
+        (temps(cell1=50.1), False),  # BAL-HT
+        (temps(cell2=0.0), True),
+        (temps(cell2=-0.1), False),  # BAL-LT
+        (temps(ambient=55.0), True),  # the cell NTCs govern the ban (our reading)
+    ],
+)
+def test_balancing_temperature_ban(ntc_temps: Temps, on: bool) -> None:
+    bench = Bench()
+    bench.set(cells=[3.45, 3.42, 3.42, 3.42], temps=ntc_temps)
+    bench.run(1.0)
+    assert bleeding(bench)[0] is on
+
+
+def test_flag_balancing_temperature_ban() -> None:
+    bench = Bench(settings=make_settings(off=("balancing_temperature_ban",)))
+    bench.set(cells=[3.45, 3.42, 3.42, 3.42], temps=temps(cell1=55.0, cell2=-5.0))
+    bench.run(1.0)
+    assert bleeding(bench)[0]
+
+
+# --- cell failure and SOC (CELL-FAIL, SOC-LA, SOC-LP) ---------------------------------------------
+def test_cell_failure_alarm_trips_above_500_mv_and_releases_below_300_mv() -> None:
+    bench = Bench()
+    bench.set(cells=[3.0, 3.5, 3.3, 3.3])  # exactly 500 mV
+    bench.run(30.0)
+    assert "CELL-FAIL" not in bench.active
+    checks_trip_timing(bench, "CELL-FAIL", {"cells": [3.0, 3.501, 3.3, 3.3]}, 1.0)
+    assert bench.twin.charge_path_closed and bench.twin.discharge_path_closed  # an alarm only
+    bench.set(cells=[3.0, 3.3, 3.3, 3.3])  # exactly 300 mV
+    bench.run(30.0)
+    assert "CELL-FAIL" in bench.active
+    bench.set(cells=[3.001, 3.3, 3.3, 3.3])
+    bench.run(0.99)
+    assert "CELL-FAIL" in bench.active
+    bench.run(0.02)
+    assert "CELL-FAIL" not in bench.active
+
+
+def test_soc_alarm_below_15_percent_released_by_a_charge() -> None:
+    bench = Bench()
+    bench.twin.set_remaining_capacity(15.0)
+    bench.run(30.0)
+    assert "SOC-LA" not in bench.active
+    bench.twin.set_remaining_capacity(14.9)
+    bench.run(0.99)
+    assert "SOC-LA" not in bench.active
+    bench.run(0.02)
+    assert "SOC-LA" in bench.active
+    bench.set(**CHARGING)  # 5 A: 0.1 Ah (0.1 %) in 72 s
+    bench.run(60.0)
+    assert "SOC-LA" in bench.active
+    bench.run(15.0)
+    assert "SOC-LA" not in bench.active
+    assert bench.twin.discharge_path_closed
+
+
+def test_soc_protection_is_off_by_default_then_turns_the_output_off() -> None:
+    bench = Bench()
+    bench.twin.set_remaining_capacity(4.0)
+    bench.run(60.0)
+    assert "SOC-LP" not in bench.active and bench.twin.discharge_path_closed
+    bench.twin.write_parameter(pid("soc_protection.enabled"), 1)
+    bench.run(1.01)
+    assert "SOC-LP" in bench.active
+    assert not bench.twin.discharge_path_closed and bench.twin.charge_path_closed
+    bench.set(current=50.0, charger=14.0)  # 1 Ah (1 %) in 72 s
+    bench.run(60.0)
+    assert "SOC-LP" in bench.active
+    bench.run(11.9)  # 71.9 s: 4.999 %
+    assert "SOC-LP" in bench.active
+    bench.run(1.2)  # above 5 % from 72 s on, debounced 1 s
+    assert "SOC-LP" not in bench.active
+    assert bench.events("SOC-LP", "release")[-1].detail == "recovery"
+    assert bench.twin.discharge_path_closed
+
+
+def test_flag_soc_lp_release_on_recovery() -> None:
+    bench = Bench(settings=make_settings(off=("soc_lp_release_on_recovery",), soc_protection__enabled=True))
+    bench.twin.set_remaining_capacity(4.0)
+    bench.run(1.01)
+    bench.twin.set_remaining_capacity(50.0)
+    bench.run(600.0)
+    assert "SOC-LP" in bench.active
+
+
+# --- precharge (PRE) ------------------------------------------------------------------------------
+def test_precharge_runs_for_2_s_at_start_up() -> None:
+    bench = Bench()
+    assert bench.twin.precharge_active
+    bench.run(1.99)
+    assert bench.twin.precharge_active and bench.twin.discharge_path_closed
+    bench.run(0.02)
+    assert not bench.twin.precharge_active
+
+
+def released_uvp(bench: Bench) -> float:
+    """Trip CV-UVP, release it with a charge; return the release time."""
+    bench.set(cells=one_cell(2.79))
+    bench.run(1.01)
+    assert not bench.twin.discharge_path_closed and not bench.twin.precharge_active
+    bench.set(cells=one_cell(3.2), current=1.0, charger=13.8)
+    bench.run(1.0)
+    return bench.events("CV-UVP", "release")[-1].time
+
+
+def test_precharge_runs_each_time_the_discharge_mosfet_turns_on() -> None:
+    bench = Bench(settings=make_settings(precharge__time_ms=5000))
+    bench.run(4.99)
+    assert bench.twin.precharge_active
+    bench.run(10.0)
+    released = released_uvp(bench)
+    assert bench.t == pytest.approx(released)
+    bench.run(4.99)
+    assert bench.twin.precharge_active
+    bench.run(0.02)
+    assert not bench.twin.precharge_active
+
+
+def test_a_discharge_block_aborts_the_precharge() -> None:
+    bench = Bench()
+    bench.run(0.5)
+    bench.set(cells=one_cell(2.79))
+    bench.run(1.01)
+    assert not bench.twin.discharge_path_closed and not bench.twin.precharge_active
+
+
+def test_flag_precharge_on_discharge_switch_on() -> None:
+    bench = Bench(settings=make_settings(off=("precharge_on_discharge_switch_on",)))
+    assert bench.twin.precharge_active  # at start-up still
+    bench.run(10.0)
+    released_uvp(bench)
+    assert bench.twin.discharge_path_closed and not bench.twin.precharge_active
+
+
+# --- sleep, supply current, wake (PM-SLEEP, PM-SLEEP-I, PM-WAKE) -----------------------------------
+def asleep_bench(settings: Settings | None = None) -> Bench:
+    bench = Bench(settings=settings or make_settings(power_management__max_standby_h=1))
+    bench.run(HOUR + 0.01)
+    assert bench.twin.mode is Mode.SHUTDOWN
+    return bench
+
+
+def test_supply_current_awake_asleep_and_without_cells() -> None:
+    bench = Bench()
+    assert bench.twin.supply_current_a() == pytest.approx(0.012)
+    bench = asleep_bench()
+    assert bench.twin.supply_current_a() <= 10e-6  # PM-SLEEP-I
+    assert bench.twin.bleed_currents() == [0.0] * 4
+    bench.set(powered=False)
+    assert bench.twin.supply_current_a() == 0.0
+
+
+def test_an_effective_current_restarts_the_standby_time() -> None:
+    bench = Bench()
+    bench.run(24 * HOUR)
+    bench.set(current=-0.19)  # below the effective discharge current: still standby
+    bench.run(60.0)
+    bench.set(current=-0.2)  # effective: discharge mode
+    bench.run(60.0)
+    bench.set()
+    restarted = bench.t
+    bench.run(48 * HOUR - 1.0)
+    assert bench.twin.mode is Mode.STANDBY
+    bench.run(2.0)
+    assert bench.events("PM-SLEEP", "trigger")[-1].time == pytest.approx(restarted + 48 * HOUR, abs=1e-6)
+
+
+def test_a_floating_charger_keeps_it_awake() -> None:
+    bench = Bench()
+    bench.set(current=0.05, charger=13.8)
+    bench.run(100 * HOUR)
+    assert bench.twin.mode is Mode.STANDBY
+
+
+def test_sleep_switch_and_flag_sleep_enabled_flag_respected() -> None:
+    bench = Bench(settings=make_settings(power_management__sleep_enabled=False))
+    bench.run(100 * HOUR)
+    assert bench.twin.mode is Mode.STANDBY
+    bench = Bench(
+        settings=make_settings(off=("sleep_enabled_flag_respected",), power_management__sleep_enabled=False)
+    )
+    bench.run(48 * HOUR + 1.0)
+    assert bench.twin.mode is Mode.SHUTDOWN
+
+
+@pytest.mark.parametrize("reason", ["charger", "rs485", "button"])
+def test_wake_sources_and_their_flags(reason: str) -> None:
+    def wake(bench: Bench) -> None:
+        if reason == "charger":
+            bench.set(charger=13.8, current=0.0)  # P+ above the pack: the wake comparator
+            bench.run(1.0)
+        elif reason == "rs485":
+            bench.twin.wake(bench.t, "rs485")
+        else:
+            bench.twin.button(bench.t)
+
+    bench = asleep_bench()
+    wake(bench)
+    assert bench.twin.mode is not Mode.SHUTDOWN
+    release = bench.events("PM-SLEEP", "release")[-1]
+    assert release.detail == f"wake: {reason}"
+    assert bench.twin.supply_current_a() == pytest.approx(0.012)
+    bench = asleep_bench(make_settings(off=(f"wake_on_{reason}",), power_management__max_standby_h=1))
+    wake(bench)
+    bench.run(60.0)
+    assert bench.twin.mode is Mode.SHUTDOWN
+
+
+def test_p_plus_at_the_pack_voltage_does_not_wake_it() -> None:
+    bench = asleep_bench()
+    bench.set(charger=13.35)  # pack 13.2 V: within the comparator margin
+    bench.run(HOUR)
+    assert not bench.events("PM-SLEEP", "release")
+    bench.set(charger=13.45)
+    assert bench.twin.mode is Mode.STANDBY
+
+
+def test_can_traffic_does_not_wake_it() -> None:
+    bench = asleep_bench()
+    bench.twin.wake(bench.t, "can")
+    bench.run(1.0)
+    assert bench.twin.mode is Mode.SHUTDOWN
+
+
+def test_after_a_wake_it_sleeps_again_after_the_standby_time() -> None:
+    bench = asleep_bench()
+    bench.twin.wake(bench.t, "rs485")
+    woke = bench.t
+    bench.run(HOUR + 0.01)
+    [_, second] = bench.events("PM-SLEEP", "trigger")
+    assert second.time == pytest.approx(woke + HOUR, abs=1e-6)
+
+
+def test_button_while_running_rechecks_uvp_and_flag_uvp_release_on_reboot() -> None:
+    for flagged, released in [((), True), (("uvp_release_on_reboot",), False)]:
+        bench = Bench(settings=make_settings(off=flagged))
+        bench.set(cells=one_cell(2.79))
+        bench.run(1.01)
+        bench.set(cells=one_cell(3.2))  # above the 3100 mV recovery value, no charge
+        bench.run(10.0)
+        assert "CV-UVP" in bench.active
+        bench.twin.button(bench.t)
+        bench.run(0.1)
+        assert ("CV-UVP" not in bench.active) is released
+        if released:
+            assert bench.events("CV-UVP", "release")[-1].detail == "reboot re-check"
+
+
+# --- history, determinism, flag coverage ----------------------------------------------------------
+def test_history_records_locks_sleep_and_wake_with_snapshots() -> None:
+    bench = Bench(settings=make_settings(power_management__max_standby_h=1))
+    bench.run(5.0)
+    bench.wire(load_a=800.0, cells=[3.31, 3.3, 3.3, 3.3])
+    run_until_trips(bench, "SCP", 5)
+    bench.wire(charge_a=5.0, charger=13.8)
+    bench.set()
+    bench.run(HOUR + 1.0)
+    bench.twin.wake(bench.t, "rs485")
+    kinds = [(e.kind, e.rid) for e in bench.twin.history if e.rid in ("SCP-LOCK", "PM-SLEEP")]
+    assert kinds == [
+        ("trigger", "SCP-LOCK"), ("release", "SCP-LOCK"), ("trigger", "PM-SLEEP"), ("release", "PM-SLEEP")
+    ]  # fmt: skip
+    lock = bench.events("SCP-LOCK", "trigger")[0]
+    assert lock.snapshot.cell_mv[0] == 3310 and lock.snapshot.current_a == -CURRENT_RANGE_A
+
+
+def scenario(seed: int) -> tuple[list[Telemetry], list[tuple[float, str, str, str]], list[list[float]]]:
+    bench = Bench(seed=seed, ideal=False)
+    sequence, bleed = [], []
+    steps: list[dict[str, Any]] = [
+        {"cells": [3.45, 3.41, 3.40, 3.40]},
+        {"cells": [3.45, 3.41, 3.40, 3.40], **CHARGING, "temps": temps(cell1=55.0)},
+        {"cells": 3.3, "current": -250.0},
+        {"cells": 3.3, "current": -900.0},
+        {"cells": 3.3, "current": 0.5, "charger": 13.9, "temps": temps(ambient=62.0)},
+    ]
+    for kwargs in steps:
+        bench.set(**kwargs)
+        for _ in range(10):
+            bench.run(0.7)
+            sequence.append(bench.twin.telemetry())
+            bleed.append(bench.twin.bleed_currents())
+    history = [(e.time, e.kind, e.rid, e.detail) for e in bench.twin.history]
+    return sequence, history, bleed
+
+
+def test_same_seed_same_results_with_every_function_involved() -> None:
+    first, second, other = scenario(4), scenario(4), scenario(5)
+    assert first == second
+    rids = {rid for _, _, rid, _ in first[1]}
+    assert {"TC-HA", "ID-TOCP", "SCP", "TE-OTP"} <= rids
+    assert any(any(row) for row in first[2])  # balancing took part
+    assert [t.cell_mv for t in first[0]] != [t.cell_mv for t in other[0]]
+
+
+# Every behaviour flag and the test that shows it removes exactly its behaviour.
+FLAG_TESTS: dict[str, str] = {
+    "ovp_release_on_recovery": "test_flag_ovp_release_on_recovery",
+    "ovp_release_on_discharge": "test_flag_ovp_release_on_discharge",
+    "uvp_release_on_charge": "test_flag_uvp_release_on_charge",
+    "chg_hv_release": "test_flag_chg_hv_release",
+    "uvp_release_on_reboot": "test_button_while_running_rechecks_uvp_and_flag_uvp_release_on_reboot",
+    "temperature_release_on_recovery": "test_flag_temperature_release_on_recovery",
+    **{case.opposite_flag: "test_flag_removes_the_opposite_current_release_only" for case in OCP},
+    **{case.auto_flag: "test_flag_removes_the_automatic_release_only" for case in OCP},
+    "soc_lp_release_on_recovery": "test_flag_soc_lp_release_on_recovery",
+    "lock_release_on_charger": "test_flag_lock_release_on_charger",
+    "count_consecutive_trips": "test_flag_count_consecutive_trips",
+    "balancing_temperature_ban": "test_flag_balancing_temperature_ban",
+    "standby_balancing_time_limit": "test_flag_standby_balancing_time_limit",
+    "sleep_enabled_flag_respected": "test_sleep_switch_and_flag_sleep_enabled_flag_respected",
+    "precharge_on_discharge_switch_on": "test_flag_precharge_on_discharge_switch_on",
+    **{f"wake_on_{reason}": "test_wake_sources_and_their_flags" for reason in ("charger", "rs485", "button")},
+}
+
+
+def test_every_behaviour_flag_has_a_test() -> None:
+    assert set(FLAG_TESTS) == set(type(Settings().behaviour).model_fields)
+    assert all(callable(globals().get(name)) for name in FLAG_TESTS.values())

@@ -47,6 +47,8 @@ class Lab:
             plant: Plant = cls(self.station, self.instruments, settings, self.seed, self.hub.publish)
         except ValueError as exc:
             raise ConfigError("firmware settings", "-", str(exc)) from None
+        if hasattr(plant, "can_listeners"):
+            plant.can_listeners = self.hub.listeners
         plant.power_on(self.t)
         return plant
 

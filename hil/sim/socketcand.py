@@ -45,6 +45,10 @@ class SocketcandHub:
     last_timestamp: float = -1.0
     _clients: list[_Client] = field(default_factory=list)
 
+    def listeners(self) -> int:
+        """Clients subscribed to the bus now."""
+        return len(self._clients)
+
     def publish(self, timestamp: float, can_id: int, data: bytes, extended: bool = False) -> None:
         """Put a frame on the bus (from the DUT twin)."""
         line = format_frame(timestamp, can_id, data, extended)
@@ -94,9 +98,9 @@ class SocketcandHub:
                 client.writer.write(b"< error could not open bus >")
             await client.writer.drain()
         elif verb == "rawmode":
+            self._clients.append(client)  # subscribed before the ok: frames are held during the guard
             client.writer.write(b"< ok >")
             await client.writer.drain()
-            self._clients.append(client)  # subscribed from now on; frames are held during the guard
             await asyncio.sleep(HANDSHAKE_GUARD_S)
             client.writer.write(b"".join(client.held))
             client.held.clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hil.duts.bms12100.harness import PROBE_CURRENT_A, Bms12100Bench
+from hil.duts.bms12100.harness import PRECHARGE_WAIT_S, PROBE_CURRENT_A, Bms12100Bench
 from hil.measure import equals, within
 
 SHORT_HOLD_S = 0.05
@@ -38,6 +38,7 @@ def _connect_charger(bench: Bms12100Bench) -> None:
     bench.charge(PROBE_CURRENT_A)
     bench.clock.sleep(1.0)
     bench.idle()
+    bench.clock.sleep(PRECHARGE_WAIT_S)  # the released discharge path precharges first
 
 
 @pytest.mark.requirement("SCP")
@@ -46,7 +47,7 @@ def test_short_circuit(bench: Bms12100Bench, check) -> None:
     load = bench.station.load
     load.set_short(True)
     bench.clock.sleep(0.01)
-    current = bench.load_current()
+    current = abs(bench.load_current())
     load.set_short(False)
     load.set_input(False)
     check(
@@ -86,7 +87,7 @@ def test_short_circuit_lock(bench: Bms12100Bench, check) -> None:
         locked = bench.active("SCP-LOCK")
         if n < 5:
             check(equals("SCP-LOCK", f"not locked after {n} short(s)", locked, False, bench.clock.now()))
-            bench.clock.sleep(AUTO_RELEASE_S + 2.0)  # automatic release, so the next short counts
+            bench.clock.sleep(AUTO_RELEASE_S + PRECHARGE_WAIT_S)  # automatic release; the next short counts
     check(
         equals(
             "SCP-LOCK",
@@ -124,7 +125,7 @@ def test_transient_lock(bench: Bms12100Bench, spec_data, check) -> None:
     req = spec_data.get("ID-TLOCK")
     for _ in range(5):
         _transient(bench)
-        bench.clock.sleep(AUTO_RELEASE_S + 2.0)
+        bench.clock.sleep(AUTO_RELEASE_S + PRECHARGE_WAIT_S)
     check(
         equals(
             "ID-TLOCK", "no lock while disabled (default)", bench.active("ID-TLOCK"), False, bench.clock.now()
@@ -145,7 +146,7 @@ def test_transient_lock(bench: Bms12100Bench, spec_data, check) -> None:
                         bench.clock.now(),
                     )
                 )
-                bench.clock.sleep(AUTO_RELEASE_S + 2.0)
+                bench.clock.sleep(AUTO_RELEASE_S + PRECHARGE_WAIT_S)
         check(
             equals(
                 "ID-TLOCK",

@@ -21,7 +21,7 @@ from hil.spec import Requirement
 #: bisection resolution, as a fraction of the row's tolerance
 RESOLUTION_OF_TOLERANCE = 0.25
 #: half-width of the characterisation search, in margins (tolerance + setting uncertainty)
-SEARCH_SPAN_OF_MARGIN = 5
+SEARCH_SPAN_OF_MARGIN = 4
 #: trip-delay acceptance where the spec gives a delay: ± this fraction, plus the polling resolution
 DELAY_TOLERANCE = 0.1
 

@@ -27,7 +27,9 @@ NEUTRAL_C = 25.0
 PROBE_CURRENT_A = 2.0
 #: current below which the power path counts as blocked (A)
 BLOCKED_A = 0.2
-BOOT_S = 2.0
+BOOT_S = 2.5
+#: the discharge path precharges for 2 s whenever it turns on (PRE): wait it out before a probe
+PRECHARGE_WAIT_S = 2.5
 #: the charger is set this far above the pack so it runs current-limited (CC)
 CHARGER_HEADROOM_V = 2.0
 CHARGER_MAX_V = 16.0
@@ -167,6 +169,7 @@ class Bms12100Bench(DutBench):
             status = self.dut.status()
         if status.active:
             raise BenchError(f"the BMS reports {sorted(status.active)} after a power cycle at nominal levels")
+        self.clock.sleep(PRECHARGE_WAIT_S)  # a discharge path switched on just now is still precharging
         return status
 
     def power_cycle(self) -> None:
@@ -361,6 +364,8 @@ class Bms12100Bench(DutBench):
             raise BenchError(f"{req.id} could not be released to re-arm the probe")
 
     def precondition_after_rearm(self, req: Requirement) -> None:
+        if req.quantity == "current" or req.blocks in ("discharge", "both"):
+            self.clock.sleep(PRECHARGE_WAIT_S)  # the discharge path precharges after it turns on
         path = driven_path(req)
         if path is not None:
             self.drive_path(path)

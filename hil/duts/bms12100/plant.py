@@ -4,30 +4,37 @@ the twin of the BMS firmware, which decides the MOSFETs; plus its CAN and RS-485
 Power path (charge current positive): the charger is a CV/CC source behind the station's
 charger path resistance; the load draws its demanded current; the cells are stiff sources
 (the cell emulator). The charge MOSFET must be on for current to flow into the pack, the
-discharge MOSFET for current out of it (the other MOSFET's body diode conducts).
+discharge MOSFET for current out of it (the other MOSFET's body diode conducts). While the twin
+precharges (PRE), the pack's discharge current flows through the precharge resistor
+(`PRECHARGE_OHM`): at most V_pack / 20 Ω, with P+ dropping by I·20 Ω. The BMS's own supply current
+(`Bms12100Twin.supply_current_a`, awake or asleep) and its balancing bleed currents are drawn from
+the cells and show on the cell emulator's current readback; the supply current also on the DMM's
+SUPPLY point.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, cast
 
 from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.can_codec import CYCLE_S, encode_telemetry
 from hil.duts.bms12100.responder import Rs485Responder
 from hil.duts.bms12100.settings import Settings
-from hil.duts.bms12100.twin import Bms12100Twin, TerminalInputs
+from hil.duts.bms12100.telemetry import Mode
+from hil.duts.bms12100.twin import PRECHARGE_OHM, Bms12100Twin, TerminalInputs
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.plant import CanPublish, Plant
 from hil.sim.ports import LoadPort, MultiSourcePort, ResistancePort, SourcePort
 from hil.station.model import StationModel
 
 NTC_TERMINALS = ("T_CELL1", "T_CELL2", "T_AMB", "T_MOS")
-#: BMS supply current drawn from the cell stack while awake (A)
-ACTIVE_SUPPLY_A = 0.012
 MIN_POWER_V = 6.0
 #: resistance the load shows in short-circuit mode (Ω)
 SHORT_OHM = 0.005
+#: resistance of the BMS's own power path (MOSFETs, shunt, copper): our assumption, below EL-RDS's 2 mΩ
+BMS_PATH_OHM = 0.0015
 
 
 class Bms12100Plant(Plant):
@@ -57,6 +64,8 @@ class Bms12100Plant(Plant):
         self.powered = False
         self.next_can = 0.0
         self.v_pack = 0.0
+        self.v_b = 0.0
+        self.can_listeners: Callable[[], int] = lambda: 1  # the lab sets this to its CAN hub's
         self.v_p = 0.0
         self.i_pack = 0.0
         self.i_charger = 0.0
@@ -92,6 +101,8 @@ class Bms12100Plant(Plant):
         Node P sits at V_pack + I·R (R: the station's battery_ohm); the charger is CV with a
         current limit and cannot sink; the load draws its demand. A MOSFET that is off blocks its
         direction: P is then cut from the pack and follows the charger (or collapses under the load).
+        While the twin precharges and no charger is on, the pack's discharge current is limited to
+        V_pack / PRECHARGE_OHM and P drops by I·PRECHARGE_OHM (with a charger on, it feeds the load).
         """
         self.cell_v = self._cell_voltages()
         self.v_pack = v_pack = sum(self.cell_v)
@@ -105,8 +116,13 @@ class Bms12100Plant(Plant):
             demand = v_pack / (r + SHORT_OHM)
         chg_ok = self.powered and self.twin.charge_path_closed
         dsg_ok = self.powered and self.twin.discharge_path_closed
+        precharge_drop = 0.0
         if supply is None:
             i_c, i_b = 0.0, -demand
+            if self.powered and self.twin.precharge_active:
+                i_b = max(i_b, -v_pack / PRECHARGE_OHM)  # the precharge resistor limits the discharge
+                demand = -i_b
+                precharge_drop = demand * PRECHARGE_OHM
         else:
             i_b = (supply.voltage - v_pack) / r  # charger in CV holding P at its setpoint
             i_c = i_b + demand
@@ -115,14 +131,17 @@ class Bms12100Plant(Plant):
             elif i_c < 0:
                 i_c = 0.0
             i_b = i_c - demand
-        v_p = v_pack + i_b * r
+        v_p = v_pack + i_b * (r + BMS_PATH_OHM) - precharge_drop
         if (i_b > 0 and not chg_ok) or (i_b < 0 and not dsg_ok):
             i_b = 0.0  # P is cut from the pack
             if supply is not None and demand <= supply.current_limit:
                 i_c, v_p = demand, supply.voltage
             else:
                 i_c, v_p, demand = (supply.current_limit if supply else 0.0), 0.0, 0.0
+        elif supply is None and not dsg_ok:
+            v_p = 0.0  # nothing drives P: the discharge MOSFET is off and no charger is connected
         self.v_p = max(v_p, 0.0)
+        self.v_b = v_pack + i_b * r  # the BMS's B+ terminal, behind the cells' own resistance
         self.i_pack = i_b
         self.i_charger = i_c
         self.i_load = demand
@@ -158,10 +177,14 @@ class Bms12100Plant(Plant):
             self.twin.step(t, dt, self._inputs())
             self._solve(t)  # the MOSFETs may have changed
         self._report()
-        if self.powered and t + 1e-9 >= self.next_can:
+        if self._talking() and t + 1e-9 >= self.next_can:
             for can_id, data in encode_telemetry(self.twin.telemetry()):
                 self.publish(t, can_id, data)
             self.next_can = t + CYCLE_S
+
+    def _talking(self) -> bool:
+        """The BMS sends on CAN while awake; frames nobody listens to are not built (long waits)."""
+        return self.powered and self.twin.mode is not Mode.SHUTDOWN and self.can_listeners() > 0
 
     def _report(self) -> None:
         if self.charger is not None:
@@ -175,15 +198,23 @@ class Bms12100Plant(Plant):
             bleed = (
                 self.twin.bleed_currents() if self.powered and hasattr(self.twin, "bleed_currents") else []
             )
+            supply_a = self.twin.supply_current_a() if self.powered else 0.0
             for i in range(1, CELL_COUNT + 1):
-                current = -self.i_pack + (ACTIVE_SUPPLY_A if self.powered else 0.0)
+                current = -self.i_pack + supply_a
                 if i - 1 < len(bleed):
                     current += bleed[i - 1]
                 port.report_channel(int(self.cell_ch[f"CELL{i}"]), self.cell_v[i - 1], current)
 
     def max_step(self, t: float) -> float:
-        step = self.twin.max_step() if self.powered else 1.0
+        self._solve(t)
+        if not self.powered and self.v_pack > MIN_POWER_V:
+            return 1e-6  # the cells have just been connected: boot now, not a second later
         if self.powered:
+            # Let the twin see inputs changed since the last step (e.g. a load short) at once, so
+            # that its max_step covers the timers they start (the SCP's 300 µs).
+            self.twin.step(t, 0.0, self._inputs())
+        step = self.twin.max_step() if self.powered else 1.0
+        if self._talking():
             step = min(step, max(self.next_can - t, 1e-4))
         if self.load is not None:
             change = cast(LoadPort, self.load).next_change(t)
@@ -200,13 +231,13 @@ class Bms12100Plant(Plant):
         """True values at DMM points: PACK, P, CELLn voltages; SUPPLY current; NTC resistances."""
         if quantity == "VOLT":
             if point == "PACK":
-                return self.v_pack
+                return self.v_b
             if point == "P":
                 return self.v_p
             if point.startswith("CELL"):
                 return self.cell_v[int(point[4:]) - 1]
         if quantity == "CURR" and point == "SUPPLY":
-            return ACTIVE_SUPPLY_A if self.powered else 0.0
+            return self.twin.supply_current_a() if self.powered else 0.0
         if quantity == "RES" and point in NTC_TERMINALS:
             ohm = self._ntc_ohms()[NTC_TERMINALS.index(point)]
             return math.inf if ohm is None else ohm

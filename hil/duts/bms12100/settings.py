@@ -132,12 +132,45 @@ class Fixed(_Section):
 
 
 class Behaviour(_Section):
-    """Twin behaviour flags; a conforming unit has all of them true."""
+    """Twin behaviour flags; a conforming unit has all of them true.
+
+    Each flag set to false removes exactly one behaviour of the firmware (a non-conforming unit);
+    the twin's modules say where each one acts.
+    """
 
     ovp_release_on_recovery: bool = True
     ovp_release_on_discharge: bool = True
     uvp_release_on_charge: bool = True
     chg_hv_release: bool = True
+    # UVP: the re-check of the recovery value when the firmware (re)boots (wake, reset button)
+    uvp_release_on_reboot: bool = True
+    # TC/TD/TE/TP over- and under-temperature protections: release on the recovery value
+    temperature_release_on_recovery: bool = True
+    # current protections: release by the opposite current, and the automatic release
+    ic_ocp_release_on_discharge: bool = True
+    ic_ocp_auto_release: bool = True
+    id_ocp_release_on_charge: bool = True
+    id_ocp_auto_release: bool = True
+    id_tocp_release_on_charge: bool = True
+    id_tocp_auto_release: bool = True
+    scp_release_on_charge: bool = True
+    scp_auto_release: bool = True
+    # SOC-LP: release when the SOC is back above the threshold
+    soc_lp_release_on_recovery: bool = True
+    # ID-TLOCK and SCP-LOCK: a charger releases the lock; the lock counter counts trips
+    lock_release_on_charger: bool = True
+    count_consecutive_trips: bool = True
+    # balancing: no balancing beyond the temperature limits; standby balancing time limit
+    balancing_temperature_ban: bool = True
+    standby_balancing_time_limit: bool = True
+    # PM-SLEEP: power_management.sleep_enabled = false keeps the unit awake
+    sleep_enabled_flag_respected: bool = True
+    # PRE: precharge also when the discharge MOSFET turns on (not only at start-up)
+    precharge_on_discharge_switch_on: bool = True
+    # PM-WAKE: each wake-up source
+    wake_on_charger: bool = True
+    wake_on_rs485: bool = True
+    wake_on_button: bool = True
 
 
 class Settings(_Section):

@@ -14,6 +14,10 @@ accuracy figures with margin (seed §3.1–§3.3; ACC-CV, ACC-PV, ACC-T, ACC-I):
   (spec ±2 % below 10 A, ±1 % at and above 10 A).
 Readings are rounded to the protocol resolutions (1 mV, 10 mV pack, 10 mA, 0.1 °C) and the firmware
 acts on exactly what it reports.
+
+OUR ASSUMPTION: the current channel (shunt ADC) saturates at ±`CURRENT_RANGE_A` (300 A, three times
+the rated current; the RS-485 records carry ±327.67 A). Beyond it the short-circuit protection
+works from a hardware comparator on the true current (tables.py, SCP), as on usual AFEs.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ NOISE_SIGMAS = 3.0  # noise is truncated here, so the budget is a hard bound
 # shorted one as the top, as on typical BMS firmware; readings are clamped to that range.
 NTC_MIN_C = -40.0
 NTC_MAX_C = 150.0
+CURRENT_RANGE_A = 300.0
 
 
 @dataclass
@@ -163,7 +168,8 @@ class Frontend:
     def measure(
         self, t: float, inputs: TerminalInputs, rng: random.Random, *, rounded: bool = True
     ) -> Measurement:
-        """Sample every channel once; `rounded=False` keeps full precision (for step control)."""
+        """Sample every channel once; `rounded=False` keeps full precision and range (the true
+        values through an ideal front end, for step control and hardware comparators)."""
 
         def res(value: float, digits: int) -> float:
             return round(value, digits) + 0.0 if rounded else value  # + 0.0: no -0.0
@@ -175,13 +181,17 @@ class Frontend:
                 for ch, v in zip(self.cells, inputs.cell_v, strict=True)
             ),
             pack_v=res(self.pack.apply(math.fsum(inputs.cell_v), rng), 2),
-            current_a=res(self.current.apply(inputs.current_a, rng), 2),
+            current_a=res(self._current(inputs.current_a, rng, saturate=rounded), 2),
             temperatures_c=tuple(
                 res(self._temperature(ch, ohm, rng), 1)
                 for ch, ohm in zip(self.temperatures, inputs.ntc_ohm, strict=True)
             ),
             charger_v=res(self.charger.apply(inputs.charger_v, rng), 2),
         )
+
+    def _current(self, amps: float, rng: random.Random, *, saturate: bool) -> float:
+        reading = self.current.apply(amps, rng)
+        return min(CURRENT_RANGE_A, max(-CURRENT_RANGE_A, reading)) if saturate else reading
 
     @staticmethod
     def _temperature(ch: ChannelError, ohm: float | None, rng: random.Random) -> float:

@@ -1,9 +1,10 @@
 """A generic alarm/protection state machine of the firmware, configured by data.
 
 A `MonitorSpec` says what one requirement ID watches (a quantity of a `Measurement`), in which
-direction, with which trigger and release thresholds, delays and enable switch (settings paths or
-constants, read on every step so a changed setting applies at once), what it blocks, and how it
-may be released (`ReleaseAlternative`s, each named and each switchable by a behaviour flag).
+direction, with which trigger and release thresholds, delays and enable switch (settings paths,
+`Scaled` paths or constants, read on every step so a changed setting applies at once), in which
+working modes it applies, what it blocks, and how it may be released (`ReleaseAlternative`s, each
+named and each switchable by a behaviour flag).
 A `Monitor` is the running state of one spec. Timers accumulate the step length, so any dt works
 and event times are exact; `step_limit` tells the caller how far it may step without losing timing
 accuracy.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum, Flag
 
 from hil.duts.bms12100.settings import Settings
+from hil.duts.bms12100.telemetry import Mode
 from hil.duts.bms12100.twin.measurement import Measurement
 
 MIN_STEP_S = 1e-4
@@ -24,13 +26,26 @@ TIMING_RESOLUTION = 0.01  # near a threshold, step at 1 % of the delay being tim
 _EPS = 1e-9
 
 Quantity = Callable[[Measurement], float]
-Value = str | float  # a dotted settings path, or a constant fixed in firmware
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """A settings path whose value is multiplied by `factor` (e.g. µs read as ms: 0.001)."""
+
+    path: str
+    factor: float
+
+
+Value = str | float | Scaled  # a dotted settings path, a scaled path, or a constant fixed in firmware
 
 
 def resolve(settings: Settings, value: Value | None) -> float | None:
     """The number a settings path (or a constant) stands for; None if unset."""
     if value is None:
         return None
+    if isinstance(value, Scaled):
+        scaled = settings.get(value.path)
+        return None if scaled is None else float(scaled) * value.factor
     raw = settings.get(value) if isinstance(value, str) else value
     return None if raw is None else float(raw)
 
@@ -130,10 +145,19 @@ class MonitorSpec:
     alternatives: tuple[ReleaseAlternative, ...] = (recovery(),)
     near: float = 0.0  # band (quantity units) in which measurement error may already cross
     shutdown_after_s: Value | None = None  # while tripped, the BMS shuts down after this long
+    # Working modes in which the monitor may trip (None: all), e.g. an alarm "while charging".
+    # Once tripped it releases only by its alternatives, whatever the mode.
+    modes: frozenset[Mode] | None = None
+    # A hardware comparator: trips on the true value (not the ADC reading, which may saturate).
+    comparator: bool = False
 
     def is_enabled(self, settings: Settings) -> bool:
         """Whether the function is switched on (a disabled function never trips)."""
         return self.enabled is None or bool(settings.get(self.enabled))
+
+    def applies(self, mode: Mode) -> bool:
+        """Whether the monitor may trip in the firmware's working mode `mode`."""
+        return self.modes is None or mode in self.modes
 
 
 @dataclass(frozen=True)
@@ -159,6 +183,7 @@ class Monitor:
     _t: float = 0.0
     _true_value: float | None = None
     _true_rate: float = 0.0
+    _live: bool = True  # at the last update the monitor was tripped or could trip
 
     def reset(self) -> None:
         """Power-on state."""
@@ -167,6 +192,7 @@ class Monitor:
         self.reset_timers()
         self._true_value = None
         self._true_rate = 0.0
+        self._live = True
 
     def reset_timers(self) -> None:
         """Forget a pending trip or release (the firmware rebooted)."""
@@ -184,7 +210,11 @@ class Monitor:
         if not spec.is_enabled(settings) or trigger is None:
             self.reset_timers()
             return self._release(t, "disabled") if self.tripped else None
-        value = spec.quantity(m)
+        self._live = self.tripped or spec.applies(m.mode)
+        if not self._live:
+            self.reset_timers()
+            return None
+        value = spec.quantity(true_m if spec.comparator else m)
         if not self.tripped:
             if not spec.direction.beyond(value, trigger):
                 self.reset_timers()
@@ -230,7 +260,10 @@ class Monitor:
     def step_limit(self, settings: Settings) -> float:
         """The longest next step that keeps this monitor's timing exact (inf = no constraint)."""
         spec = self.spec
-        if not spec.is_enabled(settings):
+        idle = not self.pending and not self.tripped
+        if idle and (self._true_rate == 0.0 or self._true_value is None):
+            return math.inf  # nothing is timed and nothing moves (the common case, kept cheap)
+        if not self._live or not spec.is_enabled(settings):
             return math.inf
         delay = resolve_number(settings, spec.delay_ms) / 1000.0
         if self.tripped:

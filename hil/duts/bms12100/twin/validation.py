@@ -1,7 +1,8 @@
 """Consistency checks on a settings set, as the firmware would refuse an impossible parameter.
 
 Pydantic checks types; these check what types cannot: threshold order per monitor direction,
-non-negative times, percentages, the seed's 5–300 Ah capacity range, effective-current hysteresis.
+non-negative times, percentages, the seed's 5–300 Ah capacity range, effective-current hysteresis,
+lock counts of at least 1, balancing end difference <= open difference and temperature ban order.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def validate_settings(settings: Settings) -> list[str]:
         problems.append(f"capacity.rated_ah: must be within {low:g}..{high:g} Ah")
     if settings.capacity.cycle_threshold_pct <= 0.0:
         problems.append("capacity.cycle_threshold_pct: must be above 0 %")
+    for section in ("transient_overcurrent_protection", "short_circuit_protection"):
+        if settings.get(f"{section}.lock_count") < 1:
+            problems.append(f"{section}.lock_count: must be at least 1")
+    bal = settings.balancing
+    if bal.end_diff_mv > bal.open_diff_mv:
+        problems.append("balancing: needs end_diff_mv <= open_diff_mv")
+    if bal.low_temp_ban_c >= bal.high_temp_ban_c:
+        problems.append("balancing: needs low_temp_ban_c < high_temp_ban_c")
     chg, dsg = settings.effective_charge_current, settings.effective_discharge_current
     if not chg.enter_ma >= chg.exit_ma >= 0:
         problems.append("effective_charge_current: needs enter_ma >= exit_ma >= 0")

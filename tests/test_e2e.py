@@ -1,0 +1,257 @@
+"""End to end: `hil run` as a user runs it, on the simulated station, each run in its own folder.
+
+The runs are independent processes (each starts its own lab with virtual time), so the module
+starts them all, two at a time, and each test waits for the one it looks at.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hil.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = load_spec(ROOT / "hil" / "duts" / "bms12100" / "spec.yaml")
+SERIAL = "12100A0000001"  # the twin's serial number
+#: the CV-OVP threshold characterisation (full profile: trip and release points by bisection)
+THRESHOLD_CV_OVP = "test_threshold[CV-OVP]"
+#: the voltage section of the plan: cell and pack voltage alarms/protections, charger over-voltage
+VOLTAGE_SECTION = "CV- or PV- or CHG-HV"
+RUN_TIMEOUT_S = 300  # the EOL plan takes 1-2 min; a hung plan fails instead of stalling the suite
+
+
+@dataclass
+class Run:
+    out: Path
+    future: Future[subprocess.CompletedProcess[str]]
+
+    @property
+    def code(self) -> int:
+        return self.future.result().returncode
+
+    @property
+    def stdout(self) -> str:
+        return self.future.result().stdout
+
+    def entries(self) -> list[dict[str, Any]]:
+        self.future.result()
+        lines = (self.out / "record.jsonl").read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines]
+
+    def measurements(self) -> list[dict[str, Any]]:
+        return [e for e in self.entries() if e["type"] == "measurement"]
+
+    def junit(self) -> ET.Element:
+        self.future.result()
+        return ET.parse(self.out / "junit.xml").getroot()
+
+
+def _firmware(folder: Path, name: str, trigger: float | None) -> Path:
+    """A firmware file made the documented way: `hil dut settings bms12100`, one value changed."""
+    text = subprocess.run(
+        [sys.executable, "-m", "hil", "dut", "settings", "bms12100"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    if trigger is not None:
+        data = yaml.safe_load(text)
+        data["cell_overvoltage_protection"]["trigger"] = trigger
+        text = yaml.safe_dump(data, sort_keys=False)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _hil_run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hil", "run", *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    """Every run of this module, two at a time (one per core), the long EOL run first."""
+    base = tmp_path_factory.mktemp("e2e")
+    ovp3700 = _firmware(base, "fw-ovp3700.yaml", 3700)
+    defaults = _firmware(base, "fw-defaults.yaml", None)
+    plans: dict[str, list[str]] = {
+        "eol": ["--profile", "eol", "--serial", SERIAL],
+        # the voltage section (the changed value's requirement and every neighbour it could upset)
+        "ovp3700": ["--firmware", str(ovp3700), "--profile", "eol", "--", "-k", VOLTAGE_SECTION],
+        # the unchanged file, on the requirement whose verdicts the changed value flips
+        "defaults": ["--firmware", str(defaults), "--profile", "eol", "--", "-k", "CV-OVP"],
+        "seed7a": ["--seed", "7", "--", "-k", THRESHOLD_CV_OVP],
+        "seed7b": ["--seed", "7", "--", "-k", THRESHOLD_CV_OVP],
+        "seed8": ["--seed", "8", "--", "-k", THRESHOLD_CV_OVP],
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started: dict[str, Run] = {}
+        for name, args in plans.items():
+            out = base / name
+            cut = args.index("--") if "--" in args else len(args)
+            full = [*args[:cut], "--out", str(out), *args[cut:]]
+            started[name] = Run(out, pool.submit(_hil_run, full))
+        yield started
+
+
+def accepted(measurement: dict[str, Any]) -> bool:
+    """Passed, or a characterised value without limits (`info`)."""
+    return measurement["verdict"] in ("pass", "info")
+
+
+def _failed_requirements(run: Run) -> set[str]:
+    return {m["requirement"] for m in run.measurements() if not accepted(m)}
+
+
+def test_eol_run_passes_and_writes_its_files(runs: dict[str, Run]) -> None:
+    run = runs["eol"]
+    assert run.code == 0, run.stdout[-3000:]
+    assert f"record: {run.out / 'record.jsonl'}" in run.stdout.splitlines()
+    for name in ("record.jsonl", "junit.xml", "can.asc"):
+        assert (run.out / name).is_file(), name
+
+
+def test_eol_record(runs: dict[str, Run]) -> None:
+    run = runs["eol"]
+    entries = run.entries()
+    assert [e["seq"] for e in entries] == list(range(len(entries)))
+    assert len({e["run_id"] for e in entries}) == 1
+    assert entries[0]["type"] == "header"
+    assert SERIAL in json.dumps(entries[0])  # the serial the operator expected
+    dut = [e for e in entries if e["type"] == "dut"]
+    assert len(dut) == 1 and dut[0]["serial"] == SERIAL
+    measurements = run.measurements()
+    assert measurements
+    assert all(m["requirement"] for m in measurements)
+    assert [m for m in measurements if not accepted(m)] == []
+    requirements = {m["requirement"] for m in measurements}
+    assert requirements <= {r.id for r in SPEC.requirements}
+    assert {"CV-OVP", "CV-UVP", "PV-OVP", "PV-UVP"} <= requirements
+    assert all(isinstance(m["time"], float | int) for m in measurements)
+    # the last safe state comes after every test and measurement, the record ends right after it
+    kinds = [e["type"] for e in entries]
+    last_safe = len(kinds) - 1 - kinds[::-1].index("safe_state")
+    assert not {"measurement", "test", "dut"} & set(kinds[last_safe:])
+    assert kinds[-1] == "end"
+    read_back = entries[last_safe]["read_back"]
+    assert read_back["charger"]["output"] is False
+    assert read_back["load"]["input"] is False
+    assert len(read_back["cells"]) == 4
+    assert all(ch["on"] is False for ch in read_back["cells"].values())
+    # the NTC inputs are left at the neutral 10 kohm (or open), never at a fault temperature
+    for ohms in read_back["ntc"].values():
+        assert ohms == "open" or ohms == pytest.approx(10_000.0, rel=1e-3)
+    assert set(entries[last_safe]["instruments"].values()) == {"safe"}
+
+
+def test_eol_record_verifies(runs: dict[str, Run]) -> None:
+    run = runs["eol"]
+    run.future.result()
+    result = subprocess.run(
+        [sys.executable, "-m", "hil", "report", str(run.out), "--verify"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "hash chain intact" in result.stdout
+
+
+def test_eol_junit(runs: dict[str, Run]) -> None:
+    root = runs["eol"].junit()
+    cases = list(root.iter("testcase"))
+    assert cases
+    assert not any(case.find("failure") is not None or case.find("error") is not None for case in cases)
+    with_requirement = [
+        case for case in cases if any(p.get("name") == "requirement" for p in case.iter("property"))
+    ]
+    assert with_requirement
+    values = {p.get("value") for case in with_requirement for p in case.iter("property")}
+    assert "CV-OVP" in values
+
+
+def test_eol_can_log(runs: dict[str, Run]) -> None:
+    run = runs["eol"]
+    run.future.result()
+    text = (run.out / "can.asc").read_text(encoding="utf-8")
+    assert text.startswith("date ")
+    frames = [line.split() for line in text.splitlines() if " Rx " in line]
+    assert frames
+    ids = {fields[2].upper().rstrip("X") for fields in frames}
+    assert {"351", "355", "356", "359", "35C", "35E"} <= ids
+
+
+def test_non_conforming_firmware_fails_naming_cv_ovp(runs: dict[str, Run]) -> None:
+    run = runs["ovp3700"]
+    assert run.code == 1, run.stdout[-3000:]
+    assert "fw-ovp3700.yaml" in json.dumps(run.entries()[0])  # the header names the firmware file
+    failed = [m for m in run.measurements() if not accepted(m)]
+    assert failed
+    assert _failed_requirements(run) == {"CV-OVP"}
+    assert any(m["name"] == "trip beyond the limit" for m in failed)
+    failures = []
+    for case in run.junit().iter("testcase"):
+        failure = case.find("failure")
+        if failure is not None:
+            reqs = {p.get("value") for p in case.iter("property") if p.get("name") == "requirement"}
+            failures.append((reqs, failure.get("message", "")))
+    assert failures
+    for reqs, message in failures:
+        assert reqs == {"CV-OVP"}
+        assert "CV-OVP" in message
+
+
+def test_unchanged_firmware_passes(runs: dict[str, Run]) -> None:
+    run = runs["defaults"]
+    assert run.code == 0, run.stdout[-3000:]
+    assert run.measurements()
+    assert _failed_requirements(run) == set()
+    assert "CV-OVP" in {m["requirement"] for m in run.measurements()}
+
+
+def _results(run: Run) -> list[tuple[Any, ...]]:
+    return [
+        (m["test"], m["requirement"], m["name"], m["value"], m["verdict"], m["time"], json.dumps(m["data"]))
+        for m in run.measurements()
+    ]
+
+
+def test_same_seed_same_record(runs: dict[str, Run]) -> None:
+    a, b = runs["seed7a"], runs["seed7b"]
+    assert a.code == 0, a.stdout[-3000:]
+    assert b.code == 0, b.stdout[-3000:]
+    results = _results(a)
+    # the full profile characterised something (a number, not only go/no-go verdicts)
+    assert any(isinstance(r[3], float) for r in results)
+    assert results == _results(b)
+
+
+def test_other_seed_other_values(runs: dict[str, Run]) -> None:
+    seven, eight = runs["seed7a"], runs["seed8"]
+    assert eight.code == 0, eight.stdout[-3000:]
+    results_7, results_8 = _results(seven), _results(eight)
+    # the same measurements, the noise moves the characterised values (e.g. the trip point)
+    assert [r[:3] for r in results_7] == [r[:3] for r in results_8]
+    assert [r[3] for r in results_7] != [r[3] for r in results_8]
