@@ -171,11 +171,6 @@ def test_run_with_firmware_the_twin_refuses_exits_2(tmp_path: Path) -> None:
     assert_one_error_line(result, path, "capacity.rated_ah")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a DUT serial other than --serial makes the plugin call pytest.exit(..., 2); "
-    "2 is pytest's INTERRUPTED code, which `hil run` turns into 130 (Ctrl-C) instead of 2",
-)
 def test_run_with_the_wrong_serial_exits_2(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = hil(

@@ -79,12 +79,6 @@ def shipped(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return SIM if request.param == "sim" else _bench_copy(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConfigError,
-    reason="product bug: the example's load serial 802206011227710042 is unquoted, YAML reads an int "
-    "and InstrumentModel.serial (str) refuses it: field 'instruments.load.serial'",
-)
 def test_bench_example_loads_as_shipped() -> None:
     station = load_station(BENCH)
     assert station.instruments["load"].serial == "802206011227710042"

@@ -82,6 +82,8 @@ def test_short_circuit(bench: Bms12100Bench, check) -> None:
 @pytest.mark.requirement("SCP-LOCK")
 def test_short_circuit_lock(bench: Bms12100Bench, check) -> None:
     """Five consecutive shorts lock the output; only connecting a charger unlocks it."""
+    bench.power_cycle()  # the lock counter starts from zero at power-on
+    bench.clock.sleep(PRECHARGE_WAIT_S)
     for n in range(1, 6):
         _short(bench)
         locked = bench.active("SCP-LOCK")
@@ -123,6 +125,8 @@ def test_short_circuit_lock(bench: Bms12100Bench, check) -> None:
 def test_transient_lock(bench: Bms12100Bench, spec_data, check) -> None:
     """Disabled by default: 5 transients do not lock; switched on, they do, and a charger unlocks it."""
     req = spec_data.get("ID-TLOCK")
+    bench.power_cycle()  # the lock counter starts from zero at power-on
+    bench.clock.sleep(PRECHARGE_WAIT_S)
     for _ in range(5):
         _transient(bench)
         bench.clock.sleep(AUTO_RELEASE_S + PRECHARGE_WAIT_S)
