@@ -298,21 +298,11 @@ def test_quoted_semicolons_do_not_split(dev: Device) -> None:
     assert dev.voltage == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a root-level match wins over the relative path (SCPI-1999 6.2.4); "
-    "MEAS:VOLT?;CURR? answers the [SOURce]:CURRent? setting instead of MEAS:CURR?",
-)
 def test_relative_path_wins_over_a_root_command(dev: Device) -> None:
     dev.current = 1.25
     assert dev.run("MEAS:VOLT?;CURR?") == "meas-volt;meas-curr"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: on the simulated N8900, MEAS:CURR?;VOLT? returns the programmed voltage "
-    "(the [SOURce:]VOLTage? setting), not the measured one",
-)
 def test_n8900_compound_measurement_query() -> None:
     psu = SimKeysightN8900("charger", {"P": "1"}, seed=1)
     psu.execute("VOLT 12.5")
@@ -321,10 +311,6 @@ def test_n8900_compound_measurement_query() -> None:
     assert float(answer.split(";")[1]) != 12.5  # the output is off: nothing near the setting
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a common command resets the path (IEEE 488.2 / SCPI-1999 6.2.4: it must not)",
-)
 def test_common_command_keeps_the_path(dev: Device) -> None:
     assert dev.run("SYST:ERR:COUN?;*OPC?;NEXT?") == f"0;1;{NO_ERROR}"
 

@@ -200,12 +200,6 @@ def test_wrong_channel_is_refused(hub: Hub) -> None:
         hub.connect("can1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a frame another client sends during a new client's handshake guard is "
-    "dropped for it (SocketcandHub._command 'send' skips clients not yet raw instead of holding it, "
-    "unlike publish)",
-)
 def test_client_frames_during_the_guard_are_held(hub: Hub, long_guard: None) -> None:
     inverter = hub.connect()
     hub.sync(inverter)

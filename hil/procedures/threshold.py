@@ -87,7 +87,9 @@ def find_trip(setup: ThresholdSetup, limit: float, span: float, resolution: floa
     """Bisect the trip point within limit ± span to `resolution`, re-arming before every probe.
 
     The first two probes check the bracket (no trip at the inner end, trip at the outer end);
-    then each probe halves it: about log2(2·span/resolution) + 2 probes in all.
+    then each probe halves it: `expected_probe_count(span, resolution)` probes in all. The number
+    of halvings is fixed up front, not found by comparing the float width with `resolution`, so a
+    power-of-two ratio whose width rounds a hair above `resolution` does not cost an extra probe.
     """
     start = len(setup.probes)
     lo, hi = setup.inside(limit, span), setup.beyond(limit, span)  # lo: untripped side
@@ -97,7 +99,7 @@ def find_trip(setup: ThresholdSetup, limit: float, span: float, resolution: floa
     setup.rearm()
     if not setup.probe(hi).tripped:
         return Search(None, resolution, tuple(setup.probes[start:]), "no trip at the outer bracket")
-    while abs(hi - lo) > resolution:
+    for _ in range(_bisections(span, resolution)):
         mid = (lo + hi) / 2
         setup.rearm()
         if setup.probe(mid).tripped:
@@ -134,7 +136,7 @@ def find_release(
     second = released_at(near)
     if second:
         return Search(None, resolution, tuple(setup.probes[start:]), "released already at the near bracket")
-    while abs(near - far) > resolution:
+    for _ in range(_bisections(span, resolution)):
         mid = (near + far) / 2
         setup.rearm()
         outcome = released_at(mid)
@@ -147,6 +149,15 @@ def find_release(
     return Search((near + far) / 2, resolution, tuple(setup.probes[start:]))
 
 
+# Slack on log2(2·span/resolution): a ratio within float rounding of 2**n needs n halvings, not n + 1.
+_LOG2_SLACK = 1e-9
+
+
+def _bisections(span: float, resolution: float) -> int:
+    """Halvings that take a 2·span bracket down to `resolution` (none if it is already there)."""
+    return max(0, math.ceil(math.log2(2 * span / resolution) - _LOG2_SLACK))
+
+
 def expected_probe_count(span: float, resolution: float) -> int:
     """Probes a bisection of 2·span to `resolution` needs (bracket checks included)."""
-    return math.ceil(math.log2(2 * span / resolution)) + 2
+    return _bisections(span, resolution) + 2

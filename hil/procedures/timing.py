@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from hil.clock import Clock
+from hil.clock import TIME_EPSILON, Clock
 
 
 @dataclass(frozen=True)
@@ -37,17 +37,21 @@ def measure_delay(
     """Apply the stimulus, then poll every response until all have responded or the timeout.
 
     The stimulus edge is the clock time right after the stimulus command was accepted; each
-    response edge is the first poll that saw it (so each delay is resolved to `poll_s`).
+    response edge is the first poll that saw it (so each delay is resolved to `poll_s`). The last
+    poll falls on the timeout: the deadline is compared within TIME_EPSILON, because a float sum
+    of polls lands a hair short of it, and the last wait is cut short so as not to pass it.
     """
     stimulus()
     t0 = clock.now()
+    deadline = t0 + timeout_s
     seen: dict[str, float | None] = dict.fromkeys(responses)
     while True:
         now = clock.now()
         for name, responded in responses.items():
             if seen[name] is None and responded():
                 seen[name] = now
-        if all(v is not None for v in seen.values()) or now - t0 >= timeout_s:
+        remaining = deadline - now
+        if all(v is not None for v in seen.values()) or remaining <= TIME_EPSILON:
             break
-        clock.sleep(poll_s)
+        clock.sleep(min(poll_s, remaining))
     return DelayResult(t0, {n: Edge(n, t, poll_s) for n, t in seen.items()})

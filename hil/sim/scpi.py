@@ -258,6 +258,7 @@ class ScpiEngine:
         return ";".join(answers) if answers else None
 
     def _execute_unit(self, unit: str, path: list[str]) -> tuple[str | None, list[str]]:
+        """Run one message unit against the current path; returns its answer and the new path."""
         header, _, rest = unit.partition(" ")
         query = header.endswith("?")
         bare = header.rstrip("?")
@@ -265,12 +266,15 @@ class ScpiEngine:
         channels = None
         if args and args[-1].strip().startswith("(@"):
             channels = parse_channel_list(args.pop())
-        if bare.startswith("*"):
-            tokens = [bare.upper()]
-            candidates = [tokens]
+        common = bare.startswith("*")
+        if common:
+            # a common command is outside the tree: it neither uses nor changes the path
+            candidates = [[bare.upper()]]
         else:
             tokens = [t for t in bare.lstrip(":").split(":") if t]
-            candidates = [tokens] if bare.startswith(":") or not path else [tokens, path + tokens]
+            # SCPI-1999 6.2.4: after ';' a header is relative to the current path; that reading
+            # is tried first, the root only as a lenient fallback; a leading ':' means the root
+            candidates = [tokens] if bare.startswith(":") or not path else [path + tokens, tokens]
         for candidate in candidates:
             for command in self._commands:
                 if command.query != query:
@@ -279,7 +283,7 @@ class ScpiEngine:
                 if suffixes is None:
                     continue
                 call = Call(header, args, suffixes, channels)
-                return command.handler(call), candidate[:-1]
+                return command.handler(call), path if common else candidate[:-1]
         raise ScpiError(UNDEFINED_HEADER, header)
 
 

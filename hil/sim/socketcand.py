@@ -55,12 +55,17 @@ class SocketcandHub:
         self.frames_published += 1
         self.last_timestamp = timestamp
         for client in self._clients:
-            if client.writer.is_closing():
-                continue
-            if client.raw:
-                client.writer.write(line)
-            else:
-                client.held.append(line)
+            self._deliver(client, line)
+
+    @staticmethod
+    def _deliver(client: _Client, line: bytes) -> None:
+        """Write a frame to a subscribed client, or hold it while the client is in its guard."""
+        if client.writer.is_closing():
+            return
+        if client.raw:
+            client.writer.write(line)
+        else:
+            client.held.append(line)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _Client(writer)
@@ -115,8 +120,8 @@ class SocketcandHub:
             can_id, extended = int(ident, 16), len(ident) > 3
             line = format_frame(self.now(), can_id, data, extended)
             for other in self._clients:
-                if other is not client and other.raw:
-                    other.writer.write(line)
+                if other is not client:
+                    self._deliver(other, line)  # held, not dropped, for a client in its guard
             if self.on_receive is not None:
                 self.on_receive(self.now(), can_id, data, extended)
         elif verb in ("echo",):
