@@ -22,6 +22,8 @@ from hil.clock import Clock
 from hil.errors import BenchError
 
 CATCH_UP_TIMEOUT_S = 5.0
+#: socketcand carries timestamps in whole microseconds; a frame "at" t may arrive stamped t ± 0.5 µs
+TIMESTAMP_RESOLUTION_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,13 @@ class CanMonitor:
             return
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
         with self._lock:
-            while self._latest < target - 1e-9:
+            while self._latest < target - TIMESTAMP_RESOLUTION_S:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise BenchError(f"CAN monitor: frames up to t={target:.3f} s did not arrive")
+                    raise BenchError(
+                        f"CAN monitor: frames up to t={target:.3f} s did not arrive "
+                        f"(latest received t={self._latest:.3f} s, receiver running: {self._thread.is_alive()})"
+                    )
                 self._lock.wait(remaining)
 
     def since(self, t0: float, arbitration_id: int | None = None) -> list[Frame]:

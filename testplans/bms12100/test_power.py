@@ -138,3 +138,29 @@ def test_wake_and_sleep_current(bench: Bms12100Bench, can_monitor: CanMonitor, c
         )
     )
     bench.idle()
+
+
+@pytest.mark.long
+@pytest.mark.requirement("PM-SLEEP")
+def test_sleep_after_maximum_standby(bench: Bms12100Bench, can_monitor: CanMonitor, spec_data, check) -> None:
+    """With no charger and no current, the BMS sleeps after the maximum standby time (48 h)."""
+    hours = float(spec_data.get("PM-SLEEP").value or 48.0)
+    bench.idle()
+    start = bench.clock.now()
+    with can_monitor.paused():  # 48 h of frames are not kept; the gap is in the capture's record
+        bench.clock.sleep(hours * 3600 - 600)
+    bench.clock.sleep(5.0)
+    awake = bool(can_monitor.since(bench.clock.now() - 3.0))
+    check(equals("PM-SLEEP", "awake 10 min before the maximum standby time", awake, True, bench.clock.now()))
+    bench.clock.sleep(1200.0)
+    frames = can_monitor.since(start + hours * 3600 + 60.0)
+    check(
+        equals(
+            "PM-SLEEP",
+            "asleep (CAN silent) 10 min after it",
+            not frames,
+            True,
+            bench.clock.now(),
+            data={"frames_after": len(frames)},
+        )
+    )
