@@ -12,57 +12,18 @@ every failure is counted.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from mutation import Mutant, mutants  # noqa: E402
+from mutation import failing_ids, mutants, run_mutant  # noqa: E402
 
 from hil.spec import load_spec  # noqa: E402
-
-
-def failing_ids(out: Path) -> set[str]:
-    found: set[str] = set()
-    record = out / "record.jsonl"
-    if not record.exists():
-        return found
-    for line in record.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        if entry.get("type") == "measurement" and entry.get("verdict") not in (
-            "pass",
-            "info",
-            "conditional-pass",
-        ):
-            found.add(str(entry.get("requirement")))
-    return found
-
-
-def run_mutant(mutant: Mutant, folder: Path, profile: str) -> tuple[Mutant, int, set[str], float]:
-    firmware = mutant.write(folder)
-    out = folder / f"out-{mutant.name}"
-    selection = [arg for rid in sorted(mutant.requirements) for arg in ("--hil-requirement", rid)]
-    cmd = [
-        sys.executable,
-        "-m",
-        "hil",
-        "run",
-        "--firmware",
-        str(firmware),
-        "--profile",
-        profile,
-        "--out",
-        str(out),
-    ]
-    start = time.monotonic()
-    proc = subprocess.run([*cmd, "--", *selection], cwd=ROOT, capture_output=True, text=True, check=False)
-    return mutant, proc.returncode, failing_ids(out), time.monotonic() - start
 
 
 def main() -> int:
@@ -80,16 +41,16 @@ def main() -> int:
     missed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         folder = Path(tmp)
-        for mutant, code, ids, wall in pool.map(lambda m: run_mutant(m, folder, args.profile), found):
-            right = bool(ids & mutant.requirements)
-            ok = code == 1 and right
-            caught += ok
-            status = "caught" if ok else "MISSED"
+        for run in pool.map(lambda m: run_mutant(m, folder, ROOT, args.profile), found):
+            caught += run.caught
+            status = "caught" if run.caught else "MISSED"
             print(
-                f"{status:6s} {mutant.name:55s} exit {code} failing {sorted(ids)} ({wall:.1f} s)", flush=True
+                f"{status:6s} {run.mutant.name:55s} exit {run.exit_code} failing {sorted(run.failing)} "
+                f"({run.wall_s:.1f} s)",
+                flush=True,
             )
-            if not ok:
-                missed.append(mutant.name)
+            if not run.caught:
+                missed.append(run.mutant.name)
         print(f"\nmutation score: {caught}/{len(found)} caught with the right requirement ID")
         for line in skipped:
             print(f"  not generated: {line}")

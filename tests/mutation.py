@@ -7,6 +7,10 @@ alternative, a lock counter...). Each names the requirement ID the plan must fai
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,51 @@ class Mutant:
         file = folder / f"{self.name}.yaml"
         file.write_text(yaml.safe_dump(self.settings(), sort_keys=False), encoding="utf-8")
         return file
+
+
+@dataclass(frozen=True)
+class MutantRun:
+    """The plan's answer to one mutant: exit code, the requirement IDs that failed, wall time."""
+
+    mutant: Mutant
+    exit_code: int
+    failing: frozenset[str]
+    wall_s: float
+
+    @property
+    def caught(self) -> bool:
+        """The run failed and named one of the mutant's requirement IDs."""
+        return self.exit_code == 1 and bool(self.failing & self.mutant.requirements)
+
+
+def failing_ids(out: Path) -> frozenset[str]:
+    """Requirement IDs with a failing (or conditional) measurement in a run's record."""
+    found: set[str] = set()
+    record = out / "record.jsonl"
+    if not record.exists():
+        return frozenset()
+    for line in record.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry.get("type") == "measurement" and entry.get("verdict") not in (
+            "pass",
+            "info",
+            "conditional-pass",
+        ):
+            found.add(str(entry.get("requirement")))
+    return frozenset(found)
+
+
+def run_mutant(mutant: Mutant, folder: Path, root: Path, profile: str = "full") -> MutantRun:
+    """Run the plan's tests for the mutant's requirement IDs against the twin configured as that unit."""
+    firmware = mutant.write(folder)
+    out = folder / f"out-{mutant.name}"
+    selection = [arg for rid in sorted(mutant.requirements) for arg in ("--hil-requirement", rid)]
+    cmd = [sys.executable, "-m", "hil", "run", "--firmware", str(firmware), "--profile", profile]
+    start = time.monotonic()
+    proc = subprocess.run(
+        [*cmd, "--out", str(out), "--", *selection], cwd=root, capture_output=True, text=True, check=False
+    )
+    return MutantRun(mutant, proc.returncode, failing_ids(out), time.monotonic() - start)
 
 
 def _unsafe_sign(direction: str | None) -> float:

@@ -17,6 +17,8 @@ from hil.measure import equals, within
 from hil.procedures.threshold import expected_probe_count, find_release, find_trip, go_no_go
 from hil.procedures.timing import measure_delay
 from hil.spec import Requirement
+from hil.uncertainty import Budget
+from hil.uncertainty import resolution as quantisation
 
 #: bisection resolution, as a fraction of the row's tolerance
 RESOLUTION_OF_TOLERANCE = 0.25
@@ -30,6 +32,18 @@ def _margin(bench: Bms12100Bench, req: Requirement, value: float | None = None) 
     """Tolerance of the row plus the uncertainty of setting the stimulus there."""
     assert req.trip is not None and req.tolerance is not None
     return req.tolerance + bench.setting_uncertainty(req, req.trip if value is None else value)
+
+
+def _search_budget(bench: Bms12100Bench, req: Requirement, point: float | None, step: float) -> Budget:
+    """A searched point's uncertainty: the stimulus instrument's accuracy there and the search's final step.
+
+    The limits stay the spec's (value ± tolerance); the run's decision rule decides what the
+    uncertainty does to the verdict.
+    """
+    search = quantisation(f"bisection resolution {step:g} {req.unit}", step)
+    level = point if point is not None else req.trip  # nothing found: the budget at the nominal level
+    assert level is not None
+    return bench.setting_budget(req, level).plus(search)
 
 
 def _switched_on(bench: Bms12100Bench, req: Requirement) -> contextlib.AbstractContextManager[None]:
@@ -102,9 +116,9 @@ def test_threshold(bench: Bms12100Bench, threshold_row: Requirement, profile: st
                 search.point,
                 req.unit,
                 bench.clock.now(),
-                low=req.trip - margin,
-                high=req.trip + margin,
-                uncertainty=resolution / 2,
+                low=req.trip - req.tolerance,
+                high=req.trip + req.tolerance,
+                uncertainty=_search_budget(bench, req, search.point, resolution),
                 method=f"bisection, {search.count} probes (bound {expected_probe_count(span, resolution)})",
                 notes=search.note,
                 data={"probes": [(p.level, p.tripped, p.time) for p in search.probes]},
@@ -129,9 +143,9 @@ def test_threshold(bench: Bms12100Bench, threshold_row: Requirement, profile: st
                     found.point,
                     req.unit,
                     bench.clock.now(),
-                    low=req.release - release_margin,
-                    high=req.release + release_margin,
-                    uncertainty=resolution / 2,
+                    low=req.release - req.tolerance,
+                    high=req.release + req.tolerance,
+                    uncertainty=_search_budget(bench, req, found.point, resolution),
                     method=f"bisection from the tripped state, {found.count} probes",
                     notes=found.note,
                     data={"probes": [(p.level, p.tripped, p.time) for p in found.probes]},

@@ -20,6 +20,7 @@ from hil.errors import BenchError
 from hil.procedures.threshold import ThresholdSetup
 from hil.spec import Requirement
 from hil.station.station import Station
+from hil.uncertainty import Budget, budget, rectangular
 
 NOMINAL_CELL_V = 3.30
 NEUTRAL_C = 25.0
@@ -294,34 +295,55 @@ class Bms12100Bench(DutBench):
         return self.expected_delay(req) + DELAY_GUARD_S
 
     def setting_uncertainty(self, req: Requirement, value: float) -> float:
-        """Expanded uncertainty of setting the stimulus to `value` (row unit), from the station file.
+        """Limit of error of setting the stimulus to `value` (row unit), from the station file.
 
         Each instrument's accuracy (gain·|x| + offset) is taken as the limit of error; cell
         voltages add linearly over the stack for a pack level (correlated gain terms).
         """
+        return self._setting_error(req, value)[1]
+
+    def setting_budget(self, req: Requirement, value: float) -> Budget:
+        """The stimulus level's uncertainty budget (row unit): its limit of error as a rectangular term."""
+        source, error = self._setting_error(req, value)
+        return budget(rectangular(f"{source}: setting {value:g} {req.unit}", error), unit=req.unit or "")
+
+    def _setting_error(self, req: Requirement, value: float) -> tuple[str, float]:
+        """Which instrument sets the row's stimulus (station name and model) and its limit of error."""
         si = value * self._scale(req)
         instruments = self.station.model.instruments
+
+        def named(name: str) -> str:
+            return f"{name} ({instruments[name].model})"
+
         if req.quantity in ("cell_voltage", "pack_voltage", "cell_spread"):
-            acc = instruments[self.station.cells.name].accuracy.get("voltage")
+            name = self.station.cells.name
+            acc = instruments[name].accuracy.get("voltage")
             cells = CELL_COUNT if req.quantity == "pack_voltage" else 1
             per_cell = si / cells if req.quantity != "cell_spread" else SPREAD_BASE_CELL_V + si
             error = (acc.gain * per_cell + acc.offset) * cells if acc else 0.0
             if req.quantity == "cell_spread" and acc:
                 error += acc.gain * SPREAD_BASE_CELL_V + acc.offset  # the reference cell too
+            source = named(name)
         elif req.quantity == "charger_voltage":
-            acc = instruments[self.station.charger.name].accuracy.get("voltage")
+            name = self.station.charger.name
+            acc = instruments[name].accuracy.get("voltage")
             error = acc.gain * si + acc.offset if acc else 0.0
+            source = named(name)
         elif req.quantity == "current":
             name = self.station.charger.name if si > 0 else self.station.load.name
             acc = instruments[name].accuracy.get("current")
             error = acc.gain * abs(si) + acc.offset if acc else 0.0
+            source = named(name)
         elif req.quantity in NTC_TERMINAL:
-            acc = instruments[self.station.ntc.name].accuracy.get("resistance")
+            name = self.station.ntc.name
+            acc = instruments[name].accuracy.get("resistance")
             rel = (acc.gain + acc.offset / resistance_ohm(si)) if acc else 0.0
             error = rel / ntc_sensitivity(si)  # relative resistance error -> °C
+            source = named(name)
         else:
-            error = 0.0  # set digitally (SOC through the settings interface)
-        return error / self._scale(req)
+            error = 0.0
+            source = "set digitally (settings interface)"
+        return source, error / self._scale(req)
 
     def precondition(self, req: Requirement) -> None:
         """Bring the bench to where the row's threshold can be seen (path driven, or opened)."""
