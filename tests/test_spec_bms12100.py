@@ -343,7 +343,9 @@ def _expected_tolerance(spec: SpecFile, req: Requirement, x: float) -> float | N
     if source == "ACC-I" and unit in ("A", "mA"):
         amps = abs(convert(x, unit, "A"))
         percent = 1.0 if amps >= 10 else (spec.get("ACC-I").tolerance or 0.0)  # ±1 % at/above 10 A
-        return abs(x) * percent / 100
+        # below 10 A the reported current's 0.01 A resolution is added where the row says so
+        rounding = convert(0.005, "A", unit) if "resolution" in (req.tolerance_source or "") else 0.0
+        return abs(x) * percent / 100 + rounding
     if source == "SOC-ACC":
         return spec.get("SOC-ACC").tolerance
     return None

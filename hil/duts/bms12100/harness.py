@@ -38,6 +38,11 @@ CHARGER_MAX_V = 16.0
 OPEN_CHARGE_PATH_CELL_V = 3.85
 #: cell level under a spread stimulus: low enough that base + 550 mV stays below CV-OVP
 SPREAD_BASE_CELL_V = 3.05
+#: pack currents up to this (A) are trimmed against the cell emulator's current readback (the
+#: charger's and load's own accuracy, ±0.17 A and more, cannot resolve the 300/200 mA mode rows)
+TRIMMED_MAX_A = 1.0
+#: the reference cell channel for the pack current (in series with the pack)
+REFERENCE_CELL = 0
 NTC_TERMINAL = {"cell_temperature": "T_CELL1", "ambient_temperature": "T_AMB", "power_temperature": "T_MOS"}
 #: settle time (s) beyond the row's delay; rows without a spec delay use the station expectation
 DELAY_GUARD_S = 0.5
@@ -85,12 +90,21 @@ def _set_spread(bench: Bms12100Bench, volts: float) -> None:
 
 
 def _set_current(bench: Bms12100Bench, amps: float) -> None:
-    if amps > 0:
+    if abs(amps) <= TRIMMED_MAX_A and amps != 0:
+        bench.trimmed_current(amps)
+    elif amps > 0:
         bench.charge(amps)
     elif amps < 0:
         bench.discharge(-amps)
     else:
         bench.idle()
+
+
+def _drive(bench: Bms12100Bench, amps: float) -> None:
+    if amps > 0:
+        bench.charge(amps)
+    else:
+        bench.discharge(-amps)
 
 
 def _set_soc(bench: Bms12100Bench, fraction: float) -> None:
@@ -144,6 +158,8 @@ class Bms12100Bench(DutBench):
         self.rated_ah = 100.0
         self.cell_v = [NOMINAL_CELL_V] * CELL_COUNT
         self._programmed: list[float | None] = [None] * CELL_COUNT  # unknown until first set
+        self._driving: str | None = None  # the power path the bench drives now
+        self._rest_cell_a = 0.0  # the reference cell's current with the power path idle
 
     # --- setting up -----------------------------------------------------------------------
     def power_up(self) -> None:
@@ -211,8 +227,27 @@ class Bms12100Bench(DutBench):
         return sum(self.cell_v)
 
     # --- power path -----------------------------------------------------------------------
+    def trimmed_current(self, amps: float) -> None:
+        """Charge (+) or discharge (-) at `amps`, trimmed to the cell emulator's current readback.
+
+        The emulator channels carry the pack current plus the BMS's own supply current: that
+        offset is read with the power path idle, before the first level of a sequence.
+        """
+        cells = self.station.cells
+        reference = cells.cells[REFERENCE_CELL]
+        if self._driving is None:
+            self.clock.sleep(self.settle_s)
+            self._rest_cell_a = cells.measure_current(reference)
+        setpoint = amps
+        for _ in range(2):
+            _drive(self, setpoint)
+            self.clock.sleep(self.settle_s)
+            actual = -(cells.measure_current(reference) - self._rest_cell_a)  # into the pack = +
+            setpoint += amps - actual
+
     def charge(self, amps: float) -> None:
         """Charge at `amps` (the charger current-limited a little above the pack voltage)."""
+        self._driving = "charge"
         self.station.load.set_input(False)
         charger = self.station.charger
         charger.set_current_limit(amps)
@@ -226,12 +261,14 @@ class Bms12100Bench(DutBench):
         charger.set_output(True)
 
     def discharge(self, amps: float) -> None:
+        self._driving = "discharge"
         self.station.charger.set_output(False)
         load = self.station.load
         load.set_cc(amps)
         load.set_input(True)
 
     def idle(self) -> None:
+        self._driving = None
         self.station.load.set_input(False)
         self.station.charger.set_output(False)
 
@@ -329,6 +366,12 @@ class Bms12100Bench(DutBench):
             acc = instruments[name].accuracy.get("voltage")
             error = acc.gain * si + acc.offset if acc else 0.0
             source = named(name)
+        elif req.quantity == "current" and 0 < abs(si) <= TRIMMED_MAX_A:
+            name = self.station.cells.name
+            acc = instruments[name].accuracy.get("current")
+            # the level and the idle offset are both read: two readings' errors
+            error = acc.gain * (abs(si) + 0.05) + 2 * acc.offset if acc else 0.0
+            source = f"{named(name)} current readback (trimmed)"
         elif req.quantity == "current":
             name = self.station.charger.name if si > 0 else self.station.load.name
             acc = instruments[name].accuracy.get("current")
