@@ -6,7 +6,14 @@ import pytest
 
 from hil.can_monitor import CanMonitor
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.harness import NOMINAL_CELL_V, PROBE_CURRENT_A, Bms12100Bench
+from hil.duts.bms12100.harness import (
+    BLOCKED_A,
+    NEUTRAL_C,
+    NOMINAL_CELL_V,
+    PROBE_CURRENT_A,
+    Bms12100Bench,
+)
+from hil.duts.bms12100.ntc import resistance_ohm
 from hil.errors import DutError
 from hil.measure import equals, within
 
@@ -14,6 +21,10 @@ PRECHARGE_LOAD_A = 5.0
 #: a cell level beyond CV-UVP (2800 mV) by well over its tolerance
 UVP_CELL_V = 2.70
 SLEEP_CURRENT_LIMIT_UA = 10.0
+SLEEP_SWITCH = "power_management.sleep_enabled"
+#: a cell temperature beyond the discharge over-temperature protection (TD-OTP, 60 °C)
+TRIP_TERMINAL = "T_CELL1"
+TRIP_CELL_C = 70.0
 
 
 def _trip_uvp(bench: Bms12100Bench) -> float:
@@ -162,5 +173,68 @@ def test_sleep_after_maximum_standby(bench: Bms12100Bench, can_monitor: CanMonit
             True,
             bench.clock.now(),
             data={"frames_after": len(frames)},
+        )
+    )
+
+
+@pytest.mark.long
+@pytest.mark.requirement("PM-SLEEP")
+def test_no_sleep_while_sleep_is_switched_off(
+    bench: Bms12100Bench, can_monitor: CanMonitor, spec_data, check
+):
+    """With automatic sleep switched off in the settings, the BMS is still awake after the standby time."""
+    hours = float(spec_data.get("PM-SLEEP").value or 48.0)
+    bench.idle()
+    before = bench.dut.read_setting(SLEEP_SWITCH)
+    bench.dut.write_setting(SLEEP_SWITCH, False)
+    try:
+        with can_monitor.paused():
+            bench.clock.sleep(hours * 3600 + 600)
+        bench.clock.sleep(5.0)
+        awake = bool(can_monitor.since(bench.clock.now() - 3.0))
+        check(
+            equals(
+                "PM-SLEEP",
+                f"awake 10 min after the standby time with {SLEEP_SWITCH} off",
+                awake,
+                True,
+                bench.clock.now(),
+            )
+        )
+    finally:
+        bench.dut.write_setting(SLEEP_SWITCH, before)
+
+
+@pytest.mark.requirement("PRE")
+def test_precharge_when_the_discharge_path_turns_on_again(bench: Bms12100Bench, spec_data, check) -> None:
+    """After a discharge-blocking protection releases, the load is precharged again before full current.
+
+    OUR READING (the seed describes the precharge at start-up only): every switch-on of the
+    discharge path precharges; the result says so.
+    """
+    req = spec_data.get("PRE")
+    expected = req.delay_s or 2.0
+    bench.discharge(PRECHARGE_LOAD_A)
+    bench.clock.sleep(expected + 0.5)
+    ntc = bench.station.ntc
+    ntc.set_temperature(TRIP_TERMINAL, TRIP_CELL_C, resistance_ohm)
+    blocked, _ = bench.clock.wait_until(lambda: bench.load_current() < BLOCKED_A, 10.0, 0.05)
+    ntc.set_temperature(TRIP_TERMINAL, NEUTRAL_C, resistance_ohm)
+    on, t_on = bench.clock.wait_until(lambda: not bench.active("TD-OTP"), 30.0, 0.05)
+    full, t_full = bench.clock.wait_until(lambda: bench.load_current() > 0.9 * PRECHARGE_LOAD_A, 10.0, 0.02)
+    bench.idle()
+    check(equals("PRE", "discharge path blocked by TD-OTP, then released", blocked and on, True, t_on))
+    check(
+        within(
+            "PRE",
+            "precharge time when the discharge path turns on again",
+            t_full - t_on if on and full else None,
+            "s",
+            bench.clock.now(),
+            low=expected * 0.9 - 0.05,
+            high=expected * 1.1 + 0.05,
+            uncertainty=0.07,
+            method="TD-OTP flag cleared (RS-485, 50 ms polls) to load current above 90 % of its setting",
+            notes="OUR READING: the seed gives the precharge at start-up; assumed on every switch-on",
         )
     )
