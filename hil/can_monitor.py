@@ -3,15 +3,27 @@
 On a simulated station the clock tells the monitor, after each wait, which frames the lab has
 put on the bus; the monitor then waits (bounded) until it has received them, so a plan sees
 every frame up to "now" without racing the TCP connection.
+
+Link faults go into the monitor's link log (`link_stats()`, kinds below), each with its time:
+error frames by their SocketCAN error class (`bus_off`, `restarted`, `error_passive`,
+`error_warning`, else `error_frame`; stamped with the bus timestamp), changes of python-can's
+`bus.state` where the interface reports one (`bus_off`, `error_passive`, `error_active`; polled
+after every wait, stamped with the station clock), frames of the DUT's IDs its codec could not
+decode (`undecodable`), listeners that raised (`listener_error`) and silences of periodic
+telemetry found by `silence()` (`silence`). Over socketcand an error frame carries only its class
+bits (`< error CLASS SECONDS.USECONDS >`), so bus-off and restart are told apart, but not
+error-passive from other controller problems: that needs an interface with `bus.state` or full
+error frames (socketcan).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +31,60 @@ from typing import Any
 import can
 
 from hil.clock import Clock
+from hil.dut import LinkLog, LinkStats
 from hil.errors import BenchError
 
 CATCH_UP_TIMEOUT_S = 5.0
 #: socketcand carries timestamps in whole microseconds; a frame "at" t may arrive stamped t ± 0.5 µs
 TIMESTAMP_RESOLUTION_S = 1e-6
+
+# SocketCAN error classes (linux/can/error.h): the arbitration ID of an error frame
+CAN_ERR_TX_TIMEOUT = 0x001
+CAN_ERR_LOSTARB = 0x002
+CAN_ERR_CRTL = 0x004
+CAN_ERR_PROT = 0x008
+CAN_ERR_TRX = 0x010
+CAN_ERR_ACK = 0x020
+CAN_ERR_BUSOFF = 0x040
+CAN_ERR_BUSERROR = 0x080
+CAN_ERR_RESTARTED = 0x100
+CAN_ERR_CNT = 0x200
+ERROR_CLASSES: dict[int, str] = {
+    CAN_ERR_TX_TIMEOUT: "TX timeout",
+    CAN_ERR_LOSTARB: "lost arbitration",
+    CAN_ERR_CRTL: "controller problem",
+    CAN_ERR_PROT: "protocol violation",
+    CAN_ERR_TRX: "transceiver status",
+    CAN_ERR_ACK: "no ACK",
+    CAN_ERR_BUSOFF: "bus-off",
+    CAN_ERR_BUSERROR: "bus error",
+    CAN_ERR_RESTARTED: "controller restarted",
+    CAN_ERR_CNT: "error counters",
+}
+# data[1] of a CAN_ERR_CRTL error frame
+CAN_ERR_CRTL_WARNING = 0x04 | 0x08  # RX or TX warning level
+CAN_ERR_CRTL_PASSIVE = 0x10 | 0x20  # RX or TX error-passive
+#: python-can bus states as link-log kinds
+BUS_STATE_KINDS: dict[can.BusState, str] = {
+    can.BusState.ACTIVE: "error_active",
+    can.BusState.PASSIVE: "error_passive",
+    can.BusState.ERROR: "bus_off",
+}
+
+
+def error_frame_kind(error_class: int, data: bytes) -> tuple[str, str]:
+    """(link-log kind, named classes) of an error frame from its class bits and data bytes."""
+    names = ", ".join(name for bit, name in ERROR_CLASSES.items() if error_class & bit) or "unknown class"
+    if error_class & CAN_ERR_BUSOFF:
+        return "bus_off", names
+    if error_class & CAN_ERR_RESTARTED:
+        return "restarted", names
+    if error_class & CAN_ERR_CRTL and len(data) > 1:
+        if data[1] & CAN_ERR_CRTL_PASSIVE:
+            return "error_passive", names
+        if data[1] & CAN_ERR_CRTL_WARNING:
+            return "error_warning", names
+    return "error_frame", names
 
 
 @dataclass(frozen=True)
@@ -34,6 +95,27 @@ class Frame:
     arbitration_id: int
     data: bytes
     is_error_frame: bool = False
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A stretch with no frame of the watched IDs: from the last one (or the window start) to the next."""
+
+    start: float
+    end: float
+    ids: tuple[int, ...]
+    limit_s: float  # the longest gap allowed (cycles × period)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def describe(self) -> str:
+        ids = ", ".join(f"{i:#x}" for i in self.ids)
+        return (
+            f"no frame of {ids} for {self.duration:.3f} s (allowed {self.limit_s:g} s), "
+            f"t={self.start:.3f} s to {self.end:.3f} s"
+        )
 
 
 def open_bus(interface: str, channel: str, bitrate: int, **kwargs: Any) -> can.BusABC:
@@ -61,11 +143,16 @@ class CanMonitor:
         self.gaps: list[tuple[float, float]] = []  # capture paused from, to (station time)
         self.frames: list[Frame] = []
         self.listeners: list[Callable[[Frame], None]] = []
+        self.link = LinkLog("can")
         self._lock = threading.Condition()
+        self._bus_state: can.BusState | None = can.BusState.ACTIVE
+        self._silences_logged: set[tuple[float, tuple[int, ...]]] = set()
         self._running = True
         self._latest = -1.0
         self._subscribed_at = clock.now()
+        self._started_at = self._subscribed_at
         self._thread = self._start()
+        self.poll_bus_state()
         clock.add_sync_hook(self._catch_up)
 
     def _start(self) -> threading.Thread:
@@ -103,14 +190,96 @@ class CanMonitor:
             if msg is None:
                 continue
             frame = Frame(msg.timestamp, msg.arbitration_id, bytes(msg.data), msg.is_error_frame)
+            if frame.is_error_frame:
+                kind, names = error_frame_kind(frame.arbitration_id, frame.data)
+                detail = f"error frame class {frame.arbitration_id:#05x}: {names}"
+                self.link.add(kind, frame.timestamp, detail, frame.data)
             with self._lock:
                 self.frames.append(frame)
                 self._latest = max(self._latest, frame.timestamp)
                 self._lock.notify_all()
-            for listener in self.listeners:
-                listener(frame)
+            for listener in list(self.listeners):
+                try:
+                    listener(frame)
+                except Exception as exc:  # a listener's bug must not stop the capture
+                    detail = f"{getattr(listener, '__qualname__', listener)}: {type(exc).__name__}: {exc}"
+                    self.link.add("listener_error", frame.timestamp, detail, frame.data)
+
+    def undecodable(self, frame: Frame, reason: str) -> None:
+        """Count a frame of the DUT's IDs that its codec could not decode (a listener calls this)."""
+        self.link.add("undecodable", frame.timestamp, f"{frame.arbitration_id:#x}: {reason}", frame.data)
+
+    def poll_bus_state(self) -> can.BusState | None:
+        """Read `bus.state` (where the interface has one); a change is logged at the station time.
+
+        Called after every wait and by `link_stats()`, in the caller's thread (the clock is not
+        thread-safe). None once the interface has shown it cannot report a state.
+        """
+        if self._bus_state is None:
+            return None
+        try:
+            state = self.bus.state
+        except Exception:  # NotImplementedError, a driver error: stop asking
+            self._bus_state = None
+            return None
+        if state != self._bus_state:
+            self._bus_state = state
+            kind = BUS_STATE_KINDS.get(state, "bus_state")
+            self.link.add(kind, self.clock.now(), f"bus.state is {state.name}")
+        return state
+
+    def link_stats(self) -> LinkStats:
+        """The CAN link's counters and latest events (the bus state polled first)."""
+        self.poll_bus_state()
+        return self.link.stats()
+
+    def silence(
+        self,
+        arbitration_ids: Iterable[int],
+        period_s: float,
+        cycles: float = 3.0,
+        since: float | None = None,
+        until: float | None = None,
+        record: bool = True,
+    ) -> list[Silence]:
+        """Stretches in [since, until] longer than `cycles` periods without a frame of these IDs.
+
+        For a DUT's periodic telemetry while it should be awake (the window is the caller's to
+        choose: default from when the capture started to now). Capture pauses (`paused()`) are
+        not silences. With `record`, each new one is logged as a `silence` event (a finding).
+        """
+        if period_s <= 0 or cycles <= 0:
+            raise ValueError("period_s and cycles must be > 0")
+        ids = tuple(sorted(set(arbitration_ids)))
+        t0 = self._started_at if since is None else since
+        t1 = self.clock.now() if until is None else until
+        limit = cycles * period_s
+        pauses = [(a, b) for a, b in self.gaps if b >= t0 and a <= t1]
+        with self._lock:
+            times = [
+                f.timestamp
+                for f in self.frames
+                if not f.is_error_frame and f.arbitration_id in ids and t0 <= f.timestamp <= t1
+            ]
+        points = sorted({t0, t1, *times, *(t for pause in pauses for t in pause if t0 <= t <= t1)})
+        found = []
+        eps = TIMESTAMP_RESOLUTION_S
+        for start, end in itertools.pairwise(points):
+            if end - start <= limit + eps:
+                continue
+            if any(a <= start + eps and end <= b + eps for a, b in pauses):
+                continue  # the capture was paused: nothing can be said about the bus
+            found.append(Silence(start, end, ids, limit))
+        if record:
+            for gap in found:
+                key = (round(gap.start, 6), ids)
+                if key not in self._silences_logged:
+                    self._silences_logged.add(key)
+                    self.link.add("silence", gap.start, gap.describe())
+        return found
 
     def _catch_up(self, counters: dict[str, float]) -> None:
+        self.poll_bus_state()
         target = counters.get("can_last_t")
         if target is None or target <= self._subscribed_at:
             return
@@ -119,9 +288,10 @@ class CanMonitor:
             while self._latest < target - TIMESTAMP_RESOLUTION_S:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    alive = self._thread.is_alive()
                     raise BenchError(
                         f"CAN monitor: frames up to t={target:.3f} s did not arrive "
-                        f"(latest received t={self._latest:.3f} s, receiver running: {self._thread.is_alive()})"
+                        f"(latest received t={self._latest:.3f} s, receiver running: {alive})"
                     )
                 self._lock.wait(remaining)
 

@@ -1,7 +1,8 @@
 """The `hil` command line: run plans, serve the simulated lab, print DUT settings, verify records.
 
 Exit codes: 0 all passed, 1 a test failed, 2 bad usage or bad configuration (a one-paragraph
-message naming the file and field, no traceback).
+message naming the file and field, no traceback); `hil run` stopped by a signal: 128 + its number
+(130 Ctrl-C, 143 SIGTERM), after the outputs were made safe and the record sealed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hil import registry
 from hil.config import load_model
 from hil.errors import ConfigError, HilError, UsageError
 from hil.measure import DecisionRule
+from hil.station.model import StationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -36,6 +38,60 @@ def load_firmware(dut: str, path: Path) -> dict[str, Any]:
     return load_model(path, _settings_model(dut)).model_dump(mode="json")
 
 
+def check_reachable(station_file: Path, station: StationModel) -> None:
+    """On a real bench, connect to every instrument and open the DUT's buses before the plan starts.
+
+    Nothing is sent. An unreachable one is bad configuration (exit 2 naming the station file and
+    field), not a failed test: nothing of the DUT was tested. A simulated station's lab is started
+    by the fixtures, so it is not checked here.
+    """
+    import contextlib
+    import re
+    import socket
+
+    import serial
+
+    from hil.can_monitor import open_bus
+    from hil.errors import BenchError, InstrumentError
+    from hil.instruments.transport import VisaTransport
+
+    for name, inst in station.instruments.items():
+        field = f"instruments.{name}.resource"
+        tcp = re.match(
+            r"^TCPIP\d*::([^:]+)::(?:(\d+)::SOCKET|hislip\d+(?:,(\d+))?::INSTR|.*INSTR)$", inst.resource
+        )
+        try:
+            if tcp:  # LAN: a TCP connection (raw socket port, HiSLIP 4880, VXI-11 portmapper 111)
+                hislip = "hislip" in inst.resource.lower()
+                port = int(tcp[2] or tcp[3] or (4880 if hislip else 111))
+                socket.create_connection((tcp[1], port), timeout=inst.timeout_s).close()
+            else:
+                VisaTransport(name, inst.resource, timeout_s=inst.timeout_s).close()
+        except (OSError, InstrumentError) as exc:
+            detail = exc.detail if isinstance(exc, InstrumentError) else (exc.strerror or str(exc))
+            raise ConfigError(
+                str(station_file), field, f"an instrument reachable at {inst.resource} ({detail})"
+            ) from None
+    can_bus = station.buses.can
+    if can_bus is not None:
+        try:
+            bus = open_bus(
+                can_bus.interface, can_bus.channel, can_bus.bitrate, host=can_bus.host, port=can_bus.port
+            )
+        except BenchError as exc:
+            raise ConfigError(str(station_file), "buses.can", f"a CAN bus that opens ({exc})") from None
+        with contextlib.suppress(Exception):
+            bus.shutdown()
+    rs485 = station.buses.rs485
+    if rs485 is not None:
+        try:
+            serial.serial_for_url(rs485.url, baudrate=rs485.baudrate, timeout=rs485.timeout_s).close()
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise ConfigError(
+                str(station_file), "buses.rs485.url", f"a serial port that opens ({exc})"
+            ) from None
+
+
 def _default_out(dut: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = ROOT / "reports" / "runs" / f"{stamp}-{dut}"
@@ -49,7 +105,8 @@ def _default_out(dut: str) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    from hil.station.station import load_station
+    from hil.station import interrupts
+    from hil.station.station import load_station, require_limits
 
     family = registry.dut_family(args.dut) if args.dut else None
     station_file = Path(args.station) if args.station else None
@@ -61,10 +118,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         family = registry.dut_family(station.dut.name)
     elif station.dut.name != family.name:
         raise ConfigError(str(station_file), "dut.name", f"{family.name!r} for --dut {family.name}")
+    require_limits(station, station_file)  # a real bench runs only inside declared safe limits
     if args.firmware:
         if not station.simulated:
             raise UsageError("--firmware configures the simulated twin; this station is real hardware")
+        if station.sim is not None and station.sim.attach:
+            raise UsageError("--firmware: the station attaches to a running lab; give it to `hil sim serve`")
         load_firmware(family.name, Path(args.firmware))
+    from hil.spec import load_spec
+
+    load_spec(ROOT / family.spec)  # the plan is parametrised from it: refuse a broken one up front
+    if not station.simulated:
+        check_reachable(station_file, station)
     out = Path(args.out) if args.out else _default_out(family.name)
     out.mkdir(parents=True, exist_ok=True)
     plan_dir = ROOT / family.plan_dir
@@ -95,7 +160,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.reports is not None:
         pytest_args.append(f"--hil-reports={args.reports}")
     pytest_args += args.pytest_args
-    code = int(pytest.main(pytest_args))
+    interrupts.install()  # SIGTERM/SIGHUP end the run like Ctrl-C: safe state, sealed record
+    try:
+        code = int(pytest.main(pytest_args))
+    finally:
+        signum = interrupts.last_signal()
+        interrupts.uninstall()
     print(f"record: {out / 'record.jsonl'}")
     for label, name in (
         ("junit", "junit.xml"),
@@ -110,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if code == pytest.ExitCode.TESTS_FAILED:
         return EXIT_FAILED
     if code == pytest.ExitCode.INTERRUPTED:
-        return 130
+        return 128 + (signum or 2)  # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP
     return EXIT_USAGE
 
 
@@ -133,6 +203,10 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_dut_settings(args: argparse.Namespace) -> int:
+    family = registry.dut_family(args.dut)
+    if family.settings_dump:  # the family writes its own file (e.g. vendor keys with their meaning)
+        sys.stdout.write(registry.load(family.settings_dump)())
+        return EXIT_OK
     model = _settings_model(args.dut)
     header = f"# Default firmware settings of {registry.dut_family(args.dut).title}\n"
     sys.stdout.write(header + yaml.safe_dump(model().model_dump(mode="json"), sort_keys=False))
@@ -308,6 +382,6 @@ def main(argv: list[str] | None = None) -> int:
     except HilError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        return 130
+        return 128 + int(getattr(exc, "signum", 2))

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from hil.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+@runtime_checkable
+class SelfChecking(Protocol):
+    """A model with rules beyond its types (e.g. what a DUT's firmware refuses), checked on loading."""
+
+    def config_problems(self) -> list[tuple[str, str]]:
+        """(field, expected) for every problem, the field as a dotted location; empty if usable."""
+        ...
 
 
 def read_yaml(path: Path) -> Any:
@@ -30,12 +40,21 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), where, f"valid YAML ({problem})") from None
 
 
+def first_error(exc: ValidationError) -> ErrorDetails:
+    """The error to report: an unknown key first (a misspelt key also makes the real one
+    "missing", and the misspelling is what the user has to fix), else pydantic's first."""
+    errors = exc.errors()
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+
+
 def validation_to_config_error(path: Path | str, exc: ValidationError) -> ConfigError:
-    """The first pydantic error as a ConfigError: file, dotted field location, what was expected."""
-    first = exc.errors()[0]
+    """The first pydantic error (see `first_error`) as a ConfigError: file, dotted field, expectation."""
+    first = first_error(exc)
     field = ".".join(str(part) for part in first["loc"]) or "(top level)"
     given = first.get("input")
     expected = first["msg"]
+    if first["type"] == "value_error":  # our own validators' sentences, without pydantic's prefix
+        expected = expected.removeprefix("Value error, ")
     if first["type"] not in ("missing", "extra_forbidden") and not isinstance(given, dict | list):
         expected = f"{expected} (got {given!r})"
     if first["type"] == "extra_forbidden":
@@ -47,11 +66,24 @@ def validation_to_config_error(path: Path | str, exc: ValidationError) -> Config
 
 
 def load_model(path: Path, model: type[M]) -> M:
-    """Read a YAML file into `model`; raise ConfigError on any problem."""
+    """Read a YAML file into `model`; raise ConfigError on any problem.
+
+    A model that is `SelfChecking` also has its own rules checked, so a file that parses but that
+    its consumer would refuse (a twin's firmware, say) is refused here, naming the field.
+    """
     data = read_yaml(path)
     if data is None:
         data = {}
     try:
-        return model.model_validate(data)
+        loaded = model.model_validate(data)
     except ValidationError as exc:
         raise validation_to_config_error(path, exc) from None
+    if isinstance(loaded, SelfChecking):
+        problems = loaded.config_problems()
+        if problems:
+            field, expected = problems[0]
+            more = len(problems) - 1
+            if more:
+                expected += f" [and {more} more problem{'s' if more > 1 else ''}]"
+            raise ConfigError(str(path), field, expected)
+    return loaded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 
 class HilError(Exception):
     """Base of every error the framework raises on purpose."""
@@ -55,9 +57,52 @@ class DutTimeout(DutError):
     """The DUT did not answer."""
 
 
+class DutNotAnswering(DutTimeout):
+    """No valid answer to a command within its timeout, retries included: names command, address, wait."""
+
+    def __init__(self, command: str, address: int, waited_s: float, attempts: int, detail: str = "") -> None:
+        self.command = command
+        self.address = address
+        self.waited_s = waited_s
+        self.attempts = attempts
+        self.detail = detail
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(
+            f"the DUT at address {address} gave no valid answer to {command} "
+            f"(waited {waited_s:.2f} s over {tries}){': ' + detail if detail else ''}"
+        )
+
+
+class DutWriteUnconfirmed(DutError):
+    """A write whose answer was lost, and reading back did not show the value written (not re-sent)."""
+
+    def __init__(self, command: str, address: int, written: object, read_back: object) -> None:
+        self.command = command
+        self.address = address
+        self.written = written
+        self.read_back = read_back
+        super().__init__(
+            f"{command} to the DUT at address {address}: the answer was lost and reading back gives "
+            f"{read_back!r}, not the {written!r} written; the write was not re-sent"
+        )
+
+
 class ProtocolError(DutError):
     """Bytes from the DUT do not form a valid frame of its protocol (bad checksum, length, field)."""
 
 
 class SimError(HilError):
     """The simulated lab could not be started or refused a control command."""
+
+
+class BenchUnusable(BenchError):
+    """An instrument failed its check before a test, also after one reconnect: the run stops."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM, SIGHUP) stopped the run; it takes the same path as Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(self.name)

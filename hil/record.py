@@ -12,6 +12,12 @@ The first entry is the `header`; the last one of a finished run is `end`, which 
 number of entries before it and the SHA-256 of every byte before it. A record without an `end`
 entry is incomplete (the run was interrupted or the process died): its entries still verify up to
 the last complete line, and reports made from it say it is incomplete.
+
+Every run that opened its station has a `safe_state` entry (SAFE_STATE) just before `end`: how
+each instrument was made safe, in order, and its outputs as read back (or why they could not be).
+It is written the moment the bench is safe, so an interrupted run that dies before its `end`
+still ends with it. A write cannot be cut in half by a signal (it waits until the line is
+durable), so the chain survives Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from hil.measure import Measurement
+from hil.station import interrupts
 
 GENESIS = "0" * 64
+#: the kind of a safe-state entry: `scope` "run" (the final one, before `end`) or "test" (a failure)
+SAFE_STATE = "safe_state"
 _HASH_TAIL = re.compile(rb', "hash": "([0-9a-f]{64})"\}$')
 
 
@@ -72,6 +81,7 @@ class Recorder:
         self._sha = hashlib.sha256()
         self._lock = threading.Lock()
         self._ended = False
+        self.last_type = ""  # the kind of the last entry written
         self.measurements: list[Measurement] = []
 
     @property
@@ -88,7 +98,7 @@ class Recorder:
         An `end` entry gets `entries` (how many came before it) and `record_sha256` (of every byte
         before it); nothing can be written after it.
         """
-        with self._lock:
+        with interrupts.shielded(strict=True), self._lock:
             if self._ended or self._file.closed:
                 raise RecordClosedError(f"{self.path}: the record is closed")
             entry: dict[str, Any] = {"seq": self._seq, "type": kind, "run_id": self.run_id, **fields}
@@ -103,6 +113,7 @@ class Recorder:
             self._sha.update(line)
             self._prev = digest
             self._seq += 1
+            self.last_type = kind
             if kind == "end":
                 self._ended = True
             return digest

@@ -38,6 +38,11 @@ INSTRUMENTS: dict[str, tuple[str, str, str]] = {
         "hil.instruments.drivers.keysight_daq970a:KeysightDAQ970A",
         "hil.sim.instruments.keysight_daq970a:SimKeysightDAQ970A",
     ),
+    "keysight-34980a": (
+        "switch",
+        "hil.instruments.drivers.keysight_34980a:Keysight34980A",
+        "hil.sim.instruments.keysight_34980a:SimKeysight34980A",
+    ),
 }
 
 
@@ -55,6 +60,8 @@ class DutFamily:
     bench: str
     settings: str
     spec: str
+    #: "module:function" returning the default settings file as text (commented); "" = plain YAML dump
+    settings_dump: str = ""
 
 
 DUTS: dict[str, DutFamily] = {
@@ -69,6 +76,19 @@ DUTS: dict[str, DutFamily] = {
         bench="hil.duts.bms12100.harness:Bms12100Bench",
         settings="hil.duts.bms12100.settings:Settings",
         spec="hil/duts/bms12100/spec.yaml",
+    ),
+    "prohelion-d1000-gen2": DutFamily(
+        name="prohelion-d1000-gen2",
+        title="Prohelion BMS D1000 Gen2 (BMU + 1-32 CMUs, firmware V1.2)",
+        package="hil.duts.prohelion_d1000_gen2",
+        plan_dir="testplans/prohelion_d1000_gen2",
+        default_station="stations/sim-prohelion-d1000-gen2.yaml",
+        plant="hil.duts.prohelion_d1000_gen2.plant:D1000Plant",
+        client="hil.duts.prohelion_d1000_gen2.client:D1000Client",
+        bench="hil.duts.prohelion_d1000_gen2.harness:D1000Bench",
+        settings="hil.duts.prohelion_d1000_gen2.config:D1000Config",
+        spec="hil/duts/prohelion_d1000_gen2/spec.yaml",
+        settings_dump="hil.duts.prohelion_d1000_gen2.config:dump_default",
     ),
 }
 

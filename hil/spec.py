@@ -6,12 +6,13 @@ from it and reports list every ID in it, tested or not.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hil.config import load_model
+from hil.config import first_error, read_yaml, validation_to_config_error
 from hil.errors import ConfigError
 
 Kind = Literal[
@@ -67,10 +68,11 @@ class Requirement(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Requirement:
+        # "field: what it needs" - load_spec moves the field into the error's location
         if not self.testable and not self.untestable_reason:
-            raise ValueError("a requirement marked testable: false needs untestable_reason")
+            raise ValueError("untestable_reason: a reason, as the requirement is marked testable: false")
         if self.kind in ("protection", "alarm") and self.trip is not None and self.direction is None:
-            raise ValueError("a threshold needs a direction (above|below)")
+            raise ValueError("direction: above or below, as a threshold with a trip value needs one")
         return self
 
 
@@ -84,14 +86,15 @@ class SpecFile(_Strict):
     notes: tuple[str, ...] = ()
     requirements: tuple[Requirement, ...]
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> SpecFile:
+    @field_validator("requirements")
+    @classmethod
+    def _unique_ids(cls, requirements: tuple[Requirement, ...]) -> tuple[Requirement, ...]:
         seen: set[str] = set()
-        for req in self.requirements:
+        for req in requirements:
             if req.id in seen:
-                raise ValueError(f"duplicate requirement id {req.id}")
+                raise ValueError(f"unique requirement ids ({req.id} appears more than once)")
             seen.add(req.id)
-        return self
+        return requirements
 
     def get(self, requirement_id: str) -> Requirement:
         for req in self.requirements:
@@ -103,9 +106,34 @@ class SpecFile(_Strict):
         return [r.id for r in self.requirements]
 
 
+_RULE = re.compile(r"^(?P<field>[a-z_]+): (?P<expected>.*)$", re.DOTALL)
+
+
+def _spec_error(path: Path, data: Any, exc: ValidationError) -> ConfigError:
+    """The first problem as a ConfigError; a row's own rule names its field, and the row its ID."""
+    err = validation_to_config_error(path, exc)
+    first = first_error(exc)
+    loc = first["loc"]
+    field, expected = err.field, err.expected
+    rule = _RULE.match(expected) if first["type"] == "value_error" else None
+    if rule:
+        field = f"{field}.{rule['field']}" if loc else rule["field"]
+        expected = rule["expected"]
+    if len(loc) >= 2 and loc[0] == "requirements" and isinstance(loc[1], int):
+        rows = data.get("requirements") if isinstance(data, dict) else None
+        row = rows[loc[1]] if isinstance(rows, list) and loc[1] < len(rows) else None
+        if isinstance(row, dict) and isinstance(row.get("id"), str):
+            expected += f" (requirement {row['id']})"
+    return ConfigError(err.file, field, expected)
+
+
 def load_spec(path: Path) -> SpecFile:
-    """Read and validate a spec data file."""
-    spec = load_model(path, SpecFile)
+    """Read and validate a spec data file; a problem raises ConfigError naming file, field, expectation."""
+    data = read_yaml(path)
+    try:
+        spec = SpecFile.model_validate({} if data is None else data)
+    except ValidationError as exc:
+        raise _spec_error(path, data, exc) from None
     if not spec.requirements:
         raise ConfigError(str(path), "requirements", "at least one requirement")
     return spec

@@ -154,13 +154,8 @@ def test_run_with_missing_firmware_file_exits_2(tmp_path: Path) -> None:
     assert line.endswith("expected an existing file")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: `hil run` checks --firmware only against the Settings model; a file the twin's "
-    "validate_settings refuses (capacity.rated_ah outside 5..300 Ah) starts the plan, the lab exits 2 "
-    "with `error: firmware settings: field '-'` in sim.log and the run exits 1 (test failed)",
-)
 def test_run_with_firmware_the_twin_refuses_exits_2(tmp_path: Path) -> None:
+    """A file that parses but that the twin's validate_settings refuses stops before the plan starts."""
     data = _defaults()
     data["capacity"]["rated_ah"] = 1000.0
     path = _write_yaml(tmp_path / "fw-capacity.yaml", data)
@@ -168,7 +163,10 @@ def test_run_with_firmware_the_twin_refuses_exits_2(tmp_path: Path) -> None:
     result = hil(
         "run", "--firmware", str(path), "--profile", "eol", "--out", str(out), "--", "-k", CHEAP_TEST
     )
-    assert_one_error_line(result, path, "capacity.rated_ah")
+    line = assert_one_error_line(result, path, "capacity.rated_ah")
+    assert "5..300 Ah" in line and "(got 1000.0)" in line
+    assert result.stdout == ""
+    assert not out.exists()  # refused before the plan (and its lab) started
 
 
 def test_run_with_the_wrong_serial_exits_2(tmp_path: Path) -> None:
@@ -215,7 +213,9 @@ def test_dut_settings_unknown_dut_exits_2() -> None:
     result = hil("dut", "settings", "nosuchdut")
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.strip().splitlines() == ["error: unknown DUT 'nosuchdut'; known DUTs: bms12100"]
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown DUT 'nosuchdut'; known DUTs: bms12100, prohelion-d1000-gen2"
+    ]
 
 
 @pytest.fixture

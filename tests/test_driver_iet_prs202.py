@@ -169,3 +169,25 @@ def test_reset_returns_units_to_open(driver: IetPrs202Bank, sim: SimIetPrs202Ban
 def test_safe_state_is_neutral(driver: IetPrs202Bank, sim: SimIetPrs202Bank) -> None:
     driver.safe()
     assert all(sim.resistance(a) is not None for a in (5, 6, 7, 8))
+
+
+def test_output_state_is_each_units_resistance(driver: IetPrs202Bank, wire: RecordingTransport) -> None:
+    driver.set_resistance("T_CELL1", 3_000.0)
+    driver.set_open("T_AMB")
+    state = driver.output_state()
+    assert state["T_CELL1"] == 3_000.0 and state["T_AMB"] == "open"
+    assert driver.state_is_safe(state) is False  # a hot NTC is no safe state
+    driver.safe()
+    state = driver.output_state()
+    assert set(state.values()) == {10_000.0}
+    assert driver.state_is_safe(state) is True
+
+
+def test_reconnect_sets_the_controller_up_again(driver: IetPrs202Bank, wire: RecordingTransport) -> None:
+    driver.get_resistance("T_MOS")
+    wire.reconnect()
+    wire.sent.clear()
+    driver.get_resistance("T_MOS")
+    # a new connection: controller mode and address again before the unit is talked to
+    assert wire.sent[:2] == SETUP
+    assert wire.sent[2:] == ["++addr 8", "++addr 8", "SOUR:DATA?", "++read eoi"]

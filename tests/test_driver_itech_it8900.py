@@ -268,3 +268,25 @@ def test_long_forms_and_queries(bench: Bench) -> None:
     with pytest.raises(InstrumentError) as err:
         bench.load.configure("FUNC RES")
     assert "-224" in err.value.detail
+
+
+def test_output_state_reads_back_input_and_short(bench: Bench) -> None:
+    bench.load.set_short(True)
+    bench.sent()
+    state = bench.load.output_state()
+    assert bench.sent() == ["CURR?", "INP?", "INP:SHOR?"]  # queries only
+    assert state["input"] is True and state["short"] is True
+    assert bench.load.state_is_safe(state) is False
+    bench.load.safe()
+    state = bench.load.output_state()
+    assert (state["input"], state["short"]) == (False, False)
+    assert bench.load.state_is_safe(state) is True
+
+
+def test_short_refused_where_the_station_forbids_it() -> None:
+    for bench in _bench(Limits(current_max=240.0, short_circuit=False)):
+        with pytest.raises(LimitError, match="short circuit is not allowed"):
+            bench.load.set_short(True)
+        assert bench.sent() == []
+        bench.load.set_short(False)  # switching a short off is always allowed
+        assert bench.sent() == ["INP:SHOR OFF", *OK]

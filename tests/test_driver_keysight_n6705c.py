@@ -165,3 +165,29 @@ def test_safe_state_is_outputs_off(driver: KeysightN6705C, sim: SimKeysightN6705
     driver.set_output(True)
     driver.safe()
     assert not any(sim.channel_setting(n).on for n in range(1, 5))
+
+
+def test_output_state_per_cell(driver: KeysightN6705C, wire: RecordingTransport) -> None:
+    driver.set_voltages([3.3, 3.31, 3.32, 3.33])
+    driver.set_output(True, ["CELL2"])
+    wire.sent.clear()
+    state = driver.output_state()
+    assert all(message.split(" ")[0] in ("OUTP?", "VOLT?") for message in wire.sent)  # queries only
+    assert state["CELL2"] == {"on": True, "voltage": 3.31}
+    assert state["CELL1"] == {"on": False, "voltage": 3.3}
+    assert driver.state_is_safe(state) is False
+    driver.safe()
+    assert driver.state_is_safe(driver.output_state()) is True
+
+
+def test_stack_limit_counts_every_programmed_cell(resource: str, wire: RecordingTransport) -> None:
+    limits = Limits(voltage_max=4.0, sum_voltage_max=13.0, sources={"sum_voltage_max": "dut.limits.x"})
+    info = InstrumentInfo(role="cells", model="N6705C", resource=resource, channels=CHANNELS, limits=limits)
+    driver = KeysightN6705C(info, wire)
+    driver.set_voltages([3.25, 3.25, 3.25, 3.25])  # 13.0 V: at the limit
+    wire.sent.clear()
+    with pytest.raises(LimitError, match=r"add up to 13\.05 V.*dut\.limits\.x"):
+        driver.set_voltage("CELL4", 3.3)
+    assert wire.sent == []
+    driver.set_voltage("CELL1", 3.2)  # lowering one makes room for another
+    driver.set_voltage("CELL4", 3.3)

@@ -198,3 +198,15 @@ def test_ovp_trips_the_output(bench: Bench) -> None:
     assert bench.psu.query("STAT:QUES:COND?") == "1"
     bench.psu.configure("OUTP:PROT:CLE")
     assert bench.psu.query("STAT:QUES:COND?") == "0"
+
+
+def test_output_state_reads_back_the_output(bench: Bench) -> None:
+    bench.psu.setup(voltage=14.4, current_limit=50, ovp=16)
+    bench.psu.set_output(True)
+    bench.sent()
+    state = bench.psu.output_state()
+    assert bench.sent() == ["OUTP?", "VOLT?", "CURR?"]  # queries only
+    assert state == {"output": True, "voltage": 14.4, "current_limit": 50.0}
+    assert bench.psu.state_is_safe(state) is False
+    bench.psu.safe()
+    assert bench.psu.state_is_safe(bench.psu.output_state()) is True

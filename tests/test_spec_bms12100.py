@@ -87,7 +87,7 @@ ALTERNATIVES: dict[str, dict[str, str | None]] = {
     "SCP": _CURRENT,
     "ID-TLOCK": {"charger_connected": None},
     "SCP-LOCK": {"charger_connected": None},
-    "SOC-LP": {},  # the seed gives no release condition
+    "SOC-LP": {"recovery": "soc_lp_release_on_recovery"},  # the seed gives none: our reading
 }
 
 # The rows specs/bms-12100.md marks as uncertain readings.

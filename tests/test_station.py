@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from hil.errors import ConfigError
+from hil.instruments.base import Limits
 from hil.station.model import RoleKind, StationModel
-from hil.station.station import bind_endpoints, load_station
+from hil.station.station import bind_endpoints, effective_limits, load_station, require_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM = ROOT / "stations" / "sim-bms12100.yaml"
@@ -192,3 +193,53 @@ def test_missing_station_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_station(path)
     assert (info.value.file, info.value.field, info.value.expected) == (str(path), "-", "an existing file")
+
+
+def test_shipped_stations_declare_the_duts_limits(shipped: Path) -> None:
+    station = load_station(shipped)
+    require_limits(station, shipped)  # a real bench needs them; both shipped stations have them
+    limits = station.dut.limits
+    assert limits is not None
+    assert (limits.cell_voltage_min, limits.cell_voltage_max, limits.pack_voltage_max) == (2.0, 4.0, 20.0)
+    assert (limits.charge_current_max, limits.discharge_current_max, limits.short_circuit) == (
+        110.0,
+        240.0,
+        True,
+    )
+    assert (limits.temperature_min, limits.temperature_max) == (-40.0, 125.0)
+
+
+def test_effective_limits_take_the_tighter_of_instrument_and_dut() -> None:
+    station = load_station(SIM)
+    charger = effective_limits(station, "charger")
+    # the charger may source 120 A, the DUT may take 110 A: the DUT's limit applies
+    assert (charger.current_max, charger.sources["current_max"]) == (110.0, "dut.limits.charge_current_max")
+    assert (charger.voltage_max, charger.sources["voltage_max"]) == (
+        20.0,
+        "instruments.charger.limits.voltage_max",
+    )
+    cells = effective_limits(station, "cells")
+    assert (cells.voltage_min, cells.sources["voltage_min"]) == (2.0, "dut.limits.cell_voltage_min")
+    assert (cells.voltage_max, cells.sum_voltage_max) == (4.0, 20.0)
+    load = effective_limits(station, "load")
+    assert (load.current_max, load.short_circuit) == (240.0, True)
+    ntc = effective_limits(station, "ntc")
+    assert (ntc.resistance_min, ntc.temperature_min, ntc.temperature_max) == (100.0, -40.0, 125.0)
+    assert effective_limits(station, "daq") == Limits()
+
+
+def test_a_station_without_dut_limits_keeps_the_instruments_own() -> None:
+    station = load_station(SIM).model_copy(deep=True)
+    station.dut.limits = None
+    charger = effective_limits(station, "charger")
+    assert (charger.current_max, charger.short_circuit) == (120.0, None)
+    require_limits(station, SIM)  # a simulated station may leave them out
+
+
+def test_a_real_bench_needs_every_limit(tmp_path: Path) -> None:
+    station = load_station(_bench_copy(tmp_path)).model_copy(deep=True)
+    station.instruments["load"].limits.current_max = None
+    with pytest.raises(ConfigError) as info:
+        require_limits(station, BENCH)
+    assert info.value.field == "instruments.load.limits.current_max"
+    assert "required on a real bench" in info.value.expected

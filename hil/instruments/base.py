@@ -1,11 +1,32 @@
-"""The base of every SCPI driver: command/query with the station's limits and error checking."""
+"""The base of every SCPI driver: command/query with the station's limits and error checking.
+
+Fault policy: a command (anything that sets or changes the instrument) is sent once; if its
+connection fails or times out the error names the instrument and the command and nothing is
+re-sent. A query that only reads (`idempotent`) is asked again on a fresh connection, up to the
+station's `retries`, before its error is raised. Queries that change state as they read (the error
+queue, the event status register) count as commands.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hil.errors import InstrumentError, LimitError
+from hil.errors import (
+    BenchUnusable,
+    InstrumentConnectionError,
+    InstrumentError,
+    InstrumentTimeout,
+    LimitError,
+)
 from hil.instruments.transport import Transport
+from hil.station import interrupts
+
+#: query headers that change the instrument's state when read: never asked twice
+NOT_IDEMPOTENT = ("SYST:ERR", "SYSTEM:ERR", "*ESR?", "DATA:REM", "R?")
+#: what each limited quantity is measured in, for messages
+UNITS = {"voltage": "V", "current": "A", "resistance": "Ω", "temperature": "°C"}
 
 
 def nrf(value: float) -> str:
@@ -13,24 +34,66 @@ def nrf(value: float) -> str:
     return f"{value:.6g}"
 
 
+def idempotent(command: str) -> bool:
+    """Whether a message only reads (a query that changes nothing), so asking again is harmless."""
+    header = command.strip().split(" ", 1)[0].lstrip(":").upper()
+    return header.endswith("?") and not header.startswith(NOT_IDEMPOTENT)
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Safe operating limits of one instrument on this station; None means no limit set."""
+    """Safe operating limits of one instrument on this station; None means no limit set.
+
+    The station merges the instrument's own limits with the DUT's (the tighter one wins) and
+    `sources` names the station-file field each bound came from, for the error message.
+    """
 
     voltage_max: float | None = None
     voltage_min: float | None = None
     current_max: float | None = None
     resistance_min: float | None = None
     resistance_max: float | None = None
+    temperature_min: float | None = None  # °C, an emulated temperature (NTC inputs)
+    temperature_max: float | None = None
+    sum_voltage_max: float | None = None  # V, every channel's voltage added up (a cell stack)
+    short_circuit: bool | None = None  # False: the load's short mode is refused
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def _source(self, key: str) -> str:
+        return self.sources.get(key, "station file")
 
     def check(self, instrument: str, quantity: str, value: float) -> None:
         """Refuse a setting beyond the limits before it leaves the computer."""
+        unit = UNITS.get(quantity, "")
+        if not math.isfinite(value):
+            raise LimitError(f"{instrument}: {quantity} {value} is not a finite number; not sent")
         low = getattr(self, f"{quantity}_min", None)
         high = getattr(self, f"{quantity}_max", None)
         if high is not None and value > high:
-            raise LimitError(f"{instrument}: {quantity} {value:g} is above the station limit {high:g}")
+            raise LimitError(
+                f"{instrument}: {quantity} {value:g} {unit} is above the safe limit {high:g} {unit} "
+                f"({self._source(f'{quantity}_max')}); not sent"
+            )
         if low is not None and value < low:
-            raise LimitError(f"{instrument}: {quantity} {value:g} is below the station limit {low:g}")
+            raise LimitError(
+                f"{instrument}: {quantity} {value:g} {unit} is below the safe limit {low:g} {unit} "
+                f"({self._source(f'{quantity}_min')}); not sent"
+            )
+
+    def check_sum(self, instrument: str, total: float) -> None:
+        """Refuse channel voltages that add up beyond `sum_voltage_max` (a cell stack's pack voltage)."""
+        if self.sum_voltage_max is not None and total > self.sum_voltage_max:
+            raise LimitError(
+                f"{instrument}: the channels would add up to {total:g} V, above the safe limit "
+                f"{self.sum_voltage_max:g} V ({self._source('sum_voltage_max')}); not sent"
+            )
+
+    def check_short(self, instrument: str) -> None:
+        """Refuse the load's short-circuit mode where the station does not allow it."""
+        if self.short_circuit is False:
+            raise LimitError(
+                f"{instrument}: short circuit is not allowed ({self._source('short_circuit')}); not sent"
+            )
 
 
 @dataclass
@@ -44,6 +107,7 @@ class InstrumentInfo:
     limits: Limits = field(default_factory=Limits)
     asset_id: str = ""
     calibration_due: str = ""
+    retries: int = 2  # further attempts of an idempotent query after a timeout or lost connection
 
 
 class ScpiInstrument:
@@ -56,12 +120,37 @@ class ScpiInstrument:
         self.info = info
         self.name = info.role
         self.transport = transport
+        #: the last timeout or lost connection, until `check` finds the instrument answering again
+        self.suspect: str | None = None
+
+    # --- messages -----------------------------------------------------------------------------
 
     def write(self, command: str) -> None:
-        self.transport.write(command)
+        """Send a command once (never repeated: its effect after a failure is unknown)."""
+        try:
+            self.transport.write(command)
+        except (InstrumentTimeout, InstrumentConnectionError) as exc:
+            self.suspect = str(exc)
+            raise
+
+    def _exchange(self, command: str) -> str:
+        """One query and its answer; drivers behind a gateway override this."""
+        return self.transport.query(command)
 
     def query(self, command: str) -> str:
-        return self.transport.query(command)
+        """Ask and read the answer; an idempotent query is asked again on a fresh connection."""
+        attempts = 1 + (max(self.info.retries, 0) if idempotent(command) else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                with interrupts.shielded():
+                    return self._exchange(command)
+            except (InstrumentTimeout, InstrumentConnectionError) as exc:
+                self.suspect = str(exc)
+                if attempt == attempts:
+                    if attempts == 1:
+                        raise
+                    raise type(exc)(self.name, command, f"{exc.detail} ({attempts} attempts)") from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def query_float(self, command: str) -> float:
         answer = self.query(command)
@@ -72,6 +161,29 @@ class ScpiInstrument:
 
     def idn(self) -> str:
         return self.query("*IDN?")
+
+    def check(self) -> str:
+        """Whether the instrument answers *IDN?, reconnecting once if not; raises BenchUnusable.
+
+        Run before a test when the instrument failed earlier: the test then starts on an
+        instrument known to answer, or is reported as a bench error.
+        """
+        try:
+            with interrupts.shielded():
+                answer = self._exchange("*IDN?")
+        except (InstrumentTimeout, InstrumentConnectionError) as first:
+            try:
+                self.transport.reconnect()
+                with interrupts.shielded():
+                    answer = self._exchange("*IDN?")
+            except (InstrumentTimeout, InstrumentConnectionError) as second:
+                self.suspect = str(second)
+                raise BenchUnusable(
+                    f"{self.name}: does not answer '*IDN?' ({first.detail}), nor after reconnecting "
+                    f"({second.detail})"
+                ) from second
+        self.suspect = None
+        return answer
 
     def errors(self) -> list[str]:
         """Drain the error queue (SYST:ERR? until 0)."""
@@ -85,12 +197,22 @@ class ScpiInstrument:
         return found
 
     def configure(self, *commands: str) -> None:
-        """Send configuration commands, then check the error queue; raise if anything failed."""
-        for command in commands:
-            self.write(command)
-        problems = self.errors()
+        """Send configuration commands, then check the error queue; raise if anything failed.
+
+        The commands and their check are one unit: a signal waits until both are done, so no
+        half-checked error is left for the next caller to find.
+        """
+        unit = "; ".join(commands)
+        with interrupts.shielded():
+            try:
+                for command in commands:
+                    self.write(command)
+                problems = self.errors()
+            except (InstrumentTimeout, InstrumentConnectionError) as exc:
+                # the whole unit is named: which of its commands took effect is unknown
+                raise type(exc)(self.name, unit, f"{exc.detail} (at {exc.command!r})") from exc
         if problems:
-            raise InstrumentError(self.name, "; ".join(commands), "; ".join(problems))
+            raise InstrumentError(self.name, unit, "; ".join(problems))
 
     def channel(self, terminal: str) -> str:
         """The instrument channel wired to a DUT terminal, per the station file."""
@@ -104,8 +226,19 @@ class ScpiInstrument:
     def reset(self) -> None:
         self.configure("*RST", "*CLS")
 
+    # --- safe state ---------------------------------------------------------------------------
+
     def safe(self) -> None:
         """Put outputs in their safe state (off); every role overrides this."""
+
+    def output_state(self) -> dict[str, object]:
+        """The outputs as read back from the instrument (queries only); roles with outputs override."""
+        return {}
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        """Whether a read-back `output_state` is this role's safe state."""
+        del state
+        return True
 
     def close(self) -> None:
         self.transport.close()

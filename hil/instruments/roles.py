@@ -6,11 +6,13 @@ own channels through the station file, so a plan never names an instrument chann
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from hil.instruments.base import ScpiInstrument
+from hil.instruments.base import InstrumentInfo, ScpiInstrument
+from hil.instruments.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,12 @@ class PowerSupply(ScpiInstrument, ABC):
     def safe(self) -> None:
         self.set_output(False)
 
+    def output_state(self) -> dict[str, object]:
+        return {"output": self.output_is_on()}
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        return state.get("output") is False
+
 
 class ElectronicLoad(ScpiInstrument, ABC):
     """A DC electronic load: constant current, short circuit and current pulses."""
@@ -78,9 +86,29 @@ class ElectronicLoad(ScpiInstrument, ABC):
         self.set_short(False)
         self.set_input(False)
 
+    def output_state(self) -> dict[str, object]:
+        return {"input": self.input_is_on()}
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        return state.get("input") is False and state.get("short", False) is False
+
 
 class CellEmulator(ScpiInstrument, ABC):
-    """Two-quadrant cell sources, one channel per cell (terminals CELL1..CELLn)."""
+    """Two-quadrant cell sources, one channel per cell (terminals CELL1..CELLn).
+
+    The driver remembers what it programmed per cell, so a new cell voltage is also checked
+    against the stack's limit (the pack voltage the cells add up to) before it is sent.
+    """
+
+    def __init__(self, info: InstrumentInfo, transport: Transport) -> None:
+        super().__init__(info, transport)
+        self.programmed: dict[str, float] = {}
+
+    def check_voltage(self, cell: str, volts: float) -> None:
+        """Refuse a cell voltage beyond the per-cell or the stack limit (nothing is sent)."""
+        self.info.limits.check(self.name, "voltage", volts)
+        others = sum(v for c, v in self.programmed.items() if c != cell)
+        self.info.limits.check_sum(self.name, others + volts)
 
     @property
     def cells(self) -> list[str]:
@@ -114,9 +142,18 @@ class CellEmulator(ScpiInstrument, ABC):
     def safe(self) -> None:
         self.set_output(False)
 
+    def output_state(self) -> dict[str, object]:
+        return {cell: {"on": self.output_is_on(cell)} for cell in self.cells}
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        return all(isinstance(ch, Mapping) and ch.get("on") is False for ch in state.values())
+
 
 class TemperatureEmulator(ScpiInstrument, ABC):
     """Programmable resistances standing in for the DUT's NTCs."""
+
+    #: the safe (neutral) resistance of every channel: 25 °C on a 10 kΩ NTC
+    NEUTRAL_OHM = 10_000.0
 
     @abstractmethod
     def set_resistance(self, terminal: str, ohms: float) -> None: ...
@@ -129,7 +166,8 @@ class TemperatureEmulator(ScpiInstrument, ABC):
         """Disconnect the channel (an open NTC)."""
 
     def set_temperature(self, terminal: str, celsius: float, ntc: Callable[[float], float]) -> None:
-        """Emulate `celsius` through the DUT's NTC model (°C → Ω)."""
+        """Emulate `celsius` through the DUT's NTC model (°C → Ω), refused beyond the temperature limits."""
+        self.info.limits.check(self.name, "temperature", celsius)
         self.set_resistance(terminal, ntc(celsius))
 
     @abstractmethod
@@ -138,6 +176,22 @@ class TemperatureEmulator(ScpiInstrument, ABC):
 
     def safe(self) -> None:
         self.neutral()
+
+    def output_state(self) -> dict[str, object]:
+        """Each channel's programmed resistance in Ω, or "open"."""
+        state: dict[str, object] = {}
+        for terminal in self.info.channels:
+            ohms = self.get_resistance(terminal)
+            state[terminal] = "open" if math.isinf(ohms) else ohms
+        return state
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        """Every channel neutral (within 0.1 %) or open: no emulated fault temperature is left."""
+        neutral = self.NEUTRAL_OHM
+        return all(
+            v == "open" or (isinstance(v, float | int) and abs(v - neutral) <= 1e-3 * neutral)
+            for v in state.values()
+        )
 
 
 class Dmm(ScpiInstrument, ABC):
@@ -155,3 +209,31 @@ class Dmm(ScpiInstrument, ABC):
     def contact_closed(self, point: str, threshold_ohm: float = 10.0) -> bool:
         """A relay contact is closed when its resistance is below `threshold_ohm`."""
         return self.measure_resistance(point) < threshold_ohm
+
+
+class Switch(ScpiInstrument, ABC):
+    """Relays that insert faults into the DUT's wiring (terminals are fault points, e.g. "HVIL_OPEN").
+
+    Each terminal is one relay wired so that closing it inserts the fault and opening it restores
+    the healthy wiring; every relay open is therefore the safe (and power-on) state.
+    """
+
+    @abstractmethod
+    def set_closed(self, terminal: str, closed: bool) -> None:
+        """Close (insert the fault) or open (restore) the relay of `terminal`."""
+
+    @abstractmethod
+    def is_closed(self, terminal: str) -> bool: ...
+
+    @abstractmethod
+    def open_all(self) -> None:
+        """Every relay of this instrument open."""
+
+    def safe(self) -> None:
+        self.open_all()
+
+    def output_state(self) -> dict[str, object]:
+        return {terminal: {"closed": self.is_closed(terminal)} for terminal in self.info.channels}
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        return all(isinstance(v, Mapping) and v.get("closed") is False for v in state.values())

@@ -3,15 +3,23 @@
 Raw-socket LAN instruments are opened as ``TCPIP0::host::port::SOCKET`` with '\\n' termination
 through the pure-Python pyvisa-py backend; GPIB/USB/INSTR resources work the same way when the
 station's VISA library provides them.
+
+Faults: a VISA timeout becomes `InstrumentTimeout`, a refused, reset or closed connection
+`InstrumentConnectionError`, both naming the instrument and the message. After either, the
+connection is stale (a late answer could be taken for the next one): the next message reopens
+it first. Nothing is re-sent here; which queries may be repeated is the driver's decision.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from hil.errors import InstrumentConnectionError, InstrumentTimeout
+from hil.station import interrupts
 
 
 class Transport(ABC):
@@ -29,6 +37,14 @@ class Transport(ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    def reconnect(self) -> None:  # noqa: B027 - optional: in-memory transports have nothing to reopen
+        """Drop the connection and open a new one (nothing pending survives it)."""
+
+    @property
+    def generation(self) -> int:
+        """How many times the connection was reopened; drivers with per-connection set-up watch it."""
+        return 0
+
 
 class VisaTransport(Transport):
     """A PyVISA message-based resource."""
@@ -38,45 +54,118 @@ class VisaTransport(Transport):
 
         self.name = name
         self.resource_name = resource
+        self.timeout_s = timeout_s
         self._res: Any = None
+        self._stale = False
+        self._closed = False
+        self._generation = 0
         try:
             self._rm = pyvisa.ResourceManager(visa_library)
-            self._res = self._rm.open_resource(resource)
         except Exception as exc:  # pyvisa raises several unrelated types here
             raise InstrumentConnectionError(name, f"open {resource}", str(exc)) from exc
-        self._res.timeout = int(timeout_s * 1000)
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self._res = self._rm.open_resource(self.resource_name)
+        except Exception as exc:  # pyvisa raises several unrelated types here
+            self._res = None
+            raise InstrumentConnectionError(self.name, f"open {self.resource_name}", str(exc)) from exc
+        self._res.timeout = int(self.timeout_s * 1000)
         self._res.read_termination = "\n"
         self._res.write_termination = "\n"
-        if resource.upper().endswith("::SOCKET"):
+        sock = self._socket()
+        if sock is not None:
             # A command followed by SYST:ERR? would otherwise wait for a delayed ACK (Nagle).
             # pyvisa-py exposes no VI_ATTR_TCPIP_NODELAY setter, so reach its socket.
-            session = getattr(self._res.visalib, "sessions", {}).get(self._res.session)
-            sock = getattr(session, "interface", None)
-            if isinstance(sock, socket.socket):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _socket(self) -> socket.socket | None:
+        """pyvisa-py's socket behind a ::SOCKET resource (None for other resources and backends)."""
+        if self._res is None or not self.resource_name.upper().endswith("::SOCKET"):
+            return None
+        session = getattr(self._res.visalib, "sessions", {}).get(self._res.session)
+        sock = getattr(session, "interface", None)
+        return sock if isinstance(sock, socket.socket) else None
+
+    def _peer_closed(self) -> bool:
+        """Whether the instrument closed the socket (pyvisa-py reports that as a timeout)."""
+        sock = self._socket()
+        if sock is None:
+            return False
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    @property
+    def generation(self) -> int:
+        return self._generation
 
     def write(self, message: str) -> None:
-        self._call(self._res.write, message)
+        self._call(self._res_method("write"), message)
 
     def query(self, message: str) -> str:
-        return str(self._call(self._res.query, message)).strip()
+        return str(self._call(self._res_method("query"), message)).strip()
 
-    def _call(self, method: Any, message: str) -> Any:
+    def _res_method(self, name: str) -> Callable[[str], Any]:
+        def call(message: str) -> Any:
+            return getattr(self._res, name)(message)
+
+        return call
+
+    def _call(self, method: Callable[[str], Any], message: str) -> Any:
         import pyvisa
 
-        try:
-            return method(message)
-        except pyvisa.errors.VisaIOError as exc:
-            if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
-                raise InstrumentTimeout(self.name, message, "no answer in time") from exc
-            raise InstrumentConnectionError(self.name, message, str(exc)) from exc
-        except OSError as exc:
-            raise InstrumentConnectionError(self.name, message, str(exc)) from exc
+        if self._closed:
+            raise InstrumentConnectionError(self.name, message, "the connection was closed by the program")
+        if self._stale or self._res is None:
+            try:
+                self.reconnect()
+            except InstrumentConnectionError as exc:
+                raise InstrumentConnectionError(
+                    self.name, message, f"the connection was lost and could not be reopened ({exc.detail})"
+                ) from exc
+        with interrupts.shielded():
+            try:
+                return method(message)
+            except pyvisa.errors.VisaIOError as exc:
+                self._stale = True
+                if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+                    if self._peer_closed():
+                        raise InstrumentConnectionError(
+                            self.name, message, "the instrument closed the connection"
+                        ) from exc
+                    raise InstrumentTimeout(
+                        self.name, message, f"no answer within {self.timeout_s:g} s"
+                    ) from exc
+                raise InstrumentConnectionError(self.name, message, str(exc)) from exc
+            except OSError as exc:
+                self._stale = True
+                raise InstrumentConnectionError(self.name, message, str(exc)) from exc
+            except BaseException:
+                self._stale = True  # interrupted half-way: whatever is in flight must not be read later
+                raise
+
+    def reconnect(self) -> None:
+        """Close the resource and open it again (a fresh socket: no late answer can follow)."""
+        if self._res is not None:
+            with contextlib.suppress(Exception):
+                self._res.close()
+            self._res = None
+        self._open()
+        self._stale = False
+        self._generation += 1
 
     def close(self) -> None:
         # Only the resource: pyvisa shares one resource-manager session per VISA library, and
         # closing it would close every other instrument of the process.
-        self._res.close()
+        self._closed = True
+        if self._res is not None:
+            self._res.close()
+            self._res = None
 
 
 class RecordingTransport(Transport):
@@ -93,6 +182,13 @@ class RecordingTransport(Transport):
     def query(self, message: str) -> str:
         self.sent.append(message)
         return self.inner.query(message)
+
+    def reconnect(self) -> None:
+        self.inner.reconnect()
+
+    @property
+    def generation(self) -> int:
+        return self.inner.generation
 
     def close(self) -> None:
         self.inner.close()

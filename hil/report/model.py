@@ -349,6 +349,20 @@ def _load_spec(
     return (data if isinstance(data, dict) else {}), "file"
 
 
+def link_note(entry: dict[str, Any]) -> str:
+    """One line for a `link` entry: what went wrong on which bus during a test (a finding, not a verdict)."""
+    parts = []
+    for link, found in (entry.get("links") or {}).items():
+        found = found if isinstance(found, dict) else {}
+        counts = found.get("counts") or {}
+        said = ", ".join(f"{n} {str(kind).replace('_', ' ')}" for kind, n in counts.items())
+        first = (found.get("events") or [{}])[0]
+        when = f" (first at t={first['t']:.3f} s)" if isinstance(first.get("t"), int | float) else ""
+        parts.append(f"{link}: {said}{when}")
+    test = str(entry.get("test", "")) or "outside a test"
+    return f"Communication finding (not a verdict) during {test}: {'; '.join(parts) or 'no details'}."
+
+
 def load_run(folder: Path) -> RunReport:
     """Read and verify `folder/record.jsonl`; raises RecordAlteredError when it does not verify."""
     record = folder / "record.jsonl"
@@ -390,6 +404,8 @@ def load_run(folder: Path) -> RunReport:
             result.t_end = entry.get("t_end")
         elif kind == "safe_state":
             safe = entry
+        elif kind == "link":
+            notes.append(link_note(entry))
         elif kind == "stopped":
             stopped = entry
         elif kind == "end":

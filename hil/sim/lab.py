@@ -1,17 +1,80 @@
-"""The lab: virtual time, simulated instruments, the CAN hub and the DUT plant, in one object."""
+"""The lab: virtual time, simulated instruments, the CAN hub and the DUT plant, in one object.
+
+Communication faults of the DUT (control port `rs485_fault`, `can_fault`) are applied here, on
+the bytes and frames that leave the DUT: the twin still gets and handles every request, only
+what comes back is corrupted, cut, replaced or dropped, as on a bad cable or a failing transceiver.
+"""
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
 from typing import Any
 
 from hil import registry
 from hil.errors import ConfigError
+from hil.protocols import yd1363
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.plant import Plant
 from hil.sim.socketcand import SocketcandHub
 from hil.station.model import StationModel
 
 _EPS = 1e-9
+#: what `rs485_fault` can do to the DUT's next answers
+RS485_FAULT_MODES = ("checksum", "length", "truncate", "garbage", "address", "silent", "none")
+#: what `can_fault` can do: one-off error frames, or the DUT's frames gone (bus-off, silent)
+CAN_FAULT_MODES = ("error_frame", "bus_off", "silent", "none")
+# SocketCAN error classes (linux/can/error.h) the hub sends
+CAN_ERR_PROT_BUSERROR = 0x008 | 0x080  # protocol violation, bus error
+CAN_ERR_BUSOFF = 0x040
+CAN_ERR_RESTARTED = 0x100
+
+
+@dataclass
+class Rs485Fault:
+    """The RS-485 fault in force: its mode and how many answers it still affects (None: all)."""
+
+    mode: str = "none"
+    left: int | None = None
+    applied: int = 0  # answers affected since it was set
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "left": self.left, "applied": self.applied}
+
+
+def corrupt_answer(mode: str, answer: bytes, rng: random.Random) -> bytes:
+    """The DUT's answer bytes as a fault of `mode` delivers them (b"" for silent).
+
+    checksum: one CHKSUM digit changed; length: LENGTH says two INFO characters more (LCHKSUM
+    and CHKSUM recomputed, so only the length is wrong); truncate: the first half, no EOI;
+    garbage: line noise of the same length without SOI, then CR; address: the same answer from
+    the next address, valid in itself. An answer that is not a YD/T 1363 frame gets its last byte
+    inverted for checksum and length.
+    """
+    if mode == "silent":
+        return b""
+    if mode == "truncate":
+        return answer[: max(1, len(answer) // 2)]
+    if mode == "garbage":
+        noise = bytes(rng.choice([b for b in range(256) if b not in b"~\r"]) for _ in range(len(answer) - 1))
+        return noise + b"\r"
+    framed = answer.startswith(yd1363.SOI) and answer.endswith(yd1363.EOI)
+    if not framed or len(answer) < yd1363.MIN_FRAME_LEN:
+        return answer[:-1] + bytes([answer[-1] ^ 0xFF]) if mode in ("checksum", "length") else answer
+    body = answer[1 : -1 - yd1363.CHKSUM_CHARS]
+    if mode == "checksum":
+        pos = len(answer) - 2  # the last CHKSUM digit
+        digit = b"0" if answer[pos : pos + 1] != b"0" else b"1"
+        return answer[:pos] + digit + answer[pos + 1 :]
+    if mode == "length":
+        lenid = (int(body[8:12], 16) + 2) & yd1363.MAX_LENID
+        body = body[:8] + f"{yd1363.length_field(lenid):04X}".encode("ascii") + body[12:]
+    elif mode == "address":
+        adr = (int(body[2:4], 16) + 1) & 0xFF
+        body = body[:2] + f"{adr:02X}".encode("ascii") + body[4:]
+    else:
+        return answer
+    return yd1363.SOI + body + f"{yd1363.chksum(body):04X}".encode("ascii") + yd1363.EOI
 
 
 class Lab:
@@ -27,6 +90,9 @@ class Lab:
         channel = station.buses.can.channel if station.buses.can else "can0"
         self.hub = SocketcandHub(channel=channel, now=lambda: self.t, on_receive=self._can_received)
         self._settings = settings
+        self.rs485_fault = Rs485Fault()
+        self.can_fault_mode = "none"
+        self._fault_rng = random.Random(self.seed)
         self.instruments = self._build_instruments()
         self.plant = self._build_plant(settings)
 
@@ -44,7 +110,7 @@ class Lab:
     def _build_plant(self, settings: dict[str, Any] | None) -> Plant:
         cls = registry.load(self.family.plant)
         try:
-            plant: Plant = cls(self.station, self.instruments, settings, self.seed, self.hub.publish)
+            plant: Plant = cls(self.station, self.instruments, settings, self.seed, self._dut_publish)
         except ValueError as exc:
             raise ConfigError("firmware settings", "-", str(exc)) from None
         if hasattr(plant, "can_listeners"):
@@ -71,7 +137,53 @@ class Lab:
         self.plant = self._build_plant(settings if settings is not None else self._settings)
 
     def serial(self, data: bytes) -> bytes:
-        return self.plant.serial(self.t, data)
+        """Bytes to the DUT's RS-485; its answer, through the RS-485 fault in force."""
+        answer = self.plant.serial(self.t, data)
+        fault = self.rs485_fault
+        if not answer or fault.mode == "none":
+            return answer
+        answer = corrupt_answer(fault.mode, answer, self._fault_rng)
+        fault.applied += 1
+        if fault.left is not None:
+            fault.left -= 1
+            if fault.left <= 0:
+                self.rs485_fault = Rs485Fault()
+        return answer
+
+    def set_rs485_fault(self, mode: str, count: int | None = None) -> dict[str, Any]:
+        """Apply `mode` to the DUT's next `count` RS-485 answers (all until `none`, if None)."""
+        if mode not in RS485_FAULT_MODES:
+            raise ValueError(f"rs485_fault mode must be one of {', '.join(RS485_FAULT_MODES)} (got {mode!r})")
+        if count is not None and count < 1:
+            raise ValueError(f"rs485_fault count must be at least 1 (got {count})")
+        self.rs485_fault = Rs485Fault(mode, None if mode == "none" else count)
+        return self.rs485_fault.to_json()
+
+    def set_can_fault(self, mode: str, count: int = 1) -> dict[str, Any]:
+        """`error_frame`: `count` error frames now; `bus_off`: a bus-off error frame, then none of the
+        DUT's frames until `none` (which sends "controller restarted"); `silent`: the DUT sends
+        nothing until `none`. Error frames carry the lab's time."""
+        if mode not in CAN_FAULT_MODES:
+            raise ValueError(f"can_fault mode must be one of {', '.join(CAN_FAULT_MODES)} (got {mode!r})")
+        if count < 1:
+            raise ValueError(f"can_fault count must be at least 1 (got {count})")
+        was = self.can_fault_mode
+        if mode == "error_frame":
+            for _ in range(count):
+                self.hub.publish_error(self.t, CAN_ERR_PROT_BUSERROR)
+            return {"mode": was, "error_frames": count}
+        if mode == "bus_off" and was != "bus_off":
+            self.hub.publish_error(self.t, CAN_ERR_BUSOFF)
+        elif mode != "bus_off" and was == "bus_off":
+            self.hub.publish_error(self.t, CAN_ERR_RESTARTED)
+        self.can_fault_mode = mode
+        return {"mode": mode}
+
+    def _dut_publish(self, timestamp: float, can_id: int, data: bytes, extended: bool = False) -> None:
+        """The DUT's frames onto the bus, unless it is bus-off or silenced."""
+        if self.can_fault_mode in ("bus_off", "silent"):
+            return
+        self.hub.publish(timestamp, can_id, data, extended)
 
     def outputs(self) -> dict[str, dict[str, object]]:
         """Every instrument's output state, for safe-state checks."""

@@ -2,7 +2,7 @@
 
 Endpoints: one SCPI socket per instrument, a socketcand hub for the CAN bus, a raw TCP serial
 port for RS-485, and a JSON-lines control port for what only a simulator has (virtual clock,
-firmware settings, reset, instrument output states).
+firmware settings, reset, instrument output states, communication faults of an instrument).
 """
 
 from __future__ import annotations
@@ -157,8 +157,26 @@ class LabServer:
             lab.reset(request.get("settings"))
         elif cmd == "outputs":
             return {"t": lab.t, "outputs": lab.outputs()}
+        elif cmd == "fault":
+            # {"instrument": NAME, "mode": "timeout"|"disconnect"|"none", "count": N (optional)}
+            name = str(request["instrument"])
+            if name not in lab.instruments:
+                raise ValueError(f"no instrument {name!r}; known: {', '.join(lab.instruments)}")
+            count = request.get("count")
+            lab.instruments[name].inject_fault(str(request["mode"]), None if count is None else int(count))
+            return {"t": lab.t, "fault": lab.instruments[name].fault()}
         elif cmd == "state":
             return {"t": lab.t, "state": lab.plant.state()}
+        elif cmd == "rs485_fault":
+            # {"mode": "checksum"|"length"|"truncate"|"garbage"|"address"|"silent"|"none", "count": N}
+            count = request.get("count")
+            fault = lab.set_rs485_fault(str(request["mode"]), None if count is None else int(count))
+            return {"t": lab.t, "rs485_fault": fault}
+        elif cmd == "can_fault":
+            # {"mode": "error_frame"|"bus_off"|"silent"|"none", "count": N (error frames, default 1)}
+            fault = lab.set_can_fault(str(request["mode"]), int(request.get("count", 1)))
+            reply = {"t": lab.t, "can_fault": fault}
+            return reply | {"can_frames": lab.hub.frames_published, "can_last_t": lab.hub.last_timestamp}
         elif cmd == "endpoints":
             return {"t": lab.t, "endpoints": self.endpoints}
         elif cmd == "can_load":

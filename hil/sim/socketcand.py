@@ -2,7 +2,10 @@
 
 Implements the raw mode of the socketcand protocol: `< hi >` greeting, `< open CHANNEL >`,
 `< rawmode >`, then `< frame ID SECONDS.USECONDS DATA >` to clients and `< send ID DLC B0 .. >`
-from them. Frame timestamps are the lab's (virtual) time.
+from them. Frame timestamps are the lab's (virtual) time. Error frames go out as socketcand's raw
+mode sends them, `< error CLASS SECONDS.USECONDS >` with the SocketCAN error class bits
+(linux/can/error.h) and no data; python-can's client makes them `is_error_frame` messages whose
+arbitration ID is the class.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ class _Client:
     held: list[bytes] = field(default_factory=list)  # frames published during the handshake guard
 
 
+def format_error(timestamp: float, error_class: int) -> bytes:
+    """One error frame in socketcand's raw-mode syntax (class bits only, as socketcand sends it)."""
+    return f"< error {error_class & 0x1FFFFFFF:03X} {timestamp:.6f} >".encode("ascii")
+
+
 def format_frame(timestamp: float, can_id: int, data: bytes, extended: bool = False) -> bytes:
     """One frame in socketcand's raw-mode syntax."""
     ident = f"{can_id:08X}" if extended else f"{can_id:03X}"
@@ -51,7 +59,13 @@ class SocketcandHub:
 
     def publish(self, timestamp: float, can_id: int, data: bytes, extended: bool = False) -> None:
         """Put a frame on the bus (from the DUT twin)."""
-        line = format_frame(timestamp, can_id, data, extended)
+        self._fan_out(timestamp, format_frame(timestamp, can_id, data, extended))
+
+    def publish_error(self, timestamp: float, error_class: int) -> None:
+        """Put an error frame on the bus (fault insertion): every client sees it with this timestamp."""
+        self._fan_out(timestamp, format_error(timestamp, error_class))
+
+    def _fan_out(self, timestamp: float, line: bytes) -> None:
         self.frames_published += 1
         self.last_timestamp = timestamp
         for client in self._clients:

@@ -7,21 +7,62 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-RoleKind = Literal["power_supply", "electronic_load", "cell_emulator", "temperature_emulator", "dmm"]
+RoleKind = Literal[
+    "power_supply", "electronic_load", "cell_emulator", "temperature_emulator", "dmm", "switch"
+]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LimitsModel(_Strict):
-    """Safe operating limits of one instrument; the drivers refuse settings beyond them."""
+def _ordered(low: float | None, high: float | None, what: str) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{what}: the minimum {low:g} is above the maximum {high:g}")
 
-    voltage_max: float | None = None
-    voltage_min: float | None = None
-    current_max: float | None = Field(default=None, ge=0)
-    resistance_min: float | None = Field(default=None, ge=0)
-    resistance_max: float | None = Field(default=None, gt=0)
+
+class LimitsModel(_Strict):
+    """Safe operating limits of one instrument on this bench (its rating, its wiring).
+
+    The drivers refuse a setting beyond them before it is sent; where the DUT's limits are
+    tighter (`dut.limits`), those apply.
+    """
+
+    voltage_max: float | None = Field(default=None, description="V, the highest voltage setting")
+    voltage_min: float | None = Field(default=None, description="V, the lowest voltage setting")
+    current_max: float | None = Field(default=None, ge=0, description="A, the highest current setting")
+    resistance_min: float | None = Field(default=None, ge=0, description="Ω, the lowest resistance")
+    resistance_max: float | None = Field(default=None, gt=0, description="Ω, the highest resistance")
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> LimitsModel:
+        _ordered(self.voltage_min, self.voltage_max, "voltage")
+        _ordered(self.resistance_min, self.resistance_max, "resistance")
+        return self
+
+
+class DutLimitsModel(_Strict):
+    """What the DUT may be exposed to on this bench; every stimulus is refused beyond it.
+
+    Mapped onto the roles: cell voltages (and their sum) on the cell emulator, the pack-port
+    voltage and charge current on the charger, discharge current and short circuits on the load,
+    emulated temperatures on the temperature emulator.
+    """
+
+    cell_voltage_min: float = Field(ge=0, description="V, lowest cell voltage programmed")
+    cell_voltage_max: float = Field(gt=0, description="V, highest cell voltage programmed")
+    pack_voltage_max: float = Field(gt=0, description="V, highest voltage on P+/P- and of the cells added up")
+    charge_current_max: float = Field(ge=0, description="A, highest charge current (the charger's limit)")
+    discharge_current_max: float = Field(ge=0, description="A, highest discharge current (load, pulses)")
+    short_circuit: bool = Field(default=False, description="whether the load may short the output")
+    temperature_min: float = Field(ge=-273.15, description="°C, lowest emulated temperature")
+    temperature_max: float = Field(description="°C, highest emulated temperature")
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> DutLimitsModel:
+        _ordered(self.cell_voltage_min, self.cell_voltage_max, "cell voltage")
+        _ordered(self.temperature_min, self.temperature_max, "temperature")
+        return self
 
 
 class AccuracyModel(_Strict):
@@ -46,6 +87,9 @@ class InstrumentModel(_Strict):
     serial: str = ""
     calibration_due: dt.date
     timeout_s: float = Field(default=5.0, gt=0)
+    retries: int = Field(
+        default=2, ge=0, le=5, description="further attempts of a read-only query after a timeout"
+    )
 
     @field_validator("channels")
     @classmethod
@@ -90,6 +134,7 @@ class DutModel(_Strict):
 
     name: str
     address: int = Field(default=1, ge=0, le=255)
+    limits: DutLimitsModel | None = Field(default=None, description="required on a real bench")
 
 
 class SimModel(_Strict):
@@ -98,6 +143,12 @@ class SimModel(_Strict):
     seed: int = 1
     battery_ohm: float = Field(
         default=0.01, gt=0, description="resistance of cells, interconnects and BMS path seen from P+/P-"
+    )
+    attach: str | None = Field(
+        default=None,
+        pattern=r"^tcp://[^:/]+:\d+$",
+        description="control port of a lab already running (tcp://HOST:PORT): used instead of "
+        "starting one, and left running after the run",
     )
 
 

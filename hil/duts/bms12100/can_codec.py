@@ -9,6 +9,7 @@ client that needs the exact ID must ask over RS-485 (command 0x44, alarm informa
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -20,7 +21,7 @@ import cantools
 from cantools.database.can import Database, Message
 
 from hil.duts.bms12100.telemetry import Telemetry
-from hil.errors import ProtocolError
+from hil.errors import ConfigError, ProtocolError
 
 DBC_PATH: Final = Path(__file__).with_name("inverter.dbc")
 CYCLE_S: Final = 1.0  # our twin sends all six BMS frames once per cycle
@@ -137,13 +138,102 @@ class FrameContentError(CanFrameError):
     """The payload has the right length but a field holds an impossible value."""
 
 
+# Every signal the codec reads or writes, by frame ID: a DBC without one of them is refused.
+REQUIRED_SIGNALS: Final[Mapping[int, tuple[str, ...]]] = MappingProxyType(
+    {
+        ID_KEEPALIVE: (),
+        ID_LIMITS: (
+            "ChargeVoltageLimit",
+            "ChargeCurrentLimit",
+            "DischargeCurrentLimit",
+            "DischargeVoltageLimit",
+        ),
+        ID_SOC_SOH: ("StateOfCharge", "StateOfHealth"),
+        ID_MEASUREMENTS: ("PackVoltage", "PackCurrent", "PackTemperature"),
+        ID_FLAGS: (*FLAG_SIGNALS, "ModuleCount", "MarkerP", "MarkerN"),
+        ID_REQUEST: REQUEST_SIGNALS,
+        ID_MANUFACTURER: tuple(f"ManufacturerChar{i}" for i in range(8)),
+    }
+)
+_NOT_FIT = re.compile(r"signal (\w+) does not fit in message (\w+)")
+_OVERLAP = re.compile(r"signals (\w+) and (\w+) are overlapping in message (\w+)")
+
+
+def _message_label(path: Path, name: str) -> str:
+    """`BO_ <id> <name>` as the DBC writes the message (just `BO_ <name>` if it cannot be found)."""
+    text = path.read_text(encoding="cp1252", errors="replace")
+    found = re.search(rf"^BO_ (\d+) {re.escape(name)}\s*:", text, re.MULTILINE)
+    return f"BO_ {found[1]} {name}" if found else f"BO_ {name}"
+
+
+def _dbc_error(path: Path, exc: cantools.database.errors.UnsupportedDatabaseFormatError) -> ConfigError:
+    """cantools' refusal as a ConfigError: a syntax error's line and column, or the message/signal."""
+    cause = getattr(exc, "e_dbc", None) or exc
+    text = str(cause.args[0]) if cause.args else str(cause)
+    line, column = getattr(cause, "line", None), getattr(cause, "column", None)
+    if isinstance(line, int) and isinstance(column, int):
+        shown = text.split(": ", 1)[-1] if ": " in text else text
+        shown = "".join(c if c.isprintable() else "?" for c in shown)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return ConfigError(str(path), f"line {line}, column {column}", f"valid DBC syntax (at {shown})")
+    found = _NOT_FIT.search(text)
+    if found:
+        return ConfigError(
+            str(path),
+            f"{_message_label(path, found[2])}: SG_ {found[1]}",
+            "a signal inside its message's data length (start bit + length <= 8 x DLC)",
+        )
+    found = _OVERLAP.search(text)
+    if found:
+        return ConfigError(
+            str(path),
+            f"{_message_label(path, found[3])}: SG_ {found[1]}",
+            f"a signal that does not overlap {found[2]}",
+        )
+    return ConfigError(str(path), "-", f"a DBC that cantools loads in strict mode ({text})")
+
+
+def load_dbc(path: Path) -> Database:
+    """Load a DBC with cantools' strict checks and check it carries every frame and signal we use.
+
+    Raises ConfigError naming the file, where (line and column, or message and signal) and what
+    was expected, so a broken layout file is refused in one sentence, not deep in a decode.
+    """
+    try:
+        db = cantools.database.load_file(path, database_format="dbc", strict=True)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "-", "an existing file") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "-", f"a readable file ({exc.strerror})") from None
+    except cantools.database.errors.UnsupportedDatabaseFormatError as exc:
+        raise _dbc_error(path, exc) from None
+    except (cantools.database.errors.Error, ValueError, KeyError, IndexError) as exc:
+        raise ConfigError(str(path), "-", f"a DBC that cantools loads in strict mode ({exc})") from None
+    if not isinstance(db, Database):  # pragma: no cover - a DBC always loads as a CAN database
+        raise ConfigError(str(path), "-", "a CAN database")
+    by_id = {m.frame_id: m for m in db.messages if not m.is_extended_frame}
+    for frame_id, signals in REQUIRED_SIGNALS.items():
+        msg = by_id.get(frame_id)
+        if msg is None:
+            raise ConfigError(
+                str(path),
+                f"BO_ {frame_id}",
+                f"a standard-ID message {frame_id} ({frame_id:#x}) of the layout",
+            )
+        names = {sig.name for sig in msg.signals}
+        for name in signals:
+            if name not in names:
+                raise ConfigError(
+                    str(path), f"BO_ {frame_id} {msg.name}: SG_ {name}", "a signal the codec reads/writes"
+                )
+    return db
+
+
 @cache
 def load_database() -> Database:
-    """Load the DBC once, with cantools' strict checks (overlaps, signals beyond the frame)."""
-    db = cantools.database.load_file(DBC_PATH, database_format="dbc", strict=True)
-    if not isinstance(db, Database):  # pragma: no cover - a DBC always loads as a CAN database
-        raise TypeError(f"{DBC_PATH} did not load as a CAN database")
-    return db
+    """Load the layout's DBC once (see `load_dbc`)."""
+    return load_dbc(DBC_PATH)
 
 
 def _message(frame_id: int) -> Message:

@@ -6,7 +6,7 @@ from client samples and from CAN frame timestamps share one time base.
 
 from __future__ import annotations
 
-import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -15,18 +15,47 @@ import serial.rs485
 
 from hil.can_monitor import CanMonitor, Frame
 from hil.clock import Clock
-from hil.dut import DutClient
+from hil.dut import DutClient, LinkLog, LinkStats
 from hil.duts.bms12100 import rs485
-from hil.duts.bms12100.can_codec import InverterView, flag_ids
+from hil.duts.bms12100.can_codec import CanFrameError, InverterView, UnknownFrameError, flag_ids
+from hil.duts.bms12100.rs485 import RtnError
 from hil.duts.bms12100.settings import PARAMETERS_BY_PATH, from_wire
-from hil.errors import DutError, DutTimeout, ProtocolError
+from hil.errors import DutError, DutNotAnswering, DutWriteUnconfirmed, ProtocolError
 from hil.protocols.yd1363 import Frame as YdFrame
-from hil.protocols.yd1363 import FrameReader, encode
+from hil.protocols.yd1363 import FrameError, FrameReader, Rtn, encode
 from hil.station.station import Station
 
 R = TypeVar("R")
 #: a 9600 Bd answer of ~150 characters takes ~160 ms on the wire; allow for the BMS's own latency
 ANSWER_TIMEOUT_S = 1.0
+#: a read is sent again this many times while no valid answer comes back (writes: never)
+READ_RETRIES = 2
+#: how far (Ah) a read-back remaining capacity may be from the value set (one 10 mAh step + drift)
+CAPACITY_READBACK_TOLERANCE_AH = 0.02
+
+
+def _command_name(cid2: int) -> str:
+    """`GET_ANALOG_VALUES (CID2 0x42)`, or just the code for one this client does not know."""
+    try:
+        return f"{rs485.Cid2(cid2).name} (CID2 {cid2:#04x})"
+    except ValueError:
+        return f"CID2 {cid2:#04x}"
+
+
+def frame_error_kind(err: FrameError) -> str:
+    """The link-log kind of a framing error: checksum, length, truncated, garbage or malformed."""
+    if err.rtn == Rtn.CHKSUM_ERROR:
+        return "checksum"
+    if err.rtn == Rtn.LCHKSUM_ERROR:
+        return "length"
+    text = str(err)
+    if text.startswith(("LENID says", "frame too short", "odd number")):
+        return "length"
+    if text.startswith(("frame cut short", "no EOI")):
+        return "truncated"
+    if text.startswith(("non-hex", "missing SOI", "missing EOI")):
+        return "garbage"
+    return "malformed"
 
 
 @dataclass(frozen=True)
@@ -56,14 +85,26 @@ def _mode(alarms: rs485.AlarmInfo) -> str:
 class Bms12100Client(DutClient):
     """RS-485 and CAN access to one 12100 BMS."""
 
-    def __init__(self, station: Station, can_monitor: CanMonitor | None = None) -> None:
+    def __init__(
+        self,
+        station: Station,
+        can_monitor: CanMonitor | None = None,
+        *,
+        answer_timeout_s: float = ANSWER_TIMEOUT_S,
+        retries: int = READ_RETRIES,
+    ) -> None:
+        if answer_timeout_s <= 0 or retries < 0:
+            raise ValueError("answer_timeout_s must be > 0 and retries >= 0")
+        self.answer_timeout_s = answer_timeout_s
+        self.retries = retries
+        self.link = LinkLog("rs485")
         bus = station.model.buses.rs485
         if bus is None:
             raise DutError(f"station {station.model.name} has no rs485 bus for the 12100 BMS")
         self.clock: Clock = station.clock
         self.address = station.model.dut.address
         try:
-            self.port = serial.serial_for_url(bus.url, baudrate=bus.baudrate, timeout=ANSWER_TIMEOUT_S)
+            self.port = serial.serial_for_url(bus.url, baudrate=bus.baudrate, timeout=answer_timeout_s)
         except (serial.SerialException, ValueError, OSError) as exc:
             raise DutError(f"RS-485 port {bus.url} could not be opened: {exc}") from exc
         if bus.rs485:
@@ -76,19 +117,112 @@ class Bms12100Client(DutClient):
 
     # --- RS-485 -----------------------------------------------------------------------
     def transact(self, request: YdFrame) -> YdFrame:
-        """Send one request and return the BMS's answer frame."""
+        """Send one request and return the BMS's answer frame (one attempt, no retry).
+
+        Every bad answer on the way is counted in the link log; no valid answer raises DutNotAnswering.
+        """
+        started, before = time.monotonic(), self.link.stats()
+        frame = self._attempt(request)
+        if frame is None:
+            raise self._not_answering(_command_name(request.cid2), time.monotonic() - started, 1, before)
+        return frame
+
+    def _attempt(self, request: YdFrame) -> YdFrame | None:
+        """One request and its answer: the first frame from our address, or None by the timeout.
+
+        Frames that fail to decode, bytes outside frames, frames from another address and a frame
+        cut short by the timeout are each logged by kind with their raw bytes; none of them raises.
+        """
         self.port.reset_input_buffer()
+        self.reader.reset()  # bytes left from an earlier exchange belong to no answer of this one
         self.port.write(encode(request))
-        for _ in range(4):  # a frame may come after garbage; each read ends at EOI or the timeout
-            chunk = self.port.read_until(b"\r")
+        deadline = time.monotonic() + self.answer_timeout_s
+        received = bytearray()
+        while (remaining := deadline - time.monotonic()) > 0:
+            self.port.timeout = remaining
+            chunk = self.port.read_until(b"\r")  # ends at EOI or when the time is up
             if not chunk:
                 break
-            for frame in self.reader.feed(chunk):
-                return frame
-        raise DutTimeout(f"the BMS at address {self.address} did not answer CID2 {request.cid2:#04x}")
+            received += chunk
+            discarded = self.reader.discarded_bytes
+            events = self.reader.feed_events(chunk)
+            if self.reader.discarded_bytes > discarded:
+                self._log("garbage", f"{self.reader.discarded_bytes - discarded} bytes outside frames", chunk)
+            for event in events:
+                if isinstance(event, FrameError):
+                    self._log(frame_error_kind(event), str(event), event.raw)
+                elif event.adr != self.address:
+                    detail = f"answer from address {event.adr}, expected {self.address}"
+                    self._log("address", detail, encode(event))
+                else:
+                    return event
+        if self.reader.buffered:
+            cut = bytes(received[-self.reader.buffered :])
+            self._log("truncated", f"frame without EOI after {self.answer_timeout_s:g} s", cut)
+            self.reader.reset()
+        elif not received:
+            name = _command_name(request.cid2)
+            self._log("no_answer", f"{name}: no bytes in {self.answer_timeout_s:g} s")
+        return None
+
+    def _log(self, kind: str, detail: str = "", raw: bytes = b"") -> None:
+        self.link.add(kind, self.clock.now(), detail, raw)
+
+    def _not_answering(
+        self, command: str, waited_s: float, attempts: int, before: LinkStats
+    ) -> DutNotAnswering:
+        """The declared error for a command without a valid answer, saying what came instead."""
+        came = self.link.stats().since(before).counts
+        bad = {k: n for k, n in came.items() if k not in ("retry", "no_answer")}
+        if bad:
+            detail = "bad answers only: " + ", ".join(f"{n} {k}" for k, n in sorted(bad.items()))
+        else:
+            detail = "no bytes at all"
+        self._log("not_answering", f"{command}: no valid answer in {attempts} attempt(s), {detail}")
+        return DutNotAnswering(command, self.address, waited_s, attempts, detail)
 
     def _query(self, command: Any, *args: Any) -> Any:
-        return command.parse_response(self.transact(command.request(self.address, *args)))
+        """A read: the request is sent again (up to `retries` times) while no valid answer comes back."""
+        request: YdFrame = command.request(self.address, *args)
+        name = _command_name(request.cid2)
+        started, before = time.monotonic(), self.link.stats()
+        for attempt in range(1 + self.retries):
+            if attempt:
+                self._log("retry", f"{name}: attempt {attempt + 1} of {1 + self.retries}")
+            frame = self._attempt(request)
+            if frame is None:
+                continue
+            try:
+                return command.parse_response(frame)
+            except RtnError:
+                raise  # the BMS answered: a refusal is its answer, not a link fault
+            except ProtocolError as exc:  # a valid frame whose INFO does not fit the command
+                self._log("content", str(exc), encode(frame))
+        raise self._not_answering(name, time.monotonic() - started, 1 + self.retries, before)
+
+    def _write(self, command: Any, *args: Any) -> tuple[Any, bool]:
+        """A write is sent once; (its parsed answer, True), or (None, False) when the answer was lost.
+
+        Never re-sent: the caller reads the value back to learn whether it was stored.
+        """
+        request: YdFrame = command.request(self.address, *args)
+        frame = self._attempt(request)
+        if frame is not None:
+            try:
+                return command.parse_response(frame), True
+            except RtnError:
+                raise
+            except ProtocolError as exc:
+                self._log("content", str(exc), encode(frame))
+        self._log(
+            "write_unanswered", f"{_command_name(request.cid2)}: answer lost; reading back, not re-sending"
+        )
+        return None, False
+
+    def link_stats(self) -> LinkStats:
+        """RS-485 counters by kind (checksum, length, garbage, truncated, address, content, no_answer,
+        retry, not_answering, write_unanswered, write_verified) and the latest events with raw bytes."""
+        return self.link.stats()
 
     @property
     def bad_frames(self) -> int:
@@ -132,15 +266,33 @@ class Bms12100Client(DutClient):
         return value.value
 
     def write_setting(self, path: str, value: float | bool) -> float | int | bool:
-        """Write a firmware setting; returns the value the BMS reports back."""
+        """Write a firmware setting; returns the value the BMS reports back.
+
+        Sent once: if the answer is lost the setting is read back, and a value other than the one
+        written raises DutWriteUnconfirmed (a write is never re-sent blindly).
+        """
         param = PARAMETERS_BY_PATH[path]
         raw = round(float(value) * param.scale)
-        answer: rs485.ParameterValue = self._query(rs485.WriteParameter, param.pid, raw)
-        return from_wire(param, answer.raw)
+        answer, answered = self._write(rs485.WriteParameter, param.pid, raw)
+        if answered:
+            return from_wire(param, answer.raw)
+        stored: rs485.ParameterValue = self._query(rs485.ReadParameter, param.pid)
+        if stored.raw != raw:
+            raise DutWriteUnconfirmed(f"write of {path} (wire values)", self.address, raw, stored.raw)
+        self._log("write_verified", f"{path}: read back {stored.raw} as written")
+        return from_wire(param, stored.raw)
 
     def set_remaining_capacity(self, ah: float) -> float:
-        result: float = self._query(rs485.SetRemainingCapacity, ah)
-        return result
+        """Set the remaining capacity; sent once, a lost answer is checked in 0x42, never re-sent."""
+        answer, answered = self._write(rs485.SetRemainingCapacity, ah)
+        if answered:
+            result: float = answer
+            return result
+        remaining = self.analog().remaining_ah
+        if abs(remaining - ah) > CAPACITY_READBACK_TOLERANCE_AH:
+            raise DutWriteUnconfirmed("set remaining capacity", self.address, ah, remaining)
+        self._log("write_verified", f"remaining capacity: read back {remaining} Ah")
+        return remaining
 
     def history(self) -> list[rs485.HistoryRecord]:
         count: int = self._query(rs485.GetHistoryCount)
@@ -160,8 +312,16 @@ class Bms12100Client(DutClient):
 
     # --- CAN ----------------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
-        with contextlib.suppress(ProtocolError):  # not one of the BMS's frames
+        """Feed the inverter view; a frame of the BMS's IDs that does not decode is counted, not raised."""
+        if frame.is_error_frame:
+            return
+        try:
             self.view.update(frame.arbitration_id, frame.data, frame.timestamp)
+        except UnknownFrameError:
+            pass  # not one of the BMS's frames
+        except CanFrameError as exc:
+            if self.can_monitor is not None:
+                self.can_monitor.undecodable(frame, str(exc))
 
     def can_flag_ids(self) -> frozenset[str]:
         """The requirement IDs the latest 0x359 flags could stand for."""

@@ -515,6 +515,13 @@ def _soc_high(bench: Bms12100Bench, req: Requirement) -> None:
     bench.dut.set_remaining_capacity(98.0)
 
 
+def _soc_to(percent: float) -> Callable[[Bms12100Bench, Requirement], None]:
+    def act(bench: Bms12100Bench, req: Requirement) -> None:
+        bench.dut.set_remaining_capacity(percent / 100.0 * bench.rated_ah)
+
+    return act
+
+
 def _power_cycle(bench: Bms12100Bench, req: Requirement) -> None:
     cells = list(bench.cell_v)
     bench.station.cells.set_output(False)
@@ -592,6 +599,14 @@ UVP_CASES = (
         _then(_idle, _level(1.2), _power_cycle),
     ),
 )
+SOC_CASES = (
+    ReleaseCase(
+        "recovery",
+        True,
+        "SOC set back to 20 % over RS-485 (above the trigger by 3 tolerances)",
+        _then(_idle, _soc_to(20.0)),
+    ),
+)
 CHARGER_CASES = (
     ReleaseCase("below_threshold", True, "charger voltage 0.5 V below 18 V", _charger_to(17.5)),
     ReleaseCase("no_release_above", False, "charger voltage 0.3 V above 18 V", _charger_to(18.3)),
@@ -602,6 +617,7 @@ SPECIAL_CASES: dict[str, tuple[ReleaseCase, ...]] = {
     "PV-OVP": OVP_CASES,
     "CV-UVP": UVP_CASES,
     "PV-UVP": UVP_CASES,
+    "SOC-LP": SOC_CASES,
     "CHG-HV": CHARGER_CASES,
 }
 #: automatic release of the current protections (seed: "automatically recovered after 60 S")

@@ -868,8 +868,17 @@ class ParameterValue:
 
     @property
     def value(self) -> float | int | bool:
-        """The setting value this wire value stands for."""
-        return from_wire(self.parameter, self.raw)
+        """The setting value this wire value stands for.
+
+        An answer naming a parameter number this BMS does not have raises InfoError (a bad
+        answer is a protocol error, not a KeyError deep in the client; found by bench/fuzz.py).
+        """
+        param = PARAMETERS_BY_PID.get(self.pid)
+        if param is None:
+            raise InfoError(
+                f"parameter number {self.pid:#06x} is not a parameter of this BMS", Rtn.INVALID_DATA
+            )
+        return from_wire(param, self.raw)
 
 
 def parameter_value_from_settings(s: Settings, pid: int) -> ParameterValue:

@@ -9,6 +9,8 @@ build non-conforming units) have no parameter numbers.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,6 +242,47 @@ class Settings(_Section):
         """Set the value at a dotted path (validated)."""
         section, _, name = path.partition(".")
         setattr(getattr(self, section), name, value)
+
+    def config_problems(self) -> list[tuple[str, str]]:
+        """What the firmware refuses in this set, as (settings path, expected): the twin's own rules.
+
+        Loading a settings file runs these (hil.config.SelfChecking), so `hil run --firmware` stops
+        with exit 2 naming the field before the plan starts instead of the lab refusing the file.
+        """
+        # imported here: the twin imports this module
+        from hil.duts.bms12100.twin.tables import ALL_MONITORS
+        from hil.duts.bms12100.twin.validation import validate_settings
+
+        release_paths: dict[str, str] = {}
+        for monitor in ALL_MONITORS:
+            path = _settings_path(monitor.release) or _settings_path(monitor.trigger)
+            if path:
+                release_paths[monitor.rid] = path
+        return [self._problem_field(problem, release_paths) for problem in validate_settings(self)]
+
+    def _problem_field(self, problem: str, release_paths: dict[str, str]) -> tuple[str, str]:
+        """One sentence of the twin's validator as (field, expected)."""
+        key, sep, rest = problem.partition(": ")
+        if not sep:
+            return "(top level)", f"settings the firmware accepts ({problem})"
+        if key in release_paths:  # "CV-OVP: release 3700 is above trigger 3650"
+            return release_paths[key], f"a release on the non-tripping side of the trigger ({problem})"
+        if key in Settings.model_fields:  # "balancing: needs end_diff_mv <= open_diff_mv"
+            named = re.match(r"needs (\w+)", rest)
+            return (f"{key}.{named.group(1)}" if named else key), f"settings the firmware accepts: {rest}"
+        expected = f"a value the firmware accepts: {rest}"
+        if "got" not in rest:
+            with contextlib.suppress(AttributeError):
+                expected += f" (got {self.get(key)!r})"
+        return key, expected
+
+
+def _settings_path(value: object) -> str | None:
+    """The settings path a twin monitor threshold reads (a path, a scaled path), None for a constant."""
+    if isinstance(value, str):
+        return value
+    path = getattr(value, "path", None)
+    return path if isinstance(path, str) else None
 
 
 _NOT_SETTABLE = ("fixed", "behaviour")

@@ -78,29 +78,36 @@ class IetPrs202Bank(TemperatureEmulator):
         "bus gateway: Prologix GPIB-ETHERNET Controller User Manual (++ commands)"
     )
 
+    NEUTRAL_OHM = NEUTRAL_OHM
+
     def __init__(self, info: InstrumentInfo, transport: Transport) -> None:
         super().__init__(info, transport)
-        self._controller_ready = False
+        self._controller_ready: int | None = None  # the transport generation it was set up on
+        self._address: str | None = None
 
     # --- framing through the GPIB controller ------------------------------------------------
 
     def _controller(self) -> None:
-        if not self._controller_ready:
+        """Set the controller up once per connection (again after a reconnect, re-addressing the unit)."""
+        if self._controller_ready != self.transport.generation:
             for command in CONTROLLER_SETUP:
                 self.transport.write(command)
-            self._controller_ready = True
+            if self._address is not None:
+                self.transport.write(f"++addr {self._address}")
+            self._controller_ready = self.transport.generation
 
     def select(self, terminal: str) -> None:
         """Address the unit wired to `terminal` (every later message goes to it)."""
         address = self.channel(terminal)
         self._controller()
-        self.transport.write(f"++addr {address}")
+        super().write(f"++addr {address}")
+        self._address = address
 
     def write(self, command: str) -> None:
         self._controller()
-        self.transport.write(command)
+        super().write(command)
 
-    def query(self, command: str) -> str:
+    def _exchange(self, command: str) -> str:
         self._controller()
         self.transport.write(command)
         return self.transport.query("++read eoi")
@@ -146,7 +153,7 @@ class IetPrs202Bank(TemperatureEmulator):
     def neutral(self) -> None:
         """Every NTC channel to 10 kΩ (25 °C)."""
         for terminal in self.info.channels:
-            self.set_resistance(terminal, NEUTRAL_OHM)
+            self.set_resistance(terminal, self.NEUTRAL_OHM)
 
     def idn_of(self, terminal: str) -> str:
         self.select(terminal)

@@ -42,9 +42,21 @@ class ItechIT8900(ElectronicLoad):
     def input_is_on(self) -> bool:
         return self.query("INP?").strip().upper() in ("1", "ON")
 
+    def short_is_on(self) -> bool:
+        return self.query("INP:SHOR?").strip().upper() in ("1", "ON")
+
+    def output_state(self) -> dict[str, object]:
+        """Input and short-circuit state (INP?, INP:SHOR?) and the CC level (CURR?)."""
+        current = self.query_float("CURR?")
+        return {"input": self.input_is_on(), "short": self.short_is_on(), "current": current}
+
     def set_short(self, on: bool) -> None:
-        """Short mode (the load sinks the most it can); switching it on also turns the input on."""
+        """Short mode (the load sinks the most it can); switching it on also turns the input on.
+
+        Refused, before anything is sent, where the station's limits do not allow a short.
+        """
         if on:
+            self.info.limits.check_short(self.name)
             self.configure("INP:SHOR ON", "INP ON")
         else:
             self.configure("INP:SHOR OFF")

@@ -50,9 +50,10 @@ class KeysightN6705C(CellEmulator):
         return self.channel(cell)
 
     def set_voltage(self, cell: str, volts: float) -> None:
-        """Program the cell voltage (voltage priority)."""
-        self.info.limits.check(self.name, "voltage", volts)
+        """Program the cell voltage (voltage priority), refused beyond the cell or the stack limit."""
+        self.check_voltage(cell, volts)
         self.configure(f"VOLT {nrf(volts)},(@{self._ch(cell)})")
+        self.programmed[cell] = volts
 
     def set_current_limit(self, cell: str, amps: float) -> None:
         """Symmetric source/sink limit: the sink side matters when the BMS balances or charges."""
@@ -73,6 +74,18 @@ class KeysightN6705C(CellEmulator):
         if answer not in ("0", "1"):
             raise InstrumentError(self.name, command, f"expected 0 or 1, got {answer!r}")
         return answer == "1"
+
+    def output_state(self) -> dict[str, object]:
+        """Per cell terminal: output on/off and the programmed voltage (OUTP?, VOLT?)."""
+        return {
+            cell: {"on": self.output_is_on(cell), "voltage": self.query_float(f"VOLT? (@{self._ch(cell)})")}
+            for cell in self.cells
+        }
+
+    def reset(self) -> None:
+        """*RST: every channel off at 0 V."""
+        super().reset()
+        self.programmed = dict.fromkeys(self.cells, 0.0)
 
     def measure_voltage(self, cell: str) -> float:
         return self.query_float(f"MEAS:VOLT? (@{self._ch(cell)})")

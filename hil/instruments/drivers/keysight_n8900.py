@@ -69,6 +69,14 @@ class KeysightN8900(PowerSupply):
     def output_is_on(self) -> bool:
         return self.query("OUTP?").strip().upper() in ("1", "ON")
 
+    def output_state(self) -> dict[str, object]:
+        """Output state and the programmed setpoints (OUTP?, VOLT?, CURR?)."""
+        return {
+            "output": self.output_is_on(),
+            "voltage": self.query_float("VOLT?"),
+            "current_limit": self.query_float("CURR?"),
+        }
+
     def measure_voltage(self) -> float:
         return self.query_float("MEAS:VOLT?")
 

@@ -1,10 +1,16 @@
-"""Shared parts of simulated instruments: the SCPI engine, identity, seeded accuracy."""
+"""Shared parts of simulated instruments: the SCPI engine, identity, seeded accuracy, fault insertion."""
 
 from __future__ import annotations
 
 import random
+from typing import Literal
 
 from hil.sim.scpi import ScpiEngine
+
+#: communication faults the control port can insert: the instrument stops answering (`timeout`),
+#: or drops the connection each message arrives on (`disconnect`); `none` clears the fault
+FaultMode = Literal["timeout", "disconnect", "none"]
+FAULT_MODES: tuple[str, ...] = ("timeout", "disconnect", "none")
 
 
 class SimInstrument:
@@ -18,6 +24,9 @@ class SimInstrument:
     VENDOR = ""
     MODEL = ""
     FIRMWARE = "1.0"
+    #: the communication fault in force (`inject_fault`) and how many messages it still takes
+    fault_mode: str = "none"
+    fault_left: int | None = None
 
     def __init__(self, role: str, channels: dict[str, str], seed: int = 0, serial: str = "") -> None:
         self.role = role
@@ -42,3 +51,39 @@ class SimInstrument:
     def outputs(self) -> dict[str, object]:
         """Output states for the control port's safe-state check; subclasses report theirs."""
         return {}
+
+    # --- fault insertion (control port `fault`) ---------------------------------------------
+
+    def inject_fault(self, mode: str, count: int | None = None) -> None:
+        """Make the next `count` messages (all, if None) fail: not executed, never answered.
+
+        `timeout`: the message is swallowed (a hung instrument: the client times out).
+        `disconnect`: the connection it came on is closed (a pulled cable, a reset gateway);
+        a new connection is accepted and dropped again at its first message while the fault
+        lasts. Works for every instrument, whatever its `execute`, by shadowing it on the instance.
+        """
+        if mode not in FAULT_MODES:
+            raise ValueError(f"fault mode must be one of {', '.join(FAULT_MODES)} (got {mode!r})")
+        if count is not None and count < 1:
+            raise ValueError(f"fault count must be at least 1 (got {count})")
+        self.__dict__.pop("execute", None)
+        self.fault_mode, self.fault_left = mode, (None if mode == "none" else count)
+        if mode == "none":
+            return
+        healthy = self.execute
+
+        def faulty(line: str) -> str | None:
+            if self.fault_left is not None:
+                if self.fault_left <= 0:
+                    self.inject_fault("none")
+                    return healthy(line)
+                self.fault_left -= 1
+            if self.fault_mode == "disconnect":
+                raise ConnectionResetError(f"{self.role}: connection dropped (fault insertion)")
+            return None
+
+        self.execute = faulty  # type: ignore[method-assign]
+
+    def fault(self) -> dict[str, object]:
+        """The fault in force: mode and messages left (None: until cleared)."""
+        return {"mode": self.fault_mode, "left": self.fault_left}
