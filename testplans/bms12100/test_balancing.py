@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.harness import NEUTRAL_C, PROBE_CURRENT_A, Bms12100Bench
 from hil.duts.bms12100.ntc import resistance_ohm
 from hil.measure import equals, info
@@ -16,6 +17,7 @@ from hil.measure import equals, info
 BLEED_SEEN_A = 0.005
 HIGH_CELL_V = 3.46
 SETTLE_S = 5.0
+CALIBRATION_READS = 3
 
 
 def _bleed(bench: Bms12100Bench) -> float:
@@ -24,9 +26,29 @@ def _bleed(bench: Bms12100Bench) -> float:
     return cells.measure_current("CELL1") - cells.measure_current("CELL2")
 
 
-def _cells(bench: Bms12100Bench, high: float, spread_mv: float) -> None:
+def _reading_offsets(bench: Bms12100Bench, level: float) -> list[float]:
+    """Each cell's reading error (V) as the BMS reports it with every cell at `level`.
+
+    Against the emulator setpoints a spread is only known to ±40 mV (two readings of ±20 mV);
+    the BMS acts on its own readings, so spreads are set as the BMS reads them (spec BAL-START
+    notes). Equal cells read as a spread of at most twice the reading error, below the opening
+    spread, so this does not start a balancing session.
+    """
+    bench.set_cells([level] * CELL_COUNT)
+    sums = [0.0] * CELL_COUNT
+    for _ in range(CALIBRATION_READS):
+        bench.clock.sleep(bench.settle_s + 1.0)
+        for i, mv in enumerate(bench.dut.status().cell_mv):
+            sums[i] += mv / 1000.0 - level
+    return [total / CALIBRATION_READS for total in sums]
+
+
+def _cells(bench: Bms12100Bench, high: float, spread_mv: float, offsets: list[float] | None = None) -> None:
+    """Cell 1 at `high`, the others `spread_mv` lower; as the BMS reads them when `offsets` are given."""
     base = high - spread_mv / 1000.0
-    bench.set_cells([high, base, base, base])
+    wanted = [high, base, base, base]
+    errors = offsets or [0.0] * CELL_COUNT
+    bench.set_cells([v - e for v, e in zip(wanted, errors, strict=True)])
 
 
 def _cell_temperatures(bench: Bms12100Bench, celsius: float) -> None:
@@ -36,7 +58,11 @@ def _cell_temperatures(bench: Bms12100Bench, celsius: float) -> None:
 
 @pytest.mark.requirement("BAL-START", "BAL-CHG")
 def test_start_conditions_while_charging(bench: Bms12100Bench, check) -> None:
-    """Starts only with a cell above 3400 mV AND the spread at 30 mV; runs while charging."""
+    """Starts only with a cell above 3400 mV AND the spread at 30 mV; runs while charging.
+
+    Levels and spreads are set as the BMS reads them (its own reading errors taken out).
+    """
+    offsets = _reading_offsets(bench, HIGH_CELL_V)
     bench.charge(PROBE_CURRENT_A)
     cases = (
         ("BAL-START", "no balancing below the start voltage (3.39 V, 50 mV spread)", 3.39, 50.0, False),
@@ -44,7 +70,7 @@ def test_start_conditions_while_charging(bench: Bms12100Bench, check) -> None:
         ("BAL-CHG", "balancing while charging (3.46 V, 50 mV)", HIGH_CELL_V, 50.0, True),
     )
     for rid, name, high, spread, expected in cases:
-        _cells(bench, high, spread)
+        _cells(bench, high, spread, offsets)
         bench.clock.sleep(SETTLE_S)
         bleed = _bleed(bench)
         check(equals(rid, name, bleed > BLEED_SEEN_A, expected, bench.clock.now(), data={"bleed_a": bleed}))
@@ -54,13 +80,14 @@ def test_start_conditions_while_charging(bench: Bms12100Bench, check) -> None:
 @pytest.mark.requirement("BAL-END")
 def test_end_spread(bench: Bms12100Bench, check) -> None:
     """Once running, balancing continues at 25 mV (hysteresis) and ends below the 20 mV end spread."""
+    offsets = _reading_offsets(bench, HIGH_CELL_V)
     bench.charge(PROBE_CURRENT_A)
-    _cells(bench, HIGH_CELL_V, 50.0)
+    _cells(bench, HIGH_CELL_V, 50.0, offsets)
     bench.clock.sleep(SETTLE_S)
-    _cells(bench, HIGH_CELL_V, 25.0)
+    _cells(bench, HIGH_CELL_V, 25.0, offsets)
     bench.clock.sleep(SETTLE_S)
     check(equals("BAL-END", "continues at 25 mV", _bleed(bench) > BLEED_SEEN_A, True, bench.clock.now()))
-    _cells(bench, HIGH_CELL_V, 15.0)
+    _cells(bench, HIGH_CELL_V, 15.0, offsets)
     bench.clock.sleep(SETTLE_S)
     check(equals("BAL-END", "ends below 20 mV", _bleed(bench) > BLEED_SEEN_A, False, bench.clock.now()))
 

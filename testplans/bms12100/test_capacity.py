@@ -19,7 +19,10 @@ def test_soc_initialised_from_cell_voltage(bench: Bms12100Bench, cell_v: float, 
     bench.set_cells([cell_v] * CELL_COUNT)
     bench.power_cycle_at(cell_v)
     status = bench.dut.status()
-    expected = soc_from_ocv(cell_v)
+    # The LFP curve is flat here (about 10 %/10 mV): the expectation uses the cell voltages the
+    # BMS itself reads (within ACC-CV), not the emulator setting; the seed does not say which cell
+    # (lowest, mean) the firmware takes, so any of them is accepted.
+    lowest, highest = min(status.cell_mv) / 1000.0, max(status.cell_mv) / 1000.0
     check(
         within(
             "SOC-INIT",
@@ -27,9 +30,10 @@ def test_soc_initialised_from_cell_voltage(bench: Bms12100Bench, cell_v: float, 
             status.soc_pct,
             "%",
             status.time,
-            low=expected - SOC_INIT_TOLERANCE_PCT,
-            high=expected + SOC_INIT_TOLERANCE_PCT,
-            notes="reference: our assumed LFP OCV curve (the seed gives none)",
+            low=soc_from_ocv(lowest) - SOC_INIT_TOLERANCE_PCT,
+            high=soc_from_ocv(highest) + SOC_INIT_TOLERANCE_PCT,
+            data={"bms_cell_v": [lowest, highest], "soc_at_setting": soc_from_ocv(cell_v)},
+            notes="reference: our assumed LFP OCV curve (the seed gives none) at the BMS's own cell readings",
         )
     )
 

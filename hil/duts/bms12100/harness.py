@@ -536,6 +536,18 @@ def _charger_to(volts: float) -> Callable[[Bms12100Bench, Requirement], None]:
 
 
 _BELOW_RELEASE = -0.2  # 20 % of the hysteresis beyond the release value
+
+
+def _past_release(bench: Bms12100Bench, req: Requirement) -> None:
+    """Set the quantity clearly past the release value: 20 % of the hysteresis, and at least the
+    row's tolerance plus the stimulus uncertainty (a narrow hysteresis, e.g. 3 °C against ±2 °C)."""
+    assert req.trip is not None and req.release is not None and req.tolerance is not None
+    margin = req.tolerance + bench.setting_uncertainty(req, req.release)
+    towards_trip = 1.0 if req.trip > req.release else -1.0
+    distance = max(abs(_BELOW_RELEASE) * abs(req.trip - req.release), margin)
+    bench.apply(req, req.release - towards_trip * distance)
+
+
 _BETWEEN = 0.5
 
 OVP_CASES = (
@@ -543,7 +555,7 @@ OVP_CASES = (
         "recovery",
         True,
         "quantity below the release value with SOC < 96 %",
-        _then(_idle, _level(_BELOW_RELEASE)),
+        _then(_idle, _past_release),
     ),
     ReleaseCase(
         "discharge",
@@ -555,7 +567,7 @@ OVP_CASES = (
         "no_release_soc",
         False,
         "below the release value but SOC set to 98 %",
-        _then(_idle, _soc_high, _level(_BELOW_RELEASE)),
+        _then(_idle, _soc_high, _past_release),
     ),
     ReleaseCase(
         "no_release_small_discharge",
@@ -581,13 +593,13 @@ UVP_CASES = (
         "reboot_recheck",
         True,
         "quantity above the release value, then the BMS restarts",
-        _then(_idle, _level(_BELOW_RELEASE), _power_cycle),
+        _then(_idle, _past_release, _power_cycle),
     ),
     ReleaseCase(
         "no_release_voltage",
         False,
         "quantity back above the release value without charge or restart",
-        _then(_idle, _level(_BELOW_RELEASE)),
+        _then(_idle, _past_release),
     ),
     ReleaseCase(
         "no_release_small_charge", False, "a 0.5 A charge (below 1 A)", _then(_level(_BETWEEN), _charge(0.5))
@@ -625,7 +637,7 @@ AUTO_RELEASE_S = 60.0
 AUTO_GUARD_S = 5.0
 
 RECOVERY_CASES = (
-    ReleaseCase("recovery", True, "quantity back beyond the release value", _level(_BELOW_RELEASE)),
+    ReleaseCase("recovery", True, "quantity back beyond the release value", _past_release),
     ReleaseCase("no_release_hysteresis", False, "quantity between release and trip", _level(_BETWEEN)),
 )
 OPPOSITE_CASE = ReleaseCase(
