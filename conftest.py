@@ -1,8 +1,9 @@
 """Project-wide pytest configuration: which long tests run on which station.
 
 Tests marked `long` take hours of wall time on a real bench (48 h sleep, 10 h standby
-balancing): on a simulated station they run in virtual time; on a real bench they run only when
-selected explicitly with `--hil-long`, and the others are deselected with a visible note.
+balancing): on a simulated station they run in virtual time; on a real bench, or on the sim paced
+to the wall clock (`--hil-pace`), they run only when selected explicitly with `--hil-long`, and
+are otherwise deselected with a visible note.
 """
 
 from __future__ import annotations
@@ -38,12 +39,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
     station_file = config.getoption("--hil-station", default=None)
-    if not station_file or config.getoption("--hil-long"):
+    if config.getoption("--hil-long"):
         return
-    from hil.station.station import load_station
+    # a lab paced to the wall clock waits like a real bench: long tests need selecting there too
+    if not config.getoption("--hil-pace"):
+        if not station_file:
+            return
+        from hil.station.station import load_station
 
-    if load_station(Path(station_file)).simulated:
-        return
+        if load_station(Path(station_file)).simulated:
+            return
     long_items = [item for item in items if item.get_closest_marker("long")]
     if long_items:
         config.hook.pytest_deselected(items=long_items)
@@ -52,5 +57,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if reporter is not None:
             names = ", ".join(item.name for item in long_items)
             reporter.write_line(
-                f"hil: long tests deselected on a real bench (select with --hil-long): {names}"
+                f"hil: long tests deselected on a real bench or a paced lab (select with --hil-long): {names}"
             )

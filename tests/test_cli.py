@@ -292,3 +292,25 @@ def test_report_without_record_exits_2(tmp_path: Path) -> None:
     result = hil("report", str(tmp_path), "--verify")
     line = assert_one_error_line(result, tmp_path / "record.jsonl", "-")
     assert "record.jsonl" in line
+
+
+LONG_TESTS = ("test_standby_balancing_time_limit", "test_sleep_after_maximum_standby")
+
+
+def test_long_tests_run_on_the_unpaced_sim(tmp_path: Path) -> None:
+    result = hil("run", "--out", str(tmp_path / "out"), "--", "--collect-only")
+    assert result.returncode == 0, result.stderr
+    for name in LONG_TESTS:
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("extra", [[], ["--hil-long"]])
+def test_long_tests_need_selecting_on_a_paced_lab(tmp_path: Path, extra: list[str]) -> None:
+    result = hil("run", "--out", str(tmp_path / "out"), "--", "--hil-pace", "--collect-only", *extra)
+    assert result.returncode == 0, result.stderr
+    selected = [name for name in LONG_TESTS if f"::{name}" in result.stdout]
+    if extra:
+        assert selected == list(LONG_TESTS)
+    else:
+        assert selected == []
+        assert "long tests deselected on a real bench or a paced lab" in result.stdout

@@ -32,6 +32,8 @@ ANSWER_TIMEOUT_S = 1.0
 READ_RETRIES = 2
 #: how far (Ah) a read-back remaining capacity may be from the value set (one 10 mAh step + drift)
 CAPACITY_READBACK_TOLERANCE_AH = 0.02
+#: bytes taken per read once an answer has started (frames are a few hundred bytes at most)
+READ_BLOCK = 4096
 
 
 def _command_name(cid2: int) -> str:
@@ -140,9 +142,11 @@ class Bms12100Client(DutClient):
         received = bytearray()
         while (remaining := deadline - time.monotonic()) > 0:
             self.port.timeout = remaining
-            chunk = self.port.read_until(b"\r")  # ends at EOI or when the time is up
-            if not chunk:
+            first = self.port.read(1)  # waits for the answer to start, or the time to run out
+            if not first:
                 break
+            self.port.timeout = 0  # then whatever has arrived, in one read (not byte by byte)
+            chunk = first + self.port.read(READ_BLOCK)
             received += chunk
             discarded = self.reader.discarded_bytes
             events = self.reader.feed_events(chunk)

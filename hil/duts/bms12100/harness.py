@@ -46,6 +46,10 @@ REFERENCE_CELL = 0
 NTC_TERMINAL = {"cell_temperature": "T_CELL1", "ambient_temperature": "T_AMB", "power_temperature": "T_MOS"}
 #: settle time (s) beyond the row's delay; rows without a spec delay use the station expectation
 DELAY_GUARD_S = 0.5
+#: wait_state's polling: this many polls over the window, within these bounds (s)
+STATE_POLLS = 20
+STATE_POLL_MIN_S = 0.1
+STATE_POLL_MAX_S = 1.0
 #: station expectation keys (max trip delay in s) for rows the seed gives no delay for, by quantity
 EXPECTATION_BY_QUANTITY = {
     "cell_voltage": "voltage_protection_delay_max_s",
@@ -298,7 +302,12 @@ class Bms12100Bench(DutBench):
         return requirement_id in self.dut.active()
 
     def wait_state(self, requirement_id: str, active: bool, timeout: float) -> bool:
-        met, _ = self.clock.wait_until(lambda: self.active(requirement_id) == active, timeout, 0.1)
+        """Whether the row reaches the state within `timeout` (when exactly is not measured here).
+
+        Polls twenty times over the window (0.1 s to 1 s apart): each poll is an RS-485 exchange.
+        """
+        poll = min(STATE_POLL_MAX_S, max(STATE_POLL_MIN_S, timeout / STATE_POLLS))
+        met, _ = self.clock.wait_until(lambda: self.active(requirement_id) == active, timeout, poll)
         return met
 
     def apply(self, req: Requirement, value: float) -> None:
