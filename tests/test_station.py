@@ -34,6 +34,12 @@ WIRING: dict[str, tuple[RoleKind, str, dict[str, str]]] = {
         {"PACK": "101", "P": "102", "CELL1": "103", "CELL2": "104", "CELL3": "105", "CELL4": "106"}
         | {"SUPPLY": "121"},
     ),
+    "fiu": (
+        "switch",
+        "keysight-34980a",
+        {"BUTTON": "1029", "CELL1_SENSE_OPEN": "1001", "CELL2_SENSE_OPEN": "1002", "T_CELL1_OPEN": "1003"}
+        | {"T_CELL1_SHORT": "1004", "T_AMB_OPEN": "1005", "CAN_OPEN": "1006", "RS485_OPEN": "1007"},
+    ),
 }
 
 #: bad station file -> (the field the error names, a phrase of what was expected)

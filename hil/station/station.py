@@ -211,7 +211,8 @@ class Station:
         self.sim = sim
         self._open: dict[str, ScpiInstrument] = {}
         self.final: SafeState | None = None
-        #: the DUT's firmware settings / configuration file of this run (None: the defaults)
+        #: the DUT configuration file the plan reads (the --firmware file unless the run names another
+        #: with --hil-dut-config; None: the documented defaults)
         self.firmware_file: Path | None = None
 
     @classmethod

@@ -1,0 +1,187 @@
+"""Precharge: the current limit, the voltage delta that ends it, and its timeout (all configured).
+
+The bench's DC link (capacitance, electronic load) is precharged through the pack's precharge
+resistor (prechargeResistance); the DAQ reads the pack (U1) and the link. The load's steady current
+sets the steady delta U1 - link = I·R, which is how the delta is put on either side of
+maxPrechargeVoltageDelta; the PRE_SHUNT relay puts a low resistor across the precharge resistor,
+which drives the inrush above maxPrechargeCurrent.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
+from hil.duts.prohelion_d1000_gen2.terminals import PRE_SHUNT
+from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
+from hil.measure import info, within
+from hil.uncertainty import station_uncertainty
+
+FRAME_S = 0.1
+
+
+def _start_precharge(bench: D1000Bench, load_a: float) -> float:
+    """From IDLE with the link emptied: CONNECT, the load at `load_a`, ENABLE; the time ENABLE was sent."""
+    assert bench.discharge_link(), "the DC link could not be discharged"
+    bench.command(BmsCommand.CONNECT)
+    assert bench.wait_state(BmsState.CONNECT, 2.0), f"not CONNECT (state {bench.state()})"
+    bench.discharge(load_a)
+    t0 = bench.clock.now()
+    bench.command(BmsCommand.ENABLE)
+    return t0
+
+
+@pytest.mark.requirement("PH-PRE-I")
+def test_precharge_current(bench: D1000Bench, check) -> None:
+    """No failure at the normal inrush (below the limit); OVERCURRENTPCHG when it is far above."""
+    req = "PH-PRE-I"
+    limit = bench.config.max_precharge_current
+    check(info(req, "configured maxPrechargeCurrent", limit, "A", bench.clock.now()))
+    for shunted in (False, True):
+        bench.prepare()
+        bench.set_fault(PRE_SHUNT, shunted)
+        t0 = _start_precharge(bench, 0.0)
+        done = bench.wait_until(
+            lambda: bench.state() in (BmsState.ENABLED, BmsState.SAFE, BmsState.DISCONNECT),
+            bench.config.precharge_timeout + 2.0,
+        )
+        t1 = bench.clock.now()
+        peak = max(
+            (abs(v) for v in bench.values_between("BMSCurrentData", "InstantaneousCurrent", t0, t1)),
+            default=None,
+        )
+        failed = bench.flag(InfoBit.PRECHARGE_FAIL_OVERCURRENTPCHG)
+        case = "precharge resistor shunted" if shunted else "precharge resistor alone"
+        check(info(req, f"peak precharge current reported ({case})", peak, "A", bench.clock.now()))
+        check(
+            same(
+                req,
+                f"BMSPrechargeFailOVERCURRENTPCHG ({case})",
+                done and failed,
+                shunted,
+                bench.clock.now(),
+                method=f"inrush from an empty link, peak {peak} A against the configured {limit:g} A",
+            )
+        )
+        if shunted:
+            check(
+                same(
+                    req,
+                    "BMSReasonPRECHARGE with the failure",
+                    bench.flag(InfoBit.REASON_PRECHARGE),
+                    True,
+                    bench.clock.now(),
+                )
+            )
+            check(
+                same(
+                    req,
+                    "SAFE after the failure",
+                    bench.wait_state(BmsState.SAFE, 3.0),
+                    True,
+                    bench.clock.now(),
+                )
+            )
+        else:
+            check(
+                same(req, "ENABLED at the normal inrush", bench.state(), BmsState.ENABLED, bench.clock.now())
+            )
+        bench.set_fault(PRE_SHUNT, False)
+        bench.discharge(0.0)
+
+
+@pytest.mark.requirement("PH-PRE-DV")
+def test_precharge_delta(bench: D1000Bench, check) -> None:
+    """ENABLED only once the link is within maxPrechargeVoltageDelta of the pack (steady deltas)."""
+    req = "PH-PRE-DV"
+    delta = bench.config.max_precharge_voltage_delta
+    r_pre = bench.config.precharge_resistance
+    margin = bench.expectations.get("precharge_delta_margin_v", 0.3)
+    check(info(req, "configured maxPrechargeVoltageDelta", delta, "V", bench.clock.now()))
+    for steady, expect_enabled in ((max(delta - margin, 0.0), True), (delta + margin, False)):
+        bench.prepare()
+        load_a = steady / r_pre  # the steady drop across the precharge resistor
+        t0 = _start_precharge(bench, load_a)
+        bench.wait_state(BmsState.PRECHARGE, 2.0)
+        enabled = bench.wait_state(BmsState.ENABLED, bench.config.precharge_timeout - 1.0)
+        pack, link = bench.pack_terminal_v(), bench.link_v()
+        measured = pack - link
+        budget = station_uncertainty(bench.station, "daq", "voltage", pack, unit="V").plus(
+            station_uncertainty(bench.station, "daq", "voltage", link, unit="V")
+        )
+        name = "inside" if expect_enabled else "beyond"
+        check(
+            same(
+                req,
+                f"ENABLED with a steady delta {name} the limit",
+                enabled,
+                expect_enabled,
+                bench.clock.now(),
+                method=f"load {load_a * 1000:.1f} mA through {r_pre:g} Ω: steady delta {steady:.3g} V",
+                data={"delta_at_end_v": measured},
+            )
+        )
+        if expect_enabled:
+            voltages = bench.values_between("BMSVoltageData", "BatteryVoltage", t0, bench.clock.now())
+            loads = bench.values_between("BMSVoltageData", "LoadVoltage", t0, bench.clock.now())
+            t_en = bench.entered(BmsState.ENABLED, t0)
+            check(
+                info(
+                    req,
+                    "delta reported in the last frame before ENABLED",
+                    abs(voltages[-2] - loads[-2]) if len(voltages) > 1 and t_en is not None else None,
+                    "V",
+                    bench.clock.now(),
+                    notes="BMSVoltageData every 100 ms: the delta falls by up to one frame's change",
+                )
+            )
+        else:
+            check(
+                within(
+                    req,
+                    "steady delta held (DAQ)",
+                    measured,
+                    "V",
+                    bench.clock.now(),
+                    low=delta,
+                    uncertainty=budget,
+                )
+            )
+        bench.discharge(0.0)
+
+
+@pytest.mark.requirement("PH-PRE-TO")
+def test_precharge_timeout(bench: D1000Bench, check) -> None:
+    """A precharge that does not match fails with BMSPrechargeFailTIMEOUT after prechargeTimeout."""
+    req = "PH-PRE-TO"
+    timeout = bench.config.precharge_timeout
+    delta = bench.config.max_precharge_voltage_delta
+    load_a = 3 * max(delta, 0.1) / bench.config.precharge_resistance  # steady delta 3x the limit
+    t0 = _start_precharge(bench, load_a)
+    failed = bench.wait_until(lambda: bench.flag(InfoBit.PRECHARGE_FAIL_TIMEOUT), timeout + 5.0)
+    start = bench.entered(BmsState.PRECHARGE, t0)
+    end = bench.entered(BmsState.DISCONNECT, t0) or bench.entered(BmsState.SAFE, t0)
+    check(
+        within(
+            req,
+            "PRECHARGE to the timeout failure",
+            None if not failed or start is None or end is None else end - start,
+            "s",
+            bench.clock.now(),
+            low=timeout - 2 * FRAME_S,
+            high=timeout + 2 * FRAME_S,
+            uncertainty=FRAME_S,
+            notes=f"configured prechargeTimeout {timeout:g} s; CAN frames every {FRAME_S:g} s",
+        )
+    )
+    check(same(req, "BMSReasonPRECHARGE", bench.flag(InfoBit.REASON_PRECHARGE), True, bench.clock.now()))
+    check(
+        same(
+            req,
+            "SAFE with no coil energised",
+            bench.wait_state(BmsState.SAFE, 3.0) and not bench.energised(),
+            True,
+            bench.clock.now(),
+        )
+    )
+    bench.discharge(0.0)
