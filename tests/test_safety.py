@@ -98,6 +98,7 @@ def everything_off(outputs: dict[str, Any]) -> list[str]:
     for address, ohms in outputs["ntc"].items():
         if ohms != "open" and not math.isclose(ohms, 10_000.0, rel_tol=2e-3):
             on.append(f"NTC {address} at {ohms:.0f} ohm")
+    on += [f"fault relay {channel} closed" for channel in outputs.get("fiu", {}).get("closed", [])]
     return on
 
 
@@ -108,7 +109,7 @@ def ends_with_safe_state(out: Path) -> tuple[dict[str, Any], dict[str, Any] | No
     end = entries[-1] if entries[-1]["type"] == "end" else None
     last = entries[-2] if end is not None else entries[-1]
     assert last["type"] == "safe_state" and last["scope"] == "run", [e["type"] for e in entries[-4:]]
-    assert last["order"] == ["load", "charger", "cells", "ntc", "daq"]
+    assert last["order"] == ["load", "charger", "cells", "ntc", "fiu", "daq"]
     return last, end
 
 
@@ -116,7 +117,7 @@ def assert_safe(safe: dict[str, Any]) -> None:
     assert safe["safe"] is True, safe
     assert set(safe["instruments"].values()) == {"safe"}
     assert safe["unread"] == {}
-    assert set(safe["read_back"]) == {"load", "charger", "cells", "ntc", "daq"}
+    assert set(safe["read_back"]) == {"load", "charger", "cells", "ntc", "fiu", "daq"}
     assert all(safe["read_back_safe"].values())
     assert safe["read_back"]["charger"]["output"] is False
     assert safe["read_back"]["load"]["input"] is False

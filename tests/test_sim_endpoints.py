@@ -34,6 +34,7 @@ IDN = {
     "cells": ("Keysight Technologies", "N6705C"),
     "ntc": ("IET Labs", "PRS-202-A-7-100m-0-1"),
     "daq": ("Keysight Technologies", "DAQ970A"),
+    "fiu": ("Agilent Technologies", "34980A"),
 }
 CELL_VOLTS = (3.301, 3.312, 3.287, 3.325)
 NTC_ADDRESSES = (5, 6, 7, 8)

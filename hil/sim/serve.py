@@ -2,7 +2,8 @@
 
 Endpoints: one SCPI socket per instrument, a socketcand hub for the CAN bus, a raw TCP serial
 port for RS-485, and a JSON-lines control port for what only a simulator has (virtual clock,
-firmware settings, reset, instrument output states, communication faults of an instrument).
+firmware settings, reset, instrument output states, communication faults of an instrument, the
+fault-insertion relays without SCPI).
 """
 
 from __future__ import annotations
@@ -167,6 +168,12 @@ class LabServer:
             return {"t": lab.t, "fault": lab.instruments[name].fault()}
         elif cmd == "state":
             return {"t": lab.t, "state": lab.plant.state()}
+        elif cmd == "fault_insert":
+            # {"point": a terminal of the station's switch role, e.g. "T_CELL1_OPEN", "on": true|false}
+            on = request.get("on")
+            if not isinstance(on, bool):
+                raise ValueError("fault_insert needs 'on': true (insert) or false (remove)")
+            return {"t": lab.t, "fault_insert": insert_fault(lab, str(request.get("point")), on)}
         elif cmd == "rs485_fault":
             # {"mode": "checksum"|"length"|"truncate"|"garbage"|"address"|"silent"|"none", "count": N}
             count = request.get("count")
@@ -226,6 +233,31 @@ class LabServer:
                     await asyncio.sleep(max(sent / rate - (time.monotonic() - start), 0.001))
         finally:
             state["running"] = False
+
+
+def insert_fault(lab: Lab, point: str, on: bool) -> dict[str, Any]:
+    """Close (`on`) or open the relay wired to the fault point `point`, with the switch's own SCPI
+    ROUTe:CLOSe/OPEN; straight to its engine, so a communication fault on its port does not stop it."""
+    switches = {
+        name: inst.channels for name, inst in lab.station.instruments.items() if inst.role == "switch"
+    }
+    wired = {p: (name, ch) for name, channels in switches.items() for p, ch in channels.items()}
+    if point not in wired:
+        raise ValueError(f"no fault point {point!r}; known: {', '.join(sorted(wired)) or 'none'}")
+
+    def ask(p: str, header: str) -> str | None:
+        name, channel = wired[p]
+        return lab.instruments[name].engine.execute(f"{header} (@{channel})")
+
+    engine = lab.instruments[wired[point][0]].engine
+    errors = engine.execute("SYSTem:ERRor:COUNt?")
+    ask(point, "ROUTe:CLOSe" if on else "ROUTe:OPEN")
+    if engine.execute("SYSTem:ERRor:COUNt?") != errors:
+        raise ValueError(
+            f"{wired[point][0]} refused ROUTe for channel {wired[point][1]}; see its error queue"
+        )
+    inserted = [p for p in sorted(wired) if ask(p, "ROUTe:CLOSe?") == "1"]
+    return {"point": point, "instrument": wired[point][0], "channel": wired[point][1], "inserted": inserted}
 
 
 def _port_of(server: asyncio.Server) -> int:

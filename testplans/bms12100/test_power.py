@@ -8,6 +8,7 @@ from hil.can_monitor import CanMonitor
 from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.harness import (
     BLOCKED_A,
+    BUTTON_PRESS_S,
     NEUTRAL_C,
     NOMINAL_CELL_V,
     PROBE_CURRENT_A,
@@ -25,6 +26,8 @@ SLEEP_SWITCH = "power_management.sleep_enabled"
 #: a cell temperature beyond the discharge over-temperature protection (TD-OTP, 60 °C)
 TRIP_TERMINAL = "T_CELL1"
 TRIP_CELL_C = 70.0
+#: CAN silent this long before a wake-up: the BMS was shut down (s; its telemetry period is 1 s)
+SHUTDOWN_QUIET_S = 5.0
 
 
 def _trip_uvp(bench: Bms12100Bench) -> float:
@@ -98,7 +101,8 @@ def test_shutdown_one_minute_after_under_voltage(
 
 @pytest.mark.requirement("PM-WAKE", "PM-SLEEP-I")
 def test_wake_and_sleep_current(bench: Bms12100Bench, can_monitor: CanMonitor, check) -> None:
-    """Shut down (after UVP): supply current within the sleep limit; woken by RS-485, then by a charger."""
+    """Shut down (after UVP): supply current within the sleep limit; woken by RS-485, by the button
+    (the relay across it, a short press) and by a charger, each from a new shutdown."""
     _trip_uvp(bench)
     bench.clock.sleep(65.0)
     supply_ua = bench.station.dmm.measure_dc_current("SUPPLY") * 1e6
@@ -133,8 +137,24 @@ def test_wake_and_sleep_current(bench: Bms12100Bench, can_monitor: CanMonitor, c
             bench.clock.now(),
         )
     )
-    # back to shutdown (cells still low, UVP re-checked), then wake with a charger
+    # back to shutdown (cells still low, UVP re-checked after the wake), then wake with the button
     bench.set_cells([UVP_CELL_V] + [NOMINAL_CELL_V] * (CELL_COUNT - 1))
+    bench.clock.sleep(70.0)
+    t_button = bench.clock.now()
+    asleep = not can_monitor.since(t_button - SHUTDOWN_QUIET_S)
+    bench.press_button()
+    bench.clock.sleep(3.0)
+    check(
+        equals(
+            "PM-WAKE",
+            "woken by the button",
+            asleep and bool(can_monitor.since(t_button + 0.5)),
+            True,
+            bench.clock.now(),
+            method=f"CAN silent {SHUTDOWN_QUIET_S:g} s before a {BUTTON_PRESS_S:g} s press, frames after",
+        )
+    )
+    # back to shutdown once more, then wake with a charger
     bench.clock.sleep(70.0)
     t_charger = bench.clock.now()
     bench.charge(PROBE_CURRENT_A)

@@ -17,6 +17,7 @@ from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.client import Bms12100Client, Status
 from hil.duts.bms12100.ntc import resistance_ohm
 from hil.errors import BenchError
+from hil.instruments.roles import Switch
 from hil.procedures.threshold import ThresholdSetup
 from hil.spec import Requirement
 from hil.station.station import Station
@@ -63,6 +64,10 @@ EXPECTATION_BY_QUANTITY = {
     "soc": "soc_alarm_delay_max_s",
 }
 DEFAULT_EXPECTED_DELAY_S = 3.0
+#: the fault-insertion relay (switch role) across the BMS's push-button
+BUTTON_TERMINAL = "BUTTON"
+#: how long one press holds the button relay closed (s): a short press by hand
+BUTTON_PRESS_S = 0.3
 
 
 #: a spec row's unit -> the unit the stimuli take (V, A, °C, or a 0..1 fraction for SOC)
@@ -174,8 +179,11 @@ class Bms12100Bench(DutBench):
         self.power_cycle()
 
     def prepare(self) -> Status:
-        """Idle, nominal cells, neutral temperatures, nothing active on the BMS (power cycle if needed)."""
+        """Idle, no fault inserted, nominal cells, neutral temperatures, nothing active on the BMS
+        (power cycle if needed)."""
         self.idle()
+        if self.has_fiu:
+            self.fiu.open_all()
         ntc = self.station.ntc
         for terminal in ntc.info.channels:
             ntc.set_temperature(terminal, NEUTRAL_C, resistance_ohm)
@@ -212,6 +220,41 @@ class Bms12100Bench(DutBench):
         self.set_cells([cell_v] * CELL_COUNT)
         cells.set_output(True)
         self.clock.sleep(BOOT_S)
+
+    # --- fault insertion and the button --------------------------------------------------------
+    @property
+    def has_fiu(self) -> bool:
+        """Whether the station has fault-insertion relays (a switch role)."""
+        return any(inst.role == "switch" for inst in self.station.model.instruments.values())
+
+    @property
+    def fiu(self) -> Switch:
+        """The fault-insertion relays; BenchError on a station without them."""
+        if not self.has_fiu:
+            raise BenchError(f"station {self.station.model.name} has no fault-insertion relays (switch role)")
+        return self.station.instrument("switch", Switch)
+
+    def press_button(self, hold_s: float = BUTTON_PRESS_S) -> None:
+        """Press the BMS's push-button: the relay across it closes for `hold_s`, then opens again.
+
+        From shutdown it wakes the BMS (PM-WAKE); while it runs, it is the reset button of seed
+        §7.3 (the firmware reboots and re-checks the under-voltage release)."""
+        fiu = self.fiu
+        fiu.set_closed(BUTTON_TERMINAL, True)
+        try:
+            self.clock.sleep(hold_s)
+        finally:
+            fiu.set_closed(BUTTON_TERMINAL, False)
+
+    @contextlib.contextmanager
+    def fault(self, point: str) -> Iterator[None]:
+        """The fault at `point` inserted (its relay closed) for the block, removed however it ends."""
+        fiu = self.fiu
+        fiu.set_closed(point, True)
+        try:
+            yield
+        finally:
+            fiu.set_closed(point, False)
 
     def apply_current(self, amps: float) -> None:
         """Charge (positive) or discharge (negative) at `amps`; zero idles."""
@@ -531,12 +574,12 @@ def _soc_to(percent: float) -> Callable[[Bms12100Bench, Requirement], None]:
     return act
 
 
-def _power_cycle(bench: Bms12100Bench, req: Requirement) -> None:
-    cells = list(bench.cell_v)
-    bench.station.cells.set_output(False)
-    bench.clock.sleep(1.0)
-    bench.station.cells.set_output(True)
-    bench.set_cells(cells)
+def _reset_button(bench: Bms12100Bench, req: Requirement) -> None:
+    """The reset button (seed §7.3): a warm reboot that re-checks UVP against its release value.
+
+    Not a power cycle: a fresh boot starts with every protection released and would pass a unit
+    whose re-check is wrong or missing."""
+    bench.press_button()
     bench.clock.sleep(BOOT_S)
 
 
@@ -558,6 +601,18 @@ def _past_release(bench: Bms12100Bench, req: Requirement) -> None:
 
 
 _BETWEEN = 0.5
+#: how far short of the release value a no-release case stays, in margins (tolerance + setting)
+_SHORT_OF_RELEASE = 1.5
+
+
+def _short_of_release(bench: Bms12100Bench, req: Requirement) -> None:
+    """Set the quantity `_SHORT_OF_RELEASE` margins (tolerance + stimulus uncertainty) short of the
+    release value, between trip and release: a release value moved towards the trip shows here."""
+    assert req.trip is not None and req.release is not None and req.tolerance is not None
+    margin = req.tolerance + bench.setting_uncertainty(req, req.release)
+    towards_trip = 1.0 if req.trip > req.release else -1.0
+    bench.apply(req, req.release + towards_trip * _SHORT_OF_RELEASE * margin)
+
 
 OVP_CASES = (
     ReleaseCase(
@@ -601,8 +656,14 @@ UVP_CASES = (
     ReleaseCase(
         "reboot_recheck",
         True,
-        "quantity above the release value, then the BMS restarts",
-        _then(_idle, _past_release, _power_cycle),
+        "quantity above the release value, then the reset button (warm reboot, re-check)",
+        _then(_idle, _past_release, _reset_button),
+    ),
+    ReleaseCase(
+        "no_release_reboot_short",
+        False,
+        "the reset button with the quantity 1.5 x (tolerance + setting uncertainty) short of release",
+        _then(_idle, _short_of_release, _reset_button),
     ),
     ReleaseCase(
         "no_release_voltage",
@@ -616,8 +677,8 @@ UVP_CASES = (
     ReleaseCase(
         "no_release_reboot_low",
         False,
-        "the BMS restarts with the quantity still beyond the trip value",
-        _then(_idle, _level(1.2), _power_cycle),
+        "the reset button with the quantity still beyond the trip value",
+        _then(_idle, _level(1.2), _reset_button),
     ),
 )
 SOC_CASES = (

@@ -10,6 +10,24 @@ precharges (PRE), the pack's discharge current flows through the precharge resis
 (`Bms12100Twin.supply_current_a`, awake or asleep) and its balancing bleed currents are drawn from
 the cells and show on the cell emulator's current readback; the supply current also on the DMM's
 SUPPLY point.
+
+Fault insertion (a `switch` role, e.g. a 34980A; terminals are fault points, a closed relay is the
+fault inserted, every relay open the healthy wiring):
+- `BUTTON`: a Form A contact across the BMS's push-button. Its closing edge is a press:
+  `twin.button(t)` wakes a shut-down unit (PM-WAKE) or reboots a running one (the reset button
+  of seed §7.3). OUR ASSUMPTION: the twin acts on the press (closing); the contact opening again
+  does nothing (the seed's "turn off the button switch" shutdown is not modelled).
+- `CELLn_SENSE_OPEN`: the sense lead of the tap at the top of cell n is cut (the cells still carry
+  the current). OUR ASSUMPTION, the seed says nothing: the floating tap is pulled to the tap below
+  it (the AFE's input leakage / open-wire pull-down), so cell n reads about 0 V and cell n + 1 reads
+  cells n and n + 1 together; the twin's unipolar cell ADC reads 0 for anything at or below 0 V
+  (its pack reading, the sum of the sense inputs, changes only for the top lead, n = 4). Other AFEs
+  float the other way; whatever the BMS then reports is a finding of the plan.
+- `T_xxx_OPEN` / `T_xxx_SHORT`: the NTC input open (∞) or shorted by the relay contact and wiring
+  (`NTC_SHORT_OHM`); the short wins when both are closed. The DMM's resistance points see the same.
+- `CAN_OPEN`: the DUT is cut off the CAN bus: it publishes nothing (the 12100 twin takes no frames
+  from the bus, so there is nothing to stop receiving).
+- `RS485_OPEN`: the RS-485 line is cut: requests never reach the BMS (no answer, no RS-485 wake-up).
 """
 
 from __future__ import annotations
@@ -30,6 +48,12 @@ from hil.sim.ports import LoadPort, MultiSourcePort, ResistancePort, SourcePort
 from hil.station.model import StationModel
 
 NTC_TERMINALS = ("T_CELL1", "T_CELL2", "T_AMB", "T_MOS")
+#: fault points (terminals of the station's switch role) this plant reads; see the module docstring
+BUTTON = "BUTTON"
+CAN_OPEN = "CAN_OPEN"
+RS485_OPEN = "RS485_OPEN"
+#: resistance of a shorted NTC input: the relay contact (34937A: < 0.1 Ω) and the wiring (Ω)
+NTC_SHORT_OHM = 0.2
 MIN_POWER_V = 6.0
 #: resistance the load shows in short-circuit mode (Ω)
 SHORT_OHM = 0.005
@@ -61,6 +85,13 @@ class Bms12100Plant(Plant):
         dmm, _ = self._find("dmm")
         if dmm is not None and hasattr(dmm, "probe"):
             dmm.probe = self.probe
+        self.switches: dict[str, Any] = {
+            terminal: instruments[name]
+            for name, inst in station.instruments.items()
+            if inst.role == "switch"
+            for terminal in inst.channels
+        }
+        self._button_closed = False
         self.powered = False
         self.next_can = 0.0
         self.v_pack = 0.0
@@ -78,6 +109,22 @@ class Bms12100Plant(Plant):
                 return self.instruments[name], inst.channels
         return None, {}
 
+    def fault(self, point: str) -> bool:
+        """Whether the fault-insertion relay of `point` is closed (False if the station has none)."""
+        sim = self.switches.get(point)
+        return bool(sim is not None and sim.closed(point))
+
+    def faults(self) -> list[str]:
+        """The fault points inserted now."""
+        return sorted(p for p in self.switches if self.fault(p))
+
+    def _relays(self, t: float) -> None:
+        """Act on relay edges: the BUTTON contact closing is a press of the BMS's button."""
+        closed = self.fault(BUTTON)
+        if closed and not self._button_closed and self.powered:
+            self.twin.button(t)
+        self._button_closed = closed
+
     # --- inputs from the instruments -------------------------------------------------
     def _cell_voltages(self) -> list[float]:
         if self.cells is None:
@@ -90,10 +137,28 @@ class Bms12100Plant(Plant):
         return volts
 
     def _ntc_ohms(self) -> list[float | None]:
+        """The resistance at each NTC input of the BMS: the emulator's, unless a relay opens or shorts it."""
         if self.ntc is None:
-            return [10_000.0] * len(NTC_TERMINALS)
-        port = cast(ResistancePort, self.ntc)
-        return [port.resistance(int(self.ntc_ch[t])) for t in NTC_TERMINALS]
+            ohms: list[float | None] = [10_000.0] * len(NTC_TERMINALS)
+        else:
+            port = cast(ResistancePort, self.ntc)
+            ohms = [port.resistance(int(self.ntc_ch[t])) for t in NTC_TERMINALS]
+        for i, terminal in enumerate(NTC_TERMINALS):
+            if self.fault(f"{terminal}_SHORT"):
+                ohms[i] = NTC_SHORT_OHM
+            elif self.fault(f"{terminal}_OPEN"):
+                ohms[i] = None
+        return ohms
+
+    def _sensed_cells(self) -> list[float]:
+        """The cell voltages at the BMS's sense inputs: an open lead's tap follows the tap below it."""
+        taps = [0.0]
+        for volts in self.cell_v:
+            taps.append(taps[-1] + volts)
+        for n in range(1, CELL_COUNT + 1):
+            if self.fault(f"CELL{n}_SENSE_OPEN"):
+                taps[n] = taps[n - 1]
+        return [taps[i + 1] - taps[i] for i in range(CELL_COUNT)]
 
     def _solve(self, t: float) -> None:
         """The power path's operating point for the MOSFET states the twin holds now.
@@ -158,7 +223,7 @@ class Bms12100Plant(Plant):
 
     def _inputs(self) -> TerminalInputs:
         return TerminalInputs(
-            cell_v=list(self.cell_v),
+            cell_v=self._sensed_cells(),
             ntc_ohm=self._ntc_ohms(),
             current_a=self.i_pack,
             charger_v=self.v_p,
@@ -173,6 +238,7 @@ class Bms12100Plant(Plant):
             self.twin.power_on(t, self._inputs())
         elif not powered:
             self.powered = False
+        self._relays(t - dt)  # set before this step began (the lab normally saw it in max_step)
         if self.powered:
             self.twin.step(t, dt, self._inputs())
             self._solve(t)  # the MOSFETs may have changed
@@ -183,8 +249,13 @@ class Bms12100Plant(Plant):
             self.next_can = t + CYCLE_S
 
     def _talking(self) -> bool:
-        """The BMS sends on CAN while awake; frames nobody listens to are not built (long waits)."""
-        return self.powered and self.twin.mode is not Mode.SHUTDOWN and self.can_listeners() > 0
+        """The BMS sends on CAN while awake and on the bus; frames nobody listens to are not built."""
+        return (
+            self.powered
+            and self.twin.mode is not Mode.SHUTDOWN
+            and not self.fault(CAN_OPEN)
+            and self.can_listeners() > 0
+        )
 
     def _report(self) -> None:
         if self.charger is not None:
@@ -210,6 +281,7 @@ class Bms12100Plant(Plant):
         if not self.powered and self.v_pack > MIN_POWER_V:
             return 1e-6  # the cells have just been connected: boot now, not a second later
         if self.powered:
+            self._relays(t)  # a button pressed since the last step reboots (or wakes) the BMS now
             # Let the twin see inputs changed since the last step (e.g. a load short) at once, so
             # that its max_step covers the timers they start (the SCP's 300 µs).
             self.twin.step(t, 0.0, self._inputs())
@@ -223,8 +295,8 @@ class Bms12100Plant(Plant):
         return step
 
     def serial(self, t: float, data: bytes) -> bytes:
-        if not self.powered:
-            return b""
+        if not self.powered or self.fault(RS485_OPEN):
+            return b""  # nothing reaches the BMS: no answer, and no RS-485 wake-up
         return self.responder.feed(t, data)
 
     def probe(self, point: str, quantity: str) -> float:
@@ -261,4 +333,5 @@ class Bms12100Plant(Plant):
             "v_pack": self.v_pack,
             "v_p": self.v_p,
             "i_pack": self.i_pack,
+            "faults": self.faults(),
         }

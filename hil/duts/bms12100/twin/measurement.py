@@ -16,6 +16,9 @@ accuracy figures with margin (seed §3.1–§3.3; ACC-CV, ACC-PV, ACC-T, ACC-I):
 Readings are rounded to the protocol resolutions (1 mV, 10 mV pack, 10 mA, 0.1 °C) and the firmware
 acts on exactly what it reports.
 
+OUR ASSUMPTION: the cell channels are unipolar: a tap at or below the one beneath it (an open
+sense lead, plant.py) reads 0 mV, never a negative value.
+
 OUR ASSUMPTION: the current channel (shunt ADC) saturates at ±`CURRENT_RANGE_A` (300 A, three times
 the rated current; the RS-485 records carry ±327.67 A). Beyond it the short-circuit protection
 works from a hardware comparator on the true current (tables.py, SCP), as on usual AFEs.
@@ -28,7 +31,7 @@ import random
 from dataclasses import dataclass, field
 
 from hil.duts.bms12100 import CELL_COUNT, NTC_NAMES
-from hil.duts.bms12100.ntc import temperature_c
+from hil.duts.bms12100.ntc import resistance_ohm, temperature_c
 from hil.duts.bms12100.telemetry import Mode
 
 NOISE_SIGMAS = 3.0  # noise is truncated here, so the budget is a hard bound
@@ -37,6 +40,8 @@ NOISE_SIGMAS = 3.0  # noise is truncated here, so the budget is a hard bound
 NTC_MIN_C = -40.0
 NTC_MAX_C = 150.0
 CURRENT_RANGE_A = 300.0
+#: at or below this NTC resistance (the top of the reported range) a reading is NTC_MAX_C
+HOT_END_OHM = resistance_ohm(NTC_MAX_C)
 
 
 @dataclass
@@ -178,7 +183,7 @@ class Frontend:
         return Measurement(
             t=t,
             cell_mv=tuple(
-                round(ch.apply(v, rng) * 1000.0) if rounded else ch.apply(v, rng) * 1000.0
+                max(0, round(ch.apply(v, rng) * 1000.0)) if rounded else ch.apply(v, rng) * 1000.0
                 for ch, v in zip(self.cells, inputs.cell_v, strict=True)
             ),
             pack_v=res(self.pack.apply(math.fsum(inputs.cell_v), rng), 2),
@@ -198,6 +203,6 @@ class Frontend:
     def _temperature(ch: ChannelError, ohm: float | None, rng: random.Random) -> float:
         if ohm is None:
             return NTC_MIN_C
-        if ohm <= 0.0:
-            return NTC_MAX_C
+        if ohm <= HOT_END_OHM:
+            return NTC_MAX_C  # a short: the Beta equation has no temperature below ~0.1 Ω
         return min(NTC_MAX_C, max(NTC_MIN_C, ch.apply(temperature_c(ohm), rng)))
