@@ -1,12 +1,16 @@
-"""The mutation score of the 12100 plan: every generated non-conforming unit, and the conforming
-unit across noise seeds.
+"""The mutation score of a plan (the 12100's, or the D1000 Gen2's with --dut): every generated
+non-conforming unit, and the conforming unit across noise seeds.
 
-For each mutant (tests/mutants.py) the plan's tests for the mutant's requirement IDs run against
-the twin configured as that unit; a mutant is caught when the run fails and a failing
-measurement names one of its IDs. Then the conforming twin runs the whole plan over N seeds and
-every failure is counted.
+For each mutant (tests/mutation.py; the D1000's tests/mutation_d1000.py) the plan's tests for the
+mutant's requirement IDs run against the twin configured as that unit; a mutant is caught when
+the run fails and a failing measurement names one of its IDs. Then the conforming twin runs the
+whole plan over N seeds and every failure is counted.
 
-    .venv/bin/python bench/mutants.py [--jobs 2] [--seeds 20] [--only NAME-SUBSTRING]
+    .venv/bin/python bench/mutants.py [--dut bms12100|prohelion-d1000-gen2] [--jobs 2] [--seeds 20]
+        [--only NAME-SUBSTRING]
+
+A D1000 mutant applies its configuration (--firmware) while the plan checks the declared one
+(-- --hil-dut-config): the documented defaults, or chargingMethod External for the charging rows.
 """
 
 from __future__ import annotations
@@ -15,33 +19,49 @@ import argparse
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from mutation import failing_ids, mutants, run_mutant  # noqa: E402
+import mutation_d1000  # noqa: E402
+from mutation import MutantRun, failing_ids, mutants, run_mutant  # noqa: E402
 
+from hil import registry  # noqa: E402
 from hil.spec import load_spec  # noqa: E402
+
+D1000 = "prohelion-d1000-gen2"
+
+
+def _generated(dut: str, profile: str) -> tuple[list[Any], list[str], Callable[[Any, Path], MutantRun]]:
+    """The DUT family's mutants, the ones left out, and how one runs (in a folder)."""
+    spec = load_spec(ROOT / registry.dut_family(dut).spec)
+    if dut == D1000:
+        found_d, skipped_d = mutation_d1000.mutants(spec)
+        return found_d, skipped_d, lambda m, folder: mutation_d1000.run_d1000_mutant(m, folder, ROOT, profile)
+    found, skipped = mutants(spec)
+    return found, skipped, lambda m, folder: run_mutant(m, folder, ROOT, profile)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dut", default="bms12100", choices=["bms12100", D1000])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--profile", default="full", choices=["eol", "full"])
     parser.add_argument("--only", help="run only mutants whose name contains this")
     args = parser.parse_args()
-    spec = load_spec(ROOT / "hil/duts/bms12100/spec.yaml")
-    found, skipped = mutants(spec)
+    found, skipped, run_one = _generated(args.dut, args.profile)
     if args.only:
         found = [m for m in found if args.only in m.name]
     caught = 0
     missed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         folder = Path(tmp)
-        for run in pool.map(lambda m: run_mutant(m, folder, ROOT, args.profile), found):
+        for run in pool.map(lambda m: run_one(m, folder), found):
             caught += run.caught
             status = "caught" if run.caught else "MISSED"
             print(
@@ -60,7 +80,8 @@ def main() -> int:
             failures = 0
             for seed in range(1, args.seeds + 1):
                 out = folder / f"seed-{seed}"
-                cmd = [sys.executable, "-m", "hil", "run", "--seed", str(seed), "--profile", args.profile]
+                cmd = [sys.executable, "-m", "hil", "run", "--dut", args.dut, "--seed", str(seed)]
+                cmd += ["--profile", args.profile]
                 proc = subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, capture_output=True, check=False)
                 bad = failing_ids(out)
                 failures += proc.returncode != 0

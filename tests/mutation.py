@@ -11,9 +11,10 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -58,7 +59,7 @@ class Mutant:
 class MutantRun:
     """The plan's answer to one mutant: exit code, the requirement IDs that failed, wall time."""
 
-    mutant: Mutant
+    mutant: UnitFile
     exit_code: int
     failing: frozenset[str]
     wall_s: float
@@ -86,15 +87,53 @@ def failing_ids(out: Path) -> frozenset[str]:
     return frozenset(found)
 
 
-def run_mutant(mutant: Mutant, folder: Path, root: Path, profile: str = "full") -> MutantRun:
-    """Run the plan's tests for the mutant's requirement IDs against the twin configured as that unit."""
+class UnitFile(Protocol):
+    """What run_mutant needs of a mutant: a name, its requirement IDs, and its firmware file."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def requirements(self) -> frozenset[str]: ...
+
+    def write(self, folder: Path) -> Path: ...
+
+
+def run_mutant(
+    mutant: UnitFile,
+    folder: Path,
+    root: Path,
+    profile: str = "full",
+    dut: str = "bms12100",
+    plan_args: Sequence[str] = (),
+) -> MutantRun:
+    """Run the plan's tests for the mutant's requirement IDs against the twin configured as that unit.
+
+    `dut` is the family `hil run --dut` takes; `plan_args` go to the plan after `--` (the D1000's
+    `--hil-dut-config declared.yaml`: the configuration the unit claims, which the plan checks).
+    """
     firmware = mutant.write(folder)
     out = folder / f"out-{mutant.name}"
     selection = [arg for rid in sorted(mutant.requirements) for arg in ("--hil-requirement", rid)]
-    cmd = [sys.executable, "-m", "hil", "run", "--firmware", str(firmware), "--profile", profile]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hil",
+        "run",
+        "--dut",
+        dut,
+        "--firmware",
+        str(firmware),
+        "--profile",
+        profile,
+    ]
     start = time.monotonic()
     proc = subprocess.run(
-        [*cmd, "--out", str(out), "--", *selection], cwd=root, capture_output=True, text=True, check=False
+        [*cmd, "--out", str(out), "--", *plan_args, *selection],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return MutantRun(mutant, proc.returncode, failing_ids(out), time.monotonic() - start)
 

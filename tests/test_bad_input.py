@@ -25,6 +25,7 @@ import yaml
 from hil.config import load_model
 from hil.duts.bms12100.can_codec import DBC_PATH, load_dbc
 from hil.duts.bms12100.settings import Settings
+from hil.duts.prohelion_d1000_gen2.config import load_config
 from hil.errors import ConfigError
 from hil.spec import load_spec
 
@@ -53,6 +54,11 @@ SETTINGS_FIELDS = {
     "balancing_end_above_open.yaml": "balancing.end_diff_mv",
     "lock_count_zero.yaml": "short_circuit_protection.lock_count",
     "effective_current_inverted.yaml": "effective_charge_current.enter_ma",
+}
+#: bad Prohelion D1000 Gen2 configuration file -> (the vendor key its message names, a phrase)
+D1000_SETTINGS_FIELDS = {
+    "d1000_crit_below_warning.yaml": ("critCellOverVoltage", "at or above warningCellOverVoltage (4.15)"),
+    "d1000_cells_per_node_count.yaml": ("nodeNumCells", "one per node (1 for numCMUNodes), got 2"),
 }
 #: settings files the twin refuses, and a phrase its message must carry
 TWIN_RULES = {
@@ -151,7 +157,7 @@ def assert_unknown_dut(result: subprocess.CompletedProcess[str], name: str) -> N
 @pytest.mark.parametrize(
     ("folder", "pattern", "table"),
     [
-        (BAD_SETTINGS, "*.yaml", SETTINGS_FIELDS),
+        (BAD_SETTINGS, "*.yaml", {**SETTINGS_FIELDS, **D1000_SETTINGS_FIELDS}),
         (BAD_SPECS, "*.yaml", SPEC_FIELDS),
         (BAD_DBC, "*.dbc", DBC_FIELDS),
     ],
@@ -190,6 +196,25 @@ def test_sim_serve_with_bad_settings_file_exits_2(name: str) -> None:
     result = hil("sim", "serve", "--firmware", str(path), "--no-pace", "--ephemeral-ports", timeout=30)
     assert_refused(result.returncode, result.stderr, path, SETTINGS_FIELDS[name])
     assert result.stdout == ""  # no endpoints line: nothing was served
+
+
+@pytest.mark.parametrize("name", sorted(D1000_SETTINGS_FIELDS))
+def test_run_with_bad_d1000_configuration_names_the_vendor_key(name: str, tmp_path: Path) -> None:
+    path = BAD_SETTINGS / name
+    field, phrase = D1000_SETTINGS_FIELDS[name]
+    out = tmp_path / "out"
+    result = hil("run", "--dut", "prohelion-d1000-gen2", "--firmware", str(path), "--out", str(out))
+    line = assert_refused(result.returncode, result.stderr, path, field)
+    assert phrase in line
+    assert not out.exists()  # refused before the plan or its lab started
+
+
+@pytest.mark.parametrize("name", sorted(D1000_SETTINGS_FIELDS))
+def test_d1000_loader_names_the_vendor_key(name: str) -> None:
+    path = BAD_SETTINGS / name
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert_config_error(info.value, path, D1000_SETTINGS_FIELDS[name][0])
 
 
 def test_default_settings_pass_the_firmware_rules() -> None:

@@ -4,6 +4,10 @@ One mutant of each kind (a threshold moved, a release value moved, a delay scale
 default flipped, a release alternative broken, the lock counter broken) runs through `hil run
 --firmware` with the plan's tests for its requirement IDs; the run must fail and name one of
 them. `bench/mutants.py` runs every mutant and the conforming twin over 20 seeds.
+
+The D1000 Gen2 (tests/mutation_d1000.py): one mutant of each kind (a limit moved, a documented
+timeout scaled, a documented constant moved, one contactor's auxiliary check off, a behaviour flag
+broken) runs with the twin applying it while the plan checks the declared configuration.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from mutation import Mutant, mutants, run_mutant
+from mutation_d1000 import D1000Mutant, run_d1000_mutant
+from mutation_d1000 import mutants as d1000_mutants
 
 from hil.spec import load_spec
 
@@ -43,6 +49,44 @@ def test_the_subset_names_generated_mutants() -> None:
 def test_the_plan_catches_the_mutant(name: str, tmp_path: Path) -> None:
     mutant = _generated()[name]
     run = run_mutant(mutant, tmp_path, ROOT)
+    assert run.exit_code == 1, f"{name}: the plan passed a non-conforming unit"
+    assert run.failing & mutant.requirements, (
+        f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"
+    )
+
+
+D1000_SUBSET = (
+    "PH-COV-C-moved",
+    "PH-SM-FAULT-disconnect_timeout_s",
+    "PH-SM-CHARGE-charge_stopping_current_a",
+    "PH-CONT-aux1-unchecked",
+    "flag-hvil_check",
+)
+
+
+def _d1000_generated() -> dict[str, D1000Mutant]:
+    found, _ = d1000_mutants(load_spec(ROOT / "hil/duts/prohelion_d1000_gen2/spec.yaml"))
+    return {m.name: m for m in found}
+
+
+def test_the_d1000_subset_names_generated_mutants() -> None:
+    generated = _d1000_generated()
+    assert set(D1000_SUBSET) <= set(generated), set(D1000_SUBSET) - set(generated)
+    assert len(generated) >= 30
+
+
+def test_a_d1000_mutant_declares_the_defaults_and_applies_one_change() -> None:
+    mutant = _d1000_generated()["PH-COV-C-moved"]
+    declared, applied = mutant.declared(), mutant.settings()
+    assert {k for k in applied if applied[k] != declared[k]} == {"critCellOverVoltage"}
+    assert applied["critCellOverVoltage"] > declared["critCellOverVoltage"] == 4.2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", D1000_SUBSET)
+def test_the_d1000_plan_catches_the_mutant(name: str, tmp_path: Path) -> None:
+    mutant = _d1000_generated()[name]
+    run = run_d1000_mutant(mutant, tmp_path, ROOT)
     assert run.exit_code == 1, f"{name}: the plan passed a non-conforming unit"
     assert run.failing & mutant.requirements, (
         f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fixtures.plugin import requirement_param
 from hil import registry
-from hil.clock import Clock
 from hil.dut import DutBench
 from hil.duts.bms12100.harness import QUANTITIES, Bms12100Bench, release_cases
-from hil.record import Recorder
-from hil.spec import Requirement, SpecFile, load_spec
+from hil.spec import SpecFile, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = load_spec(ROOT / registry.dut_family("bms12100").spec)
@@ -25,16 +23,12 @@ THRESHOLD_ROWS = [
 RELEASE_ROWS = [r for r in THRESHOLD_ROWS if release_cases(r)]
 
 
-def _param(req: Requirement) -> object:
-    return pytest.param(req, id=req.id, marks=pytest.mark.requirement(req.id))
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "threshold_row" in metafunc.fixturenames:
-        metafunc.parametrize("threshold_row", [_param(r) for r in THRESHOLD_ROWS])
+        metafunc.parametrize("threshold_row", [requirement_param(r) for r in THRESHOLD_ROWS])
     if "disabled_row" in metafunc.fixturenames:
         rows = [r for r in THRESHOLD_ROWS if r.default_enabled is False]
-        metafunc.parametrize("disabled_row", [_param(r) for r in rows])
+        metafunc.parametrize("disabled_row", [requirement_param(r) for r in rows])
     if "release_case" in metafunc.fixturenames:
         params = [
             pytest.param((req, case), id=f"{req.id}-{case.name}", marks=pytest.mark.requirement(req.id))
@@ -49,16 +43,9 @@ def spec_data() -> SpecFile:
     return SPEC
 
 
-@pytest.fixture(scope="session")
-def profile(request: pytest.FixtureRequest) -> str:
-    return str(request.config.getoption("--hil-profile"))
-
-
 @pytest.fixture(scope="session", autouse=True)
-def _dwell_total(clock: Clock, recorder: Recorder) -> Iterator[None]:
-    """At the end, record the sum of every wait the plan made: the mandatory dwell it cannot avoid."""
-    yield
-    recorder.write("dwell", seconds=round(clock.waited, 3), note="sum of all waits of the plan")
+def _dwell_total(plan_dwell_total: None) -> None:
+    """The record ends with the plan's total dwell (fixtures/plugin.py)."""
 
 
 @pytest.fixture

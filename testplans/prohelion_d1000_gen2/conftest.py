@@ -7,17 +7,15 @@ the run's --firmware configuration file, else the documented defaults).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fixtures.plugin import requirement_param
 from hil import registry
-from hil.clock import Clock
 from hil.dut import DutBench
 from hil.duts.prohelion_d1000_gen2.harness import QUANTITIES, D1000Bench
-from hil.record import Recorder
-from hil.spec import Requirement, SpecFile, load_spec
+from hil.spec import SpecFile, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = load_spec(ROOT / registry.dut_family("prohelion-d1000-gen2").spec)
@@ -29,13 +27,9 @@ THRESHOLD_ROWS = [
 ]
 
 
-def _param(req: Requirement) -> object:
-    return pytest.param(req, id=req.id, marks=pytest.mark.requirement(req.id))
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "threshold_row" in metafunc.fixturenames:
-        metafunc.parametrize("threshold_row", [_param(r) for r in THRESHOLD_ROWS])
+        metafunc.parametrize("threshold_row", [requirement_param(r) for r in THRESHOLD_ROWS])
 
 
 @pytest.fixture(scope="session")
@@ -43,16 +37,9 @@ def spec_data() -> SpecFile:
     return SPEC
 
 
-@pytest.fixture(scope="session")
-def profile(request: pytest.FixtureRequest) -> str:
-    return str(request.config.getoption("--hil-profile"))
-
-
 @pytest.fixture(scope="session", autouse=True)
-def _dwell_total(clock: Clock, recorder: Recorder) -> Iterator[None]:
-    """At the end, record the sum of every wait the plan made."""
-    yield
-    recorder.write("dwell", seconds=round(clock.waited, 3), note="sum of all waits of the plan")
+def _dwell_total(plan_dwell_total: None) -> None:
+    """The record ends with the plan's total dwell (fixtures/plugin.py)."""
 
 
 @pytest.fixture

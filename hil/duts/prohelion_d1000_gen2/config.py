@@ -41,6 +41,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from hil.config import read_yaml, validation_to_config_error
 from hil.duts.prohelion_d1000_gen2.ocv import DEFAULT_OCV_TABLE_V
@@ -67,13 +68,13 @@ class ChargingMethod(IntEnum):
     EXTERNAL = 2
 
 
-class ConfigConsistencyError(ValueError):
-    """Parameters that are each valid but impossible together; names the field to correct."""
-
-    def __init__(self, field: str, expected: str) -> None:
-        super().__init__(f"{field}: {expected}")
-        self.field = field
-        self.expected = expected
+def _inconsistent(key: str, expected: str, given: Any) -> ValidationError:
+    """Parameters each valid but impossible together, as a validation error located at the vendor key
+    to correct, so every loader (`load_config`, `hil run --firmware`) names that key, not the top level."""
+    error = PydanticCustomError("value_error", "{expected}", {"expected": expected})
+    return ValidationError.from_exception_data(
+        "D1000Config", [InitErrorDetails(type=error, loc=(key,), input=given)]
+    )
 
 
 def _int_or_hex(value: Any) -> Any:
@@ -441,11 +442,23 @@ class D1000Config(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> D1000Config:
         if not self.crit_cell_under_voltage <= self.warning_cell_under_voltage:
-            raise ConfigConsistencyError("warningCellUnderVoltage", "at or above critCellUnderVoltage")
+            raise _inconsistent(
+                "warningCellUnderVoltage",
+                f"at or above critCellUnderVoltage ({self.crit_cell_under_voltage:g})",
+                self.warning_cell_under_voltage,
+            )
         if not self.warning_cell_under_voltage < self.warning_cell_over_voltage:
-            raise ConfigConsistencyError("warningCellOverVoltage", "above warningCellUnderVoltage")
+            raise _inconsistent(
+                "warningCellOverVoltage",
+                f"above warningCellUnderVoltage ({self.warning_cell_under_voltage:g})",
+                self.warning_cell_over_voltage,
+            )
         if not self.warning_cell_over_voltage <= self.crit_cell_over_voltage:
-            raise ConfigConsistencyError("critCellOverVoltage", "at or above warningCellOverVoltage")
+            raise _inconsistent(
+                "critCellOverVoltage",
+                f"at or above warningCellOverVoltage ({self.warning_cell_over_voltage:g})",
+                self.crit_cell_over_voltage,
+            )
         for low, high, key in (
             (self.min_cell_temperature, self.max_cell_temperature, "maxCellTemperature"),
             (self.bmu_temperature_min, self.bmu_temperature_max, "bmuTemperatureMax"),
@@ -453,21 +466,23 @@ class D1000Config(BaseModel):
             (self.bmu_humidity_min, self.bmu_humidity_max, "bmuHumidityMax"),
         ):
             if not low < high:
-                raise ConfigConsistencyError(key, f"above its minimum counterpart ({low:g})")
+                raise _inconsistent(key, f"above its minimum counterpart ({low:g})", high)
         for key, values in (("nodeNumCells", self.node_num_cells), ("nodeNumTemp", self.node_num_temp)):
             if len(values) not in (1, self.num_cmu_nodes, NODE_COUNT_MAX):
-                raise ConfigConsistencyError(
+                raise _inconsistent(
                     key,
                     f"one number, or one per node ({self.num_cmu_nodes} for numCMUNodes), got {len(values)}",
+                    values,
                 )
         table = self.cell_soc_lookup_table
         if len(table) != self.cell_soc_lookup_table_length:
-            raise ConfigConsistencyError(
+            raise _inconsistent(
                 "cellSocLookupTable",
                 f"{self.cell_soc_lookup_table_length} entries (cellSocLookupTableLength), got {len(table)}",
+                table,
             )
         if any(b <= a for a, b in pairwise(table)):
-            raise ConfigConsistencyError("cellSocLookupTable", "voltages rising strictly with SoC")
+            raise _inconsistent("cellSocLookupTable", "voltages rising strictly with SoC", table)
         return self
 
     @field_serializer("node_num_cells", "node_num_temp")
@@ -546,11 +561,7 @@ def load_config(path: Path | str) -> D1000Config:
 
 
 def config_error(path: Path | str, exc: ValidationError) -> ConfigError:
-    """A ValidationError of D1000Config as a ConfigError (consistency errors name their key)."""
-    first = exc.errors()[0]
-    cause = first.get("ctx", {}).get("error")
-    if isinstance(cause, ConfigConsistencyError):
-        return ConfigError(str(path), cause.field, cause.expected)
+    """A ValidationError of D1000Config as a ConfigError naming the file and the vendor key."""
     return validation_to_config_error(path, exc)
 
 

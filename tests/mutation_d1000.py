@@ -1,0 +1,204 @@
+"""Non-conforming Prohelion D1000 Gen2 units generated from the documented default configuration.
+
+A D1000 mutant is a unit that applies one thing other than it declares: the twin runs with
+`--firmware` the mutated configuration while the plan checks against the declared one
+(`-- --hil-dut-config`). Each mutant moves one protection limit beyond its tolerance in the
+direction that matters, scales one documented timeout, disables the auxiliary check of one
+contactor, or breaks one twin behaviour flag, and names the requirement IDs it must fail on (the
+row whose `setting` is the parameter). Mutants of the charging sequence are built on a declared
+configuration with chargingMethod External, which the sequence needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mutation import MutantRun, run_mutant
+from pydantic import ValidationError
+
+from hil.duts.prohelion_d1000_gen2.config import CONTACTOR_COUNT, Behaviour, D1000Config
+from hil.spec import SpecFile
+
+DUT = "prohelion-d1000-gen2"
+#: a limit moves this many tolerances past the configured value
+TOLERANCES = 3.0
+#: a documented timeout is scaled by this
+DELAY_FACTOR = 3.0
+#: station expectations standing in for a tolerance the spec does not give (sim station's values)
+STATION_TOLERANCE = {
+    "cell_temperature": 1.0,  # temperature_tolerance_c
+    "charge_current": 2.0,  # current_tolerance_a
+    "discharge_current": 2.0,
+    "precharge_voltage_delta": 0.3,  # precharge_delta_margin_v
+}
+#: declared base for the charging sequence: it needs chargingMethod External (2)
+EXTERNAL = (("chargingMethod", 2),)
+#: limit rows whose parameter the bench cannot drive beyond, with why
+NOT_DRIVABLE = {
+    "PH-PRE-I": "the only stimulus above maxPrechargeCurrent is the PRE_SHUNT relay's fixed inrush, so a "
+    "limit moved up stays below it (no go/no-go level between the limit and the shunted inrush)",
+}
+#: behaviour flags whose removal the spec does not make a deviation, with why
+SKIPPED_FLAGS = {
+    "latch_contactor_faults": "V1.2 does not document which faults latch (PH-SM-IDLE records it as info)",
+    "environment_limits": "the BMU environment limits need a climatic/pressure chamber, which this "
+    "bench has no role for (PH-ENV records the configured ranges and checks readings at ambient)",
+}
+#: the requirement rows each behaviour flag removes a behaviour of
+FLAG_ROWS: dict[str, tuple[frozenset[str], tuple[tuple[str, Any], ...]]] = {
+    "check_contactor_aux": (frozenset({"PH-CONT"}), ()),
+    "precharge_timeout": (frozenset({"PH-PRE-TO"}), ()),
+    "precharge_overcurrent": (frozenset({"PH-PRE-I"}), ()),
+    "precharge_voltage_check": (frozenset({"PH-PRE-DV"}), ()),
+    "charge_stopping_timeout": (frozenset({"PH-SM-CHARGE"}), EXTERNAL),
+    "charge_stopping_waits_for_current": (frozenset({"PH-SM-CHARGE"}), EXTERNAL),
+    "disconnect_timeout": (frozenset({"PH-SM-FAULT"}), ()),
+    "balance_only_in_enabled": (frozenset({"PH-BAL", "PH-SM-DRIVE"}), ()),
+    "control_timeout": (frozenset({"PH-SM-CMD"}), ()),
+    "node_count_check": (frozenset({"PH-CMU", "PH-SM-START"}), ()),
+    "hvil_check": (frozenset({"PH-HVIL"}), ()),
+    "cell_voltage_limits": (frozenset({"PH-COV-C", "PH-CUV-C"}), ()),
+    "cell_temperature_limits": (frozenset({"PH-OT", "PH-UT"}), ()),
+    "overcurrent_check": (frozenset({"PH-OCC", "PH-OCD"}), ()),
+    "warning_limits": (frozenset({"PH-COV-W", "PH-CUV-W"}), ()),
+    "safe_requires_idle_command": (frozenset({"PH-SM-IDLE"}), ()),
+    "soc_from_ocv": (frozenset({"PH-SOC"}), ()),
+}
+#: documented firmware constants (config `fixed`): requirement, how to scale, declared base
+TIMEOUTS: dict[str, tuple[str, float, tuple[tuple[str, Any], ...]]] = {
+    "disconnect_timeout_s": ("PH-SM-FAULT", DELAY_FACTOR, ()),
+    "charge_stopping_timeout_s": ("PH-SM-CHARGE", DELAY_FACTOR, EXTERNAL),
+    "charge_init_timeout_s": ("PH-SM-CHARGE", DELAY_FACTOR, (("chargingMethod", 1),)),
+    # assumed 5 s: the plan holds it to the station's control_timeout_max_s (10 s)
+    "control_timeout_s": ("PH-SM-CMD", DELAY_FACTOR, ()),
+}
+#: CHARGE_STOPPING → IDLE below 5 A (documented): a unit opening the contactors under more current
+CHARGE_STOPPING_CURRENT_SHIFT_A = TOLERANCES * STATION_TOLERANCE["charge_current"]
+SKIPPED_FIXED = {
+    "disconnect_complete_current_a": "assumed (CHARGE_STOPPING's 5 A), not documented for DISCONNECT",
+    "contactor_aux_debounce_s": "assumed: no debounce is documented (PH-CONT bounds it by the station)",
+    "initialise_s": "assumed: no start-up time is documented",
+    "calibrate_s": "assumed: no start-up time is documented",
+    "precharge_negative_current_a": "assumed: the NEGCURRENT threshold is not documented",
+    "thermistor_r25_ohm": "assumed: the thermistor's R25 is not documented (a station value)",
+    "filtered_current_tau_s": "assumed: FilteredCurrent's filter is not documented",
+    "balancing_current_a": "assumed duty: only the CMU's 650 mA at 100 % is documented",
+    "cell_present_v": "assumed: when a cell counts as missing is not documented",
+}
+
+
+@dataclass(frozen=True)
+class D1000Mutant:
+    """One unit applying `path` = `value` while declaring `base` on the defaults; the IDs it must fail."""
+
+    name: str
+    requirements: frozenset[str]
+    path: str
+    value: Any
+    base: tuple[tuple[str, Any], ...] = field(default=())
+
+    @property
+    def requirement(self) -> str:
+        return sorted(self.requirements)[0]
+
+    def declared(self) -> dict[str, Any]:
+        """The configuration the unit claims: the documented defaults with `base` applied."""
+        data: dict[str, Any] = D1000Config().model_dump(mode="json", by_alias=True)
+        for key, value in self.base:
+            _put(data, key, value)
+        return data
+
+    def settings(self) -> dict[str, Any]:
+        """The configuration the unit applies: the declared one with the mutation."""
+        data = self.declared()
+        _put(data, self.path, self.value)
+        return data
+
+    def write(self, folder: Path) -> Path:
+        """The applied configuration as the twin's --firmware file."""
+        return _write(folder / f"{self.name}.yaml", self.settings())
+
+    def write_declared(self, folder: Path) -> Path:
+        """The declared configuration as the plan's --hil-dut-config file."""
+        return _write(folder / f"{self.name}.declared.yaml", self.declared())
+
+
+def _put(data: dict[str, Any], path: str, value: Any) -> None:
+    section, _, key = path.rpartition(".")
+    (data[section] if section else data)[key] = value
+
+
+def _write(file: Path, data: dict[str, Any]) -> Path:
+    file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return file
+
+
+def run_d1000_mutant(mutant: D1000Mutant, folder: Path, root: Path, profile: str = "full") -> MutantRun:
+    """Run the plan's tests for the mutant's IDs: the twin applies it, the plan checks the declared file."""
+    declared = mutant.write_declared(folder)
+    return run_mutant(mutant, folder, root, profile, dut=DUT, plan_args=["--hil-dut-config", str(declared)])
+
+
+def _limit_mutants(spec: SpecFile, defaults: D1000Config, skipped: list[str]) -> list[D1000Mutant]:
+    found = []
+    for req in spec.requirements:
+        if not req.setting or req.id in ("PH-SUP-V", "PH-CAN", "PH-CONT", "PH-ENV", "PH-NTC", "PH-SOC"):
+            continue
+        if req.id in NOT_DRIVABLE:
+            skipped.append(f"{req.id}-limit: {NOT_DRIVABLE[req.id]}")
+            continue
+        value = float(defaults.model_dump(by_alias=True)[req.setting])
+        if req.kind == "timing":  # prechargeTimeout: longer (64 s at most)
+            found.append(D1000Mutant(f"{req.id}-longer", frozenset({req.id}), req.setting, value * 2))
+            continue
+        tolerance = req.tolerance if req.tolerance is not None else STATION_TOLERANCE[req.quantity or ""]
+        sign = -1.0 if req.direction == "below" else 1.0  # functions: a later start (higher value)
+        moved = round(value + sign * TOLERANCES * tolerance, 6)
+        found.append(D1000Mutant(f"{req.id}-moved", frozenset({req.id}), req.setting, moved))
+    return found
+
+
+def mutants(spec: SpecFile) -> tuple[list[D1000Mutant], list[str]]:
+    """Every single-change mutant of the default configuration, and the ones left out (with why)."""
+    defaults = D1000Config()
+    skipped: list[str] = []
+    found = _limit_mutants(spec, defaults, skipped)
+    for name, (rid, factor, base) in TIMEOUTS.items():
+        value = getattr(defaults.fixed, name) * factor
+        found.append(D1000Mutant(f"{rid}-{name}", frozenset({rid}), f"fixed.{name}", value, base))
+    found.append(
+        D1000Mutant(
+            "PH-SM-CHARGE-charge_stopping_current_a",
+            frozenset({"PH-SM-CHARGE"}),
+            "fixed.charge_stopping_current_a",
+            defaults.fixed.charge_stopping_current_a + CHARGE_STOPPING_CURRENT_SHIFT_A,
+            EXTERNAL,
+        )
+    )
+    skipped.extend(f"fixed.{name}: {why}" for name, why in SKIPPED_FIXED.items())
+    for k in range(1, CONTACTOR_COUNT + 1):
+        bits = defaults.contactor_config_aux_enable & ~(1 << (4 * (k - 1)))
+        base = EXTERNAL if k >= 4 else ()
+        found.append(
+            D1000Mutant(
+                f"PH-CONT-aux{k}-unchecked", frozenset({"PH-CONT"}), "contactorConfigAuxEnable", bits, base
+            )
+        )
+    for flag in Behaviour.model_fields:
+        if flag in SKIPPED_FLAGS:
+            skipped.append(f"flag-{flag}: {SKIPPED_FLAGS[flag]}")
+            continue
+        rows, base = FLAG_ROWS[flag]
+        found.append(D1000Mutant(f"flag-{flag}", rows, f"behaviour.{flag}", False, base))
+    valid = []
+    for m in found:
+        try:
+            D1000Config.model_validate(m.settings())
+        except ValidationError as exc:
+            skipped.append(f"{m.name}: not a valid configuration ({exc.errors()[0]['msg']})")
+            continue
+        valid.append(m)
+    return valid, skipped
