@@ -215,13 +215,6 @@ def test_scpi_answer_parsers_raise_only_instrument_errors(name: str, answer: str
     _only_declared(name, answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hil/instruments/transport.py (not this change's file): pyvisa decodes an answer as ASCII "
-    "and the UnicodeDecodeError escapes VisaTransport._call (it catches VisaIOError and OSError "
-    "only), so one non-ASCII byte from an instrument crashes the driver instead of raising "
-    "InstrumentError; bench/fuzz.py counts it under 'VisaTransport.query (socket bytes)'",
-)
 def test_non_ascii_byte_from_an_instrument_is_an_instrument_error() -> None:
     from hil.instruments.transport import VisaTransport
 

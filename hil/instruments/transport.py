@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from hil.errors import InstrumentConnectionError, InstrumentTimeout
+from hil.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 from hil.station import interrupts
 
 
@@ -145,6 +145,9 @@ class VisaTransport(Transport):
             except OSError as exc:
                 self._stale = True
                 raise InstrumentConnectionError(self.name, message, str(exc)) from exc
+            except UnicodeDecodeError as exc:  # SCPI answers are ASCII: a garbled line is the bench's fault
+                self._stale = True  # the rest of a garbled exchange must not be read as the next answer
+                raise InstrumentError(self.name, message, f"answer is not ASCII text ({exc.reason})") from exc
             except BaseException:
                 self._stale = True  # interrupted half-way: whatever is in flight must not be read later
                 raise
