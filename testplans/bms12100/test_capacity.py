@@ -38,6 +38,7 @@ def test_soc_initialised_from_cell_voltage(bench: Bms12100Bench, cell_v: float, 
     )
 
 
+@pytest.mark.long  # 30 min of current per direction: a type test, not an end-of-line check
 @pytest.mark.requirement("SOC-ACC")
 @pytest.mark.parametrize("amps", [-20.0, 20.0])
 def test_soc_accuracy_by_coulomb_counting(bench: Bms12100Bench, spec_data, amps: float, check) -> None:
@@ -105,6 +106,7 @@ def test_rated_capacity(bench: Bms12100Bench, check) -> None:
         bench.dut.write_setting("capacity.rated_ah", float(rated))
 
 
+@pytest.mark.long  # 80 Ah of discharge (1.7 h)
 @pytest.mark.requirement("CYC")
 def test_cycle_count(bench: Bms12100Bench, check) -> None:
     """One cycle per 80 % of rated capacity discharged in total."""

@@ -51,6 +51,7 @@ def test_every_parameter_reads_and_writes(bench: Bms12100Bench, check) -> None:
     )
 
 
+@pytest.mark.long  # 500 events take about 30 min of protection trips and releases
 @pytest.mark.requirement("HIST")
 def test_history_keeps_500_records(bench: Bms12100Bench, spec_data, check) -> None:
     """Trip and release CV-LA repeatedly; the history holds >= 500 records with times and IDs."""
