@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hilcli import hil
 
 from hil.config import load_model
 from hil.duts.bms12100.can_codec import DBC_PATH, load_dbc
@@ -108,18 +109,6 @@ DBC_FIELDS = {
     "extended_id.dbc": ("BO_ 860", "standard-ID message"),
     "truncated.dbc": ("BO_ 857 BatteryProtectionAlarm: SG_ MarkerP", "the codec reads/writes"),
 }
-
-
-def hil(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """The `hil` command as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "hil", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def assert_refused(code: int, stderr: str, file: Path | str, field: str) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hilcli import hil
 
 from hil.duts.bms12100.settings import Settings
 from hil.measure import equals, within
@@ -34,17 +34,6 @@ STATION_FIELDS = {
     "socketcand_without_host.yaml": "buses.can",
     "empty_channels.yaml": "instruments.charger.channels",
 }
-
-
-def hil(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hil", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def assert_one_error_line(result: subprocess.CompletedProcess[str], file: Path, field: str) -> str:

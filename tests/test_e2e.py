@@ -7,21 +7,15 @@ starts them all, two at a time, and each test waits for the one it looks at.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-import yaml
+from hilcli import ROOT, Run, hil, settings_file, start_runs
 
 from hil.spec import load_spec
 
-ROOT = Path(__file__).resolve().parents[1]
 SPEC = load_spec(ROOT / "hil" / "duts" / "bms12100" / "spec.yaml")
 SERIAL = "12100A0000001"  # the twin's serial number
 #: the CV-OVP threshold characterisation (full profile: trip and release points by bisection)
@@ -31,69 +25,14 @@ VOLTAGE_SECTION = "CV- or PV- or CHG-HV"
 RUN_TIMEOUT_S = 300  # the EOL plan takes 1-2 min; a hung plan fails instead of stalling the suite
 
 
-@dataclass
-class Run:
-    out: Path
-    future: Future[subprocess.CompletedProcess[str]]
-
-    @property
-    def code(self) -> int:
-        return self.future.result().returncode
-
-    @property
-    def stdout(self) -> str:
-        return self.future.result().stdout
-
-    def entries(self) -> list[dict[str, Any]]:
-        self.future.result()
-        lines = (self.out / "record.jsonl").read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines]
-
-    def measurements(self) -> list[dict[str, Any]]:
-        return [e for e in self.entries() if e["type"] == "measurement"]
-
-    def junit(self) -> ET.Element:
-        self.future.result()
-        return ET.parse(self.out / "junit.xml").getroot()
-
-
-def _firmware(folder: Path, name: str, trigger: float | None) -> Path:
-    """A firmware file made the documented way: `hil dut settings bms12100`, one value changed."""
-    text = subprocess.run(
-        [sys.executable, "-m", "hil", "dut", "settings", "bms12100"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    if trigger is not None:
-        data = yaml.safe_load(text)
-        data["cell_overvoltage_protection"]["trigger"] = trigger
-        text = yaml.safe_dump(data, sort_keys=False)
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _hil_run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hil", "run", *args],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     """Every run of this module, two at a time (one per core), the long EOL run first."""
     base = tmp_path_factory.mktemp("e2e")
-    ovp3700 = _firmware(base, "fw-ovp3700.yaml", 3700)
-    defaults = _firmware(base, "fw-defaults.yaml", None)
+    ovp3700 = settings_file(
+        base, "fw-ovp3700.yaml", "bms12100", {"cell_overvoltage_protection": {"trigger": 3700}}
+    )
+    defaults = settings_file(base, "fw-defaults.yaml", "bms12100", {})
     plans: dict[str, list[str]] = {
         "eol": ["--profile", "eol", "--serial", SERIAL],
         # the voltage section (the changed value's requirement and every neighbour it could upset)
@@ -105,13 +44,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         "seed8": ["--seed", "8", "--", "-k", THRESHOLD_CV_OVP],
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
-        started: dict[str, Run] = {}
-        for name, args in plans.items():
-            out = base / name
-            cut = args.index("--") if "--" in args else len(args)
-            full = [*args[:cut], "--out", str(out), *args[cut:]]
-            started[name] = Run(out, pool.submit(_hil_run, full))
-        yield started
+        yield start_runs(pool, base, plans, RUN_TIMEOUT_S)
 
 
 def accepted(measurement: dict[str, Any]) -> bool:
@@ -167,14 +100,7 @@ def test_eol_record(runs: dict[str, Run]) -> None:
 def test_eol_record_verifies(runs: dict[str, Run]) -> None:
     run = runs["eol"]
     run.future.result()
-    result = subprocess.run(
-        [sys.executable, "-m", "hil", "report", str(run.out), "--verify"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = hil("report", str(run.out), "--verify")
     assert result.returncode == 0, result.stderr
     assert "hash chain intact" in result.stdout
 

@@ -20,6 +20,7 @@ from typing import Any
 import can
 import pytest
 from can.interfaces.virtual import VirtualBus
+from hilcli import hil
 
 from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_bus
 from hil.clock import Clock
@@ -531,13 +532,6 @@ def test_a_run_record_carries_link_findings_and_still_verifies(tmp_path: Path) -
     assert all(isinstance(e["t"], float) for e in found["can"]["events"])
     kinds = [e["type"] for e in entries]
     assert kinds.index("link") < kinds.index("safe_state") and kinds[-1] == "end"
-    verify = subprocess.run(
-        [sys.executable, "-m", "hil", "report", "--verify", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    verify = hil("report", "--verify", str(out))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "Communication finding (not a verdict)" in (out / "report.html").read_text(encoding="utf-8")

@@ -6,92 +6,27 @@ time when the module starts; each test waits for the one it looks at.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import yaml
+from hilcli import ROOT, Run, settings_file, start_runs
 
 from hil.spec import load_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+DUT = "prohelion-d1000-gen2"
 SPEC = load_spec(ROOT / "hil" / "duts" / "prohelion_d1000_gen2" / "spec.yaml")
 CONFIGS = ROOT / "hil" / "duts" / "prohelion_d1000_gen2" / "configs"
 STATIONS = ROOT / "stations"
 RUN_TIMEOUT_S = 600
 
 
-@dataclass
-class Run:
-    out: Path
-    future: Future[subprocess.CompletedProcess[str]]
-
-    @property
-    def code(self) -> int:
-        return self.future.result().returncode
-
-    @property
-    def output(self) -> str:
-        result = self.future.result()
-        return result.stdout + result.stderr
-
-    def entries(self) -> list[dict[str, Any]]:
-        self.future.result()
-        lines = (self.out / "record.jsonl").read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines]
-
-    def measurements(self) -> list[dict[str, Any]]:
-        return [e for e in self.entries() if e["type"] == "measurement"]
-
-    def failed_requirements(self) -> set[str]:
-        return {m["requirement"] for m in self.measurements() if m["verdict"] not in ("pass", "info")}
-
-
-def _config(folder: Path, name: str, change: dict[str, Any]) -> Path:
-    """A configuration made the documented way: `hil dut settings prohelion-d1000-gen2`, edited."""
-    text = subprocess.run(
-        [sys.executable, "-m", "hil", "dut", "settings", "prohelion-d1000-gen2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    data = yaml.safe_load(text)
-    for key, value in change.items():
-        if isinstance(value, dict):
-            data[key].update(value)
-        else:
-            data[key] = value
-    path = folder / name
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _hil_run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hil", "run", *args],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     base = tmp_path_factory.mktemp("prohelion-e2e")
-    defaults = _config(base, "defaults.yaml", {})
-    moved = _config(base, "cov-4v25.yaml", {"critCellOverVoltage": 4.25})
-    broken = _config(base, "no-hvil.yaml", {"behaviour": {"hvil_check": False}})
+    defaults = settings_file(base, "defaults.yaml", DUT, {})
+    moved = settings_file(base, "cov-4v25.yaml", DUT, {"critCellOverVoltage": 4.25})
+    broken = settings_file(base, "no-hvil.yaml", DUT, {"behaviour": {"hvil_check": False}})
     dut = ["--dut", "prohelion-d1000-gen2", "--reports", "none", "--profile", "eol"]
     plans: dict[str, list[str]] = {
         "eol": ["--dut", "prohelion-d1000-gen2", "--profile", "eol", "--serial", "0"],
@@ -115,13 +50,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         ],
     }  # fmt: skip
     with ThreadPoolExecutor(max_workers=2) as pool:
-        started: dict[str, Run] = {}
-        for name, args in plans.items():
-            out = base / name
-            cut = args.index("--") if "--" in args else len(args)
-            full = [*args[:cut], "--out", str(out), *args[cut:]]
-            started[name] = Run(out, pool.submit(_hil_run, full))
-        yield started
+        yield start_runs(pool, base, plans, RUN_TIMEOUT_S)
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hilcli import hil
 
 from hil.duts.bms12100.ntc import resistance_ohm
 from hil.errors import (
@@ -403,14 +404,7 @@ def test_hil_run_stopped_by_a_signal_mid_plan(
     assert_safe(safe)
     entries, _ = read_entries(out / "record.jsonl")
     assert any(e["type"] == "measurement" for e in entries)  # what was measured so far survived
-    verify = subprocess.run(
-        [sys.executable, "-m", "hil", "report", "--verify", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    verify = hil("report", "--verify", str(out))
     assert verify.returncode == 3, verify.stdout + verify.stderr  # intact, and says it is incomplete
     assert "hash chain intact" in verify.stderr and f"interrupted ({said})" in verify.stderr
 
