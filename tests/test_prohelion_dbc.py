@@ -19,6 +19,7 @@ import pytest
 from cantools.database.can import Database
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_docs import SHARED
 
 from hil.duts.prohelion_d1000_gen2 import dbc
 from hil.duts.prohelion_d1000_gen2.can_codec import (
@@ -41,9 +42,7 @@ from hil.duts.prohelion_d1000_gen2.dbc import (
 )
 from hil.errors import ConfigError, ProtocolError
 
-MESSAGES_MD = (
-    Path(__file__).resolve().parents[2] / "shared/references/prohelion-d1000-gen2/Messages_and_Signals.md"
-)
+MESSAGES_MD = SHARED / "references/prohelion-d1000-gen2/Messages_and_Signals.md"
 
 # Messages_and_Signals.md "Contents", default base 0x600: fixed messages and node 0's messages.
 DOCUMENTED_IDS: dict[str, int] = {

@@ -13,13 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
+from shared_docs import SHARED
 
 from hil.duts.prohelion_d1000_gen2 import dbc
 from hil.spec import Requirement, SpecFile, load_spec
 
 PACKAGE_DIR = Path(dbc.__file__).parent
 SPEC_PATH = PACKAGE_DIR / "spec.yaml"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 READING_PATH = SHARED / "specs/prohelion-d1000-gen2.md"
 PARAMETERS_PATH = SHARED / "references/prohelion-d1000-gen2/Configuration_Parameters.md"
 

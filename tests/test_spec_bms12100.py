@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from shared_docs import SHARED
 
 from hil.duts.bms12100 import PACKAGE_DIR
 from hil.duts.bms12100.settings import PARAMETERS_BY_PATH, Behaviour, Settings
@@ -21,7 +21,7 @@ from hil.duts.bms12100.settings_map import ALWAYS_ON, DELAY_PATHS, ENABLE_PATHS,
 from hil.spec import Requirement, SpecFile, load_spec
 
 SPEC_PATH = PACKAGE_DIR / "spec.yaml"
-READING_PATH = Path(__file__).resolve().parents[2] / "shared/specs/bms-12100.md"
+READING_PATH = SHARED / "specs/bms-12100.md"
 
 # The 65 stable IDs of specs/bms-12100.md, in its order.
 IDS: tuple[str, ...] = (

@@ -1,0 +1,42 @@
+"""Where the project's shared documents (specs/, references/) are, for tests that read them.
+
+Beside the repository by default (`../shared`); a clone elsewhere finds them beside the
+repository it was cloned from, or where `HIL_SHARED` points.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _origin_sibling() -> Path | None:
+    try:
+        url = subprocess.run(
+            ["git", "-C", str(ROOT), "remote", "get-url", "origin"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.strip()
+    except OSError:
+        return None
+    if not url or "://" in url or url.startswith("git@"):
+        return None
+    return Path(url).resolve().parent / "shared"
+
+
+def shared_root() -> Path:
+    """The first of HIL_SHARED, ../shared and the origin's ../shared that exists (else ../shared)."""
+    candidates = [Path(p) for p in [os.environ.get("HIL_SHARED")] if p]
+    candidates.append(ROOT.parent / "shared")
+    origin = _origin_sibling()
+    if origin is not None:
+        candidates.append(origin)
+    return next((c for c in candidates if c.is_dir()), ROOT.parent / "shared")
+
+
+SHARED = shared_root()
