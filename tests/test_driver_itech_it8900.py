@@ -290,3 +290,30 @@ def test_short_refused_where_the_station_forbids_it() -> None:
         assert bench.sent() == []
         bench.load.set_short(False)  # switching a short off is always allowed
         assert bench.sent() == ["INP:SHOR OFF", *OK]
+
+
+def test_slew_limit_is_programmed_in_a_per_microsecond() -> None:
+    for bench in _bench(Limits(current_max=240.0, current_slew_max=100_000.0)):
+        bench.load.program_slew()
+        assert bench.sent() == ["CURR:SLEW:RISE 0.1", "CURR:SLEW:FALL 0.1", *OK]
+        assert bench.sim.slew == {"RISE": 0.1, "FALL": 0.1}
+        assert float(bench.load.query("CURR:SLEW:FALL?")) == 0.1
+
+
+def test_slew_limit_is_programmed_again_after_reset() -> None:
+    for bench in _bench(Limits(current_max=240.0, current_slew_max=50_000.0)):
+        bench.load.reset()
+        assert bench.sent() == ["*RST", "*CLS", *OK, "CURR:SLEW:RISE 0.05", "CURR:SLEW:FALL 0.05", *OK]
+        assert bench.sim.slew == {"RISE": 0.05, "FALL": 0.05}
+
+
+def test_pulse_faster_than_the_slew_limit_sends_nothing() -> None:
+    for bench in _bench(Limits(current_max=240.0, current_slew_max=100_000.0)):
+        # 200 A within a tenth of 10 ms needs 200,000 A/s: above 100,000 A/s
+        with pytest.raises(LimitError, match=r"200 A edge within 0.001 s needs 200000 A/s.*100000 A/s"):
+            bench.load.pulse(200.0, 0.01)
+        assert bench.sent() == []
+        assert bench.sim.tran_on is False
+        # the same pulse 100 ms wide reaches its level in 2 ms, inside a tenth of the width
+        bench.load.pulse(200.0, 0.1)
+        assert bench.sent() == PULSE_SEQUENCE

@@ -191,3 +191,14 @@ def test_stack_limit_counts_every_programmed_cell(resource: str, wire: Recording
     assert wire.sent == []
     driver.set_voltage("CELL1", 3.2)  # lowering one makes room for another
     driver.set_voltage("CELL4", 3.3)
+
+
+def test_voltage_slew_limit_reaches_every_mapped_channel(
+    resource: str, wire: RecordingTransport, sim: SimKeysightN6705C
+) -> None:
+    limits = Limits(voltage_max=4.0, voltage_slew_max=100.0)
+    info = InstrumentInfo(role="cells", model="N6705C", resource=resource, channels=CHANNELS, limits=limits)
+    driver = KeysightN6705C(info, wire)
+    driver.program_slew()
+    assert wire.sent == ["VOLT:SLEW 100,(@1:4)", "SYST:ERR?"]
+    assert [float(v) for v in driver.query("VOLT:SLEW? (@1:4)").split(",")] == [100.0] * 4

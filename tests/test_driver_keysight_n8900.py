@@ -210,3 +210,14 @@ def test_output_state_reads_back_the_output(bench: Bench) -> None:
     assert bench.psu.state_is_safe(state) is False
     bench.psu.safe()
     assert bench.psu.state_is_safe(bench.psu.output_state()) is True
+
+
+def test_voltage_slew_limit_is_programmed_and_read_back() -> None:
+    for bench in _bench(Limits(voltage_max=20.0, voltage_slew_max=1000.0)):
+        assert bench.sim.slew == 9.9e37  # *RST: no limit
+        bench.psu.program_slew()
+        assert bench.sent() == ["VOLT:SLEW 1000", "SYST:ERR?"]
+        assert bench.sim.slew == 1000.0
+        assert float(bench.psu.query("VOLT:SLEW?")) == 1000.0
+        bench.psu.configure("VOLT:SLEW INF")
+        assert bench.sim.slew == 9.9e37

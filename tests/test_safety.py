@@ -45,7 +45,7 @@ from hil.sim.instruments.keysight_n8900 import SimKeysightN8900
 from hil.sim.tcp import scpi_server_thread
 from hil.station import interrupts
 from hil.station.model import StationModel
-from hil.station.station import effective_limits, load_station, require_limits
+from hil.station.station import Station, effective_limits, load_station, require_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_STATION = ROOT / "stations" / "sim-bms12100.yaml"
@@ -577,6 +577,11 @@ BAD_LIMIT_FIELDS = {
         "instruments.charger.limits.current_max",
         "greater than or equal to 0",
     ),
+    "instrument_negative_slew.yaml": ("instruments.charger.limits.voltage_slew_max", "greater than 0"),
+    "slew_the_driver_cannot_program.yaml": (
+        "instruments.charger.limits.current_slew_max",
+        "a slew limit the keysight-n8900 driver can program (it can: voltage)",
+    ),
     "dut_limit_missing.yaml": ("dut.limits.charge_current_max", "Field required"),
     "dut_limit_not_a_number.yaml": ("dut.limits.cell_voltage_max", "valid number"),
     "dut_limit_unknown_key.yaml": ("dut.limits.max_cell_voltage", "unknown key"),
@@ -588,6 +593,21 @@ BAD_LIMIT_FIELDS = {
     ),
     "sim_attach_not_a_url.yaml": ("sim.attach", "should match pattern"),
 }
+
+
+def test_station_programs_its_slew_limits_before_any_output_command(lab: Lab) -> None:
+    station = Station.open(lab.station)
+    try:
+        load, charger, cells = station.load, station.charger, station.cells
+        assert float(load.query("CURR:SLEW:RISE?")) == float(load.query("CURR:SLEW:FALL?")) == 0.1  # A/µs
+        assert float(charger.query("VOLT:SLEW?")) == 1000.0
+        assert [float(v) for v in cells.query("VOLT:SLEW? (@1:4)").split(",")] == [100.0] * 4
+        source = r"\(instruments\.load\.limits\.current_slew_max\)"
+        with pytest.raises(LimitError, match=rf"slew limit 100000 A/s {source}"):
+            load.pulse(200.0, 0.005)  # 200 A within 0.5 ms
+        assert lab.outputs()["load"]["input"] is False  # nothing was sent
+    finally:
+        station.close()
 
 
 def test_bad_limits_corpus_is_complete() -> None:

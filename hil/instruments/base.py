@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from hil.errors import (
     BenchUnusable,
@@ -57,9 +58,12 @@ class Limits:
     temperature_max: float | None = None
     sum_voltage_max: float | None = None  # V, every channel's voltage added up (a cell stack)
     short_circuit: bool | None = None  # False: the load's short mode is refused
+    voltage_slew_max: float | None = None  # V/s, programmed into the instrument at open
+    current_slew_max: float | None = None  # A/s, programmed into the instrument at open
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
-    def _source(self, key: str) -> str:
+    def source(self, key: str) -> str:
+        """The station-file field a bound came from, for error messages."""
         return self.sources.get(key, "station file")
 
     def check(self, instrument: str, quantity: str, value: float) -> None:
@@ -72,12 +76,12 @@ class Limits:
         if high is not None and value > high:
             raise LimitError(
                 f"{instrument}: {quantity} {value:g} {unit} is above the safe limit {high:g} {unit} "
-                f"({self._source(f'{quantity}_max')}); not sent"
+                f"({self.source(f'{quantity}_max')}); not sent"
             )
         if low is not None and value < low:
             raise LimitError(
                 f"{instrument}: {quantity} {value:g} {unit} is below the safe limit {low:g} {unit} "
-                f"({self._source(f'{quantity}_min')}); not sent"
+                f"({self.source(f'{quantity}_min')}); not sent"
             )
 
     def check_sum(self, instrument: str, total: float) -> None:
@@ -85,14 +89,31 @@ class Limits:
         if self.sum_voltage_max is not None and total > self.sum_voltage_max:
             raise LimitError(
                 f"{instrument}: the channels would add up to {total:g} V, above the safe limit "
-                f"{self.sum_voltage_max:g} V ({self._source('sum_voltage_max')}); not sent"
+                f"{self.sum_voltage_max:g} V ({self.source('sum_voltage_max')}); not sent"
+            )
+
+    def check_edge(self, instrument: str, quantity: str, step: float, within_s: float) -> None:
+        """Refuse a stimulus whose edge of `step` must be done within `within_s` faster than the slew limit.
+
+        The instrument ramps at most at the limit; an edge that could not finish in time would
+        give the DUT another stimulus than the test asks for, and a faster one is not allowed here.
+        """
+        rate = getattr(self, f"{quantity}_slew_max", None)
+        if rate is None or step == 0:
+            return
+        unit = UNITS.get(quantity, "")
+        needed = abs(step) / within_s if within_s > 0 else math.inf
+        if needed > rate:
+            raise LimitError(
+                f"{instrument}: a {abs(step):g} {unit} edge within {within_s:g} s needs {needed:g} {unit}/s, "
+                f"above the slew limit {rate:g} {unit}/s ({self.source(f'{quantity}_slew_max')}); not sent"
             )
 
     def check_short(self, instrument: str) -> None:
         """Refuse the load's short-circuit mode where the station does not allow it."""
         if self.short_circuit is False:
             raise LimitError(
-                f"{instrument}: short circuit is not allowed ({self._source('short_circuit')}); not sent"
+                f"{instrument}: short circuit is not allowed ({self.source('short_circuit')}); not sent"
             )
 
 
@@ -115,6 +136,8 @@ class ScpiInstrument:
 
     #: the programming manual this driver follows (model, document, revision)
     MANUAL: str = ""
+    #: the quantities ("voltage", "current") whose slew this instrument can limit
+    SLEW: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, info: InstrumentInfo, transport: Transport) -> None:
         self.info = info
@@ -224,7 +247,33 @@ class ScpiInstrument:
             ) from None
 
     def reset(self) -> None:
+        """*RST and *CLS, then the station's slew limits again (*RST puts the defaults back)."""
         self.configure("*RST", "*CLS")
+        self.program_slew()
+
+    # --- slew limits --------------------------------------------------------------------------
+
+    def slew_commands(self, quantity: str, rate: float) -> list[str]:
+        """The commands that limit this instrument's `quantity` slew to `rate` (V/s or A/s).
+
+        Drivers whose instrument has a programmable slew list the quantity in `SLEW` and
+        override this; the station refuses a slew limit on any other (see `load_station`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no programmable {quantity} slew ({rate:g})")
+
+    def program_slew(self) -> None:
+        """Program every slew limit the station sets for this instrument into the instrument.
+
+        The station has already refused a limit the driver cannot program (`SLEW`).
+        """
+        commands: list[str] = []
+        for quantity in ("voltage", "current"):
+            rate = getattr(self.info.limits, f"{quantity}_slew_max")
+            if rate is None:
+                continue
+            commands += self.slew_commands(quantity, rate)
+        if commands:
+            self.configure(*commands)
 
     # --- safe state ---------------------------------------------------------------------------
 

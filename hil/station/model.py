@@ -33,6 +33,12 @@ class LimitsModel(_Strict):
     current_max: float | None = Field(default=None, ge=0, description="A, the highest current setting")
     resistance_min: float | None = Field(default=None, ge=0, description="Ω, the lowest resistance")
     resistance_max: float | None = Field(default=None, gt=0, description="Ω, the highest resistance")
+    voltage_slew_max: float | None = Field(
+        default=None, gt=0, description="V/s, the fastest voltage change (programmed into the instrument)"
+    )
+    current_slew_max: float | None = Field(
+        default=None, gt=0, description="A/s, the fastest current change (programmed into the instrument)"
+    )
 
     @model_validator(mode="after")
     def _min_below_max(self) -> LimitsModel:

@@ -85,10 +85,26 @@ def load_station(path: Path) -> StationModel:
                 f"instruments.{name}.role",
                 f"{kind!r} for driver {inst.driver} (got {inst.role!r})",
             )
+        _check_slew(path, name, inst)
     if station.dut.name not in registry.DUTS:
         known = ", ".join(sorted(registry.DUTS))
         raise ConfigError(str(path), "dut.name", f"one of: {known} (got {station.dut.name!r})")
     return station
+
+
+def _check_slew(path: Path, name: str, inst: InstrumentModel) -> None:
+    """A slew limit the instrument cannot program would be a promise the bench does not keep."""
+    for quantity in ("voltage", "current"):
+        if getattr(inst.limits, f"{quantity}_slew_max") is None:
+            continue
+        driver = registry.load(registry.instrument_entry(inst.driver)[1])
+        if quantity not in getattr(driver, "SLEW", frozenset()):
+            can = ", ".join(sorted(getattr(driver, "SLEW", ()))) or "none"
+            raise ConfigError(
+                str(path),
+                f"instruments.{name}.limits.{quantity}_slew_max",
+                f"a slew limit the {inst.driver} driver can program (it can: {can})",
+            )
 
 
 def require_limits(station: StationModel, path: Path) -> None:
@@ -275,6 +291,11 @@ class Station:
             driver = driver_cls(info, transport)
             if not isinstance(driver, ScpiInstrument):
                 raise BenchError(f"{name}: driver {inst.driver} is not an instrument driver")
+            try:
+                driver.program_slew()  # before the first output command
+            except BaseException:
+                driver.close()
+                raise
             self._open[name] = driver
         return self._open[name]
 

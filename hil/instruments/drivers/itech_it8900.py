@@ -9,8 +9,9 @@ article number IT8800-402159, Revision V2.0 (revision 2, 20 Nov 2018). No IT8900
 guide could be consulted; public drivers for IT8900A/E loads use the same SCPI commands
 (INPut, INPut:SHORt, FUNCtion, CURRent:TRANsient..., TRANsient, TRIGger, MEASure).
 
-Commands used: FUNC CURR, CURR, TRAN ON|OFF, CURR:TRAN:MODE PULS, CURR:TRAN:ALEV/BLEV/BWID,
-TRIG:SOUR BUS, *TRG, INP ON|OFF, INP?, INP:SHOR ON|OFF, MEAS:VOLT?, MEAS:CURR?, SYST:ERR?.
+Commands used: FUNC CURR, CURR, CURR:SLEW:RISE/FALL (A/µs), TRAN ON|OFF, CURR:TRAN:MODE PULS,
+CURR:TRAN:ALEV/BLEV/BWID, TRIG:SOUR BUS, *TRG, INP ON|OFF, INP?, INP:SHOR ON|OFF, MEAS:VOLT?, MEAS:CURR?,
+SYST:ERR?.
 
 Pulse semantics (pulse transient mode): with the transient generator on, the load sits at
 level A; each trigger takes it to level B for the B width, then back to level A.
@@ -30,6 +31,12 @@ class ItechIT8900(ElectronicLoad):
         "Programming Guide, article no. IT8800-402159, Revision V2.0 (20 Nov 2018), "
         "the SCPI set shared by the IT8900A"
     )
+    SLEW = frozenset({"current"})
+
+    def slew_commands(self, quantity: str, rate: float) -> list[str]:
+        """CURR:SLEW:RISE and :FALL, which the guide takes in A/µs."""
+        per_us = nrf(rate * 1e-6)
+        return [f"CURR:SLEW:RISE {per_us}", f"CURR:SLEW:FALL {per_us}"]
 
     def set_cc(self, amps: float) -> None:
         """Constant current at `amps`; also stops the transient generator so the level applies."""
@@ -66,11 +73,14 @@ class ItechIT8900(ElectronicLoad):
 
         Pulse transient mode with level A = `low_a`, level B = `high_a`, B width = `width_s`;
         the input is turned on and the load settles at level A before the trigger is sent.
+        Refused where the station's current slew limit would take more than a tenth of the width
+        to reach `high_a` (the DUT would not see the pulse the test asks for).
         """
         if width_s <= 0:
             raise ValueError(f"{self.name}: pulse width must be positive, got {width_s:g} s")
         self.info.limits.check(self.name, "current", high_a)
         self.info.limits.check(self.name, "current", low_a)
+        self.info.limits.check_edge(self.name, "current", high_a - low_a, width_s / 10)
         self.configure(
             "FUNC CURR",
             "CURR:TRAN:MODE PULS",

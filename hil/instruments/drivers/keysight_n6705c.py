@@ -46,6 +46,12 @@ class KeysightN6705C(CellEmulator):
         "N6781A ratings and accuracy from the Keysight N6780 Series Source/Measure Unit data sheet"
     )
 
+    SLEW = frozenset({"voltage"})
+
+    def slew_commands(self, quantity: str, rate: float) -> list[str]:
+        """VOLT:SLEW in V/s on every mapped channel."""
+        return [f"VOLT:SLEW {nrf(rate)},{chanlist(sorted(self.info.channels.values(), key=int))}"]
+
     def _ch(self, cell: str) -> str:
         return self.channel(cell)
 

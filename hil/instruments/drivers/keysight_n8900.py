@@ -8,7 +8,7 @@ Followed: "Keysight N8900 Series Autoranging System DC Power Supply - Operating 
 Guide", chapter "SCPI Programming Reference" (manual part number N8900-90901). The edition
 line of the guide could not be read from the copies consulted; see `MANUAL`.
 
-Commands used: VOLT, CURR, VOLT:PROT, OUTP ON|OFF, OUTP?, VOLT?, MEAS:VOLT?, MEAS:CURR?,
+Commands used: VOLT, CURR, VOLT:PROT, VOLT:SLEW (V/s), OUTP ON|OFF, OUTP?, VOLT?, MEAS:VOLT?, MEAS:CURR?,
 SYST:ERR? (through `configure`), *RST/*CLS (through `reset`).
 """
 
@@ -26,6 +26,11 @@ class KeysightN8900(PowerSupply):
         "Operating and Service Guide, part number N8900-90901 (SCPI Programming Reference); "
         "edition not confirmed from the copies consulted"
     )
+    SLEW = frozenset({"voltage"})
+
+    def slew_commands(self, quantity: str, rate: float) -> list[str]:
+        """VOLT:SLEW in V/s (the output ramps to each new setting at no more than this)."""
+        return [f"VOLT:SLEW {nrf(rate)}"]
 
     def set_voltage(self, volts: float) -> None:
         """Program the CV setpoint (VOLT), refused above the station's voltage limit."""

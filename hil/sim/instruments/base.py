@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from hil.sim.scpi import ScpiEngine
+from hil.sim.scpi import Call, ScpiEngine
 
 #: communication faults the control port can insert: the instrument stops answering (`timeout`),
 #: or drops the connection each message arrives on (`disconnect`); `none` clears the fault
@@ -87,3 +87,15 @@ class SimInstrument:
     def fault(self) -> dict[str, object]:
         """The fault in force: mode and messages left (None: until cleared)."""
         return {"mode": self.fault_mode, "left": self.fault_left}
+
+
+#: what SCPI supplies answer for an unlimited slew (VOLT:SLEW INFinity, the *RST value)
+SLEW_INFINITY = 9.9e37
+
+
+def slew_parameter(call: Call) -> float:
+    """A VOLT:SLEW parameter in V/s: a number, MIN/MAX, or INFinity (no limit)."""
+    call.require(1)
+    if call.args[0].strip().upper() in ("INF", "INFINITY"):
+        return SLEW_INFINITY
+    return call.number(unit="V/s", minimum=0.0, maximum=SLEW_INFINITY)

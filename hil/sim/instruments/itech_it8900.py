@@ -11,7 +11,8 @@ during the pulse restarts it); TOGGle swaps between A and B on each trigger. Tri
 *TRG (trigger source BUS) or TRIGger[:IMMediate]; the trigger time is `now()`, which the lab
 points at its virtual clock.
 
-Not simulated: CV, CR and CP functions, slew rates, ranges, Von, list and battery-test modes,
+Not simulated: CV, CR and CP functions, the ramp a programmed slew rate gives (CURR:SLEW:RISE/FALL
+are kept and read back; levels change at once), ranges, Von, list and battery-test modes,
 OCP/OPP/OVP, external triggers, the minimum voltage needed to sink full current.
 """
 
@@ -22,6 +23,9 @@ from collections.abc import Callable
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.scpi import ILLEGAL_PARAMETER_VALUE, Call, ScpiError
 
+#: CURR:SLEW:RISE/FALL range in A/µs (the sim's assumption; *RST sets the fastest)
+SLEW_MIN, SLEW_MAX = 0.0001, 2.5
+_SLEW_RST = {"RISE": SLEW_MAX, "FALL": SLEW_MAX}
 _MIN_MAX = {"MIN": "MIN", "MINIMUM": "MIN", "MAX": "MAX", "MAXIMUM": "MAX"}
 _MODES = {
     "CONT": "CONT",
@@ -90,6 +94,7 @@ class SimItechIT8900(SimInstrument):
     pulse_start: float | None
     pulse_end: float | None
     toggled: bool
+    slew: dict[str, float]
     measured_voltage: float
     measured_current: float
 
@@ -121,6 +126,9 @@ class SimItechIT8900(SimInstrument):
         e.add("[SOURce:]CURRent:TRANsient:AWIDth?", lambda c: _fmt(self.a_width))
         e.add("[SOURce:]CURRent:TRANsient:BWIDth", self._width_setter("b_width"))
         e.add("[SOURce:]CURRent:TRANsient:BWIDth?", lambda c: _fmt(self.b_width))
+        for edge in ("RISE", "FALL"):
+            e.add(f"[SOURce:]CURRent:SLEW:{edge}", self._slew_setter(edge))
+            e.add(f"[SOURce:]CURRent:SLEW:{edge}?", self._slew_query(edge))
         e.add("[SOURce:]TRANsient[:STATe]", self._set_transient)
         e.add("[SOURce:]TRANsient[:STATe]?", lambda c: "1" if self.tran_on else "0")
         e.add("MEASure[:SCALar]:VOLTage[:DC]?", lambda c: _fmt(self._read_voltage()))
@@ -133,6 +141,7 @@ class SimItechIT8900(SimInstrument):
         self.short = False
         self.function = "CURR"
         self.level = 0.0
+        self.slew = dict(_SLEW_RST)
         self.tran_on = False
         self.tran_mode = "CONT"
         self.a_level = 0.0
@@ -214,6 +223,16 @@ class SimItechIT8900(SimInstrument):
     def _set_level(self, call: Call) -> None:
         call.require(1)
         self.level = call.number(unit="A", minimum=0.0, maximum=self.CURRENT_RATING)
+
+    def _slew_setter(self, edge: str) -> Callable[[Call], None]:
+        def handler(call: Call) -> None:
+            call.require(1)
+            self.slew[edge] = call.number(unit="A/us", minimum=SLEW_MIN, maximum=SLEW_MAX)
+
+        return handler
+
+    def _slew_query(self, edge: str) -> Callable[[Call], str]:
+        return lambda call: _fmt(self.slew[edge])
 
     def _set_mode(self, call: Call) -> None:
         call.require(1)

@@ -7,14 +7,15 @@ installed module raise -241 (Hardware missing) and nothing in that message is ex
 
 The plant reads each channel through the MultiSourcePort protocol and reports the terminal
 voltage and current it solved for; MEAS queries return those with the N6781A's measurement
-accuracy applied (seeded, so a run is repeatable).
+accuracy applied (seeded, so a run is repeatable). VOLT:SLEW is kept per channel and read back;
+the sim changes a level at once (no ramp).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hil.sim.instruments.base import SimInstrument
+from hil.sim.instruments.base import SLEW_INFINITY, SimInstrument, slew_parameter
 from hil.sim.ports import SourceSetting
 from hil.sim.scpi import MISSING_PARAMETER, Call, ScpiError
 
@@ -59,6 +60,7 @@ class _Channel:
     limit_pos: float = 0.1
     limit_neg: float = -0.1
     tracking: bool = True
+    slew: float = SLEW_INFINITY
     reported: tuple[float, float] | None = None
 
 
@@ -78,6 +80,8 @@ class SimKeysightN6705C(SimInstrument):
         e = self.engine
         e.add("[SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", self._set_voltage)
         e.add("[SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]?", self._get_voltage)
+        e.add("[SOURce]:VOLTage:SLEW[:IMMediate]", self._set_slew)
+        e.add("[SOURce]:VOLTage:SLEW[:IMMediate]?", self._get_slew)
         e.add("[SOURce]:CURRent:LIMit:NEGative[:IMMediate][:AMPLitude]", self._set_limit_neg)
         e.add("[SOURce]:CURRent:LIMit:NEGative[:IMMediate][:AMPLitude]?", self._get_limit_neg)
         e.add("[SOURce]:CURRent:LIMit:COUPle", self._set_tracking)
@@ -127,6 +131,14 @@ class SimKeysightN6705C(SimInstrument):
         value = call.number(0, unit="V", minimum=0.0, maximum=VOLTAGE_MAX)
         for ch in self._targets(call):
             ch.voltage = value
+
+    def _set_slew(self, call: Call) -> None:
+        value = slew_parameter(call)
+        for ch in self._targets(call):
+            ch.slew = value
+
+    def _get_slew(self, call: Call) -> str:
+        return ",".join(_nr3(ch.slew) for ch in self._targets(call))
 
     def _get_voltage(self, call: Call) -> str:
         return ",".join(_nr3(ch.voltage) for ch in self._targets(call))

@@ -6,14 +6,15 @@ short forms, optional nodes, MIN/MAX parameters and queries. The plant reads `so
 answers with `report()`; MEASure queries return the reported values with a seeded error inside
 the accuracy bounds below.
 
-Not simulated: output lists and steps, triggered levels, the transient/acquire trigger systems,
+Not simulated: the ramp a programmed VOLT:SLEW gives (kept and read back; levels change at once),
+output lists and steps, triggered levels, the transient/acquire trigger systems,
 remote sense, parallel operation, OCP, the power limit of the autoranging envelope (at most
 3.4 kW on this bench, inside the 5 kW rating), status registers beyond the OV bit.
 """
 
 from __future__ import annotations
 
-from hil.sim.instruments.base import SimInstrument
+from hil.sim.instruments.base import SLEW_INFINITY, SimInstrument, slew_parameter
 from hil.sim.ports import SourceSetting
 from hil.sim.scpi import Call
 
@@ -50,6 +51,7 @@ class SimKeysightN8900(SimInstrument):
     current_limit: float
     ovp: float
     ov_tripped: bool
+    slew: float
     measured_voltage: float
     measured_current: float
 
@@ -60,6 +62,8 @@ class SimKeysightN8900(SimInstrument):
         e.add("[SOURce:]VOLTage[:LEVel][:IMMediate][:AMPLitude]?", self._get_voltage)
         e.add("[SOURce:]CURRent[:LEVel][:IMMediate][:AMPLitude]", self._set_current)
         e.add("[SOURce:]CURRent[:LEVel][:IMMediate][:AMPLitude]?", self._get_current)
+        e.add("[SOURce:]VOLTage:SLEW[:IMMediate]", self._set_slew)
+        e.add("[SOURce:]VOLTage:SLEW[:IMMediate]?", lambda c: _nr3(self.slew))
         e.add("[SOURce:]VOLTage:PROTection[:LEVel]", self._set_ovp)
         e.add("[SOURce:]VOLTage:PROTection[:LEVel]?", self._get_ovp)
         e.add("OUTPut[:STATe]", self._set_output)
@@ -76,6 +80,7 @@ class SimKeysightN8900(SimInstrument):
         self.voltage = 0.0
         self.current_limit = self.RST_CURRENT
         self.ovp = self.OVP_MAX
+        self.slew = SLEW_INFINITY
         self.ov_tripped = False
         self.measured_voltage = 0.0
         self.measured_current = 0.0
@@ -101,6 +106,9 @@ class SimKeysightN8900(SimInstrument):
     def _set_voltage(self, call: Call) -> None:
         call.require(1)
         self.voltage = call.number(unit="V", minimum=0.0, maximum=self.VOLTAGE_RATING)
+
+    def _set_slew(self, call: Call) -> None:
+        self.slew = slew_parameter(call)
 
     def _get_voltage(self, call: Call) -> str:
         return _nr3(self._limit_query(call, self.voltage, self.VOLTAGE_RATING))
