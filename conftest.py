@@ -1,9 +1,14 @@
-"""Project-wide pytest configuration: which long tests run on which station.
+"""Project-wide pytest configuration: which long and type tests run on which station and profile.
 
 Tests marked `long` take hours of wall time on a real bench (48 h sleep, 10 h standby
 balancing): on a simulated station they run in virtual time; on a real bench, or on the sim paced
 to the wall clock (`--hil-pace`), they run only when selected explicitly with `--hil-long`, and
 are otherwise deselected with a visible note.
+
+The EOL profile (`--hil-profile eol`) checks each unit against its limits as fast as the DUT's
+delays allow: it leaves out tests marked `type_test` (firmware logic that is the same on every unit
+and costs minutes of waiting: lock counters, 60 s shutdowns, continuous-current endurance) and
+tests marked `long`, with a visible note; the full profile runs them.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep = [i for i in items if wanted & {a for m in i.iter_markers("requirement") for a in m.args}]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
+    if config.getoption("--hil-profile", default="full") == "eol":
+        _deselect(config, items, "type_test", "type tests left out of the EOL profile (run --profile full)")
+        _deselect(config, items, "long", "long tests left out of the EOL profile (run --profile full)")
     station_file = config.getoption("--hil-station", default=None)
     if config.getoption("--hil-long"):
         return
@@ -49,13 +57,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
         if load_station(Path(station_file)).simulated:
             return
-    long_items = [item for item in items if item.get_closest_marker("long")]
-    if long_items:
-        config.hook.pytest_deselected(items=long_items)
-        items[:] = [item for item in items if not item.get_closest_marker("long")]
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            names = ", ".join(item.name for item in long_items)
-            reporter.write_line(
-                f"hil: long tests deselected on a real bench or a paced lab (select with --hil-long): {names}"
-            )
+    why = "long tests deselected on a real bench or a paced lab (select with --hil-long)"
+    _deselect(config, items, "long", why)
+
+
+def _deselect(config: pytest.Config, items: list[pytest.Item], marker: str, why: str) -> None:
+    """Drop the items carrying `marker`, saying which and why on the terminal."""
+    dropped = [item for item in items if item.get_closest_marker(marker)]
+    if not dropped:
+        return
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = [item for item in items if not item.get_closest_marker(marker)]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"hil: {why}: {', '.join(item.name for item in dropped)}")

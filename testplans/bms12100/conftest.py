@@ -9,7 +9,7 @@ import pytest
 from fixtures.plugin import requirement_param
 from hil import registry
 from hil.dut import DutBench
-from hil.duts.bms12100.harness import QUANTITIES, Bms12100Bench, release_cases
+from hil.duts.bms12100.harness import QUANTITIES, Bms12100Bench, eol_release_case, release_cases
 from hil.spec import SpecFile, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,10 +30,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         rows = [r for r in THRESHOLD_ROWS if r.default_enabled is False]
         metafunc.parametrize("disabled_row", [requirement_param(r) for r in rows])
     if "release_case" in metafunc.fixturenames:
+        eol = metafunc.config.getoption("--hil-profile") == "eol"
         params = [
             pytest.param((req, case), id=f"{req.id}-{case.name}", marks=pytest.mark.requirement(req.id))
             for req in RELEASE_ROWS
-            for case in release_cases(req)
+            for case in ((eol_release_case(req),) if eol else release_cases(req))
+            if case is not None
         ]
         metafunc.parametrize("release_case", params)
 

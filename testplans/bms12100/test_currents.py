@@ -79,6 +79,7 @@ def test_short_circuit(bench: Bms12100Bench, check) -> None:
     )
 
 
+@pytest.mark.type_test
 @pytest.mark.requirement("SCP-LOCK")
 def test_short_circuit_lock(bench: Bms12100Bench, check) -> None:
     """Five consecutive shorts lock the output; only connecting a charger unlocks it."""
@@ -121,6 +122,7 @@ def test_short_circuit_lock(bench: Bms12100Bench, check) -> None:
     )
 
 
+@pytest.mark.type_test
 @pytest.mark.requirement("ID-TLOCK")
 def test_transient_lock(bench: Bms12100Bench, spec_data, check) -> None:
     """Disabled by default: 5 transients do not lock; switched on, they do, and a charger unlocks it."""

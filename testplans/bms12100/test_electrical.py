@@ -34,6 +34,7 @@ def test_operating_voltage(bench: Bms12100Bench, pack_v: float, check) -> None:
     )
 
 
+@pytest.mark.type_test
 @pytest.mark.requirement("EL-ICONT")
 @pytest.mark.parametrize("amps", [-100.0, 98.0])
 def test_continuous_current(bench: Bms12100Bench, amps: float, check) -> None:

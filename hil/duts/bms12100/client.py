@@ -113,6 +113,9 @@ class Bms12100Client(DutClient):
             self.port.rs485_mode = serial.rs485.RS485Settings()
         self.reader = FrameReader()
         self.view = InverterView()
+        #: the last time a poll found the discharge path open (None: never): it can only have
+        #: turned on (and started its precharge) after that
+        self.discharge_open_seen: float | None = None
         self.can_monitor = can_monitor
         if can_monitor is not None:
             can_monitor.listeners.append(self._on_frame)
@@ -235,7 +238,7 @@ class Bms12100Client(DutClient):
 
     def status(self) -> Status:
         analog: rs485.AnalogValues = self._query(rs485.GetAnalogValues)
-        alarms: rs485.AlarmInfo = self._query(rs485.GetAlarmInfo)
+        alarms = self.alarm_info()
         return Status(
             time=self.clock.now(),
             cell_mv=analog.cell_mv,
@@ -256,13 +259,18 @@ class Bms12100Client(DutClient):
 
     def mode(self) -> str:
         """The working mode the BMS reports (seed §6.2): charge, discharge or standby."""
-        alarms: rs485.AlarmInfo = self._query(rs485.GetAlarmInfo)
-        return _mode(alarms)
+        return _mode(self.alarm_info())
 
     def active(self) -> frozenset[str]:
         """The requirement IDs of the alarms and protections active now (0x44)."""
+        return rs485.active_ids_from_alarm_info(self.alarm_info())
+
+    def alarm_info(self) -> rs485.AlarmInfo:
+        """0x44 as the BMS sends it; notes when the discharge path was last seen open."""
         alarms: rs485.AlarmInfo = self._query(rs485.GetAlarmInfo)
-        return rs485.active_ids_from_alarm_info(alarms)
+        if not alarms.discharge_fet:
+            self.discharge_open_seen = self.clock.now()
+        return alarms
 
     def read_setting(self, path: str) -> float | int | bool:
         """A firmware setting by its settings path, e.g. "cell_overvoltage_protection.trigger"."""

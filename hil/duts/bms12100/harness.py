@@ -8,6 +8,7 @@ direction and what it blocks, so one procedure serves every threshold.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -169,6 +170,7 @@ class Bms12100Bench(DutBench):
         self._programmed: list[float | None] = [None] * CELL_COUNT  # unknown until first set
         self._driving: str | None = None  # the power path the bench drives now
         self._rest_cell_a = 0.0  # the reference cell's current with the power path idle
+        self._booted_at = -math.inf  # the bench's last restart of the BMS (power cycle, button)
 
     # --- setting up -----------------------------------------------------------------------
     def power_up(self) -> None:
@@ -198,8 +200,22 @@ class Bms12100Bench(DutBench):
             status = self.dut.status()
         if status.active:
             raise BenchError(f"the BMS reports {sorted(status.active)} after a power cycle at nominal levels")
-        self.clock.sleep(PRECHARGE_WAIT_S)  # a discharge path switched on just now is still precharging
+        self.wait_precharge()
         return status
+
+    def wait_precharge(self) -> None:
+        """Wait until a precharge the discharge path may have started has ended (PRE).
+
+        The path (re)starts its precharge when the BMS boots (power cycle, button) and when it turns
+        on again after a protection; the latest such moment the bench can know of is its last boot
+        or the last poll that found the path open. Waiting from there is never too short, and
+        costs nothing when the path has been on for longer than the precharge.
+        """
+        seen = self.dut.discharge_open_seen
+        started = max(self._booted_at, seen if seen is not None else -math.inf)
+        remaining = started + PRECHARGE_WAIT_S - self.clock.now()
+        if remaining > 0:
+            self.clock.sleep(remaining)
 
     def power_cycle(self) -> None:
         """Remove and restore the cell supply (the BMS restarts: its reset)."""
@@ -210,6 +226,7 @@ class Bms12100Bench(DutBench):
             cells.set_current_limit(cell, 1.0)
         self.set_cells([NOMINAL_CELL_V] * CELL_COUNT)
         cells.set_output(True)
+        self._booted_at = self.clock.now()
         self.clock.sleep(BOOT_S)
 
     def power_cycle_at(self, cell_v: float) -> None:
@@ -219,6 +236,7 @@ class Bms12100Bench(DutBench):
         self.clock.sleep(1.0)
         self.set_cells([cell_v] * CELL_COUNT)
         cells.set_output(True)
+        self._booted_at = self.clock.now()
         self.clock.sleep(BOOT_S)
 
     # --- fault insertion and the button --------------------------------------------------------
@@ -245,6 +263,7 @@ class Bms12100Bench(DutBench):
             self.clock.sleep(hold_s)
         finally:
             fiu.set_closed(BUTTON_TERMINAL, False)
+            self._booted_at = self.clock.now()
 
     @contextlib.contextmanager
     def fault(self, point: str) -> Iterator[None]:
@@ -482,7 +501,7 @@ class Bms12100Bench(DutBench):
 
     def precondition_after_rearm(self, req: Requirement) -> None:
         if req.quantity == "current" or req.blocks in ("discharge", "both"):
-            self.clock.sleep(PRECHARGE_WAIT_S)  # the discharge path precharges after it turns on
+            self.wait_precharge()  # the discharge path precharges after it turns on
         path = driven_path(req)
         if path is not None:
             self.drive_path(path)
@@ -743,6 +762,16 @@ def release_cases(req: Requirement) -> tuple[ReleaseCase, ...]:
     if "auto_60s" in alternatives:
         cases += AUTO_CASES
     return tuple(cases)
+
+
+def eol_release_case(req: Requirement) -> ReleaseCase | None:
+    """The one release the EOL profile tries per row: the quickest alternative that must release.
+
+    The cases that must not release, and the slower alternatives, are firmware logic the same on
+    every unit: the full profile tries them all.
+    """
+    releasing = [case for case in release_cases(req) if case.expect_release]
+    return min(releasing, key=lambda case: case.wait_s or 0.0, default=None)
 
 
 def trip_level(req: Requirement, margin: float) -> float:
