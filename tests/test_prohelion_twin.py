@@ -1065,3 +1065,27 @@ def test_a_32_by_14_system_runs_and_reports_every_node() -> None:
     assert (snap.max_cell_voltage_node_id, snap.max_cell_voltage_cell_id) == (31, 14)
     assert (snap.min_cell_voltage_node_id, snap.min_cell_voltage_cell_id) == (17, 3)
     assert snap.total_pack_voltage == pytest.approx(446 * 3.7 + 3.9 + 3.5, abs=0.5)
+
+
+def test_a_changed_input_resamples_only_its_node_and_each_cycle_resamples_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = Rig(config(num_cmu_nodes=2), ideal=False)  # measurement noise on
+    rig.twin.set_all_cells(3.3)
+    rig.run(3.0)
+    kept: list[frozenset[int] | None] = []
+    measure = Frontend.measure
+
+    def spy(self: Frontend, inputs: Any, cfg: Any, rng: Any, keep: Any = None) -> Any:
+        kept.append(None if keep is None else frozenset(keep))
+        return measure(self, inputs, cfg, rng, keep)
+
+    monkeypatch.setattr(Frontend, "measure", spy)
+    before = rig.snap().nodes
+    rig.twin.set_cell_voltage(1, 3, 3.5)
+    after = rig.snap().nodes  # a cycle at the same time, for the changed input
+    assert kept == [frozenset({0})]  # node 0's sample stands, node 1 is sampled again
+    assert after[0] == before[0]
+    assert after[1].cells[2] == pytest.approx(3.5, abs=0.01)
+    rig.twin.advance(0.1)  # firmware cycles: every node sampled again
+    assert kept[1:] and all(k is None for k in kept[1:])

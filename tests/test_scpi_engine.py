@@ -382,3 +382,13 @@ def test_common_commands(dev: Device) -> None:
     assert dev.run("SYST:VERS?") == "1999.0"
     assert dev.run("*FOO") is None
     assert [code(e) for e in dev.errors()] == [-113]
+
+
+def test_commands_are_counted_queries_are_not(dev: Device) -> None:
+    before = dev.engine.commands_executed
+    dev.run("VOLT 1.5;:CURR 0.2")
+    dev.run("VOLT?")
+    dev.run("MEAS:VOLT?")
+    assert dev.engine.commands_executed == before + 2
+    dev.run("BOGUS 1")  # not executed: not counted
+    assert dev.engine.commands_executed == before + 2

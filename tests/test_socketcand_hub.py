@@ -207,3 +207,26 @@ def test_client_frames_during_the_guard_are_held(hub: Hub, long_guard: None) -> 
     inverter.send(can.Message(arbitration_id=0x305, data=b"\x05", is_extended_id=False))
     message = monitor.recv(LONG_GUARD_S + 0.5)
     assert message is not None and message.arbitration_id == 0x305
+
+
+def test_frames_of_one_lab_step_go_out_in_order_in_one_write(hub: Hub) -> None:
+    bus = hub.connect()
+    hub.sync(bus)
+    writes: list[bytes] = []
+    client = hub.hub._clients[0]
+    original = client.writer.write
+
+    def counting(data: bytes | bytearray | memoryview) -> None:
+        writes.append(bytes(data))
+        original(data)
+
+    client.writer.write = counting  # type: ignore[method-assign]
+
+    def step() -> None:  # what one lab step does: many frames in one go of the loop
+        for n in range(300):
+            hub.hub.publish(5.0 + n * 1e-3, 0x600 + n % 32, n.to_bytes(2, "little"))
+
+    hub.call(step)
+    frames = [bus.recv(RECV_TIMEOUT_S) for _ in range(300)]
+    assert [int.from_bytes(bytes(f.data), "little") for f in frames if f is not None] == list(range(300))
+    assert len(writes) == 1 and writes[0].count(b"< frame ") == 300

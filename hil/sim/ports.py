@@ -49,6 +49,10 @@ class MultiSourcePort(Protocol):
 
     def channel_setting(self, channel: int) -> SourceSetting: ...
 
+    def settings_version(self) -> int:
+        """A number that changes whenever a setting may have changed."""
+        ...
+
     def report_channel(self, channel: int, voltage: float, current: float) -> None: ...
 
 
@@ -56,6 +60,10 @@ class ResistancePort(Protocol):
     """Programmable resistances; None means the channel is open."""
 
     def resistance(self, channel: int) -> float | None: ...
+
+    def settings_version(self) -> int:
+        """A number that changes whenever a setting may have changed."""
+        ...
 
 
 class Probe(Protocol):

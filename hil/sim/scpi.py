@@ -212,6 +212,8 @@ class ScpiEngine:
     queue_size: int = 20
     _commands: list[_Command] = field(default_factory=list)
     _errors: deque[str] = field(default_factory=deque)
+    #: commands (not queries) executed so far: a plant reads the settings again only when it moved
+    commands_executed: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.add("*IDN?", lambda c: self.idn)
@@ -283,7 +285,10 @@ class ScpiEngine:
                 if suffixes is None:
                     continue
                 call = Call(header, args, suffixes, channels)
-                return command.handler(call), path if common else candidate[:-1]
+                answer = command.handler(call), path if common else candidate[:-1]
+                if not query:
+                    self.commands_executed += 1
+                return answer
         raise ScpiError(UNDEFINED_HEADER, header)
 
 

@@ -29,6 +29,7 @@ class _Client:
     writer: asyncio.StreamWriter
     raw: bool = False
     held: list[bytes] = field(default_factory=list)  # frames published during the handshake guard
+    pending: list[bytes] = field(default_factory=list)  # frames waiting for the next flush
 
 
 def format_error(timestamp: float, error_class: int) -> bytes:
@@ -52,6 +53,7 @@ class SocketcandHub:
     frames_published: int = 0
     last_timestamp: float = -1.0
     _clients: list[_Client] = field(default_factory=list)
+    _flush_scheduled: bool = False
 
     def listeners(self) -> int:
         """Clients subscribed to the bus now."""
@@ -71,15 +73,34 @@ class SocketcandHub:
         for client in self._clients:
             self._deliver(client, line)
 
-    @staticmethod
-    def _deliver(client: _Client, line: bytes) -> None:
-        """Write a frame to a subscribed client, or hold it while the client is in its guard."""
+    def _deliver(self, client: _Client, line: bytes) -> None:
+        """Queue a frame for a subscribed client, or hold it while the client is in its guard.
+
+        Queued frames go out in one write when the event loop next gets control (one lab step can
+        publish hundreds of frames: one send each would cost more than the step).
+        """
         if client.writer.is_closing():
             return
-        if client.raw:
-            client.writer.write(line)
-        else:
+        if not client.raw:
             client.held.append(line)
+            return
+        if not self._flush_scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop running (a direct call): write at once
+                client.writer.write(line)
+                return
+            self._flush_scheduled = True
+        client.pending.append(line)
+
+    def flush(self) -> None:
+        """Write every queued frame, one write per client."""
+        self._flush_scheduled = False
+        for client in self._clients:
+            if client.pending:
+                lines, client.pending = client.pending, []
+                if not client.writer.is_closing():
+                    client.writer.write(b"".join(lines))
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _Client(writer)
@@ -106,6 +127,7 @@ class SocketcandHub:
             writer.close()
 
     async def _command(self, client: _Client, message: str) -> None:
+        self.flush()  # frames published before this command reach the client before its answer
         words = message.strip("<> ").split()
         if not words:
             return

@@ -107,6 +107,13 @@ class D1000Plant(Plant):
         self._ohms: list[list[float | None]] = [[None] * TEMPS_PER_NODE_MAX for _ in range(top)]
         self._cells_sum = 0.0
         self._nodes: list[NodeInputs] = []
+        # the emulators behind cells and thermistors, and their settings versions when last read
+        ports: dict[int, MultiSourcePort | ResistancePort] = {
+            id(port): port for port, _ in self.cells.values()
+        }
+        ports.update({id(port): port for port, _ in self.ntcs.values()})
+        self._setting_ports: list[MultiSourcePort | ResistancePort] = list(ports.values())
+        self._settings_read: tuple[int, ...] | None = None
         self._reported: list[tuple[float, float]] = []
         # power-path state (at the end of the last step)
         self.v_link = 0.0
@@ -146,7 +153,17 @@ class D1000Plant(Plant):
 
     # --- inputs from the instruments --------------------------------------------------------
     def _refresh(self) -> None:
-        """Read every cell and thermistor channel once (instruments change only between steps)."""
+        """Read every cell and thermistor channel once (instruments change only between steps).
+
+        Skipped while no command reached a cell or thermistor emulator since the last read.
+        """
+        version = tuple(port.settings_version() for port in self._setting_ports)
+        if version != self._settings_read:
+            self._settings_read = version
+            self._read_channels()
+        self._nodes = self._node_inputs()  # fault relays count too
+
+    def _read_channels(self) -> None:
         for cell, (port, channel) in self.cells.items():
             setting = port.channel_setting(channel)
             self._volts[cell.node][cell.cell - 1] = setting.voltage if setting.on else 0.0
@@ -154,7 +171,6 @@ class D1000Plant(Plant):
             if sensor.node < len(self._ohms):
                 self._ohms[sensor.node][sensor.sensor - 1] = rport.resistance(rchannel)
         self._cells_sum = sum(sum(row) for row in self._volts)
-        self._nodes = self._node_inputs()
 
     def cell_voltage(self, cell: CellId) -> float:
         """The cell input's voltage as last read from its emulator channel."""

@@ -43,6 +43,10 @@ class SimInstrument:
     def execute(self, line: str) -> str | None:
         return self.engine.execute(line)
 
+    def settings_version(self) -> int:
+        """Changes whenever a command (not a query) ran: the plant re-reads the settings then."""
+        return self.engine.commands_executed
+
     def error_term(self, value: float, gain: float, offset: float) -> float:
         """A reading with a seeded error inside the instrument's accuracy (gain·|value| + offset)."""
         bound = gain * abs(value) + offset

@@ -136,6 +136,10 @@ class SimIetPrs202Bank(SimInstrument):
             raise ScpiError(ILLEGAL_PARAMETER_VALUE, f"resistance string {text!r}")
         self._program(unit, text)
 
+    def settings_version(self) -> int:
+        """Changes whenever a command ran on any unit of the bank."""
+        return self.engine.commands_executed + sum(u.engine.commands_executed for u in self.units.values())
+
     # --- the controller -----------------------------------------------------------------------
 
     def execute(self, line: str) -> str | None:

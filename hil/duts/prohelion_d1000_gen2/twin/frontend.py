@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hil.duts.prohelion_d1000_gen2.config import (
@@ -163,8 +164,18 @@ class Frontend:
             humidity=HUMIDITY_BUDGET.draw(rng),
         )
 
-    def measure(self, inputs: PlantInputs, config: D1000Config, rng: random.Random) -> Readings:
-        """Sample every input once, for the channels `config` declares."""
+    def measure(
+        self,
+        inputs: PlantInputs,
+        config: D1000Config,
+        rng: random.Random,
+        keep: Mapping[int, NodeReadings] | None = None,
+    ) -> Readings:
+        """Sample every input once, for the channels `config` declares.
+
+        `keep`: nodes whose previous sample stands (their inputs did not change since it was
+        taken); the others are sampled again.
+        """
         ntc = BetaNtc(config.fixed.thermistor_r25_ohm, float(config.thermistor_beta_value))
         r_open = ntc.resistance_ohm(NTC_RANGE_C[0])
         r_short = ntc.resistance_ohm(NTC_RANGE_C[1])
@@ -173,6 +184,9 @@ class Frontend:
         for n, (cells, temps) in enumerate(
             zip(config.cells_per_node(), config.temps_per_node(), strict=True)
         ):
+            if keep is not None and n in keep:
+                nodes.append(keep[n])
+                continue
             node = inputs.nodes[n] if n < len(inputs.nodes) else None
             if node is None or not node.connected:
                 nodes.append(NodeReadings(False, (0.0,) * cells, (False,) * cells, (None,) * temps))
