@@ -34,6 +34,7 @@ from hil.clock import Clock
 from hil.dut import LinkLog, LinkStats
 from hil.errors import BenchError
 
+#: how long the monitor waits without a new frame for frames the lab says it has sent
 CATCH_UP_TIMEOUT_S = 5.0
 #: socketcand carries timestamps in whole microseconds; a frame "at" t may arrive stamped t ± 0.5 µs
 TIMESTAMP_RESOLUTION_S = 1e-6
@@ -283,17 +284,23 @@ class CanMonitor:
         target = counters.get("can_last_t")
         if target is None or target <= self._subscribed_at:
             return
+        # a long wait may have put hundreds of thousands of frames on the bus at once: give up
+        # only when no frame has arrived for CATCH_UP_TIMEOUT_S, not after a fixed total
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
         with self._lock:
+            seen = self._latest
             while self._latest < target - TIMESTAMP_RESOLUTION_S:
+                if self._latest > seen:
+                    seen, deadline = self._latest, time.monotonic() + CATCH_UP_TIMEOUT_S
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     alive = self._thread.is_alive()
                     raise BenchError(
-                        f"CAN monitor: frames up to t={target:.3f} s did not arrive "
-                        f"(latest received t={self._latest:.3f} s, receiver running: {alive})"
+                        f"CAN monitor: frames up to t={target:.3f} s did not arrive: none for "
+                        f"{CATCH_UP_TIMEOUT_S:g} s (latest received t={self._latest:.3f} s, receiver "
+                        f"running: {alive})"
                     )
-                self._lock.wait(remaining)
+                self._lock.wait(min(remaining, 0.5))
 
     def since(self, t0: float, arbitration_id: int | None = None) -> list[Frame]:
         """Frames with timestamp >= t0 (optionally of one ID)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 from can.interfaces.virtual import VirtualBus
 from hilcli import hil
 
+from hil import can_monitor
 from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_bus
 from hil.clock import Clock
 from hil.dut import LinkLog, LinkStats, link_findings
@@ -36,7 +38,7 @@ from hil.duts.bms12100.can_codec import (
 )
 from hil.duts.bms12100.client import Bms12100Client
 from hil.duts.bms12100.harness import Bms12100Bench
-from hil.errors import DutNotAnswering, DutWriteUnconfirmed
+from hil.errors import BenchError, DutNotAnswering, DutWriteUnconfirmed
 from hil.protocols.yd1363 import decode
 from hil.sim.client import ControlClient
 from hil.sim.lab import corrupt_answer
@@ -535,3 +537,46 @@ def test_a_run_record_carries_link_findings_and_still_verifies(tmp_path: Path) -
     verify = hil("report", "--verify", str(out))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "Communication finding (not a verdict)" in (out / "report.html").read_text(encoding="utf-8")
+
+
+class LabCountersClock(ManualClock):
+    """A clock whose waits report, as the lab does, the timestamp of the last frame it sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.can_last_t = 0.0
+
+    def _advance(self, seconds: float) -> dict[str, float]:
+        self.t += seconds
+        return {"can_last_t": self.can_last_t}
+
+
+def test_catch_up_waits_while_frames_keep_arriving_and_fails_once_they_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(can_monitor, "CATCH_UP_TIMEOUT_S", 0.3)
+    clock = LabCountersClock()
+    channel = "link-faults-catch-up"
+    monitor = CanMonitor(VirtualBus(channel=channel), clock)
+    sender = VirtualBus(channel=channel, preserve_timestamps=True)
+
+    def trickle() -> None:  # ten frames over about 1 s: more than the timeout in all, never a pause
+        for n in range(1, 11):
+            time.sleep(0.1)
+            sender.send(can.Message(timestamp=100.0 + n, arbitration_id=0x100, data=bytes([n])))
+
+    thread = threading.Thread(target=trickle)
+    try:
+        clock.can_last_t = 110.0
+        thread.start()
+        started = time.monotonic()
+        clock.sleep(10.0)  # returns once the frame stamped 110 s has arrived
+        assert time.monotonic() - started > 0.3
+        assert [f.data[0] for f in monitor.since(101.0)] == list(range(1, 11))
+        clock.can_last_t = 120.0  # the lab says it sent more, but nothing comes
+        with pytest.raises(BenchError, match=r"t=120\.000 s did not arrive: none for 0\.3 s"):
+            clock.sleep(10.0)
+    finally:
+        thread.join(5)
+        sender.shutdown()
+        monitor.close()
