@@ -58,6 +58,16 @@ def probe_counts(record: list[dict[str, Any]]) -> list[tuple[str, str, int, int]
     return rows
 
 
+def not_passed(record: list[dict[str, Any]]) -> list[str]:
+    """Tests of the run that did not pass, with the last line of their message."""
+    found = []
+    for e in record:
+        if e.get("type") == "test" and e.get("outcome") not in ("passed", "skipped"):
+            lines = str(e.get("message") or "").strip().splitlines()
+            found.append(f"{e.get('test')} ({e.get('outcome')}): {lines[-1] if lines else ''}")
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-full", action="store_true")
@@ -73,6 +83,8 @@ def main() -> int:
                 f"full profile: exit {code}, wall {wall:.1f} s, virtual time covered {span:.0f} s "
                 f"({span / 3600:.1f} h), virtual/wall {span / wall:.0f}x"
             )
+            for line in not_passed(record):
+                print(f"  not passed: {line}")
             counts = probe_counts(record)
             for rid, name, n, bound in counts:
                 print(f"  {rid:9s} {name:14s} probes {n:3d}  log2 bound {bound:3d}")
@@ -89,6 +101,8 @@ def main() -> int:
                 f"EOL profile paced to real time: exit {code}, wall {wall:.1f} s, "
                 f"mandatory dwell {waited if waited is not None else float('nan'):.1f} s, wall/dwell {ratio}"
             )
+            for line in not_passed(record):
+                print(f"  not passed: {line}")
     return 0
 
 

@@ -8,6 +8,7 @@ client that needs the exact ID must ask over RS-485 (command 0x44, alarm informa
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -253,22 +254,38 @@ def _decimals(scale: float) -> int:
     return max(0, round(-math.log10(scale))) if scale < 1 else 0
 
 
+@functools.cache
+def _ranges(frame_id: int) -> dict[str, tuple[float, float]]:
+    """Each signal's DBC range (unbounded sides as infinities)."""
+    return {
+        sig.name: (
+            -math.inf if sig.minimum is None else float(sig.minimum),
+            math.inf if sig.maximum is None else float(sig.maximum),
+        )
+        for sig in _message(frame_id).signals
+    }
+
+
 def _clamped(msg: Message, values: Mapping[str, float]) -> dict[str, float]:
     """Saturate each value at its signal's DBC range, as a real BMS saturates its fields."""
+    ranges = _ranges(msg.frame_id)
     out: dict[str, float] = {}
     for name, value in values.items():
         if not math.isfinite(value):
             raise ValueError(f"{msg.name}.{name}: cannot encode {value!r}")
-        sig = msg.get_signal_by_name(name)
-        low = value if sig.minimum is None else max(value, float(sig.minimum))
-        out[name] = low if sig.maximum is None else min(low, float(sig.maximum))
+        low, high = ranges[name]
+        out[name] = min(max(value, low), high)
     return out
 
 
 def _encode(frame_id: int, values: Mapping[str, float]) -> tuple[int, bytes]:
-    """One frame from physical values (unused bits stay zero)."""
+    """One frame from physical values (unused bits stay zero).
+
+    Values are clamped to their DBC ranges first, so cantools' own range check (strict) would
+    find nothing: it is left out, it cost more than the rest of the encoding.
+    """
     msg = _message(frame_id)
-    return frame_id, bytes(msg.encode(_clamped(msg, values), scaling=True, strict=True))
+    return frame_id, bytes(msg.encode(_clamped(msg, values), scaling=True, strict=False))
 
 
 def _any_active(active: frozenset[str], ids: Iterable[str]) -> bool:

@@ -10,6 +10,8 @@ build non-conforming units) have no parameter numbers.
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -235,8 +237,7 @@ class Settings(_Section):
 
     def get(self, path: str) -> Any:
         """Value at a dotted path such as "cell_overvoltage_protection.trigger"."""
-        section, _, name = path.partition(".")
-        return getattr(getattr(self, section), name)
+        return _getter(path)(self)
 
     def set(self, path: str, value: Any) -> None:
         """Set the value at a dotted path (validated)."""
@@ -347,3 +348,9 @@ def from_wire(param: Parameter, raw: int) -> float | int | bool:
     return (
         int(value) if param.scale == 1.0 and param.unit in ("mV", "mA", "ms", "us", "s", "h", "") else value
     )
+
+
+@functools.cache
+def _getter(path: str) -> operator.attrgetter[Any]:
+    """A getter for a dotted settings path (the twin reads settings every firmware cycle)."""
+    return operator.attrgetter(path)
