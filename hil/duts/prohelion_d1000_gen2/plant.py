@@ -28,6 +28,7 @@ BMSCommands frames received go to `twin.command()`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from hil.duts.prohelion_d1000_gen2.can_codec import CanFrameError
@@ -75,6 +76,16 @@ def _parallel(a: float, b: float) -> float:
     return a * b / (a + b)
 
 
+@dataclass
+class _Feed:
+    """One emulator behind cell or thermistor inputs, what it feeds, its settings version last read."""
+
+    port: MultiSourcePort | ResistancePort
+    cells: list[tuple[CellId, int]] = field(default_factory=list)
+    sensors: list[tuple[SensorId, int]] = field(default_factory=list)
+    version: int | None = None
+
+
 class D1000Plant(Plant):
     """Bench physics + BMU twin for the Prohelion BMS D1000 Gen2."""
 
@@ -107,13 +118,13 @@ class D1000Plant(Plant):
         self._ohms: list[list[float | None]] = [[None] * TEMPS_PER_NODE_MAX for _ in range(top)]
         self._cells_sum = 0.0
         self._nodes: list[NodeInputs] = []
-        # the emulators behind cells and thermistors, and their settings versions when last read
-        ports: dict[int, MultiSourcePort | ResistancePort] = {
-            id(port): port for port, _ in self.cells.values()
-        }
-        ports.update({id(port): port for port, _ in self.ntcs.values()})
-        self._setting_ports: list[MultiSourcePort | ResistancePort] = list(ports.values())
-        self._settings_read: tuple[int, ...] | None = None
+        # each emulator behind cells and thermistors with what it feeds, and its settings version
+        # when last read (None: never)
+        self._feeds: dict[int, _Feed] = {}
+        for cell, (port, channel) in self.cells.items():
+            self._feeds.setdefault(id(port), _Feed(port)).cells.append((cell, channel))
+        for sensor, (rport, rchannel) in self.ntcs.items():
+            self._feeds.setdefault(id(rport), _Feed(rport)).sensors.append((sensor, rchannel))
         self._reported: list[tuple[float, float]] = []
         # power-path state (at the end of the last step)
         self.v_link = 0.0
@@ -157,20 +168,27 @@ class D1000Plant(Plant):
 
         Skipped while no command reached a cell or thermistor emulator since the last read.
         """
-        version = tuple(port.settings_version() for port in self._setting_ports)
-        if version != self._settings_read:
-            self._settings_read = version
-            self._read_channels()
+        changed = False
+        for feed in self._feeds.values():
+            version = feed.port.settings_version()
+            if version != feed.version:
+                feed.version = version
+                self._read_channels(feed)
+                changed = True
+        if changed:
+            self._cells_sum = sum(sum(row) for row in self._volts)
         self._nodes = self._node_inputs()  # fault relays count too
 
-    def _read_channels(self) -> None:
-        for cell, (port, channel) in self.cells.items():
-            setting = port.channel_setting(channel)
+    def _read_channels(self, feed: _Feed) -> None:
+        """The channels of one emulator (the others' settings did not move)."""
+        for cell, channel in feed.cells:
+            setting = cast(MultiSourcePort, feed.port).channel_setting(channel)
             self._volts[cell.node][cell.cell - 1] = setting.voltage if setting.on else 0.0
-        for sensor, (rport, rchannel) in self.ntcs.items():
+        for sensor, rchannel in feed.sensors:
             if sensor.node < len(self._ohms):
-                self._ohms[sensor.node][sensor.sensor - 1] = rport.resistance(rchannel)
-        self._cells_sum = sum(sum(row) for row in self._volts)
+                self._ohms[sensor.node][sensor.sensor - 1] = cast(ResistancePort, feed.port).resistance(
+                    rchannel
+                )
 
     def cell_voltage(self, cell: CellId) -> float:
         """The cell input's voltage as last read from its emulator channel."""
