@@ -86,16 +86,15 @@ class Run:
     code: int
     wall_s: float
     memory: Memory
-    outcomes: dict[str, str] = field(default_factory=dict)  # test -> outcome
+    outcomes: dict[str, str] = field(default_factory=dict)  # test -> outcome (run 1 only, kept)
     verdicts: dict[str, str] = field(default_factory=dict)  # test|requirement|name|n -> verdict
+    passed: int = 0
+    not_passed: int = 0
 
-    @property
-    def passed(self) -> int:
-        return sum(1 for o in self.outcomes.values() if o == "passed")
-
-    @property
-    def not_passed(self) -> int:
-        return sum(1 for o in self.outcomes.values() if o not in ("passed", "skipped"))
+    def count(self) -> None:
+        """Tests passed and not passed, from the outcomes."""
+        self.passed = sum(1 for o in self.outcomes.values() if o == "passed")
+        self.not_passed = sum(1 for o in self.outcomes.values() if o not in ("passed", "skipped"))
 
 
 def read_record(path: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -131,25 +130,23 @@ def run_plan(index: int, seed: int, out: Path, reports: str, log: Path) -> Run:
         code = hil_main(argv)
     wall = time.perf_counter() - start
     outcomes, verdicts = read_record(out / "record.jsonl")
-    return Run(index, seed, code, wall, Memory.now(), outcomes, verdicts)
+    run = Run(index, seed, code, wall, Memory.now(), outcomes, verdicts)
+    run.count()
+    return run
 
 
-def flips(runs: list[Run]) -> tuple[list[str], list[str]]:
-    """(keys whose outcome/verdict differs from run 1 in some run, keys present in only some runs)."""
-    first = runs[0]
+def flips(first: Run, run: Run) -> tuple[list[str], set[str]]:
+    """(keys whose outcome/verdict in `run` differs from run 1, keys present in only one of them)."""
     changed: list[str] = []
     uneven: set[str] = set()
     for kind, table in (("test", "outcomes"), ("measurement", "verdicts")):
         reference: dict[str, str] = getattr(first, table)
-        for run in runs[1:]:
-            values: dict[str, str] = getattr(run, table)
-            uneven |= {f"{kind} {k}" for k in set(reference) ^ set(values)}
-            for key, value in values.items():
-                if key in reference and reference[key] != value:
-                    changed.append(
-                        f"run {run.index} (seed {run.seed}) {kind} {key}: {reference[key]} -> {value}"
-                    )
-    return changed, sorted(uneven)
+        values: dict[str, str] = getattr(run, table)
+        uneven |= {f"{kind} {k}" for k in set(reference) ^ set(values)}
+        for key, value in values.items():
+            if key in reference and reference[key] != value:
+                changed.append(f"run {run.index} (seed {run.seed}) {kind} {key}: {reference[key]} -> {value}")
+    return changed, uneven
 
 
 def slope(values: list[float]) -> float:
@@ -179,6 +176,8 @@ def main() -> int:
         tracemalloc.start(1)  # one frame: growth by source line, at the least cost
     first_snapshot: tracemalloc.Snapshot | None = None
     runs: list[Run] = []
+    changed: list[str] = []
+    uneven: set[str] = set()
     print(
         f"{'run':>4} {'seed':>6} {'exit':>4} {'passed':>6} {'failed':>6} {'wall s':>7} "
         f"{'RSS MiB':>8} {'dRSS MiB':>8} {'heap blk':>9} {'gc objs':>8} {'fds':>4} {'thr':>3}"
@@ -188,6 +187,14 @@ def main() -> int:
             seed = args.seed + i
             out = base / f"run-{i + 1:03d}"
             run = run_plan(i + 1, seed, out, args.reports, base / f"run-{i + 1:03d}.log")
+            if runs:
+                # compared with run 1 now and then dropped: what the soak itself keeps per run must
+                # not show up as growth of the test process
+                found, odd = flips(runs[0], run)
+                changed += found
+                uneven |= odd
+                run.outcomes, run.verdicts = {}, {}
+                run.memory = Memory.now()
             runs.append(run)
             if args.tracemalloc and i == 0:
                 first_snapshot = tracemalloc.take_snapshot()
@@ -210,7 +217,6 @@ def main() -> int:
             shutil.rmtree(base, ignore_errors=True)
     if not runs:
         return 1
-    changed, uneven = flips(runs)
     walls = [r.wall_s for r in runs]
     bad = [r for r in runs if r.code != 0]
     print(
@@ -221,7 +227,7 @@ def main() -> int:
     for line in changed[:20]:
         print(f"  {line}")
     if uneven:
-        print(f"tests/measurements present in only some runs: {len(uneven)} (e.g. {uneven[0]})")
+        print(f"tests/measurements present in only some runs: {len(uneven)} (e.g. {sorted(uneven)[0]})")
     print(
         f"wall per run: median {statistics.median(walls):.1f} s, min {min(walls):.1f} s, "
         f"max {max(walls):.1f} s, total {sum(walls):.0f} s"
