@@ -126,6 +126,14 @@ class SocketcandHub:
                 self._clients.remove(client)
             writer.close()
 
+    @staticmethod
+    def _go_raw(client: _Client) -> None:
+        """End of the handshake guard: the held frames go out, later ones as they come."""
+        if not client.writer.is_closing():
+            client.writer.write(b"".join(client.held))
+        client.held.clear()
+        client.raw = True
+
     async def _command(self, client: _Client, message: str) -> None:
         self.flush()  # frames published before this command reach the client before its answer
         words = message.strip("<> ").split()
@@ -142,10 +150,9 @@ class SocketcandHub:
             self._clients.append(client)  # subscribed before the ok: frames are held during the guard
             client.writer.write(b"< ok >")
             await client.writer.drain()
-            await asyncio.sleep(HANDSHAKE_GUARD_S)
-            client.writer.write(b"".join(client.held))
-            client.held.clear()
-            client.raw = True
+            # the guard holds outgoing frames only: the client's own sends are taken meanwhile (a
+            # controller's first command must not wait out the guard while the lab's time runs on)
+            asyncio.get_running_loop().call_later(HANDSHAKE_GUARD_S, self._go_raw, client)
         elif verb == "send":
             m = _SEND.fullmatch(message.strip())
             if not m:
