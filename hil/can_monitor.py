@@ -150,6 +150,7 @@ class CanMonitor:
         self._silences_logged: set[tuple[float, tuple[int, ...]]] = set()
         self._running = True
         self._latest = -1.0
+        self._counts: dict[int, int] = {}  # frames received per arbitration ID
         self._subscribed_at = clock.now()
         self._started_at = self._subscribed_at
         self._thread = self._start()
@@ -198,6 +199,7 @@ class CanMonitor:
             with self._lock:
                 self.frames.append(frame)
                 self._latest = max(self._latest, frame.timestamp)
+                self._counts[frame.arbitration_id] = self._counts.get(frame.arbitration_id, 0) + 1
                 self._lock.notify_all()
             for listener in list(self.listeners):
                 try:
@@ -205,6 +207,22 @@ class CanMonitor:
                 except Exception as exc:  # a listener's bug must not stop the capture
                     detail = f"{getattr(listener, '__qualname__', listener)}: {type(exc).__name__}: {exc}"
                     self.link.add("listener_error", frame.timestamp, detail, frame.data)
+
+    def count(self, arbitration_id: int) -> int:
+        """Frames of one ID received so far."""
+        with self._lock:
+            return self._counts.get(arbitration_id, 0)
+
+    def wait_count(self, arbitration_id: int, at_least: int, timeout_s: float) -> bool:
+        """Wait (wall time) until `at_least` frames of the ID have been received."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self._counts.get(arbitration_id, 0) < at_least:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            return True
 
     def undecodable(self, frame: Frame, reason: str) -> None:
         """Count a frame of the DUT's IDs that its codec could not decode (a listener calls this)."""

@@ -46,6 +46,8 @@ from hil.station.station import Station
 
 #: how often the command is repeated (the firmware's control timeout is undocumented; the twin's 5 s)
 COMMAND_PERIOD_S = 0.2
+#: on the sim, how long (wall time) a sent command may take to come back through the capture
+COMMAND_ECHO_TIMEOUT_S = 1.0
 _STATE_BITS = 12
 
 
@@ -119,6 +121,7 @@ class D1000Client(DutClient):
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.simulated = station.simulated
         if station.simulated:
             self.clock.add_sync_hook(self._tick)
         else:
@@ -130,11 +133,16 @@ class D1000Client(DutClient):
         """Send one BMSCommands frame now; `command` becomes the one repeated from then on."""
         self.command = command
         frame = self.codec.encode("BMSCommands", {"BMSCommand": int(command), "BMSCommandType": command_type})
+        seen = self.monitor.count(frame.arbitration_id)
         try:
             self.tx.send(frame.to_can_message())
         except can.CanError as exc:
             self.link.add("send_failed", self.clock.now(), str(exc), frame.data)
             raise DutError(f"BMSCommands could not be sent: {exc}") from exc
+        if self.simulated:
+            # the lab takes the frame before it passes it on: once the capture has it, the next
+            # clock advance cannot overtake it (the command and the clock go over separate sockets)
+            self.monitor.wait_count(frame.arbitration_id, seen + 1, COMMAND_ECHO_TIMEOUT_S)
         self.last_sent = self.clock.now()
 
     def _tick(self, counters: dict[str, float]) -> None:
