@@ -580,3 +580,19 @@ def test_catch_up_waits_while_frames_keep_arriving_and_fails_once_they_stop(
         thread.join(5)
         sender.shutdown()
         monitor.close()
+
+
+def test_frames_are_counted_per_id_and_a_wait_for_one_ends_when_it_arrives() -> None:
+    clock = ManualClock()
+    channel = "link-faults-count"
+    monitor = CanMonitor(VirtualBus(channel=channel), clock)
+    sender = VirtualBus(channel=channel)
+    try:
+        assert monitor.count(0x505) == 0
+        assert monitor.wait_count(0x505, 1, 0.2) is False  # nothing sent: times out
+        threading.Timer(0.1, lambda: sender.send(can.Message(arbitration_id=0x505, data=b"\x02"))).start()
+        assert monitor.wait_count(0x505, 1, 5.0) is True
+        assert (monitor.count(0x505), monitor.count(0x506)) == (1, 0)
+    finally:
+        sender.shutdown()
+        monitor.close()
