@@ -221,3 +221,10 @@ def test_voltage_slew_limit_is_programmed_and_read_back() -> None:
         assert float(bench.psu.query("VOLT:SLEW?")) == 1000.0
         bench.psu.configure("VOLT:SLEW INF")
         assert bench.sim.slew == 9.9e37
+
+
+def test_a_slew_limit_the_instrument_cannot_program_is_refused_not_ignored() -> None:
+    for bench in _bench(Limits(voltage_max=20.0, current_slew_max=1000.0)):
+        with pytest.raises(LimitError, match="no programmable current slew"):
+            bench.psu.program_slew()
+        assert bench.sent() == []

@@ -257,20 +257,29 @@ class ScpiInstrument:
         """The commands that limit this instrument's `quantity` slew to `rate` (V/s or A/s).
 
         Drivers whose instrument has a programmable slew list the quantity in `SLEW` and
-        override this; the station refuses a slew limit on any other (see `load_station`).
+        override this; reached here, a driver listed a quantity it does not program: refused.
         """
-        raise NotImplementedError(f"{type(self).__name__} has no programmable {quantity} slew ({rate:g})")
+        raise self._no_slew(quantity, rate)
+
+    def _no_slew(self, quantity: str, rate: float) -> LimitError:
+        return LimitError(
+            f"{self.name}: {self.info.model} has no programmable {quantity} slew, so the limit "
+            f"{rate:g} {UNITS.get(quantity, '')}/s cannot be enforced; not sent"
+        )
 
     def program_slew(self) -> None:
         """Program every slew limit the station sets for this instrument into the instrument.
 
-        The station has already refused a limit the driver cannot program (`SLEW`).
+        A limit on a quantity outside `SLEW` is refused (the station already refuses it when it
+        reads the file; this covers a driver built without a station).
         """
         commands: list[str] = []
         for quantity in ("voltage", "current"):
             rate = getattr(self.info.limits, f"{quantity}_slew_max")
             if rate is None:
                 continue
+            if quantity not in self.SLEW:
+                raise self._no_slew(quantity, rate)
             commands += self.slew_commands(quantity, rate)
         if commands:
             self.configure(*commands)
