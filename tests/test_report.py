@@ -20,6 +20,8 @@ from pypdf.generic import StreamObject
 
 from fixtures.plugin import write_reports
 from hil.report import load_run
+from hil.report.document import all_plots, requirement_plots
+from hil.report.prefetch import PlotPrefetch, job_digest
 
 BIN = Path(sys.executable).parent
 HIL = str(BIN / "hil")
@@ -267,6 +269,51 @@ def test_reports_regenerate_from_the_record_alone(
     first = text_of(alone / "report.pdf", slice(0, 1))
     assert "Authorised by A. Assessor, lab manager" in first
     assert text_of(alone / "report.pdf").count("CV-OVP") == text_of(out / "report.pdf").count("CV-OVP")
+
+
+def _plotted_rows(out: Path) -> list[Any]:
+    return [r for r in load_run(out).requirement_rows() if r.measurements and requirement_plots(r)]
+
+
+def test_prefetched_figures_are_used_only_while_their_inputs_are_unchanged(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = hil_run
+    run = load_run(out)
+    row = next(r for r in run.requirement_rows() if r.measurements)
+    digest = job_digest((row.id, row.measurements, row.spec))
+    cache: dict[str, list[bytes]] = {}
+    all_plots(run, cache, {row.id: (digest, [b"drawn during the run"])})
+    assert cache[row.id] == [b"drawn during the run"]
+    # drawn before the requirement's last measurement came: another digest, drawn again at the end
+    early = job_digest((row.id, row.measurements[:-1], row.spec))
+    assert early != digest
+    cache = {}
+    all_plots(run, cache, {row.id: (early, [b"stale"])})
+    assert cache[row.id] == requirement_plots(row)
+
+
+def test_prefetch_worker_draws_only_the_named_requirements_from_the_record(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = hil_run
+    rows = _plotted_rows(out)
+    assert rows, "the CV-OVP run has a characterised threshold to plot"
+    named = rows[0]
+    prefetch = PlotPrefetch(out)
+    prefetch.complete([named.id])
+    drawn = prefetch.finish()
+    assert set(drawn) == {named.id}
+    digest, pngs = drawn[named.id]
+    assert digest == job_digest((named.id, named.measurements, named.spec))
+    assert pngs == requirement_plots(named) and pngs[0].startswith(b"\x89PNG")
+
+
+def test_prefetch_worker_that_cannot_start_leaves_the_figures_to_the_end(tmp_path: Path) -> None:
+    prefetch = PlotPrefetch(tmp_path / "no-such-run")  # the worker finds no record: draws nothing
+    prefetch.complete(["CV-OVP"])
+    assert prefetch.finish() == {}
+    assert prefetch.finish() == {}  # finishing twice is harmless
 
 
 # ------------------------------------------------------------------------- the plugin, no lab

@@ -103,15 +103,29 @@ def _in_workers(jobs: list[PlotJob], workers: int) -> list[tuple[str, list[bytes
                 proc.wait()
 
 
-def all_plots(run: RunReport, cache: dict[str, list[bytes]]) -> dict[str, list[bytes]]:
+def all_plots(
+    run: RunReport,
+    cache: dict[str, list[bytes]],
+    prefetched: dict[str, tuple[str, list[bytes]]] | None = None,
+) -> dict[str, list[bytes]]:
     """The plots of every requirement with measurements, into `cache`; in worker processes when many.
 
     Matplotlib takes 0.1-0.3 s per figure: a full plan's 60-odd figures are spread over the CPUs,
-    and drawn here if the workers cannot run.
+    and drawn here if the workers cannot run. A figure in `prefetched` (hil.report.prefetch: drawn
+    during the run) is used when the digest of its inputs matches.
     """
-    jobs = [
-        (r.id, r.measurements, r.spec) for r in run.requirement_rows() if r.measurements and r.id not in cache
-    ]
+    from hil.report.prefetch import job_digest
+
+    jobs = []
+    for r in run.requirement_rows():
+        if not r.measurements or r.id in cache:
+            continue
+        job: PlotJob = (r.id, r.measurements, r.spec)
+        early = (prefetched or {}).get(r.id)
+        if early is not None and early[0] == job_digest(job):
+            cache[r.id] = early[1]
+        else:
+            jobs.append(job)
     workers = min(len(jobs) // PLOTS_PER_WORKER, os.cpu_count() or 1, MAX_WORKERS)
     done = _in_workers(jobs, workers) if workers >= 2 else None
     if done is None:

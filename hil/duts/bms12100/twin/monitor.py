@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, Flag
 
 from hil.duts.bms12100.settings import Settings
@@ -170,6 +170,60 @@ class Transition:
     detail: str
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """A spec's settings-dependent numbers for one `Settings` object, resolved once per object.
+
+    The firmware evaluates every monitor every cycle; resolving paths each time dominated the sim.
+    Settings are replaced on every write (`Bms12100Twin.write_parameter` copies), never changed in
+    place while a twin runs, so the object's identity says when to resolve again.
+    """
+
+    settings: Settings
+    enabled: bool
+    trigger: float | None
+    release: float | None
+    delay_s: float | None
+    release_delay_s: float | None
+    run_alternatives: tuple[tuple[ReleaseAlternative, float | None], ...]  # switched on, with after_s
+    watched: bool  # a run alternative depends on the release threshold
+    shutdown_after_s: float | None
+
+    @classmethod
+    def of(cls, spec: MonitorSpec, settings: Settings) -> Resolved:
+        delay = resolve(settings, spec.delay_ms)
+        release_delay = delay if spec.release_delay_ms is None else resolve(settings, spec.release_delay_ms)
+        run = tuple(
+            (alt, resolve(settings, alt.after_s))
+            for alt in spec.alternatives
+            if alt.phase is Phase.RUN and alt.enabled(settings)
+        )
+        return cls(
+            settings=settings,
+            enabled=spec.is_enabled(settings),
+            trigger=resolve(settings, spec.trigger),
+            release=resolve(settings, spec.release),
+            delay_s=None if delay is None else delay / 1000.0,
+            release_delay_s=None if release_delay is None else release_delay / 1000.0,
+            run_alternatives=run,
+            watched=any(alt.watches_release for alt, _ in run),
+            shutdown_after_s=resolve(settings, spec.shutdown_after_s),
+        )
+
+    def delay(self, spec: MonitorSpec) -> float:
+        """The trip delay (s); ValueError if its setting is unset."""
+        if self.delay_s is None:
+            return resolve_number(self.settings, spec.delay_ms) / 1000.0  # raises, naming the path
+        return self.delay_s
+
+    def release_delay(self, spec: MonitorSpec) -> float:
+        """The release delay (s); ValueError if its setting is unset."""
+        if self.release_delay_s is None:
+            value = spec.delay_ms if spec.release_delay_ms is None else spec.release_delay_ms
+            return resolve_number(self.settings, value) / 1000.0
+        return self.release_delay_s
+
+
 @dataclass
 class Monitor:
     """The running state of one `MonitorSpec`."""
@@ -184,6 +238,14 @@ class Monitor:
     _true_value: float | None = None
     _true_rate: float = 0.0
     _live: bool = True  # at the last update the monitor was tripped or could trip
+    _resolved: Resolved | None = field(default=None, repr=False, compare=False)
+
+    def resolved(self, settings: Settings) -> Resolved:
+        """The spec's numbers under `settings` (cached per settings object)."""
+        cached = self._resolved
+        if cached is None or cached.settings is not settings:
+            cached = self._resolved = Resolved.of(self.spec, settings)
+        return cached
 
     def reset(self) -> None:
         """Power-on state."""
@@ -206,8 +268,9 @@ class Monitor:
         spec = self.spec
         self._t = t
         self._track(spec.quantity(true_m), dt)
-        trigger = resolve(settings, spec.trigger)
-        if not spec.is_enabled(settings) or trigger is None:
+        r = self.resolved(settings)
+        trigger = r.trigger
+        if not r.enabled or trigger is None:
             self.reset_timers()
             return self._release(t, "disabled") if self.tripped else None
         self._live = self.tripped or spec.applies(m.mode)
@@ -219,19 +282,16 @@ class Monitor:
             if not spec.direction.beyond(value, trigger):
                 self.reset_timers()
                 return None
-            delay = resolve_number(settings, spec.delay_ms) / 1000.0
+            delay = r.delay(spec)
             if self._hold(dt, delay):
                 return self._trip(
                     t - (self.pending_s - delay), f"{value:g} {spec.direction.value} {trigger:g}"
                 )
             return None
-        ctx = self._context(m, settings, value)
+        ctx = ReleaseContext(m, settings, value, r.release, spec.direction)
         held = t - self.tripped_at
         debounced: str | None = None
-        for alt in spec.alternatives:
-            if alt.phase is not Phase.RUN or not alt.enabled(settings):
-                continue
-            after = resolve(settings, alt.after_s)
+        for alt, after in r.run_alternatives:
             if (after is not None and held < after - _EPS) or not alt.test(ctx):
                 continue
             if not alt.debounce:
@@ -241,7 +301,7 @@ class Monitor:
         if debounced is None:
             self.reset_timers()
             return None
-        delay = self._release_delay(settings)
+        delay = r.release_delay(spec)
         if self._hold(dt, delay):
             return self._release(t - (self.pending_s - delay), debounced)
         return None
@@ -249,9 +309,10 @@ class Monitor:
     def boot_check(self, t: float, m: Measurement, settings: Settings) -> Transition | None:
         """Apply the boot-time release alternatives (the firmware re-checks after a wake/reboot)."""
         self.reset_timers()
-        if not self.tripped or not self.spec.is_enabled(settings):
+        r = self.resolved(settings)
+        if not self.tripped or not r.enabled:
             return None
-        ctx = self._context(m, settings, self.spec.quantity(m))
+        ctx = ReleaseContext(m, settings, self.spec.quantity(m), r.release, self.spec.direction)
         for alt in self.spec.alternatives:
             if alt.phase is Phase.BOOT and alt.enabled(settings) and alt.test(ctx):
                 return self._release(t, alt.name)
@@ -259,48 +320,41 @@ class Monitor:
 
     def step_limit(self, settings: Settings) -> float:
         """The longest next step that keeps this monitor's timing exact (inf = no constraint)."""
-        spec = self.spec
         idle = not self.pending and not self.tripped
         if idle and (self._true_rate == 0.0 or self._true_value is None):
             return math.inf  # nothing is timed and nothing moves (the common case, kept cheap)
-        if not self._live or not spec.is_enabled(settings):
+        r = self.resolved(settings)
+        if not self._live or not r.enabled:
             return math.inf
-        delay = resolve_number(settings, spec.delay_ms) / 1000.0
-        if self.tripped:
-            delay = self._release_delay(settings)
+        delay = r.release_delay(self.spec) if self.tripped else r.delay(self.spec)
         limit = math.inf
         if self.pending:
             limit = max(MIN_STEP_S, delay - self.pending_s)
         if self.tripped:
-            for alt in spec.alternatives:
-                after = resolve(settings, alt.after_s)
-                if alt.phase is Phase.RUN and alt.enabled(settings) and after is not None:
+            for _, after in r.run_alternatives:
+                if after is not None:
                     due = self.tripped_at + after - self._t
                     if due > 0.0:
                         limit = min(limit, max(MIN_STEP_S, due))
-        return min(limit, self._approach_limit(settings, delay))
+        return min(limit, self._approach_limit(r, delay))
 
-    def _approach_limit(self, settings: Settings, delay: float) -> float:
+    def _approach_limit(self, r: Resolved, delay: float) -> float:
         """Step so that a moving quantity is not carried far past the threshold it heads for."""
-        spec = self.spec
         if self._true_value is None or self._true_rate == 0.0:
             return math.inf
         if not self.tripped:
-            threshold = resolve(settings, spec.trigger)
-            toward = spec.direction
+            threshold = r.trigger
+            toward = self.spec.direction
         else:
-            watched = any(
-                a.watches_release and a.phase is Phase.RUN and a.enabled(settings) for a in spec.alternatives
-            )
-            threshold = resolve(settings, spec.release) if watched else None
-            toward = Direction.BELOW if spec.direction is Direction.ABOVE else Direction.ABOVE
+            threshold = r.release if r.watched else None
+            toward = Direction.BELOW if self.spec.direction is Direction.ABOVE else Direction.ABOVE
         if threshold is None:
             return math.inf
         rising = self._true_rate > 0.0
         if rising != (toward is Direction.ABOVE):
             return math.inf
         gap = abs(threshold - self._true_value) if toward.beyond(threshold, self._true_value) else 0.0
-        time_to_band = max(0.0, gap - spec.near) / abs(self._true_rate)
+        time_to_band = max(0.0, gap - self.spec.near) / abs(self._true_rate)
         return max(MIN_STEP_S, delay * TIMING_RESOLUTION, time_to_band)
 
     def _track(self, true_value: float, dt: float) -> None:
@@ -313,14 +367,6 @@ class Monitor:
         self.pending_s = self.pending_s + dt if self.pending else dt
         self.pending = True
         return self.pending_s >= delay - _EPS
-
-    def _release_delay(self, settings: Settings) -> float:
-        spec = self.spec
-        value = spec.delay_ms if spec.release_delay_ms is None else spec.release_delay_ms
-        return resolve_number(settings, value) / 1000.0
-
-    def _context(self, m: Measurement, settings: Settings, value: float) -> ReleaseContext:
-        return ReleaseContext(m, settings, value, resolve(settings, self.spec.release), self.spec.direction)
 
     def _trip(self, time: float, detail: str) -> Transition:
         self.tripped = True

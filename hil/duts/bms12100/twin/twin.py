@@ -36,7 +36,7 @@ from hil.duts.bms12100.twin.measurement import (
     TerminalInputs,
 )
 from hil.duts.bms12100.twin.modes import ModeTracker
-from hil.duts.bms12100.twin.monitor import MIN_STEP_S, Block, Monitor, Transition, resolve
+from hil.duts.bms12100.twin.monitor import MIN_STEP_S, Block, Monitor, Transition
 from hil.duts.bms12100.twin.power import (
     AWAKE_SUPPLY_A,
     CHARGER_WAKE_MARGIN_V,
@@ -108,6 +108,7 @@ class Bms12100Twin:
         self._last = EMPTY_MEASUREMENT
         self._max_step_cache: tuple[Settings, float] | None = None
         self._seen: TerminalInputs | None = None  # the inputs of the last cycle (a copy)
+        self._blocked: Block | None = None  # paths opened by tripped monitors and locks (None: recompute)
 
     # --- settings --------------------------------------------------------------------------
     @property
@@ -157,6 +158,7 @@ class Bms12100Twin:
             monitor.reset()
         for lock in self.locks:
             lock.reset()
+        self._blocked = None
         self.balancer.reset()
         self._precharge.abort()
         self._idle.reset()
@@ -381,8 +383,10 @@ class Bms12100Twin:
         the last wake, whichever is later; None while no such protection is active."""
         due: float | None = None
         for monitor in self.monitors:
-            after = resolve(self._settings, monitor.spec.shutdown_after_s)
-            if monitor.tripped and after is not None:
+            if not monitor.tripped:
+                continue
+            after = monitor.resolved(self._settings).shutdown_after_s
+            if after is not None:
                 at = max(monitor.tripped_at, self._last_wake) + after
                 due = at if due is None else min(due, at)
         return due
@@ -419,13 +423,22 @@ class Bms12100Twin:
     def _fet_on(self, path: Block) -> bool:
         if not self._powered or self._shutdown_rid is not None:
             return False
-        if any(lock.tripped and path in lock.spec.blocks for lock in self.locks):
-            return False
-        return not any(m.tripped and path in m.spec.blocks for m in self.monitors)
+        blocked = self._blocked
+        if blocked is None:
+            blocked = Block.NONE
+            for monitor in self.monitors:
+                if monitor.tripped:
+                    blocked |= monitor.spec.blocks
+            for lock in self.locks:
+                if lock.tripped:
+                    blocked |= lock.spec.blocks
+            self._blocked = blocked
+        return path not in blocked
 
     def _record(self, transition: Transition | None, m: Measurement) -> None:
         if transition is None:
             return
+        self._blocked = None  # every trip and release passes here
         self.history.append(
             HistoryEvent(transition.time, transition.kind, transition.rid, m, transition.detail)
         )

@@ -1,0 +1,136 @@
+"""Plots drawn while the plan still runs, on the CPU the run leaves idle.
+
+A full plan's figures take seconds of matplotlib. `PlotPrefetch` starts a worker
+(`python -m hil.report.prefetch RUN_DIR`) when the record is opened; each time all the tests of a
+requirement have finished, the plugin names it and the worker reads the record so far and draws
+that requirement's figures. The reports use a figure only if the inputs it was drawn from (the
+requirement's measurements and spec row) digest the same as in the sealed record, so a
+measurement that came later only means the figure is drawn again at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hil.report.document import PlotJob, plot_job
+
+#: drawn figures by requirement: (digest of the inputs, PNGs)
+Prefetched = dict[str, tuple[str, list[bytes]]]
+FINISH_TIMEOUT_S = 120.0
+WORKER_NICE = 10
+
+
+def job_digest(job: PlotJob) -> str:
+    """SHA-256 of a plot job's inputs in a canonical form (equal inputs, equal digest)."""
+    rid, measurements, spec = job
+    canonical = json.dumps(
+        [rid, [dataclasses.asdict(m) for m in measurements], spec], sort_keys=True, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class PlotPrefetch:
+    """The run's side of the worker: name finished requirements, collect the figures at the end.
+
+    Every failure (no worker, a worker that died) leaves the figures to be drawn at the end as
+    before; nothing here can stop a run.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "hil.report.prefetch", str(folder)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "MPLBACKEND": "Agg"},
+            )
+        except OSError:
+            self._proc = None
+
+    def complete(self, requirements: Iterable[str]) -> None:
+        """All tests of these requirements have finished: their figures can be drawn now."""
+        ids = list(requirements)
+        proc = self._proc
+        if not ids or proc is None or proc.stdin is None:
+            return
+        try:
+            proc.stdin.write((json.dumps(ids) + "\n").encode())
+            proc.stdin.flush()
+        except OSError:
+            self.close()
+
+    def finish(self, timeout: float = FINISH_TIMEOUT_S) -> Prefetched:
+        """The figures drawn so far (the worker ends its queue first); {} if it failed."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return {}
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                return {}
+            result = pickle.loads(out)
+            return result if isinstance(result, dict) else {}
+        except (OSError, subprocess.SubprocessError, pickle.PickleError, EOFError, ValueError):
+            return {}
+        finally:
+            _stop(proc)
+
+    def close(self) -> None:
+        """Stop the worker without waiting for it (a run that ends without reports)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def draw(folder: Path, requirements: Iterable[str], into: Prefetched) -> None:
+    """Draw the figures of `requirements` from the record in `folder` as it stands now."""
+    from hil.report.model import load_run
+
+    wanted = set(requirements)
+    for row in load_run(folder).requirement_rows():
+        if row.id in wanted and row.measurements:
+            job: PlotJob = (row.id, row.measurements, row.spec)
+            into[row.id] = (job_digest(job), plot_job(job)[1])
+
+
+def main(argv: list[str]) -> int:
+    """The worker: a JSON list of requirement IDs per line on stdin; the pickled figures at EOF."""
+    folder = Path(argv[0])
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)  # the run comes first
+    drawn: Prefetched = {}
+    while line := sys.stdin.readline():
+        try:
+            ids: Any = json.loads(line)
+            draw(folder, [str(i) for i in ids], drawn)
+        except Exception:  # a torn record or odd data: those figures are drawn at the end
+            continue
+    pickle.dump(drawn, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
