@@ -1732,3 +1732,20 @@ FLAG_TESTS: dict[str, str] = {
 def test_every_behaviour_flag_has_a_test() -> None:
     assert set(FLAG_TESTS) == set(type(Settings().behaviour).model_fields)
     assert all(callable(globals().get(name)) for name in FLAG_TESTS.values())
+
+
+def test_true_values_are_an_ideal_front_end_unrounded() -> None:
+    """The firmware's per-cycle true sample (step control, comparators) is exactly what an ideal
+    front end reads without rounding: saturation-free current, open and shorted NTCs included."""
+    rng = random.Random(5)
+    for _ in range(300):
+        inputs = TerminalInputs(
+            cell_v=[rng.uniform(0.0, 4.5) for _ in range(4)],
+            ntc_ohm=[rng.choice([None, 0.05, rng.uniform(50.0, 400_000.0)]) for _ in range(4)],
+            current_a=rng.uniform(-500.0, 500.0),
+            charger_v=rng.uniform(0.0, 20.0),
+        )
+        ideal = Frontend.ideal().measure(2.5, inputs, random.Random(1), rounded=False)
+        assert Frontend.true_values(2.5, inputs, 42.0, Mode.CHARGE) == replace(
+            ideal, soc_pct=42.0, mode=Mode.CHARGE
+        )

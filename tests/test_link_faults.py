@@ -175,6 +175,22 @@ def test_a_silent_dut_is_a_declared_error_with_command_address_and_wait(
     assert dict(found.counts) == {"no_answer": 3, "retry": 2, "not_answering": 1}
 
 
+def test_the_answer_timeout_is_the_station_files(station: Station, monitor: CanMonitor) -> None:
+    """buses.rs485.timeout_s is the client's answer timeout unless the caller gives one."""
+    bus = station.model.buses.rs485
+    assert bus is not None and bus.timeout_s == 0.3  # the simulated station's
+    dut = Bms12100Client(station, monitor)
+    try:
+        assert dut.answer_timeout_s == 0.3 and dut.port.timeout == 0.3
+    finally:
+        dut.close()
+    dut = Bms12100Client(station, monitor, answer_timeout_s=2.0)
+    try:
+        assert dut.answer_timeout_s == 2.0
+    finally:
+        dut.close()
+
+
 def test_retries_are_bounded_and_zero_means_one_attempt(
     client: Bms12100Client, control: ControlClient
 ) -> None:

@@ -27,6 +27,7 @@ from hil.report.document import PlotJob, plot_job
 #: drawn figures by requirement: (digest of the inputs, PNGs)
 Prefetched = dict[str, tuple[str, list[bytes]]]
 FINISH_TIMEOUT_S = 120.0
+MAX_WORKERS = 2
 WORKER_NICE = 10
 
 
@@ -40,57 +41,66 @@ def job_digest(job: PlotJob) -> str:
 
 
 class PlotPrefetch:
-    """The run's side of the worker: name finished requirements, collect the figures at the end.
+    """The run's side of the workers: name finished requirements, collect the figures at the end.
 
-    Every failure (no worker, a worker that died) leaves the figures to be drawn at the end as
-    before; nothing here can stop a run.
+    Requirements go to the workers in turn, so a burst of them at the end of a plan is drawn on
+    every CPU. Every failure (no worker, a worker that died) leaves the figures to be drawn at
+    the end as before; nothing here can stop a run.
     """
 
-    def __init__(self, folder: Path) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "hil.report.prefetch", str(folder)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env={**os.environ, "MPLBACKEND": "Agg"},
-            )
-        except OSError:
-            self._proc = None
+    def __init__(self, folder: Path, workers: int = 0) -> None:
+        count = workers or min(os.cpu_count() or 1, MAX_WORKERS)
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._turn = 0
+        for _ in range(count):
+            try:
+                self._procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "hil.report.prefetch", str(folder)],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                        env={**os.environ, "MPLBACKEND": "Agg"},
+                    )
+                )
+            except OSError:
+                break
 
     def complete(self, requirements: Iterable[str]) -> None:
         """All tests of these requirements have finished: their figures can be drawn now."""
-        ids = list(requirements)
-        proc = self._proc
-        if not ids or proc is None or proc.stdin is None:
-            return
-        try:
-            proc.stdin.write((json.dumps(ids) + "\n").encode())
-            proc.stdin.flush()
-        except OSError:
-            self.close()
+        for rid in requirements:
+            if not self._procs:
+                return
+            proc = self._procs[self._turn % len(self._procs)]
+            self._turn += 1
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write((json.dumps([rid]) + "\n").encode())
+                proc.stdin.flush()
+            except OSError:
+                self._procs.remove(proc)
+                _stop(proc)
 
     def finish(self, timeout: float = FINISH_TIMEOUT_S) -> Prefetched:
-        """The figures drawn so far (the worker ends its queue first); {} if it failed."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return {}
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-            if proc.returncode != 0:
-                return {}
-            result = pickle.loads(out)
-            return result if isinstance(result, dict) else {}
-        except (OSError, subprocess.SubprocessError, pickle.PickleError, EOFError, ValueError):
-            return {}
-        finally:
-            _stop(proc)
+        """The figures drawn (each worker ends its queue first); what a failed worker drew is lost."""
+        procs, self._procs = self._procs, []
+        drawn: Prefetched = {}
+        for proc in procs:  # the others go on drawing their queues meanwhile
+            try:
+                out, _ = proc.communicate(timeout=timeout)
+                result = pickle.loads(out) if proc.returncode == 0 else {}
+                if isinstance(result, dict):
+                    drawn.update(result)
+            except (OSError, subprocess.SubprocessError, pickle.PickleError, EOFError, ValueError):
+                pass
+            finally:
+                _stop(proc)
+        return drawn
 
     def close(self) -> None:
-        """Stop the worker without waiting for it (a run that ends without reports)."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
+        """Stop the workers without waiting for them (a run that ends without reports)."""
+        procs, self._procs = self._procs, []
+        for proc in procs:
             _stop(proc)
 
 

@@ -285,10 +285,9 @@ class ScpiEngine:
                 if suffixes is None:
                     continue
                 call = Call(header, args, suffixes, channels)
-                answer = command.handler(call), path if common else candidate[:-1]
-                if not query:
+                if not query:  # before the handler: one that raises half-way may have changed settings
                     self.commands_executed += 1
-                return answer
+                return command.handler(call), path if common else candidate[:-1]
         raise ScpiError(UNDEFINED_HEADER, header)
 
 

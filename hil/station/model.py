@@ -127,7 +127,8 @@ class SerialBusModel(_Strict):
     url: str
     baudrate: int = Field(gt=0)
     rs485: bool = Field(default=False, description="enable the adapter's RS-485 mode (real adapters only)")
-    timeout_s: float = Field(default=1.0, gt=0)
+    # a 9600 Bd answer of ~150 characters takes ~160 ms on the wire, plus the DUT's own latency
+    timeout_s: float = Field(default=1.0, gt=0, description="how long the DUT's answer may take (s)")
 
 
 class BusesModel(_Strict):

@@ -26,8 +26,6 @@ from hil.protocols.yd1363 import FrameError, FrameReader, Rtn, encode
 from hil.station.station import Station
 
 R = TypeVar("R")
-#: a 9600 Bd answer of ~150 characters takes ~160 ms on the wire; allow for the BMS's own latency
-ANSWER_TIMEOUT_S = 1.0
 #: a read is sent again this many times while no valid answer comes back (writes: never)
 READ_RETRIES = 2
 #: how far (Ah) a read-back remaining capacity may be from the value set (one 10 mAh step + drift)
@@ -92,17 +90,19 @@ class Bms12100Client(DutClient):
         station: Station,
         can_monitor: CanMonitor | None = None,
         *,
-        answer_timeout_s: float = ANSWER_TIMEOUT_S,
+        answer_timeout_s: float | None = None,
         retries: int = READ_RETRIES,
     ) -> None:
+        bus = station.model.buses.rs485
+        if bus is None:
+            raise DutError(f"station {station.model.name} has no rs485 bus for the 12100 BMS")
+        if answer_timeout_s is None:
+            answer_timeout_s = bus.timeout_s  # the station's buses.rs485.timeout_s
         if answer_timeout_s <= 0 or retries < 0:
             raise ValueError("answer_timeout_s must be > 0 and retries >= 0")
         self.answer_timeout_s = answer_timeout_s
         self.retries = retries
         self.link = LinkLog("rs485")
-        bus = station.model.buses.rs485
-        if bus is None:
-            raise DutError(f"station {station.model.name} has no rs485 bus for the 12100 BMS")
         self.clock: Clock = station.clock
         self.address = station.model.dut.address
         try:

@@ -91,6 +91,9 @@ class Bms12100Plant(Plant):
             if inst.role == "switch"
             for terminal in inst.channels
         }
+        self._switch_sims = list({id(sim): sim for sim in self.switches.values()}.values())
+        self._inserted: tuple[tuple[int, ...], frozenset[str]] | None = None  # (switch versions, points)
+        self._cells_read: tuple[int, list[float]] | None = None  # (emulator version, volts)
         self._button_closed = False
         self.powered = False
         self.next_can = 0.0
@@ -111,12 +114,19 @@ class Bms12100Plant(Plant):
 
     def fault(self, point: str) -> bool:
         """Whether the fault-insertion relay of `point` is closed (False if the station has none)."""
-        sim = self.switches.get(point)
-        return bool(sim is not None and sim.closed(point))
+        return point in self._inserted_points()
+
+    def _inserted_points(self) -> frozenset[str]:
+        """The fault points whose relays are closed, read again only after a switch command."""
+        versions = tuple(sim.settings_version() for sim in self._switch_sims)
+        if self._inserted is None or self._inserted[0] != versions:
+            points = frozenset(p for p, sim in self.switches.items() if sim.closed(p))
+            self._inserted = (versions, points)
+        return self._inserted[1]
 
     def faults(self) -> list[str]:
         """The fault points inserted now."""
-        return sorted(p for p in self.switches if self.fault(p))
+        return sorted(self._inserted_points())
 
     def _relays(self, t: float) -> None:
         """Act on relay edges: the BUTTON contact closing is a press of the BMS's button."""
@@ -130,11 +140,14 @@ class Bms12100Plant(Plant):
         if self.cells is None:
             return [3.3] * CELL_COUNT
         port = cast(MultiSourcePort, self.cells)
-        volts = []
-        for i in range(1, CELL_COUNT + 1):
-            setting = port.channel_setting(int(self.cell_ch[f"CELL{i}"]))
-            volts.append(setting.voltage if setting.on else 0.0)
-        return volts
+        version = port.settings_version()
+        if self._cells_read is None or self._cells_read[0] != version:
+            volts = []
+            for i in range(1, CELL_COUNT + 1):
+                setting = port.channel_setting(int(self.cell_ch[f"CELL{i}"]))
+                volts.append(setting.voltage if setting.on else 0.0)
+            self._cells_read = (version, volts)
+        return list(self._cells_read[1])
 
     def _ntc_ohms(self) -> list[float | None]:
         """The resistance at each NTC input of the BMS: the emulator's, unless a relay opens or shorts it."""
@@ -143,11 +156,13 @@ class Bms12100Plant(Plant):
         else:
             port = cast(ResistancePort, self.ntc)
             ohms = [port.resistance(int(self.ntc_ch[t])) for t in NTC_TERMINALS]
-        for i, terminal in enumerate(NTC_TERMINALS):
-            if self.fault(f"{terminal}_SHORT"):
-                ohms[i] = NTC_SHORT_OHM
-            elif self.fault(f"{terminal}_OPEN"):
-                ohms[i] = None
+        inserted = self._inserted_points()
+        if inserted:
+            for i, terminal in enumerate(NTC_TERMINALS):
+                if f"{terminal}_SHORT" in inserted:
+                    ohms[i] = NTC_SHORT_OHM
+                elif f"{terminal}_OPEN" in inserted:
+                    ohms[i] = None
         return ohms
 
     def _sensed_cells(self) -> list[float]:
@@ -155,9 +170,11 @@ class Bms12100Plant(Plant):
         taps = [0.0]
         for volts in self.cell_v:
             taps.append(taps[-1] + volts)
-        for n in range(1, CELL_COUNT + 1):
-            if self.fault(f"CELL{n}_SENSE_OPEN"):
-                taps[n] = taps[n - 1]
+        inserted = self._inserted_points()
+        if inserted:
+            for n in range(1, CELL_COUNT + 1):
+                if f"CELL{n}_SENSE_OPEN" in inserted:
+                    taps[n] = taps[n - 1]
         return [taps[i + 1] - taps[i] for i in range(CELL_COUNT)]
 
     def _solve(self, t: float) -> None:

@@ -141,6 +141,10 @@ EMPTY_MEASUREMENT = Measurement(
 )
 
 
+_EXACT = ChannelError()
+_NO_NOISE = random.Random(0)  # an exact channel never draws on it
+
+
 def _ideal_channels(n: int) -> tuple[ChannelError, ...]:
     return tuple(ChannelError() for _ in range(n))
 
@@ -193,6 +197,21 @@ class Frontend:
                 for ch, ohm in zip(self.temperatures, inputs.ntc_ohm, strict=True)
             ),
             charger_v=res(self.charger.apply(inputs.charger_v, rng), 2),
+        )
+
+    @classmethod
+    def true_values(cls, t: float, inputs: TerminalInputs, soc_pct: float, mode: Mode) -> Measurement:
+        """What `ideal().measure(..., rounded=False)` gives, without drawing on the channels: the
+        firmware takes it every cycle for step control and its hardware comparators."""
+        return Measurement(
+            t=t,
+            cell_mv=tuple(v * 1000.0 for v in inputs.cell_v),
+            pack_v=math.fsum(inputs.cell_v),
+            current_a=inputs.current_a,
+            temperatures_c=tuple(cls._temperature(_EXACT, ohm, _NO_NOISE) for ohm in inputs.ntc_ohm),
+            charger_v=inputs.charger_v,
+            soc_pct=soc_pct,
+            mode=mode,
         )
 
     def _current(self, amps: float, rng: random.Random, *, saturate: bool) -> float:

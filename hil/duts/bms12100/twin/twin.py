@@ -59,7 +59,6 @@ UVSD_RID = "PM-UVSD"
 SLEEP_RID = "PM-SLEEP"
 WAKE_FLAGS = {"charger": "wake_on_charger", "rs485": "wake_on_rs485", "button": "wake_on_button"}
 _EPS = 1e-9
-_IDEAL = Frontend.ideal()
 
 
 @dataclass(frozen=True)
@@ -325,7 +324,7 @@ class Bms12100Twin:
         self._soc.count(m.current_a, dt, float(s.capacity.rated_ah), float(s.capacity.cycle_threshold_pct))
         mode = self._modes.update(m.current_a, m.charger_v, s)
         m = replace(m, soc_pct=self._soc.soc_pct, mode=mode)
-        true_m = replace(_IDEAL.measure(t, inputs, self._rng, rounded=False), soc_pct=m.soc_pct, mode=mode)
+        true_m = Frontend.true_values(t, inputs, m.soc_pct, mode)
         if self._boot_check:
             self._boot_check = False
             for monitor in self.monitors:
