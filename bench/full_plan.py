@@ -1,6 +1,7 @@
 """Wall time of the 12100 plan on the simulated lab, and the probe counts of its searches.
 
-Prints, for `hil run --profile full` (virtual time): wall time, virtual time covered, their ratio;
+Prints, for `hil run --profile full` (virtual time): wall time (and the plan's share of it, the
+rest being start-up and the reports), virtual time covered, their ratio;
 for `hil run --profile eol` with the lab paced to real time (`--hil-pace`): wall time over the
 sum of mandatory dwell times (the waits the spec forces on any bench); and for each
 characterising search, its probe count against log2(range/resolution).
@@ -11,6 +12,7 @@ characterising search, its probe count against log2(range/resolution).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import re
 import subprocess
@@ -58,6 +60,15 @@ def probe_counts(record: list[dict[str, Any]]) -> list[tuple[str, str, int, int]
     return rows
 
 
+def plan_span(record: list[dict[str, Any]]) -> float | None:
+    """Wall seconds from the record's header (before the first test) to its end entry (sealed)."""
+    started = record[0].get("started") if record else None
+    ended = record[-1].get("ended") if record and record[-1].get("type") == "end" else None
+    if not isinstance(started, str) or not isinstance(ended, str):
+        return None
+    return (dt.datetime.fromisoformat(ended) - dt.datetime.fromisoformat(started)).total_seconds()
+
+
 def not_passed(record: list[dict[str, Any]]) -> list[str]:
     """Tests of the run that did not pass, with the last line of their message."""
     found = []
@@ -83,6 +94,12 @@ def main() -> int:
                 f"full profile: exit {code}, wall {wall:.1f} s, virtual time covered {span:.0f} s "
                 f"({span / 3600:.1f} h), virtual/wall {span / wall:.0f}x"
             )
+            plan = plan_span(record)
+            if plan is not None:
+                print(
+                    f"  of the wall time: the plan (record opened to sealed) {plan:.1f} s; start-up, lab "
+                    f"start and the reports (HTML, PDF/A-3, Allure, JUnit) {wall - plan:.1f} s"
+                )
             for line in not_passed(record):
                 print(f"  not passed: {line}")
             counts = probe_counts(record)
