@@ -125,7 +125,8 @@ class D1000Plant(Plant):
             self._feeds.setdefault(id(port), _Feed(port)).cells.append((cell, channel))
         for sensor, (rport, rchannel) in self.ntcs.items():
             self._feeds.setdefault(id(rport), _Feed(rport)).sensors.append((sensor, rchannel))
-        self._reported: list[tuple[float, float]] = []
+        self._reported: tuple[int, list[list[float]]] | None = None  # (volts version, bleed) reported
+        self._volts_version = 0  # moves whenever a cell voltage was read again
         # power-path state (at the end of the last step)
         self.v_link = 0.0
         self.i_pack = 0.0
@@ -177,6 +178,7 @@ class D1000Plant(Plant):
                 changed = True
         if changed:
             self._cells_sum = sum(sum(row) for row in self._volts)
+            self._volts_version += 1
         self._nodes = self._node_inputs()  # fault relays count too
 
     def _read_channels(self, feed: _Feed) -> None:
@@ -399,16 +401,14 @@ class D1000Plant(Plant):
         if self.load is not None:
             self.load.report(self.v_link, self.i_load)
         bleed = self.twin.bleed_currents()
-        reported = []
-        for cell in self.cells:
+        if self._reported is not None and self._reported == (self._volts_version, bleed):
+            return  # 448 channels: told again only when a voltage or a bleed current moved
+        for cell, (port, channel) in self.cells.items():
             amps = 0.0
             if cell.node < len(bleed) and cell.cell <= len(bleed[cell.node]):
                 amps = bleed[cell.node][cell.cell - 1]  # the balancing bleed is drawn from the cell
-            reported.append((self.cell_voltage(cell), amps))
-        if reported != self._reported:  # 448 channels: tell them only what changed
-            for (port, channel), (volts, amps) in zip(self.cells.values(), reported, strict=True):
-                port.report_channel(channel, volts, amps)
-            self._reported = reported
+            port.report_channel(channel, self._volts[cell.node][cell.cell - 1], amps)
+        self._reported = (self._volts_version, bleed)
 
     def max_step(self, t: float) -> float:
         self._refresh()  # SCPI since the last step changed the instruments: read them once

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
 
 from hil.duts.prohelion_d1000_gen2.config import (
     CELLS_PER_NODE_MAX,
@@ -137,6 +140,36 @@ class Frontend:
         """A front end without error or noise (readings are only rounded)."""
         return cls()
 
+    @cached_property
+    def _cell_errors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """1 + gain, offset and noise sigma of every cell channel as (node, cell) arrays: up to 448
+        cells are sampled every cycle, in one vector operation rather than one call per cell."""
+        gain = np.array([[1.0 + ch.gain for ch in node] for node in self.cells])
+        offset = np.array([[ch.offset for ch in node] for node in self.cells])
+        sigma = np.array([[ch.noise_sigma for ch in node] for node in self.cells])
+        return gain, offset, sigma
+
+    def _cell_volts(
+        self, inputs: PlantInputs, cells_per_node: Sequence[int], rng: random.Random
+    ) -> list[list[float]]:
+        """Every configured cell sampled once (V, 1 mV resolution), by node; the noise is drawn
+        from a generator seeded by `rng`, so a seeded unit stays reproducible."""
+        nodes = len(cells_per_node)
+        true = np.zeros((nodes, CELLS_PER_NODE_MAX))
+        for n in range(min(nodes, len(inputs.nodes))):
+            node = inputs.nodes[n]
+            if node.connected and node.cell_v:
+                k = min(cells_per_node[n], len(node.cell_v))
+                true[n, :k] = node.cell_v[:k]
+        gain, offset, sigma = (a[:nodes] for a in self._cell_errors)
+        reading = true * gain + offset
+        if sigma.any():
+            limit = NOISE_SIGMAS * sigma
+            noise = np.random.default_rng(rng.getrandbits(64)).standard_normal(true.shape) * sigma
+            reading += np.clip(noise, -limit, limit)
+        rows: list[list[float]] = (np.maximum(0.0, np.round(reading, 3)) + 0.0).tolist()
+        return rows
+
     @classmethod
     def from_rng(cls, rng: random.Random) -> Frontend:
         """A unit's front end with errors drawn inside the budgets."""
@@ -180,6 +213,7 @@ class Frontend:
         r_open = ntc.resistance_ohm(NTC_RANGE_C[0])
         r_short = ntc.resistance_ohm(NTC_RANGE_C[1])
         present_v = config.fixed.cell_present_v
+        rows = self._cell_volts(inputs, config.cells_per_node(), rng)
         nodes: list[NodeReadings] = []
         for n, (cells, temps) in enumerate(
             zip(config.cells_per_node(), config.temps_per_node(), strict=True)
@@ -191,10 +225,7 @@ class Frontend:
             if node is None or not node.connected:
                 nodes.append(NodeReadings(False, (0.0,) * cells, (False,) * cells, (None,) * temps))
                 continue
-            volts: list[float] = []
-            for i in range(cells):
-                true_v = node.cell_v[i] if i < len(node.cell_v) else 0.0
-                volts.append(max(0.0, round(self.cells[n][i].apply(true_v, rng), 3)))
+            volts = rows[n][:cells]
             temperatures: list[float | None] = []
             for i in range(temps):
                 ohm = node.thermistor_ohm[i] if i < len(node.thermistor_ohm) else None

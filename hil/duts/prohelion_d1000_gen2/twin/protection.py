@@ -24,10 +24,13 @@ OUR READING, the DBC does not say.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
 
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
 from hil.duts.prohelion_d1000_gen2.twin.codes import HvilLoop, InfoBit
-from hil.duts.prohelion_d1000_gen2.twin.frontend import Readings
+from hil.duts.prohelion_d1000_gen2.twin.frontend import NodeReadings, Readings
 from hil.duts.prohelion_d1000_gen2.twin.inputs import PlantInputs
 
 NODE_ID_BASE = 0
@@ -78,26 +81,52 @@ class _Range:
         return high, low
 
 
+def _cell_extremes(
+    connected: list[tuple[int, NodeReadings]],
+) -> tuple[Extreme | None, Extreme | None, bool]:
+    """Highest and lowest present cell (first occurrence on ties, in node then cell order) and
+    whether a configured cell reads no voltage; one vector pass over up to 448 cells."""
+    if not connected:
+        return None, None, False
+    volts = np.fromiter(chain.from_iterable(node.cell_v for _, node in connected), float)
+    present = np.fromiter(chain.from_iterable(node.cell_present for _, node in connected), bool)
+    missing = not bool(present.all())
+    where = np.flatnonzero(present)
+    if where.size == 0:
+        return None, None, missing
+    values = volts[where]
+    return (
+        _extreme_at(connected, int(where[int(np.argmax(values))]), volts),
+        _extreme_at(connected, int(where[int(np.argmin(values))]), volts),
+        missing,
+    )
+
+
+def _extreme_at(connected: list[tuple[int, NodeReadings]], flat: int, volts: np.ndarray) -> Extreme:
+    """The cell at index `flat` of the node-major cell list, as an Extreme."""
+    value = float(volts[flat])
+    for node_id, node in connected:
+        if flat < len(node.cell_v):
+            return Extreme(value, node_id, flat + CELL_ID_BASE)
+        flat -= len(node.cell_v)
+    raise IndexError("cell index beyond the connected nodes")
+
+
 def evaluate(readings: Readings, inputs: PlantInputs, config: D1000Config) -> Evaluation:
     """Check one sample against the configured limits."""
     b = config.behaviour
-    cells, temps = _Range(), _Range()
+    temps = _Range()
     active: set[InfoBit] = set()
-    for n, node in enumerate(readings.nodes):
-        if not node.connected:
-            continue
-        node_id = n + NODE_ID_BASE
-        for i, (v, present) in enumerate(zip(node.cell_v, node.cell_present, strict=True)):
-            if present:
-                cells.add(v, node_id, i + CELL_ID_BASE)
-            else:
-                active.add(InfoBit.REASON_CELLCOUNT)
+    connected = [(n + NODE_ID_BASE, node) for n, node in enumerate(readings.nodes) if node.connected]
+    for node_id, node in connected:
         for i, temp in enumerate(node.temperature_c):
             if temp is None:
                 active.add(InfoBit.REASON_TEMPCOUNT)
             else:
                 temps.add(temp, node_id, i + SENSOR_ID_BASE)
-    max_cell, min_cell = cells.extremes()
+    max_cell, min_cell, missing = _cell_extremes(connected)
+    if missing:
+        active.add(InfoBit.REASON_CELLCOUNT)
     max_temp, min_temp = temps.extremes()
 
     if (
