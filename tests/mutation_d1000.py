@@ -33,14 +33,10 @@ STATION_TOLERANCE = {
     "charge_current": 2.0,  # current_tolerance_a
     "discharge_current": 2.0,
     "precharge_voltage_delta": 0.3,  # precharge_delta_margin_v
+    "precharge_current": 0.5,  # precharge_current_margin_a
 }
 #: declared base for the charging sequence: it needs chargingMethod External (2)
 EXTERNAL = (("chargingMethod", 2),)
-#: limit rows whose parameter the bench cannot drive beyond, with why
-NOT_DRIVABLE = {
-    "PH-PRE-I": "the only stimulus above maxPrechargeCurrent is the PRE_SHUNT relay's fixed inrush, so a "
-    "limit moved up stays below it (no go/no-go level between the limit and the shunted inrush)",
-}
 #: behaviour flags whose removal the spec does not make a deviation, with why
 SKIPPED_FLAGS = {
     "latch_contactor_faults": "V1.2 does not document which faults latch (PH-SM-IDLE records it as info)",
@@ -142,13 +138,10 @@ def run_d1000_mutant(mutant: D1000Mutant, folder: Path, root: Path, profile: str
     return run_mutant(mutant, folder, root, profile, dut=DUT, plan_args=["--hil-dut-config", str(declared)])
 
 
-def _limit_mutants(spec: SpecFile, defaults: D1000Config, skipped: list[str]) -> list[D1000Mutant]:
+def _limit_mutants(spec: SpecFile, defaults: D1000Config) -> list[D1000Mutant]:
     found = []
     for req in spec.requirements:
         if not req.setting or req.id in ("PH-SUP-V", "PH-CAN", "PH-CONT", "PH-ENV", "PH-NTC", "PH-SOC"):
-            continue
-        if req.id in NOT_DRIVABLE:
-            skipped.append(f"{req.id}-limit: {NOT_DRIVABLE[req.id]}")
             continue
         value = float(defaults.model_dump(by_alias=True)[req.setting])
         if req.kind == "timing":  # prechargeTimeout: longer (64 s at most)
@@ -165,7 +158,7 @@ def mutants(spec: SpecFile) -> tuple[list[D1000Mutant], list[str]]:
     """Every single-change mutant of the default configuration, and the ones left out (with why)."""
     defaults = D1000Config()
     skipped: list[str] = []
-    found = _limit_mutants(spec, defaults, skipped)
+    found = _limit_mutants(spec, defaults)
     for name, (rid, factor, base) in TIMEOUTS.items():
         value = getattr(defaults.fixed, name) * factor
         found.append(D1000Mutant(f"{rid}-{name}", frozenset({rid}), f"fixed.{name}", value, base))

@@ -4,7 +4,10 @@ The bench's DC link (capacitance, electronic load) is precharged through the pac
 resistor (prechargeResistance); the DAQ reads the pack (U1) and the link. The load's steady current
 sets the steady delta U1 - link = I·R, which is how the delta is put on either side of
 maxPrechargeVoltageDelta; the PRE_SHUNT relay puts a low resistor across the precharge resistor,
-which drives the inrush above maxPrechargeCurrent.
+which drives the inrush above maxPrechargeCurrent. With the shunt in and the charger holding the
+link I·R below the pack before the precharge starts, there is no inrush and the load's current I
+flows steadily through the precharge path: that puts the precharge current just below and just
+beyond maxPrechargeCurrent (go/no-go).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pytest
 from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.terminals import PRE_SHUNT
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
+from hil.errors import BenchError
 from hil.measure import info, within
 from hil.uncertainty import station_uncertainty
 
@@ -88,6 +92,63 @@ def test_precharge_current(bench: D1000Bench, check) -> None:
             )
         bench.set_fault(PRE_SHUNT, False)
         bench.discharge(0.0)
+
+
+def _steady_precharge(bench: D1000Bench, amps: float, window_s: float) -> tuple[bool, float | None, str]:
+    """A precharge carrying a steady `amps` (shunted resistor, link held I·R below the pack, the
+    load drawing I): whether OVERCURRENTPCHG came within `window_s`, the highest current reported,
+    and how the stimulus was made."""
+    r_pre = bench.config.precharge_resistance
+    shunt = bench.expectations.get("pre_shunt_ohm")
+    if shunt is None:
+        raise BenchError("the station's expectations give no pre_shunt_ohm (the PRE_SHUNT resistor)")
+    r = r_pre * shunt / (r_pre + shunt)
+    bench.prepare()
+    bench.set_fault(PRE_SHUNT, True)
+    pack = bench.pack_terminal_v()
+    bench.hold_link(pack - amps * r, current_limit=amps + 1.0)  # the link where I·R puts it: no inrush
+    bench.discharge(amps)
+    bench.command(BmsCommand.CONNECT)
+    assert bench.wait_state(BmsState.CONNECT, 2.0), f"not CONNECT (state {bench.state()})"
+    t0 = bench.clock.now()
+    bench.command(BmsCommand.ENABLE)
+    failed = bench.wait_until(lambda: bench.flag(InfoBit.PRECHARGE_FAIL_OVERCURRENTPCHG), window_s)
+    peak = max(
+        (v for v in bench.values_between("BMSCurrentData", "InstantaneousCurrent", t0, bench.clock.now())),
+        default=None,
+    )
+    bench.set_fault(PRE_SHUNT, False)
+    bench.idle_power()
+    how = (
+        f"load {amps:.3g} A through {r_pre:g} Ω || {shunt:g} Ω = {r:.3g} Ω with the link held at "
+        f"{pack - amps * r:.2f} V ({pack:.2f} V pack): steady, no inrush"
+    )
+    return failed, peak, how
+
+
+@pytest.mark.requirement("PH-PRE-I")
+def test_precharge_current_limit(bench: D1000Bench, check) -> None:
+    """Go/no-go on maxPrechargeCurrent with a steady precharge current: no OVERCURRENTPCHG just
+    below the limit, OVERCURRENTPCHG just beyond it (the margin is the station's expectation)."""
+    req = "PH-PRE-I"
+    limit = bench.config.max_precharge_current
+    margin = bench.expectations.get("precharge_current_margin_a", 0.5)
+    window = bench.expectations.get("protection_delay_max_s", 1.0) + bench.settle_s
+    for amps, expected in ((max(limit - margin, 0.0), False), (limit + margin, True)):
+        failed, peak, how = _steady_precharge(bench, amps, window)
+        side = "beyond" if expected else "below"
+        check(info(req, f"precharge current reported ({side} the limit)", peak, "A", bench.clock.now()))
+        check(
+            same(
+                req,
+                f"BMSPrechargeFailOVERCURRENTPCHG {side} the limit",
+                failed,
+                expected,
+                bench.clock.now(),
+                method=f"{how}; limit {limit:g} A, margin {margin:g} A (station expectation); "
+                f"flag awaited {window:g} s",
+            )
+        )
 
 
 @pytest.mark.requirement("PH-PRE-DV")

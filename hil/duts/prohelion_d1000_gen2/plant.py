@@ -62,7 +62,8 @@ CMU_MIN_V = 5.0
 #: the bench DC link: capacitance (F) and bleed resistor (Ω); precharge takes ~3 τ = 3·33 Ω·20 mF
 LINK_CAPACITANCE_F = 0.02
 LINK_BLEED_OHM = 47_000.0
-#: the resistor PRE_SHUNT switches across the precharge resistor (Ω): inrush well above 3 A
+#: the resistor PRE_SHUNT switches across the precharge resistor (Ω) unless the station's
+#: expectations give `pre_shunt_ohm`: inrush well above 3 A
 PRE_SHUNT_OHM = 4.7
 #: output resistance of the charger in CV (Ω), so that CV against the stiff battery is solvable
 CHARGER_SOURCE_OHM = 0.005
@@ -283,7 +284,7 @@ class D1000Plant(Plant):
             return main, None
         r_pre = self.config.precharge_resistance
         if self.fault(PRE_SHUNT):
-            r_pre = _parallel(r_pre, PRE_SHUNT_OHM)
+            r_pre = _parallel(r_pre, self.station.expectations.get("pre_shunt_ohm", PRE_SHUNT_OHM))
         return False, r_pre
 
     def _flows(self, v: float, main: bool, r_pre: float | None, charger: SourceSetting | None) -> float:
