@@ -12,13 +12,15 @@ beyond maxPrechargeCurrent (go/no-go).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.terminals import PRE_SHUNT
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
 from hil.errors import BenchError
-from hil.measure import info, within
+from hil.measure import Measurement, info, within
 from hil.uncertainty import station_uncertainty
 
 FRAME_S = 0.1
@@ -33,6 +35,21 @@ def _start_precharge(bench: D1000Bench, load_a: float) -> float:
     t0 = bench.clock.now()
     bench.command(BmsCommand.ENABLE)
     return t0
+
+
+def _judge_overcurrent(
+    bench: D1000Bench,
+    check: Callable[[Measurement], object],
+    case: str,
+    peak: float | None,
+    failed: bool,
+    expected: bool,
+    method: str,
+) -> None:
+    """The reported precharge current (info) and whether OVERCURRENTPCHG came as it should."""
+    now = bench.clock.now()
+    check(info("PH-PRE-I", f"precharge current reported {case}", peak, "A", now))
+    check(same("PH-PRE-I", f"BMSPrechargeFailOVERCURRENTPCHG {case}", failed, expected, now, method=method))
 
 
 @pytest.mark.requirement("PH-PRE-I")
@@ -56,16 +73,14 @@ def test_precharge_current(bench: D1000Bench, check) -> None:
         )
         failed = bench.flag(InfoBit.PRECHARGE_FAIL_OVERCURRENTPCHG)
         case = "precharge resistor shunted" if shunted else "precharge resistor alone"
-        check(info(req, f"peak precharge current reported ({case})", peak, "A", bench.clock.now()))
-        check(
-            same(
-                req,
-                f"BMSPrechargeFailOVERCURRENTPCHG ({case})",
-                done and failed,
-                shunted,
-                bench.clock.now(),
-                method=f"inrush from an empty link, peak {peak} A against the configured {limit:g} A",
-            )
+        _judge_overcurrent(
+            bench,
+            check,
+            f"({case})",
+            peak,
+            done and failed,
+            shunted,
+            f"inrush from an empty link, peak {peak} A against the configured {limit:g} A",
         )
         if shunted:
             check(
@@ -130,24 +145,19 @@ def _steady_precharge(bench: D1000Bench, amps: float, window_s: float) -> tuple[
 def test_precharge_current_limit(bench: D1000Bench, check) -> None:
     """Go/no-go on maxPrechargeCurrent with a steady precharge current: no OVERCURRENTPCHG just
     below the limit, OVERCURRENTPCHG just beyond it (the margin is the station's expectation)."""
-    req = "PH-PRE-I"
     limit = bench.config.max_precharge_current
     margin = bench.expectations.get("precharge_current_margin_a", 0.5)
     window = bench.expectations.get("protection_delay_max_s", 1.0) + bench.settle_s
     for amps, expected in ((max(limit - margin, 0.0), False), (limit + margin, True)):
         failed, peak, how = _steady_precharge(bench, amps, window)
-        side = "beyond" if expected else "below"
-        check(info(req, f"precharge current reported ({side} the limit)", peak, "A", bench.clock.now()))
-        check(
-            same(
-                req,
-                f"BMSPrechargeFailOVERCURRENTPCHG {side} the limit",
-                failed,
-                expected,
-                bench.clock.now(),
-                method=f"{how}; limit {limit:g} A, margin {margin:g} A (station expectation); "
-                f"flag awaited {window:g} s",
-            )
+        _judge_overcurrent(
+            bench,
+            check,
+            f"({'beyond' if expected else 'below'} the limit)",
+            peak,
+            failed,
+            expected,
+            f"{how}; limit {limit:g} A, margin {margin:g} A (station expectation); flag awaited {window:g} s",
         )
 
 
