@@ -20,9 +20,10 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hil.report.document import PlotJob, plot_job
+if TYPE_CHECKING:  # the run imports this module; jinja2 and matplotlib only the worker needs
+    from hil.report.document import PlotJob
 
 #: drawn figures by requirement: (digest of the inputs, PNGs)
 Prefetched = dict[str, tuple[str, list[bytes]]]
@@ -116,6 +117,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def draw(folder: Path, requirements: Iterable[str], into: Prefetched) -> None:
     """Draw the figures of `requirements` from the record in `folder` as it stands now."""
+    from hil.report.document import plot_job
     from hil.report.model import load_run
 
     wanted = set(requirements)
