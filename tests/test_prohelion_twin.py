@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ from hil.duts.prohelion_d1000_gen2.twin import (
     LowSideStatus,
     contactor_fault_bit,
 )
+from hil.duts.prohelion_d1000_gen2.twin.inputs import PlantInputs
+from hil.duts.prohelion_d1000_gen2.twin.protection import evaluate
 
 S = BmsState
 C = BmsCommand
@@ -1089,3 +1092,25 @@ def test_a_changed_input_resamples_only_its_node_and_each_cycle_resamples_all(
     assert after[1].cells[2] == pytest.approx(3.5, abs=0.01)
     rig.twin.advance(0.1)  # firmware cycles: every node sampled again
     assert kept[1:] and all(k is None for k in kept[1:])
+
+
+def test_cell_extremes_take_the_first_of_equal_cells_and_skip_missing_ones() -> None:
+    """The vectorised limit check over all cells: ties go to the first cell in node then cell
+    order, a cell reading no voltage raises CELLCOUNT and is not an extreme, and the noise-free
+    readings are the inputs rounded to 1 mV."""
+    cfg = config(num_cmu_nodes=3)
+    inputs = PlantInputs.nominal(cfg, cell_v=3.7)
+    inputs.nodes[0].cell_v[4] = 3.9  # the highest twice: node 0 cell 5 first, node 2 cell 1 later
+    inputs.nodes[2].cell_v[0] = 3.9
+    inputs.nodes[1].cell_v[2] = 3.4004  # the lowest present cell
+    inputs.nodes[1].cell_v[6] = 0.0  # missing
+    readings = Frontend.ideal().measure(inputs, cfg, random.Random(1))
+    assert readings.nodes[1].cell_v[2] == 3.4 and readings.nodes[1].cell_present[6] is False
+    ev = evaluate(readings, inputs, cfg)
+    assert ev.max_cell is not None and (ev.max_cell.node_id, ev.max_cell.index) == (0, 5)
+    assert ev.min_cell is not None and (ev.min_cell.node_id, ev.min_cell.index, ev.min_cell.value) == (
+        1,
+        3,
+        3.4,
+    )
+    assert InfoBit.REASON_CELLCOUNT in ev.active
