@@ -230,3 +230,33 @@ def test_frames_of_one_lab_step_go_out_in_order_in_one_write(hub: Hub) -> None:
     frames = [bus.recv(RECV_TIMEOUT_S) for _ in range(300)]
     assert [int.from_bytes(bytes(f.data), "little") for f in frames if f is not None] == list(range(300))
     assert len(writes) == 1 and writes[0].count(b"< frame ") == 300
+
+
+def test_a_client_that_does_not_read_has_its_frames_dropped_not_kept_without_bound(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send-only connection (the D1000 client's command bus) never reads: once the kernel's socket
+    buffers and the lab's backlog for it are full, its frames are dropped and counted (the lab's
+    memory stays bounded), and a client that reads still gets the frames published after that."""
+    limit = 64 * 1024
+    monkeypatch.setattr(socketcand, "CLIENT_BACKLOG_MAX_BYTES", limit)
+    silent = hub.connect()
+    hub.sync(silent)
+    dropped = [0]
+    published = 0
+    while dropped[0] == 0 and published < 1_000_000:  # a few MB fill the loopback buffers
+
+        def step(start: int = published) -> None:
+            for n in range(5000):
+                hub.hub.publish((start + n) * 1e-6, 0x100, bytes(8))
+            dropped[0] = hub.hub.dropped()
+
+        hub.call(step)
+        hub.settle()
+        published += 5000
+    backlog: list[int] = []
+    hub.call(lambda: backlog.extend(c.writer.transport.get_write_buffer_size() for c in hub.hub._clients))
+    assert dropped[0] > 0, f"nothing dropped after {published} frames"
+    assert max(backlog) <= limit + 5000 * 64  # at most one step's frames beyond the limit
+    reader = hub.connect()
+    hub.sync(reader)  # a new client is served as before

@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 # python-can reads each handshake answer with one recv(): a frame must never share a TCP segment
 # with the final "< ok >", so a new client gets frames only after this pause.
 HANDSHAKE_GUARD_S = 0.05
+#: frames for a client that does not read (e.g. a send-only connection) are dropped once this much
+#: is waiting in the lab beyond the kernel's socket buffer, as a CAN controller's full receive FIFO
+#: drops them: the lab's memory stays bounded however long the run. Far above any burst a reading
+#: client takes in (hours of virtual time in one advance are ~10 MB of frames)
+CLIENT_BACKLOG_MAX_BYTES = 64 << 20
 
 _SEND = re.compile(r"<\s*send\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]+)((?:\s+[0-9A-Fa-f]{1,2})*)\s*>")
 
@@ -30,6 +35,7 @@ class _Client:
     raw: bool = False
     held: list[bytes] = field(default_factory=list)  # frames published during the handshake guard
     pending: list[bytes] = field(default_factory=list)  # frames waiting for the next flush
+    dropped: int = 0  # frames dropped because the client did not read them
 
 
 def format_error(timestamp: float, error_class: int) -> bytes:
@@ -94,13 +100,21 @@ class SocketcandHub:
         client.pending.append(line)
 
     def flush(self) -> None:
-        """Write every queued frame, one write per client."""
+        """Write every queued frame, one write per client (dropped for a client that stopped reading)."""
         self._flush_scheduled = False
         for client in self._clients:
             if client.pending:
                 lines, client.pending = client.pending, []
-                if not client.writer.is_closing():
-                    client.writer.write(b"".join(lines))
+                if client.writer.is_closing():
+                    continue
+                if client.writer.transport.get_write_buffer_size() > CLIENT_BACKLOG_MAX_BYTES:
+                    client.dropped += len(lines)
+                    continue
+                client.writer.write(b"".join(lines))
+
+    def dropped(self) -> int:
+        """Frames dropped so far for clients that did not read them."""
+        return sum(client.dropped for client in self._clients)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _Client(writer)
