@@ -6,17 +6,24 @@ plant's CAN frames are captured from its publish hook, commands go in as receive
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+import yaml
 
 from hil.duts.prohelion_d1000_gen2.can_codec import D1000CanCodec
 from hil.duts.prohelion_d1000_gen2.client import state_of
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
 from hil.duts.prohelion_d1000_gen2.dbc import max_node_count, node_frame_id
 from hil.duts.prohelion_d1000_gen2.plant import D1000Plant
+from hil.duts.prohelion_d1000_gen2.stations import station
 from hil.duts.prohelion_d1000_gen2.telemetry import TelemetryEncoder
+from hil.duts.prohelion_d1000_gen2.terminals import CellId
 from hil.duts.prohelion_d1000_gen2.twin import BmsCommand, BmsState, D1000Twin, InfoBit
+from hil.duts.prohelion_d1000_gen2.twin.frontend import Frontend
+from hil.sim.instruments.keysight_n6705c import SimKeysightN6705C
 from hil.sim.lab import Lab
 from hil.station.station import load_station
 
@@ -202,3 +209,56 @@ def test_a_colliding_configuration_is_sent_as_the_vendor_lays_it_out() -> None:
     assert node_frame_id(0x600, 27, "Diagnostics") == 0x6EF
     assert ids.count(0x6EF) == 2  # HVILInfo and Node27Diagnostics share an ID
     assert node_frame_id(0x600, 31, "Diagnostics") in ids
+
+
+def test_a_programmed_emulator_is_read_reported_and_resampled_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 4 nodes (14 cell emulators), a command to one emulator re-reads and reports only that
+    emulator's channels, and the zero-length cycle it causes re-samples only its node."""
+    station_file = tmp_path / "station-4x14.yaml"
+    station_file.write_text(yaml.safe_dump(station(4, 14, 4)), encoding="utf-8")
+    config = D1000Config(num_cmu_nodes=4, node_num_cells=[14], node_num_temp=[4])
+    lab = Lab(load_station(station_file), config.model_dump(mode="json", by_alias=True), seed=3)
+    plant = lab.plant
+    assert isinstance(plant, D1000Plant)
+    plant.can_listeners = lambda: 0
+    emulators = {id(port): cast(SimKeysightN6705C, port) for port, _ in plant.cells.values()}
+    assert len(emulators) == 14  # 56 cells, four channels a mainframe
+    for port in emulators.values():
+        port.execute("VOLT 3.7,(@1:4)")
+        port.execute("OUTP ON,(@1:4)")
+    lab.instruments["bmu_supply"].execute("VOLT 12;:CURR 1;:OUTP ON")
+    lab.advance(2.0)
+    assert plant.twin.powered
+    cell_port, channel = plant.cells[CellId(2, 9)]
+    port = emulators[id(cell_port)]
+    read: list[int] = []
+    reported: list[tuple[int, int]] = []
+    kept: list[frozenset[int] | None] = []
+    for other in emulators.values():
+        monkeypatch.setattr(other, "channel_setting", _spy(other.channel_setting, read, id(other)))
+        monkeypatch.setattr(other, "report_channel", _spy(other.report_channel, reported, id(other)))
+    measure = Frontend.measure
+
+    def spy_measure(self: Frontend, inputs: Any, cfg: Any, rng: Any, keep: Any = None) -> Any:
+        kept.append(None if keep is None else frozenset(keep))
+        return measure(self, inputs, cfg, rng, keep)
+
+    monkeypatch.setattr(Frontend, "measure", spy_measure)
+    port.execute(f"VOLT 3.95,(@{channel})")
+    lab.advance(0.001)
+    assert set(read) == {id(port)} and len(read) == 4  # its four channels, no other emulator's
+    assert {key for key, _ in reported} == {id(port)}
+    assert kept[0] == frozenset({0, 1, 3})  # node 2 alone sampled again
+    snap = plant.twin.snapshot()
+    assert snap.max_cell_voltage == pytest.approx(3.95, abs=0.002)
+    assert (snap.max_cell_voltage_node_id, snap.max_cell_voltage_cell_id) == (2, 9)
+
+
+def _spy(method: Callable[..., Any], calls: list[Any], key: int) -> Callable[..., Any]:
+    def wrapper(*args: Any) -> Any:
+        calls.append(key if len(args) == 1 else (key, args[0]))
+        return method(*args)
+
+    return wrapper

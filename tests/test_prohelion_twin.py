@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
-from hil.duts.prohelion_d1000_gen2.ntc import resistance_ohm
+from hil.duts.prohelion_d1000_gen2.ntc import resistance_ohm, temperature_c
 from hil.duts.prohelion_d1000_gen2.ocv import DEFAULT_OCV_TABLE_V
 from hil.duts.prohelion_d1000_gen2.twin import (
     ACTIVE_MAX_STEP_S,
@@ -24,6 +25,7 @@ from hil.duts.prohelion_d1000_gen2.twin import (
     LowSideStatus,
     contactor_fault_bit,
 )
+from hil.duts.prohelion_d1000_gen2.twin.frontend import NodeReadings
 from hil.duts.prohelion_d1000_gen2.twin.inputs import PlantInputs
 from hil.duts.prohelion_d1000_gen2.twin.protection import evaluate
 
@@ -1114,3 +1116,45 @@ def test_cell_extremes_take_the_first_of_equal_cells_and_skip_missing_ones() -> 
         3.4,
     )
     assert InfoBit.REASON_CELLCOUNT in ev.active
+
+
+def test_vector_sampling_agrees_with_the_per_channel_formulas() -> None:
+    """All thermistors and cells are sampled in one vector operation: with an ideal front end the
+    temperatures are the Beta formula rounded to 0.1 °C (None for an open or shorted input), and the
+    node totals filled in by the front end equal the sums of the node's own readings."""
+    cfg = config(num_cmu_nodes=3, nodeNumCells=12, nodeNumTemp=4)
+    inputs = PlantInputs.nominal(cfg, cell_v=3.7)
+    ohms = [resistance_ohm(t, cfg.thermistor_beta_value) for t in (-12.34, 0.0, 47.56, 88.8)]
+    inputs.nodes[1].thermistor_ohm = list(ohms)
+    inputs.nodes[2].thermistor_ohm = [None, 0.0, ohms[1], 1e9]  # open, shorted, 0 °C, beyond -50 °C
+    inputs.nodes[2].cell_v[3] = 0.0  # missing
+    ideal = Frontend.ideal().measure(inputs, cfg, random.Random(1))
+    assert ideal.nodes[1].temperature_c == tuple(
+        round(temperature_c(ohm, cfg.thermistor_beta_value), 1) for ohm in ohms
+    )
+    assert ideal.nodes[1].temperature_c == (-12.3, 0.0, 47.6, 88.8)
+    assert ideal.nodes[2].temperature_c == (None, None, 0.0, None)
+    ev = evaluate(ideal, inputs, cfg)
+    assert InfoBit.REASON_TEMPCOUNT in ev.active and InfoBit.REASON_CELLCOUNT in ev.active
+    assert ev.max_temperature is not None and (ev.max_temperature.node_id, ev.max_temperature.index) == (1, 4)
+    assert ev.min_temperature is not None and (ev.min_temperature.node_id, ev.min_temperature.index) == (1, 1)
+    noisy = Frontend.from_rng(random.Random(7)).measure(inputs, cfg, random.Random(2))
+    for node in (*ideal.nodes, *noisy.nodes):
+        recomputed = NodeReadings(node.connected, node.cell_v, node.cell_present, node.temperature_c)
+        assert node.total_voltage == recomputed.total_voltage
+        assert node.connected_cells == recomputed.connected_cells
+        assert node.connected_temp_sensors == recomputed.connected_temp_sensors
+    assert [n.connected_cells for n in noisy.nodes] == [12, 12, 11]
+    assert [n.connected_temp_sensors for n in noisy.nodes] == [4, 4, 1]
+
+
+def test_a_snapshot_without_nodes_has_the_same_pack_totals() -> None:
+    rig = Rig(config(num_cmu_nodes=3), ideal=False)
+    rig.twin.set_cell_voltage(1, 4, 3.9)
+    rig.twin.set_thermistor(2, 2, None)
+    rig.run(1.0)
+    full, fast = rig.twin.snapshot(), rig.twin.snapshot(nodes=False)
+    assert len(full.nodes) == 3 and fast.nodes == ()
+    assert replace(full, nodes=()) == fast
+    assert full.total_pack_voltage == pytest.approx(sum(n.total_voltage for n in full.nodes), abs=1e-9)
+    assert full.total_connected_temp_sensors == 3 * 4 - 1

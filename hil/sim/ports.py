@@ -7,6 +7,7 @@ MEASure queries then return (with the instrument's own accuracy applied by the i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,6 +54,9 @@ class MultiSourcePort(Protocol):
         """A number that changes whenever a setting may have changed."""
         ...
 
+    def on_settings_change(self, callback: Callable[[], None]) -> None:
+        """Have `callback` called whenever `settings_version` moves."""
+
     def report_channel(self, channel: int, voltage: float, current: float) -> None: ...
 
 
@@ -64,6 +68,9 @@ class ResistancePort(Protocol):
     def settings_version(self) -> int:
         """A number that changes whenever a setting may have changed."""
         ...
+
+    def on_settings_change(self, callback: Callable[[], None]) -> None:
+        """Have `callback` called whenever `settings_version` moves."""
 
 
 class Probe(Protocol):

@@ -214,6 +214,8 @@ class ScpiEngine:
     _errors: deque[str] = field(default_factory=deque)
     #: commands (not queries) executed so far: a plant reads the settings again only when it moved
     commands_executed: int = field(default=0, init=False)
+    #: called with no argument after the count moves (a plant marks the instrument to read again)
+    listeners: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.add("*IDN?", lambda c: self.idn)
@@ -287,6 +289,8 @@ class ScpiEngine:
                 call = Call(header, args, suffixes, channels)
                 if not query:  # before the handler: one that raises half-way may have changed settings
                     self.commands_executed += 1
+                    for listener in self.listeners:
+                        listener()
                 return command.handler(call), path if common else candidate[:-1]
         raise ScpiError(UNDEFINED_HEADER, header)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 from hil.duts.prohelion_d1000_gen2.can_codec import CanFrameError
@@ -79,12 +80,14 @@ def _parallel(a: float, b: float) -> float:
 
 @dataclass
 class _Feed:
-    """One emulator behind cell or thermistor inputs, what it feeds, its settings version last read."""
+    """One emulator behind cell or thermistor inputs and what it feeds."""
 
     port: MultiSourcePort | ResistancePort
     cells: list[tuple[CellId, int]] = field(default_factory=list)
     sensors: list[tuple[SensorId, int]] = field(default_factory=list)
-    version: int | None = None
+
+    def nodes(self) -> set[int]:
+        return {cell.node for cell, _ in self.cells} | {sensor.node for sensor, _ in self.sensors}
 
 
 class D1000Plant(Plant):
@@ -118,16 +121,24 @@ class D1000Plant(Plant):
         self._volts: list[list[float]] = [[0.0] * CELLS_PER_NODE_MAX for _ in range(top)]
         self._ohms: list[list[float | None]] = [[None] * TEMPS_PER_NODE_MAX for _ in range(top)]
         self._cells_sum = 0.0
+        # the inputs of each node as last handed to the twin: a node's object is replaced, never
+        # changed, when one of its channels moves, so the twin re-samples only that node
         self._nodes: list[NodeInputs] = []
-        # each emulator behind cells and thermistors with what it feeds, and its settings version
-        # when last read (None: never)
+        self._nodes_version = 0  # moves whenever a node's object was replaced
+        self._pushed_nodes_version = -1
+        self._broken = False  # the CMU_BREAK relay as last seen
+        # each emulator behind cells and thermistors with what it feeds; the ones commanded since
+        # they were last read (`_unread`) or since their channels were last reported (`_unreported`)
         self._feeds: dict[int, _Feed] = {}
         for cell, (port, channel) in self.cells.items():
             self._feeds.setdefault(id(port), _Feed(port)).cells.append((cell, channel))
         for sensor, (rport, rchannel) in self.ntcs.items():
             self._feeds.setdefault(id(rport), _Feed(rport)).sensors.append((sensor, rchannel))
-        self._reported: tuple[int, list[list[float]]] | None = None  # (volts version, bleed) reported
-        self._volts_version = 0  # moves whenever a cell voltage was read again
+        self._unread: set[int] = set(self._feeds)
+        self._unreported: set[int] = set(self._feeds)
+        for key, feed in self._feeds.items():
+            feed.port.on_settings_change(partial(self._commanded, key))
+        self._bleed: list[list[float]] | None = None  # the bleed currents last reported
         # power-path state (at the end of the last step)
         self.v_link = 0.0
         self.i_pack = 0.0
@@ -164,26 +175,34 @@ class D1000Plant(Plant):
         sim = self.switches.get(point)
         return bool(sim is not None and sim.closed(point))
 
-    # --- inputs from the instruments --------------------------------------------------------
+    # --- inputs from the instruments ---------------------------------------------------------
+    def _commanded(self, key: int) -> None:
+        """An emulator ran a command: its channels are read at the next step and reported after."""
+        self._unread.add(key)
+        self._unreported.add(key)
+
     def _refresh(self) -> None:
-        """Read every cell and thermistor channel once (instruments change only between steps).
+        """Read the channels of the emulators commanded since the last read (instruments change
+        only between steps): a single-cell stimulus costs the same at 14 cells as at 448."""
+        nodes: set[int] = set()
+        if self._unread:
+            volts_moved = False
+            for key in self._unread:
+                feed = self._feeds[key]
+                volts_moved |= self._read_channels(feed)
+                nodes |= {n for n in feed.nodes() if n < len(self._volts)}
+            self._unread.clear()
+            if volts_moved:
+                self._cells_sum = sum(sum(row) for row in self._volts)
+        broken = self.fault(CMU_BREAK)  # fault relays count too
+        if broken != self._broken or not self._nodes:
+            self._broken = broken
+            nodes = set(range(len(self._volts)))
+        if nodes:
+            self._rebuild_nodes(nodes)
 
-        Skipped while no command reached a cell or thermistor emulator since the last read.
-        """
-        changed = False
-        for feed in self._feeds.values():
-            version = feed.port.settings_version()
-            if version != feed.version:
-                feed.version = version
-                self._read_channels(feed)
-                changed = True
-        if changed:
-            self._cells_sum = sum(sum(row) for row in self._volts)
-            self._volts_version += 1
-        self._nodes = self._node_inputs()  # fault relays count too
-
-    def _read_channels(self, feed: _Feed) -> None:
-        """The channels of one emulator (the others' settings did not move)."""
+    def _read_channels(self, feed: _Feed) -> bool:
+        """The channels of one emulator (the others' settings did not move); whether it has cells."""
         for cell, channel in feed.cells:
             setting = cast(MultiSourcePort, feed.port).channel_setting(channel)
             self._volts[cell.node][cell.cell - 1] = setting.voltage if setting.on else 0.0
@@ -192,6 +211,7 @@ class D1000Plant(Plant):
                 self._ohms[sensor.node][sensor.sensor - 1] = cast(ResistancePort, feed.port).resistance(
                     rchannel
                 )
+        return bool(feed.cells)
 
     def cell_voltage(self, cell: CellId) -> float:
         """The cell input's voltage as last read from its emulator channel."""
@@ -236,15 +256,18 @@ class D1000Plant(Plant):
             aux.append(main_closed != self.config.aux_normally_closed(k))
         return aux
 
-    def _node_inputs(self) -> list[NodeInputs]:
+    def _rebuild_nodes(self, changed: set[int]) -> None:
+        """New input objects for the `changed` nodes (the others' objects stand)."""
         last = self.physical_nodes[-1] if self.physical_nodes else None
-        broken = self.fault(CMU_BREAK)
         physical = set(self.physical_nodes)
-        nodes = []
-        for n, (volts, ohms) in enumerate(zip(self._volts, self._ohms, strict=True)):
-            connected = n in physical and sum(volts) >= CMU_MIN_V and not (broken and n == last)
-            nodes.append(NodeInputs(list(volts), list(ohms), connected=connected))
-        return nodes
+        if len(self._nodes) != len(self._volts):
+            self._nodes = [NodeInputs([], [], connected=False)] * len(self._volts)
+            changed = set(range(len(self._volts)))
+        for n in changed:
+            volts = self._volts[n]
+            connected = n in physical and sum(volts) >= CMU_MIN_V and not (self._broken and n == last)
+            self._nodes[n] = NodeInputs(list(volts), list(self._ohms[n]), connected=connected)
+        self._nodes_version += 1
 
     def _push_inputs(self) -> None:
         """Hand the twin what it senses now (marked changed only where it changed)."""
@@ -258,7 +281,7 @@ class D1000Plant(Plant):
         bju = inputs.bju
         battery_v = self.v_batt - self.i_pack * self.battery_ohm
         changed = (
-            inputs.nodes != nodes
+            self._pushed_nodes_version != self._nodes_version
             or inputs.aux_closed != aux
             or inputs.hvil is not hvil
             or inputs.supply_v != supply_v
@@ -267,13 +290,14 @@ class D1000Plant(Plant):
         )
         if not changed:
             return
-        inputs.nodes = [NodeInputs(list(n.cell_v), list(n.thermistor_ohm), n.connected) for n in nodes]
+        inputs.nodes = list(nodes)  # the twin takes them as they are (NodeInputs are replaced, not edited)
+        self._pushed_nodes_version = self._nodes_version
         inputs.aux_closed = aux
         inputs.hvil = hvil
         inputs.supply_v = supply_v
         bju.current_a, bju.battery_v = self.i_pack, battery_v
         bju.charger_v = bju.load_v = self.v_link
-        twin.inputs_changed()
+        twin.inputs_changed(resample=False)
 
     # --- the power path ---------------------------------------------------------------------
     def _paths(self, coils: tuple[bool, ...]) -> tuple[bool, float | None]:
@@ -382,7 +406,7 @@ class D1000Plant(Plant):
         if not (fast or slow):
             return
         if self._talking():
-            snap = self.twin.snapshot()
+            snap = self.twin.snapshot(nodes=slow)  # the per-node messages go out with the slow group
             for can_id, data in self.encoder.frames(snap, fast, slow):
                 self.publish(t, can_id, data)
         while self.next_fast <= t + _EPS:
@@ -401,15 +425,20 @@ class D1000Plant(Plant):
             self.battery.report(self.v_batt - self.i_pack * self.battery_ohm, self.i_pack)
         if self.load is not None:
             self.load.report(self.v_link, self.i_load)
+        # up to 448 channels: told again only where a voltage was programmed or a bleed moved
         bleed = self.twin.bleed_currents()
-        if self._reported is not None and self._reported == (self._volts_version, bleed):
-            return  # 448 channels: told again only when a voltage or a bleed current moved
-        for cell, (port, channel) in self.cells.items():
-            amps = 0.0
-            if cell.node < len(bleed) and cell.cell <= len(bleed[cell.node]):
-                amps = bleed[cell.node][cell.cell - 1]  # the balancing bleed is drawn from the cell
-            port.report_channel(channel, self._volts[cell.node][cell.cell - 1], amps)
-        self._reported = (self._volts_version, bleed)
+        if bleed != self._bleed:
+            self._bleed = bleed
+            self._unreported.update(self._feeds)
+        for key in self._unreported:
+            for cell, channel in self._feeds[key].cells:
+                amps = 0.0
+                if cell.node < len(bleed) and cell.cell <= len(bleed[cell.node]):
+                    amps = bleed[cell.node][cell.cell - 1]  # the balancing bleed is drawn from the cell
+                cast(MultiSourcePort, self._feeds[key].port).report_channel(
+                    channel, self._volts[cell.node][cell.cell - 1], amps
+                )
+        self._unreported.clear()
 
     def max_step(self, t: float) -> float:
         self._refresh()  # SCPI since the last step changed the instruments: read them once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Literal
 
 from hil.sim.scpi import Call, ScpiEngine
@@ -46,6 +47,11 @@ class SimInstrument:
     def settings_version(self) -> int:
         """Changes whenever a command (not a query) ran: the plant re-reads the settings then."""
         return self.engine.commands_executed
+
+    def on_settings_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever `settings_version` moves, so that a plant with hundreds of
+        channels re-reads only the instruments that were commanded."""
+        self.engine.listeners.append(callback)
 
     def error_term(self, value: float, gain: float, offset: float) -> float:
         """A reading with a seeded error inside the instrument's accuracy (gain·|value| + offset)."""

@@ -17,6 +17,7 @@ The plant reads each channel (GPIB address) through ResistancePort.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hil.sim.instruments.base import SimInstrument
@@ -139,6 +140,11 @@ class SimIetPrs202Bank(SimInstrument):
     def settings_version(self) -> int:
         """Changes whenever a command ran on any unit of the bank."""
         return self.engine.commands_executed + sum(u.engine.commands_executed for u in self.units.values())
+
+    def on_settings_change(self, callback: Callable[[], None]) -> None:
+        super().on_settings_change(callback)
+        for unit in self.units.values():
+            unit.engine.listeners.append(callback)
 
     # --- the controller -----------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from hil.duts.prohelion_d1000_gen2.config import (
     TEMPS_PER_NODE_MAX,
     D1000Config,
 )
-from hil.duts.prohelion_d1000_gen2.ntc import BetaNtc
+from hil.duts.prohelion_d1000_gen2.ntc import KELVIN_OFFSET, BetaNtc
 from hil.duts.prohelion_d1000_gen2.twin.inputs import PlantInputs
 
 NOISE_SIGMAS = 3.0
@@ -91,6 +91,36 @@ class NodeReadings:
     cell_v: tuple[float, ...]  # V, 1 mV resolution
     cell_present: tuple[bool, ...]
     temperature_c: tuple[float | None, ...]  # °C, 0.1 °C resolution; None = sensor not connected
+
+    # Worked out once per sample: a node whose sample stands keeps them from cycle to cycle.
+    @cached_property
+    def total_voltage(self) -> float:
+        """The sum of the present cells (V, 1 mV)."""
+        return round(sum(v for v, ok in zip(self.cell_v, self.cell_present, strict=True) if ok), 3)
+
+    @cached_property
+    def connected_cells(self) -> int:
+        return sum(self.cell_present)
+
+    @cached_property
+    def connected_temp_sensors(self) -> int:
+        return sum(1 for temp in self.temperature_c if temp is not None)
+
+    @classmethod
+    def sampled(
+        cls,
+        cell_v: tuple[float, ...],
+        cell_present: tuple[bool, ...],
+        temperature_c: tuple[float | None, ...],
+        totals: tuple[float, int, int],
+    ) -> NodeReadings:
+        """A connected node's readings with (total voltage, connected cells, connected sensors)
+        already worked out for all nodes at once by the front end (they fill the cached values)."""
+        node = cls(True, cell_v, cell_present, temperature_c)
+        node.__dict__.update(
+            total_voltage=totals[0], connected_cells=totals[1], connected_temp_sensors=totals[2]
+        )
+        return node
 
 
 @dataclass(frozen=True)
@@ -151,9 +181,9 @@ class Frontend:
 
     def _cell_volts(
         self, inputs: PlantInputs, cells_per_node: Sequence[int], rng: random.Random
-    ) -> list[list[float]]:
-        """Every configured cell sampled once (V, 1 mV resolution), by node; the noise is drawn
-        from a generator seeded by `rng`, so a seeded unit stays reproducible."""
+    ) -> np.ndarray:
+        """Every configured cell sampled once (V, 1 mV resolution) as a (node, cell) array; the
+        noise is drawn from a generator seeded by `rng`, so a seeded unit stays reproducible."""
         nodes = len(cells_per_node)
         true = np.zeros((nodes, CELLS_PER_NODE_MAX))
         for n in range(min(nodes, len(inputs.nodes))):
@@ -167,8 +197,45 @@ class Frontend:
             limit = NOISE_SIGMAS * sigma
             noise = np.random.default_rng(rng.getrandbits(64)).standard_normal(true.shape) * sigma
             reading += np.clip(noise, -limit, limit)
-        rows: list[list[float]] = (np.maximum(0.0, np.round(reading, 3)) + 0.0).tolist()
-        return rows
+        rounded: np.ndarray = np.maximum(0.0, np.round(reading, 3)) + 0.0
+        return rounded
+
+    @cached_property
+    def _thermistor_errors(self) -> tuple[np.ndarray, np.ndarray]:
+        """1 + gain and noise sigma (relative, on resistance) of every thermistor channel."""
+        gain = np.array([[1.0 + ch.gain for ch in node] for node in self.thermistors])
+        sigma = np.array([[ch.noise_sigma for ch in node] for node in self.thermistors])
+        return gain, sigma
+
+    def _temperatures(
+        self, inputs: PlantInputs, temps_per_node: Sequence[int], ntc: BetaNtc, rng: random.Random
+    ) -> tuple[list[list[float | None]], np.ndarray]:
+        """Every configured thermistor sampled once (°C, 0.1 °C resolution), by node, None where
+        the input is open, shorted or beyond the conversion's range (one vector operation); and
+        where it is connected, as a (node, sensor) array."""
+        nodes = len(temps_per_node)
+        ohm = np.full((nodes, TEMPS_PER_NODE_MAX), np.nan)
+        for n in range(min(nodes, len(inputs.nodes))):
+            node = inputs.nodes[n]
+            k = min(temps_per_node[n], len(node.thermistor_ohm))
+            if node.connected and k:
+                ohm[n, :k] = np.array(node.thermistor_ohm[:k], dtype=float)  # None → NaN
+        r_open, r_short = ntc.resistance_ohm(NTC_RANGE_C[0]), ntc.resistance_ohm(NTC_RANGE_C[1])
+        with np.errstate(invalid="ignore"):
+            valid = (ohm >= r_short) & (ohm <= r_open)
+        gain, sigma = (a[:nodes] for a in self._thermistor_errors)
+        factor = gain
+        if sigma.any():
+            limit = NOISE_SIGMAS * sigma
+            noise = np.random.default_rng(rng.getrandbits(64)).standard_normal(ohm.shape) * sigma
+            factor = gain + np.clip(noise, -limit, limit)
+        measured = np.where(valid, ohm, ntc.r25_ohm) * factor
+        inv = 1.0 / (25.0 + KELVIN_OFFSET) + np.log(measured / ntc.r25_ohm) / ntc.beta_k
+        celsius = np.round(1.0 / inv - KELVIN_OFFSET, 1) + 0.0
+        readings = celsius.astype(object)
+        readings[~valid] = None
+        rows: list[list[float | None]] = readings.tolist()
+        return rows, valid
 
     @classmethod
     def from_rng(cls, rng: random.Random) -> Frontend:
@@ -210,14 +277,16 @@ class Frontend:
         taken); the others are sampled again.
         """
         ntc = BetaNtc(config.fixed.thermistor_r25_ohm, float(config.thermistor_beta_value))
-        r_open = ntc.resistance_ohm(NTC_RANGE_C[0])
-        r_short = ntc.resistance_ohm(NTC_RANGE_C[1])
         present_v = config.fixed.cell_present_v
-        rows = self._cell_volts(inputs, config.cells_per_node(), rng)
+        cells_per_node, temps_per_node = config.cells_per_node(), config.temps_per_node()
+        volts_array = self._cell_volts(inputs, cells_per_node, rng)
+        present_array = volts_array >= present_v
+        totals = np.round(np.where(present_array, volts_array, 0.0).sum(axis=1), 3) + 0.0
+        temp_rows, connected_array = self._temperatures(inputs, temps_per_node, ntc, rng)
+        rows, present_rows, total_list = volts_array.tolist(), present_array.tolist(), totals.tolist()
+        cell_counts, temp_counts = present_array.sum(axis=1).tolist(), connected_array.sum(axis=1).tolist()
         nodes: list[NodeReadings] = []
-        for n, (cells, temps) in enumerate(
-            zip(config.cells_per_node(), config.temps_per_node(), strict=True)
-        ):
+        for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
             if keep is not None and n in keep:
                 nodes.append(keep[n])
                 continue
@@ -225,18 +294,13 @@ class Frontend:
             if node is None or not node.connected:
                 nodes.append(NodeReadings(False, (0.0,) * cells, (False,) * cells, (None,) * temps))
                 continue
-            volts = rows[n][:cells]
-            temperatures: list[float | None] = []
-            for i in range(temps):
-                ohm = node.thermistor_ohm[i] if i < len(node.thermistor_ohm) else None
-                if ohm is None or not r_short <= ohm <= r_open:
-                    temperatures.append(None)
-                    continue
-                ch = self.thermistors[n][i]
-                measured = ohm * ch.apply(1.0, rng)
-                temperatures.append(round(ntc.temperature_c(measured), 1) + 0.0)
             nodes.append(
-                NodeReadings(True, tuple(volts), tuple(v >= present_v for v in volts), tuple(temperatures))
+                NodeReadings.sampled(
+                    tuple(rows[n][:cells]),
+                    tuple(present_rows[n][:cells]),
+                    tuple(temp_rows[n][:temps]),
+                    (total_list[n], cell_counts[n], temp_counts[n]),
+                )
             )
         bju = inputs.bju
         env = inputs.environment

@@ -62,72 +62,67 @@ class Evaluation:
     min_temperature: Extreme | None
 
 
-class _Range:
-    """Running maximum and minimum with their place (first occurrence wins ties)."""
-
-    def __init__(self) -> None:
-        self.high: tuple[float, int, int] | None = None
-        self.low: tuple[float, int, int] | None = None
-
-    def add(self, value: float, node: int, index: int) -> None:
-        if self.high is None or value > self.high[0]:
-            self.high = (value, node, index)
-        if self.low is None or value < self.low[0]:
-            self.low = (value, node, index)
-
-    def extremes(self) -> tuple[Extreme | None, Extreme | None]:
-        high = Extreme(*self.high) if self.high is not None else None
-        low = Extreme(*self.low) if self.low is not None else None
-        return high, low
+def _flat_extremes(
+    places: list[tuple[int, int]], values: np.ndarray, present: np.ndarray, base: int
+) -> tuple[Extreme | None, Extreme | None]:
+    """Highest and lowest present value of a node-major flat array (first occurrence on ties);
+    `places` are (node ID, channel count) in the array's order."""
+    where = np.flatnonzero(present)
+    if where.size == 0:
+        return None, None
+    chosen = values[where]
+    return (
+        _extreme_at(places, int(where[int(np.argmax(chosen))]), values, base),
+        _extreme_at(places, int(where[int(np.argmin(chosen))]), values, base),
+    )
 
 
 def _cell_extremes(
     connected: list[tuple[int, NodeReadings]],
 ) -> tuple[Extreme | None, Extreme | None, bool]:
-    """Highest and lowest present cell (first occurrence on ties, in node then cell order) and
-    whether a configured cell reads no voltage; one vector pass over up to 448 cells."""
+    """Highest and lowest present cell (in node then cell order) and whether a configured cell
+    reads no voltage; one vector pass over up to 448 cells."""
     if not connected:
         return None, None, False
     volts = np.fromiter(chain.from_iterable(node.cell_v for _, node in connected), float)
     present = np.fromiter(chain.from_iterable(node.cell_present for _, node in connected), bool)
-    missing = not bool(present.all())
-    where = np.flatnonzero(present)
-    if where.size == 0:
-        return None, None, missing
-    values = volts[where]
-    return (
-        _extreme_at(connected, int(where[int(np.argmax(values))]), volts),
-        _extreme_at(connected, int(where[int(np.argmin(values))]), volts),
-        missing,
-    )
+    places = [(node_id, len(node.cell_v)) for node_id, node in connected]
+    return (*_flat_extremes(places, volts, present, CELL_ID_BASE), not bool(present.all()))
 
 
-def _extreme_at(connected: list[tuple[int, NodeReadings]], flat: int, volts: np.ndarray) -> Extreme:
-    """The cell at index `flat` of the node-major cell list, as an Extreme."""
-    value = float(volts[flat])
-    for node_id, node in connected:
-        if flat < len(node.cell_v):
-            return Extreme(value, node_id, flat + CELL_ID_BASE)
-        flat -= len(node.cell_v)
-    raise IndexError("cell index beyond the connected nodes")
+def _temperature_extremes(
+    connected: list[tuple[int, NodeReadings]],
+) -> tuple[Extreme | None, Extreme | None, bool]:
+    """Highest and lowest connected thermistor and whether a configured one is not connected."""
+    if not connected:
+        return None, None, False
+    temps = np.array(list(chain.from_iterable(node.temperature_c for _, node in connected)), dtype=float)
+    present = ~np.isnan(temps)  # None (not connected) became NaN
+    places = [(node_id, len(node.temperature_c)) for node_id, node in connected]
+    return (*_flat_extremes(places, temps, present, SENSOR_ID_BASE), not bool(present.all()))
+
+
+def _extreme_at(places: list[tuple[int, int]], flat: int, values: np.ndarray, base: int) -> Extreme:
+    """The channel at index `flat` of the node-major array, as an Extreme (channel IDs from `base`)."""
+    value = float(values[flat])
+    for node_id, size in places:
+        if flat < size:
+            return Extreme(value, node_id, flat + base)
+        flat -= size
+    raise IndexError("index beyond the connected nodes")
 
 
 def evaluate(readings: Readings, inputs: PlantInputs, config: D1000Config) -> Evaluation:
     """Check one sample against the configured limits."""
     b = config.behaviour
-    temps = _Range()
     active: set[InfoBit] = set()
     connected = [(n + NODE_ID_BASE, node) for n, node in enumerate(readings.nodes) if node.connected]
-    for node_id, node in connected:
-        for i, temp in enumerate(node.temperature_c):
-            if temp is None:
-                active.add(InfoBit.REASON_TEMPCOUNT)
-            else:
-                temps.add(temp, node_id, i + SENSOR_ID_BASE)
     max_cell, min_cell, missing = _cell_extremes(connected)
     if missing:
         active.add(InfoBit.REASON_CELLCOUNT)
-    max_temp, min_temp = temps.extremes()
+    max_temp, min_temp, unconnected = _temperature_extremes(connected)
+    if unconnected:
+        active.add(InfoBit.REASON_TEMPCOUNT)
 
     if (
         b.cell_voltage_limits

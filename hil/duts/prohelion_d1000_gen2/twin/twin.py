@@ -132,6 +132,9 @@ _BLANK_EVALUATION = Evaluation(frozenset(), True, True, False, None, None, None,
 class D1000Twin:
     """Firmware twin of one D1000 Gen2 BMU with its CMUs and BJU (see the module docstring)."""
 
+    #: the node inputs (by object) and configuration the current readings were sampled from
+    _sampled: tuple[list[NodeInputs], D1000Config] | None
+
     def __init__(
         self,
         config: D1000Config,
@@ -259,15 +262,22 @@ class D1000Twin:
         self._settle()
 
     # --- inputs ----------------------------------------------------------------------------
-    def inputs_changed(self) -> None:
-        """`inputs` was edited directly: the firmware sees it at the current time."""
+    def inputs_changed(self, resample: bool = True) -> None:
+        """`inputs` was edited directly: the firmware sees it at the current time.
+
+        resample=False: the node inputs were only replaced by new `NodeInputs` objects, none edited
+        in place, so a node whose object is the one last sampled keeps its sample (the plant's way:
+        a single-cell stimulus then costs the same at 14 cells as at 448).
+        """
+        if resample:
+            self._sampled = None
         self._dirty = True
 
     def set_cell_voltage(self, node: int, cell: int, volts: float) -> None:
         """True voltage at cell input `cell` (1..14) of CMU `node` (0..)."""
-        inputs = self._node(node)
         if not 1 <= cell <= 14:
             raise ValueError(f"cell must be 1..14, got {cell}")
+        inputs = self._edit_node(node)
         while len(inputs.cell_v) < cell:
             inputs.cell_v.append(0.0)
         inputs.cell_v[cell - 1] = volts
@@ -275,21 +285,21 @@ class D1000Twin:
 
     def set_node_cells(self, node: int, volts: Sequence[float]) -> None:
         """True voltages at the cell inputs of CMU `node`, cell 1 first."""
-        self._node(node).cell_v = list(volts)
+        self._edit_node(node).cell_v = list(volts)
         self._dirty = True
 
     def set_all_cells(self, volts: float) -> None:
         """Every configured cell of every node at `volts`; the BJU's battery voltage follows."""
         for n, cells in enumerate(self._config.cells_per_node()):
-            self._node(n).cell_v = [volts] * cells
+            self._edit_node(n).cell_v = [volts] * cells
         self.inputs.bju.battery_v = volts * sum(self._config.cells_per_node())
         self._dirty = True
 
     def set_thermistor(self, node: int, sensor: int, ohm: float | None) -> None:
         """Resistance at thermistor input `sensor` (1..4) of CMU `node`; None = open."""
-        inputs = self._node(node)
         if not 1 <= sensor <= 4:
             raise ValueError(f"sensor must be 1..4, got {sensor}")
+        inputs = self._edit_node(node)
         while len(inputs.thermistor_ohm) < sensor:
             inputs.thermistor_ohm.append(None)
         inputs.thermistor_ohm[sensor - 1] = ohm
@@ -303,12 +313,12 @@ class D1000Twin:
         """Every configured thermistor at `temp_c`."""
         ohm = self.thermistor_model().resistance_ohm(temp_c)
         for n, temps in enumerate(self._config.temps_per_node()):
-            self._node(n).thermistor_ohm = [ohm] * temps
+            self._edit_node(n).thermistor_ohm = [ohm] * temps
         self._dirty = True
 
     def set_node_connected(self, node: int, connected: bool) -> None:
         """CMU `node` on or off the CMU bus (a node beyond the configured ones is an extra CMU)."""
-        self._node(node).connected = connected
+        self._edit_node(node).connected = connected
         self._dirty = True
 
     def set_bju(
@@ -433,19 +443,23 @@ class D1000Twin:
         variant = self._config.supply_variant_v
         return BMU_POWER_W[variant] / (REGULATOR_EFFICIENCY * self.inputs.supply_v)
 
-    def snapshot(self) -> D1000Snapshot:
-        """Everything the BMU reports now (after seeing any changed inputs)."""
+    def snapshot(self, nodes: bool = True) -> D1000Snapshot:
+        """Everything the BMU reports now (after seeing any changed inputs).
+
+        nodes=False leaves out the per-node part (`nodes` is empty; the pack totals are the same),
+        which the 100 ms telemetry does not need: up to 32 node records every second, not ten times.
+        """
         self._settle()
         cfg = self._config
         r, ev = self._readings, self._evaluation
-        nodes = tuple(self._node_snapshot(n, node) for n, node in enumerate(r.nodes))
+        node_snaps = tuple(self._node_snapshot(n, node) for n, node in enumerate(r.nodes)) if nodes else ()
         reasons = frozenset(self._reasons)
         info = (1 << int(self._state)) | sum(1 << int(bit) for bit in reasons)
         actual = self._contactors.actual(self.inputs.aux_closed, cfg)
         configured_cells = sum(cfg.cells_per_node())
         configured_temps = sum(cfg.temps_per_node())
-        connected_cells = sum(node.connected_cells for node in nodes)
-        connected_temps = sum(node.connected_temp_sensors for node in nodes)
+        connected_cells = sum(node.connected_cells for node in r.nodes)
+        connected_temps = sum(node.connected_temp_sensors for node in r.nodes)
         hvil = self.inputs.hvil
         charge_limit = cfg.max_charge_current if ev.charge_allowed else 0.0
         discharge_limit = cfg.max_discharge_current if ev.discharge_allowed else 0.0
@@ -472,7 +486,7 @@ class D1000Twin:
             soh_percentage=100.0,
             sop_max_current_discharge=discharge_limit,
             sop_max_current_charge=charge_limit,
-            total_pack_voltage=round(sum(node.total_voltage for node in nodes), 3),
+            total_pack_voltage=round(sum(node.total_voltage for node in r.nodes), 3),
             pack_balance_threshold=cfg.cell_balancing_voltage,
             total_cells_balancing=sum(bin(mask).count("1") for mask in self._balancing),
             max_cell_voltage=ev.max_cell.value if ev.max_cell else None,
@@ -487,7 +501,7 @@ class D1000Twin:
             min_temperature=ev.min_temperature.value if ev.min_temperature else None,
             min_temperature_node_id=ev.min_temperature.node_id if ev.min_temperature else None,
             min_temperature_sensor_id=ev.min_temperature.index if ev.min_temperature else None,
-            nodes=nodes,
+            nodes=node_snaps,
             hvil_flag_nok=self._powered and hvil is not HvilLoop.CLOSED,
             hvil_flag_scg=self._powered and hvil is HvilLoop.SHORT_TO_GROUND,
             hvil_flag_scb=self._powered and hvil is HvilLoop.SHORT_TO_BATTERY,
@@ -559,7 +573,7 @@ class D1000Twin:
         self._balancing = [0] * self._config.num_cmu_nodes
         self._lss = [False] * len(LOW_SIDE_SWITCHES)
         self._readings = _blank_readings(self._config)
-        self._sampled: tuple[list[NodeInputs], D1000Config] | None = None  # what _readings was taken from
+        self._sampled = None
         self._evaluation = _BLANK_EVALUATION
         self._transitioned = False
 
@@ -597,6 +611,14 @@ class D1000Twin:
             self.inputs.nodes.append(NodeInputs([], [], connected=False))
         return self.inputs.nodes[node]
 
+    def _edit_node(self, node: int) -> NodeInputs:
+        """A copy of node `node`'s inputs put in its place, to edit: the object last sampled is
+        never changed, so an unchanged object means an unchanged node (`_unchanged_nodes`)."""
+        old = self._node(node)
+        new = NodeInputs(list(old.cell_v), list(old.thermistor_ohm), old.connected)
+        self.inputs.nodes[node] = new
+        return new
+
     def _unchanged_nodes(self, dt: float) -> dict[int, NodeReadings] | None:
         """On a cycle for changed inputs (dt 0), the nodes whose inputs are as last sampled.
 
@@ -613,17 +635,14 @@ class D1000Twin:
         return {
             n: readings[n]
             for n in range(min(len(sampled), len(nodes), len(readings)))
-            if nodes[n] == sampled[n]
+            if nodes[n] is sampled[n]
         }
 
     def _cycle(self, t: float, dt: float) -> None:
         """One firmware cycle at t covering (t - dt, t]."""
         cfg = self._config
         r = self.frontend.measure(self.inputs, cfg, self._rng, self._unchanged_nodes(dt))
-        self._sampled = (
-            [NodeInputs(list(n.cell_v), list(n.thermistor_ohm), n.connected) for n in self.inputs.nodes],
-            cfg,
-        )
+        self._sampled = (list(self.inputs.nodes), cfg)
         self._filtered = filter_step(self._filtered, r.current_a, dt, cfg.fixed.filtered_current_tau_s)
         self._soc.count(r.current_a, dt, cfg.pack_capacity)
         ev = evaluate(r, self.inputs, cfg)
@@ -829,22 +848,18 @@ class D1000Twin:
         return [x for x in times if x > self._t + _EPS and math.isfinite(x)]
 
     def _node_snapshot(self, n: int, node: NodeReadings) -> NodeSnapshot:
-        present = sum(node.cell_present)
-        temps = sum(1 for temp in node.temperature_c if temp is not None)
         mask = self._balancing[n] if n < len(self._balancing) else 0
         return NodeSnapshot(
             node=n,
             connected=node.connected,
-            total_voltage=round(
-                sum(v for v, ok in zip(node.cell_v, node.cell_present, strict=True) if ok), 3
-            ),
+            total_voltage=node.total_voltage,
             high_resistance_cell_sense=0,
             cells=node.cell_v,
             temps=node.temperature_c,
-            connected_cells=present,
-            disconnected_cells=len(node.cell_v) - present,
-            connected_temp_sensors=temps,
-            disconnected_temp_sensors=len(node.temperature_c) - temps,
+            connected_cells=node.connected_cells,
+            disconnected_cells=len(node.cell_v) - node.connected_cells,
+            connected_temp_sensors=node.connected_temp_sensors,
+            disconnected_temp_sensors=len(node.temperature_c) - node.connected_temp_sensors,
             cell_balance_command_sent=mask,
             cell_balance_status=mask,
         )
