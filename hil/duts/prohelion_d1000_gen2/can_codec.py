@@ -266,18 +266,9 @@ class D1000CanCodec:
         Raises `UnknownFrameError` for an extended or unknown ID, `FrameLengthError` for a payload
         that is not 8 bytes, `CanFrameError` for data that is not bytes; nothing else for any input.
         """
-        entry = self._by_id.get(arbitration_id) if type(arbitration_id) is int else None
-        if entry is None or is_extended_id:
-            raise UnknownFrameError(self._unknown(arbitration_id, is_extended_id))
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise CanFrameError(f"{entry.placed.name}: payload must be bytes, got {type(data).__name__}")
+        entry = self._entry(arbitration_id, data, is_extended_id)
         payload = bytes(data)
         msg = entry.message
-        if len(payload) != msg.length:
-            raise FrameLengthError(
-                f"{_hex(arbitration_id)} {entry.placed.name}: {len(payload)} data bytes, the layout "
-                f"defines {msg.length}"
-            )
         try:
             values = msg.decode(payload, decode_choices=False, scaling=True)
         except Exception as exc:  # pragma: no cover - the length is checked; guard the promise anyway
@@ -288,6 +279,26 @@ class D1000CanCodec:
         for name, decimals in entry.rounded:
             out[name] = round(out[name], decimals)
         return DecodedFrame(entry.placed.name, entry.placed.node, out)
+
+    def check(
+        self, arbitration_id: int, data: bytes | bytearray | memoryview, is_extended_id: bool = False
+    ) -> str:
+        """The message name of a frame `decode` would accept, raising what `decode` raises, without
+        decoding its signals: a capture is checked frame by frame and decoded when read."""
+        return self._entry(arbitration_id, data, is_extended_id).placed.name
+
+    def _entry(self, arbitration_id: int, data: object, is_extended_id: bool) -> _MessageCodec:
+        entry = self._by_id.get(arbitration_id) if type(arbitration_id) is int else None
+        if entry is None or is_extended_id:
+            raise UnknownFrameError(self._unknown(arbitration_id, is_extended_id))
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise CanFrameError(f"{entry.placed.name}: payload must be bytes, got {type(data).__name__}")
+        if len(data) != entry.message.length:
+            raise FrameLengthError(
+                f"{_hex(arbitration_id)} {entry.placed.name}: {len(data)} data bytes, the layout "
+                f"defines {entry.message.length}"
+            )
+        return entry
 
     def _unknown(self, arbitration_id: object, is_extended_id: bool) -> str:
         """Why an ID is not one of ours, with a hint when it is a node beyond the configured count."""

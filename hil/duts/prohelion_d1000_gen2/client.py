@@ -104,7 +104,9 @@ class D1000Client(DutClient):
             for kind in NODE_KINDS
             if (can_id := node_frame_id(base, n, kind)) <= MAX_STANDARD_ID
         )
-        self._latest: dict[str, Received] = {}
+        self._latest: dict[str, Received] = {}  # decoded when read
+        self._undecoded: dict[str, Frame] = {}  # newer than `_latest`, checked but not decoded yet
+        self._received_at: dict[str, float] = {}  # the newest frame's timestamp, by message
         self._info_id = self.codec.frame_id("BMSInfo")
         self._info_word: int | None = None
         self.info_changes: list[tuple[float, int]] = []  # (time, BMSInfo word) whenever the word changed
@@ -162,7 +164,9 @@ class D1000Client(DutClient):
 
     # --- telemetry --------------------------------------------------------------------------
     def _consume(self) -> None:
-        """Decode the frames captured since the last call (only the newest frame of each ID is kept)."""
+        """Take the frames captured since the last call: each is checked (ID, length) and the newest
+        of each message kept; its signals are decoded only when the message is read (`latest`), so
+        a 32-node pack's per-node frames cost little until a test looks at them."""
         frames = self.monitor.frames
         end = len(frames)
         info_id = self._info_id
@@ -178,19 +182,24 @@ class D1000Client(DutClient):
         self._cursor = end
         for frame in newest.values():
             try:
-                decoded = self.codec.decode(frame.arbitration_id, frame.data)
+                name = self.codec.check(frame.arbitration_id, frame.data)
             except UnknownFrameError:
                 continue  # not one of the BMU's messages
             except CanFrameError as exc:
                 self.monitor.undecodable(frame, str(exc))
                 continue
-            self._latest[decoded.name] = Received(frame.timestamp, decoded.signals)
-            if decoded.name == "BMSInfo":
+            self._undecoded[name] = frame
+            self._received_at[name] = frame.timestamp
+            if frame.arbitration_id == info_id:
                 self._info_word = int.from_bytes(frame.data, "little")
 
     def latest(self, name: str) -> Received | None:
         """The latest frame of a DBC message name (None if none was received)."""
         self._consume()
+        frame = self._undecoded.pop(name, None)
+        if frame is not None:
+            decoded = self.codec.decode(frame.arbitration_id, frame.data)
+            self._latest[name] = Received(frame.timestamp, decoded.signals)
         return self._latest.get(name)
 
     def value(self, message: str, signal: str) -> Value | None:
@@ -201,7 +210,7 @@ class D1000Client(DutClient):
     def fresh(self, names: Iterable[str], since: float) -> bool:
         """Whether every message in `names` was received with a timestamp at or after `since`."""
         self._consume()
-        return all((got := self._latest.get(n)) is not None and got.time >= since - 1e-6 for n in names)
+        return all((t := self._received_at.get(n)) is not None and t >= since - 1e-6 for n in names)
 
     def info_word(self) -> int | None:
         """The 64-bit BMSInfo word of the latest frame (state bit and flags)."""

@@ -1,0 +1,83 @@
+"""The D1000 Gen2 client's telemetry view on the simulated station's CAN bus.
+
+Frames are put on the bus by a second client (the BMU stays unpowered, so it sends nothing): the
+client checks each frame's ID and length as it arrives and decodes a message only when it is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import can
+import pytest
+
+from hil.can_monitor import CanMonitor, open_bus
+from hil.duts.prohelion_d1000_gen2.client import D1000Client
+from hil.station.station import Station
+
+ROOT = Path(__file__).resolve().parents[1]
+STATION = ROOT / "stations" / "sim-prohelion-d1000-gen2.yaml"
+WAIT_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[tuple[D1000Client, CanMonitor, can.BusABC]]:
+    station = Station.open(STATION)
+    bus = station.model.buses.can
+    assert bus is not None
+    monitor = CanMonitor(
+        open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port), station.clock
+    )
+    client = D1000Client(station, monitor)
+    client.sending = False
+    other = open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port)
+    try:
+        yield client, monitor, other
+    finally:
+        other.shutdown()
+        client.close()
+        monitor.close()
+        station.close()
+
+
+def _put(rig: tuple[D1000Client, CanMonitor, can.BusABC], can_id: int, data: bytes) -> None:
+    _, monitor, other = rig
+    seen = monitor.count(can_id)
+    other.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=False))
+    assert monitor.wait_count(can_id, seen + 1, WAIT_S)
+
+
+def test_frames_are_checked_on_arrival_and_decoded_when_read(
+    rig: tuple[D1000Client, CanMonitor, can.BusABC],
+) -> None:
+    client, monitor, _ = rig
+    codec = client.codec
+    extremes = {
+        "MaxCellVoltage": 4.123,
+        "MaxCellVoltageNodeID": 0,
+        "MaxCellVoltageCellID": 7,
+        "MinCellVoltage": 3.001,
+        "MinCellVoltageNodeID": 0,
+        "MinCellVoltageCellID": 2,
+    }
+    before = monitor.link_stats()
+    since = client.clock.now()
+    _put(rig, codec.frame_id("NodeCellInfo"), codec.encode("NodeCellInfo", extremes).data)
+    _put(rig, codec.frame_id("BMSSoPData"), b"\x01\x02\x03")  # 3 of 8 bytes
+    assert client.fresh(["NodeCellInfo"], since)
+    assert not client.fresh(["BMSSoPData"], since)  # refused, not kept
+    found = monitor.link_stats().since(before)
+    assert dict(found.counts) == {"undecodable": 1}
+    assert "BMSSoPData" in found.events[0].detail and found.events[0].raw == b"\x01\x02\x03"
+    got = client.latest("NodeCellInfo")
+    assert got is not None
+    assert got.signals["MaxCellVoltageCellID"] == 7 and got.signals["MaxCellVoltage"] == 4.123
+    # a newer frame replaces the decoded one the next time the message is read
+    _put(
+        rig,
+        codec.frame_id("NodeCellInfo"),
+        codec.encode("NodeCellInfo", {**extremes, "MaxCellVoltageCellID": 9}).data,
+    )
+    assert client.value("NodeCellInfo", "MaxCellVoltageCellID") == 9
+    assert client.latest("BMSSoPData") is None
