@@ -355,6 +355,10 @@ class PressureController(ScpiInstrument, ABC):
         """The setpoint in kPa absolute, refused beyond the pressure limits (the reachable floor)."""
 
     @abstractmethod
+    def set_in_limits(self, percent_fs: float, time_s: float) -> None:
+        """The band (% of full scale) and time the controller's in-limits (settled) flag stands for."""
+
+    @abstractmethod
     def set_output(self, on: bool) -> None: ...
 
     @abstractmethod
@@ -381,9 +385,8 @@ class PressureController(ScpiInstrument, ABC):
             if ok:
                 return Settled(True, waited, pressure)
             if waited >= timeout_s:
-                return Settled(
-                    False, waited, pressure, f"{self.name}: not in limits within {timeout_s:g} s ({pressure:g} kPa)"
-                )
+                why = f"{self.name}: not in limits within {timeout_s:g} s ({pressure:g} kPa)"
+                return Settled(False, waited, pressure, why)
             clock.sleep(min(poll_s, max(timeout_s - waited, 1e-3)))
 
     def safe(self) -> None:

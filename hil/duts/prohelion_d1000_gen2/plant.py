@@ -111,6 +111,9 @@ class D1000Plant(Plant):
         self.battery: SourcePort | None = None
         self.load: LoadPort | None = None
         self.switches: dict[str, Any] = {}
+        self.chamber: Any = None  # climatic chamber around the BMU: `air(t)` -> (°C, %RH)
+        self.enclosure: Any = None  # pressure controller on the sensor's enclosure: `enclosure(t)` -> kPa
+        self._env: tuple[float | None, float | None, float | None] | None = None  # last handed to the twin
         self._wire(station, instruments)
         self.physical_nodes = sorted({c.node for c in self.cells})
         top = max(self.physical_nodes, default=-1) + 1
@@ -156,6 +159,10 @@ class D1000Plant(Plant):
                     self.load = cast(LoadPort, sim)
                 elif inst.role == "switch":
                     self.switches[terminal] = sim
+                elif inst.role == "climatic_chamber" and terminal == "AIR":
+                    self.chamber = sim
+                elif inst.role == "pressure_controller" and terminal == "ENCLOSURE":
+                    self.enclosure = sim
             if inst.role == "dmm" and hasattr(sim, "probe"):
                 sim.probe = self.probe
 
@@ -245,6 +252,23 @@ class D1000Plant(Plant):
             connected = n in physical and sum(volts) >= CMU_MIN_V and not (broken and n == last)
             nodes.append(NodeInputs(list(volts), list(ohms), connected=connected))
         return nodes
+
+    def _environment(self, t: float) -> None:
+        """The chamber's air and the enclosure's pressure at t into the BMU's sensors (when they moved)."""
+        if self.chamber is None and self.enclosure is None:
+            return
+        temperature, humidity = self.chamber.air(t) if self.chamber is not None else (None, None)
+        pressure = self.enclosure.enclosure(t) if self.enclosure is not None else None
+        env = (temperature, humidity, pressure)
+        if env == self._env:
+            return
+        self._env = env
+        self.twin.set_environment(
+            temperature1_c=temperature,
+            temperature2_c=temperature,
+            pressure_kpa=pressure,
+            humidity_pct=humidity,
+        )
 
     def _push_inputs(self) -> None:
         """Hand the twin what it senses now (marked changed only where it changed)."""
@@ -354,12 +378,14 @@ class D1000Plant(Plant):
         """The lab starts with every instrument at *RST: the BMU boots when its supply comes on."""
         self.next_fast = self.next_slow = t
         self._refresh()
+        self._environment(t)
         self._solve(t, 0.0, self.coils())
         self._push_inputs()
         self._report()
 
     def step(self, t: float, dt: float) -> None:
         coils = self.coils()
+        self._environment(t - dt)  # held over the step, like every other input
         self._solve(t - dt, 0.0, coils)  # the operating point the twin senses over the step
         self._push_inputs()
         self.twin.step(t)

@@ -60,7 +60,9 @@ class SimDruckPace5000(SimInstrument):
         e.add("UNIT[:PRESsure]", self._set_unit)
         e.add("UNIT[:PRESsure]?", lambda c: ":UNIT:PRES KPA")
         e.add("[SOURce]:PRESsure[:LEVel][:IMMediate][:AMPLitude]", self._set_setpoint)
-        e.add("[SOURce]:PRESsure[:LEVel][:IMMediate][:AMPLitude]?", lambda c: f":SOUR:PRES {self.setpoint:.3f}")
+        e.add(
+            "[SOURce]:PRESsure[:LEVel][:IMMediate][:AMPLitude]?", lambda c: f":SOUR:PRES {self.setpoint:.3f}"
+        )
         e.add("[SOURce]:PRESsure[:LEVel][:IMMediate][:AMPLitude]:VENT", self._vent)
         e.add(
             "[SOURce]:PRESsure[:LEVel][:IMMediate][:AMPLitude]:VENT?",

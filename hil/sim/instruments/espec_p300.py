@@ -119,7 +119,8 @@ class SimEspecP300(SimInstrument):
 
     def _query(self, header: str) -> str:
         if header == "TEMP?":
-            return f"{self.air_c:.1f},{self.temp_setpoint:.1f},{TEMP_RANGE[1] + 5:.1f},{TEMP_RANGE[0] - 5:.1f}"
+            upper, lower = TEMP_RANGE[1] + 5, TEMP_RANGE[0] - 5  # the alarm limits: outside the range
+            return f"{self.air_c:.1f},{self.temp_setpoint:.1f},{upper:.1f},{lower:.1f}"
         if header == "HUMI?":
             setpoint = "OFF" if self.humi_setpoint is None else f"{self.humi_setpoint:.0f}"
             return f"{self.air_pct:.0f},{setpoint},100,0"
