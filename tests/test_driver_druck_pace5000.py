@@ -1,4 +1,4 @@
-"""The Druck PACE5000 pressure controller driver against its simulation, over PyVISA sockets, in virtual time."""
+"""The Druck PACE5000 driver against its simulation, over PyVISA sockets, in virtual time."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def test_payload_strips_the_pace_header() -> None:
     assert payload("101.3") == "101.3"
 
 
-def test_setpoint_and_output_commands(driver: DruckPace5000, sim: SimDruckPace5000, wire: RecordingTransport) -> None:
+def test_setpoint_and_output_commands(
+    driver: DruckPace5000, sim: SimDruckPace5000, wire: RecordingTransport
+) -> None:
     driver.set_in_limits(0.05, 2.0)
     driver.set_pressure(118.0)
     driver.set_output(True)
@@ -75,11 +77,17 @@ def test_pressure_settles_in_limits_in_virtual_time(driver: DruckPace5000, clock
     assert driver.in_limits() == (AMBIENT_KPA, False)
     done = driver.wait_settled(clock, timeout_s=60.0, poll_s=0.5)  # type: ignore[arg-type]
     assert done.settled and done.last == pytest.approx(122.0)
-    assert (122.0 - AMBIENT_KPA) / SLEW_KPA_PER_S + 2.0 <= done.waited_s <= (122.0 - AMBIENT_KPA) / SLEW_KPA_PER_S + 3.5
+    assert (
+        (122.0 - AMBIENT_KPA) / SLEW_KPA_PER_S + 2.0
+        <= done.waited_s
+        <= (122.0 - AMBIENT_KPA) / SLEW_KPA_PER_S + 3.5
+    )
     assert driver.measure_pressure() == pytest.approx(122.0)
 
 
-def test_the_floor_and_ceiling_are_refused_before_sending(driver: DruckPace5000, wire: RecordingTransport) -> None:
+def test_the_floor_and_ceiling_are_refused_before_sending(
+    driver: DruckPace5000, wire: RecordingTransport
+) -> None:
     for kpa in (0.0, 4.9, 150.1, float("inf")):
         with pytest.raises(LimitError, match="not sent"):
             driver.set_pressure(kpa)
@@ -91,7 +99,9 @@ def test_a_bad_unit_is_an_instrument_error(driver: DruckPace5000) -> None:
         driver.configure(":UNIT:PRES PSI")
 
 
-def test_safe_state_is_output_off_and_vented(driver: DruckPace5000, sim: SimDruckPace5000, clock: FakeClock) -> None:
+def test_safe_state_is_output_off_and_vented(
+    driver: DruckPace5000, sim: SimDruckPace5000, clock: FakeClock
+) -> None:
     driver.set_pressure(120.0)
     driver.set_output(True)
     clock.sleep(5.0)

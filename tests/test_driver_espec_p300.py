@@ -40,11 +40,15 @@ def sim(clock: FakeClock) -> SimEspecP300:
 
 @pytest.fixture
 def driver(resource: str, wire: RecordingTransport) -> EspecP300:
-    info = InstrumentInfo(role="chamber", model="SH-242", resource=resource, channels={"AIR": "1"}, limits=LIMITS)
+    info = InstrumentInfo(
+        role="chamber", model="SH-242", resource=resource, channels={"AIR": "1"}, limits=LIMITS
+    )
     return EspecP300(info, wire)
 
 
-def test_settings_are_p300_lines_answered_ok(driver: EspecP300, sim: SimEspecP300, wire: RecordingTransport) -> None:
+def test_settings_are_p300_lines_answered_ok(
+    driver: EspecP300, sim: SimEspecP300, wire: RecordingTransport
+) -> None:
     driver.set_temperature(58.04)
     driver.set_humidity(50.4)
     driver.run()
@@ -62,7 +66,9 @@ def test_monitor_parses_temperature_humidity_mode_alarms(driver: EspecP300) -> N
     assert (reading.temperature, reading.humidity, reading.mode, reading.alarms) == (25.0, 40.0, "OFF", 0)
 
 
-def test_a_refused_setting_raises_naming_the_chamber_reason(driver: EspecP300, wire: RecordingTransport) -> None:
+def test_a_refused_setting_raises_naming_the_chamber_reason(
+    driver: EspecP300, wire: RecordingTransport
+) -> None:
     with pytest.raises(InstrumentError, match="NA: COMMAND ERR"):
         driver.configure("FOO, S1")
     with pytest.raises(InstrumentError, match="DATA OUT OF RANGE"):
@@ -70,15 +76,12 @@ def test_a_refused_setting_raises_naming_the_chamber_reason(driver: EspecP300, w
 
 
 def test_limits_refuse_before_anything_is_sent(driver: EspecP300, wire: RecordingTransport) -> None:
-    for call in (
-        lambda: driver.set_temperature(95.0),
-        lambda: driver.set_temperature(-45.0),
-        lambda: driver.set_humidity(10.0),
-        lambda: driver.set_humidity(96.0),
-        lambda: driver.set_temperature(float("nan")),
-    ):
+    for celsius in (95.0, -45.0, float("nan")):
         with pytest.raises(LimitError, match="not sent"):
-            call()
+            driver.set_temperature(celsius)
+    for percent in (10.0, 96.0):
+        with pytest.raises(LimitError, match="not sent"):
+            driver.set_humidity(percent)
     assert wire.sent == []
 
 

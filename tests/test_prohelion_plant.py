@@ -17,6 +17,7 @@ from hil.duts.prohelion_d1000_gen2.dbc import max_node_count, node_frame_id
 from hil.duts.prohelion_d1000_gen2.plant import D1000Plant
 from hil.duts.prohelion_d1000_gen2.telemetry import TelemetryEncoder
 from hil.duts.prohelion_d1000_gen2.twin import BmsCommand, BmsState, D1000Twin, InfoBit
+from hil.sim.instruments.espec_p300 import SimEspecP300
 from hil.sim.lab import Lab
 from hil.station.station import load_station
 
@@ -207,7 +208,8 @@ def test_a_colliding_configuration_is_sent_as_the_vendor_lays_it_out() -> None:
 def test_the_chamber_air_and_the_enclosure_pressure_reach_the_bmu_sensors(bench: Bench) -> None:
     """The plant hands the chamber's air (both BMU thermistors, humidity) and the enclosure's pressure
     to the twin; beyond bmuTemperatureMax / bmuPressureMax the BMU faults (OVERTEMP, PRESSURE)."""
-    chamber, pace = bench.lab.instruments["chamber"], bench.lab.instruments["pressure"]
+    chamber = bench.lab.instruments["chamber"]
+    assert isinstance(chamber, SimEspecP300)
     assert chamber.execute("TEMP, S40.0") == "OK: TEMP, S40.0"
     assert chamber.execute("HUMI, S70") == "OK: HUMI, S70"
     assert chamber.execute("MODE, CONSTANT") == "OK: MODE, CONSTANT"
