@@ -43,6 +43,16 @@ INSTRUMENTS: dict[str, tuple[str, str, str]] = {
         "hil.instruments.drivers.keysight_34980a:Keysight34980A",
         "hil.sim.instruments.keysight_34980a:SimKeysight34980A",
     ),
+    "espec-p300": (
+        "climatic_chamber",
+        "hil.instruments.drivers.espec_p300:EspecP300",
+        "hil.sim.instruments.espec_p300:SimEspecP300",
+    ),
+    "druck-pace5000": (
+        "pressure_controller",
+        "hil.instruments.drivers.druck_pace5000:DruckPace5000",
+        "hil.sim.instruments.druck_pace5000:SimDruckPace5000",
+    ),
 }
 
 

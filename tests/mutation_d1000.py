@@ -35,13 +35,22 @@ STATION_TOLERANCE = {
     "precharge_voltage_delta": 0.3,  # precharge_delta_margin_v
     "precharge_current": 0.5,  # precharge_current_margin_a
 }
+#: PH-ENV: the BMU environment limits, each with the sim station's go/no-go margin (its
+#: expectations environment_temperature_margin_c, pressure_margin_kpa, humidity_margin_pct) and the
+#: lowest level its chamber / pressure controller reaches (instruments' humidity_min, pressure_min)
+ENV_LIMITS: dict[str, tuple[float, float | None]] = {
+    "bmuTemperatureMin": (2.0, None),
+    "bmuTemperatureMax": (2.0, None),
+    "bmuPressureMin": (2.0, 5.0),
+    "bmuPressureMax": (2.0, None),
+    "bmuHumidityMin": (3.0, 20.0),
+    "bmuHumidityMax": (3.0, None),
+}
 #: declared base for the charging sequence: it needs chargingMethod External (2)
 EXTERNAL = (("chargingMethod", 2),)
 #: behaviour flags whose removal the spec does not make a deviation, with why
 SKIPPED_FLAGS = {
     "latch_contactor_faults": "V1.2 does not document which faults latch (PH-SM-IDLE records it as info)",
-    "environment_limits": "the BMU environment limits need a climatic/pressure chamber, which this "
-    "bench has no role for (PH-ENV records the configured ranges and checks readings at ambient)",
 }
 #: the requirement rows each behaviour flag removes a behaviour of
 FLAG_ROWS: dict[str, tuple[frozenset[str], tuple[tuple[str, Any], ...]]] = {
@@ -62,6 +71,7 @@ FLAG_ROWS: dict[str, tuple[frozenset[str], tuple[tuple[str, Any], ...]]] = {
     "warning_limits": (frozenset({"PH-COV-W", "PH-CUV-W"}), ()),
     "safe_requires_idle_command": (frozenset({"PH-SM-IDLE"}), ()),
     "soc_from_ocv": (frozenset({"PH-SOC"}), ()),
+    "environment_limits": (frozenset({"PH-ENV"}), ()),
 }
 #: documented firmware constants (config `fixed`): requirement, how to scale, declared base
 TIMEOUTS: dict[str, tuple[str, float, tuple[tuple[str, Any], ...]]] = {
@@ -154,11 +164,37 @@ def _limit_mutants(spec: SpecFile, defaults: D1000Config) -> list[D1000Mutant]:
     return found
 
 
+def _env_mutants(defaults: D1000Config) -> tuple[list[D1000Mutant], list[str]]:
+    """Each BMU environment limit moved both ways by TOLERANCES margins (a unit that faults too late
+    and one that faults too early). A Min raised to no higher than the bench's reachable floor is
+    indistinguishable there: left out with the reason, and raised past the floor instead."""
+    values = defaults.model_dump(by_alias=True)
+    found: list[D1000Mutant] = []
+    skipped: list[str] = []
+    for key, (margin, floor) in ENV_LIMITS.items():
+        value = float(values[key])
+        shift = TOLERANCES * margin
+        for way, moved in (("raised", value + shift), ("lowered", value - shift)):
+            name = f"PH-ENV-{key}-{way}"
+            if floor is not None and way == "raised" and moved <= floor:
+                skipped.append(
+                    f"{name}: {moved:g} is not above the bench's lowest reachable level {floor:g}, where "
+                    f"the Min is checked: no bench can show it (raised past the floor instead)"
+                )
+                moved = floor + shift
+                name = f"PH-ENV-{key}-raised-past-floor"
+            found.append(D1000Mutant(name, frozenset({"PH-ENV"}), key, round(moved, 6)))
+    return found, skipped
+
+
 def mutants(spec: SpecFile) -> tuple[list[D1000Mutant], list[str]]:
     """Every single-change mutant of the default configuration, and the ones left out (with why)."""
     defaults = D1000Config()
     skipped: list[str] = []
     found = _limit_mutants(spec, defaults)
+    env, env_skipped = _env_mutants(defaults)
+    found += env
+    skipped += env_skipped
     for name, (rid, factor, base) in TIMEOUTS.items():
         value = getattr(defaults.fixed, name) * factor
         found.append(D1000Mutant(f"{rid}-{name}", frozenset({rid}), f"fixed.{name}", value, base))

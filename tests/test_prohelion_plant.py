@@ -23,6 +23,7 @@ from hil.duts.prohelion_d1000_gen2.telemetry import TelemetryEncoder
 from hil.duts.prohelion_d1000_gen2.terminals import CellId
 from hil.duts.prohelion_d1000_gen2.twin import BmsCommand, BmsState, D1000Twin, InfoBit
 from hil.duts.prohelion_d1000_gen2.twin.frontend import Frontend
+from hil.sim.instruments.espec_p300 import SimEspecP300
 from hil.sim.instruments.keysight_n6705c import SimKeysightN6705C
 from hil.sim.lab import Lab
 from hil.station.station import load_station
@@ -262,3 +263,37 @@ def _spy(method: Callable[..., Any], calls: list[Any], key: int) -> Callable[...
         return method(*args)
 
     return wrapper
+
+
+def test_the_chamber_air_and_the_enclosure_pressure_reach_the_bmu_sensors(bench: Bench) -> None:
+    """The plant hands the chamber's air (both BMU thermistors, humidity) and the enclosure's pressure
+    to the twin; beyond bmuTemperatureMax / bmuPressureMax the BMU faults (OVERTEMP, PRESSURE)."""
+    chamber = bench.lab.instruments["chamber"]
+    assert isinstance(chamber, SimEspecP300)
+    assert chamber.execute("TEMP, S40.0") == "OK: TEMP, S40.0"
+    assert chamber.execute("HUMI, S70") == "OK: HUMI, S70"
+    assert chamber.execute("MODE, CONSTANT") == "OK: MODE, CONSTANT"
+    bench.scpi("pressure", ":UNIT:PRES KPA", ":SOUR:PRES 110", ":OUTP:STAT ON")
+    bench.advance(200.0, BmsCommand.IDLE)
+    env = bench.plant.twin.inputs.environment
+    air_c, air_pct = chamber.air(bench.lab.t)
+    assert (env.temperature1_c, env.temperature2_c, env.humidity_pct) == (air_c, air_c, air_pct)
+    assert abs(air_c - 40.0) < 0.2 and abs(air_pct - 70.0) < 1.0
+    assert env.pressure_kpa == pytest.approx(110.0)
+    sensors = bench.latest("SensorData1")
+    assert abs(sensors["Temperature1"] - 40.0) < 1.0 and abs(sensors["Pressure"] - 110.0) < 0.5
+    assert bench.state() is BmsState.IDLE
+    bench.scpi("pressure", ":SOUR:PRES 125")
+    bench.advance(3.0, BmsCommand.IDLE)
+    assert bench.flags() >> int(InfoBit.REASON_PRESSURE) & 1
+    assert chamber.execute("TEMP, S65.0") == "OK: TEMP, S65.0"
+    bench.advance(150.0, BmsCommand.IDLE)
+    assert bench.flags() >> int(InfoBit.REASON_OVERTEMP) & 1
+    assert bench.state() is BmsState.SAFE
+
+
+def test_without_environment_roles_the_bmu_sees_the_fixed_ambient(bench: Bench) -> None:
+    """The chamber in standby and the enclosure vented: the twin's ambient (25 °C, 101.3 kPa, 40 %RH)."""
+    bench.advance(5.0, BmsCommand.IDLE)
+    env = bench.plant.twin.inputs.environment
+    assert (env.temperature1_c, env.pressure_kpa, env.humidity_pct) == (25.0, 101.3, 40.0)

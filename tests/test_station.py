@@ -249,3 +249,41 @@ def test_a_real_bench_needs_every_limit(tmp_path: Path) -> None:
         require_limits(station, BENCH)
     assert info.value.field == "instruments.load.limits.current_max"
     assert "required on a real bench" in info.value.expected
+
+
+def test_environment_roles_are_made_safe_after_the_electrical_ones() -> None:
+    from hil.station.station import SAFE_ORDER
+
+    order = list(SAFE_ORDER)
+    assert order.index("switch") < order.index("pressure_controller") < order.index("climatic_chamber")
+
+
+def test_d1000_stations_carry_the_environment_roles_with_their_floors() -> None:
+    for name in ("sim-prohelion-d1000-gen2", "bench-prohelion-d1000-gen2-example"):
+        station = load_station(ROOT / "stations" / f"{name}.yaml")
+        chamber = station.instruments["chamber"]
+        pace = station.instruments["pressure"]
+        assert (chamber.role, chamber.driver, chamber.channels) == (
+            "climatic_chamber",
+            "espec-p300",
+            {"AIR": "1"},
+        )
+        assert (pace.role, pace.driver, pace.channels) == (
+            "pressure_controller",
+            "druck-pace5000",
+            {"ENCLOSURE": "1"},
+        )
+        assert chamber.limits.humidity_min == 20.0 and pace.limits.pressure_min == 5.0
+        limits = effective_limits(station, "chamber")
+        assert (
+            limits.temperature_max is not None and limits.temperature_max <= 90.0
+        )  # dut.limits bound it too
+
+
+def test_a_real_bench_needs_the_chambers_and_controllers_limits(tmp_path: Path) -> None:
+    bench = ROOT / "stations" / "bench-prohelion-d1000-gen2-example.yaml"
+    text = bench.read_text(encoding="utf-8").replace("      pressure_min: 5.0\n", "")
+    path = tmp_path / bench.name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"instruments\.pressure\.limits\.pressure_min"):
+        require_limits(load_station(path), path)

@@ -27,7 +27,14 @@ from hil.station import interrupts
 #: query headers that change the instrument's state when read: never asked twice
 NOT_IDEMPOTENT = ("SYST:ERR", "SYSTEM:ERR", "*ESR?", "DATA:REM", "R?")
 #: what each limited quantity is measured in, for messages
-UNITS = {"voltage": "V", "current": "A", "resistance": "Ω", "temperature": "°C"}
+UNITS = {
+    "voltage": "V",
+    "current": "A",
+    "resistance": "Ω",
+    "temperature": "°C",
+    "humidity": "%RH",
+    "pressure": "kPa",
+}
 
 
 def nrf(value: float) -> str:
@@ -54,8 +61,12 @@ class Limits:
     current_max: float | None = None
     resistance_min: float | None = None
     resistance_max: float | None = None
-    temperature_min: float | None = None  # °C, an emulated temperature (NTC inputs)
+    temperature_min: float | None = None  # °C, an emulated temperature (NTC inputs) or a chamber setpoint
     temperature_max: float | None = None
+    humidity_min: float | None = None  # %RH, a climatic chamber's humidity setpoint
+    humidity_max: float | None = None
+    pressure_min: float | None = None  # kPa absolute, a pressure controller's setpoint
+    pressure_max: float | None = None
     sum_voltage_max: float | None = None  # V, every channel's voltage added up (a cell stack)
     short_circuit: bool | None = None  # False: the load's short mode is refused
     voltage_slew_max: float | None = None  # V/s, programmed into the instrument at open

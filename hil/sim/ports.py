@@ -79,3 +79,19 @@ class Probe(Protocol):
     def __call__(self, point: str, quantity: str) -> float:
         """`quantity` is "VOLT", "CURR" or "RES"; `point` is the DUT terminal the channel is wired to."""
         ...
+
+
+class ClimatePort(Protocol):
+    """A climatic chamber: the air around the DUT."""
+
+    def air(self, t: float) -> tuple[float, float]:
+        """(°C, %RH) of the air at lab time t."""
+        ...
+
+
+class PressurePort(Protocol):
+    """A pressure controller on a sealed enclosure around a DUT's sensor."""
+
+    def enclosure(self, t: float) -> float:
+        """The enclosure's pressure (kPa absolute) at lab time t."""
+        ...

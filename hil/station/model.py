@@ -8,7 +8,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 RoleKind = Literal[
-    "power_supply", "electronic_load", "cell_emulator", "temperature_emulator", "dmm", "switch"
+    "power_supply",
+    "electronic_load",
+    "cell_emulator",
+    "temperature_emulator",
+    "dmm",
+    "switch",
+    "climatic_chamber",
+    "pressure_controller",
 ]
 
 
@@ -33,6 +40,22 @@ class LimitsModel(_Strict):
     current_max: float | None = Field(default=None, ge=0, description="A, the highest current setting")
     resistance_min: float | None = Field(default=None, ge=0, description="Ω, the lowest resistance")
     resistance_max: float | None = Field(default=None, gt=0, description="Ω, the highest resistance")
+    temperature_min: float | None = Field(default=None, description="°C, the lowest chamber setpoint")
+    temperature_max: float | None = Field(default=None, description="°C, the highest chamber setpoint")
+    humidity_min: float | None = Field(
+        default=None, ge=0, le=100, description="%RH, the lowest humidity the chamber controls to"
+    )
+    humidity_max: float | None = Field(
+        default=None, ge=0, le=100, description="%RH, the highest humidity setpoint"
+    )
+    pressure_min: float | None = Field(
+        default=None,
+        ge=0,
+        description="kPa absolute, the lowest pressure setpoint (the controller's reachable floor)",
+    )
+    pressure_max: float | None = Field(
+        default=None, gt=0, description="kPa absolute, the highest pressure setpoint (the enclosure's)"
+    )
     voltage_slew_max: float | None = Field(
         default=None, gt=0, description="V/s, the fastest voltage change (programmed into the instrument)"
     )
@@ -44,6 +67,9 @@ class LimitsModel(_Strict):
     def _min_below_max(self) -> LimitsModel:
         _ordered(self.voltage_min, self.voltage_max, "voltage")
         _ordered(self.resistance_min, self.resistance_max, "resistance")
+        _ordered(self.temperature_min, self.temperature_max, "temperature")
+        _ordered(self.humidity_min, self.humidity_max, "humidity")
+        _ordered(self.pressure_min, self.pressure_max, "pressure")
         return self
 
 

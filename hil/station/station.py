@@ -31,13 +31,17 @@ from hil.station.model import InstrumentModel, RoleKind, StationModel
 
 T = TypeVar("T", bound=ScpiInstrument)
 
-#: the order outputs are made safe in: load first, then charger, cells, temperatures
+#: the order outputs are made safe in: load first, then charger, cells, temperatures, relays; the
+#: environment last (pressure controller off and vented, then the chamber to standby): electrical
+#: energy first, the slow and non-electrical stimuli after it
 SAFE_ORDER: tuple[RoleKind, ...] = (
     "electronic_load",
     "power_supply",
     "cell_emulator",
     "temperature_emulator",
     "switch",
+    "pressure_controller",
+    "climatic_chamber",
     "dmm",
 )
 
@@ -49,6 +53,8 @@ REQUIRED_LIMITS: dict[RoleKind, tuple[str, ...]] = {
     "temperature_emulator": ("resistance_min",),
     "dmm": (),
     "switch": (),
+    "climatic_chamber": ("temperature_min", "temperature_max"),
+    "pressure_controller": ("pressure_min", "pressure_max"),
 }
 
 #: how the DUT's limits apply to each role: driver limit <- dut.limits field
@@ -63,6 +69,9 @@ DUT_LIMITS: dict[RoleKind, dict[str, str]] = {
     "temperature_emulator": {"temperature_min": "temperature_min", "temperature_max": "temperature_max"},
     "dmm": {},
     "switch": {},
+    # the air around the DUT: the DUT's temperature range applies to the chamber's setpoint too
+    "climatic_chamber": {"temperature_min": "temperature_min", "temperature_max": "temperature_max"},
+    "pressure_controller": {},
 }
 
 #: how long the lab's control port may take to answer the safe-state read-back (s)

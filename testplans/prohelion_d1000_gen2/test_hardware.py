@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
 import pytest
 
 from hil.duts.prohelion_d1000_gen2.config import DEVICE_IDS
@@ -156,10 +160,11 @@ def test_cmu_counts(bench: D1000Bench, check) -> None:
 
 @pytest.mark.requirement("PH-ENV")
 def test_environment(bench: D1000Bench, check) -> None:
-    """SensorData1 at the bench's ambient, inside the configured ranges, no environment fault.
+    """SensorData1 at the bench's ambient (chamber in standby, enclosure vented), no environment fault.
 
-    The limits themselves need a climatic/pressure chamber, which this bench has no role for: the
-    configured ranges are recorded, the readings checked against the station's ambient.
+    The limits themselves: test_environment_temperature / _humidity / _pressure (chamber and
+    pressure controller). Here the configured ranges are recorded and the readings checked
+    against the station's ambient.
     """
     req = "PH-ENV"
     cfg = bench.config
@@ -201,18 +206,237 @@ def test_environment(bench: D1000Bench, check) -> None:
                 + (f". {cfg.bmu_temperature_range_note}" if name == "bmuTemperature" else ""),
             )
         )
-    faults = [
-        b.signal
-        for b in (
-            InfoBit.REASON_PRESSURE,
-            InfoBit.REASON_HUMIDITY,
-            InfoBit.REASON_OVERTEMP,
-            InfoBit.REASON_UNDERTEMP,
-        )
-        if bench.flag(b)
-    ]
+    faults = [b.signal for b in ENV_FAULTS if bench.flag(b)]
     check(same(req, "no environment fault at ambient", faults, [], bench.clock.now()))
     check(same(req, "IDLE at ambient", bench.state(), BmsState.IDLE, bench.clock.now()))
+
+
+#: the BMSInfo reasons an environment excursion sets (BMU temperature: OUR READING, see protection.py)
+ENV_FAULTS = (
+    InfoBit.REASON_PRESSURE,
+    InfoBit.REASON_HUMIDITY,
+    InfoBit.REASON_OVERTEMP,
+    InfoBit.REASON_UNDERTEMP,
+)
+
+
+@dataclass(frozen=True)
+class EnvLimit:
+    """One BMU environment quantity as the plan stimulates and observes it."""
+
+    name: str  # the parameters' stem, e.g. bmuTemperature
+    unit: str
+    low: float  # the configured Min and Max
+    high: float
+    below: InfoBit  # the reason a reading below Min sets, and above Max
+    above: InfoBit
+    signals: tuple[str, ...]  # SensorData1 signals that read it
+    margin: float  # the station's go/no-go distance
+    tolerance: float  # reading against the stimulus's readback
+    reachable: tuple[float | None, float | None]  # the stimulus's limits on this station
+    digits: int  # the stimulus's setting resolution (decimals)
+
+
+def _levels(env: EnvLimit) -> list[tuple[str, float, InfoBit | None, str]]:
+    """(label, level, the reason expected or None, note) in the order visited: Max side, then Min side.
+
+    A level beyond what the station can reach is left out with a note; an inside level the
+    station cannot reach is moved to its reachable end (still inside the limit).
+    """
+    floor, ceiling = env.reachable
+    levels: list[tuple[str, float, InfoBit | None, str]] = []
+    for side, limit, sign, bit in (("Max", env.high, 1.0, env.above), ("Min", env.low, -1.0, env.below)):
+        inside = round(limit - sign * env.margin, env.digits)
+        beyond = round(limit + sign * env.margin, env.digits)
+        note = ""
+        if floor is not None and inside < floor:
+            inside, note = floor, f"the station's lowest reachable level {floor:g} {env.unit}"
+        if ceiling is not None and inside > ceiling:
+            inside, note = ceiling, f"the station's highest reachable level {ceiling:g} {env.unit}"
+        reachable = (floor is None or beyond >= floor) and (ceiling is None or beyond <= ceiling)
+        levels.append((f"inside {env.name}{side}", inside, None, note))
+        if reachable:
+            levels.append((f"beyond {env.name}{side}", beyond, bit, ""))
+            levels.append((f"back inside {env.name}{side}", inside, bit, "clears"))
+        else:
+            levels.append((f"beyond {env.name}{side}", beyond, None, "unreachable"))
+    return levels
+
+
+def _probe_limits(
+    bench: D1000Bench, check, env: EnvLimit, stimulate: Callable[[float], float], reason: str
+) -> None:
+    """Each side of one quantity's range: inside by the margin no fault and SensorData1 within
+    tolerance of the stimulus's readback; beyond by the margin its reason and SAFE; back inside,
+    IDLE on command IDLE with the reason cleared. A side the station cannot reach is recorded."""
+    req = "PH-ENV"
+    delay = bench.expectations.get("protection_delay_max_s", 1.0) + bench.settle_s
+    for label, level, bit, note in _levels(env):
+        now = bench.clock.now
+        if note == "unreachable":
+            limit = env.high if label.endswith("Max") else env.low
+            reach = env.reachable[1] if label.endswith("Max") else env.reachable[0]
+            check(
+                info(
+                    req,
+                    f"{env.name}{label[-3:]} {limit:g} {env.unit} cannot be approached from beyond",
+                    limit,
+                    env.unit,
+                    now(),
+                    notes=f"{level:g} {env.unit} is beyond what this station reaches ({reach:g} {env.unit}, "
+                    f"{reason}); the limit is checked only from inside, at the reachable end: a unit "
+                    f"whose {env.name}{label[-3:]} sits inside that end faults there",
+                )
+            )
+            continue
+        readback = stimulate(level)
+        if bit is None or note == "clears":
+            if note == "clears" and bit is not None:
+                cleared = bench.to_idle() and not bench.flag(bit)
+                check(
+                    same(
+                        req,
+                        f"{label} at {level:g} {env.unit}: IDLE on command IDLE, {bit.signal} cleared",
+                        cleared,
+                        True,
+                        now(),
+                    )
+                )
+                continue
+            if bench.state() is not BmsState.IDLE:
+                bench.to_idle()
+            bench.wait(delay)
+            t0 = now()
+            bench.wait_fresh(["SensorData1"], t0)
+            faults = [b.signal for b in (env.below, env.above) if bench.flag(b)]
+            check(
+                same(
+                    req,
+                    f"{label} at {level:g} {env.unit}: no fault, IDLE",
+                    (faults, bench.state()),
+                    ([], BmsState.IDLE),
+                    now(),
+                    notes=note,
+                )
+            )
+            for signal in env.signals:
+                value = bench.dut.value("SensorData1", signal)
+                check(
+                    within(
+                        req,
+                        f"SensorData1.{signal} at {level:g} {env.unit} (readback {readback:g})",
+                        None if value is None else float(value),
+                        env.unit,
+                        now(),
+                        low=readback - env.tolerance,
+                        high=readback + env.tolerance,
+                    )
+                )
+            continue
+        seen = bench.wait_until(partial(bench.flag, bit), delay)
+        check(same(req, f"{label} at {level:g} {env.unit}: {bit.signal}", seen, True, now()))
+        check(same(req, f"{label}: SAFE", bench.wait_state(BmsState.SAFE, 3.0), True, now()))
+
+
+def _env(bench: D1000Bench, quantity: str) -> EnvLimit:
+    cfg, exp = bench.config, bench.expectations
+    if quantity == "temperature":
+        lim = bench.need_chamber().info.limits
+        return EnvLimit(
+            "bmuTemperature",
+            "°C",
+            cfg.bmu_temperature_min,
+            cfg.bmu_temperature_max,
+            InfoBit.REASON_UNDERTEMP,
+            InfoBit.REASON_OVERTEMP,
+            ("Temperature1", "Temperature2"),
+            exp.get("environment_temperature_margin_c", 2.0),
+            exp.get("environment_reading_tolerance_c", 1.0),
+            (lim.temperature_min, lim.temperature_max),
+            1,
+        )
+    if quantity == "humidity":
+        lim = bench.need_chamber().info.limits
+        return EnvLimit(
+            "bmuHumidity",
+            "%RH",
+            cfg.bmu_humidity_min,
+            cfg.bmu_humidity_max,
+            InfoBit.REASON_HUMIDITY,
+            InfoBit.REASON_HUMIDITY,
+            ("Humidity",),
+            exp.get("humidity_margin_pct", 3.0),
+            exp.get("environment_reading_tolerance_pct", 4.0),
+            (lim.humidity_min, lim.humidity_max),
+            0,
+        )
+    lim = bench.need_pressure().info.limits
+    return EnvLimit(
+        "bmuPressure",
+        "kPa",
+        cfg.bmu_pressure_min,
+        cfg.bmu_pressure_max,
+        InfoBit.REASON_PRESSURE,
+        InfoBit.REASON_PRESSURE,
+        ("Pressure",),
+        exp.get("pressure_margin_kpa", 2.0),
+        exp.get("environment_reading_tolerance_kpa", 0.5),
+        (lim.pressure_min, lim.pressure_max),
+        3,
+    )
+
+
+@pytest.mark.requirement("PH-ENV")
+def test_environment_temperature(bench: D1000Bench, check) -> None:
+    """bmuTemperatureMin/Max (read as -20.0..60.0 °C) in the climatic chamber, humidity not controlled:
+    inside each by the margin no fault; beyond, OVERTEMP / UNDERTEMP (OUR READING: V1.2 has no BMU
+    temperature reason) and SAFE; back inside, IDLE on command IDLE."""
+    env = _env(bench, "temperature")
+    check(
+        info(
+            "PH-ENV",
+            "bmuTemperature range as read",
+            env.high - env.low,
+            "°C",
+            bench.clock.now(),
+            notes=f"{env.low:g}..{env.high:g} °C. {bench.config.bmu_temperature_range_note}",
+        )
+    )
+    try:
+        _probe_limits(bench, check, env, lambda c: bench.set_air(c).temperature, "the chamber's limits")
+    finally:
+        bench.ambient_air()
+
+
+@pytest.mark.requirement("PH-ENV")
+def test_environment_humidity(bench: D1000Bench, check) -> None:
+    """bmuHumidityMin/Max in the chamber at the ambient temperature: Max from both sides; Min 0 %RH is
+    below any chamber's humidity control range, so it is checked from inside at the chamber's floor."""
+    env = _env(bench, "humidity")
+    ambient = bench.expectations.get("ambient_temperature_c", 25.0)
+
+    def humidity(pct: float) -> float:
+        reading = bench.set_air(ambient, pct)
+        assert reading.humidity is not None, "the chamber reports no humidity"
+        return reading.humidity
+
+    try:
+        _probe_limits(bench, check, env, humidity, "the chamber's humidity control floor")
+    finally:
+        bench.ambient_air()
+
+
+@pytest.mark.requirement("PH-ENV")
+def test_environment_pressure(bench: D1000Bench, check) -> None:
+    """bmuPressureMin/Max on the sensor's enclosure: Max from both sides; Min 0 kPa (absolute vacuum) is
+    unreachable, so it is checked from inside at the controller's reachable floor."""
+    env = _env(bench, "pressure")
+    controller = bench.need_pressure()
+    try:
+        _probe_limits(bench, check, env, bench.set_enclosure, "the controller's vacuum floor")
+    finally:
+        controller.set_output(False)
+        controller.vent()
 
 
 @pytest.mark.requirement("PH-CAN")

@@ -25,7 +25,9 @@ from hil.duts.prohelion_d1000_gen2.client import D1000Client, state_of
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
 from hil.duts.prohelion_d1000_gen2.ntc import BetaNtc
 from hil.duts.prohelion_d1000_gen2.terminals import (
+    AIR,
     COILS,
+    ENCLOSURE,
     FAULT_POINTS,
     CellId,
     SensorId,
@@ -35,7 +37,17 @@ from hil.duts.prohelion_d1000_gen2.terminals import (
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
 from hil.errors import BenchError
 from hil.instruments.bank import TerminalBank
-from hil.instruments.roles import CellEmulator, Dmm, ElectronicLoad, PowerSupply, Switch, TemperatureEmulator
+from hil.instruments.roles import (
+    CellEmulator,
+    ChamberReading,
+    ClimaticChamber,
+    Dmm,
+    ElectronicLoad,
+    PowerSupply,
+    PressureController,
+    Switch,
+    TemperatureEmulator,
+)
 from hil.measure import Measurement, equals
 from hil.procedures.threshold import ThresholdSetup
 from hil.spec import Requirement
@@ -146,6 +158,9 @@ class D1000Bench(DutBench):
         self.load = loads.get("LINK")
         daqs = TerminalBank(station, "dmm", Dmm)
         self.daq = daqs.instruments[0] if daqs.instruments else None
+        # the BMU's environment (PH-ENV), optional: a chamber around it, a controller on its enclosure
+        self.chamber = TerminalBank(station, "climatic_chamber", ClimaticChamber).get(AIR)
+        self.pressure = TerminalBank(station, "pressure_controller", PressureController).get(ENCLOSURE)
         self.cell_ids: list[CellId] = cells_of(self.config.cells_per_node())
         self.sensor_ids: list[SensorId] = sensors_of(self.config.temps_per_node())
         missing = [c.terminal for c in self.cell_ids if c.terminal not in self.cells]
@@ -276,6 +291,64 @@ class D1000Bench(DutBench):
         done = self.wait_until(lambda: self.link_v() < LINK_DISCHARGED_V, timeout, 0.2)
         self.discharge(0.0)
         return done
+
+    # --- the BMU's environment (PH-ENV) -------------------------------------------------------
+    def need_chamber(self) -> ClimaticChamber:
+        """The climatic chamber around the BMU; a station without one cannot run the test (bench error)."""
+        if self.chamber is None:
+            raise BenchError(
+                f"station {self.station.model.name} has no climatic chamber around the BMU (role "
+                f"climatic_chamber, terminal {AIR}): the BMU temperature/humidity limits are not tested"
+            )
+        return self.chamber
+
+    def need_pressure(self) -> PressureController:
+        """The pressure controller on the BMU's sensor enclosure; without one the test cannot run."""
+        if self.pressure is None:
+            raise BenchError(
+                f"station {self.station.model.name} has no pressure controller on the BMU's sensor "
+                f"enclosure (role pressure_controller, terminal {ENCLOSURE}): the pressure limits are "
+                "not tested"
+            )
+        return self.pressure
+
+    def set_air(self, celsius: float, percent: float | None = None) -> ChamberReading:
+        """The chamber to `celsius` (and `percent` %RH, None: humidity not controlled), waited until
+        settled (the station's band and soak); returns the chamber's monitor then."""
+        chamber = self.need_chamber()
+        exp = self.expectations
+        chamber.set_humidity(percent)
+        chamber.set_temperature(celsius)
+        chamber.run()
+        done = chamber.wait_settled(
+            self.clock,
+            exp.get("chamber_band_c", 0.5),
+            exp.get("chamber_band_pct", 2.0),
+            exp.get("chamber_soak_s", 60.0),
+            exp.get("chamber_timeout_s", 3600.0),
+            poll_s=MAX_WAIT_S,
+        )
+        if not done.settled:
+            raise BenchError(done.detail)
+        return chamber.monitor()
+
+    def set_enclosure(self, kpa: float) -> float:
+        """The enclosure to `kpa` absolute, waited until the controller is in limits; returns its reading."""
+        pressure = self.need_pressure()
+        exp = self.expectations
+        pressure.set_in_limits(exp.get("pressure_inlimits_pct_fs", 0.05), exp.get("pressure_inlimits_s", 2.0))
+        pressure.set_pressure(kpa)
+        pressure.set_output(True)
+        done = pressure.wait_settled(self.clock, exp.get("pressure_timeout_s", 120.0), poll_s=MAX_WAIT_S)
+        if not done.settled:
+            raise BenchError(done.detail)
+        return pressure.measure_pressure()
+
+    def ambient_air(self) -> None:
+        """The chamber back to the station's ambient (settled), then standby."""
+        exp = self.expectations
+        self.set_air(exp.get("ambient_temperature_c", NEUTRAL_C), exp.get("ambient_humidity_pct", 40.0))
+        self.need_chamber().standby()
 
     # --- observations -----------------------------------------------------------------------
     def state(self) -> BmsState | None:

@@ -55,7 +55,15 @@ from hil.duts.prohelion_d1000_gen2.terminals import (
 from hil.duts.prohelion_d1000_gen2.twin import D1000Twin, HvilLoop, NodeInputs
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.plant import CanPublish, Plant
-from hil.sim.ports import LoadPort, MultiSourcePort, ResistancePort, SourcePort, SourceSetting
+from hil.sim.ports import (
+    ClimatePort,
+    LoadPort,
+    MultiSourcePort,
+    PressurePort,
+    ResistancePort,
+    SourcePort,
+    SourceSetting,
+)
 from hil.station.model import StationModel
 
 #: a CMU runs from its own cells: below this node voltage it is off the CMU bus
@@ -114,6 +122,9 @@ class D1000Plant(Plant):
         self.battery: SourcePort | None = None
         self.load: LoadPort | None = None
         self.switches: dict[str, Any] = {}
+        self.chamber: ClimatePort | None = None  # climatic chamber around the BMU
+        self.enclosure: PressurePort | None = None  # pressure controller on the sensor's enclosure
+        self._env: tuple[float | None, float | None, float | None] | None = None  # last handed to the twin
         self._wire(station, instruments)
         self.physical_nodes = sorted({c.node for c in self.cells})
         top = max(self.physical_nodes, default=-1) + 1
@@ -167,6 +178,10 @@ class D1000Plant(Plant):
                     self.load = cast(LoadPort, sim)
                 elif inst.role == "switch":
                     self.switches[terminal] = sim
+                elif inst.role == "climatic_chamber" and terminal == "AIR":
+                    self.chamber = cast(ClimatePort, sim)
+                elif inst.role == "pressure_controller" and terminal == "ENCLOSURE":
+                    self.enclosure = cast(PressurePort, sim)
             if inst.role == "dmm" and hasattr(sim, "probe"):
                 sim.probe = self.probe
 
@@ -268,6 +283,23 @@ class D1000Plant(Plant):
             connected = n in physical and sum(volts) >= CMU_MIN_V and not (self._broken and n == last)
             self._nodes[n] = NodeInputs(list(volts), list(self._ohms[n]), connected=connected)
         self._nodes_version += 1
+
+    def _environment(self, t: float) -> None:
+        """The chamber's air and the enclosure's pressure at t into the BMU's sensors (when they moved)."""
+        if self.chamber is None and self.enclosure is None:
+            return
+        temperature, humidity = self.chamber.air(t) if self.chamber is not None else (None, None)
+        pressure = self.enclosure.enclosure(t) if self.enclosure is not None else None
+        env = (temperature, humidity, pressure)
+        if env == self._env:
+            return
+        self._env = env
+        self.twin.set_environment(
+            temperature1_c=temperature,
+            temperature2_c=temperature,
+            pressure_kpa=pressure,
+            humidity_pct=humidity,
+        )
 
     def _push_inputs(self) -> None:
         """Hand the twin what it senses now (marked changed only where it changed)."""
@@ -378,12 +410,14 @@ class D1000Plant(Plant):
         """The lab starts with every instrument at *RST: the BMU boots when its supply comes on."""
         self.next_fast = self.next_slow = t
         self._refresh()
+        self._environment(t)
         self._solve(t, 0.0, self.coils())
         self._push_inputs()
         self._report()
 
     def step(self, t: float, dt: float) -> None:
         coils = self.coils()
+        self._environment(t - dt)  # held over the step, like every other input
         self._solve(t - dt, 0.0, coils)  # the operating point the twin senses over the step
         self._push_inputs()
         self.twin.step(t)

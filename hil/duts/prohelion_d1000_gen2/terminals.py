@@ -12,7 +12,10 @@ Cells are `N<nn>C<cc>` (CMU node nn from 00, cell cc from 01: `N00C01`), thermis
 - fault-insertion relays (closed = fault inserted): `C<k>_WELDED` (contactor k's auxiliary
   contact reads closed whatever its coil), `C<k>_AUX_OPEN` (reads open), `HVIL_OPEN`, `HVIL_SCG`
   (short to ground), `HVIL_SCB` (short to battery), `CMU_BREAK` (the CMU bus cut before the last
-  node), `PRE_SHUNT` (a low resistor switched across the precharge resistor).
+  node), `PRE_SHUNT` (a low resistor switched across the precharge resistor);
+- environment: `AIR` (the climatic chamber's air around the BMU: its two thermistors and its
+  humidity sensor), `ENCLOSURE` (the small sealed enclosure over the BMU's pressure sensor, on the
+  pressure controller's output).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ AUX_OPEN = tuple(f"C{k}_AUX_OPEN" for k in CONTACTOR_IDS)
 HVIL_FAULTS = ("HVIL_OPEN", "HVIL_SCG", "HVIL_SCB")
 CMU_BREAK = "CMU_BREAK"
 PRE_SHUNT = "PRE_SHUNT"
+AIR = "AIR"
+ENCLOSURE = "ENCLOSURE"
 FAULT_POINTS = (*WELDED, *AUX_OPEN, *HVIL_FAULTS, CMU_BREAK, PRE_SHUNT)
 
 
