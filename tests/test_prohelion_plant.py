@@ -242,9 +242,9 @@ def test_a_programmed_emulator_is_read_reported_and_resampled_alone(
         monkeypatch.setattr(other, "report_channel", _spy(other.report_channel, reported, id(other)))
     measure = Frontend.measure
 
-    def spy_measure(self: Frontend, inputs: Any, cfg: Any, rng: Any, keep: Any = None) -> Any:
+    def spy_measure(self: Frontend, inputs: Any, cfg: Any, rng: Any, keep: Any = None, *more: Any) -> Any:
         kept.append(None if keep is None else frozenset(keep))
-        return measure(self, inputs, cfg, rng, keep)
+        return measure(self, inputs, cfg, rng, keep, *more)
 
     monkeypatch.setattr(Frontend, "measure", spy_measure)
     port.execute(f"VOLT 3.95,(@{channel})")

@@ -1081,9 +1081,9 @@ def test_a_changed_input_resamples_only_its_node_and_each_cycle_resamples_all(
     kept: list[frozenset[int] | None] = []
     measure = Frontend.measure
 
-    def spy(self: Frontend, inputs: Any, cfg: Any, rng: Any, keep: Any = None) -> Any:
+    def spy(self: Frontend, inputs: Any, cfg: Any, rng: Any, keep: Any = None, *more: Any) -> Any:
         kept.append(None if keep is None else frozenset(keep))
-        return measure(self, inputs, cfg, rng, keep)
+        return measure(self, inputs, cfg, rng, keep, *more)
 
     monkeypatch.setattr(Frontend, "measure", spy)
     before = rig.snap().nodes

@@ -47,7 +47,7 @@ SLOW_FIXED = tuple(
     m.name for m in FIXED_MESSAGES if m.name not in FAST_MESSAGES and m.name not in RECEIVED_MESSAGES
 )
 Frame = tuple[int, bytes]
-#: encoded per-node frames kept for reuse (cleared when full)
+#: encoded frames kept for reuse (cleared when full)
 CACHE_SIZE = 20_000
 
 
@@ -211,8 +211,8 @@ class TelemetryEncoder:
             if name == "BMSInfo":  # one bit per state/flag: the 64-bit word itself, little-endian
                 yield self.codec.frame_id(name), snap.bms_info.to_bytes(8, "little")
                 continue
-            frame = self.codec.encode(name, fixed_signals(snap, name), saturate=True)
-            yield frame.arbitration_id, frame.data
+            can_id = self.codec.frame_id(name)
+            yield can_id, self._encoded(can_id, fixed_signals(snap, name), name, None)
         if not slow:
             return
         for node in snap.nodes[: self.node_count]:
@@ -222,12 +222,19 @@ class TelemetryEncoder:
                     continue
                 # a node beyond the non-colliding ones is laid out like node 0, at its own (colliding) ID
                 template = node.node if node.node < self.fitting else 0
-                signals = node_signals(node, kind)
-                key = (can_id, tuple(signals.items()))
-                data = self._cache.get(key)
-                if data is None:  # most node frames repeat from one second to the next
-                    data = self.codec.encode_node(kind, template, signals, saturate=True).data
-                    if len(self._cache) >= CACHE_SIZE:
-                        self._cache.clear()
-                    self._cache[key] = data
-                yield can_id, data
+                yield can_id, self._encoded(can_id, node_signals(node, kind), kind, template)
+
+    def _encoded(self, can_id: int, signals: Mapping[str, Value], name: str, node: int | None) -> bytes:
+        """The payload of message `name` (a node message kind laid out like `node`), from the cache
+        when the same values went out before: most frames repeat from one period to the next."""
+        key = (can_id, tuple(signals.items()))
+        data = self._cache.get(key)
+        if data is None:
+            if node is None:
+                data = self.codec.encode(name, signals, saturate=True).data
+            else:
+                data = self.codec.encode_node(name, node, signals, saturate=True).data
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = data
+        return data

@@ -171,19 +171,34 @@ class Frontend:
         return cls()
 
     @cached_property
-    def _cell_errors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """1 + gain, offset and noise sigma of every cell channel as (node, cell) arrays: up to 448
-        cells are sampled every cycle, in one vector operation rather than one call per cell."""
+    def _cell_errors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """1 + gain, offset and noise sigma of every cell channel as (node, cell) arrays, and whether
+        any is noisy: up to 448 cells are sampled every cycle, in one vector operation."""
         gain = np.array([[1.0 + ch.gain for ch in node] for node in self.cells])
         offset = np.array([[ch.offset for ch in node] for node in self.cells])
         sigma = np.array([[ch.noise_sigma for ch in node] for node in self.cells])
-        return gain, offset, sigma
+        return gain, offset, sigma, bool(sigma.any())
+
+    @cached_property
+    def _thermistor_errors(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """1 + gain and noise sigma (relative, on resistance) of every thermistor channel."""
+        gain = np.array([[1.0 + ch.gain for ch in node] for node in self.thermistors])
+        sigma = np.array([[ch.noise_sigma for ch in node] for node in self.thermistors])
+        return gain, sigma, bool(sigma.any())
+
+    @staticmethod
+    def _noise(sigma: np.ndarray, noise_rng: np.random.Generator) -> np.ndarray:
+        """Gaussian noise of `sigma` per channel, truncated at NOISE_SIGMAS."""
+        limit = NOISE_SIGMAS * sigma
+        noise: np.ndarray = np.minimum(
+            limit, np.maximum(-limit, noise_rng.standard_normal(sigma.shape) * sigma)
+        )
+        return noise
 
     def _cell_volts(
-        self, inputs: PlantInputs, cells_per_node: Sequence[int], rng: random.Random
+        self, inputs: PlantInputs, cells_per_node: Sequence[int], noise_rng: np.random.Generator
     ) -> np.ndarray:
-        """Every configured cell sampled once (V, 1 mV resolution) as a (node, cell) array; the
-        noise is drawn from a generator seeded by `rng`, so a seeded unit stays reproducible."""
+        """Every configured cell sampled once (V, 1 mV resolution) as a (node, cell) array."""
         nodes = len(cells_per_node)
         true = np.zeros((nodes, CELLS_PER_NODE_MAX))
         for n in range(min(nodes, len(inputs.nodes))):
@@ -191,24 +206,19 @@ class Frontend:
             if node.connected and node.cell_v:
                 k = min(cells_per_node[n], len(node.cell_v))
                 true[n, :k] = node.cell_v[:k]
-        gain, offset, sigma = (a[:nodes] for a in self._cell_errors)
-        reading = true * gain + offset
-        if sigma.any():
-            limit = NOISE_SIGMAS * sigma
-            noise = np.random.default_rng(rng.getrandbits(64)).standard_normal(true.shape) * sigma
-            reading += np.clip(noise, -limit, limit)
-        rounded: np.ndarray = np.maximum(0.0, np.round(reading, 3)) + 0.0
+        gain, offset, sigma, noisy = self._cell_errors
+        reading = true * gain[:nodes] + offset[:nodes]
+        if noisy:
+            reading += self._noise(sigma[:nodes], noise_rng)
+        rounded: np.ndarray = np.maximum(0.0, np.rint(reading * 1e3) / 1e3) + 0.0
         return rounded
 
-    @cached_property
-    def _thermistor_errors(self) -> tuple[np.ndarray, np.ndarray]:
-        """1 + gain and noise sigma (relative, on resistance) of every thermistor channel."""
-        gain = np.array([[1.0 + ch.gain for ch in node] for node in self.thermistors])
-        sigma = np.array([[ch.noise_sigma for ch in node] for node in self.thermistors])
-        return gain, sigma
-
     def _temperatures(
-        self, inputs: PlantInputs, temps_per_node: Sequence[int], ntc: BetaNtc, rng: random.Random
+        self,
+        inputs: PlantInputs,
+        temps_per_node: Sequence[int],
+        ntc: BetaNtc,
+        noise_rng: np.random.Generator,
     ) -> tuple[list[list[float | None]], np.ndarray]:
         """Every configured thermistor sampled once (°C, 0.1 °C resolution), by node, None where
         the input is open, shorted or beyond the conversion's range (one vector operation); and
@@ -221,17 +231,12 @@ class Frontend:
             if node.connected and k:
                 ohm[n, :k] = np.array(node.thermistor_ohm[:k], dtype=float)  # None → NaN
         r_open, r_short = ntc.resistance_ohm(NTC_RANGE_C[0]), ntc.resistance_ohm(NTC_RANGE_C[1])
-        with np.errstate(invalid="ignore"):
-            valid = (ohm >= r_short) & (ohm <= r_open)
-        gain, sigma = (a[:nodes] for a in self._thermistor_errors)
-        factor = gain
-        if sigma.any():
-            limit = NOISE_SIGMAS * sigma
-            noise = np.random.default_rng(rng.getrandbits(64)).standard_normal(ohm.shape) * sigma
-            factor = gain + np.clip(noise, -limit, limit)
+        valid = (ohm >= r_short) & (ohm <= r_open)  # NaN compares False
+        gain, sigma, noisy = self._thermistor_errors
+        factor = gain[:nodes] + self._noise(sigma[:nodes], noise_rng) if noisy else gain[:nodes]
         measured = np.where(valid, ohm, ntc.r25_ohm) * factor
         inv = 1.0 / (25.0 + KELVIN_OFFSET) + np.log(measured / ntc.r25_ohm) / ntc.beta_k
-        celsius = np.round(1.0 / inv - KELVIN_OFFSET, 1) + 0.0
+        celsius = np.rint((1.0 / inv - KELVIN_OFFSET) * 10.0) / 10.0 + 0.0
         readings = celsius.astype(object)
         readings[~valid] = None
         rows: list[list[float | None]] = readings.tolist()
@@ -270,38 +275,21 @@ class Frontend:
         config: D1000Config,
         rng: random.Random,
         keep: Mapping[int, NodeReadings] | None = None,
+        noise_rng: np.random.Generator | None = None,
     ) -> Readings:
         """Sample every input once, for the channels `config` declares.
 
         `keep`: nodes whose previous sample stands (their inputs did not change since it was
-        taken); the others are sampled again.
+        taken); the others are sampled again. `noise_rng`: the generator of the cell and
+        thermistor noise (default: one seeded from `rng`, so a seeded unit stays reproducible).
         """
-        ntc = BetaNtc(config.fixed.thermistor_r25_ohm, float(config.thermistor_beta_value))
-        present_v = config.fixed.cell_present_v
-        cells_per_node, temps_per_node = config.cells_per_node(), config.temps_per_node()
-        volts_array = self._cell_volts(inputs, cells_per_node, rng)
-        present_array = volts_array >= present_v
-        totals = np.round(np.where(present_array, volts_array, 0.0).sum(axis=1), 3) + 0.0
-        temp_rows, connected_array = self._temperatures(inputs, temps_per_node, ntc, rng)
-        rows, present_rows, total_list = volts_array.tolist(), present_array.tolist(), totals.tolist()
-        cell_counts, temp_counts = present_array.sum(axis=1).tolist(), connected_array.sum(axis=1).tolist()
-        nodes: list[NodeReadings] = []
-        for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
-            if keep is not None and n in keep:
-                nodes.append(keep[n])
-                continue
-            node = inputs.nodes[n] if n < len(inputs.nodes) else None
-            if node is None or not node.connected:
-                nodes.append(NodeReadings(False, (0.0,) * cells, (False,) * cells, (None,) * temps))
-                continue
-            nodes.append(
-                NodeReadings.sampled(
-                    tuple(rows[n][:cells]),
-                    tuple(present_rows[n][:cells]),
-                    tuple(temp_rows[n][:temps]),
-                    (total_list[n], cell_counts[n], temp_counts[n]),
-                )
-            )
+        count = config.num_cmu_nodes
+        if keep is not None and all(n in keep for n in range(count)):
+            nodes = [keep[n] for n in range(count)]  # only a BMU input moved
+        else:
+            if noise_rng is None:
+                noise_rng = np.random.default_rng(rng.getrandbits(64))
+            nodes = self._sample_nodes(inputs, config, noise_rng, keep)
         bju = inputs.bju
         env = inputs.environment
 
@@ -323,6 +311,42 @@ class Frontend:
             voc_ppb=env.voc_ppb,
             nox_ppb=env.nox_ppb,
         )
+
+    def _sample_nodes(
+        self,
+        inputs: PlantInputs,
+        config: D1000Config,
+        noise_rng: np.random.Generator,
+        keep: Mapping[int, NodeReadings] | None,
+    ) -> list[NodeReadings]:
+        """Every configured node's readings: the kept ones as they are, the others sampled."""
+        ntc = BetaNtc(config.fixed.thermistor_r25_ohm, float(config.thermistor_beta_value))
+        present_v = config.fixed.cell_present_v
+        cells_per_node, temps_per_node = config.cells_per_node(), config.temps_per_node()
+        volts_array = self._cell_volts(inputs, cells_per_node, noise_rng)
+        present_array = volts_array >= present_v
+        totals = np.round(np.where(present_array, volts_array, 0.0).sum(axis=1), 3) + 0.0
+        temp_rows, connected_array = self._temperatures(inputs, temps_per_node, ntc, noise_rng)
+        rows, present_rows, total_list = volts_array.tolist(), present_array.tolist(), totals.tolist()
+        cell_counts, temp_counts = present_array.sum(axis=1).tolist(), connected_array.sum(axis=1).tolist()
+        nodes: list[NodeReadings] = []
+        for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
+            if keep is not None and n in keep:
+                nodes.append(keep[n])
+                continue
+            node = inputs.nodes[n] if n < len(inputs.nodes) else None
+            if node is None or not node.connected:
+                nodes.append(NodeReadings(False, (0.0,) * cells, (False,) * cells, (None,) * temps))
+                continue
+            nodes.append(
+                NodeReadings.sampled(
+                    tuple(rows[n][:cells]),
+                    tuple(present_rows[n][:cells]),
+                    tuple(temp_rows[n][:temps]),
+                    (total_list[n], cell_counts[n], temp_counts[n]),
+                )
+            )
+        return nodes
 
 
 def filter_step(previous: float | None, sample: float, dt: float, tau_s: float) -> float:

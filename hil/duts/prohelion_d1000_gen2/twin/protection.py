@@ -112,16 +112,41 @@ def _extreme_at(places: list[tuple[int, int]], flat: int, values: np.ndarray, ba
     raise IndexError("index beyond the connected nodes")
 
 
-def evaluate(readings: Readings, inputs: PlantInputs, config: D1000Config) -> Evaluation:
-    """Check one sample against the configured limits."""
+@dataclass(frozen=True)
+class PackExtremes:
+    """What the node readings alone decide: the extremes and whether a channel is missing."""
+
+    max_cell: Extreme | None
+    min_cell: Extreme | None
+    cell_missing: bool
+    max_temperature: Extreme | None
+    min_temperature: Extreme | None
+    sensor_missing: bool
+
+
+def pack_extremes(nodes: tuple[NodeReadings, ...]) -> PackExtremes:
+    """The cell and temperature extremes over the connected nodes."""
+    connected = [(n + NODE_ID_BASE, node) for n, node in enumerate(nodes) if node.connected]
+    return PackExtremes(*_cell_extremes(connected), *_temperature_extremes(connected))
+
+
+def evaluate(
+    readings: Readings, inputs: PlantInputs, config: D1000Config, extremes: PackExtremes | None = None
+) -> Evaluation:
+    """Check one sample against the configured limits (`extremes`: `pack_extremes` of its nodes,
+    when the caller kept them from a sample with the same node readings)."""
     b = config.behaviour
     active: set[InfoBit] = set()
-    connected = [(n + NODE_ID_BASE, node) for n, node in enumerate(readings.nodes) if node.connected]
-    max_cell, min_cell, missing = _cell_extremes(connected)
-    if missing:
+    ext = extremes if extremes is not None else pack_extremes(readings.nodes)
+    max_cell, min_cell, max_temp, min_temp = (
+        ext.max_cell,
+        ext.min_cell,
+        ext.max_temperature,
+        ext.min_temperature,
+    )
+    if ext.cell_missing:
         active.add(InfoBit.REASON_CELLCOUNT)
-    max_temp, min_temp, unconnected = _temperature_extremes(connected)
-    if unconnected:
+    if ext.sensor_missing:
         active.add(InfoBit.REASON_TEMPCOUNT)
 
     if (

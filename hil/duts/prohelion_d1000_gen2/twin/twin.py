@@ -67,6 +67,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from hil.duts.prohelion_d1000_gen2.config import ChargingMethod, D1000Config
 from hil.duts.prohelion_d1000_gen2.ntc import BetaNtc
 from hil.duts.prohelion_d1000_gen2.twin.codes import (
@@ -88,7 +90,7 @@ from hil.duts.prohelion_d1000_gen2.twin.codes import (
 from hil.duts.prohelion_d1000_gen2.twin.contactors import ContactorSupervisor
 from hil.duts.prohelion_d1000_gen2.twin.frontend import Frontend, NodeReadings, Readings, filter_step
 from hil.duts.prohelion_d1000_gen2.twin.inputs import NodeInputs, PlantInputs
-from hil.duts.prohelion_d1000_gen2.twin.protection import Evaluation, evaluate
+from hil.duts.prohelion_d1000_gen2.twin.protection import Evaluation, PackExtremes, evaluate, pack_extremes
 from hil.duts.prohelion_d1000_gen2.twin.snapshot import D1000Snapshot, NodeSnapshot
 from hil.duts.prohelion_d1000_gen2.twin.soc import SocEstimator
 
@@ -134,6 +136,8 @@ class D1000Twin:
 
     #: the node inputs (by object) and configuration the current readings were sampled from
     _sampled: tuple[list[NodeInputs], D1000Config] | None
+    #: the node readings (by object) the pack extremes were last worked out for, and those extremes
+    _extremes: tuple[tuple[NodeReadings, ...], PackExtremes] | None
 
     def __init__(
         self,
@@ -149,6 +153,7 @@ class D1000Twin:
         self._rng = random.Random(seed)
         # Replaceable (e.g. by `Frontend.ideal()`) to test logic at exact thresholds.
         self.frontend = Frontend.from_rng(self._rng)
+        self._noise_rng = np.random.default_rng(self._rng.getrandbits(64))  # cell/thermistor noise
         self.inputs = inputs if inputs is not None else PlantInputs.nominal(config)
         self.inputs.check()
         self.history: list[Transition] = []
@@ -574,6 +579,7 @@ class D1000Twin:
         self._lss = [False] * len(LOW_SIDE_SWITCHES)
         self._readings = _blank_readings(self._config)
         self._sampled = None
+        self._extremes = None
         self._evaluation = _BLANK_EVALUATION
         self._transitioned = False
 
@@ -641,11 +647,14 @@ class D1000Twin:
     def _cycle(self, t: float, dt: float) -> None:
         """One firmware cycle at t covering (t - dt, t]."""
         cfg = self._config
-        r = self.frontend.measure(self.inputs, cfg, self._rng, self._unchanged_nodes(dt))
+        r = self.frontend.measure(self.inputs, cfg, self._rng, self._unchanged_nodes(dt), self._noise_rng)
         self._sampled = (list(self.inputs.nodes), cfg)
         self._filtered = filter_step(self._filtered, r.current_a, dt, cfg.fixed.filtered_current_tau_s)
         self._soc.count(r.current_a, dt, cfg.pack_capacity)
-        ev = evaluate(r, self.inputs, cfg)
+        if not self._same_nodes(r.nodes):
+            self._extremes = (r.nodes, pack_extremes(r.nodes))  # only when a node was sampled again
+        assert self._extremes is not None
+        ev = evaluate(r, self.inputs, cfg, self._extremes[1])
         active = set(ev.active)
         faulted = self._contactors.supervise(t, self.inputs.aux_closed, cfg)
         contactor_bits = {contactor_fault_bit(n) for n in faulted}
@@ -669,6 +678,12 @@ class D1000Twin:
             self._contactors.drive(t, engaged)
         self._update_balancing(r)
         self._t = t
+
+    def _same_nodes(self, nodes: tuple[NodeReadings, ...]) -> bool:
+        """Whether `nodes` are the very readings the pack extremes were worked out for."""
+        if self._extremes is None or len(self._extremes[0]) != len(nodes):
+            return False
+        return all(a is b for a, b in zip(self._extremes[0], nodes, strict=True))
 
     def _precharged(self, battery_v: float, other_v: float) -> bool:
         """The precharge condition: `other_v` within maxPrechargeVoltageDelta of the battery."""
