@@ -55,6 +55,8 @@ class SimProcess:
         paced: bool = False,
     ) -> None:
         cmd = [sys.executable, "-m", "hil", "sim", "serve", "--station", str(station_file)]
+        if os.environ.get("HIL_LAB_PROFILE"):
+            cmd[1:1] = ["-m", "cProfile", "-o", os.environ["HIL_LAB_PROFILE"]]
         cmd += ["--ephemeral-ports", "--exit-with-stdin"]
         if not paced:
             cmd.append("--no-pace")

@@ -461,7 +461,7 @@ class D1000Plant(Plant):
             self.load.report(self.v_link, self.i_load)
         # up to 448 channels: told again only where a voltage was programmed or a bleed moved
         bleed = self.twin.bleed_currents()
-        if bleed != self._bleed:
+        if bleed is not self._bleed and bleed != self._bleed:
             self._bleed = bleed
             self._unreported.update(self._feeds)
         for key in self._unreported:

@@ -99,6 +99,11 @@ class NodeReadings:
         return round(sum(v for v, ok in zip(self.cell_v, self.cell_present, strict=True) if ok), 3)
 
     @cached_property
+    def max_cell_voltage(self) -> float:
+        """The highest cell reading (V), present or not (0.0 without cells)."""
+        return max(self.cell_v, default=0.0)
+
+    @cached_property
     def connected_cells(self) -> int:
         return sum(self.cell_present)
 
@@ -112,13 +117,17 @@ class NodeReadings:
         cell_v: tuple[float, ...],
         cell_present: tuple[bool, ...],
         temperature_c: tuple[float | None, ...],
-        totals: tuple[float, int, int],
+        totals: tuple[float, int, int, float],
     ) -> NodeReadings:
-        """A connected node's readings with (total voltage, connected cells, connected sensors)
-        already worked out for all nodes at once by the front end (they fill the cached values)."""
+        """A connected node's readings with (total voltage, connected cells, connected sensors,
+        highest cell) already worked out for many nodes at once by the front end (they fill the
+        cached values)."""
         node = cls(True, cell_v, cell_present, temperature_c)
         node.__dict__.update(
-            total_voltage=totals[0], connected_cells=totals[1], connected_temp_sensors=totals[2]
+            total_voltage=totals[0],
+            connected_cells=totals[1],
+            connected_temp_sensors=totals[2],
+            max_cell_voltage=totals[3],
         )
         return node
 
@@ -196,44 +205,47 @@ class Frontend:
         return noise
 
     def _cell_volts(
-        self, inputs: PlantInputs, cells_per_node: Sequence[int], noise_rng: np.random.Generator
+        self,
+        inputs: PlantInputs,
+        todo: list[int],
+        cells_per_node: Sequence[int],
+        noise_rng: np.random.Generator,
     ) -> np.ndarray:
-        """Every configured cell sampled once (V, 1 mV resolution) as a (node, cell) array."""
-        nodes = len(cells_per_node)
-        true = np.zeros((nodes, CELLS_PER_NODE_MAX))
-        for n in range(min(nodes, len(inputs.nodes))):
-            node = inputs.nodes[n]
-            if node.connected and node.cell_v:
+        """The cells of nodes `todo` sampled once (V, 1 mV resolution), one row per node."""
+        true = np.zeros((len(todo), CELLS_PER_NODE_MAX))
+        for row, n in enumerate(todo):
+            node = inputs.nodes[n] if n < len(inputs.nodes) else None
+            if node is not None and node.connected and node.cell_v:
                 k = min(cells_per_node[n], len(node.cell_v))
-                true[n, :k] = node.cell_v[:k]
+                true[row, :k] = node.cell_v[:k]
         gain, offset, sigma, noisy = self._cell_errors
-        reading = true * gain[:nodes] + offset[:nodes]
+        reading = true * gain[todo] + offset[todo]
         if noisy:
-            reading += self._noise(sigma[:nodes], noise_rng)
+            reading += self._noise(sigma[todo], noise_rng)
         rounded: np.ndarray = np.maximum(0.0, np.rint(reading * 1e3) / 1e3) + 0.0
         return rounded
 
     def _temperatures(
         self,
         inputs: PlantInputs,
+        todo: list[int],
         temps_per_node: Sequence[int],
         ntc: BetaNtc,
         noise_rng: np.random.Generator,
     ) -> tuple[list[list[float | None]], np.ndarray]:
-        """Every configured thermistor sampled once (°C, 0.1 °C resolution), by node, None where
-        the input is open, shorted or beyond the conversion's range (one vector operation); and
-        where it is connected, as a (node, sensor) array."""
-        nodes = len(temps_per_node)
-        ohm = np.full((nodes, TEMPS_PER_NODE_MAX), np.nan)
-        for n in range(min(nodes, len(inputs.nodes))):
-            node = inputs.nodes[n]
-            k = min(temps_per_node[n], len(node.thermistor_ohm))
-            if node.connected and k:
-                ohm[n, :k] = np.array(node.thermistor_ohm[:k], dtype=float)  # None → NaN
+        """The thermistors of nodes `todo` sampled once (°C, 0.1 °C resolution), one row per node,
+        None where the input is open, shorted or beyond the conversion's range; and where one is
+        connected, as a (node, sensor) array."""
+        ohm = np.full((len(todo), TEMPS_PER_NODE_MAX), np.nan)
+        for row, n in enumerate(todo):
+            node = inputs.nodes[n] if n < len(inputs.nodes) else None
+            k = min(temps_per_node[n], len(node.thermistor_ohm)) if node is not None else 0
+            if node is not None and node.connected and k:
+                ohm[row, :k] = np.array(node.thermistor_ohm[:k], dtype=float)  # None → NaN
         r_open, r_short = ntc.resistance_ohm(NTC_RANGE_C[0]), ntc.resistance_ohm(NTC_RANGE_C[1])
         valid = (ohm >= r_short) & (ohm <= r_open)  # NaN compares False
         gain, sigma, noisy = self._thermistor_errors
-        factor = gain[:nodes] + self._noise(sigma[:nodes], noise_rng) if noisy else gain[:nodes]
+        factor = gain[todo] + self._noise(sigma[todo], noise_rng) if noisy else gain[todo]
         measured = np.where(valid, ohm, ntc.r25_ohm) * factor
         inv = 1.0 / (25.0 + KELVIN_OFFSET) + np.log(measured / ntc.r25_ohm) / ntc.beta_k
         celsius = np.rint((1.0 / inv - KELVIN_OFFSET) * 10.0) / 10.0 + 0.0
@@ -319,33 +331,48 @@ class Frontend:
         noise_rng: np.random.Generator,
         keep: Mapping[int, NodeReadings] | None,
     ) -> list[NodeReadings]:
-        """Every configured node's readings: the kept ones as they are, the others sampled."""
+        """Every configured node's readings: the kept ones as they are, the others sampled (in one
+        vector operation over the nodes to sample)."""
         ntc = BetaNtc(config.fixed.thermistor_r25_ohm, float(config.thermistor_beta_value))
         present_v = config.fixed.cell_present_v
         cells_per_node, temps_per_node = config.cells_per_node(), config.temps_per_node()
-        volts_array = self._cell_volts(inputs, cells_per_node, noise_rng)
-        present_array = volts_array >= present_v
-        totals = np.round(np.where(present_array, volts_array, 0.0).sum(axis=1), 3) + 0.0
-        temp_rows, connected_array = self._temperatures(inputs, temps_per_node, ntc, noise_rng)
-        rows, present_rows, total_list = volts_array.tolist(), present_array.tolist(), totals.tolist()
-        cell_counts, temp_counts = present_array.sum(axis=1).tolist(), connected_array.sum(axis=1).tolist()
+        todo = [
+            n
+            for n in range(len(cells_per_node))
+            if (keep is None or n not in keep) and n < len(inputs.nodes) and inputs.nodes[n].connected
+        ]
+        volts = self._cell_volts(inputs, todo, cells_per_node, noise_rng)
+        present = volts >= present_v
+        totals = np.rint(np.where(present, volts, 0.0).sum(axis=1) * 1e3) / 1e3 + 0.0
+        temp_rows, connected = self._temperatures(inputs, todo, temps_per_node, ntc, noise_rng)
+        sampled = zip(
+            todo,
+            volts.tolist(),
+            present.tolist(),
+            temp_rows,
+            totals.tolist(),
+            present.sum(axis=1).tolist(),
+            connected.sum(axis=1).tolist(),
+            volts.max(axis=1, initial=0.0).tolist(),
+            strict=True,
+        )
+        fresh = {
+            n: NodeReadings.sampled(
+                tuple(v[: cells_per_node[n]]),
+                tuple(p[: cells_per_node[n]]),
+                tuple(t[: temps_per_node[n]]),
+                (total, cells, sensors, highest),
+            )
+            for n, v, p, t, total, cells, sensors, highest in sampled
+        }
         nodes: list[NodeReadings] = []
         for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
             if keep is not None and n in keep:
                 nodes.append(keep[n])
-                continue
-            node = inputs.nodes[n] if n < len(inputs.nodes) else None
-            if node is None or not node.connected:
+            elif n in fresh:
+                nodes.append(fresh[n])
+            else:  # not on the CMU bus
                 nodes.append(NodeReadings(False, (0.0,) * cells, (False,) * cells, (None,) * temps))
-                continue
-            nodes.append(
-                NodeReadings.sampled(
-                    tuple(rows[n][:cells]),
-                    tuple(present_rows[n][:cells]),
-                    tuple(temp_rows[n][:temps]),
-                    (total_list[n], cell_counts[n], temp_counts[n]),
-                )
-            )
         return nodes
 
 

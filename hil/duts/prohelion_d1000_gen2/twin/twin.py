@@ -138,6 +138,8 @@ class D1000Twin:
     _sampled: tuple[list[NodeInputs], D1000Config] | None
     #: the node readings (by object) the pack extremes were last worked out for, and those extremes
     _extremes: tuple[tuple[NodeReadings, ...], PackExtremes] | None
+    #: the bleed currents last worked out, with what they were worked out from
+    _bleed: tuple[tuple[bool, float, tuple[int, ...], tuple[int, ...]], list[list[float]]] | None = None
 
     def __init__(
         self,
@@ -432,13 +434,18 @@ class D1000Twin:
         return tuple(self._powered and self._contactors.targets[n] for n in CONTACTORS)
 
     def bleed_currents(self) -> list[list[float]]:
-        """Balancing current drawn from each configured cell (A), per node."""
+        """Balancing current drawn from each configured cell (A), per node; the same list object
+        while the balancing does not change (read it, do not edit it)."""
         self._settle()
         amps = self._config.fixed.balancing_current_a
-        return [
-            [amps if self._powered and mask >> i & 1 else 0.0 for i in range(cells)]
-            for mask, cells in zip(self._balancing, self._config.cells_per_node(), strict=True)
-        ]
+        key = (self._powered, amps, self._config.cells_per_node(), tuple(self._balancing))
+        if self._bleed is None or self._bleed[0] != key:
+            bleed = [
+                [amps if self._powered and mask >> i & 1 else 0.0 for i in range(cells)]
+                for mask, cells in zip(self._balancing, key[2], strict=True)
+            ]
+            self._bleed = (key, bleed)
+        return self._bleed[1]
 
     def supply_current_a(self) -> float:
         """Current drawn from the BMU supply, contactor coils excluded (PH-SUP-I)."""
@@ -831,7 +838,7 @@ class D1000Twin:
         masks: list[int] = []
         for node in r.nodes:
             mask = 0
-            if allowed and node.connected:
+            if allowed and node.connected and node.max_cell_voltage >= threshold:
                 for i, (v, ok) in enumerate(zip(node.cell_v, node.cell_present, strict=True)):
                     if ok and v >= threshold:
                         mask |= 1 << i
