@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fakes import StepClock
 
 from hil.errors import InstrumentError, LimitError
 from hil.instruments.base import InstrumentInfo, Limits
@@ -13,24 +14,13 @@ from hil.sim.instruments.druck_pace5000 import AMBIENT_KPA, SLEW_KPA_PER_S, SimD
 LIMITS = Limits(pressure_min=5.0, pressure_max=150.0)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock()
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sim(clock: FakeClock) -> SimDruckPace5000:
+def sim(clock: StepClock) -> SimDruckPace5000:
     pace = SimDruckPace5000("pressure", {"ENCLOSURE": "1"}, seed=1)
     pace.now = clock.now
     return pace
@@ -70,7 +60,7 @@ def test_setpoint_and_output_commands(
     assert driver.output_is_on()
 
 
-def test_pressure_settles_in_limits_in_virtual_time(driver: DruckPace5000, clock: FakeClock) -> None:
+def test_pressure_settles_in_limits_in_virtual_time(driver: DruckPace5000, clock: StepClock) -> None:
     driver.set_in_limits(0.05, 2.0)
     driver.set_pressure(122.0)
     driver.set_output(True)
@@ -100,7 +90,7 @@ def test_a_bad_unit_is_an_instrument_error(driver: DruckPace5000) -> None:
 
 
 def test_safe_state_is_output_off_and_vented(
-    driver: DruckPace5000, sim: SimDruckPace5000, clock: FakeClock
+    driver: DruckPace5000, sim: SimDruckPace5000, clock: StepClock
 ) -> None:
     driver.set_pressure(120.0)
     driver.set_output(True)

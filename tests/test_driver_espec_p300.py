@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fakes import StepClock
 
 from hil.errors import InstrumentError, LimitError
 from hil.instruments.base import InstrumentInfo, Limits
@@ -13,26 +14,13 @@ from hil.sim.instruments.espec_p300 import TEMP_RAMP_C_PER_S, SimEspecP300
 LIMITS = Limits(temperature_min=-40.0, temperature_max=90.0, humidity_min=20.0, humidity_max=95.0)
 
 
-class FakeClock:
-    """A clock whose sleep moves the simulated chamber's time (the lab's virtual clock, in small)."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock()
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sim(clock: FakeClock) -> SimEspecP300:
+def sim(clock: StepClock) -> SimEspecP300:
     chamber = SimEspecP300("chamber", {"AIR": "1"}, seed=1)
     chamber.now = clock.now
     return chamber
@@ -85,7 +73,7 @@ def test_limits_refuse_before_anything_is_sent(driver: EspecP300, wire: Recordin
     assert wire.sent == []
 
 
-def test_the_air_ramps_and_settles_in_virtual_time(driver: EspecP300, clock: FakeClock) -> None:
+def test_the_air_ramps_and_settles_in_virtual_time(driver: EspecP300, clock: StepClock) -> None:
     driver.set_temperature(60.0)
     driver.set_humidity(None)
     driver.run()
@@ -99,7 +87,7 @@ def test_the_air_ramps_and_settles_in_virtual_time(driver: EspecP300, clock: Fak
     assert ramp - 10.0 + 5.0 - 3.0 <= done.waited_s <= ramp - 10.0 + 5.0 + 2.0
 
 
-def test_not_settled_within_the_timeout_is_reported(driver: EspecP300, clock: FakeClock) -> None:
+def test_not_settled_within_the_timeout_is_reported(driver: EspecP300, clock: StepClock) -> None:
     driver.set_temperature(85.0)
     driver.run()
     done = driver.wait_settled(clock, band_c=0.5, band_pct=2.0, soak_s=5.0, timeout_s=30.0)  # type: ignore[arg-type]

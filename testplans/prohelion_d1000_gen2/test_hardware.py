@@ -12,7 +12,7 @@ from hil.duts.prohelion_d1000_gen2.config import DEVICE_IDS
 from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.terminals import CMU_BREAK
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
-from hil.measure import info, within
+from hil.measure import Measurement, info, within
 from hil.uncertainty import station_uncertainty
 
 #: supply levels characterised around the nominal (no supply range is documented)
@@ -178,18 +178,7 @@ def test_environment(bench: D1000Bench, check) -> None:
     ):
         suffix = {"°C": "_c", "kPa": "_kpa", "%RH": "_pct"}[unit]
         centre, tol = exp.get(key + suffix), exp.get(f"{key}_tolerance{suffix}")
-        value = bench.dut.value("SensorData1", signal)
-        check(
-            within(
-                req,
-                f"SensorData1.{signal} at the bench ambient",
-                None if value is None else float(value),
-                unit,
-                bench.clock.now(),
-                low=None if centre is None or tol is None else centre - tol,
-                high=None if centre is None or tol is None else centre + tol,
-            )
-        )
+        check(_sensor_reading(bench, req, signal, "at the bench ambient", unit, centre, tol))
     for name, low, high, unit in (
         ("bmuTemperature", cfg.bmu_temperature_min, cfg.bmu_temperature_max, "°C"),
         ("bmuPressure", cfg.bmu_pressure_min, cfg.bmu_pressure_max, "kPa"),
@@ -218,6 +207,31 @@ ENV_FAULTS = (
     InfoBit.REASON_OVERTEMP,
     InfoBit.REASON_UNDERTEMP,
 )
+
+
+def _sensor_reading(
+    bench: D1000Bench,
+    req: str,
+    signal: str,
+    label: str,
+    unit: str,
+    centre: float | None,
+    tolerance: float | None,
+) -> Measurement:
+    """One SensorData1 reading judged against centre ± tolerance (recorded only, without them)."""
+    value = bench.dut.value("SensorData1", signal)
+    low = high = None
+    if centre is not None and tolerance is not None:
+        low, high = centre - tolerance, centre + tolerance
+    return within(
+        req,
+        f"SensorData1.{signal} {label}",
+        None if value is None else float(value),
+        unit,
+        bench.clock.now(),
+        low=low,
+        high=high,
+    )
 
 
 @dataclass(frozen=True)
@@ -320,69 +334,72 @@ def _probe_limits(
                 )
             )
             for signal in env.signals:
-                value = bench.dut.value("SensorData1", signal)
-                check(
-                    within(
-                        req,
-                        f"SensorData1.{signal} at {level:g} {env.unit} (readback {readback:g})",
-                        None if value is None else float(value),
-                        env.unit,
-                        now(),
-                        low=readback - env.tolerance,
-                        high=readback + env.tolerance,
-                    )
-                )
+                label = f"at {level:g} {env.unit} (readback {readback:g})"
+                check(_sensor_reading(bench, req, signal, label, env.unit, readback, env.tolerance))
             continue
         seen = bench.wait_until(partial(bench.flag, bit), delay)
         check(same(req, f"{label} at {level:g} {env.unit}: {bit.signal}", seen, True, now()))
         check(same(req, f"{label}: SAFE", bench.wait_state(BmsState.SAFE, 3.0), True, now()))
 
 
-def _env(bench: D1000Bench, quantity: str) -> EnvLimit:
-    cfg, exp = bench.config, bench.expectations
-    if quantity == "temperature":
-        lim = bench.need_chamber().info.limits
-        return EnvLimit(
-            "bmuTemperature",
-            "°C",
-            cfg.bmu_temperature_min,
-            cfg.bmu_temperature_max,
-            InfoBit.REASON_UNDERTEMP,
-            InfoBit.REASON_OVERTEMP,
-            ("Temperature1", "Temperature2"),
-            exp.get("environment_temperature_margin_c", 2.0),
-            exp.get("environment_reading_tolerance_c", 1.0),
-            (lim.temperature_min, lim.temperature_max),
-            1,
-        )
-    if quantity == "humidity":
-        lim = bench.need_chamber().info.limits
-        return EnvLimit(
-            "bmuHumidity",
-            "%RH",
-            cfg.bmu_humidity_min,
-            cfg.bmu_humidity_max,
-            InfoBit.REASON_HUMIDITY,
-            InfoBit.REASON_HUMIDITY,
-            ("Humidity",),
-            exp.get("humidity_margin_pct", 3.0),
-            exp.get("environment_reading_tolerance_pct", 4.0),
-            (lim.humidity_min, lim.humidity_max),
-            0,
-        )
-    lim = bench.need_pressure().info.limits
-    return EnvLimit(
+#: per quantity: the parameters' stem, unit, the reasons below Min and above Max, the SensorData1
+#: signals, the station expectations of margin and reading tolerance (with their defaults), the
+#: stimulus's setting decimals
+_ENV_QUANTITIES: dict[
+    str, tuple[str, str, InfoBit, InfoBit, tuple[str, ...], tuple[str, float], tuple[str, float], int]
+] = {
+    "temperature": (
+        "bmuTemperature",
+        "°C",
+        InfoBit.REASON_UNDERTEMP,
+        InfoBit.REASON_OVERTEMP,
+        ("Temperature1", "Temperature2"),
+        ("environment_temperature_margin_c", 2.0),
+        ("environment_reading_tolerance_c", 1.0),
+        1,
+    ),
+    "humidity": (
+        "bmuHumidity",
+        "%RH",
+        InfoBit.REASON_HUMIDITY,
+        InfoBit.REASON_HUMIDITY,
+        ("Humidity",),
+        ("humidity_margin_pct", 3.0),
+        ("environment_reading_tolerance_pct", 4.0),
+        0,
+    ),
+    "pressure": (
         "bmuPressure",
         "kPa",
-        cfg.bmu_pressure_min,
-        cfg.bmu_pressure_max,
         InfoBit.REASON_PRESSURE,
         InfoBit.REASON_PRESSURE,
         ("Pressure",),
-        exp.get("pressure_margin_kpa", 2.0),
-        exp.get("environment_reading_tolerance_kpa", 0.5),
-        (lim.pressure_min, lim.pressure_max),
+        ("pressure_margin_kpa", 2.0),
+        ("environment_reading_tolerance_kpa", 0.5),
         3,
+    ),
+}
+
+
+def _env(bench: D1000Bench, quantity: str) -> EnvLimit:
+    """The configured limits of `quantity` and how this station stimulates it."""
+    cfg, exp = bench.config, bench.expectations
+    name, unit, below, above, signals, margin, tolerance, digits = _ENV_QUANTITIES[quantity]
+    stimulus = bench.need_pressure() if quantity == "pressure" else bench.need_chamber()
+    lim = stimulus.info.limits
+    stem = name.removeprefix("bmu").lower()
+    return EnvLimit(
+        name,
+        unit,
+        getattr(cfg, f"bmu_{stem}_min"),
+        getattr(cfg, f"bmu_{stem}_max"),
+        below,
+        above,
+        signals,
+        exp.get(*margin),
+        exp.get(*tolerance),
+        (getattr(lim, f"{quantity}_min"), getattr(lim, f"{quantity}_max")),
+        digits,
     )
 
 

@@ -109,3 +109,10 @@ def slew_parameter(call: Call) -> float:
     if call.args[0].strip().upper() in ("INF", "INFINITY"):
         return SLEW_INFINITY
     return call.number(unit="V/s", minimum=0.0, maximum=SLEW_INFINITY)
+
+
+def ramp_toward(value: float, target: float, step: float) -> float:
+    """`value` moved toward `target` by at most `step` (a ramping setpoint over one time step)."""
+    if abs(target - value) <= step:
+        return target
+    return value + step if target > value else value - step

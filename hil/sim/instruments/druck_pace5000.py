@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hil.sim.instruments.base import SimInstrument
+from hil.sim.instruments.base import SimInstrument, ramp_toward
 from hil.sim.scpi import ILLEGAL_PARAMETER_VALUE, Call, ScpiError
 
 AMBIENT_KPA = 101.3
@@ -29,12 +29,6 @@ FLOOR_KPA = 2.0
 #: OUR MODEL: a small enclosure fills and empties quickly
 SLEW_KPA_PER_S = 20.0
 VENT_KPA_PER_S = 20.0
-
-
-def _toward(value: float, target: float, step: float) -> float:
-    if abs(target - value) <= step:
-        return target
-    return value + step if target > value else value - step
 
 
 class SimDruckPace5000(SimInstrument):
@@ -93,9 +87,9 @@ class SimDruckPace5000(SimInstrument):
         if self._t is not None and t > self._t:
             dt = t - self._t
             if self.venting:
-                self.pressure = _toward(self.pressure, AMBIENT_KPA, VENT_KPA_PER_S * dt)
+                self.pressure = ramp_toward(self.pressure, AMBIENT_KPA, VENT_KPA_PER_S * dt)
             elif self.on:
-                self.pressure = _toward(self.pressure, max(self.setpoint, FLOOR_KPA), SLEW_KPA_PER_S * dt)
+                self.pressure = ramp_toward(self.pressure, max(self.setpoint, FLOOR_KPA), SLEW_KPA_PER_S * dt)
             inside = self.on and abs(self.pressure - self.setpoint) <= self.inl_pct / 100.0 * FULL_SCALE_KPA
             if not inside:
                 self._inside_since = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hil.sim.instruments.base import SimInstrument
+from hil.sim.instruments.base import SimInstrument, ramp_toward
 
 #: the lab's ambient, where the air drifts when the chamber does not control it
 AMBIENT_C = 25.0
@@ -37,12 +37,6 @@ HUMI_RANGE = (10.0, 98.0)
 TEMP_CONTROL = 0.2
 HUMI_CONTROL = 1.0
 MODES = ("CONSTANT", "STANDBY", "OFF")
-
-
-def _toward(value: float, target: float, step: float) -> float:
-    if abs(target - value) <= step:
-        return target
-    return value + step if target > value else value - step
 
 
 class SimEspecP300(SimInstrument):
@@ -86,8 +80,8 @@ class SimEspecP300(SimInstrument):
         if self._t is not None and t > self._t:
             dt = t - self._t
             target_c, target_pct = self._targets()
-            self.air_c = _toward(self.air_c, target_c, TEMP_RAMP_C_PER_S * dt)
-            self.air_pct = _toward(self.air_pct, target_pct, HUMI_RAMP_PCT_PER_S * dt)
+            self.air_c = ramp_toward(self.air_c, target_c, TEMP_RAMP_C_PER_S * dt)
+            self.air_pct = ramp_toward(self.air_pct, target_pct, HUMI_RAMP_PCT_PER_S * dt)
         if self._t is None or t > self._t:
             self._t = t
 
