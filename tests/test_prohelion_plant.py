@@ -297,3 +297,17 @@ def test_without_environment_roles_the_bmu_sees_the_fixed_ambient(bench: Bench) 
     bench.advance(5.0, BmsCommand.IDLE)
     env = bench.plant.twin.inputs.environment
     assert (env.temperature1_c, env.pressure_kpa, env.humidity_pct) == (25.0, 101.3, 40.0)
+
+
+def test_a_replaced_plant_no_longer_hears_the_instruments() -> None:
+    """After a power cycle of the lab (a new plant), a command reaches the new plant's listener only."""
+    b = Bench()
+    old = b.plant
+    b.lab.reset()
+    assert b.plant is not old
+    old._unread.clear()
+    b.plant._unread.clear()
+    b.scpi("cells_b", "VOLT 3.8,(@2)")
+    assert old._unread == set()
+    assert len(b.plant._unread) == 1
+    assert len(b.lab.instruments["cells_b"].engine.listeners) == 1

@@ -109,6 +109,8 @@ class Lab:
 
     def _build_plant(self, settings: dict[str, Any] | None) -> Plant:
         cls = registry.load(self.family.plant)
+        for sim in self.instruments.values():  # a plant replaced (settings, power cycle) stops listening
+            sim.forget_listeners()
         try:
             plant: Plant = cls(self.station, self.instruments, settings, self.seed, self._dut_publish)
         except ValueError as exc:

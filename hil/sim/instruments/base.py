@@ -53,6 +53,10 @@ class SimInstrument:
         channels re-reads only the instruments that were commanded."""
         self.engine.listeners.append(callback)
 
+    def forget_listeners(self) -> None:
+        """Drop every `on_settings_change` callback (the plant that registered them is replaced)."""
+        self.engine.listeners.clear()
+
     def error_term(self, value: float, gain: float, offset: float) -> float:
         """A reading with a seeded error inside the instrument's accuracy (gain·|value| + offset)."""
         bound = gain * abs(value) + offset

@@ -146,6 +146,11 @@ class SimIetPrs202Bank(SimInstrument):
         for unit in self.units.values():
             unit.engine.listeners.append(callback)
 
+    def forget_listeners(self) -> None:
+        super().forget_listeners()
+        for unit in self.units.values():
+            unit.engine.listeners.clear()
+
     # --- the controller -----------------------------------------------------------------------
 
     def execute(self, line: str) -> str | None:
