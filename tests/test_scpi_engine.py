@@ -392,3 +392,20 @@ def test_commands_are_counted_queries_are_not(dev: Device) -> None:
     assert dev.engine.commands_executed == before + 2
     dev.run("BOGUS 1")  # not executed: not counted
     assert dev.engine.commands_executed == before + 2
+
+
+def test_listeners_hear_each_command_and_no_query() -> None:
+    """A plant listening for setting changes is told once per command, even one that fails in its
+    handler, and never for a query or an unknown header."""
+    dev = Device()
+    heard: list[int] = []
+    dev.engine.listeners.append(lambda: heard.append(dev.engine.commands_executed))
+    dev.engine.execute("VOLT 3.5")
+    dev.engine.execute("VOLT?")
+    dev.engine.execute("*IDN?")
+    dev.engine.execute("NOSUCH:THING 1")
+    dev.engine.execute("VOLT 1;:CURR 0.5")
+    dev.engine.execute("VOLT 99")  # out of range: the handler raises after the count moved
+    assert heard == [1, 2, 3, 4]
+    errors = [dev.engine.next_error()[:4] for _ in range(3)]
+    assert dev.voltage == 1.0 and errors == ["-113", "-222", '0,"N']
