@@ -55,7 +55,7 @@ class SimProcess:
         paced: bool = False,
     ) -> None:
         cmd = [sys.executable, "-m", "hil", "sim", "serve", "--station", str(station_file)]
-        if os.environ.get("HIL_LAB_PROFILE"):
+        if os.environ.get("HIL_LAB_PROFILE"):  # a developer's aid: the lab's cProfile statistics to this file
             cmd[1:1] = ["-m", "cProfile", "-o", os.environ["HIL_LAB_PROFILE"]]
         cmd += ["--ephemeral-ports", "--exit-with-stdin"]
         if not paced:
