@@ -35,6 +35,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
             "--station", str(STATIONS / "sim-prohelion-d1000-gen2-27x14.yaml"),
             "--firmware", str(CONFIGS / "pack-27x14.yaml"), "--profile", "eol", "--reports", "none",
             "--", "--hil-requirement", "PH-COV-W", "--hil-requirement", "PH-MSG",
+            "--hil-requirement", "PH-HVIL",  # drives ENABLED after earlier tests' safe states
         ],
         # the unit applies 4.25 V while its declared configuration says 4.2 V
         "moved": [*dut, "--firmware", str(moved), "--",
@@ -98,6 +99,10 @@ def test_the_largest_non_colliding_pack_runs_without_code_change(runs: dict[str,
     ]
     assert len(positions) == 27 * 14
     assert positions[-1]["name"] == "go/no-go at N26C14"
+    # the battery emulator on the pack port is back on after each test's safe state: the HVIL
+    # tests reach ENABLED through a precharge to it and are judged
+    hvil = [m for m in run.measurements() if m["requirement"] == "PH-HVIL"]
+    assert len(hvil) >= 3 * 4 and all(m["verdict"] in ("pass", "info") for m in hvil)
 
 
 @pytest.mark.slow

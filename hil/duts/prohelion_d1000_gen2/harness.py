@@ -485,6 +485,9 @@ class D1000Bench(DutBench):
         if not cells_on:
             for driver in self.cells.instruments:
                 driver.set_output(True)
+        if self.battery is not None and not self.battery.output_is_on():  # off after the last safe state
+            self.battery.set_voltage(self.path_v)
+            self.battery.set_output(True)
         if not self.bmu_supply.output_is_on() or self.state() in (None, BmsState.INITIALISE):
             self.boot()
         if not self.to_idle():
