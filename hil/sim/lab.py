@@ -102,8 +102,7 @@ class Lab:
             _, _, sim_ref = registry.instrument_entry(inst.driver)
             cls = registry.load(sim_ref)
             sim: SimInstrument = cls(name, inst.channels, seed=self.seed, serial=inst.serial)
-            if hasattr(sim, "now"):
-                sim.now = lambda: self.t
+            sim.now = lambda: self.t
             instruments[name] = sim
         return instruments
 

@@ -230,6 +230,13 @@ class ScpiEngine:
         self.add("SYSTem:ERRor:COUNt?", lambda c: str(len(self._errors)))
         self.add("SYSTem:VERSion?", lambda c: "1999.0")
 
+    def count_command(self) -> None:
+        """A command (not a query) ran: move the count and tell the listeners. Instruments that
+        answer their own line protocol instead of SCPI call this for each accepted setting."""
+        self.commands_executed += 1
+        for listener in self.listeners:
+            listener()
+
     def add(self, pattern: str, handler: Handler) -> None:
         """Register a command; a pattern ending in '?' is a query."""
         query = pattern.endswith("?")
@@ -288,9 +295,7 @@ class ScpiEngine:
                     continue
                 call = Call(header, args, suffixes, channels)
                 if not query:  # before the handler: one that raises half-way may have changed settings
-                    self.commands_executed += 1
-                    for listener in self.listeners:
-                        listener()
+                    self.count_command()
                 return command.handler(call), path if common else candidate[:-1]
         raise ScpiError(UNDEFINED_HEADER, header)
 

@@ -36,12 +36,25 @@ class SimInstrument:
         self.serial = serial or f"SIM{abs(hash(role)) % 100000:05d}"
         self.engine = ScpiEngine(idn=f"{self.VENDOR},{self.MODEL},{self.serial},{self.FIRMWARE}")
         self.engine.add("*RST", lambda c: self.reset())
+        self.now: Callable[[], float] = lambda: 0.0  # the lab's clock: the lab sets it
+        self._t: float | None = None  # lab time the instrument's own state was brought up to
         self.reset()
 
     def reset(self) -> None:
         """Return to the power-on/*RST state; subclasses set their defaults here."""
 
+    def at(self, t: float) -> None:
+        """Bring what moves by itself (a chamber's air, an enclosure's pressure) up to lab time t."""
+        if self._t is not None and t > self._t:
+            self.evolve(self._t, t)
+        if self._t is None or t > self._t:
+            self._t = t
+
+    def evolve(self, t0: float, t: float) -> None:
+        """What the instrument does by itself from t0 to t; most do nothing."""
+
     def execute(self, line: str) -> str | None:
+        self.at(self.now())
         return self.engine.execute(line)
 
     def settings_version(self) -> int:

@@ -17,8 +17,6 @@ dependence of the slew, the second channel of a PACE6000.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from hil.sim.instruments.base import SimInstrument, ramp_toward
 from hil.sim.scpi import ILLEGAL_PARAMETER_VALUE, Call, ScpiError
 
@@ -46,8 +44,6 @@ class SimDruckPace5000(SimInstrument):
     inl_time: float
 
     def __init__(self, role: str, channels: dict[str, str], seed: int = 0, serial: str = "") -> None:
-        self.now: Callable[[], float] = lambda: 0.0  # the lab sets this to its clock
-        self._t: float | None = None
         self._inside_since: float | None = None
         super().__init__(role, channels, seed, serial)
         e = self.engine
@@ -83,29 +79,22 @@ class SimDruckPace5000(SimInstrument):
         self._inside_since = None
 
     # --- the enclosure --------------------------------------------------------------------
-    def _update(self, t: float) -> None:
-        if self._t is not None and t > self._t:
-            dt = t - self._t
-            if self.venting:
-                self.pressure = ramp_toward(self.pressure, AMBIENT_KPA, VENT_KPA_PER_S * dt)
-            elif self.on:
-                self.pressure = ramp_toward(self.pressure, max(self.setpoint, FLOOR_KPA), SLEW_KPA_PER_S * dt)
-            inside = self.on and abs(self.pressure - self.setpoint) <= self.inl_pct / 100.0 * FULL_SCALE_KPA
-            if not inside:
-                self._inside_since = None
-            elif self._inside_since is None:
-                self._inside_since = t  # (conservative: it entered the band somewhere in the step)
-        if self._t is None or t > self._t:
-            self._t = t
+    def evolve(self, t0: float, t: float) -> None:
+        dt = t - t0
+        if self.venting:
+            self.pressure = ramp_toward(self.pressure, AMBIENT_KPA, VENT_KPA_PER_S * dt)
+        elif self.on:
+            self.pressure = ramp_toward(self.pressure, max(self.setpoint, FLOOR_KPA), SLEW_KPA_PER_S * dt)
+        inside = self.on and abs(self.pressure - self.setpoint) <= self.inl_pct / 100.0 * FULL_SCALE_KPA
+        if not inside:
+            self._inside_since = None
+        elif self._inside_since is None:
+            self._inside_since = t  # (conservative: it entered the band somewhere in the step)
 
     def enclosure(self, t: float) -> float:
         """The enclosure's pressure (kPa absolute) at lab time t."""
-        self._update(t)
+        self.at(t)
         return self.pressure
-
-    def execute(self, line: str) -> str | None:
-        self._update(self.now())
-        return self.engine.execute(line)
 
     def outputs(self) -> dict[str, object]:
         return {"output": self.on, "pressure": round(self.pressure, 3), "venting": self.venting}

@@ -19,8 +19,6 @@ error (the monitor shows the air), thermal lag of the DUT inside.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from hil.sim.instruments.base import SimInstrument, ramp_toward
 
 #: the lab's ambient, where the air drifts when the chamber does not control it
@@ -53,9 +51,6 @@ class SimEspecP300(SimInstrument):
     air_pct: float
 
     def __init__(self, role: str, channels: dict[str, str], seed: int = 0, serial: str = "") -> None:
-        self.now: Callable[[], float] = lambda: 0.0  # the lab sets this to its clock
-        self._t: float | None = None
-        self.commands_executed = 0
         super().__init__(role, channels, seed, serial)
         self.temp_offset = self.rng.uniform(-0.5, 0.5) * TEMP_CONTROL
         self.humi_offset = self.rng.uniform(-0.5, 0.5) * HUMI_CONTROL
@@ -67,7 +62,6 @@ class SimEspecP300(SimInstrument):
         self.humi_setpoint = None
         self.air_c = AMBIENT_C
         self.air_pct = AMBIENT_PCT
-        self._t = None
 
     # --- the air --------------------------------------------------------------------------
     def _targets(self) -> tuple[float, float]:
@@ -76,29 +70,22 @@ class SimEspecP300(SimInstrument):
         humi = AMBIENT_PCT if self.humi_setpoint is None else self.humi_setpoint + self.humi_offset
         return self.temp_setpoint + self.temp_offset, humi
 
-    def _update(self, t: float) -> None:
-        if self._t is not None and t > self._t:
-            dt = t - self._t
-            target_c, target_pct = self._targets()
-            self.air_c = ramp_toward(self.air_c, target_c, TEMP_RAMP_C_PER_S * dt)
-            self.air_pct = ramp_toward(self.air_pct, target_pct, HUMI_RAMP_PCT_PER_S * dt)
-        if self._t is None or t > self._t:
-            self._t = t
+    def evolve(self, t0: float, t: float) -> None:
+        target_c, target_pct = self._targets()
+        self.air_c = ramp_toward(self.air_c, target_c, TEMP_RAMP_C_PER_S * (t - t0))
+        self.air_pct = ramp_toward(self.air_pct, target_pct, HUMI_RAMP_PCT_PER_S * (t - t0))
 
     def air(self, t: float) -> tuple[float, float]:
         """(°C, %RH) of the air around the DUT at lab time t."""
-        self._update(t)
+        self.at(t)
         return self.air_c, self.air_pct
 
     def outputs(self) -> dict[str, object]:
         return {"mode": self.mode, "temperature": round(self.air_c, 1), "humidity": round(self.air_pct)}
 
-    def settings_version(self) -> int:
-        return self.commands_executed
-
     # --- the protocol ---------------------------------------------------------------------
     def execute(self, line: str) -> str | None:
-        self._update(self.now())
+        self.at(self.now())
         text = line.strip()
         header, _, arg = text.partition(",")
         header, arg = header.strip().upper(), arg.strip().upper()
@@ -108,7 +95,7 @@ class SimEspecP300(SimInstrument):
             answer = self._set(header, arg)
         except ValueError as exc:
             return f"NA: {exc}"
-        self.commands_executed += 1
+        self.engine.count_command()
         return answer
 
     def _query(self, header: str) -> str:
