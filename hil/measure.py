@@ -13,7 +13,7 @@ A numeric result is judged by a decision rule (ILAC-G8:09/2019):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -196,7 +196,8 @@ class Measurement:
         return replace(self, verdict=verdict, decision_rule=rule.name, guard_band=w)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The record entry's fields (shallow: serialised at once, so nothing is copied deeply)."""
+        data = {name: getattr(self, name) for name in _FIELDS}
         data["verdict"] = self.verdict.value
         return data
 
@@ -207,6 +208,9 @@ class Measurement:
         kwargs = {k: v for k, v in entry.items() if k in names}
         kwargs["verdict"] = Verdict(kwargs["verdict"])
         return cls(**kwargs)
+
+
+_FIELDS = tuple(f.name for f in fields(Measurement))
 
 
 def _uncertainty_fields(uncertainty: float | Budget | None) -> dict[str, Any]:

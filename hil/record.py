@@ -13,6 +13,13 @@ number of entries before it and the SHA-256 of every byte before it. A record wi
 entry is incomplete (the run was interrupted or the process died): its entries still verify up to
 the last complete line, and reports made from it say it is incomplete.
 
+Durability (group commit): each entry is flushed to the operating system before `write()` returns,
+so a process that is killed (even by SIGKILL) loses nothing it reported as recorded; the fsync that
+makes entries survive a power loss is shared by the entries of a few ms (`SYNC_INTERVAL_S`, a
+background thread), and is immediate for the entries that close a stage (`SYNC_KINDS`: header, a
+test's end, the safe state, the seal), before any instrument command that follows
+(`hil.durability.barrier`) and on `sync()`/`close()`.
+
 Every run that opened its station has a `safe_state` entry (SAFE_STATE) just before `end`: how
 each instrument was made safe, in order, and its outputs as read back (or why they could not be).
 It is written the moment the bench is safe, so an interrupted run that dies before its `end`
@@ -22,6 +29,7 @@ durable), so the chain survives Ctrl-C and SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hil import durability
 from hil.measure import Measurement
 from hil.station import interrupts
 
@@ -39,6 +48,10 @@ GENESIS = "0" * 64
 #: the kind of a safe-state entry: `scope` "run" (the final one, before `end`) or "test" (a failure)
 SAFE_STATE = "safe_state"
 _HASH_TAIL = re.compile(rb', "hash": "([0-9a-f]{64})"\}$')
+#: longest time an entry stays flushed but not fsync'ed (group commit)
+SYNC_INTERVAL_S = 0.005
+#: entry kinds made durable before write() returns: the ones that close a stage of the run
+SYNC_KINDS = frozenset({"header", "test", "safe_state", "end", "stopped"})
 
 
 def _seal(entry: dict[str, Any]) -> tuple[bytes, str]:
@@ -65,8 +78,57 @@ class RecordClosedError(RuntimeError):
     """An entry was written after the record's `end` entry or after close()."""
 
 
+class _GroupSync(threading.Thread):
+    """fsyncs a record's file at most every `interval` s while entries are pending."""
+
+    def __init__(self, fd: int, interval: float) -> None:
+        super().__init__(name="record-fsync", daemon=True)
+        self.fd = fd
+        self.interval = interval
+        self._wake = threading.Condition()
+        self._pending = False
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._sync_lock = threading.Lock()
+
+    def mark(self) -> None:
+        with self._wake:
+            if not self._pending:
+                self._pending = True
+                self._wake.notify()
+
+    def sync(self) -> None:
+        """fsync now if anything is pending (or being written): returns once it is durable."""
+        with self._wake:
+            self._pending = False
+        with self._sync_lock:
+            os.fsync(self.fd)
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._stopped.set()
+        self.join()
+
+    def run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+            self._stopped.wait(self.interval)  # gather the entries of the next few ms into one fsync
+            with self._wake:
+                if not self._pending:
+                    continue
+                self._pending = False
+            with self._sync_lock, contextlib.suppress(OSError):
+                os.fsync(self.fd)
+
+
 class Recorder:
-    """Writes the record of one run; each entry is flushed and fsync'ed before write() returns."""
+    """Writes the record of one run; each entry is flushed before write() returns, fsync'ed in groups."""
 
     def __init__(self, path: Path, run_id: str | None = None) -> None:
         self.path = path
@@ -83,6 +145,9 @@ class Recorder:
         self._ended = False
         self.last_type = ""  # the kind of the last entry written
         self.measurements: list[Measurement] = []
+        self._group = _GroupSync(self._file.fileno(), SYNC_INTERVAL_S)
+        self._group.start()
+        durability.register(id(self), self.sync)
 
     @property
     def entries(self) -> int:
@@ -108,8 +173,12 @@ class Recorder:
             entry["prev"] = self._prev
             line, digest = _seal(entry)
             self._file.write(line)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            self._file.flush()  # in the OS from here on: a killed process loses nothing
+            if kind in SYNC_KINDS:
+                self._group.sync()
+            else:
+                self._group.mark()
+                durability.pending = True
             self._sha.update(line)
             self._prev = digest
             self._seq += 1
@@ -122,9 +191,18 @@ class Recorder:
         self.measurements.append(m)
         self.write("measurement", test=test, **m.to_json())
 
-    def close(self) -> None:
+    def sync(self) -> None:
+        """Make every entry written so far durable (fsync) before returning."""
         with self._lock:
             if not self._file.closed:
+                self._group.sync()
+
+    def close(self) -> None:
+        durability.unregister(id(self))
+        with self._lock:
+            if not self._file.closed:
+                self._group.stop()
+                self._group.sync()
                 self._file.close()
 
 

@@ -137,7 +137,9 @@ def test_interrupted_run_is_closed_but_incomplete(tmp_path: Path) -> None:
     assert result.message == "hash chain intact, 5 entries, INCOMPLETE: the run was interrupted"
 
 
-def test_every_entry_is_fsynced_before_write_returns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every os.fsync call of the test, by file descriptor."""
     synced: list[int] = []
     real = os.fsync
 
@@ -146,13 +148,99 @@ def test_every_entry_is_fsynced_before_write_returns(tmp_path: Path, monkeypatch
         real(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def test_every_entry_is_in_the_file_when_write_returns(tmp_path: Path) -> None:
     rec = Recorder(tmp_path / "record.jsonl")
-    before = len(synced)
     rec.write("header")
-    rec.write("measurement", value=1.0)
-    assert len(synced) - before == 2
-    assert (tmp_path / "record.jsonl").read_bytes().count(b"\n") == 2  # on disk while still open
+    for i in range(5):
+        rec.measurement(within("CV-OVP", f"m{i}", 1.0, "V", 0.0, low=0.0, high=2.0), "t1")
+        # flushed to the operating system: another reader sees it while the record is open
+        assert (tmp_path / "record.jsonl").read_bytes().count(b"\n") == i + 2
     rec.close()
+
+
+def test_stage_entries_are_fsynced_before_write_returns(tmp_path: Path, fsyncs: list[int]) -> None:
+    rec = Recorder(tmp_path / "record.jsonl")
+    fd = rec._file.fileno()
+    for kind in ("header", "test", "safe_state", "end"):
+        before = fsyncs.count(fd)
+        rec.write(kind)
+        assert fsyncs.count(fd) > before, kind
+    rec.close()
+
+
+def test_measurements_are_fsynced_in_groups_within_the_interval(tmp_path: Path, fsyncs: list[int]) -> None:
+    import time
+
+    from hil.record import SYNC_INTERVAL_S
+
+    rec = Recorder(tmp_path / "record.jsonl")
+    fd = rec._file.fileno()
+    rec.write("header")
+    after_header = fsyncs.count(fd)
+    for i in range(200):
+        rec.measurement(within("CV-OVP", f"m{i}", 1.0, "V", 0.0, low=0.0, high=2.0), "t1")
+    deadline = time.monotonic() + 2.0
+    while fsyncs.count(fd) == after_header and time.monotonic() < deadline:
+        time.sleep(SYNC_INTERVAL_S)
+    grouped = fsyncs.count(fd) - after_header
+    assert 1 <= grouped < 200  # made durable, and not once per entry
+    rec.close()
+
+
+def test_the_durability_barrier_fsyncs_pending_entries(tmp_path: Path, fsyncs: list[int]) -> None:
+    from hil import durability
+
+    rec = Recorder(tmp_path / "record.jsonl")
+    fd = rec._file.fileno()
+    rec.write("header")
+    rec.measurement(within("CV-OVP", "m", 1.0, "V", 0.0, low=0.0, high=2.0), "t1")
+    before = fsyncs.count(fd)
+    durability.barrier()  # what an instrument command does before it is sent
+    assert fsyncs.count(fd) == before + 1 or not durability.pending
+    rec.close()
+    assert fsyncs.count(fd) > before
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from hil.measure import within
+from hil.record import Recorder
+
+rec = Recorder(Path(sys.argv[1]))
+rec.write("header")
+print(0, flush=True)
+i = 0
+while True:
+    i += 1
+    rec.measurement(within("CV-OVP", f"m{i}", 1.0 + i, "V", 0.0, low=0.0, high=1e9), "t")
+    print(i, flush=True)  # reported as measured once write() returned
+"""
+
+
+@pytest.mark.parametrize("after", [1, 37, 400])
+def test_a_killed_run_keeps_every_entry_reported_as_written(tmp_path: Path, after: int) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    record = tmp_path / "record.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(record)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    reported = -1
+    for line in proc.stdout:
+        reported = int(line)
+        if reported >= after:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    entries, result = read_entries(record)
+    assert result.ok or result.torn_tail  # verifies up to its last complete entry
+    assert len(entries) >= reported + 1  # nothing reported as written was lost
+    assert entries[-1]["seq"] == len(entries) - 1
 
 
 def test_a_record_is_never_appended_to_and_nothing_follows_the_end(tmp_path: Path) -> None:

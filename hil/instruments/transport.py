@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from hil import durability
 from hil.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 from hil.station import interrupts
 
@@ -105,6 +106,7 @@ class VisaTransport(Transport):
         return self._generation
 
     def write(self, message: str) -> None:
+        durability.barrier()  # a command may be a stimulus: what was recorded before it is durable first
         self._call(self._res_method("write"), message)
 
     def query(self, message: str) -> str:
