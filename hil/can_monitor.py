@@ -1,4 +1,9 @@
-"""Background capture of a CAN bus with timestamps, saved as a Vector .asc (or .blf) log.
+"""Background capture of a CAN bus with timestamps, streamed to a Vector .asc log as it arrives.
+
+Memory stays bounded however long the run: every frame goes to the log on disk at once (python-can's
+ASCWriter), and only what waiting tests need stays in memory (counts and the newest frame per ID,
+and a window of the latest `WINDOW_FRAMES` frames). A question about older frames (`since`,
+`silence`) is answered from the log on disk, so a 48 h capture costs disk, not RAM.
 
 On a simulated station the clock tells the monitor, after each wait, which frames the lab has
 put on the bus; the monitor then waits (bounded) until it has received them, so a plan sees
@@ -21,12 +26,16 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import can
 
@@ -38,6 +47,8 @@ from hil.errors import BenchError
 CATCH_UP_TIMEOUT_S = 5.0
 #: socketcand carries timestamps in whole microseconds; a frame "at" t may arrive stamped t ± 0.5 µs
 TIMESTAMP_RESOLUTION_S = 1e-6
+#: frames kept in memory (the newest); older ones are read back from the log on disk when asked for
+WINDOW_FRAMES = 50_000
 
 # SocketCAN error classes (linux/can/error.h): the arbitration ID of an error frame
 CAN_ERR_TX_TIMEOUT = 0x001
@@ -88,9 +99,12 @@ def error_frame_kind(error_class: int, data: bytes) -> tuple[str, str]:
     return "error_frame", names
 
 
-@dataclass(frozen=True)
-class Frame:
-    """A received frame with its bus timestamp (the station clock's time base)."""
+class Frame(NamedTuple):
+    """A received frame with its bus timestamp (the station clock's time base).
+
+    A tuple of atoms, so the garbage collector stops tracking it: a window of thousands of frames
+    adds nothing to a full collection's pause.
+    """
 
     timestamp: float
     arbitration_id: int
@@ -134,28 +148,98 @@ def open_bus(interface: str, channel: str, bitrate: int, **kwargs: Any) -> can.B
         raise BenchError(f"CAN bus {interface}:{channel} could not be opened: {exc}") from exc
 
 
-class CanMonitor:
-    """Receives every frame in a thread; keeps them in memory and hands them to listeners."""
+class _StreamLog:
+    """The capture's log file: every frame appended as it arrives (Vector ASCII, python-can's writer)."""
 
-    def __init__(self, bus: can.BusABC, clock: Clock, reopen: Callable[[], can.BusABC] | None = None) -> None:
+    def __init__(self, path: Path | None) -> None:
+        self.temporary = path is None
+        if path is None:
+            fd, name = tempfile.mkstemp(prefix="hil-can-", suffix=".asc")
+            os.close(fd)
+            path = Path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.writer = can.ASCWriter(str(path))
+        self.t0: float | None = None  # the first frame's timestamp: the log's times are relative to it
+        self.closed = False
+
+    def write(self, frame: Frame) -> None:
+        if self.t0 is None:
+            self.t0 = frame.timestamp
+        self.writer.on_message_received(_message(frame))
+
+    def flush(self) -> None:
+        if not self.closed:
+            self.writer.file.flush()
+
+    def read(self) -> Iterator[Frame]:
+        """Every frame of the log in order, with its station-clock timestamp."""
+        self.flush()
+        if self.t0 is None:
+            return
+        t0 = self.t0
+        with can.ASCReader(str(self.path), relative_timestamp=True) as reader:
+            for msg in reader:
+                yield Frame(t0 + msg.timestamp, msg.arbitration_id, bytes(msg.data), msg.is_error_frame)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.writer.stop()
+
+
+def _message(f: Frame) -> can.Message:
+    return can.Message(
+        timestamp=f.timestamp,
+        arbitration_id=f.arbitration_id,
+        data=f.data,
+        is_extended_id=f.arbitration_id > 0x7FF,
+        is_error_frame=f.is_error_frame,
+        channel=1,
+    )
+
+
+class CanMonitor:
+    """Receives every frame in a thread; streams it to the log, keeps a bounded window, tells listeners.
+
+    `log_path` is the capture's .asc file (a temporary file when None; `save()` puts it where asked).
+    """
+
+    def __init__(
+        self,
+        bus: can.BusABC,
+        clock: Clock,
+        reopen: Callable[[], can.BusABC] | None = None,
+        log_path: Path | None = None,
+        window: int = WINDOW_FRAMES,
+    ) -> None:
         self.bus = bus
         self.clock = clock
         self.reopen = reopen
         self.gaps: list[tuple[float, float]] = []  # capture paused from, to (station time)
-        self.frames: list[Frame] = []
+        self.window: deque[Frame] = deque(maxlen=window)  # the newest frames
+        self.total = 0  # frames received since the capture started
         self.listeners: list[Callable[[Frame], None]] = []
         self.link = LinkLog("can")
+        self._log = _StreamLog(log_path)
         self._lock = threading.Condition()
         self._bus_state: can.BusState | None = can.BusState.ACTIVE
         self._silences_logged: set[tuple[float, tuple[int, ...]]] = set()
         self._running = True
         self._latest = -1.0
+        self._dropped_t = -float("inf")  # the newest timestamp that left the window
         self._counts: dict[int, int] = {}  # frames received per arbitration ID
+        self._newest: dict[int, Frame] = {}  # the newest frame per arbitration ID
         self._subscribed_at = clock.now()
         self._started_at = self._subscribed_at
         self._thread = self._start()
         self.poll_bus_state()
         clock.add_sync_hook(self._catch_up)
+
+    @property
+    def log_path(self) -> Path:
+        """Where the capture is being streamed."""
+        return self._log.path
 
     def _start(self) -> threading.Thread:
         self._running = True
@@ -184,6 +268,7 @@ class CanMonitor:
             self._thread = self._start()
 
     def _run(self) -> None:
+        window = self.window
         while self._running:
             try:
                 msg = self.bus.recv(timeout=0.1)
@@ -196,17 +281,39 @@ class CanMonitor:
                 kind, names = error_frame_kind(frame.arbitration_id, frame.data)
                 detail = f"error frame class {frame.arbitration_id:#05x}: {names}"
                 self.link.add(kind, frame.timestamp, detail, frame.data)
-            with self._lock:
-                self.frames.append(frame)
-                self._latest = max(self._latest, frame.timestamp)
-                self._counts[frame.arbitration_id] = self._counts.get(frame.arbitration_id, 0) + 1
-                self._lock.notify_all()
+            # listeners first: once a waiting test sees the frame counted, they have seen it too
             for listener in list(self.listeners):
                 try:
                     listener(frame)
                 except Exception as exc:  # a listener's bug must not stop the capture
                     detail = f"{getattr(listener, '__qualname__', listener)}: {type(exc).__name__}: {exc}"
                     self.link.add("listener_error", frame.timestamp, detail, frame.data)
+            with self._lock:
+                self._log.write(frame)
+                if len(window) == window.maxlen:
+                    self._dropped_t = max(self._dropped_t, window[0].timestamp)
+                window.append(frame)
+                self.total += 1
+                self._latest = max(self._latest, frame.timestamp)
+                self._counts[frame.arbitration_id] = self._counts.get(frame.arbitration_id, 0) + 1
+                self._newest[frame.arbitration_id] = frame
+                self._lock.notify_all()
+
+    def newest(self, arbitration_id: int) -> Frame | None:
+        """The newest frame of one ID (None if none was received)."""
+        with self._lock:
+            return self._newest.get(arbitration_id)
+
+    def _frames(self, t0: float, t1: float = float("inf")) -> list[Frame]:
+        """Frames in [t0, t1]: from the window, or from the log when t0 lies before the window.
+
+        The log is read under the lock (the capture waits meanwhile; the bus buffers), so no line is
+        read half-written.
+        """
+        with self._lock:
+            if t0 > self._dropped_t:
+                return [f for f in self.window if t0 <= f.timestamp <= t1]
+            return [f for f in self._log.read() if t0 <= f.timestamp <= t1]
 
     def count(self, arbitration_id: int) -> int:
         """Frames of one ID received so far."""
@@ -274,12 +381,9 @@ class CanMonitor:
         t1 = self.clock.now() if until is None else until
         limit = cycles * period_s
         pauses = [(a, b) for a, b in self.gaps if b >= t0 and a <= t1]
-        with self._lock:
-            times = [
-                f.timestamp
-                for f in self.frames
-                if not f.is_error_frame and f.arbitration_id in ids and t0 <= f.timestamp <= t1
-            ]
+        times = [
+            f.timestamp for f in self._frames(t0, t1) if not f.is_error_frame and f.arbitration_id in ids
+        ]
         points = sorted({t0, t1, *times, *(t for pause in pauses for t in pause if t0 <= t <= t1)})
         found = []
         eps = TIMESTAMP_RESOLUTION_S
@@ -322,34 +426,34 @@ class CanMonitor:
 
     def since(self, t0: float, arbitration_id: int | None = None) -> list[Frame]:
         """Frames with timestamp >= t0 (optionally of one ID)."""
-        with self._lock:
-            return [
-                f
-                for f in self.frames
-                if f.timestamp >= t0 and (arbitration_id is None or f.arbitration_id == arbitration_id)
-            ]
+        return [f for f in self._frames(t0) if arbitration_id is None or f.arbitration_id == arbitration_id]
 
     def save(self, path: Path) -> Path:
-        """Write the capture as .asc or .blf (by suffix) with python-can's writers."""
+        """The capture as .asc (the streamed log itself, moved there) or .blf (converted), by suffix."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            frames = list(self.frames)
+            self._log.flush()
+        if path.suffix.lower() == ".asc":
+            if path.resolve() != self._log.path.resolve():
+                shutil.copyfile(self._log.path, path)
+            return path
         with can.Logger(str(path)) as writer:
-            for f in frames:
-                writer.on_message_received(
-                    can.Message(
-                        timestamp=f.timestamp,
-                        arbitration_id=f.arbitration_id,
-                        data=f.data,
-                        is_extended_id=f.arbitration_id > 0x7FF,
-                        is_error_frame=f.is_error_frame,
-                        channel=1,
-                    )
-                )
+            for f in self._log.read():
+                writer.on_message_received(_message(f))
         return path
 
     def close(self) -> None:
+        """Stop the capture and close the log (a temporary log is kept until `discard()`)."""
         self.clock.remove_sync_hook(self._catch_up)
         self._running = False
         self._thread.join(2)
         self.bus.shutdown()
+        with self._lock:
+            self._log.flush()
+
+    def discard(self) -> None:
+        """Close the log file; a temporary one is deleted (call after `save()`)."""
+        with self._lock:
+            self._log.close()
+        if self._log.temporary:
+            self._log.path.unlink(missing_ok=True)

@@ -443,7 +443,7 @@ def test_a_listener_that_raises_is_counted_and_capture_goes_on() -> None:
     try:
         for n in range(3):
             sender.send(can.Message(arbitration_id=0x100 + n, data=b"\x00", is_extended_id=False))
-        _wait_for(lambda: len(monitor.frames) == 3, "three frames captured")
+        _wait_for(lambda: monitor.total == 3, "three frames captured")
     finally:
         sender.shutdown()
         monitor.close()

@@ -110,7 +110,9 @@ class D1000Client(DutClient):
         self._info_id = self.codec.frame_id("BMSInfo")
         self._info_word: int | None = None
         self.info_changes: list[tuple[float, int]] = []  # (time, BMSInfo word) whenever the word changed
-        self._cursor = len(can_monitor.frames)
+        self._arrived: dict[int, Frame] = {}  # newest frame per ID since the last _consume (capture thread)
+        self._arrived_lock = threading.Lock()
+        can_monitor.listeners.append(self._on_frame)
         self.command: BmsCommand = BmsCommand.NONE
         self.sending = True
         self.last_sent = -1e9
@@ -163,23 +165,23 @@ class D1000Client(DutClient):
                     continue  # counted in the link log; the plan sees the control timeout if it lasts
 
     # --- telemetry --------------------------------------------------------------------------
+    def _on_frame(self, frame: Frame) -> None:
+        """Capture thread: keep the newest frame of each ID and every BMSInfo word change."""
+        if frame.is_error_frame or frame.arbitration_id in self.ambiguous:
+            return
+        if frame.arbitration_id == self._info_id and len(frame.data) == 8:  # every state/flag change counts
+            word = int.from_bytes(frame.data, "little")
+            if not self.info_changes or self.info_changes[-1][1] != word:
+                self.info_changes.append((frame.timestamp, word))
+        with self._arrived_lock:
+            self._arrived[frame.arbitration_id] = frame
+
     def _consume(self) -> None:
         """Take the frames captured since the last call: each is checked (ID, length) and the newest
         of each message kept; its signals are decoded only when the message is read (`latest`), so
         a 32-node pack's per-node frames cost little until a test looks at them."""
-        frames = self.monitor.frames
-        end = len(frames)
-        info_id = self._info_id
-        newest: dict[int, Frame] = {}
-        for frame in frames[self._cursor : end]:
-            if frame.is_error_frame or frame.arbitration_id in self.ambiguous:
-                continue
-            newest[frame.arbitration_id] = frame
-            if frame.arbitration_id == info_id and len(frame.data) == 8:  # every state/flag change counts
-                word = int.from_bytes(frame.data, "little")
-                if not self.info_changes or self.info_changes[-1][1] != word:
-                    self.info_changes.append((frame.timestamp, word))
-        self._cursor = end
+        with self._arrived_lock:
+            newest, self._arrived = self._arrived, {}
         for frame in newest.values():
             try:
                 name = self.codec.check(frame.arbitration_id, frame.data)
@@ -190,7 +192,7 @@ class D1000Client(DutClient):
                 continue
             self._undecoded[name] = frame
             self._received_at[name] = frame.timestamp
-            if frame.arbitration_id == info_id:
+            if frame.arbitration_id == self._info_id:
                 self._info_word = int.from_bytes(frame.data, "little")
 
     def latest(self, name: str) -> Received | None:
@@ -303,6 +305,8 @@ class D1000Client(DutClient):
 
     def close(self) -> None:
         self._stop.set()
+        if self._on_frame in self.monitor.listeners:
+            self.monitor.listeners.remove(self._on_frame)
         self.clock.remove_sync_hook(self._tick)
         if self._thread is not None:
             self._thread.join(1)
