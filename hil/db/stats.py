@@ -16,7 +16,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVarTuple, Unpack
 
 import numpy as np
 from sqlalchemy import Select, and_, case, distinct, func, select
@@ -27,6 +27,7 @@ from hil.db.store import ResultsDB
 from hil.db.summary import NOT_ACCEPTED
 
 FAILED = ("fail", "error")
+_Ts = TypeVarTuple("_Ts")
 NOT_ACCEPTED_WORDS = tuple(sorted(v.value for v in NOT_ACCEPTED))
 
 
@@ -39,7 +40,7 @@ class Filters:
     since: dt.datetime | None = None  # naive UTC
     profile: str | None = None
 
-    def apply(self, query: Select[Any]) -> Select[Any]:
+    def apply(self, query: Select[Unpack[_Ts]]) -> Select[Unpack[_Ts]]:
         if self.station is not None:
             query = query.where(Station.name == self.station)
         if self.lot is not None:
@@ -98,20 +99,6 @@ class LineStats:
         return math.prod(step.fpy for step in self.steps)
 
 
-def _runs_query(filters: Filters) -> Select[Any]:
-    query = select(
-        Run.unit_id,
-        Run.attempt,
-        Run.status,
-        Run.started,
-        Run.duration_s,
-        Station.name,
-        Run.socket,
-        Run.first_failed,
-    ).outerjoin(Station, Run.station_id == Station.id)
-    return filters.apply(query)
-
-
 def _steps(session: Session, filters: Filters) -> list[StepYield]:
     """Per requirement: first attempts that measured it, and those that had all of it accepted."""
     not_accepted = case((MeasurementRow.verdict.in_(NOT_ACCEPTED_WORDS), MeasurementRow.run_id))
@@ -135,7 +122,17 @@ def line_stats(db: ResultsDB, filters: Filters) -> LineStats:
     """Every figure of `hil db stats` for the runs the filters select."""
     out = LineStats()
     with db.session() as session:
-        rows = session.execute(_runs_query(filters)).all()
+        query = select(
+            Run.unit_id,
+            Run.attempt,
+            Run.status,
+            Run.started,
+            Run.duration_s,
+            Station.name,
+            Run.socket,
+            Run.first_failed,
+        ).outerjoin(Station, Run.station_id == Station.id)
+        rows = session.execute(filters.apply(query)).all()
         out.steps = _steps(session, filters)
     out.runs = len(rows)
     out.statuses = dict(Counter(row[2] for row in rows))
