@@ -16,7 +16,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVarTuple, Unpack
+from typing import Any, TypeVarTuple
 
 import numpy as np
 from sqlalchemy import Select, and_, case, distinct, func, select
@@ -40,7 +40,7 @@ class Filters:
     since: dt.datetime | None = None  # naive UTC
     profile: str | None = None
 
-    def apply(self, query: Select[Unpack[_Ts]]) -> Select[Unpack[_Ts]]:
+    def apply(self, query: Select[*_Ts]) -> Select[*_Ts]:
         if self.station is not None:
             query = query.where(Station.name == self.station)
         if self.lot is not None:
