@@ -131,9 +131,10 @@ def flush(
                 )
                 if head is None:
                     return FlushResult(delivered, 0)
-                if not force and head.next_try > moment:
-                    return FlushResult(delivered, pending(db), head.last_error)
-                body, key, row_id = head.payload, head.run_id, head.id
+                due = force or head.next_try <= moment
+                body, key, row_id, last_error = head.payload, head.run_id, head.id, head.last_error
+            if not due:  # the head waits for its backoff; nothing may overtake it
+                return FlushResult(delivered, pending(db), last_error)
             try:
                 post(url, body, key)
                 error = None
