@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from db_records import CHECKS, T0, RunSpec, write_run
+from hilcli import hil
+from pgserver import PostgresServer, postgres_server
 from sqlalchemy import select
 
 from hil.cli import main
@@ -27,9 +30,6 @@ from hil.db.store import MES_URL_KEY
 from hil.db.trend import plot, trend
 from hil.record import file_sha256
 from hil.report.model import RecordAlteredError
-from tests.db_records import CHECKS, T0, RunSpec, write_run
-from tests.hilcli import hil
-from tests.postgres import PostgresServer, postgres_server
 
 __all__ = ["postgres_server"]  # the session fixture, used through `db_url`
 
