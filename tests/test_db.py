@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from db_records import CHECKS, T0, RunSpec, write_run
 from hilcli import hil
 from pgserver import PostgresServer, postgres_server
@@ -26,7 +27,7 @@ from hil.db.hook import index_sealed
 from hil.db.mes import flush
 from hil.db.models import Base, Instrument, MeasurementRow, MesOutbox, Run, Station, Unit
 from hil.db.stats import Filters, line_stats
-from hil.db.store import MES_URL_KEY
+from hil.db.store import HEAD_REVISION, MES_URL_KEY, alembic_config
 from hil.db.trend import plot, trend
 from hil.record import file_sha256
 from hil.report.model import RecordAlteredError
@@ -70,7 +71,9 @@ def _line(tmp_path: Path, db: ResultsDB, order: list[str] | None = None) -> dict
 
 
 def test_schema_matches_the_models(db: ResultsDB) -> None:
-    """The Alembic migration creates exactly what the models declare."""
+    """The Alembic migration creates exactly what the models declare, and it is the head."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head == HEAD_REVISION
     with db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []

@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVarTuple
 
-import numpy as np
 from sqlalchemy import Select, and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
@@ -142,8 +142,11 @@ def line_stats(db: ResultsDB, filters: Filters) -> LineStats:
     out.pareto = Counter(row[7] for row in rows if row[2] in FAILED and row[7]).most_common()
     cycles = [row[4] for row in rows if row[2] in ("pass", "fail") and row[4] is not None]
     if cycles:
-        out.cycle_median_s = float(np.median(cycles))
-        out.cycle_p95_s = float(np.percentile(cycles, 95))
+        out.cycle_median_s = statistics.median(cycles)
+        # p95 interpolated between the order statistics, as numpy.percentile's default does
+        out.cycle_p95_s = (
+            statistics.quantiles(cycles, n=20, method="inclusive")[18] if len(cycles) > 1 else cycles[0]
+        )
     groups: dict[tuple[str, str], list[Any]] = {}
     for row in rows:
         groups.setdefault((row[5] or "", row[6] or ""), []).append(row)
