@@ -156,6 +156,35 @@ def test_attempts_are_numbered_in_start_order_whatever_the_import_order(
     assert db.attempts("nobody") == []
 
 
+def test_concurrent_writers_share_one_database(db_url: str, tmp_path: Path) -> None:
+    """Four sockets sealing runs at once: every run in, one station row, attempts right."""
+    specs = [RunSpec(f"C{i % 6}", i, socket=f"s{i % 4}") for i in range(12)]
+    folders = [write_run(tmp_path / f"c{i}", spec) for i, spec in enumerate(specs)]
+    errors: list[BaseException] = []
+
+    def socket_worker(mine: list[Path]) -> None:
+        try:
+            with ResultsDB(db_url) as own:
+                for folder in mine:
+                    assert own.import_run(folder) == 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=socket_worker, args=(folders[k::4],)) for k in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert errors == []
+    with ResultsDB(db_url) as db, db.session() as s:
+        assert len(s.scalars(select(Run)).all()) == 12
+        assert len(s.scalars(select(Station)).all()) == 1
+        assert len(s.scalars(select(Unit)).all()) == 6
+    with ResultsDB(db_url) as db:
+        assert [a.attempt for a in db.attempts("C0")] == [1, 2]
+        assert [a.folder.name for a in db.attempts("C0")] == ["c0", "c6"]
+
+
 def test_line_stats(db: ResultsDB, tmp_path: Path) -> None:
     _line(tmp_path, db)
     stats = line_stats(db, Filters())

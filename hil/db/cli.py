@@ -109,15 +109,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_mes(args: argparse.Namespace) -> int:
     from hil.db.mes import flush
-    from hil.db.store import MES_URL_KEY
 
     with _open(args) as db:
         if args.clear:
-            db.set_setting(MES_URL_KEY, None)
+            db.set_mes_url(None)
         if args.url:
             if not args.url.startswith(("http://", "https://")):
                 raise UsageError(f"--url: expected an http:// or https:// URL, not {args.url!r}")
-            db.set_setting(MES_URL_KEY, args.url)
+            db.set_mes_url(args.url)
         code = EXIT_OK
         if args.flush:
             result = flush(db, force=True)

@@ -154,6 +154,10 @@ class ResultsDB:
     def mes_url(self) -> str | None:
         return self.setting(MES_URL_KEY)
 
+    def set_mes_url(self, url: str | None) -> None:
+        """Queue every run inserted from now on for this MES endpoint (None: stop queueing)."""
+        self.set_setting(MES_URL_KEY, url)
+
     # ----------------------------------------------------------------- import
     def import_run(self, folder: Path) -> int:
         """Index the sealed record in `folder`: 1 when inserted, 0 when that record is already in.
@@ -246,7 +250,11 @@ class ResultsDB:
     def _unit(self, session: Session, s: RunSummary) -> int | None:
         if not s.serial:
             return None
-        unit = session.scalar(select(Unit).where(Unit.part == s.part, Unit.serial == s.serial))
+        # the unit's row is locked until commit: a concurrent run of the same unit waits, so the
+        # attempt numbers it computes see this run (PostgreSQL; SQLite has one writer anyway)
+        unit = session.scalar(
+            select(Unit).where(Unit.part == s.part, Unit.serial == s.serial).with_for_update()
+        )
         if unit is None:
             unit = Unit(serial=s.serial, part=s.part, revision=s.revision)
             session.add(unit)
