@@ -64,8 +64,10 @@ def build(db: ResultsDB, runs: int, per_run: int, seed: int = 1) -> float:
     durations = rng.normal(55.0, 4.0, runs).clip(30, 120)
     values = rng.normal(3.300, 0.004, (runs, per_run))
     socket_of = rng.integers(0, 12, runs)
-    unit_id, attempt, attempts_of = 0, 1, {}
-    run_rows, m_rows = [], []
+    unit_id, attempt = 0, 1
+    attempts_of: dict[int, int] = {}
+    run_rows: list[dict[str, object]] = []
+    m_rows: list[dict[str, object]] = []
     for i in range(runs):
         if retest[i] and unit_id:
             attempts_of[unit_id] = attempts_of.get(unit_id, 1) + 1
