@@ -159,6 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append("--hil-allow-expired-calibration")
     if args.reports is not None:
         pytest_args.append(f"--hil-reports={args.reports}")
+    if args.db:
+        pytest_args.append(f"--hil-db={args.db}")
     pytest_args += args.pytest_args
     interrupts.install()  # SIGTERM/SIGHUP end the run like Ctrl-C: safe state, sealed record
     try:
@@ -321,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reports", help="reports at the end: any of html,pdf,allure,junit, or none (default: all)"
     )
+    run.add_argument(
+        "--db", help="results database URL (default: results.sqlite beside the run folder; none: off)"
+    )
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -364,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="--compare: output folder (default: a new folder under reports/compare/)"
     )
     report.set_defaults(func=cmd_report)
+
+    from hil.db.cli import add_parser as add_db_parser
+
+    add_db_parser(sub)
     return parser
 
 

@@ -1,0 +1,205 @@
+"""What the database keeps of one sealed record: read with the report's own reader, nothing else.
+
+`summarise(folder)` is the only place that interprets a record for the database; the same
+`RunSummary` (a pydantic model) is what the MES receives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from hil.measure import Measurement, Verdict
+from hil.report.model import RunReport, load_run
+
+#: verdicts that make a run fail (a conditional pass is not accepted either)
+NOT_ACCEPTED = {Verdict.FAIL, Verdict.CONDITIONAL_FAIL, Verdict.CONDITIONAL_PASS, Verdict.ERROR}
+STATUSES = ("pass", "fail", "incomplete", "error")
+
+
+class InstrumentInfo(BaseModel):
+    name: str
+    role: str | None = None
+    model: str | None = None
+    driver: str | None = None
+    serial: str | None = None
+    asset_id: str | None = None
+    calibration_due: dt.date | None = None
+
+
+class StationInfo(BaseModel):
+    name: str
+    sha256: str
+    file: str = ""
+    lab: str | None = None
+    simulated: bool = False
+    instruments: list[InstrumentInfo] = []
+
+
+class MeasurementInfo(BaseModel):
+    seq: int
+    test: str = ""
+    requirement: str
+    name: str
+    value: float | None = None
+    value_text: str | None = None
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    expected: str | None = None
+    uncertainty: float | None = None
+    verdict: str
+
+
+class RunSummary(BaseModel):
+    """One run as the database and the MES see it."""
+
+    run_id: str
+    serial: str | None
+    part: str
+    revision: str | None = None
+    profile: str
+    station: StationInfo
+    socket: str | None = None
+    lot: str | None = None
+    sampling: str | None = None
+    operator: str | None = None
+    host: str | None = None
+    plan_sha256: str | None = None
+    spec_sha256: str | None = None
+    spec_version: str | None = None
+    firmware: str | None = None
+    firmware_sha256: str | None = None
+    started: dt.datetime  # UTC
+    duration_s: float | None
+    status: str
+    first_failed: str | None
+    failed_requirements: list[str]
+    record_sha256: str
+    record_path: str
+    measurements: list[MeasurementInfo] = []
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _utc(text: str) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
+
+
+def _status(run: RunReport) -> str:
+    """pass, fail (the DUT was judged and not accepted), incomplete (did not finish) or error."""
+    word, _ = run.overall()
+    if word == "PASS":
+        return "pass"
+    if word == "INCOMPLETE":
+        return "incomplete"
+    if word == "NOT PERFORMED":
+        return "error"
+    verdicts = {r.verdict for r in run.requirement_rows() if r.tested}
+    if verdicts & {"fail", "conditional-fail", "conditional-pass"}:
+        return "fail"
+    return "error"  # only bench errors: the DUT was not judged
+
+
+def _failed_requirements(run: RunReport) -> list[str]:
+    """Requirement IDs not accepted, in the order the run met them (first = the first failed)."""
+    failed: list[str] = []
+    for test in run.tests.values():
+        ids = [m.requirement for m in test.measurements if m.verdict in NOT_ACCEPTED]
+        if test.outcome == "failed" and not test.failed_measurements:
+            ids += test.requirements[:1]  # the test broke: its requirement was not judged
+        failed += [rid for rid in ids if rid and rid not in failed]
+    return failed
+
+
+def _measurement(seq: int, test: str, m: Measurement) -> MeasurementInfo:
+    numeric = m.numeric
+    expected = None if m.expected is None else str(m.expected)
+    return MeasurementInfo(
+        seq=seq,
+        test=test,
+        requirement=m.requirement,
+        name=m.name,
+        value=float(m.value) if numeric and m.value is not None else None,
+        value_text=None if numeric or m.value is None else str(m.value),
+        unit=m.unit,
+        low=m.low,
+        high=m.high,
+        expected=expected,
+        uncertainty=m.uncertainty,
+        verdict=m.verdict.value,
+    )
+
+
+def _station(header: dict[str, Any]) -> StationInfo:
+    info = header.get("station") or {}
+    instruments = [
+        InstrumentInfo(
+            name=name,
+            role=inst.get("role"),
+            model=inst.get("model"),
+            driver=inst.get("driver"),
+            serial=inst.get("serial"),
+            asset_id=inst.get("asset_id"),
+            calibration_due=inst.get("calibration_due"),
+        )
+        for name, inst in (info.get("instruments") or {}).items()
+    ]
+    return StationInfo(
+        name=str(info.get("name") or "(unnamed station)"),
+        sha256=str(info.get("sha256") or ""),
+        file=str(info.get("file") or ""),
+        lab=info.get("lab"),
+        simulated=bool(info.get("simulated", False)),
+        instruments=instruments,
+    )
+
+
+def summarise(folder: Path) -> RunSummary:
+    """The summary of `folder/record.jsonl`; raises RecordAlteredError if the record does not verify."""
+    run = load_run(folder)
+    header = run.header
+    started = _utc(run.started) or dt.datetime.fromtimestamp(run.record_path.stat().st_mtime, dt.UTC)
+    ended = _utc(run.ended)
+    dut = run.dut or {}
+    failed = _failed_requirements(run)
+    seqs = [e["seq"] for e in run.entries if e.get("type") == "measurement"]
+    measurements = [_measurement(seq, test, m) for seq, (test, m) in zip(seqs, run.measurements)]
+    serial = dut.get("serial") or (header.get("dut") or {}).get("expected_serial")
+    return RunSummary(
+        run_id=run.run_id,
+        serial=str(serial) if serial else None,
+        part=str((header.get("dut") or {}).get("family") or (header.get("spec") or {}).get("dut") or ""),
+        revision=_text(dut.get("revision") or dut.get("model")),
+        profile=str(header.get("profile") or (header.get("plan") or {}).get("profile") or ""),
+        station=_station(header),
+        socket=_text(header.get("socket")),
+        lot=_text(header.get("lot")),
+        sampling=_text(header.get("sampling")),
+        operator=_text(header.get("operator")),
+        host=_text(header.get("host")),
+        plan_sha256=(header.get("software") or {}).get("sources_sha256"),
+        spec_sha256=(header.get("spec") or {}).get("sha256"),
+        spec_version=_text((header.get("spec") or {}).get("version")),
+        firmware=_text(dut.get("firmware")),
+        firmware_sha256=header.get("firmware_sha256"),
+        started=started,
+        duration_s=(ended - started).total_seconds() if ended else None,
+        status=_status(run),
+        first_failed=failed[0] if failed else None,
+        failed_requirements=failed,
+        record_sha256=run.record_sha256,
+        record_path=str(run.record_path.resolve()),
+        measurements=measurements,
+    )

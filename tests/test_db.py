@@ -1,0 +1,407 @@
+"""The results database on SQLite and on a real PostgreSQL server: import, attempts, stats, trend,
+CSV, the MES outbox, and the index written when `hil run` seals its record."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from db_records import CHECKS, T0, RunSpec, write_run
+from hilcli import hil
+from pgserver import PostgresServer, postgres_server
+from sqlalchemy import select
+
+from hil.cli import main
+from hil.db import ResultsDB, default_url
+from hil.db.hook import index_sealed
+from hil.db.mes import flush
+from hil.db.models import Base, Instrument, MeasurementRow, MesOutbox, Run, Station, Unit
+from hil.db.stats import Filters, line_stats
+from hil.db.store import HEAD_REVISION, MES_URL_KEY, alembic_config
+from hil.db.trend import plot, trend
+from hil.record import file_sha256
+from hil.report.model import RecordAlteredError
+
+__all__ = ["postgres_server"]  # the session fixture, used through `db_url`
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'results.sqlite'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.database()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[ResultsDB]:
+    results = ResultsDB(db_url)
+    yield results
+    results.close()
+
+
+#: the line scenario of the stats test (minutes after T0); U2 is retested, U5 was interrupted
+LINE = {
+    "u1": RunSpec("U1", 0, 60, socket="s1", lot="L1"),
+    "u2a": RunSpec("U2", 2, 80, fail=("ACC-CV",), socket="s1", lot="L1"),
+    "u2b": RunSpec("U2", 4, 60, socket="s1", lot="L1"),
+    "u3": RunSpec("U3", 6, 100, fail=("ACC-CV", "TEMP"), socket="s2", lot="L1"),
+    "u4": RunSpec("U4", 8, 70, fail=("TEMP",), socket="s2", lot="L1"),
+    "u5": RunSpec("U5", 10, complete=False, socket="s2", lot="L1"),
+    "u6": RunSpec("U6", 12, 50, socket="s1", lot="L2"),
+}
+
+
+def _line(tmp_path: Path, db: ResultsDB, order: list[str] | None = None) -> dict[str, Path]:
+    folders = {key: write_run(tmp_path / "runs" / key, spec) for key, spec in LINE.items()}
+    for key in order or list(LINE):
+        assert db.import_run(folders[key]) == 1
+    return folders
+
+
+def test_schema_matches_the_models(db: ResultsDB) -> None:
+    """The Alembic migration creates exactly what the models declare, and it is the head."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head == HEAD_REVISION
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_a_run_is_indexed_from_its_record(db: ResultsDB, tmp_path: Path) -> None:
+    folder = write_run(tmp_path / "r1", RunSpec("SN001", 5, 42.5, fail=("ACC-CT",), socket="s3", lot="L7"))
+    assert db.import_run(folder) == 1
+    with db.session() as s:
+        run = s.scalars(select(Run)).one()
+        assert run.unit is not None and run.station is not None
+        assert (run.unit.serial, run.unit.part, run.unit.revision) == ("SN001", "bms12100", "12100-1203")
+        assert (run.profile, run.socket, run.lot, run.operator) == ("eol", "s3", "L7", "alice")
+        assert (run.plan_sha256, run.spec_sha256, run.firmware) == ("a" * 64, "b" * 64, "1.3")
+        assert run.started == (T0 + dt.timedelta(minutes=5)).replace(tzinfo=None)
+        assert run.duration_s == pytest.approx(42.5)
+        assert (run.status, run.first_failed, run.attempt) == ("fail", "ACC-CT", 1)
+        assert run.record_sha256 == file_sha256(folder / "record.jsonl")
+        assert run.record_path == str((folder / "record.jsonl").resolve())
+        assert run.station.name == "line-a"
+        inst = s.scalars(select(Instrument)).one()
+        assert (inst.name, inst.asset_id, inst.calibration_due) == ("dmm", "A-1", dt.date(2027, 10, 31))
+        rows = s.scalars(select(MeasurementRow).order_by(MeasurementRow.seq)).all()
+        assert [r.requirement for r in rows] == list(CHECKS)
+        ct = rows[1]
+        assert (ct.name, ct.unit, ct.low, ct.high, ct.uncertainty) == (
+            "current at 50 A",
+            "A",
+            49.0,
+            51.0,
+            0.2,
+        )
+        assert (ct.value, ct.verdict) == (52.0, "fail")
+        assert rows[0].verdict == "pass" and rows[0].value == pytest.approx(3.301)
+
+
+def test_absent_socket_and_lot_are_null_and_an_interrupted_run_is_incomplete(
+    db: ResultsDB, tmp_path: Path
+) -> None:
+    folder = write_run(tmp_path / "r", RunSpec("SN2", 0, complete=False))
+    db.import_run(folder)
+    with db.session() as s:
+        run = s.scalars(select(Run)).one()
+        assert (run.socket, run.lot, run.status, run.duration_s) == (None, None, "incomplete", None)
+
+
+def test_import_is_idempotent_on_the_record_sha256(db: ResultsDB, tmp_path: Path) -> None:
+    folder = write_run(tmp_path / "a", RunSpec("SN3", 0))
+    assert db.import_run(folder) == 1
+    assert db.import_run(folder) == 0
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "record.jsonl").write_bytes((folder / "record.jsonl").read_bytes())
+    assert db.import_run(copy) == 0
+    with db.session() as s:
+        assert len(s.scalars(select(Run)).all()) == 1
+        assert len(s.scalars(select(MeasurementRow)).all()) == len(CHECKS)
+        assert len(s.scalars(select(Station)).all()) == 1
+        assert len(s.scalars(select(Unit)).all()) == 1
+
+
+def test_an_altered_record_is_refused(db: ResultsDB, tmp_path: Path) -> None:
+    folder = write_run(tmp_path / "a", RunSpec("SN4", 0))
+    record = folder / "record.jsonl"
+    record.write_bytes(record.read_bytes().replace(b'"alice"', b'"mallory"'))
+    with pytest.raises(RecordAlteredError):
+        db.import_run(folder)
+
+
+def test_attempts_are_numbered_in_start_order_whatever_the_import_order(
+    db: ResultsDB, tmp_path: Path
+) -> None:
+    _line(tmp_path, db, order=["u2b", "u6", "u1", "u2a", "u3", "u4", "u5"])
+    attempts = db.attempts("U2")
+    assert [(a.attempt, a.status) for a in attempts] == [(1, "fail"), (2, "pass")]
+    assert [a.folder.name for a in attempts] == ["u2a", "u2b"]
+    assert attempts[0].started == T0 + dt.timedelta(minutes=2)
+    assert attempts[0].started.tzinfo is not None
+    assert [a.status for a in db.attempts("U5")] == ["incomplete"]
+    assert db.attempts("nobody") == []
+
+
+def test_concurrent_writers_share_one_database(db_url: str, tmp_path: Path) -> None:
+    """Four sockets sealing runs at once: every run in, one station row, attempts right."""
+    specs = [RunSpec(f"C{i % 6}", i, socket=f"s{i % 4}") for i in range(12)]
+    folders = [write_run(tmp_path / f"c{i}", spec) for i, spec in enumerate(specs)]
+    errors: list[BaseException] = []
+
+    def socket_worker(mine: list[Path]) -> None:
+        try:
+            with ResultsDB(db_url) as own:
+                for folder in mine:
+                    assert own.import_run(folder) == 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=socket_worker, args=(folders[k::4],)) for k in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert errors == []
+    with ResultsDB(db_url) as db, db.session() as s:
+        assert len(s.scalars(select(Run)).all()) == 12
+        assert len(s.scalars(select(Station)).all()) == 1
+        assert len(s.scalars(select(Unit)).all()) == 6
+    with ResultsDB(db_url) as db:
+        assert [a.attempt for a in db.attempts("C0")] == [1, 2]
+        assert [a.folder.name for a in db.attempts("C0")] == ["c0", "c6"]
+
+
+def test_line_stats(db: ResultsDB, tmp_path: Path) -> None:
+    _line(tmp_path, db)
+    stats = line_stats(db, Filters())
+    assert stats.runs == 7
+    assert stats.statuses == {"pass": 3, "fail": 3, "incomplete": 1}
+    assert (stats.units, stats.first_pass) == (6, 2)
+    assert stats.fpy == pytest.approx(2 / 6)
+    # ACC-CV failed on U2 and U3's first attempts, TEMP on U3 and U4, ACC-CT never
+    steps = {s.requirement: (s.accepted, s.tested) for s in stats.steps}
+    assert steps == {"ACC-CT": (6, 6), "ACC-CV": (4, 6), "TEMP": (4, 6)}
+    assert stats.tfpy == pytest.approx((4 / 6) * (4 / 6))
+    assert stats.pareto == [("ACC-CV", 2), ("TEMP", 1)]
+    assert stats.cycle_median_s == pytest.approx(65.0)  # 50 60 60 70 80 100
+    assert stats.cycle_p95_s == pytest.approx(95.0)
+    assert (stats.retest_runs, stats.retested_units, stats.passed_on_retest) == (1, 1, 1)
+    by_socket = {t.socket: t for t in stats.throughput}
+    assert by_socket["s1"].units == 3 and by_socket["s1"].runs == 4
+    assert by_socket["s1"].units_per_hour == pytest.approx(3 / (770 / 3600))  # 08:00:00 .. 08:12:50
+    assert by_socket["s2"].units_per_hour == pytest.approx(3 / (240 / 3600))  # 08:06:00 .. 08:10:00
+    lot = line_stats(db, Filters(lot="L1"))
+    assert (lot.runs, lot.units, lot.first_pass) == (6, 5, 1)
+    since = line_stats(db, Filters(since=(T0 + dt.timedelta(minutes=5)).replace(tzinfo=None)))
+    assert (since.runs, since.units, since.first_pass) == (4, 4, 1)
+    other = line_stats(db, Filters(station="line-b"))
+    assert (other.runs, other.fpy, other.tfpy, other.cycle_median_s) == (0, None, None, None)
+
+
+def test_trend_of_a_measurement_across_units(db: ResultsDB, tmp_path: Path) -> None:
+    values = [3.295, 3.300, 3.305, 3.310]
+    for i, v in enumerate(values):
+        db.import_run(write_run(tmp_path / f"r{i}", RunSpec(f"T{i}", i, values={"ACC-CV": v})))
+    series = trend(db, "ACC-CV", "cell 1 at 3.30 V", Filters())
+    assert [p.serial for p in series.points] == ["T0", "T1", "T2", "T3"]
+    assert series.values == pytest.approx(values)
+    assert (series.unit, series.low, series.high) == ("V", 3.28, 3.32)
+    mean, sd = 3.3025, math.sqrt(sum((v - 3.3025) ** 2 for v in values) / 3)
+    assert series.cpk == pytest.approx(min(3.32 - mean, mean - 3.28) / (3 * sd))
+    png = tmp_path / "trend.png"
+    plot(series, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hil_db_commands(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """import (a folder of run folders, one altered), stats with CSV and a trend plot, export."""
+    folders = {key: write_run(tmp_path / "runs" / key, spec) for key, spec in LINE.items()}
+    bad = write_run(tmp_path / "runs" / "zz-altered", RunSpec("U9", 20))
+    (bad / "record.jsonl").write_bytes((bad / "record.jsonl").read_bytes().replace(b"U9", b"U8"))
+    assert main(["db", "import", str(tmp_path / "runs"), "--db", db_url]) == 1
+    out, err = capsys.readouterr()
+    assert "imported 7 runs, 0 already indexed, 1 refused (of 8 records)" in out
+    assert "zz-altered: not imported" in err and len(err.strip().splitlines()) == 1
+    assert main(["db", "import", str(folders["u1"]), "--db", db_url]) == 0
+    assert "imported 0 runs, 1 already indexed" in capsys.readouterr().out
+    stats_csv, png = tmp_path / "stats.csv", tmp_path / "t.png"
+    trend_args = ["--trend", "TEMP/NTC 1 at 25 °C", "--plot", str(png)]
+    code = main(["db", "stats", "--db", db_url, "--csv", str(stats_csv), *trend_args])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "FPY  first-pass yield:      33.33 % (2 of 6)" in out
+    assert "TFPY true first-pass yield: 44.44 %" in out
+    assert "cycle time: median 65.0 s, p95 95.0 s" in out
+    assert "ACC-CV" in out.split("Pareto")[1]
+    assert "TEMP/NTC 1 at 25 °C: 7 units" in out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.reader(stats_csv.open()))
+    assert ["pareto", "ACC-CV", "", "2"] in rows and ["pareto", "TEMP", "", "1"] in rows
+    export = tmp_path / "runs.csv"
+    assert main(["db", "export", "--db", db_url, "--lot", "L1", "--csv", str(export)]) == 0
+    runs = list(csv.DictReader(export.open()))
+    assert [r["serial"] for r in runs] == ["U1", "U2", "U2", "U3", "U4", "U5"]
+    assert [r["attempt"] for r in runs] == ["1", "1", "2", "1", "1", "1"]
+    assert runs[3]["first_failed"] == "ACC-CV" and runs[5]["status"] == "incomplete"
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    for args, said in (
+        (["db", "stats", "--db", url, "--since", "yesterday"], "--since: expected an ISO date"),
+        (["db", "stats", "--db", url, "--trend", "ACC-CV"], "--trend: expected REQUIREMENT/NAME"),
+        (["db", "import", str(tmp_path / "nowhere"), "--db", url], "nowhere: field '-'"),
+        (["db", "stats", "--db", "nosuchdb://x"], "--db: 'nosuchdb://x' is not a database URL"),
+        (["db", "mes", "--db", url, "--url", "ftp://mes"], "--url: expected an http:// or https:// URL"),
+    ):
+        result = hil(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+
+
+def test_a_database_failure_never_costs_the_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_run(tmp_path / "runs" / "r1", RunSpec("SN5", 0))
+    before = (folder / "record.jsonl").read_bytes()
+    dead = "postgresql+psycopg://hil:secret@127.0.0.1:1/none"  # nothing listens on port 1
+    assert index_sealed(folder, dead) is False
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the run was not indexed" in err
+    assert f"hil db import {folder}" in err and "secret" not in err
+    assert (folder / "record.jsonl").read_bytes() == before
+    # the default: results.sqlite beside the run folders
+    assert index_sealed(folder, None) is True
+    assert default_url(tmp_path / "runs").endswith(str(tmp_path / "runs" / "results.sqlite"))
+    with ResultsDB(default_url(tmp_path / "runs")) as results:
+        assert [a.run_id for a in results.attempts("SN5")] != []
+    assert index_sealed(folder, "none") is False
+
+
+class _Mes:
+    """A MES on 127.0.0.1 that answers 503 while `down`, and records what it accepted."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.received: list[dict[str, object]] = []
+        self.keys: list[str] = []
+        self.tries = 0
+        mes = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                mes.tries += 1
+                if mes.down:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                mes.received.append(json.loads(body))
+                mes.keys.append(self.headers["Idempotency-Key"])
+                self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/results"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def mes() -> Iterator[_Mes]:
+    server = _Mes()
+    yield server
+    server.close()
+
+
+def test_mes_outbox_survives_an_outage(db_url: str, tmp_path: Path, mes: _Mes) -> None:
+    """Every result reaches the MES exactly once and in order, although it was down at first."""
+    assert main(["db", "mes", "--db", db_url, "--url", mes.url]) == 0
+    specs = [RunSpec(f"M{i}", i, fail=("TEMP",) if i == 1 else ()) for i in range(6)]
+    folders = [write_run(tmp_path / f"m{i}", spec) for i, spec in enumerate(specs)]
+    with ResultsDB(db_url) as db:
+        assert db.setting(MES_URL_KEY) == mes.url
+        for folder in folders[:3]:
+            assert db.import_run(folder) == 1  # the MES is down: queued, not raised
+        assert mes.received == [] and mes.tries >= 1
+        queued = db.outbox()
+        assert [row.delivered for row in queued] == [None, None, None]
+        head = queued[0]
+        assert head.tries >= 1 and "503" in (head.last_error or "")
+        assert head.next_try > head.created  # backoff
+        tries = mes.tries
+        early = flush(db, now=head.next_try - dt.timedelta(seconds=1))
+        assert (early.delivered, early.pending, mes.tries) == (0, 3, tries)  # the backoff holds
+        mes.down = False
+        done = flush(db, now=head.next_try + dt.timedelta(seconds=1))
+        assert (done.delivered, done.pending) == (3, 0)
+        assert flush(db).delivered == 0
+        assert db.import_run(folders[3]) == 1  # the MES is up: delivered at once
+        mes.down = True
+        assert db.import_run(folders[4]) == 1
+        assert db.import_run(folders[5]) == 1
+        mes.down = False
+    assert main(["db", "mes", "--db", db_url, "--flush"]) == 0
+    expected = [f"M{i}" for i in range(6)]
+    assert [r["serial"] for r in mes.received] == expected
+    assert mes.keys == [r["run_id"] for r in mes.received] and len(set(mes.keys)) == 6
+    assert mes.received[1]["status"] == "fail" and mes.received[1]["first_failed"] == "TEMP"
+    assert mes.received[0]["record_sha256"] == file_sha256(folders[0] / "record.jsonl")
+    with ResultsDB(db_url) as db, db.session() as s:
+        assert all(row.delivered is not None for row in s.scalars(select(MesOutbox)))
+
+
+def test_mes_flush_reports_an_unreachable_mes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    assert main(["db", "mes", "--db", url, "--url", "http://127.0.0.1:1/mes"]) == 0
+    with ResultsDB(url) as db:
+        assert db.import_run(write_run(tmp_path / "r", RunSpec("N1", 0))) == 1
+    capsys.readouterr()
+    assert main(["db", "mes", "--db", url, "--flush"]) == 1
+    captured = capsys.readouterr()
+    assert "delivered 0, 1 still queued" in captured.out and "MES not reached" in captured.err
+    assert "outbox: 1 queued, 0 delivered" in captured.out
+
+
+@pytest.mark.slow
+def test_hil_run_indexes_the_sealed_record_in_postgresql(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres_server.database()
+    out = tmp_path / "runs" / "run1"
+    result = hil(
+        "run", "--profile", "eol", "--reports", "none", "--out", str(out), "--db", url,
+        "--", "-k", "test_cell_voltage_accuracy", timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (tmp_path / "runs" / "results.sqlite").exists()
+    with ResultsDB(url) as db, db.session() as s:
+        run = s.scalars(select(Run)).one()
+        assert run.record_sha256 == file_sha256(out / "record.jsonl")
+        assert (run.status, run.profile, run.attempt) == ("pass", "eol", 1)
+        assert run.unit is not None and run.unit.part == "bms12100"
+        rows = s.scalars(select(MeasurementRow)).all()
+        assert rows and {r.requirement for r in rows} == {"ACC-CV"}
+        assert all(r.verdict == "pass" and r.uncertainty is not None for r in rows)
