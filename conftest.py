@@ -50,6 +50,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     profile = config.getoption("--hil-profile", default="full")
     if profile == "eol":
         _deselect(config, items, "type_test", "type tests left out of the EOL profile (run --profile full)")
+        _deselect(
+            config, items, "not_eol", "further points left out of the EOL profile (run --profile audit)"
+        )
     if profile in ("eol", "audit"):
         _deselect(config, items, "long", f"long tests left out of the {profile} profile (run --profile full)")
         _deselect_design(config, items)
