@@ -43,7 +43,7 @@ FLOORS_12100: dict[str, tuple[float, str]] = {
     "PM-WAKE": (1.0, "first CAN frame after the RS-485 wake (telemetry period 1 s)"),
     "COM-CAN": (1.0, "two frames of every ID: one 1 s period"),
     "COM-485": (0.0, "one poll"),
-    "BAL-START": (0.0, "bleed switch on the next firmware cycle"),
+    "BAL-CHG": (0.0, "bleed switch on the next firmware cycle"),
     "ACC-CV": (0.0, "one reading per level"),
     "ACC-PV": (0.0, "one reading per level"),
     "ACC-T": (0.0, "one reading per level"),

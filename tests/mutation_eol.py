@@ -31,7 +31,7 @@ HARDWARE_FAULTS: dict[str, tuple[frozenset[str], dict[str, Any]]] = {
     "discharge-fet-stuck-on": (frozenset({"CV-UVP", "SCP"}), {"discharge_fet_stuck_on": True}),
     "short-circuit-comparator": (frozenset({"SCP"}), {"short_circuit_level_a": -1200.0}),
     "sleep-current": (frozenset({"PM-SLEEP-I"}), {"sleep_current_ua": 50.0}),
-    "bleed-open-cell1": (frozenset({"BAL-START"}), {"open_bleed_cell": 1}),
+    "bleed-open-cell1": (frozenset({"BAL-CHG"}), {"open_bleed_cell": 1}),
     "ntc-ambient-offset": (frozenset({"ACC-T"}), {"ntc_channel": 3, "ntc_offset_c": 4.0}),
 }
 

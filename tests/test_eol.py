@@ -28,7 +28,7 @@ def test_every_row_of_every_family_has_an_eol_class_and_reason(family: str) -> N
     if family == "bms12100":
         assert len(classes) == 65
         # the hardware the issue names is tested on every unit
-        for rid in ("ACC-CV", "ACC-I", "ACC-T", "SCP", "EL-RDS", "PM-SLEEP-I", "BAL-START", "COM-CAN"):
+        for rid in ("ACC-CV", "ACC-I", "ACC-T", "SCP", "EL-RDS", "PM-SLEEP-I", "BAL-CHG", "COM-CAN"):
             assert classes[rid] == "unit", rid
         for rid in ("ID-TLOCK", "SCP-LOCK", "PM-UVSD", "TE-OTP"):
             assert classes[rid] == "design", rid

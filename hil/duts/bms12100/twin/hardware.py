@@ -3,7 +3,7 @@
 A good unit has none. Each models one defect an EOL test must catch on the unit: a measurement
 channel's extra gain/offset error (ACC-CV, ACC-I, ACC-T), a MOSFET that does not open (CV-OVP,
 CV-UVP, SCP), the short-circuit comparator's level (SCP), the sleep current (PM-SLEEP-I), an open
-bleed resistor (BAL-START); the power path's extra resistance (EL-RDS) acts in the plant.
+bleed resistor (BAL-CHG); the power path's extra resistance (EL-RDS) acts in the plant.
 """
 
 from __future__ import annotations
