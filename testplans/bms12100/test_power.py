@@ -58,7 +58,7 @@ def shutdown_wait(bench: Bms12100Bench, profile: str) -> Iterator[float]:
     released = bench.dut.read_setting(SHUTDOWN_SETTING)
     bench.dut.write_setting(SHUTDOWN_SETTING, EOL_SHUTDOWN_S)
     try:
-        yield EOL_SHUTDOWN_S + 5.0
+        yield EOL_SHUTDOWN_S + 2.0
     finally:
         bench.set_cells([NOMINAL_CELL_V] * CELL_COUNT)
         bench.dut.write_setting(SHUTDOWN_SETTING, released)
@@ -257,6 +257,7 @@ def test_no_sleep_while_sleep_is_switched_off(
         bench.dut.write_setting(SLEEP_SWITCH, before)
 
 
+@pytest.mark.not_eol  # the same precharge path as at start-up; when it runs is firmware logic
 @pytest.mark.requirement("PRE")
 def test_precharge_when_the_discharge_path_turns_on_again(bench: Bms12100Bench, spec_data, check) -> None:
     """After a discharge-blocking protection releases, the load is precharged again before full current.
