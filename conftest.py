@@ -8,7 +8,9 @@ are otherwise deselected with a visible note.
 The EOL profile (`--hil-profile eol`) checks each unit against its limits as fast as the DUT's
 delays allow: it leaves out tests marked `type_test` (firmware logic that is the same on every unit
 and costs minutes of waiting: lock counters, 60 s shutdowns, continuous-current endurance) and
-tests marked `long`, with a visible note; the full profile runs them.
+tests marked `long`, with a visible note; the full profile runs them. It also leaves out the tests
+of `design` rows where the DUT family ships a released set that the read-back test compares
+(fixtures/eol.py, docs/eol.md). The audit profile runs EOL plus the design rows' tests.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["fixtures.eol"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,9 +47,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep = [i for i in items if wanted & {a for m in i.iter_markers("requirement") for a in m.args}]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
-    if config.getoption("--hil-profile", default="full") == "eol":
+    profile = config.getoption("--hil-profile", default="full")
+    if profile == "eol":
         _deselect(config, items, "type_test", "type tests left out of the EOL profile (run --profile full)")
-        _deselect(config, items, "long", "long tests left out of the EOL profile (run --profile full)")
+        _deselect(
+            config, items, "not_eol", "further points left out of the EOL profile (run --profile audit)"
+        )
+    if profile in ("eol", "audit"):
+        _deselect(config, items, "long", f"long tests left out of the {profile} profile (run --profile full)")
+        _deselect_design(config, items)
     station_file = config.getoption("--hil-station", default=None)
     if config.getoption("--hil-long"):
         return
@@ -59,6 +69,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             return
     why = "long tests deselected on a real bench or a paced lab (select with --hil-long)"
     _deselect(config, items, "long", why)
+
+
+def _deselect_design(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """EOL: drop the tests of design rows that the read-back proves (fixtures/eol.py), with a note."""
+    from fixtures.eol import select, selection
+
+    dropped = select(config, items)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+    chosen = selection(config)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if chosen is not None and reporter is not None:
+        names = f": {', '.join(item.name for item in dropped)}" if dropped else ""
+        reporter.write_line(f"hil: {chosen.note()}{names}")
 
 
 def _deselect(config: pytest.Config, items: list[pytest.Item], marker: str, why: str) -> None:

@@ -9,6 +9,11 @@ whole plan over N seeds and every failure is counted.
     .venv/bin/python bench/mutants.py [--dut bms12100|prohelion-d1000-gen2] [--jobs 2] [--seeds 20]
         [--only NAME-SUBSTRING]
 
+EOL mode (`--profile eol`): the 12100's EOL mutants (tests/mutation_eol.py: every SIM-ONLY
+per-unit hardware fault and every parameter moved one wire step) through the EOL profile; the
+D1000's generated mutants through its EOL profile (it has no read-back: its design rows stay
+tests). `--profile both` prints the full-profile and the EOL score side by side.
+
 A D1000 mutant applies its configuration (--firmware) while the plan checks the declared one
 (-- --hil-dut-config): the documented defaults, or chargingMethod External for the charging rows.
 """
@@ -28,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import mutation_d1000  # noqa: E402
+import mutation_eol  # noqa: E402
 from mutation import MutantRun, failing_ids, mutants, run_mutant  # noqa: E402
 
 from hil import registry  # noqa: E402
@@ -42,8 +48,34 @@ def _generated(dut: str, profile: str) -> tuple[list[Any], list[str], Callable[[
     if dut == D1000:
         found_d, skipped_d = mutation_d1000.mutants(spec)
         return found_d, skipped_d, lambda m, folder: mutation_d1000.run_d1000_mutant(m, folder, ROOT, profile)
+    if profile == "eol":
+        found_e, skipped_e = mutation_eol.eol_mutants(spec)
+        return found_e, skipped_e, lambda m, folder: run_mutant(m, folder, ROOT, "eol")
     found, skipped = mutants(spec)
     return found, skipped, lambda m, folder: run_mutant(m, folder, ROOT, profile)
+
+
+def _score(args: argparse.Namespace, profile: str, folder: Path) -> tuple[int, int, list[str]]:
+    """Run one profile's mutants; print each and the left-out ones; (caught, generated, missed)."""
+    found, skipped, run_one = _generated(args.dut, profile)
+    if args.only:
+        found = [m for m in found if args.only in m.name]
+    caught = 0
+    missed: list[str] = []
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for run in pool.map(lambda m: run_one(m, folder), found):
+            caught += run.caught
+            status = "caught" if run.caught else "MISSED"
+            print(
+                f"{profile:4s} {status:6s} {run.mutant.name:55s} exit {run.exit_code} "
+                f"failing {sorted(run.failing)} ({run.wall_s:.1f} s)",
+                flush=True,
+            )
+            if not run.caught:
+                missed.append(run.mutant.name)
+    for line in skipped:
+        print(f"  {profile}: not generated: {line}")
+    return caught, len(found), missed
 
 
 def main() -> int:
@@ -51,29 +83,22 @@ def main() -> int:
     parser.add_argument("--dut", default="bms12100", choices=["bms12100", D1000])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--profile", default="full", choices=["eol", "full"])
+    parser.add_argument("--profile", default="full", choices=["eol", "full", "both"])
     parser.add_argument("--only", help="run only mutants whose name contains this")
     args = parser.parse_args()
-    found, skipped, run_one = _generated(args.dut, args.profile)
-    if args.only:
-        found = [m for m in found if args.only in m.name]
-    caught = 0
+    profiles = ["full", "eol"] if args.profile == "both" else [args.profile]
     missed: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
+    with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for run in pool.map(lambda m: run_one(m, folder), found):
-            caught += run.caught
-            status = "caught" if run.caught else "MISSED"
-            print(
-                f"{status:6s} {run.mutant.name:55s} exit {run.exit_code} failing {sorted(run.failing)} "
-                f"({run.wall_s:.1f} s)",
-                flush=True,
-            )
-            if not run.caught:
-                missed.append(run.mutant.name)
-        print(f"\nmutation score: {caught}/{len(found)} caught with the right requirement ID")
-        for line in skipped:
-            print(f"  not generated: {line}")
+        scores = {}
+        for profile in profiles:
+            caught, total, lost = _score(args, profile, folder)
+            scores[profile] = (caught, total)
+            missed += [f"{name} ({profile})" for name in lost]
+        print()
+        for profile, (caught, total) in scores.items():
+            label = "EOL mutation score" if profile == "eol" else "full-profile mutation score"
+            print(f"{label}: {caught}/{total} caught with the right requirement ID")
         if missed:
             print("  missed: " + ", ".join(missed))
         if args.seeds:
@@ -81,7 +106,7 @@ def main() -> int:
             for seed in range(1, args.seeds + 1):
                 out = folder / f"seed-{seed}"
                 cmd = [sys.executable, "-m", "hil", "run", "--dut", args.dut, "--seed", str(seed)]
-                cmd += ["--profile", args.profile]
+                cmd += ["--profile", profiles[-1]]
                 proc = subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, capture_output=True, check=False)
                 bad = failing_ids(out)
                 failures += proc.returncode != 0

@@ -150,6 +150,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--hil-serial={args.serial}")
     if args.seed is not None:
         pytest_args.append(f"--hil-seed={args.seed}")
+    if args.sampling:
+        pytest_args.append(f"--hil-sampling={args.sampling}")
     try:
         DecisionRule.parse(args.decision_rule)
     except ValueError as exc:
@@ -305,7 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a DUT's test plan on a station")
     run.add_argument("--station", help="station file (default: the DUT's simulated station)")
     run.add_argument("--dut", help="DUT family (default: the station's, else bms12100)")
-    run.add_argument("--profile", choices=["eol", "full"], default="full")
+    run.add_argument(
+        "--profile",
+        choices=["eol", "audit", "full"],
+        default="full",
+        help="eol: unit rows tested, design rows by read-back; audit: eol plus the design rows' tests",
+    )
+    run.add_argument("--sampling", help="which sampling made this unit an audit unit (shown in the report)")
     run.add_argument("--firmware", help="firmware settings file for the simulated twin")
     run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
     run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")

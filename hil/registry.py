@@ -72,6 +72,9 @@ class DutFamily:
     spec: str
     #: "module:function" returning the default settings file as text (commented); "" = plain YAML dump
     settings_dump: str = ""
+    #: the released firmware and parameter set the EOL profile reads back ("" = the DUT offers no
+    #: read-back: its design rows stay in the EOL profile as tests; docs/eol.md)
+    released: str = ""
 
 
 DUTS: dict[str, DutFamily] = {
@@ -86,6 +89,7 @@ DUTS: dict[str, DutFamily] = {
         bench="hil.duts.bms12100.harness:Bms12100Bench",
         settings="hil.duts.bms12100.settings:Settings",
         spec="hil/duts/bms12100/spec.yaml",
+        released="hil/duts/bms12100/released.yaml",
     ),
     "prohelion-d1000-gen2": DutFamily(
         name="prohelion-d1000-gen2",

@@ -41,6 +41,19 @@ class ReleaseAlternative(_Strict):
     behaviour_flag: str | None = None  # the twin flag that breaks it (for mutants)
 
 
+class EolClass(_Strict):
+    """Why a row is or is not tested on every unit at end of line (docs/eol.md).
+
+    `unit`: the result depends on this unit's hardware, so EOL tests it; `design`: firmware logic the
+    same on every unit with the released firmware and parameters, proven at EOL by read-back.
+    """
+
+    class_: Literal["unit", "design"] = Field(alias="class")
+    reason: str = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+
 class Requirement(_Strict):
     """One row of the DUT's spec."""
 
@@ -65,6 +78,7 @@ class Requirement(_Strict):
     uncertain: bool = False
     testable: bool = True
     untestable_reason: str | None = None
+    eol: EolClass
 
     @model_validator(mode="after")
     def _consistent(self) -> Requirement:

@@ -89,12 +89,15 @@ SPEC_FIELDS = {
     "bad_release_alternative.yaml": "requirements.0.release_alternatives.0.id",
     "not_a_mapping.yaml": "(top level)",
     "dut_not_string.yaml": "dut",
+    "missing_eol.yaml": "requirements.0.eol",
+    "bad_eol_class.yaml": "requirements.0.eol.class",
 }
 #: spec rows whose message also names the requirement ID of the row
 SPEC_ROW_IDS = {
     "unknown_key.yaml": "CV-OVP",
     "threshold_without_direction.yaml": "PV-OVP",
     "untestable_without_reason.yaml": "CV-OVP",
+    "missing_eol.yaml": "CV-OVP",
 }
 
 #: bad DBC file -> (the field its error names, a phrase of what was expected)

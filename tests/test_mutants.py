@@ -18,6 +18,7 @@ import pytest
 from mutation import Mutant, mutants, run_mutant
 from mutation_d1000 import D1000Mutant, run_d1000_mutant
 from mutation_d1000 import mutants as d1000_mutants
+from mutation_eol import EolMutant, eol_mutants
 
 from hil.spec import load_spec
 
@@ -88,6 +89,34 @@ def test_the_d1000_plan_catches_the_mutant(name: str, tmp_path: Path) -> None:
     mutant = _d1000_generated()[name]
     run = run_d1000_mutant(mutant, tmp_path, ROOT)
     assert run.exit_code == 1, f"{name}: the plan passed a non-conforming unit"
+    assert run.failing & mutant.requirements, (
+        f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"
+    )
+
+
+#: EOL mode (tests/mutation_eol.py): one per-unit hardware fault and one single-parameter change
+EOL_SUBSET = ("hw-charge-fet-stuck-on", "param-cell_low_voltage_alarm.trigger")
+
+
+def _eol_generated() -> dict[str, EolMutant]:
+    found, _ = eol_mutants(load_spec(ROOT / "hil/duts/bms12100/spec.yaml"))
+    return {m.name: m for m in found}
+
+
+def test_the_eol_mutants_cover_every_hardware_fault_and_parameter() -> None:
+    generated = _eol_generated()
+    assert set(EOL_SUBSET) <= set(generated)
+    assert {m.kind for m in generated.values()} == {"hardware", "parameter"}
+    assert generated["param-cell_low_voltage_alarm.trigger"].requirements == {"CV-LA"}
+    assert len([m for m in generated.values() if m.kind == "parameter"]) == 127
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EOL_SUBSET)
+def test_the_eol_profile_catches_the_mutant(name: str, tmp_path: Path) -> None:
+    mutant = _eol_generated()[name]
+    run = run_mutant(mutant, tmp_path, ROOT, "eol")
+    assert run.exit_code == 1, f"{name}: the EOL profile passed a non-conforming unit"
     assert run.failing & mutant.requirements, (
         f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"
     )

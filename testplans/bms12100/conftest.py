@@ -50,6 +50,11 @@ def _dwell_total(plan_dwell_total: None) -> None:
     """The record ends with the plan's total dwell (fixtures/plugin.py)."""
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _eol_selection(eol_selection_record: None) -> None:
+    """The record says how the EOL/audit profile treated the design rows (fixtures/eol.py)."""
+
+
 @pytest.fixture
 def bench(dut_bench: DutBench) -> Bms12100Bench:
     """The 12100 bench, prepared: nominal cells, neutral NTCs, idle, nothing active."""

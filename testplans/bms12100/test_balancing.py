@@ -58,10 +58,12 @@ def _cell_temperatures(bench: Bms12100Bench, celsius: float) -> None:
 
 
 @pytest.mark.requirement("BAL-START", "BAL-CHG")
-def test_start_conditions_while_charging(bench: Bms12100Bench, check) -> None:
+def test_start_conditions_while_charging(bench: Bms12100Bench, profile: str, check) -> None:
     """Starts only with a cell above 3400 mV AND the spread at 30 mV; runs while charging.
 
-    Levels and spreads are set as the BMS reads them (its own reading errors taken out).
+    Levels and spreads are set as the BMS reads them (its own reading errors taken out). EOL
+    profile: the bleed current while charging only (the bleed resistors of this unit); the start
+    conditions are parameters, proven by read-back.
     """
     offsets = _reading_offsets(bench, HIGH_CELL_V)
     bench.charge(PROBE_CURRENT_A)
@@ -70,7 +72,7 @@ def test_start_conditions_while_charging(bench: Bms12100Bench, check) -> None:
         ("BAL-START", "no balancing below the opening spread (3.46 V, 22 mV)", HIGH_CELL_V, 22.0, False),
         ("BAL-CHG", "balancing while charging (3.46 V, 50 mV)", HIGH_CELL_V, 50.0, True),
     )
-    for rid, name, high, spread, expected in cases:
+    for rid, name, high, spread, expected in cases[2:] if profile == "eol" else cases:
         _cells(bench, high, spread, offsets)
         bench.clock.sleep(SETTLE_S)
         bleed = _bleed(bench)

@@ -42,8 +42,11 @@ def _connect_charger(bench: Bms12100Bench) -> None:
 
 
 @pytest.mark.requirement("SCP")
-def test_short_circuit(bench: Bms12100Bench, check) -> None:
-    """A short trips SCP within its firmware delay and cuts the output; released by a charge or after 60 s."""
+def test_short_circuit(bench: Bms12100Bench, profile: str, check) -> None:
+    """A short trips SCP within its firmware delay and cuts the output; released by a charge or after 60 s.
+
+    EOL profile: the comparator and the MOSFET (the trip) and the release by a charge; the 60 s
+    automatic release is a firmware timer (design, proven by read-back; audit and full run it)."""
     load = bench.station.load
     load.set_short(True)
     bench.clock.sleep(0.01)
@@ -65,6 +68,8 @@ def test_short_circuit(bench: Bms12100Bench, check) -> None:
     check(equals("SCP", "SCP reported", bench.wait_state("SCP", True, 1.0), True, bench.clock.now()))
     _connect_charger(bench)
     check(equals("SCP", "released by a charge", bench.wait_state("SCP", False, 2.0), True, bench.clock.now()))
+    if profile == "eol":
+        return
     _short(bench)
     bench.clock.sleep(AUTO_RELEASE_S - 10.0)
     check(equals("SCP", "still protected 50 s after the short", bench.active("SCP"), True, bench.clock.now()))

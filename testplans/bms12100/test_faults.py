@@ -233,6 +233,7 @@ def test_ambient_ntc_open(
 
 
 # --- faults the seed is silent on: findings ----------------------------------------------------------
+@pytest.mark.type_test  # a finding on the firmware's reaction, the same on every unit
 @pytest.mark.requirement("ACC-CV")
 @pytest.mark.parametrize("cell", [1, 2])
 def test_cell_sense_lead_open(
@@ -262,6 +263,7 @@ def test_cell_sense_lead_open(
     check(finding("ACC-CV", f"after {point} is removed and the reset button", reset, bench.clock.now(), ""))
 
 
+@pytest.mark.type_test  # a finding on the firmware's reaction, the same on every unit
 @pytest.mark.requirement("COM-CAN")
 def test_can_disconnected(bench: Bms12100Bench, can_monitor: CanMonitor, check: Check) -> None:
     """CAN_H cut for 10 s: what the BMS does without its inverter link (the seed is silent), and
@@ -294,6 +296,7 @@ def test_can_disconnected(bench: Bms12100Bench, can_monitor: CanMonitor, check: 
     )
 
 
+@pytest.mark.type_test  # a finding on the firmware's reaction, the same on every unit
 @pytest.mark.requirement("COM-485")
 def test_rs485_disconnected(bench: Bms12100Bench, can_monitor: CanMonitor, check: Check) -> None:
     """RS-485 line A cut: what the BMS does without its host link (the seed is silent), and whether it

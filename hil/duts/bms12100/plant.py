@@ -213,7 +213,8 @@ class Bms12100Plant(Plant):
             elif i_c < 0:
                 i_c = 0.0
             i_b = i_c - demand
-        v_p = v_pack + i_b * (r + BMS_PATH_OHM) - precharge_drop
+        path_ohm = BMS_PATH_OHM + self.twin.settings.hardware.path_extra_mohm / 1000.0  # SIM-ONLY fault
+        v_p = v_pack + i_b * (r + path_ohm) - precharge_drop
         if (i_b > 0 and not chg_ok) or (i_b < 0 and not dsg_ok):
             i_b = 0.0  # P is cut from the pack
             if supply is not None and demand <= supply.current_limit:

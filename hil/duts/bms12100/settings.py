@@ -3,8 +3,9 @@
 The twin reads its behaviour from these; `hil dut settings bms12100` prints the defaults and
 `hil run --firmware FILE` loads a changed copy. Every settable value also has a parameter
 number for the vendor RS-485 commands (see `PARAMETERS`), so the plan can read and write them.
-Sections `fixed` (not settable on the real BMS) and `behaviour` (twin behaviour flags used to
-build non-conforming units) have no parameter numbers.
+Sections `fixed` (not settable on the real BMS), `behaviour` (twin behaviour flags used to
+build non-conforming units) and `hardware` (SIM-ONLY per-unit hardware faults) have no parameter
+numbers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Section(BaseModel):
@@ -177,6 +178,29 @@ class Behaviour(_Section):
     wake_on_button: bool = True
 
 
+class Hardware(_Section):
+    """SIM-ONLY: per-unit hardware faults of the simulated unit (docs/eol.md); defaults = a good unit.
+
+    Not firmware and not a parameter: no parameter number, never read or written over RS-485, so
+    no plan can reach it; only the firmware file the simulator loads (`--firmware`) sets it. A real
+    unit's configuration has no such section. The twin applies it (twin/hardware.py).
+    """
+
+    cell_channel: int = Field(default=0, ge=0, le=4)  # 1-4: the cell channel with the errors below
+    cell_gain: float = 0.0  # extra relative gain error of that channel
+    cell_offset_mv: float = 0.0  # extra offset of that channel
+    current_gain: float = 0.0  # extra relative gain error of the current channel
+    current_offset_a: float = 0.0
+    path_extra_mohm: float = Field(default=0.0, ge=0.0)  # FET resistance too high (EL-RDS)
+    charge_fet_stuck_on: bool = False  # the charge MOSFET does not open
+    discharge_fet_stuck_on: bool = False  # the discharge MOSFET does not open
+    short_circuit_level_a: float | None = Field(default=None, lt=0.0)  # comparator level (A)
+    sleep_current_ua: float | None = Field(default=None, ge=0.0)  # supply current when shut down
+    open_bleed_cell: int = Field(default=0, ge=0, le=4)  # 1-4: that cell's bleed resistor is open
+    ntc_channel: int = Field(default=0, ge=0, le=4)  # 1-4: cell1, cell2, ambient, power NTC input
+    ntc_offset_c: float = 0.0  # extra offset of that NTC channel
+
+
 class Settings(_Section):
     """The complete firmware configuration of one unit."""
 
@@ -234,6 +258,7 @@ class Settings(_Section):
     power_management: PowerManagement = PowerManagement()
     fixed: Fixed = Fixed()
     behaviour: Behaviour = Behaviour()
+    hardware: Hardware = Hardware()
 
     def get(self, path: str) -> Any:
         """Value at a dotted path such as "cell_overvoltage_protection.trigger"."""
@@ -286,7 +311,7 @@ def _settings_path(value: object) -> str | None:
     return path if isinstance(path, str) else None
 
 
-_NOT_SETTABLE = ("fixed", "behaviour")
+_NOT_SETTABLE = ("fixed", "behaviour", "hardware")
 # Integer scale of each value on the wire, by the unit its name or section implies.
 _VOLTAGE_SECTIONS_V = ("pack_",)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 from hil.duts.bms12100.settings import PARAMETERS_BY_PID, Parameter, Settings, from_wire, to_wire
 from hil.duts.bms12100.telemetry import Mode, Telemetry
+from hil.duts.bms12100.twin import hardware
 from hil.duts.bms12100.twin.balancing import Balancer, floating
 from hil.duts.bms12100.twin.locks import LOCKS, Lock
 from hil.duts.bms12100.twin.measurement import (
@@ -82,12 +83,12 @@ class Bms12100Twin:
 
     def __init__(self, settings: Settings, seed: int, serial: str = "12100A0000001") -> None:
         self._check(settings)
-        self._settings = settings
+        self._settings = hardware.firmware_view(settings)
         self.seed = seed
         self.serial = serial
         self._rng = random.Random(seed)
         # Replaceable (e.g. by `Frontend.ideal()`) to test logic at exact thresholds.
-        self.frontend = Frontend.from_rng(self._rng)
+        self.frontend = hardware.frontend(Frontend.from_rng(self._rng), settings.hardware)
         self.monitors = [Monitor(spec) for spec in ALL_MONITORS]
         self._by_rid = {monitor.spec.rid: monitor for monitor in self.monitors}
         self.locks = [Lock(spec) for spec in LOCKS]
@@ -118,7 +119,7 @@ class Bms12100Twin:
     @settings.setter
     def settings(self, settings: Settings) -> None:
         self._check(settings)
-        self._settings = settings
+        self._settings = hardware.firmware_view(settings)
         self._stale()
 
     def read_parameter(self, pid: int) -> int:
@@ -241,13 +242,14 @@ class Bms12100Twin:
     # --- outputs ---------------------------------------------------------------------------
     @property
     def charge_path_closed(self) -> bool:
-        """Charge MOSFET on."""
-        return self._fet_on(Block.CHARGE)
+        """Charge MOSFET on (or stuck on: a SIM-ONLY hardware fault)."""
+        return self._fet_on(Block.CHARGE) or (self._powered and self._settings.hardware.charge_fet_stuck_on)
 
     @property
     def discharge_path_closed(self) -> bool:
         """The discharge path conducts: the discharge MOSFET on, or precharging (`precharge_active`)."""
-        return self._fet_on(Block.DISCHARGE)
+        stuck = self._powered and self._settings.hardware.discharge_fet_stuck_on
+        return self._fet_on(Block.DISCHARGE) or stuck
 
     @property
     def precharge_active(self) -> bool:
@@ -259,13 +261,16 @@ class Bms12100Twin:
         """Balancing bleed current drawn from each cell (A), 0 where the cell is not bled."""
         if not self._powered or self._shutdown_rid is not None:
             return [0.0] * len(self.balancer.bleeding)
-        return self.balancer.bleed_currents()
+        return hardware.bleed(self.balancer.bleed_currents(), self._settings.hardware)
 
     def supply_current_a(self) -> float:
         """The BMS's own supply current from the cells (A), bleed currents excluded (PM-SLEEP-I)."""
         if not self._powered:
             return 0.0
-        return SLEEP_SUPPLY_A if self._shutdown_rid is not None else AWAKE_SUPPLY_A
+        if self._shutdown_rid is None:
+            return AWAKE_SUPPLY_A
+        sleep_ua = self._settings.hardware.sleep_current_ua
+        return SLEEP_SUPPLY_A if sleep_ua is None else sleep_ua * 1e-6
 
     @property
     def mode(self) -> Mode:
