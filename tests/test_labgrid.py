@@ -267,7 +267,7 @@ def test_exporter_refuses_what_it_cannot_share(tmp_path: Path) -> None:
 
 def test_acquire_api_gives_working_resources_and_releases(bench: Bench) -> None:
     """The context manager `hil eol` shares: hil's drivers reach the lab through the place's resources."""
-    from labgrid import Target
+    from labgrid.factory import target_factory
 
     from hil.labgrid.resources import (
         ScpiSocketDriver,
@@ -285,25 +285,29 @@ def test_acquire_api_gives_working_resources_and_releases(bench: Bench) -> None:
         charger, can_port = place.resources["charger"], place.resources["can"]
         assert isinstance(charger, ScpiSocketInstrument) and isinstance(can_port, SocketcandCanPort)
         assert charger.visa_resource == bench.lab.endpoints["instruments"]["charger"]
-        target = Target("api-drivers")  # a labgrid target of our own with the place's resources
-        ScpiSocketInstrument(target, "charger", host=charger.host, port=charger.port)
+        # a labgrid target configured as an environment file would, from the place's resources
         cells = place.resources["cells"]
-        ScpiSocketInstrument(target, "cells", host=cells.host, port=cells.port)
-        SocketcandCanPort(target, "can", host=can_port.host, port=can_port.port, channel=can_port.channel)
-        target.set_binding_map({"instrument": "charger"})  # as a labgrid environment file's bindings
-        scpi = ScpiSocketDriver(target, "charger")
-        target.activate(scpi)
+        config = {
+            "resources": [
+                {"ScpiSocketInstrument": {"name": n, "host": r.host, "port": r.port}}
+                for n, r in (("charger", charger), ("cells", cells))
+            ]
+            + [{"SocketcandCanPort": {"name": "can", "host": can_port.host, "port": can_port.port}}],
+            "drivers": [
+                {"ScpiSocketDriver": {"name": n, "bindings": {"instrument": n}}} for n in ("charger", "cells")
+            ]
+            + [{"SocketcandDriver": {"name": "can"}}],
+        }
+        target = target_factory.make_target("api-drivers", config)
+        scpi = target.get_driver(ScpiSocketDriver, name="charger")
         idn = scpi.get_session().query("*IDN?").split(",")
         assert idn[:2] == ["Keysight Technologies", "N8920A"]
         # the BMS talks on CAN once its cells are powered: through the cell emulator's driver
-        target.set_binding_map({"instrument": "cells"})
-        cell_driver = ScpiSocketDriver(target, "cells")
-        target.activate(cell_driver)
+        cell_driver = target.get_driver(ScpiSocketDriver, name="cells")
         for channel in range(1, 5):
             cell_driver.get_session().write(f"VOLT 3.3,(@{channel})")
         cell_driver.get_session().write("OUTP ON,(@1:4)")
-        can_driver = SocketcandDriver(target, "can")
-        target.activate(can_driver)
+        can_driver = target.get_driver(SocketcandDriver, name="can")
         control = ControlClient(bench.lab.endpoints["control"])
         try:
             frames = int(control.request("advance", dt=2.0).get("can_frames", 0))
