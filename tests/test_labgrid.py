@@ -429,6 +429,18 @@ def test_place_without_station_is_one_line_and_exit_2(bench: Bench) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
     )  # fmt: skip
     assert unknown.returncode == 2 and "no place 'nowhere'" in unknown.stderr
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{probe.getsockname()[1]}"
+    down = subprocess.run(
+        [sys.executable, "-m", "hil", "run", "--place", "untagged", "--coordinator", nobody],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
+    )  # fmt: skip
+    assert down.returncode == 2
+    assert (
+        down.stderr
+        == f"error: no labgrid coordinator answers at {nobody} (Error: Could not connect to coordinator)\n"
+    )
 
 
 # ------------------------------------------------------------------------ local locks

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import os
 import signal
 import sys
@@ -57,10 +58,13 @@ class _Session:
         from labgrid.remote.client import Error, start_session
 
         self.address = address
+        logging.disable(logging.ERROR)  # labgrid logs a refused connection itself: one line is ours
         try:
             self.client: Any = start_session(address)
         except (Error, OSError) as exc:
             raise UsageError(f"no labgrid coordinator answers at {address} ({exc})") from None
+        finally:
+            logging.disable(logging.NOTSET)
         self.loop: asyncio.AbstractEventLoop = self.client.loop
         self.closed = False
 

@@ -17,7 +17,7 @@ import yaml
 
 from hil.errors import UsageError
 from hil.labgrid.bind import bind_place
-from hil.labgrid.place import acquired_place
+from hil.labgrid.place import Place, acquired_place
 from hil.station.station import load_station
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,24 @@ def station_file(given: str | None, place: str, tags: dict[str, str]) -> Path:
     return ROOT / path
 
 
+def write_place_station(place: Place, given: str | None, out: Path) -> Path:
+    """The station file bound to the held place, written into the run folder; its path.
+
+    `given` is the --station file (else the place's tag names it). Also for `hil eol`: inside
+    `acquired_place(...)`, pass the returned file to the run as its station.
+    """
+    file = station_file(given, place.name, place.tags)
+    bound = bind_place(load_station(file), str(file), place.name, place.resources)
+    out.mkdir(parents=True, exist_ok=True)
+    derived = out / f"station-place-{place.name}.yaml"
+    header = f"# {file} bound to labgrid place {place.name} (coordinator {place.coordinator})\n"
+    derived.write_text(
+        header + yaml.safe_dump(bound.model_dump(mode="json", exclude_none=True), sort_keys=False),
+        encoding="utf-8",
+    )
+    return derived
+
+
 def run_on_place(
     args: argparse.Namespace,
     run: Callable[[argparse.Namespace], int],
@@ -49,19 +67,16 @@ def run_on_place(
     """Run `run(args)` with the place held and the station bound to it; the place released after."""
     with acquired_place(args.place, args.coordinator, args.wait) as place:
         print(f"place {place.name}: acquired as {place.holder} (coordinator {place.coordinator})", flush=True)
-        file = station_file(args.station, place.name, place.tags)
-        station = load_station(file)
-        bound = bind_place(station, str(file), place.name, place.resources)
-        out = Path(args.out) if args.out else default_out(station.dut.name)
-        out.mkdir(parents=True, exist_ok=True)
-        derived = out / f"station-place-{place.name}.yaml"
-        header = f"# {file} bound to labgrid place {place.name} (coordinator {place.coordinator})\n"
-        derived.write_text(
-            header + yaml.safe_dump(bound.model_dump(mode="json", exclude_none=True), sort_keys=False),
-            encoding="utf-8",
-        )
+        if args.out:
+            out = Path(args.out)
+        else:
+            out = default_out(load_station(station_file(args.station, place.name, place.tags)).dut.name)
         local = copy.copy(args)
-        local.place, local.station, local.out = None, str(derived), str(out)
+        local.place, local.station, local.out = (
+            None,
+            str(write_place_station(place, args.station, out)),
+            str(out),
+        )
         # hil imported labgrid already: its pytest plugin (unused by the plans) would only warn
         local.pytest_args = [*args.pytest_args, "-p", "no:labgrid"]
         return run(local)
