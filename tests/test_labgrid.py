@@ -437,10 +437,8 @@ def test_place_without_station_is_one_line_and_exit_2(bench: Bench) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
     )  # fmt: skip
     assert down.returncode == 2
-    assert (
-        down.stderr
-        == f"error: no labgrid coordinator answers at {nobody} (Error: Could not connect to coordinator)\n"
-    )
+    assert down.stderr.startswith(f"error: no labgrid coordinator answers at {nobody} (")
+    assert down.stderr.count("\n") == 1
 
 
 # ------------------------------------------------------------------------ local locks
