@@ -318,6 +318,19 @@ def test_acquire_api_gives_working_resources_and_releases(bench: Bench) -> None:
         assert message is not None
         cell_driver.get_session().write("OUTP OFF,(@1:4)")
         target.deactivate_all_drivers()
+        # another place over the same bench: refused while this one holds the resources
+        bench.make_place("api-overlap")
+        overlap = subprocess.run(
+            [sys.executable, "-m", "hil", "run", "--place", "api-overlap",
+             "--coordinator", bench.coordinator],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
+        )  # fmt: skip
+        assert overlap.returncode == 2 and overlap.stderr.count("\n") == 1
+        assert re.match(
+            rf"error: place api-overlap: its resource hil-exporter/{GROUP}/\w+/\w+ is in place api, "
+            rf"held by {place.holder} \(since .*\); --wait to wait for it$",
+            overlap.stderr,
+        ), overlap.stderr
     assert bench.holder("api") is None
 
 

@@ -122,16 +122,32 @@ def _acquire(session: _Session, name: str, wait: bool, on_wait: Callable[[str], 
             place = session.place(name)
             if reason is None and place.acquired == session.me:
                 return place
-        if not place.acquired:  # refused for another reason than a holder: say the coordinator's
-            raise UsageError(f"place {name}: the coordinator refused it ({reason})")
+        if place.acquired:
+            busy = f"place {name} is held by {place.acquired} (since {_since(place)})"
+        else:  # refused although free: a resource it matches belongs to another place held now
+            shared = _held_elsewhere(session, place)
+            if not shared:
+                raise UsageError(f"place {name}: the coordinator refused it ({reason})")
+            busy = f"place {name}: {shared}"
         if not wait:
-            raise BusyError(
-                f"place {name} is held by {place.acquired} (since {_since(place)}); --wait to wait for it"
-            )
+            raise BusyError(f"{busy}; --wait to wait for it")
         if not waiting:
-            on_wait(f"waiting for place {name}: held by {place.acquired} since {_since(place)}")
+            on_wait(f"waiting for {busy}")
             waiting = True
         session.pause(WAIT_POLL_S)
+
+
+def _held_elsewhere(session: _Session, place: Any) -> str:
+    """Which resource of the place another held place has, and who holds that place ("" if none)."""
+    for exporter, groups in sorted(session.client.resources.items()):
+        for group_name, group in sorted(groups.items()):
+            for resource_name, entry in sorted(group.items()):
+                path = (exporter, group_name, entry.cls, resource_name)
+                if entry.acquired and entry.acquired != place.name and place.getmatch(path) is not None:
+                    other = session.client.places.get(entry.acquired)
+                    who = f" by {other.acquired} (since {_since(other)})" if other and other.acquired else ""
+                    return f"its resource {'/'.join(path)} is in place {entry.acquired}, held{who}"
+    return ""
 
 
 def _resources(session: _Session, place: Any) -> dict[str, Any]:
