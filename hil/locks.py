@@ -121,12 +121,27 @@ def station_endpoints(station: StationModel) -> list[str]:
     return sorted(set(found))
 
 
+def _take_out(out: Path, held: HeldLocks) -> None:
+    folder = out.resolve()
+    _take(lock_dir() / f"out-{_key(str(folder))}.lock", f"out folder {folder}", held)
+
+
+@contextlib.contextmanager
+def out_folder_lock(out: Path) -> Iterator[None]:
+    """Only the out folder's lock, for a block that writes into it before the run proper starts."""
+    held = HeldLocks()
+    try:
+        _take_out(out, held)
+        yield
+    finally:
+        held.release()
+
+
 def hold_run_locks(station: StationModel, out: Path) -> HeldLocks:
     """The out folder's lock, then one lock per bench endpoint; BusyError (exit 2) if any is held."""
     held = HeldLocks()
     try:
-        folder = out.resolve()
-        _take(lock_dir() / f"out-{_key(str(folder))}.lock", f"out folder {folder}", held)
+        _take_out(out, held)
         for endpoint in station_endpoints(station):
             _take(
                 lock_dir() / f"bench-{_key(endpoint)}.lock",

@@ -500,10 +500,19 @@ def test_two_runs_one_folder_or_one_bench(bench: Bench, tmp_path: Path) -> None:
             [sys.executable, "-m", "hil", "run", "--reports", "junit", "--out", str(out), *SELECT],
             cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
         )  # fmt: skip
+        bench.make_place("bench-d")
+        place_same_folder = subprocess.run(
+            [sys.executable, "-m", "hil", "run", "--place", "bench-d", "--coordinator", bench.coordinator,
+             "--out", str(out), *SELECT],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
+        )  # fmt: skip
         code = first.wait(RUN_TIMEOUT_S)
         assert code == 0, first.stderr.read() if first.stderr else ""
     finally:
         _stop(first)
+    assert place_same_folder.returncode == 2 and "out folder" in place_same_folder.stderr
+    assert not (out / "station-place-bench-d.yaml").exists()
+    assert bench.holder("bench-d") is None
     assert same_bench.returncode == 2
     assert same_bench.stderr.count("\n") == 1
     assert re.search(r"station sim-bms12100 \(sim lab tcp://127\.0\.0\.1:\d+\) is in use by another run "

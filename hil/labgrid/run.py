@@ -18,6 +18,7 @@ import yaml
 from hil.errors import UsageError
 from hil.labgrid.bind import bind_place
 from hil.labgrid.place import Place, acquired_place
+from hil.locks import out_folder_lock
 from hil.station.station import load_station
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,11 +73,9 @@ def run_on_place(
         else:
             out = default_out(load_station(station_file(args.station, place.name, place.tags)).dut.name)
         local = copy.copy(args)
-        local.place, local.station, local.out = (
-            None,
-            str(write_place_station(place, args.station, out)),
-            str(out),
-        )
+        with out_folder_lock(out):  # the run takes it again; nothing is written into a busy folder
+            derived = write_place_station(place, args.station, out)
+        local.place, local.station, local.out = None, str(derived), str(out)
         # hil imported labgrid already: its pytest plugin (unused by the plans) would only warn
         local.pytest_args = [*args.pytest_args, "-p", "no:labgrid"]
         return run(local)
