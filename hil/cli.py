@@ -108,6 +108,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hil.station import interrupts
     from hil.station.station import load_station, require_limits
 
+    if getattr(args, "place", None):  # held through labgrid for the run (docs/labgrid.md)
+        from hil.labgrid.run import run_on_place
+
+        return run_on_place(args, cmd_run, _default_out)
     family = registry.dut_family(args.dut) if args.dut else None
     station_file = Path(args.station) if args.station else None
     if station_file is None:
@@ -164,12 +168,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.db:
         pytest_args.append(f"--hil-db={args.db}")
     pytest_args += args.pytest_args
+    from hil.locks import hold_run_locks
+
+    locks = hold_run_locks(station, out)  # a second run on this bench or into this folder: exit 2
     interrupts.install()  # SIGTERM/SIGHUP end the run like Ctrl-C: safe state, sealed record
     try:
         code = int(pytest.main(pytest_args))
     finally:
         signum = interrupts.last_signal()
         interrupts.uninstall()
+        locks.release()
     print(f"record: {out / 'record.jsonl'}")
     for label, name in (
         ("junit", "junit.xml"),
@@ -203,6 +211,18 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
         exit_with_stdin=args.exit_with_stdin,
     )
     serve(station, settings, args.seed, options)
+    return EXIT_OK
+
+
+def cmd_labgrid_exporter(args: argparse.Namespace) -> int:
+    from hil.labgrid.exporter import render
+
+    text = render(Path(args.station))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"exporter configuration: {args.output}")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -334,8 +354,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--db", help="results database URL (default: results.sqlite beside the run folder; none: off)"
     )
+    run.add_argument("--place", help="labgrid place to hold for the run (its resources are the bench)")
+    run.add_argument(
+        "--coordinator", help="labgrid coordinator HOST:PORT (default $LG_COORDINATOR, else 127.0.0.1:20408)"
+    )
+    run.add_argument("--wait", action="store_true", help="--place: wait while someone else holds it")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
+
+    labgrid = sub.add_parser("labgrid", help="benches shared through labgrid (docs/labgrid.md)")
+    labgrid_sub = labgrid.add_subparsers(dest="labgrid_command", required=True)
+    exporter = labgrid_sub.add_parser("exporter", help="write a station's labgrid exporter configuration")
+    exporter.add_argument("station", help="station file")
+    exporter.add_argument("-o", "--output", help="file to write (default: standard output)")
+    exporter.set_defaults(func=cmd_labgrid_exporter)
 
     sim = sub.add_parser("sim", help="the simulated lab")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
