@@ -150,6 +150,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--hil-serial={args.serial}")
     if args.seed is not None:
         pytest_args.append(f"--hil-seed={args.seed}")
+    for option in ("operator", "socket", "lot", "sampling"):
+        if getattr(args, option, None):
+            pytest_args.append(f"--hil-{option}={getattr(args, option)}")
     try:
         DecisionRule.parse(args.decision_rule)
     except ValueError as exc:
@@ -303,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a DUT's test plan on a station")
     run.add_argument("--station", help="station file (default: the DUT's simulated station)")
     run.add_argument("--dut", help="DUT family (default: the station's, else bms12100)")
-    run.add_argument("--profile", choices=["eol", "full"], default="full")
+    run.add_argument("--profile", choices=["eol", "full", "audit"], default="full")
     run.add_argument("--firmware", help="firmware settings file for the simulated twin")
     run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
     run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")
@@ -321,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reports", help="reports at the end: any of html,pdf,allure,junit, or none (default: all)"
     )
+    run.add_argument("--operator", help="who runs the unit (record header `operator`; default: the OS user)")
+    run.add_argument("--socket", help="socket of a production line (record header `socket`)")
+    run.add_argument("--lot", help="production lot (record header `lot`)")
+    run.add_argument("--sampling", help="audit: which sampling applied (record header `sampling`)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -364,6 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="--compare: output folder (default: a new folder under reports/compare/)"
     )
     report.set_defaults(func=cmd_report)
+
+    from hil.production.eol_cli import add_eol_parser
+
+    add_eol_parser(sub)
     return parser
 
 

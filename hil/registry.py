@@ -72,6 +72,8 @@ class DutFamily:
     spec: str
     #: "module:function" returning the default settings file as text (commented); "" = plain YAML dump
     settings_dump: str = ""
+    #: what a unit's serial number looks like (matched with re.fullmatch), checked before a unit starts
+    serial_pattern: str = r"[A-Za-z0-9][A-Za-z0-9._/-]{2,63}"
 
 
 DUTS: dict[str, DutFamily] = {
