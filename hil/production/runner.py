@@ -273,8 +273,12 @@ class SocketRunner:
         if verdict == "ERROR":
             message = _last_error(unit.folder / "hil-run.log") or f"hil run exit code {code}"
         elif verdict == "STOPPED":
-            safe = summary.safe_state.get("safe") if summary.safe_state else None
-            message = "stopped by the operator; bench " + ("safe" if safe else "NOT confirmed safe")
+            if summary.safe_state is None:
+                message = "stopped before the bench was opened (no output was switched on)"
+            else:
+                safe = summary.safe_state.get("safe")
+                message = "stopped; bench " + ("safe" if safe else "NOT confirmed safe: check it")
+            message += f"; record sealed as {summary.end.get('status')}" if summary.end else "; record not sealed"
         ended = time.monotonic()
         result = UnitResult(
             serial=unit.serial,
@@ -327,6 +331,7 @@ class SocketRunner:
                     "failed": u.failed,
                     "unit_message": u.message,
                     "stopping": u.stopping,
+                    "exit_code": u.exit_code,
                     "folder": str(u.folder) if u.folder else None,
                     "ticket": bool(u.folder and (u.folder / "eol-ticket.pdf").exists()),
                     "label": bool(u.folder and (u.folder / "label.zpl").exists()),

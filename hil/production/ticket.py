@@ -15,7 +15,7 @@ from hil.production.history import RecordSummary
 from hil.record import file_sha256
 
 #: how many measurements the one-page ticket lists (failures first)
-TICKET_ROWS = 18
+TICKET_ROWS = 15
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,14 @@ body {{ font-family: sans-serif; font-size: 9.5pt; }}
 .verdict {{ font-size: 48pt; font-weight: bold; color: white; background: {colour};
   text-align: center; padding: 4mm; margin: 4mm 0; }}
 table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border: 0.3pt solid #999; padding: 1mm 2mm; text-align: left; word-break: break-all; }}
-th {{ width: 35%; background: #eee; }}
+th, td {{ border: 0.3pt solid #999; padding: 1mm 2mm; text-align: left; }}
+th {{ background: #eee; }}
+table.facts th {{ width: 30%; }}
+table.facts td {{ word-break: break-all; }}
 </style></head><body>
 <h1>EOL ticket - {html.escape(result.serial)}</h1>
 <div class="verdict">{result.verdict}</div>
-<table>{rows}</table>{note}
+<table class="facts">{rows}</table>{note}
 <h2>Measurements ({len(summary.measurements)}{f", {more} not listed" if more else ""})</h2>
 <table><tr><th>Req.</th><th>Name</th><th>Value</th><th>Limits</th><th>Verdict</th></tr>
 {_rows(summary)}</table>
