@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tests.eol_panel import SIM_SERIAL, Operator, browser, panel, record_entries, run_folders, write_line
-from tests.hilcli import settings_file
+from eol_panel import SIM_SERIAL, Operator, browser, panel, record_entries, run_folders, write_line
+from hilcli import settings_file
 
 pytestmark = pytest.mark.slow
 

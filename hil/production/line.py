@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hil import registry
 from hil.config import load_model
@@ -63,12 +63,13 @@ class LineModel(_Strict):
             raise ValueError(f"one of: {', '.join(sorted(registry.DUTS))}")
         return value
 
-    @model_validator(mode="after")
-    def _unique_sockets(self) -> LineModel:
-        names = [s.name for s in self.sockets]
+    @field_validator("sockets")
+    @classmethod
+    def _unique_sockets(cls, value: list[SocketModel]) -> list[SocketModel]:
+        names = [s.name for s in value]
         if len(set(names)) != len(names):
             raise ValueError(f"socket names that differ (got {names})")
-        return self
+        return value
 
 
 def load_line(path: Path) -> LineModel:

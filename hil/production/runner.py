@@ -146,14 +146,7 @@ class SocketRunner:
             if self.state != "loaded" or self.unit is None:
                 return f"socket {self.name}: no unit loaded"
             unit = self.unit
-            n = self.lot.next()
-            unit.profile = self.line.profile
-            if self.line.audit_every and n % self.line.audit_every == 0:
-                unit.profile = "audit"
-                what = f" ({self.line.audit_sampling})" if self.line.audit_sampling else ""
-                unit.sampling = (
-                    f"audit: every {self.line.audit_every}th unit of lot {self.line.lot} (unit {n}){what}"
-                )
+            self.choose_profile(unit)
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             safe_serial = re.sub(r"[^A-Za-z0-9._-]", "_", unit.serial)
             folder = self.out / f"{stamp}-{self.name}-{safe_serial}"
@@ -176,6 +169,17 @@ class SocketRunner:
             unit.started = time.monotonic()
             self.state = "running"
             return None
+
+    def choose_profile(self, unit: Unit) -> None:
+        """The line's profile, or the audit profile for every `audit_every`th unit of the lot."""
+        n = self.lot.next()
+        unit.profile, unit.sampling = self.line.profile, None
+        if self.line.audit_every and n % self.line.audit_every == 0:
+            unit.profile = "audit"
+            what = f" ({self.line.audit_sampling})" if self.line.audit_sampling else ""
+            unit.sampling = (
+                f"audit: every {self.line.audit_every}th unit of lot {self.line.lot} (unit {n}){what}"
+            )
 
     def command(self, unit: Unit, folder: Path) -> list[str]:
         """The unit's `hil run` command line."""
@@ -278,7 +282,9 @@ class SocketRunner:
             else:
                 safe = summary.safe_state.get("safe")
                 message = "stopped; bench " + ("safe" if safe else "NOT confirmed safe: check it")
-            message += f"; record sealed as {summary.end.get('status')}" if summary.end else "; record not sealed"
+            message += (
+                f"; record sealed as {summary.end.get('status')}" if summary.end else "; record not sealed"
+            )
         ended = time.monotonic()
         result = UnitResult(
             serial=unit.serial,
