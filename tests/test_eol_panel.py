@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
-
 from eol_panel import SIM_SERIAL, Operator, browser, panel, record_entries, run_folders, write_line
 from hilcli import settings_file
+from pypdf import PdfReader
+from selenium.webdriver.remote.webdriver import WebDriver
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def driver():
+def driver() -> Iterator[WebDriver]:
     d = browser()
     yield d
     d.quit()
 
 
-def test_a_passing_unit_from_sign_in_to_ticket(tmp_path: Path, driver) -> None:
+def test_a_passing_unit_from_sign_in_to_ticket(tmp_path: Path, driver: WebDriver) -> None:
     line = write_line(tmp_path)
     with panel(line) as (url, _):
         op = Operator(driver, url)
@@ -56,7 +57,7 @@ def test_a_passing_unit_from_sign_in_to_ticket(tmp_path: Path, driver) -> None:
     assert f"^FD{SIM_SERIAL}^FS" in label and "^FDPASS^FS" in label
 
 
-def test_a_failing_unit_shows_fail_and_the_requirement(tmp_path: Path, driver) -> None:
+def test_a_failing_unit_shows_fail_and_the_requirement(tmp_path: Path, driver: WebDriver) -> None:
     moved = settings_file(
         tmp_path, "ovp-3700.yaml", "bms12100", {"cell_overvoltage_protection": {"trigger": 3700}}
     )
@@ -73,7 +74,7 @@ def test_a_failing_unit_shows_fail_and_the_requirement(tmp_path: Path, driver) -
     assert "^FDFAIL^FS" in (folder / "label.zpl").read_text()
 
 
-def test_stop_mid_unit_makes_the_bench_safe_and_seals_the_record(tmp_path: Path, driver) -> None:
+def test_stop_mid_unit_makes_the_bench_safe_and_seals_the_record(tmp_path: Path, driver: WebDriver) -> None:
     # paced to the wall clock, so the unit is still running when the operator presses STOP
     line = write_line(tmp_path, pytest_args=["--hil-requirement", "CV-OVP", "--hil-pace"])
     with panel(line) as (url, _):
@@ -103,7 +104,7 @@ def test_stop_mid_unit_makes_the_bench_safe_and_seals_the_record(tmp_path: Path,
     assert entries[-2]["type"] == "safe_state" and entries[-2]["safe"] is True
 
 
-def test_a_bad_serial_is_refused_and_nothing_starts(tmp_path: Path, driver) -> None:
+def test_a_bad_serial_is_refused_and_nothing_starts(tmp_path: Path, driver: WebDriver) -> None:
     line = write_line(tmp_path)
     with panel(line) as (url, _):
         op = Operator(driver, url)
@@ -116,7 +117,9 @@ def test_a_bad_serial_is_refused_and_nothing_starts(tmp_path: Path, driver) -> N
     assert run_folders(tmp_path) == []
 
 
-def test_a_serial_beyond_the_retest_limit_is_refused_with_the_reason(tmp_path: Path, driver) -> None:
+def test_a_serial_beyond_the_retest_limit_is_refused(
+    tmp_path: Path, driver: WebDriver
+) -> None:
     line = write_line(tmp_path, max_retests=0)
     with panel(line) as (url, _):
         op = Operator(driver, url)
@@ -130,7 +133,7 @@ def test_a_serial_beyond_the_retest_limit_is_refused_with_the_reason(tmp_path: P
     assert len(run_folders(tmp_path)) == 1
 
 
-def test_the_panel_answers_the_plans_operator_questions(tmp_path: Path, driver) -> None:
+def test_the_panel_answers_the_plans_operator_questions(tmp_path: Path, driver: WebDriver) -> None:
     plan_step = Path(__file__).parent / "data" / "operator_plan" / "operator_questions.py"
     line = write_line(tmp_path, pytest_args=[str(plan_step), "--hil-requirement", "OPERATOR-DEMO"])
     with panel(line) as (url, _):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hilcli import hil
@@ -83,7 +85,9 @@ def test_every_nth_unit_of_the_lot_runs_the_audit_profile(tmp_path: Path) -> Non
         assert cmd[cmd.index(option) + 1] == value
 
 
-def _run_with_answers(tmp_path: Path, *extra: str):
+def _run_with_answers(
+    tmp_path: Path, *extra: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     out = tmp_path / "out"
     result = hil("run", "--out", str(out), "--reports", "junit", "--", str(PLAN_STEP),
                  "--hil-requirement", "OPERATOR-DEMO", *extra)  # fmt: skip
@@ -142,8 +146,19 @@ def test_a_bad_answers_file_is_refused_naming_it(tmp_path: Path) -> None:
 
 def test_history_reads_attempts_and_lot_units_from_the_run_folders(tmp_path: Path) -> None:
     out = tmp_path / "runs" / "u1"
-    result = hil("run", "--out", str(out), "--reports", "junit", "--serial", "12100A0000001", "--lot", "L7",
-                 "--socket", "S1", "--operator", "Ana", "--profile", "eol", "--", "--hil-requirement", "CV-OVP")  # fmt: skip
+    unit = [
+        "--serial",
+        "12100A0000001",
+        "--lot",
+        "L7",
+        "--socket",
+        "S1",
+        "--operator",
+        "Ana",
+        "--profile",
+        "eol",
+    ]
+    result = hil("run", "--out", str(out), "--reports", "junit", *unit, "--", "--hil-requirement", "CV-OVP")
     assert result.returncode == 0, result.stdout + result.stderr
     shutil.copytree(out, tmp_path / "runs" / "u2")  # a second attempt of the same serial, same verdict
     history = RecordHistory(tmp_path / "runs")
