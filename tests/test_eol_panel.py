@@ -117,9 +117,7 @@ def test_a_bad_serial_is_refused_and_nothing_starts(tmp_path: Path, driver: WebD
     assert run_folders(tmp_path) == []
 
 
-def test_a_serial_beyond_the_retest_limit_is_refused(
-    tmp_path: Path, driver: WebDriver
-) -> None:
+def test_a_serial_beyond_the_retest_limit_is_refused(tmp_path: Path, driver: WebDriver) -> None:
     line = write_line(tmp_path, max_retests=0)
     with panel(line) as (url, _):
         op = Operator(driver, url)
