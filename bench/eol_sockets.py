@@ -44,18 +44,21 @@ def run_line(sockets: int, units: int, requirement: str, out: Path) -> tuple[flo
     verdicts: list[str] = []
     durations: list[float] = []
     t0 = time.monotonic()
-    while len(verdicts) < units:
-        for runner in line.sockets.values():
-            runner.poll()
-            if runner.state == "done" and runner.unit is not None:
-                verdicts.append(runner.unit.verdict)
-                durations.append((runner.unit.ended or 0.0) - runner.unit.started)
-                runner.next_unit()
-            if runner.state == "idle" and started > 0:
-                runner.busy_serials = None  # the sim's units share one serial; a real line's do not
-                if runner.submit_serial(SERIAL, "bench") is None and runner.start() is None:
-                    started -= 1
-        time.sleep(0.1)
+    try:
+        while len(verdicts) < units:
+            for runner in line.sockets.values():
+                runner.poll()
+                if runner.state == "done" and runner.unit is not None:
+                    verdicts.append(runner.unit.verdict)
+                    durations.append((runner.unit.ended or 0.0) - runner.unit.started)
+                    runner.next_unit()
+                if runner.state == "idle" and started > 0:
+                    runner.busy_serials = None  # the sim's units share one serial; a real line's do not
+                    if runner.submit_serial(SERIAL, "bench") is None and runner.start() is None:
+                        started -= 1
+            time.sleep(0.1)
+    finally:  # Ctrl-C: the running units stop the Ctrl-C way too
+        line.shutdown()
     return time.monotonic() - t0, verdicts, durations
 
 

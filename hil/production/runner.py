@@ -60,6 +60,7 @@ class Unit:
     message: str = ""
     stopping: bool = False
     exit_code: int | None = None
+    finisher: threading.Thread | None = None  # writes the ticket and label once the run has ended
 
 
 class LotCounter:
@@ -257,9 +258,11 @@ class SocketRunner:
             if self.state != "running" or unit is None or unit.proc is None:
                 return
             code = unit.proc.poll()
-            if code is None:
+            if code is None or unit.finisher is not None:
                 return
-        self._finish(unit, code)
+            # the ticket takes a few seconds to render: never hold the other sockets up
+            unit.finisher = threading.Thread(target=self._finish, args=(unit, code), daemon=True)
+            unit.finisher.start()
 
     def _finish(self, unit: Unit, code: int) -> None:
         assert unit.folder is not None
@@ -408,6 +411,9 @@ class Line:
                 except subprocess.TimeoutExpired:
                     unit.proc.kill()
             runner.poll()
+            unit = runner.unit
+            if unit is not None and unit.finisher is not None:
+                unit.finisher.join(max(0.1, deadline - time.monotonic()))
         self._stop.set()
 
     def snapshot(self) -> dict[str, Any]:
