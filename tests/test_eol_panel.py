@@ -151,3 +151,16 @@ def test_the_panel_answers_the_plans_operator_questions(tmp_path: Path, driver: 
         ("Close the fixture", "yes", "operator panel"),
         ("Colour of the label on the unit?", "green", "operator panel"),
     ]
+
+
+def test_a_unit_answering_another_serial_is_an_error_naming_both(tmp_path: Path, driver: WebDriver) -> None:
+    line = write_line(tmp_path)
+    with panel(line) as (url, _):
+        op = Operator(driver, url)
+        op.sign_in("Gus")
+        op.scan("12100A0000002")  # the label says ...2; the unit in the fixture answers ...1
+        op.start()
+        assert op.verdict() == "ERROR"
+        op.says("unit-msg-S1", "DUT serial '12100A0000001' is not the expected '12100A0000002'")
+    (folder,) = run_folders(tmp_path)
+    assert "^FDERROR^FS" in (folder / "label.zpl").read_text()

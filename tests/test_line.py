@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import signal
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +170,42 @@ def test_history_reads_attempts_and_lot_units_from_the_run_folders(tmp_path: Pat
     assert [a.status for a in attempts] == ["pass", "pass"]
     assert history.attempts("OTHER-SERIAL") == []
     assert (history.lot_units("L7"), history.lot_units("L8")) == (2, 0)
+
+
+def test_one_station_serves_a_one_socket_panel_with_nothing_from_elsewhere(tmp_path: Path) -> None:
+    station = ROOT / "stations" / "sim-bms12100.yaml"
+    cmd = [
+        sys.executable,
+        "-m",
+        "hil",
+        "eol",
+        "--station",
+        str(station),
+        "--lot",
+        "L9",
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split(" ", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:")  # loopback unless --host says otherwise
+        with urllib.request.urlopen(url + "api/state") as reply:
+            state = json.loads(reply.read())
+        assert (state["lot"], [s["name"] for s in state["sockets"]]) == ("L9", ["S1"])
+        assert state["sockets"][0]["state"] == "idle" and state["operator"] == ""
+        with urllib.request.urlopen(url) as reply:
+            page = reply.read().decode()
+        assert "<script>" in page and "<style>" in page  # inline
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # no asset from elsewhere
+        port = url.rsplit(":", 1)[1].strip("/")
+        busy = hil("eol", "--station", str(station), "--port", port)
+        assert busy.returncode == 2 and busy.stderr.startswith(
+            f"error: --port: cannot listen on 127.0.0.1:{port}"
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
