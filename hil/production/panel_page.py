@@ -82,7 +82,9 @@ function card(s, st) {
   } else if (s.state === "done") {
     h += "<div class='big " + esc(s.verdict) + "' id='verdict-" + n + "'>" + esc(s.verdict) + "</div>" +
          "<div class='failed' id='failed-" + n + "'>" + esc((s.failed || []).join(" ")) + "</div>" +
-         "<p id='unit-msg-" + n + "'>" + esc(s.unit_message) + "</p><p>" + esc(s.note) + "</p><p>" +
+         "<p id='unit-msg-" + n + "'>" + esc(s.unit_message) + "</p><p>" + esc(s.note) + "</p>" +
+         "<p id='took-" + n + "'>" + esc(s.profile) + " in " + s.elapsed_s.toFixed(0) + " s (expected " +
+         st.cycle_time_s.toFixed(0) + " s)</p><p>" +
          (s.ticket ? "<a id='ticket-" + n + "' href='/files/" + n + "/eol-ticket.pdf'>EOL ticket (PDF)</a> " : "") +
          (s.label ? "<a id='label-" + n + "' href='/files/" + n + "/label.zpl'>label (ZPL)</a>" : "") +
          "</p><button id='next-" + n + "'>Next unit</button>";
