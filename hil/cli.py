@@ -154,8 +154,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--hil-serial={args.serial}")
     if args.seed is not None:
         pytest_args.append(f"--hil-seed={args.seed}")
-    if args.sampling:
-        pytest_args.append(f"--hil-sampling={args.sampling}")
+    for option in ("operator", "socket", "lot", "sampling"):
+        if getattr(args, option, None):
+            pytest_args.append(f"--hil-{option}={getattr(args, option)}")
     try:
         DecisionRule.parse(args.decision_rule)
     except ValueError as exc:
@@ -359,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--coordinator", help="labgrid coordinator HOST:PORT (default $LG_COORDINATOR, else 127.0.0.1:20408)"
     )
     run.add_argument("--wait", action="store_true", help="--place: wait while someone else holds it")
+    run.add_argument("--operator", help="who runs the unit (record header `operator`; default: the OS user)")
+    run.add_argument("--socket", help="socket of a production line (record header `socket`)")
+    run.add_argument("--lot", help="production lot (record header `lot`)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 
@@ -413,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hil.db.cli import add_parser as add_db_parser
 
     add_db_parser(sub)
+    from hil.production.eol_cli import add_eol_parser
+
+    add_eol_parser(sub)
     return parser
 
 

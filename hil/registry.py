@@ -75,6 +75,8 @@ class DutFamily:
     #: the released firmware and parameter set the EOL profile reads back ("" = the DUT offers no
     #: read-back: its design rows stay in the EOL profile as tests; docs/eol.md)
     released: str = ""
+    #: what a unit's serial number looks like (matched with re.fullmatch), checked before a unit starts
+    serial_pattern: str = r"[A-Za-z0-9][A-Za-z0-9._/-]{2,63}"
 
 
 DUTS: dict[str, DutFamily] = {

@@ -1,0 +1,1 @@
+"""The production side: a line of sockets, the operator station (`hil eol`), tickets and labels."""
