@@ -15,8 +15,8 @@ from hil.errors import UsageError
 
 #: environment variable: the free space (MB) a run needs, instead of the profile's estimate
 ENV = "HIL_MIN_FREE_MB"
-#: MB per profile: over 10x the largest folder measured (EOL 2.7 MB with every report, full 3.5 MB
-#: without reports), so a station keeps room for the reports and a few runs more
+#: MB per profile, about 10x the largest folder measured (12100 EOL 2.7 MB with every report; full
+#: runs without reports: 12100 3.5 MB, D1000 13 MB), so the reports and a re-issue fit too
 NEEDED_MB = {"eol": 60, "full": 150}
 
 
@@ -40,6 +40,6 @@ def check_free_space(out: Path, profile: str) -> None:
     free = shutil.disk_usage(out).free
     if free < need:
         raise UsageError(
-            f"{out}: {free / 1e6:.1f} MB free, a {profile} run needs {need / 1e6:.0f} MB "
+            f"{out}: {free / 1e6:.1f} MB free, the {profile} profile needs {need / 1e6:.0f} MB "
             f"(a record cut short by a full disk is incomplete evidence; override with {ENV})"
         )

@@ -193,7 +193,7 @@ def test_run_refuses_to_start_on_a_full_disk(tmp_path: Path, monkeypatch: pytest
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
-        assert str(out / "run") in lines[0] and "MB free, a eol run needs" in lines[0]
+        assert str(out / "run") in lines[0] and "MB free, the eol profile needs" in lines[0]
         assert not (out / "run" / "record.jsonl").exists()
 
 

@@ -9,8 +9,10 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -146,7 +148,9 @@ def rechain(path: Path, change: dict[str, dict[str, object]]) -> None:
     rec.close()
 
 
-def sign(folder: Path, identity: Identity, who: str, monkeypatch: pytest.MonkeyPatch, passphrase: str):
+def sign(
+    folder: Path, identity: Identity, who: str, monkeypatch: pytest.MonkeyPatch, passphrase: str
+) -> subprocess.CompletedProcess[str]:
     monkeypatch.setenv(PASSPHRASE_ENV, passphrase)
     return hil(
         "report", str(folder), "--sign", str(identity.p12), "--sign-passphrase-env", PASSPHRASE_ENV,
@@ -185,11 +189,12 @@ def test_signed_pdf_stays_pdfa3_with_the_record_embedded(signed: Path) -> None:
     original = data[: data.index(b"%%EOF") + len(b"%%EOF")]
     assert b"/ByteRange" not in original and b"/ByteRange" in data[len(original) :]
     reader = PdfReader(pdf)
-    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    root: Any = reader.trailer["/Root"]
+    xmp = root["/Metadata"].get_object().get_data().decode()
     assert re.search(r'pdfaid:part(="|>)3', xmp) and re.search(r'pdfaid:conformance(="|>)B', xmp)
     embedded = reader.attachments["record.jsonl"][0]
     assert embedded == (signed / "record.jsonl").read_bytes()
-    field = reader.trailer["/Root"]["/AcroForm"]["/Fields"][0].get_object()
+    field = root["/AcroForm"]["/Fields"][0].get_object()
     assert field["/FT"] == "/Sig" and int(field["/F"]) & 4  # printable, as PDF/A wants of annotations
 
 
