@@ -136,6 +136,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_reachable(station_file, station)
     out = Path(args.out) if args.out else _default_out(family.name)
     out.mkdir(parents=True, exist_ok=True)
+    from hil.diskspace import check_free_space
+
+    check_free_space(out, args.profile)  # a record cut short by a full disk is no evidence
     plan_dir = ROOT / family.plan_dir
     pytest_args = [
         str(plan_dir),
@@ -239,8 +242,6 @@ def cmd_dut_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from hil.record import verify
-
     folders = [Path(d) for d in args.dirs]
     if args.compare:
         return _cmd_compare(folders, args)
@@ -250,15 +251,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not record.exists():
         raise ConfigError(str(record), "-", "a run record (record.jsonl) in the given folder")
     if args.verify:
-        result = verify(record)
-        if not result.ok:
-            print(f"{record}: {result.message}", file=sys.stderr)
-            return EXIT_FAILED
-        if not result.complete:
-            print(f"{record}: {result.message}", file=sys.stderr)
-            return EXIT_INCOMPLETE
-        print(f"{record}: {result.message}")
-        return EXIT_OK
+        from hil.report.integrity import verify_folder
+
+        found = verify_folder(folders[0], [Path(t) for t in args.trust or []])
+        for line in found.ok:
+            print(line)
+        for line in found.problems + found.incomplete:
+            print(line, file=sys.stderr)
+        return found.code
+    if args.sign:
+        from hil.report.signing import cmd_sign
+
+        return cmd_sign(folders[0], args)
     return _cmd_generate(folders[0], args)
 
 
@@ -411,6 +415,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--out", help="--compare: output folder (default: a new folder under reports/compare/)"
+    )
+    report.add_argument(
+        "--sign", metavar="KEY", help="sign the PDF (PAdES) with this PKCS#12 file; see docs/evidence.md"
+    )
+    report.add_argument(
+        "--sign-passphrase-env",
+        metavar="VAR",
+        help="--sign: environment variable holding the PKCS#12 passphrase (default: none)",
+    )
+    report.add_argument(
+        "--trust",
+        action="append",
+        metavar="CERT",
+        help="--verify: PEM certificate trusted as a signer's root (repeatable)",
     )
     report.set_defaults(func=cmd_report)
 

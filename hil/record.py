@@ -130,17 +130,26 @@ class _GroupSync(threading.Thread):
 class Recorder:
     """Writes the record of one run; each entry is flushed before write() returns, fsync'ed in groups."""
 
-    def __init__(self, path: Path, run_id: str | None = None) -> None:
+    def __init__(self, path: Path, run_id: str | None = None, resume: bool = False) -> None:
+        """A new chain at `path`; with `resume`, continue the open chain already there (it must
+        verify and have no end entry: used for chains that grow over time, e.g. authorisations)."""
         self.path = path
         self.run_id = run_id or uuid.uuid4().hex
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.stat().st_size > 0:
-            raise FileExistsError(f"{path} already holds a record; a record is never appended to")
-        self._file = path.open("ab")
-        _fsync_dir(path.parent)
         self._prev = GENESIS
         self._seq = 0
         self._sha = hashlib.sha256()
+        if resume and path.exists() and path.stat().st_size > 0:
+            entries, result = read_entries(path)
+            if not result.ok or result.torn_tail or result.status:
+                raise RecordClosedError(f"{path}: cannot continue the chain: {result.message}")
+            self.run_id = str(entries[0].get("run_id"))
+            self._prev, self._seq = str(entries[-1]["hash"]), len(entries)
+            self._sha.update(path.read_bytes())
+        elif path.exists() and path.stat().st_size > 0:
+            raise FileExistsError(f"{path} already holds a record; a record is never appended to")
+        self._file = path.open("ab")
+        _fsync_dir(path.parent)
         self._lock = threading.Lock()
         self._ended = False
         self.last_type = ""  # the kind of the last entry written
@@ -227,6 +236,11 @@ class VerifyResult:
     def message(self) -> str:
         if not self.ok:
             return f"ALTERED or damaged: {self.problem}"
+        if self.torn_tail:
+            return (
+                f"hash chain intact up to its last complete entry ({self.entries} entries), "
+                f"INCOMPLETE: {self.problem}"
+            )
         if not self.complete:
             return f"hash chain intact, {self.entries} entries, INCOMPLETE: {self.problem}"
         return f"OK, {self.entries} entries, hash chain intact"
@@ -235,8 +249,10 @@ class VerifyResult:
 def read_entries(path: Path) -> tuple[list[dict[str, Any]], VerifyResult]:
     """Every entry that verifies, in order, and the verification result.
 
-    Reading stops at the first entry that does not verify; a torn last line (a crash while it was
-    written) is left out and makes the result not ok.
+    Reading stops at the first entry that does not verify. A torn last line (the process died or
+    the disk filled up while it was written; NUL bytes a file system may leave after it included)
+    is left out: the entries before it verify and the record is INCOMPLETE, not altered. A torn
+    line anywhere else is damage.
     """
     data = path.read_bytes()
     sha_all = hashlib.sha256(data).hexdigest()
@@ -247,6 +263,8 @@ def read_entries(path: Path) -> tuple[list[dict[str, Any]], VerifyResult]:
     ended = False
     lines = [part + b"\n" for part in data.split(b"\n")]
     lines[-1] = lines[-1][:-1]  # what follows the last newline: b"" or a torn line
+    if lines[-1].strip(b"\0") == b"" and len(lines) > 1:
+        lines[-1] = b""  # only NUL padding after the last complete line: nothing was written there
     if not lines[-1]:
         lines.pop()
 
@@ -255,9 +273,10 @@ def read_entries(path: Path) -> tuple[list[dict[str, Any]], VerifyResult]:
 
     for number, line in enumerate(lines, start=1):
         if not line.endswith(b"\n"):
-            entries_so_far, result = bad(number, f"line {number}: incomplete last line")
-            result.torn_tail = True
-            return entries_so_far, result
+            if ended:  # nothing is ever written after the end entry
+                return bad(number, f"line {number}: bytes after the end entry")
+            problem = f"line {number}: incomplete last line (cut short while it was written)"
+            return entries, VerifyResult(True, len(entries), problem, sha256=sha_all, torn_tail=True)
         try:
             entry = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):

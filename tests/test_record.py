@@ -122,12 +122,13 @@ def test_cut_after_a_complete_line_is_intact_but_incomplete(tmp_path: Path) -> N
     assert "no end entry" in result.problem
 
 
-def test_torn_last_line_is_damage_and_the_rest_still_reads(tmp_path: Path) -> None:
+def test_torn_last_line_is_incomplete_and_the_rest_still_reads(tmp_path: Path) -> None:
+    """A last line cut short (a full disk, a crash mid-write): INCOMPLETE, not altered."""
     record = write_record(tmp_path)
     record.write_bytes(record.read_bytes()[:-20])
     entries, result = read_entries(record)
-    assert not result.ok and result.torn_tail
-    assert result.problem == "line 5: incomplete last line"
+    assert result.ok and result.torn_tail and not result.complete
+    assert result.problem == "line 5: incomplete last line (cut short while it was written)"
     assert [e["type"] for e in entries] == ["header", "measurement", "measurement", "test"]
 
 

@@ -3,6 +3,8 @@
 `generate(DIR)` reads and verifies `DIR/record.jsonl` (an altered record raises
 RecordAlteredError; an interrupted one is reported as INCOMPLETE) and writes, in DIR:
 `report.html`, `report.pdf` (PDF/A-3b, the record attached), `allure-results/`, `junit.xml`.
+A record whose verdicts do not follow from its own numbers (re-judged by hil.report.integrity)
+raises VerdictMismatchError, a RecordAlteredError.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from hil.report.integrity import check_verdicts
 from hil.report.model import RecordAlteredError, RunReport, load_run
 
 FORMATS = ("html", "pdf", "allure", "junit")
@@ -36,6 +39,7 @@ def generate(
         raise ValueError(f"unknown report format(s): {', '.join(unknown)}")
     t0 = time.perf_counter()
     run = load_run(folder)
+    check_verdicts(run.entries, run.record_path)  # a verdict its numbers do not give: no report
     plots: dict[str, list[bytes]] = {}
     written: dict[str, Path] = {}
     clock = timings if timings is not None else {}

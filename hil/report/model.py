@@ -54,6 +54,7 @@ class TestResult:
     t_start: float | None = None
     t_end: float | None = None
     measurements: list[Measurement] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)  # parametrised arguments, as text
 
     @property
     def name(self) -> str:
@@ -402,6 +403,7 @@ def load_run(folder: Path) -> RunReport:
             result.stop = entry.get("stop")
             result.t_start = entry.get("t_start")
             result.t_end = entry.get("t_end")
+            result.params = {str(k): str(v) for k, v in dict(entry.get("params") or {}).items()}
         elif kind == "safe_state":
             safe = entry
         elif kind == "link":
