@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hil.errors import UsageError
+from hil.identity import DEFAULT_SERIAL_PATTERN
 
 #: driver name -> (role kind, client driver, simulated instrument)
 INSTRUMENTS: dict[str, tuple[str, str, str]] = {
@@ -72,6 +73,8 @@ class DutFamily:
     spec: str
     #: "module:function" returning the default settings file as text (commented); "" = plain YAML dump
     settings_dump: str = ""
+    #: a valid serial number of this family (re.fullmatch); empty, all-zero or other serials stop a run
+    serial_pattern: str = DEFAULT_SERIAL_PATTERN
 
 
 DUTS: dict[str, DutFamily] = {
