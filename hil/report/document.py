@@ -57,9 +57,16 @@ def _plots_of(requirement: str, measurements: list[Measurement], spec: dict[str,
     from hil.report import plots  # matplotlib: only when there is something to draw
 
     images = []
-    probe = plots.stimulus_response(requirement, measurements, spec)
-    if probe is not None:
-        images.append(probe)
+    for figure in (
+        plots.stimulus_response(requirement, measurements, spec),
+        plots.go_no_go(requirement, measurements, spec),
+    ):
+        if figure is not None:
+            images.append(figure)
+    if not images:  # a stimulus that left no level series: the results it gave, against time
+        results = plots.results_over_time(requirement, measurements)
+        if results is not None:
+            images.append(results)
     return images
 
 

@@ -41,9 +41,13 @@ def idn_mismatches(instruments: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _same_model(declared: str, answered: str) -> bool:
-    """'Keysight N8920A' declared, 'N8920A' answered: the same model (the answer is in the declaration)."""
+    """'Keysight N8920A' declared, 'N8920A' answered; 'IET Labs PRS-202' declared, 'PRS-202-A-7-100m'
+    answered (the model with its option codes): the same model."""
     a = answered.upper().replace(" ", "")
-    return bool(a) and a in declared.upper().replace(" ", "")
+    if a and a in declared.upper().replace(" ", ""):
+        return True
+    tokens = [t.upper() for t in declared.split() if len(t) >= 4 and any(c.isdigit() for c in t)]
+    return any(a.startswith(t) for t in tokens)
 
 
 def ambient_reading(station: Station) -> dict[str, Any] | None:
