@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,8 @@ from hil.registry import DUTS
 from hil.report import load_run
 from hil.report.document import build_context, render_html
 from hil.report.layout import spec_line
-from hil.station.identity import idn_mismatches
-from hil.station.station import load_station
+from hil.station.identity import bench_identity, idn_mismatches
+from hil.station.station import Station, load_station
 from tests.hilcli import ROOT, hil
 
 STATION = ROOT / "stations" / "sim-bms12100.yaml"
@@ -271,5 +270,16 @@ def test_a_dut_reporting_serial_zero_stops_the_run_before_any_stimulus(tmp_path:
     assert "NOT PERFORMED" in html and "serial number read from the unit is unusable" in html
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))
+# ------------------------------------------------------------------ the station's ambient sensor
+def test_a_station_with_a_climatic_chamber_records_its_readback_as_the_environment() -> None:
+    station = Station.open(ROOT / "stations" / "sim-prohelion-d1000-gen2.yaml")
+    try:
+        fields = bench_identity(station, {})
+    finally:
+        station.close()
+    env = fields["environment"]
+    assert env["source"].startswith("climatic chamber chamber readback")
+    assert 15.0 < env["temperature_c"] < 35.0 and 0.0 <= env["humidity_pct"] <= 100.0
+    assert fields["sim_seed"] == 1  # the D1000 station's seed, from the lab's endpoints line
+    described = describe_environment(env)
+    assert "°C" in described and "%RH" in described and "climatic chamber" in described
