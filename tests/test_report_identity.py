@@ -278,7 +278,7 @@ def test_a_station_with_a_climatic_chamber_records_its_readback_as_the_environme
     finally:
         station.close()
     env = fields["environment"]
-    assert env["source"].startswith("climatic chamber chamber readback")
+    assert env["source"].startswith("readback of the climatic chamber 'chamber' at the start")
     assert 15.0 < env["temperature_c"] < 35.0 and 0.0 <= env["humidity_pct"] <= 100.0
     assert fields["sim_seed"] == 1  # the D1000 station's seed, from the lab's endpoints line
     described = describe_environment(env)

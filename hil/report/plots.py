@@ -234,7 +234,7 @@ def go_no_go(
 
 
 def results_over_time(requirement: str, measurements: Sequence[Measurement]) -> bytes | None:
-    """Each numeric result with its U and limits against the time it was taken; None if there is none."""
+    """Each numeric result with limits or a U, against the time it was taken; None if there is none."""
     numeric = [
         m
         for m in measurements
@@ -242,6 +242,7 @@ def results_over_time(requirement: str, measurements: Sequence[Measurement]) -> 
         and not isinstance(m.value, bool)
         and not math.isnan(m.value)
         and isinstance(m.time, int | float)
+        and (m.low is not None or m.high is not None or m.uncertainty is not None)  # judged or measured
     ]
     units = list(dict.fromkeys(m.unit for m in numeric))[:MAX_COLUMNS]
     if not units:
@@ -265,5 +266,6 @@ def results_over_time(requirement: str, measurements: Sequence[Measurement]) -> 
         ax.set_xlabel("time [s]", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(True, linewidth=0.3)
-        ax.set_title(f"{requirement}: results [{unit}] (bars: U; dashes: limits)", fontsize=8)
+        label = f" [{unit}]" if unit else ""
+        ax.set_title(f"{requirement}: results{label} (bars: U; dashes: limits)", fontsize=8)
     return _png(fig)

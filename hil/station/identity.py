@@ -59,7 +59,8 @@ def ambient_reading(station: Station) -> dict[str, Any] | None:
     with contextlib.suppress(HilError, OSError):
         reading = station.named(name, ClimaticChamber).monitor()
         env: dict[str, Any] = {
-            "source": f"climatic chamber {name} readback at the start of the run (mode {reading.mode})",
+            "source": f"readback of the climatic chamber {name!r} at the start of the run "
+            f"(mode {reading.mode})",
             "temperature_c": reading.temperature,
         }
         if reading.humidity is not None:
