@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hilcli import ROOT, hil
 from pypdf import PdfReader
 
 from hil.identity import DEFAULT_SERIAL_PATTERN, describe_environment, operator_environment, serial_problem
@@ -23,7 +24,6 @@ from hil.report.document import build_context, render_html
 from hil.report.layout import spec_line
 from hil.station.identity import bench_identity, idn_mismatches
 from hil.station.station import Station, load_station
-from tests.hilcli import ROOT, hil
 
 STATION = ROOT / "stations" / "sim-bms12100.yaml"
 CHECKLIST = ROOT / "docs" / "iso17025-checklist.md"
@@ -224,6 +224,11 @@ def test_the_report_carries_every_item_of_the_17025_checklist(identified: tuple[
     expected = [f"7.8.2.1 {c}" for c in "abcdefghijklmnop"] + [f"7.8.3.1 {c}" for c in "abcde"]
     assert list(items) == expected
     pdf, html = pdf_text(out / "report.pdf"), html_text((out / "report.html").read_text(encoding="utf-8"))
+    run_id = records(out)[0]["run_id"]
+    pages = PdfReader(out / "report.pdf").pages
+    for n, page in enumerate(pages, 1):  # 7.8.2.1 d: every page says which report it is part of
+        words = " ".join(page.extract_text().split())
+        assert f"Test report {run_id}" in words and f"Page {n} of {len(pages)}" in words, n
     for item, texts in items.items():
         assert texts, f"{item}: no report text to check"
         for text in texts:
