@@ -169,25 +169,37 @@ def trend(
     return _png(fig)
 
 
-def _held_levels(measurements: Sequence[Measurement]) -> list[tuple[float, bool, float]]:
-    """(level, tripped, time) of every go/no-go result: a held `data.level` and a yes/no outcome."""
-    out = []
+#: data keys of a held go/no-go level, and the unit the key names (None: the spec row's unit)
+LEVEL_KEYS: dict[str, str | None] = {"level": None, "level_ma": "mA"}
+
+
+def _held_levels(measurements: Sequence[Measurement]) -> tuple[list[tuple[float, bool, float]], str | None]:
+    """(level, tripped, time) of every go/no-go result (a held level and a yes/no outcome), and the
+    unit the level's key names (None: the spec row's)."""
+    out, unit = [], None
     for m in measurements:
-        level = m.data.get("level")
-        if isinstance(level, int | float) and isinstance(m.value, bool) and isinstance(m.time, int | float):
-            out.append((float(level), m.value, float(m.time)))
-    return sorted(out, key=lambda p: p[2])
+        for key, key_unit in LEVEL_KEYS.items():
+            level = m.data.get(key)
+            if (
+                isinstance(level, int | float)
+                and isinstance(m.value, bool)
+                and isinstance(m.time, int | float)
+            ):
+                out.append((float(level), m.value, float(m.time)))
+                unit = key_unit or unit
+    return sorted(out, key=lambda p: p[2]), unit
 
 
 def go_no_go(
     requirement: str, measurements: Sequence[Measurement], spec: dict[str, Any] | None = None
 ) -> bytes | None:
     """The held levels of a requirement's go/no-go checks and whether the DUT tripped; None if none."""
-    points = _held_levels(measurements)
+    points, level_unit = _held_levels(measurements)
     if not points:
         return None
     spec = spec or {}
-    unit = str(spec.get("unit") or "")
+    spec_unit = str(spec.get("unit") or "")
+    unit = level_unit or spec_unit
     fig = Figure(figsize=(7.2, 3.0))
     grid = fig.add_gridspec(
         2, 1, height_ratios=[3, 1], left=0.09, right=0.98, top=0.9, bottom=0.15, hspace=0.12
@@ -208,7 +220,7 @@ def go_no_go(
     tolerance = spec.get("tolerance")
     for key, colour in (("trip", "#1565c0"),):  # the levels sit around the trip point: no release line
         nominal = spec.get(key)
-        if isinstance(nominal, int | float):
+        if isinstance(nominal, int | float) and unit == spec_unit:  # the spec's set point, same unit
             ax.axhline(
                 float(nominal),
                 color=colour,
