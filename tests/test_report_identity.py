@@ -17,11 +17,12 @@ import yaml
 from hilcli import ROOT, hil
 from pypdf import PdfReader
 
+from fixtures.plugin import _effective_seed
 from hil.identity import DEFAULT_SERIAL_PATTERN, describe_environment, operator_environment, serial_problem
 from hil.registry import DUTS
 from hil.report import load_run
 from hil.report.document import build_context, render_html
-from hil.report.layout import spec_line
+from hil.report.layout import effective_seed, environment, spec_line
 from hil.station.identity import bench_identity, idn_mismatches
 from hil.station.station import Station, load_station
 
@@ -288,3 +289,29 @@ def test_a_station_with_a_climatic_chamber_records_its_readback_as_the_environme
     assert fields["sim_seed"] == 1  # the D1000 station's seed, from the lab's endpoints line
     described = describe_environment(env)
     assert "°C" in described and "%RH" in described and "climatic chamber" in described
+
+
+def test_the_seed_recorded_is_the_one_the_lab_uses() -> None:
+    model = load_station(STATION)
+    assert model.sim is not None
+    assert _effective_seed(model, None) == model.sim.seed  # no --seed: the station's
+    assert _effective_seed(model, 7) == 7
+    attached = model.model_copy(update={"sim": model.sim.model_copy(update={"attach": "tcp://127.0.0.1:1"})})
+    assert _effective_seed(attached, 7) is None  # the running lab's own: from its endpoints line
+    real = load_station(ROOT / "stations" / "bench-bms12100-example.yaml")
+    assert _effective_seed(real, None) is None
+
+
+def test_a_measured_environment_wins_over_the_stated_one_and_the_lab_seed_over_the_header(
+    identified: tuple[Path, int, str],
+) -> None:
+    out, code, output = identified
+    assert code == 0, output[-2000:]
+    run = load_run(out)
+    assert environment(run).startswith("23 °C, 45 %RH (stated by the operator")
+    run.station["environment"] = {"source": "readback of the climatic chamber 'c'", "temperature_c": 24.5}
+    assert environment(run) == "24.5 °C (readback of the climatic chamber 'c')"
+    run.station["sim_seed"] = 42
+    assert effective_seed(run) == 42
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert '<td class="u">±' in html  # U cells never wrap

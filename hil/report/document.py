@@ -261,6 +261,12 @@ def _short_test(nodeid: str, header: dict[str, Any]) -> str:
     return nodeid.removeprefix(plan_dir + "/") if plan_dir else nodeid
 
 
+def breakable(label: str) -> Markup:
+    """A verdict word that may break before its last four letters (CHARACTER-ISED) in a narrow column."""
+    words = [w if len(w) <= 10 else f"{w[:-4]}\u00ad{w[-4:]}" for w in str(label).split(" ")]
+    return Markup(" ".join(str(escape(w)) for w in words))
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -270,6 +276,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["verdict_class"] = lambda v: str(v).replace(" ", "-").lower()
+    env.filters["breakable"] = breakable
     return env
 
 
