@@ -24,6 +24,8 @@ from hil.station.model import StationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: `hil run`: the bench or the DUT could not be tested (e.g. an unusable serial read from the DUT)
+EXIT_BENCH = 3
 #: `hil report`: the record verifies but has no end entry (the run was interrupted)
 EXIT_INCOMPLETE = 3
 
@@ -123,6 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif station.dut.name != family.name:
         raise ConfigError(str(station_file), "dut.name", f"{family.name!r} for --dut {family.name}")
     require_limits(station, station_file)  # a real bench runs only inside declared safe limits
+    identity_args = _identity_args(args, family)
     if args.firmware:
         if not station.simulated:
             raise UsageError("--firmware configures the simulated twin; this station is real hardware")
@@ -153,13 +156,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     if args.firmware:
         pytest_args.append(f"--hil-firmware={args.firmware}")
-    if args.serial:
-        pytest_args.append(f"--hil-serial={args.serial}")
     if args.seed is not None:
         pytest_args.append(f"--hil-seed={args.seed}")
     for option in ("operator", "socket", "lot", "sampling"):
         if getattr(args, option, None):
             pytest_args.append(f"--hil-{option}={getattr(args, option)}")
+    pytest_args += identity_args
     try:
         DecisionRule.parse(args.decision_rule)
     except ValueError as exc:
@@ -197,7 +199,40 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if code == pytest.ExitCode.INTERRUPTED:
         return 128 + (signum or 2)  # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP
+    if code == EXIT_BENCH:
+        return EXIT_BENCH
     return EXIT_USAGE
+
+
+def _identity_args(args: argparse.Namespace, family: registry.DutFamily) -> list[str]:
+    """--serial, --customer, --item-received, --environment checked and passed on (bad: exit 2)."""
+    from hil.identity import serial_problem
+
+    out = []
+    if args.serial is not None:
+        problem = serial_problem(args.serial, family.serial_pattern)
+        if problem:
+            raise UsageError(f"--serial: not a serial number of a {family.name} unit: {problem}")
+        out.append(f"--hil-serial={args.serial}")
+    if args.customer is not None:
+        if not args.customer.strip():
+            raise UsageError("--customer: expected the customer's name, got an empty string")
+        out.append(f"--hil-customer={args.customer.strip()}")
+    if args.item_received is not None:
+        try:
+            received = dt.date.fromisoformat(args.item_received)
+        except ValueError:
+            raise UsageError(
+                f"--item-received: expected a date YYYY-MM-DD, got {args.item_received!r}"
+            ) from None
+        if received > dt.date.today():
+            raise UsageError(f"--item-received: {received.isoformat()} is in the future")
+        out.append(f"--hil-item-received={received.isoformat()}")
+    if args.environment is not None:
+        if not args.environment.strip():
+            raise UsageError('--environment: expected the conditions, e.g. "23 °C, 45 %RH"')
+        out.append(f"--hil-environment={args.environment.strip()}")
+    return out
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:
@@ -343,6 +378,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
     run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")
     run.add_argument("--seed", type=int, help="noise seed of the simulated lab")
+    run.add_argument("--customer", help="the customer the item is tested for (on the report)")
+    run.add_argument(
+        "--item-received", metavar="YYYY-MM-DD", help="date the item was received (on the report)"
+    )
+    run.add_argument(
+        "--environment",
+        help='ambient conditions, e.g. "23 °C, 45 %%RH", for a station without an ambient sensor (report)',
+    )
     run.add_argument(
         "--decision-rule",
         default="simple",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hil.errors import UsageError
+from hil.identity import DEFAULT_SERIAL_PATTERN
 
 #: driver name -> (role kind, client driver, simulated instrument)
 INSTRUMENTS: dict[str, tuple[str, str, str]] = {
@@ -75,8 +76,8 @@ class DutFamily:
     #: the released firmware and parameter set the EOL profile reads back ("" = the DUT offers no
     #: read-back: its design rows stay in the EOL profile as tests; docs/eol.md)
     released: str = ""
-    #: what a unit's serial number looks like (matched with re.fullmatch), checked before a unit starts
-    serial_pattern: str = r"[A-Za-z0-9][A-Za-z0-9._/-]{2,63}"
+    #: a valid serial number of this family (re.fullmatch); empty, all-zero or other serials stop a run
+    serial_pattern: str = DEFAULT_SERIAL_PATTERN
 
 
 DUTS: dict[str, DutFamily] = {

@@ -46,7 +46,7 @@ def test_settings_are_p300_lines_answered_ok(
     assert driver.setpoints() == (58.0, 50.0)
     driver.set_humidity(None)
     assert driver.setpoints() == (58.0, None)
-    assert driver.idn().startswith("ESPEC,HUMI,SH-242")
+    assert driver.idn().startswith("ESPEC,SH-242,")  # maker, model, serial, firmware
 
 
 def test_monitor_parses_temperature_humidity_mode_alarms(driver: EspecP300) -> None:

@@ -29,7 +29,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     broken = settings_file(base, "no-hvil.yaml", DUT, {"behaviour": {"hvil_check": False}})
     dut = ["--dut", "prohelion-d1000-gen2", "--reports", "none", "--profile", "eol"]
     plans: dict[str, list[str]] = {
-        "eol": ["--dut", "prohelion-d1000-gen2", "--profile", "eol", "--serial", "0"],
+        "eol": ["--dut", "prohelion-d1000-gen2", "--profile", "eol", "--serial", "1001"],
         # a 27 x 14 pack (the most nodes the ID map carries), its station, no code change
         "pack27": [
             "--station", str(STATIONS / "sim-prohelion-d1000-gen2-27x14.yaml"),
@@ -64,7 +64,7 @@ def test_eol_passes_with_a_verdict_for_every_requirement(runs: dict[str, Run]) -
     assert {r.id for r in SPEC.requirements if not r.testable} == {"PH-LSS"}
     assert all(m["verdict"] in ("pass", "info") for m in run.measurements())
     dut = next(e for e in run.entries() if e["type"] == "dut")
-    assert dut["serial"] == "0" and dut["firmware"].startswith("1.2.0")
+    assert dut["serial"] == "1001" and dut["firmware"].startswith("1.2.0")
     assert (run.out / "report.html").exists()
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from hil.measure import Measurement
+from hil.report import layout
 from hil.report.bars import tolerance_bar
 from hil.report.model import VERDICT_LABELS, RequirementRow, RunReport, format_measurement, format_value
 
@@ -55,9 +57,16 @@ def _plots_of(requirement: str, measurements: list[Measurement], spec: dict[str,
     from hil.report import plots  # matplotlib: only when there is something to draw
 
     images = []
-    probe = plots.stimulus_response(requirement, measurements, spec)
-    if probe is not None:
-        images.append(probe)
+    for figure in (
+        plots.stimulus_response(requirement, measurements, spec),
+        plots.go_no_go(requirement, measurements, spec),
+    ):
+        if figure is not None:
+            images.append(figure)
+    if not images:  # a stimulus that left no level series: the results it gave, against time
+        results = plots.results_over_time(requirement, measurements)
+        if results is not None:
+            images.append(results)
     return images
 
 
@@ -164,6 +173,9 @@ def build_context(
     spec_rows = run.spec_rows()
     ambiguous = [r for r in spec_rows if r.get("notes") or r.get("uncertain") or r.get("testable") is False]
     header = run.header
+    linked = {section.row.id for section in sections}
+    selection = _selection(header)
+    station = header.get("station", {}) or {}
     return {
         "run": run,
         "header": header,
@@ -193,10 +205,25 @@ def build_context(
         "grid_columns": GRID_COLUMNS,
         "not_accepted": [m for r in rows for m in r.measurements if not m.passed],
         "first_page_failures": FIRST_PAGE_FAILURES,
-        "selection": _selection(header),
+        "selection": selection,
+        "req_link": lambda rid: _req_link(str(rid), linked),
+        "spec_line": layout.spec_line,
+        "lab": layout.lab(station),
+        "environment": layout.environment(run),
+        "seed": layout.effective_seed(run),
+        "findings": layout.page_one_findings(run),
+        "deviations": layout.deviations(run, selection),
+        "no_sampling": layout.NO_SAMPLING,
         "short_test": lambda nodeid: _short_test(nodeid, header),
         "test_counts": run.test_counts(),
     }
+
+
+def _req_link(rid: str, linked: set[str]) -> Markup:
+    """A requirement ID as a link to its section (an internal link in the PDF too), if it has one."""
+    if rid in linked:
+        return Markup(f'<a class="req-link" href="#req-{escape(rid)}">{escape(rid)}</a>')
+    return Markup(escape(rid))
 
 
 #: arguments `hil run` always passes: not worth a line on the first page
@@ -206,6 +233,10 @@ _PLUMBING = (
     "--junitxml",
     "--hil-station",
     "--hil-reports",
+    "--hil-serial",
+    "--hil-customer",
+    "--hil-item-received",
+    "--hil-environment",
     "-q",
     "-o",
     "junit_family",
@@ -230,6 +261,12 @@ def _short_test(nodeid: str, header: dict[str, Any]) -> str:
     return nodeid.removeprefix(plan_dir + "/") if plan_dir else nodeid
 
 
+def breakable(label: str) -> Markup:
+    """A verdict word that may break before its last four letters (CHARACTER-ISED) in a narrow column."""
+    words = [w if len(w) <= 10 else f"{w[:-4]}\u00ad{w[-4:]}" for w in str(label).split(" ")]
+    return Markup(" ".join(str(escape(w)) for w in words))
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -239,6 +276,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["verdict_class"] = lambda v: str(v).replace(" ", "-").lower()
+    env.filters["breakable"] = breakable
     return env
 
 

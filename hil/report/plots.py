@@ -3,6 +3,10 @@
 - `stimulus_response`: for each measurement of a requirement that carries probes
   (`data.probes` = [(level, tripped, time)]), the stimulus level and the DUT's response against
   (virtual) time, with the found point, the limits and the spec's nominal value marked;
+- `go_no_go`: the levels a go/no-go check held (`data.level`, the result whether the DUT tripped)
+  and the response, against time, with the spec's set point and tolerance (the EOL profile's checks);
+- `results_over_time`: the numeric results of a requirement with their U and limits against time,
+  for a section whose stimulus left no probe series (one panel per unit);
 - `trend`: a result across runs (hil report --compare).
 """
 
@@ -112,14 +116,19 @@ def stimulus_response(
         ax.tick_params(labelsize=7, labelbottom=False)
         ax.grid(True, linewidth=0.3)
         ax.legend(fontsize=6, loc="upper left", framealpha=0.7)
-        resp.step(times, tripped, where="post", color="#c62828", linewidth=1.2)
-        resp.set_ylim(-0.2, 1.2)
-        resp.set_yticks([0, 1], ["no", "yes"])
-        resp.set_ylabel("tripped", fontsize=8)
-        resp.set_xlabel("time [s]", fontsize=8)
-        resp.tick_params(labelsize=7)
-        resp.grid(True, linewidth=0.3)
+        _response_axis(resp, times, tripped)
     return _png(fig)
+
+
+def _response_axis(resp: Any, times: list[float], tripped: list[int]) -> None:
+    """The lower panel: whether the DUT had tripped, against time."""
+    resp.step(times, tripped, where="post", color="#c62828", linewidth=1.2)
+    resp.set_ylim(-0.2, 1.2)
+    resp.set_yticks([0, 1], ["no", "yes"])
+    resp.set_ylabel("tripped", fontsize=8)
+    resp.set_xlabel("time [s]", fontsize=8)
+    resp.tick_params(labelsize=7)
+    resp.grid(True, linewidth=0.3)
 
 
 def trend(
@@ -157,4 +166,118 @@ def trend(
     ax.tick_params(labelsize=7)
     ax.set_title(title, fontsize=8)
     ax.grid(True, linewidth=0.3)
+    return _png(fig)
+
+
+#: data keys of a held go/no-go level, and the unit the key names (None: the spec row's unit)
+LEVEL_KEYS: dict[str, str | None] = {"level": None, "level_ma": "mA"}
+
+
+def _held_levels(measurements: Sequence[Measurement]) -> tuple[list[tuple[float, bool, float]], str | None]:
+    """(level, tripped, time) of every go/no-go result (a held level and a yes/no outcome), and the
+    unit the level's key names (None: the spec row's)."""
+    out, unit = [], None
+    for m in measurements:
+        for key, key_unit in LEVEL_KEYS.items():
+            level = m.data.get(key)
+            if (
+                isinstance(level, int | float)
+                and isinstance(m.value, bool)
+                and isinstance(m.time, int | float)
+            ):
+                out.append((float(level), m.value, float(m.time)))
+                unit = key_unit or unit
+    return sorted(out, key=lambda p: p[2]), unit
+
+
+def go_no_go(
+    requirement: str, measurements: Sequence[Measurement], spec: dict[str, Any] | None = None
+) -> bytes | None:
+    """The held levels of a requirement's go/no-go checks and whether the DUT tripped; None if none."""
+    points, level_unit = _held_levels(measurements)
+    if not points:
+        return None
+    spec = spec or {}
+    spec_unit = str(spec.get("unit") or "")
+    unit = level_unit or spec_unit
+    fig = Figure(figsize=(7.2, 3.0))
+    grid = fig.add_gridspec(
+        2, 1, height_ratios=[3, 1], left=0.09, right=0.98, top=0.9, bottom=0.15, hspace=0.12
+    )
+    ax = fig.add_subplot(grid[0, 0])
+    resp = fig.add_subplot(grid[1, 0], sharex=ax)
+    times = [p[2] for p in points]
+    levels = [p[0] for p in points]
+    tripped = [1 if p[1] else 0 for p in points]
+    ax.scatter(
+        times,
+        levels,
+        c=["#c62828" if t else "#2e7d32" for t in tripped],
+        s=22,
+        zorder=3,
+        label="held level (red: tripped)",
+    )
+    tolerance = spec.get("tolerance")
+    for key, colour in (("trip", "#1565c0"),):  # the levels sit around the trip point: no release line
+        nominal = spec.get(key)
+        if isinstance(nominal, int | float) and unit == spec_unit:  # the spec's set point, same unit
+            ax.axhline(
+                float(nominal),
+                color=colour,
+                linestyle=":",
+                linewidth=1.0,
+                label=f"spec {key} {nominal:g} {unit}",
+            )
+            if isinstance(tolerance, int | float) and key == "trip":
+                ax.axhspan(
+                    nominal - tolerance,
+                    nominal + tolerance,
+                    color=colour,
+                    alpha=0.08,
+                    label="trip ± tolerance",
+                )
+    ax.set_title(f"{requirement}: go/no-go levels held and the response", fontsize=9)
+    ax.set_ylabel(f"stimulus [{unit}]" if unit else "stimulus", fontsize=8)
+    ax.tick_params(labelsize=7, labelbottom=False)
+    ax.grid(True, linewidth=0.3)
+    ax.legend(fontsize=6, loc="best", framealpha=0.7)
+    _response_axis(resp, times, tripped)
+    return _png(fig)
+
+
+def results_over_time(requirement: str, measurements: Sequence[Measurement]) -> bytes | None:
+    """Each numeric result with limits or a U, against the time it was taken; None if there is none."""
+    numeric = [
+        m
+        for m in measurements
+        if isinstance(m.value, int | float)
+        and not isinstance(m.value, bool)
+        and not math.isnan(m.value)
+        and isinstance(m.time, int | float)
+        and (m.low is not None or m.high is not None or m.uncertainty is not None)  # judged or measured
+    ]
+    units = list(dict.fromkeys(m.unit for m in numeric))[:MAX_COLUMNS]
+    if not units:
+        return None
+    fig = Figure(figsize=(7.2, 2.6))
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.86, bottom=0.18, wspace=0.35)
+    for col, unit in enumerate(units):
+        ax = fig.add_subplot(1, len(units), col + 1)
+        mine = [m for m in numeric if m.unit == unit]
+        for m in mine:
+            assert isinstance(m.value, int | float)
+            colour = COLOURS.get(m.verdict.value, "#000000")
+            u = m.uncertainty or 0.0
+            ax.errorbar([m.time], [m.value], yerr=[[u], [u]], fmt="o", ms=3, capsize=2, color=colour)
+            for limit in (m.low, m.high):
+                if limit is not None:
+                    ax.hlines(
+                        limit, m.time - 0.5, m.time + 0.5, color="#2e7d32", linestyle="--", linewidth=0.8
+                    )
+        ax.set_ylabel(unit or "value", fontsize=8)
+        ax.set_xlabel("time [s]", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, linewidth=0.3)
+        label = f" [{unit}]" if unit else ""
+        ax.set_title(f"{requirement}: results{label} (bars: U; dashes: limits)", fontsize=8)
     return _png(fig)

@@ -77,6 +77,7 @@ class LabServer:
             "rs485": f"socket://{HOST}:{_port_of(rs485)}",
             "control": f"tcp://{HOST}:{_port_of(control)}",
             "dut": self.lab.station.dut.name,
+            "seed": self.lab.seed,  # the noise seed in use (recorded by the run)
             "virtual_time": not self.pace,
         }
         return self.endpoints

@@ -177,6 +177,11 @@ class SimModel(_Strict):
     battery_ohm: float = Field(
         default=0.01, gt=0, description="resistance of cells, interconnects and BMS path seen from P+/P-"
     )
+    dut_serial: str | None = Field(
+        default=None,
+        description="the serial number the simulated unit reports (default: the twin's own; "
+        "a D1000 whose configuration leaves serialNumber at 0 reports 1001)",
+    )
     attach: str | None = Field(
         default=None,
         pattern=r"^tcp://[^:/]+:\d+$",
@@ -185,12 +190,26 @@ class SimModel(_Strict):
     )
 
 
+class LabModel(_Strict):
+    """The laboratory that runs the station, as a test report names it (ISO/IEC 17025 §7.8.2.1 b).
+
+    Older station files give `lab` as one line of text: it loads as the lab's name, no address.
+    """
+
+    name: str = Field(min_length=1, description="the laboratory's name")
+    address: str = Field(default="", description="where the tests are performed (postal address)")
+    accreditation: str = Field(
+        default="", description="accreditation body and number, e.g. 'DAkkS D-PL-12345-01-00' (optional)"
+    )
+    contact: str = Field(default="", description="who answers questions about the report (e-mail, phone)")
+
+
 class StationModel(_Strict):
     """A complete station file."""
 
     name: str
     description: str = ""
-    lab: str = ""
+    lab: LabModel | None = Field(default=None, description="the laboratory (a block; a plain string = name)")
     simulated: bool
     dut: DutModel
     buses: BusesModel
@@ -199,6 +218,14 @@ class StationModel(_Strict):
         default={}, description="bench-specific expectations, e.g. voltage_protection_delay_max_s"
     )
     sim: SimModel | None = None
+
+    @field_validator("lab", mode="before")
+    @classmethod
+    def _lab_as_text(cls, value: object) -> object:
+        """`lab: Some Lab` (the old form) is the lab's name; an empty string is no lab."""
+        if isinstance(value, str):
+            return {"name": value} if value.strip() else None
+        return value
 
     @model_validator(mode="after")
     def _sim_section(self) -> StationModel:

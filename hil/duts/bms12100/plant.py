@@ -76,7 +76,10 @@ class Bms12100Plant(Plant):
         self._settings = Settings.model_validate(settings or {})
         sim = station.sim
         self.battery_ohm = sim.battery_ohm if sim else 0.01
-        self.twin = Bms12100Twin(self._settings, seed)
+        if sim is not None and sim.dut_serial is not None:
+            self.twin = Bms12100Twin(self._settings, seed, serial=sim.dut_serial)
+        else:
+            self.twin = Bms12100Twin(self._settings, seed)
         self.responder = Rs485Responder(self.twin, station.dut.address)
         self.charger, self.charger_ch = self._find("power_supply")
         self.load, self.load_ch = self._find("electronic_load")

@@ -98,6 +98,21 @@ class _Feed:
         return {cell.node for cell, _ in self.cells} | {sensor.node for sensor, _ in self.sensors}
 
 
+#: the serial number the simulated unit was programmed with at its factory, where the settings file
+#: leaves serialNumber at its documented default 0 (unprogrammed; a run refuses such a unit)
+SIM_UNIT_SERIAL = 1001
+
+
+def _with_unit_serial(config: D1000Config, station: StationModel) -> D1000Config:
+    """The configuration with the simulated unit's serial: the station's `sim.dut_serial`, else 1001 for 0."""
+    wanted = station.sim.dut_serial if station.sim else None
+    if wanted is not None:
+        return config.model_copy(update={"serial_number": int(wanted)})
+    if config.serial_number == 0:
+        return config.model_copy(update={"serial_number": SIM_UNIT_SERIAL})
+    return config
+
+
 class D1000Plant(Plant):
     """Bench physics + BMU twin for the Prohelion BMS D1000 Gen2."""
 
@@ -110,7 +125,7 @@ class D1000Plant(Plant):
         publish: CanPublish,
     ) -> None:
         super().__init__(station, instruments, settings, seed, publish)
-        self.config = D1000Config.model_validate(settings or {})
+        self.config = _with_unit_serial(D1000Config.model_validate(settings or {}), station)
         self.battery_ohm = station.sim.battery_ohm if station.sim else 0.01
         self.twin = D1000Twin(self.config, seed, powered=False)
         self.encoder = TelemetryEncoder(self.config.node_id, self.config.num_cmu_nodes)

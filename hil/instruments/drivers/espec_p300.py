@@ -82,8 +82,10 @@ class EspecP300(ClimaticChamber):
             self._setting(command)
 
     def idn(self) -> str:
-        """Identity from TYPE? and ROM? (the P-300 has no *IDN?)."""
-        return f"ESPEC,{self.query('TYPE?').strip()},{self.query('ROM?').strip()}"
+        """Identity in *IDN?'s order (maker, model, serial, firmware) from TYPE? (kind, model, serial)
+        and ROM? (the P-300 has no *IDN?); the run compares the third field with the station file."""
+        kind, model, serial = ([f.strip() for f in self.query("TYPE?").split(",")] + ["", "", ""])[:3]
+        return f"ESPEC,{model},{serial},{self.query('ROM?').strip()} ({kind})"
 
     def reset(self) -> None:
         """No *RST: standby with humidity control off is the neutral state."""
