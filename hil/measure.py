@@ -257,6 +257,25 @@ def within(
     )
 
 
+def capable(m: Measurement) -> Measurement:
+    """The result as judged, or characterised (INFO) when its U is wider than half its tolerance
+    interval: no statement of conformity can then be made under any rule (ILAC-G8 §3), so it is not
+    passed off as one; the notes say why and the row counts it as not covered."""
+    if m.uncertainty is None or m.low is None or m.high is None or not m.numeric:
+        return m
+    half = (m.high - m.low) / 2
+    if m.uncertainty <= half:
+        return m
+    why = (
+        f"not judged: U = {m.uncertainty:.2g} {m.unit} exceeds the tolerance ±{half:.2g} {m.unit} "
+        "(measurement capability insufficient for a statement of conformity)"
+    )
+    notes = f"{m.notes}; {why}" if m.notes else why
+    return replace(
+        m, verdict=Verdict.INFO, notes=notes, decision_rule="none", data={**m.data, "not_covered": why}
+    )
+
+
 def equals(
     requirement: str, name: str, value: bool | str, expected: bool | str, time: float, **extra: Any
 ) -> Measurement:

@@ -111,6 +111,24 @@ def budget(*contributions: Contribution, k: float = COVERAGE_K, unit: str = "") 
     return Budget(tuple(contributions), k, unit)
 
 
+def reading(source: str, step: float, unit: str = "") -> Budget:
+    """A value the DUT reports digitally: its reading step q is its uncertainty (u = q/√12)."""
+    return budget(resolution(f"{source}: reading resolution {step:g} {unit}".rstrip(), step), unit=unit)
+
+
+def scaled(items: Budget, factor: float, source: str = "", unit: str = "") -> Budget:
+    """A budget carried through a sensitivity coefficient (GUM 5.1.3: u_i(y) = |c_i|·u(x_i))."""
+    c = abs(factor)
+    label = f" × {c:.4g}{f' ({source})' if source else ''}"
+    return Budget(
+        tuple(
+            Contribution(x.source + label, x.kind, x.figure * c, x.standard * c) for x in items.contributions
+        ),
+        items.k,
+        unit or items.unit,
+    )
+
+
 def instrument_contributions(
     label: str, accuracy: AccuracyModel, value: float, scale: float = 1.0
 ) -> list[Contribution]:

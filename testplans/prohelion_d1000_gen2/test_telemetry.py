@@ -17,6 +17,7 @@ from hil.duts.prohelion_d1000_gen2.telemetry import RECEIVED_MESSAGES
 from hil.duts.prohelion_d1000_gen2.terminals import CellId, SensorId
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsState
 from hil.measure import info, within
+from hil.procedures.placement import place
 from hil.uncertainty import station_uncertainty
 
 #: the slow telemetry group is sent every second: a window of 3 s sees each message at least twice
@@ -391,7 +392,8 @@ def test_balancing(bench: D1000Bench, spec_data, check) -> None:
     req = "PH-BAL"
     row = spec_data.get(req)
     threshold = bench.config.cell_balancing_voltage
-    margin = (row.tolerance or 0.0) + bench.setting_uncertainty(row, threshold)
+    placement = place(check.rule, row.tolerance or 0.0, bench.setting_budget(row, threshold))
+    margin = placement.distance
     first = bench.cell_ids[0]
     bench.set_cell(first, threshold + margin)
     t0 = bench.clock.now()
@@ -430,6 +432,8 @@ def test_balancing(bench: D1000Bench, spec_data, check) -> None:
                 all(results),
                 True,
                 bench.clock.now(),
+                method=placement.describe("V"),
+                data=placement.data(threshold),
             )
         )
     check(same(req, "still ENABLED", bench.state(), BmsState.ENABLED, bench.clock.now()))
