@@ -183,6 +183,32 @@ def station_uncertainty(
     return Budget(tuple(instrument_contributions(label, accuracy, value, scale)), k, unit)
 
 
+def missing_accuracy(model: StationModel, needs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(instrument, quantity) pairs whose accuracy figure the plan needs and the station file lacks:
+    every instrument of a needed role must state that quantity's accuracy."""
+    missing = []
+    for role, quantity in needs:
+        for name, inst in model.instruments.items():
+            if inst.role == role and quantity not in inst.accuracy:
+                missing.append((name, quantity))
+    return list(dict.fromkeys(missing))
+
+
+def require_accuracy(model: StationModel, station_file: Any, needs: Iterable[tuple[str, str]]) -> None:
+    """Raise ConfigError naming the first accuracy figure the plan needs and the station file lacks."""
+    from hil.errors import ConfigError
+
+    missing = missing_accuracy(model, needs)
+    if missing:
+        name, quantity = missing[0]
+        raise ConfigError(
+            str(station_file),
+            f"instruments.{name}.accuracy.{quantity}",
+            "{gain, offset, resolution} from the instrument's data sheet (the plan's uncertainty "
+            "budgets need it: every judged result carries U)",
+        )
+
+
 @dataclass(frozen=True)
 class CalibrationStatus:
     """One instrument's calibration on the day of the run."""

@@ -181,3 +181,26 @@ def test_other_seed_other_values(runs: dict[str, Run]) -> None:
     # the same measurements, the noise moves the characterised values (e.g. the trip point)
     assert [r[:3] for r in results_7] == [r[:3] for r in results_8]
     assert [r[3] for r in results_7] != [r[3] for r in results_8]
+
+
+def judged_without_u(run: Run) -> list[str]:
+    """Every judged numeric result (a number against limits) that carries no expanded uncertainty."""
+    return [
+        f"{m['requirement']} {m['name']}"
+        for m in run.measurements()
+        if isinstance(m.get("value"), int | float)
+        and not isinstance(m.get("value"), bool)
+        and (m.get("low") is not None or m.get("high") is not None)
+        and m["verdict"] != "info"
+        and m.get("uncertainty") is None
+    ]
+
+
+def test_every_judged_numeric_result_of_the_eol_run_has_u(runs: dict[str, Run]) -> None:
+    run = runs["eol"]
+    assert run.code == 0
+    assert judged_without_u(run) == []
+    judged = [m for m in run.measurements() if m.get("budget")]
+    assert len(judged) > 60  # the budgets are recorded, not just the figure
+    judged_rules = {m["decision_rule"] for m in run.measurements() if m["verdict"] != "info"}
+    assert judged_rules == {"simple"}  # beside each result: the rule page 1 declares

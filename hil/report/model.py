@@ -118,6 +118,21 @@ def format_value(value: Any, digits: int = 6) -> str:
     return str(value)
 
 
+def gum_round(value: float, uncertainty: float) -> tuple[str, str]:
+    """(value, U) as GUM 7.2.6 rounds them: U to two significant digits, the value to the same
+    decimal place (the record keeps the full values)."""
+    u = abs(uncertainty)
+    if not math.isfinite(value) or not math.isfinite(u) or u == 0.0:
+        return format_value(value), format_value(u, 2)
+    exponent = math.floor(math.log10(u)) - 1  # the place of U's second significant digit
+    if round(u, -exponent) >= 10.0 ** (exponent + 2):  # 9.96 -> 10: one place coarser
+        exponent += 1
+    places = max(0, -exponent)
+    if exponent > 0:  # U of 120 or more: round both to tens, hundreds, ...
+        return f"{round(value, -exponent):.0f}", f"{round(u, -exponent):.0f}"
+    return f"{value:.{places}f}", f"{u:.{places}f}"
+
+
 def format_measurement(m: Measurement, with_limits: bool = True) -> str:
     """`3648.32 ± 2.5 mV [3628.49, 3671.51]` - the value, its expanded uncertainty and limits."""
     if m.value is None:
@@ -128,8 +143,9 @@ def format_measurement(m: Measurement, with_limits: bool = True) -> str:
             text += f" [{lo}, {hi}] {m.unit}".rstrip()
         return text
     text = format_value(m.value)
-    if m.uncertainty is not None and m.numeric:
-        text += f" ± {format_value(m.uncertainty, 2)}"
+    if m.uncertainty is not None and m.numeric and isinstance(m.value, int | float):
+        shown, u = gum_round(float(m.value), m.uncertainty)
+        text = f"{shown} ± {u}"
     if m.unit:
         text += f" {m.unit}"
     if with_limits:

@@ -158,6 +158,17 @@ def driven_path(req: Requirement) -> str | None:
 class Bms12100Bench(DutBench):
     """Stimuli and observations on a 12100 station, in the BMS's own terms."""
 
+    ACCURACY_NEEDS = (
+        ("power_supply", "voltage"),
+        ("power_supply", "current"),
+        ("electronic_load", "current"),
+        ("cell_emulator", "voltage"),
+        ("cell_emulator", "current"),
+        ("temperature_emulator", "resistance"),
+        ("dmm", "voltage"),
+        ("dmm", "current"),
+    )
+
     def __init__(self, station: Station, dut: Bms12100Client) -> None:
         self.station = station
         self.dut = dut
