@@ -156,6 +156,7 @@ def test_wake_and_sleep_current(bench: Bms12100Bench, can_monitor: CanMonitor, p
             answered and bool(can_monitor.since(t_wake + 0.5)),
             True,
             bench.clock.now(),
+            data={"covers": ["RS-485 communication"]},
         )
     )
     if profile != "full":
@@ -174,6 +175,7 @@ def test_wake_and_sleep_current(bench: Bms12100Bench, can_monitor: CanMonitor, p
             asleep and bool(can_monitor.since(t_button + 0.5)),
             True,
             bench.clock.now(),
+            data={"covers": ["the button"]},
             method=f"CAN silent {SHUTDOWN_QUIET_S:g} s before a {BUTTON_PRESS_S:g} s press, frames after",
         )
     )
@@ -189,6 +191,7 @@ def test_wake_and_sleep_current(bench: Bms12100Bench, can_monitor: CanMonitor, p
             bool(can_monitor.since(t_charger + 0.5)),
             True,
             bench.clock.now(),
+            data={"covers": ["charging"]},
         )
     )
     bench.idle()

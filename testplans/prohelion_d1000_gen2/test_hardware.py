@@ -42,6 +42,7 @@ def test_supply_variant(bench: D1000Bench, check) -> None:
             bench.boot() and bench.to_idle(),
             True,
             bench.clock.now(),
+            data={"covers": [f"{nominal:g} V variant"]},
         )
     )
     for factor in SUPPLY_SWEEP:
@@ -97,6 +98,7 @@ def test_cmu_counts(bench: D1000Bench, check) -> None:
     cfg = bench.config
     nodes, cells, temps = cfg.num_cmu_nodes, sum(cfg.cells_per_node()), sum(cfg.temps_per_node())
     bench.wait_fresh(["NodeStats"])
+    size = "1 CMU" if nodes == 1 else "2-27 CMUs" if nodes <= 27 else "28-32 CMUs"
     for message, prefix, expected in (
         ("NodeStats", "Total{}Nodes", nodes),
         ("NodeCellStats", "Total{}Cells", cells),
@@ -115,6 +117,7 @@ def test_cmu_counts(bench: D1000Bench, check) -> None:
                     notes="not observable: its ID is shared with a node's message (see PH-MSG)"
                     if hidden
                     else "",
+                    data={"covers": [size]},
                 )
             )
     for node in range(min(nodes, bench.dut.fitting)):

@@ -285,7 +285,17 @@ def test_charge_sequence(bench: D1000Bench, check) -> None:
     bench.command(BmsCommand.CHARGE_ENABLE)
     bench.wait_state(BmsState.CHARGE_CONNECT, 2.0)
     enabled = bench.wait_state(BmsState.CHARGE_ENABLED, bench.config.precharge_timeout + 2.0)
-    check(same(req, "CHARGE_ENABLED once the charger voltage matched", enabled, True, bench.clock.now()))
+    covers = {"covers": ["chargingMethod External: the charge sequence"]}
+    check(
+        same(
+            req,
+            "CHARGE_ENABLED once the charger voltage matched",
+            enabled,
+            True,
+            bench.clock.now(),
+            data=covers,
+        )
+    )
     check(same(req, "coils in CHARGE_ENABLED", sorted(bench.energised()), [4, 5], bench.clock.now()))
     bench.charge(CHARGE_TEST_A)
     bench.wait(1.0)
