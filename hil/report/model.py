@@ -314,16 +314,21 @@ class RunReport:
         return rows
 
     def deselected(self) -> dict[str, list[str]]:
-        """Per requirement ID: why each of its tests was left out of this run (the record's `deselected`)."""
-        reasons: dict[str, list[str]] = {}
+        """Per requirement ID: why its tests were left out of this run (the record's `deselected`),
+        one line per reason naming the tests (parametrised cases under one name)."""
+        grouped: dict[str, dict[str, dict[str, None]]] = {}
         for entry in self.entries:
             if entry.get("type") != "deselected":
                 continue
             for test in entry.get("tests") or []:
-                name = str(test.get("test", "")).rsplit("::", 1)[-1]
+                name = str(test.get("test", "")).rsplit("::", 1)[-1].split("[", 1)[0]
                 for rid in test.get("requirements") or []:
-                    reasons.setdefault(str(rid), []).append(f"{name}: {test.get('reason', '')}")
-        return reasons
+                    by_reason = grouped.setdefault(str(rid), {})
+                    by_reason.setdefault(str(test.get("reason", "")), {})[name] = None
+        return {
+            rid: [f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()]
+            for rid, by_reason in grouped.items()
+        }
 
     def _untested_reason(self, row: RequirementRow) -> str:
         if row.verdict == "not-testable":
