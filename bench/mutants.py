@@ -52,11 +52,13 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--profile", default="full", choices=["eol", "full"])
-    parser.add_argument("--only", help="run only mutants whose name contains this")
+    parser.add_argument(
+        "--only", action="append", help="run only mutants whose name contains this (repeatable: any of them)"
+    )
     args = parser.parse_args()
     found, skipped, run_one = _generated(args.dut, args.profile)
     if args.only:
-        found = [m for m in found if args.only in m.name]
+        found = [m for m in found if any(part in m.name for part in args.only)]
     caught = 0
     missed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:

@@ -86,3 +86,15 @@ def test_station_missing_an_accuracy_figure_is_refused_before_the_run(tmp_path: 
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"error: {station}: field 'instruments.daq.accuracy.current': expected ")
     assert not (out / "record.jsonl").exists()
+
+
+def test_a_row_is_partial_when_its_results_cover_only_some_of_what_it_states() -> None:
+    from hil.report.model import row_coverage
+
+    spec = {"id": "PM-WAKE", "coverage": ["RS-485 communication", "the button", "charging"]}
+    woken = within("PM-WAKE", "woken", 1.0, "", 0.0, low=0.0, high=2.0, uncertainty=0.1)
+    woken.data["covers"] = ["RS-485 communication"]
+    assert row_coverage(spec, [woken]) == (["RS-485 communication"], ["the button", "charging"])
+    weak = capable(within("PM-WAKE", "5 A", 1.0, "A", 0.0, low=0.9, high=1.1, uncertainty=0.5))
+    covered, missing = row_coverage({"id": "X"}, [weak])
+    assert covered == [] and missing[0].startswith("5 A: not judged")
