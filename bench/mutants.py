@@ -59,7 +59,7 @@ def _score(args: argparse.Namespace, profile: str, folder: Path) -> tuple[int, i
     """Run one profile's mutants; print each and the left-out ones; (caught, generated, missed)."""
     found, skipped, run_one = _generated(args.dut, profile)
     if args.only:
-        found = [m for m in found if args.only in m.name]
+        found = [m for m in found if any(part in m.name for part in args.only)]
     caught = 0
     missed: list[str] = []
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -84,7 +84,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--profile", default="full", choices=["eol", "full", "both"])
-    parser.add_argument("--only", help="run only mutants whose name contains this")
+    parser.add_argument(
+        "--only", action="append", help="run only mutants whose name contains this (repeatable: any of them)"
+    )
     args = parser.parse_args()
     profiles = ["full", "eol"] if args.profile == "both" else [args.profile]
     missed: list[str] = []

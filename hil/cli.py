@@ -126,6 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(str(station_file), "dut.name", f"{family.name!r} for --dut {family.name}")
     require_limits(station, station_file)  # a real bench runs only inside declared safe limits
     identity_args = _identity_args(args, family)
+    from hil.uncertainty import require_accuracy
+
+    require_accuracy(station, station_file, getattr(registry.load(family.bench), "ACCURACY_NEEDS", ()))
     if args.firmware:
         if not station.simulated:
             raise UsageError("--firmware configures the simulated twin; this station is real hardware")

@@ -142,6 +142,10 @@ class DutClient(ABC):
 class DutBench(ABC):
     """The DUT-specific half of the procedures: how this bench powers, stimulates and observes the DUT."""
 
+    #: (instrument role, accuracy quantity) the plan's uncertainty budgets need from the station
+    #: file: checked before the run (a missing figure is a station-file error, not a result without U)
+    ACCURACY_NEEDS: tuple[tuple[str, str], ...] = ()
+
     @abstractmethod
     def power_up(self) -> None:
         """Bring the DUT from a bench with every output off to running and answering."""

@@ -89,13 +89,17 @@ class DecisionRule:
                 "Simple acceptance (ILAC-G8:09/2019 §4.2.1, binary): a result passes when the measured "
                 "value lies inside the limits; the expanded uncertainty (k=2) is reported with each "
                 "result but not taken into account, so a result close to a limit carries up to 50 % "
-                "risk of a false decision."
+                "risk of a false decision. The limits are the specification's (value ± its tolerance), "
+                "never widened by instrument accuracy; go/no-go stimuli sit at the limits. A result "
+                "whose U exceeds its tolerance is characterised, not judged."
             )
         return (
             f"Guarded acceptance (ILAC-G8:09/2019 §4.2.2) with guard band w = {self.guard_factor:g}·U "
             "(U the expanded uncertainty, k=2): a result passes only inside the acceptance zone "
             "[lower limit + w, upper limit - w]. Inside the limits but within w of one it is reported as "
-            "CONDITIONAL PASS, outside by less than w as CONDITIONAL FAIL; neither is accepted."
+            "CONDITIONAL PASS, outside by less than w as CONDITIONAL FAIL; neither is accepted. "
+            "The limits are the specification's; go/no-go stimuli sit inside them by w (the "
+            "stimulus's own U), so a unit that passes is inside the specification's limits."
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -258,6 +262,25 @@ def within(
         decision_rule=rule.name if rule else "",
         guard_band=w if rule else None,
         **fields,
+    )
+
+
+def capable(m: Measurement) -> Measurement:
+    """The result as judged, or characterised (INFO) when its U is wider than half its tolerance
+    interval: no statement of conformity can then be made under any rule (ILAC-G8 §3), so it is not
+    passed off as one; the notes say why and the row counts it as not covered."""
+    if m.uncertainty is None or m.low is None or m.high is None or not m.numeric:
+        return m
+    half = (m.high - m.low) / 2
+    if m.uncertainty <= half:
+        return m
+    why = (
+        f"not judged: U = {m.uncertainty:.2g} {m.unit} exceeds the tolerance ±{half:.2g} {m.unit} "
+        "(measurement capability insufficient for a statement of conformity)"
+    )
+    notes = f"{m.notes}; {why}" if m.notes else why
+    return replace(
+        m, verdict=Verdict.INFO, notes=notes, decision_rule="none", data={**m.data, "not_covered": why}
     )
 
 

@@ -79,6 +79,9 @@ class Requirement(_Strict):
     testable: bool = True
     untestable_reason: str | None = None
     eol: EolClass
+    #: what the row states that a test must each cover (variants, ranges, temperatures, wake sources,
+    #: node counts, options): a row whose tests covered only some is PARTIAL, not PASS
+    coverage: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Requirement:

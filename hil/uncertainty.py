@@ -111,6 +111,24 @@ def budget(*contributions: Contribution, k: float = COVERAGE_K, unit: str = "") 
     return Budget(tuple(contributions), k, unit)
 
 
+def reading(source: str, step: float, unit: str = "") -> Budget:
+    """A value the DUT reports digitally: its reading step q is its uncertainty (u = q/√12)."""
+    return budget(resolution(f"{source}: reading resolution {step:g} {unit}".rstrip(), step), unit=unit)
+
+
+def scaled(items: Budget, factor: float, source: str = "", unit: str = "") -> Budget:
+    """A budget carried through a sensitivity coefficient (GUM 5.1.3: u_i(y) = |c_i|·u(x_i))."""
+    c = abs(factor)
+    label = f" × {c:.4g}{f' ({source})' if source else ''}"
+    return Budget(
+        tuple(
+            Contribution(x.source + label, x.kind, x.figure * c, x.standard * c) for x in items.contributions
+        ),
+        items.k,
+        unit or items.unit,
+    )
+
+
 def instrument_contributions(
     label: str, accuracy: AccuracyModel, value: float, scale: float = 1.0
 ) -> list[Contribution]:
@@ -163,6 +181,32 @@ def station_uncertainty(
         )
     label = f"{name} ({inst.model}) {quantity}"
     return Budget(tuple(instrument_contributions(label, accuracy, value, scale)), k, unit)
+
+
+def missing_accuracy(model: StationModel, needs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(instrument, quantity) pairs whose accuracy figure the plan needs and the station file lacks:
+    every instrument of a needed role must state that quantity's accuracy."""
+    missing = []
+    for role, quantity in needs:
+        for name, inst in model.instruments.items():
+            if inst.role == role and quantity not in inst.accuracy:
+                missing.append((name, quantity))
+    return list(dict.fromkeys(missing))
+
+
+def require_accuracy(model: StationModel, station_file: Any, needs: Iterable[tuple[str, str]]) -> None:
+    """Raise ConfigError naming the first accuracy figure the plan needs and the station file lacks."""
+    from hil.errors import ConfigError
+
+    missing = missing_accuracy(model, needs)
+    if missing:
+        name, quantity = missing[0]
+        raise ConfigError(
+            str(station_file),
+            f"instruments.{name}.accuracy.{quantity}",
+            "{gain, offset, resolution} from the instrument's data sheet (the plan's uncertainty "
+            "budgets need it: every judged result carries U)",
+        )
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Non-conforming 12100 units generated from the default firmware settings.
 
-Each mutant changes one thing: a threshold moved beyond its tolerance in the direction that
-matters, a delay scaled, an on/off default flipped, or one twin behaviour flag broken (a release
-alternative, a lock counter...). Each names the requirement ID the plan must fail on.
+Each mutant changes one thing: a threshold or a function limit (balancing start voltage and
+temperature bans, the charge-mode charger voltage, the cycle threshold, lock counts) moved beyond
+its tolerance both ways (a unit that acts too late and one that acts too early), a delay scaled
+both ways, an on/off default flipped, or one twin behaviour flag broken (a release alternative, a
+lock counter...). Each names the requirement ID the plan must fail on.
 """
 
 from __future__ import annotations
@@ -21,13 +23,27 @@ import yaml
 from hil.duts.bms12100.settings import Behaviour, Settings
 from hil.duts.bms12100.settings_map import DELAY_PATHS, ENABLE_PATHS, FLAG_ROWS, THRESHOLDS
 from hil.duts.bms12100.twin import validate_settings
-from hil.spec import SpecFile
+from hil.spec import Requirement, SpecFile
 
 #: a threshold moves this many tolerances past the spec value
 TOLERANCES = 3.0
 #: floor for rows whose bench guard band exceeds 3 tolerances (the charger's low-current readback)
 MIN_SHIFT: dict[str, float] = {}
 DELAY_FACTOR = 3.0
+#: function limits the spec states with a tolerance (row value ± tolerance), by requirement ID
+FUNCTION_LIMITS: dict[str, str] = {
+    "BAL-START": "balancing.start_mv",
+    "BAL-END": "balancing.end_diff_mv",
+    "BAL-HT": "balancing.high_temp_ban_c",
+    "BAL-LT": "balancing.low_temp_ban_c",
+    "CYC": "capacity.cycle_threshold_pct",
+    "MODE-CHG": "fixed.charge_mode_min_charger_v",
+}
+#: counts the spec states exactly: moved by one both ways
+COUNTS: dict[str, str] = {
+    "ID-TLOCK": "transient_overcurrent_protection.lock_count",
+    "SCP-LOCK": "short_circuit_protection.lock_count",
+}
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,11 @@ def run_mutant(
     return MutantRun(mutant, proc.returncode, failing_ids(out), time.monotonic() - start)
 
 
+def room_of(req: Requirement) -> float:
+    """A threshold row's hysteresis |trip - release| (0 without a release value)."""
+    return 0.0 if req.trip is None or req.release is None else abs(req.trip - req.release)
+
+
 def _unsafe_sign(direction: str | None) -> float:
     return 1.0 if direction == "above" else -1.0
 
@@ -153,18 +174,43 @@ def mutants(spec: SpecFile) -> tuple[list[Mutant], list[str]]:
             continue
         shift = max(TOLERANCES * req.tolerance, MIN_SHIFT.get(rid, 0.0)) * _unsafe_sign(req.direction)
         found.append(Mutant(f"{rid}-trip", frozenset({rid}), trip_path, defaults.get(trip_path) + shift))
+        # and the other way: a unit that trips too early (inside the limit), short of its release value
+        hysteresis = room_of(req)  # none (CHG-HV): the release moves along with the trip
+        early = min(abs(shift), 0.8 * hysteresis) if hysteresis else abs(shift)
+        if early < 1.5 * req.tolerance:
+            skipped.append(f"{rid}-trip-early: hysteresis {hysteresis:g} too small to move beyond tolerance")
+        else:
+            value = defaults.get(trip_path) - early * _unsafe_sign(req.direction)
+            found.append(Mutant(f"{rid}-trip-early", frozenset({rid}), trip_path, value))
         if release_path and release_path != trip_path and req.release is not None and req.trip is not None:
             # a release that comes too early: moved towards the trip value, never past it
             room = abs(req.trip - req.release)
             step = min(abs(shift), 0.8 * room)
+            late = defaults.get(release_path) - abs(shift) * _unsafe_sign(req.direction)
+            found.append(Mutant(f"{rid}-release-late", frozenset({rid}), release_path, late))
             if step < 1.5 * req.tolerance:
                 skipped.append(f"{rid}-release: hysteresis {room:g} too small to move beyond tolerance")
                 continue
             value = defaults.get(release_path) + step * _unsafe_sign(req.direction)
             found.append(Mutant(f"{rid}-release", frozenset({rid}), release_path, value))
+    for rid, path in FUNCTION_LIMITS.items():
+        req = spec.get(rid)
+        if req.tolerance is None:
+            continue
+        value = defaults.get(path)
+        for way, sign in (("raised", 1.0), ("lowered", -1.0)):
+            moved = type(value)(value + sign * TOLERANCES * req.tolerance)
+            found.append(Mutant(f"{rid}-{way}", frozenset({rid}), path, moved))
+    for rid, path in COUNTS.items():
+        value = defaults.get(path)
+        found += [
+            Mutant(f"{rid}-{way}", frozenset({rid}), path, value + d)
+            for way, d in (("more", 1), ("fewer", -1))
+        ]
     for rid, path in DELAY_PATHS.items():
         value = defaults.get(path)
         found.append(Mutant(f"{rid}-delay", frozenset({rid}), path, type(value)(value * DELAY_FACTOR)))
+        found.append(Mutant(f"{rid}-delay-short", frozenset({rid}), path, type(value)(value / DELAY_FACTOR)))
     for section, rid in (
         ("cell_overvoltage_protection", "CV-OVP"),
         ("cell_undervoltage_protection", "CV-UVP"),

@@ -3,10 +3,11 @@
 A D1000 mutant is a unit that applies one thing other than it declares: the twin runs with
 `--firmware` the mutated configuration while the plan checks against the declared one
 (`-- --hil-dut-config`). Each mutant moves one protection limit beyond its tolerance in the
-direction that matters, scales one documented timeout, disables the auxiliary check of one
-contactor, or breaks one twin behaviour flag, and names the requirement IDs it must fail on (the
-row whose `setting` is the parameter). Mutants of the charging sequence are built on a declared
-configuration with chargingMethod External, which the sequence needs.
+direction that matters or the other way (acting too early), scales one documented timeout,
+disables the auxiliary check of one contactor, or breaks one twin behaviour flag, and names the
+requirement IDs it must fail on (the row whose `setting` is the parameter). Mutants of the
+charging sequence are built on a declared configuration with chargingMethod External, which the
+sequence needs.
 """
 
 from __future__ import annotations
@@ -161,6 +162,9 @@ def _limit_mutants(spec: SpecFile, defaults: D1000Config) -> list[D1000Mutant]:
         sign = -1.0 if req.direction == "below" else 1.0  # functions: a later start (higher value)
         moved = round(value + sign * TOLERANCES * tolerance, 6)
         found.append(D1000Mutant(f"{req.id}-moved", frozenset({req.id}), req.setting, moved))
+        # and the other way: acting too early (inside the limit), which only the near probe shows
+        early = round(value - sign * TOLERANCES * tolerance, 6)
+        found.append(D1000Mutant(f"{req.id}-moved-early", frozenset({req.id}), req.setting, early))
     return found
 
 

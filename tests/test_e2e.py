@@ -181,3 +181,44 @@ def test_other_seed_other_values(runs: dict[str, Run]) -> None:
     # the same measurements, the noise moves the characterised values (e.g. the trip point)
     assert [r[:3] for r in results_7] == [r[:3] for r in results_8]
     assert [r[3] for r in results_7] != [r[3] for r in results_8]
+
+
+def judged_without_u(run: Run) -> list[str]:
+    """Every judged numeric result (a number against limits) that carries no expanded uncertainty."""
+    return [
+        f"{m['requirement']} {m['name']}"
+        for m in run.measurements()
+        if isinstance(m.get("value"), int | float)
+        and not isinstance(m.get("value"), bool)
+        and (m.get("low") is not None or m.get("high") is not None)
+        and m["verdict"] != "info"
+        and m.get("uncertainty") is None
+    ]
+
+
+def test_every_judged_numeric_result_of_the_eol_run_has_u(runs: dict[str, Run]) -> None:
+    run = runs["eol"]
+    assert run.code == 0
+    assert judged_without_u(run) == []
+    judged = [m for m in run.measurements() if m.get("budget")]
+    assert len(judged) > 60  # the budgets are recorded, not just the figure
+    judged_rules = {m["decision_rule"] for m in run.measurements() if m["verdict"] != "info"}
+    assert judged_rules == {"simple"}  # beside each result: the rule page 1 declares
+
+
+def test_eol_rows_covered_in_part_are_partial_and_untested_rows_say_why(runs: dict[str, Run]) -> None:
+    from hil.report import load_run
+
+    run = runs["eol"]
+    assert run.code == 0
+    report = load_run(run.out)
+    rows = {r.id: r for r in report.requirement_rows()}
+    assert rows["ACC-T"].verdict == "partial"  # room temperature only, against -20..70 °C
+    assert rows["ACC-T"].not_covered == ["BMS at -20 °C", "BMS at 70 °C"]
+    assert rows["PM-WAKE"].covered == ["RS-485 communication"]  # EOL: the RS-485 wake only
+    assert rows["CV-OVP"].verdict == "pass"
+    untested = [r for r in rows.values() if r.verdict == "not-tested"]
+    assert untested and all(r.reason for r in untested)
+    assert "left out of the EOL profile" in rows["SCP-LOCK"].reason
+    word, sentence = report.overall()
+    assert word == "PARTIAL" and "partial" in sentence

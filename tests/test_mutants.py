@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SUBSET = (
     "CV-OVP-trip",
+    "CV-OVP-trip-early",  # inside the limit: only the near probe (trip - tolerance) shows it
+    "BAL-HT-lowered",  # a function limit moved inside its band: the just-inside probe shows it
     "CV-OVP-release",
     "IC-OCP-delay",
     "cell_high_voltage_alarm.enabled-flipped",
@@ -58,6 +60,7 @@ def test_the_plan_catches_the_mutant(name: str, tmp_path: Path) -> None:
 
 D1000_SUBSET = (
     "PH-COV-C-moved",
+    "PH-COV-C-moved-early",
     "PH-SM-FAULT-disconnect_timeout_s",
     "PH-SM-CHARGE-charge_stopping_current_a",
     "PH-CONT-aux1-unchecked",

@@ -114,3 +114,10 @@ def test_a_colliding_pack_is_reported_not_misdecoded(runs: dict[str, Run]) -> No
     layout = next(m for m in failed if m["name"].startswith("layout of base ID 0x600"))
     assert "Node27Diagnostics (0x6EF) collides with HVILInfo" in str(layout["value"])
     assert {m["requirement"] for m in failed} == {"PH-MSG"}
+
+
+@pytest.mark.slow
+def test_every_judged_numeric_result_of_the_eol_run_has_u(runs: dict[str, Run]) -> None:
+    from test_e2e import judged_without_u
+
+    assert judged_without_u(runs["eol"]) == []

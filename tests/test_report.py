@@ -21,6 +21,7 @@ from pypdf.generic import StreamObject
 from fixtures.plugin import write_reports
 from hil.report import load_run
 from hil.report.document import all_plots, requirement_plots
+from hil.report.model import gum_round
 from hil.report.prefetch import PlotPrefetch, job_digest
 
 BIN = Path(sys.executable).parent
@@ -218,7 +219,8 @@ def test_junit_cases_carry_requirement_ids_and_measured_values(
     assert ("requirement", "CV-OVP") in props
     trip = dict(props)["CV-OVP trip point"]
     measured = next(e for e in records(out) if e["type"] == "measurement" and e["name"] == "trip point")
-    assert trip.startswith(f"{measured['value']:.6g} ± ") and " mV [" in trip
+    value, u = gum_round(measured["value"], measured["uncertainty"])  # GUM: U to 2 digits, value alike
+    assert trip.startswith(f"{value} ± {u} mV [") and u.replace(".", "").lstrip("0")[:2].isdigit()
     assert trip.endswith(measured["verdict"])
     assert int(suite.get("tests", "0")) == len([e for e in records(out) if e["type"] == "test"])
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from hil.clock import TIME_EPSILON, Clock
+from hil.uncertainty import Budget, budget, resolution
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,19 @@ class DelayResult:
     def delay(self, name: str) -> float | None:
         edge = self.edges[name]
         return None if edge.time is None else edge.time - self.stimulus_time
+
+    def estimate(self, name: str) -> float | None:
+        """The delay's best estimate: the response came within one poll before it was seen, so the
+        middle of that poll (seen - poll/2); its U is `budget(name)`."""
+        seen = self.delay(name)
+        return None if seen is None else max(0.0, seen - self.edges[name].resolution / 2)
+
+    def budget(self, name: str) -> Budget:
+        """The delay's uncertainty: the polling period as a resolution (u = poll/√12)."""
+        poll = self.edges[name].resolution
+        return budget(
+            resolution(f"polling period {poll:g} s (response seen at the next poll)", poll), unit="s"
+        )
 
 
 def measure_delay(

@@ -25,7 +25,14 @@ from markupsafe import Markup, escape
 from hil.measure import Measurement
 from hil.report import layout
 from hil.report.bars import tolerance_bar
-from hil.report.model import VERDICT_LABELS, RequirementRow, RunReport, format_measurement, format_value
+from hil.report.model import (
+    VERDICT_LABELS,
+    RequirementRow,
+    RunReport,
+    format_measurement,
+    format_value,
+    gum_pair,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "reports" / "templates"
@@ -199,6 +206,7 @@ def build_context(
         "issued_by": getpass.getuser(),
         "labels": VERDICT_LABELS,
         "fmt": format_measurement,
+        "gum": gum_pair,
         "fmtv": format_value,
         "bar": tolerance_bar,
         "counts": run.verdict_counts(),

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: what each requirement-level verdict is called in the reports
 VERDICT_LABELS: dict[str, str] = {
     "pass": "PASS",
+    "partial": "PARTIAL",
     "fail": "FAIL",
     "conditional-pass": "CONDITIONAL PASS",
     "conditional-fail": "CONDITIONAL FAIL",
@@ -91,6 +92,9 @@ class RequirementRow:
     verdict: str
     tests: list[TestResult]
     measurements: list[Measurement]
+    covered: list[str] = field(default_factory=list)
+    not_covered: list[str] = field(default_factory=list)
+    reason: str = ""  # why a row is NOT TESTED or NOT TESTABLE
 
     @property
     def label(self) -> str:
@@ -103,6 +107,23 @@ class RequirementRow:
     @property
     def tested(self) -> bool:
         return self.verdict not in ("not-tested", "not-testable")
+
+
+def row_coverage(spec: dict[str, Any], measurements: list[Measurement]) -> tuple[list[str], list[str]]:
+    """(covered, not covered) of a row: the spec's `coverage` items its results name in
+    `data["covers"]`, and every result not judged with its reason (`data["not_covered"]`)."""
+    items = [str(i) for i in spec.get("coverage") or []]
+    covered: dict[str, None] = {}
+    gaps: dict[str, None] = {}
+    for m in measurements:
+        reason = m.data.get("not_covered")
+        if reason:
+            gaps[f"{m.name}: {reason}"] = None
+            continue
+        for item in m.data.get("covers") or []:
+            covered[str(item)] = None
+    missing = [i for i in items if i not in covered]
+    return [i for i in items if i in covered] or list(covered), missing + list(gaps)
 
 
 def _worst(verdicts: list[str]) -> str:
@@ -119,6 +140,28 @@ def format_value(value: Any, digits: int = 6) -> str:
     return str(value)
 
 
+def gum_round(value: float, uncertainty: float) -> tuple[str, str]:
+    """(value, U) as GUM 7.2.6 rounds them: U to two significant digits, the value to the same
+    decimal place (the record keeps the full values)."""
+    u = abs(uncertainty)
+    if not math.isfinite(value) or not math.isfinite(u) or u == 0.0:
+        return format_value(value), format_value(u, 2)
+    exponent = math.floor(math.log10(u)) - 1  # the place of U's second significant digit
+    if round(u, -exponent) >= 10.0 ** (exponent + 2):  # 9.96 -> 10: one place coarser
+        exponent += 1
+    places = max(0, -exponent)
+    if exponent > 0:  # U of 120 or more: round both to tens, hundreds, ...
+        return f"{round(value, -exponent):.0f}", f"{round(u, -exponent):.0f}"
+    return f"{value:.{places}f}", f"{u:.{places}f}"
+
+
+def gum_pair(m: Measurement) -> tuple[str, str]:
+    """A result's (value, U) as the report prints them: GUM-rounded when it has U."""
+    if m.uncertainty is not None and m.numeric and isinstance(m.value, int | float):
+        return gum_round(float(m.value), m.uncertainty)
+    return format_value(m.value), "" if m.uncertainty is None else format_value(m.uncertainty, 2)
+
+
 def format_measurement(m: Measurement, with_limits: bool = True) -> str:
     """`3648.32 ± 2.5 mV [3628.49, 3671.51]` - the value, its expanded uncertainty and limits."""
     if m.value is None:
@@ -129,8 +172,9 @@ def format_measurement(m: Measurement, with_limits: bool = True) -> str:
             text += f" [{lo}, {hi}] {m.unit}".rstrip()
         return text
     text = format_value(m.value)
-    if m.uncertainty is not None and m.numeric:
-        text += f" ± {format_value(m.uncertainty, 2)}"
+    if m.uncertainty is not None and m.numeric and isinstance(m.value, int | float):
+        shown, u = gum_round(float(m.value), m.uncertainty)
+        text = f"{shown} ± {u}"
     if m.unit:
         text += f" {m.unit}"
     if with_limits:
@@ -261,10 +305,44 @@ class RunReport:
             spec = specs.get(rid, {"id": rid, "title": "(not in the spec data)"})
             measurements = by_req.get(rid, [])
             tests = tests_by_req.get(rid, [])
-            rows.append(
-                RequirementRow(rid, spec, self._verdict(spec, measurements, tests), tests, measurements)
-            )
+            verdict = self._verdict(spec, measurements, tests)
+            covered, not_covered = row_coverage(spec, measurements)
+            if verdict == "pass" and not_covered:
+                verdict = "partial"
+            row = RequirementRow(rid, spec, verdict, tests, measurements, covered, not_covered)
+            row.reason = self._untested_reason(row)
+            rows.append(row)
         return rows
+
+    def deselected(self) -> dict[str, list[str]]:
+        """Per requirement ID: why its tests were left out of this run (the record's `deselected`),
+        one line per reason naming the tests (parametrised cases under one name)."""
+        grouped: dict[str, dict[str, dict[str, None]]] = {}
+        for entry in self.entries:
+            if entry.get("type") != "deselected":
+                continue
+            for test in entry.get("tests") or []:
+                name = str(test.get("test", "")).rsplit("::", 1)[-1].split("[", 1)[0]
+                for rid in test.get("requirements") or []:
+                    by_reason = grouped.setdefault(str(rid), {})
+                    by_reason.setdefault(str(test.get("reason", "")), {})[name] = None
+        return {
+            rid: [f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()]
+            for rid, by_reason in grouped.items()
+        }
+
+    def _untested_reason(self, row: RequirementRow) -> str:
+        if row.verdict == "not-testable":
+            return str(row.spec.get("untestable_reason") or "marked not testable in the spec data")
+        if row.verdict != "not-tested":
+            return ""
+        left_out = self.deselected().get(row.id)
+        if left_out:
+            return "; ".join(dict.fromkeys(left_out))
+        eol = row.spec.get("eol") or {}
+        if isinstance(eol, dict) and eol.get("reason"):
+            return str(eol["reason"])
+        return "no test of the plan evidences this row (a gap in the plan)"
 
     def _verdict(self, spec: dict[str, Any], measurements: list[Measurement], tests: list[TestResult]) -> str:
         verdicts = [m.verdict.value for m in measurements]
@@ -306,6 +384,14 @@ class RunReport:
             return "FAIL", f"{coverage}: {summary}."
         if worst == "conditional-pass":
             return "CONDITIONAL PASS", f"{coverage}: {summary} (inside the guard band: not accepted)."
+        partial = sum(1 for r in rows if r.verdict == "partial")
+        if partial:
+            return (
+                "PARTIAL",
+                f"{coverage}: {summary}. No result failed, but {partial} requirement(s) were covered only "
+                "in part (the matrix names what was and was not covered): accepted as far as tested, "
+                "not a statement of conformity to those requirements as a whole.",
+            )
         return "PASS", f"{coverage}: {summary}."
 
     def verdict_counts(self) -> dict[str, int]:

@@ -13,6 +13,7 @@ from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.harness import NEUTRAL_C, PROBE_CURRENT_A, Bms12100Bench
 from hil.duts.bms12100.ntc import resistance_ohm
 from hil.measure import equals, info
+from hil.procedures.placement import place
 
 #: a bleed below this (A) counts as no balancing; channel readback is good to ~0.1 mA
 BLEED_SEEN_A = 0.005
@@ -58,25 +59,37 @@ def _cell_temperatures(bench: Bms12100Bench, celsius: float) -> None:
 
 
 @pytest.mark.requirement("BAL-START", "BAL-CHG")
-def test_start_conditions_while_charging(bench: Bms12100Bench, profile: str, check) -> None:
+def test_start_conditions_while_charging(bench: Bms12100Bench, spec_data, profile: str, check) -> None:
     """Starts only with a cell above 3400 mV AND the spread at 30 mV; runs while charging.
 
-    Levels and spreads are set as the BMS reads them (its own reading errors taken out). EOL
-    profile: the bleed current while charging only (the bleed resistors of this unit); the start
-    conditions are parameters, proven by read-back.
+    Levels and spreads are set as the BMS reads them (its own reading errors taken out). The start
+    voltage is probed on both sides of its limits (3400 ∓ tolerance, placed by the decision rule):
+    a start voltage moved inside its band shows there, not at 3.46 V. EOL profile: the bleed
+    current while charging only (the bleed resistors of this unit); the start conditions are
+    parameters, proven by read-back.
     """
+    req = spec_data.get("BAL-START")
+    assert req.value is not None and req.tolerance is not None
+    start_v = float(req.value) / 1000.0
+    at = place(check.rule, req.tolerance, bench.setting_budget(req, float(req.value)))
+    below, above = start_v - at.distance / 1000.0, start_v + at.distance / 1000.0
     offsets = _reading_offsets(bench, HIGH_CELL_V)
     bench.charge(PROBE_CURRENT_A)
+    start = "BAL-START"
     cases = (
-        ("BAL-START", "no balancing below the start voltage (3.39 V, 50 mV spread)", 3.39, 50.0, False),
-        ("BAL-START", "no balancing below the opening spread (3.46 V, 22 mV)", HIGH_CELL_V, 22.0, False),
+        (start, f"no balancing below the start voltage ({below:.3f} V, 50 mV)", below, 50.0, False),
+        (start, "no balancing below the opening spread (3.46 V, 22 mV)", HIGH_CELL_V, 22.0, False),
+        (start, f"balancing above the start voltage ({above:.3f} V, 50 mV)", above, 50.0, True),
         ("BAL-CHG", "balancing while charging (3.46 V, 50 mV)", HIGH_CELL_V, 50.0, True),
     )
-    for rid, name, high, spread, expected in cases[2:] if profile == "eol" else cases:
+    for rid, name, high, spread, expected in cases[3:] if profile == "eol" else cases:
         _cells(bench, high, spread, offsets)
         bench.clock.sleep(SETTLE_S)
         bleed = _bleed(bench)
-        check(equals(rid, name, bleed > BLEED_SEEN_A, expected, bench.clock.now(), data={"bleed_a": bleed}))
+        placed = at.data(high * 1000.0) if high != HIGH_CELL_V else {}
+        method = at.describe("mV") if placed else ""
+        data = {"bleed_a": bleed, **placed}
+        check(equals(rid, name, bleed > BLEED_SEEN_A, expected, bench.clock.now(), method=method, data=data))
     check(info("BAL-CHG", "bleed current", _bleed(bench), "A", bench.clock.now()))
 
 
@@ -107,6 +120,38 @@ def test_temperature_bans(bench: Bms12100Bench, celsius: float, expected: bool, 
     check(
         equals(rid, f"balancing at {celsius:g} °C", _bleed(bench) > BLEED_SEEN_A, expected, bench.clock.now())
     )
+
+
+@pytest.mark.parametrize(
+    "rid", [pytest.param(r, marks=pytest.mark.requirement(r)) for r in ("BAL-HT", "BAL-LT")]
+)
+def test_temperature_ban_limits(bench: Bms12100Bench, spec_data, rid: str, check) -> None:
+    """Both sides of each ban limit (50 °C, 0 °C ∓ tolerance, placed by the decision rule): balancing
+    just inside, none just beyond. A ban moved inside its band shows here, not at 55 °C or 25 °C."""
+    req = spec_data.get(rid)
+    assert req.value is not None and req.tolerance is not None and req.direction is not None
+    limit = float(req.value)
+    at = place(check.rule, req.tolerance, bench.setting_budget(req, limit))
+    sign = 1.0 if req.direction == "above" else -1.0
+    for celsius, expected in ((limit - sign * at.distance, True), (limit + sign * at.distance, False)):
+        _cell_temperatures(bench, celsius)
+        bench.charge(PROBE_CURRENT_A)
+        _cells(bench, HIGH_CELL_V, 50.0)
+        bench.clock.sleep(SETTLE_S)
+        side = "inside" if expected else "beyond"
+        check(
+            equals(
+                rid,
+                f"balancing at {celsius:g} °C ({side} the limit)",
+                _bleed(bench) > BLEED_SEEN_A,
+                expected,
+                bench.clock.now(),
+                method=at.describe("°C"),
+                data=at.data(celsius),
+            )
+        )
+        bench.idle()
+    _cell_temperatures(bench, NEUTRAL_C)
 
 
 @pytest.mark.long

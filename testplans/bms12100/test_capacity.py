@@ -9,9 +9,14 @@ from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.harness import Bms12100Bench
 from hil.duts.bms12100.ocv import soc_from_ocv
 from hil.measure import equals, info, within
+from hil.uncertainty import reading, scaled, station_uncertainty
 
 #: SOC-INIT is judged against our assumed OCV curve (ocv.py): the seed gives none
 SOC_INIT_TOLERANCE_PCT = 5.0
+#: the SOC the plan reads is remaining/full capacity of 0x42 (1 mAh each), rounded to 0.1 %
+SOC_STEP_PCT = 0.1
+#: capacity settings are read in 1 mAh steps
+CAPACITY_STEP_AH = 0.001
 
 
 @pytest.mark.requirement("SOC-INIT")
@@ -33,6 +38,7 @@ def test_soc_initialised_from_cell_voltage(bench: Bms12100Bench, cell_v: float, 
             status.time,
             low=soc_from_ocv(lowest) - SOC_INIT_TOLERANCE_PCT,
             high=soc_from_ocv(highest) + SOC_INIT_TOLERANCE_PCT,
+            uncertainty=reading("SOC from the 0x42 capacities", SOC_STEP_PCT, "%"),
             data={"bms_cell_v": [lowest, highest], "soc_at_setting": soc_from_ocv(cell_v)},
             notes="reference: our assumed LFP OCV curve (the seed gives none) at the BMS's own cell readings",
         )
@@ -72,6 +78,14 @@ def test_soc_accuracy_by_coulomb_counting(
             end.time,
             low=expected - (req.tolerance or 5.0),
             high=expected + (req.tolerance or 5.0),
+            uncertainty=scaled(
+                station_uncertainty(bench.station, reference.name, "current", abs(moved_ah) / hours),
+                100.0 * hours / bench.rated_ah,
+                "A over the hours to % of the rated capacity",
+                "%",
+            ).plus(
+                reading("SOC at the start", SOC_STEP_PCT, "%"), reading("SOC at the end", SOC_STEP_PCT, "%")
+            ),
             data={"start_soc": start.soc_pct, "reference_ah": moved_ah},
             method="reference charge from the source/load current readback, 30 samples",
         )
@@ -91,6 +105,7 @@ def test_rated_capacity(bench: Bms12100Bench, check) -> None:
             bench.clock.now(),
             low=100.0,
             high=100.0,
+            uncertainty=reading("capacity.rated_ah over RS-485", CAPACITY_STEP_AH, "Ah"),
         )
     )
     try:
@@ -106,6 +121,7 @@ def test_rated_capacity(bench: Bms12100Bench, check) -> None:
                 status.time,
                 low=49.0,
                 high=51.0,
+                uncertainty=reading("SOC from the 0x42 capacities", SOC_STEP_PCT, "%"),
             )
         )
     finally:

@@ -6,6 +6,7 @@ import pytest
 
 from hil.duts.bms12100.harness import NOMINAL_CELL_V, Bms12100Bench
 from hil.measure import equals, info, within
+from hil.uncertainty import station_uncertainty
 
 
 @pytest.mark.requirement("CHG-HV")
@@ -23,5 +24,10 @@ def test_charger_overvoltage_stops_charging(bench: Bms12100Bench, spec_data, che
     bench.hold_charger(17.5)
     bench.wait_state("CHG-HV", False, 5.0)
     current = bench.charger_current()
-    check(within("CHG-HV", "charging resumes below 18 V", current, "A", bench.clock.now(), low=1.0))
+    u = station_uncertainty(bench.station, bench.station.charger.name, "current", current or 0.0, unit="A")
+    check(
+        within(
+            "CHG-HV", "charging resumes below 18 V", current, "A", bench.clock.now(), low=1.0, uncertainty=u
+        )
+    )
     check(info("CHG-HV", "charge current after release", current, "A", bench.clock.now()))

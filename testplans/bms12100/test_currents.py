@@ -10,6 +10,7 @@ import pytest
 
 from hil.duts.bms12100.harness import PRECHARGE_WAIT_S, PROBE_CURRENT_A, Bms12100Bench
 from hil.measure import equals, within
+from hil.uncertainty import station_uncertainty
 
 SHORT_HOLD_S = 0.05
 TRANSIENT_PULSE_A = 230.0
@@ -62,6 +63,7 @@ def test_short_circuit(bench: Bms12100Bench, profile: str, check) -> None:
             bench.clock.now(),
             low=0.0,
             high=1.0,
+            uncertainty=station_uncertainty(bench.station, load.name, "current", current, unit="A"),
             notes="short-circuit current and delay are fixed in firmware (not in the seed)",
         )
     )

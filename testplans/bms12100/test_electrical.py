@@ -7,6 +7,7 @@ import pytest
 from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.harness import Bms12100Bench
 from hil.measure import equals, within
+from hil.uncertainty import reading, scaled, station_uncertainty
 
 CONTINUOUS_S = 60.0
 RDS_CURRENT_A = 100.0
@@ -28,8 +29,17 @@ def test_operating_voltage(bench: Bms12100Bench, pack_v: float, check) -> None:
             status.pack_v,
             "V",
             status.time,
-            low=pack_v * 0.995 - 0.01,
-            high=pack_v * 1.005 + 0.01,
+            low=pack_v * 0.995,
+            high=pack_v * 1.005,
+            uncertainty=station_uncertainty(  # four cells set in series: their errors add (correlated)
+                bench.station,
+                bench.station.cells.name,
+                "voltage",
+                pack_v / CELL_COUNT,
+                scale=CELL_COUNT,
+                unit="V",
+            ).plus(reading("pack voltage over RS-485 0x42", 0.001, "V")),
+            method="BMS reading against the cell emulator's setting; limits: ACC-PV's ±0.5 %",
         )
     )
 
@@ -66,10 +76,28 @@ def test_discharge_path_resistance(bench: Bms12100Bench, check) -> None:
     dmm = bench.station.dmm
     bench.apply_current(-RDS_CURRENT_A)
     bench.clock.sleep(2.0)
-    drop = dmm.measure_dc_voltage("PACK") - dmm.measure_dc_voltage("P")
+    pack, out = dmm.measure_dc_voltage("PACK"), dmm.measure_dc_voltage("P")
+    drop = pack - out
     current = bench.load_current()
     bench.idle()
     r_mohm = drop / current * 1000.0 if current > 1.0 else None
+    u = None
+    if r_mohm is not None:  # R = (V_PACK - V_P)/I: c_V = 1000/I mΩ per volt, c_I = R/I mΩ per ampere
+        u = scaled(
+            station_uncertainty(bench.station, dmm.name, "voltage", pack),
+            1000.0 / current,
+            "PACK, V to mΩ",
+            "mΩ",
+        ).plus(
+            scaled(
+                station_uncertainty(bench.station, dmm.name, "voltage", out), 1000.0 / current, "P, V to mΩ"
+            ),
+            scaled(
+                station_uncertainty(bench.station, bench.station.load.name, "current", current),
+                r_mohm / current,
+                "load current, A to mΩ",
+            ),
+        )
     check(
         within(
             "EL-RDS",
@@ -79,6 +107,7 @@ def test_discharge_path_resistance(bench: Bms12100Bench, check) -> None:
             bench.clock.now(),
             low=0.0,
             high=2.0,
+            uncertainty=u,
             data={"drop_v": drop, "current_a": current},
         )
     )

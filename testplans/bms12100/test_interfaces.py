@@ -14,11 +14,14 @@ from hil.duts.bms12100.harness import NOMINAL_CELL_V, Bms12100Bench
 from hil.duts.bms12100.settings import PARAMETERS, from_wire
 from hil.measure import equals, info, within
 from hil.station.station import Station
+from hil.uncertainty import budget, reading, resolution, standard
 
 #: trips (each gives a trigger and a release record) to show the history keeps >= 500 records
 HISTORY_TRIPS = 260
 #: the EOL profile's CAN capture window (s): three periods of every frame
 EOL_CAN_WINDOW_S = 3.5
+#: CAN capture timestamps (socketcand, python-can): microseconds
+CAN_STAMP_S = 1e-6
 
 
 @pytest.mark.requirement("PARAM")
@@ -66,7 +69,9 @@ def test_history_keeps_500_records(bench: Bms12100Bench, spec_data, check) -> No
         bench.clock.sleep(bench.settle(req))
     records = bench.dut.history()
     ours = [r for r in records if r.requirement_id.strip() == req.id and r.time_s >= start - 1]
-    check(within("HIST", "records held", len(records), "records", bench.clock.now(), low=500))
+    counted = budget(standard("records counted one by one: exact", 0.0), unit="records")
+    now = bench.clock.now()
+    check(within("HIST", "records held", len(records), "records", now, low=500, uncertainty=counted))
     check(
         equals(
             "HIST",
@@ -97,6 +102,7 @@ def test_history_keeps_500_records(bench: Bms12100Bench, spec_data, check) -> No
             bench.clock.now(),
             low=2800,
             high=3400,
+            uncertainty=reading("history record cell voltage", 1.0, "mV"),
         )
     )
 
@@ -138,6 +144,7 @@ def test_can_frames_and_period(
         stamps = [f.timestamp for f in can_monitor.since(t0, can_id)]
         periods = [b - a for a, b in itertools.pairwise(stamps)]
         mean = statistics.fmean(periods) if periods else None
+        n = max(len(periods), 1)
         check(
             within(
                 "COM-CAN",
@@ -147,6 +154,12 @@ def test_can_frames_and_period(
                 bench.clock.now(),
                 low=CYCLE_S * 0.9,
                 high=CYCLE_S * 1.1,
+                # mean period = (last - first)/(n - 1): two timestamps of the capture's resolution
+                uncertainty=budget(
+                    resolution(f"first frame timestamp {CAN_STAMP_S:g} s / {n} periods", CAN_STAMP_S / n),
+                    resolution(f"last frame timestamp {CAN_STAMP_S:g} s / {n} periods", CAN_STAMP_S / n),
+                    unit="s",
+                ),
                 data={"frames": len(stamps)},
             )
         )

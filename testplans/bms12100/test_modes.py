@@ -6,6 +6,7 @@ import pytest
 
 from hil.duts.bms12100.harness import PROBE_CURRENT_A, Bms12100Bench
 from hil.measure import equals
+from hil.procedures.placement import place
 from hil.procedures.threshold import ThresholdSetup, go_no_go
 from hil.spec import Requirement
 
@@ -29,9 +30,9 @@ def test_effective_current(bench: Bms12100Bench, spec_data, rid: str, check) -> 
     """Enters its mode beyond the enter current, leaves it inside the exit current (hysteresis)."""
     req = spec_data.get(rid)
     assert req.trip is not None and req.release is not None and req.tolerance is not None
-    margin = req.tolerance + bench.setting_uncertainty(req, req.trip)
+    enter = place(check.rule, req.tolerance, bench.setting_budget(req, req.trip))
     setup = _mode_setup(bench, req, MODE_OF[rid])
-    result = go_no_go(setup, req.trip, margin)
+    result = go_no_go(setup, req.trip, enter.distance)
     check(
         equals(
             rid,
@@ -39,7 +40,8 @@ def test_effective_current(bench: Bms12100Bench, spec_data, rid: str, check) -> 
             result.inside.tripped,
             False,
             result.inside.time,
-            data={"level_ma": result.inside.level},
+            method=enter.describe(req.unit or ""),
+            data=enter.data(result.inside.level),
         )
     )
     check(
@@ -49,11 +51,13 @@ def test_effective_current(bench: Bms12100Bench, spec_data, rid: str, check) -> 
             result.beyond.tripped,
             True,
             result.beyond.time,
-            data={"level_ma": result.beyond.level},
+            method=enter.describe(req.unit or ""),
+            data=enter.data(result.beyond.level),
         )
     )
     # Leaving: from inside the mode, step back past the exit current.
-    exit_margin = req.tolerance + bench.setting_uncertainty(req, req.release)
+    leave_at = place(check.rule, req.tolerance, bench.setting_budget(req, req.release))
+    exit_margin = leave_at.distance
     stay = req.release + exit_margin if req.direction == "above" else req.release - exit_margin
     leave = req.release - exit_margin if req.direction == "above" else req.release + exit_margin
     setup.probe(stay)
@@ -64,7 +68,8 @@ def test_effective_current(bench: Bms12100Bench, spec_data, rid: str, check) -> 
             setup.tripped(),
             True,
             bench.clock.now(),
-            data={"level_ma": stay},
+            method=leave_at.describe(req.unit or ""),
+            data=leave_at.data(stay),
         )
     )
     setup.probe(leave)
@@ -75,7 +80,8 @@ def test_effective_current(bench: Bms12100Bench, spec_data, rid: str, check) -> 
             setup.tripped(),
             False,
             bench.clock.now(),
-            data={"level_ma": leave},
+            method=leave_at.describe(req.unit or ""),
+            data=leave_at.data(leave),
         )
     )
 

@@ -14,9 +14,16 @@ from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.terminals import AUX_OPEN, CONTACTOR_IDS, WELDED
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit, contactor_fault_bit
 from hil.measure import info, within
+from hil.uncertainty import budget, resolution
 
 #: how long an auxiliary contact may disagree is not documented; the station's expectation bounds it
 FRAME_S = 0.1
+#: an interval between two state changes seen on CAN frames every FRAME_S: each edge within a frame
+FRAME_U = budget(
+    resolution(f"start edge seen on a {FRAME_S:g} s frame", FRAME_S),
+    resolution(f"end edge seen on a {FRAME_S:g} s frame", FRAME_S),
+    unit="s",
+)
 HVIL_FLAGS = {"HVIL_OPEN": "HVILFlag_OpenLoop", "HVIL_SCG": "HVILFlag_SCG", "HVIL_SCB": "HVILFlag_SCB"}
 
 
@@ -133,7 +140,7 @@ def test_aux_open(bench: D1000Bench, contactor: int, check) -> None:
             bench.clock.now(),
             low=0.0,
             high=limit,
-            uncertainty=FRAME_S,
+            uncertainty=FRAME_U,
             notes="no debounce documented: checked against protection_delay_max_s",
         )
     )
@@ -174,7 +181,7 @@ def test_hvil(bench: D1000Bench, point: str, check) -> None:
             None if t_safe is None else t_safe - t0,
             "s",
             bench.clock.now(),
-            uncertainty=FRAME_S,
+            uncertainty=FRAME_U,
             notes="no detection time documented: characterised",
         )
     )

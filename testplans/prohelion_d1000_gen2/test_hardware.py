@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import pytest
@@ -12,8 +12,8 @@ from hil.duts.prohelion_d1000_gen2.config import DEVICE_IDS
 from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.terminals import CMU_BREAK
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
-from hil.measure import Measurement, info, within
-from hil.uncertainty import station_uncertainty
+from hil.measure import Measurement, Verdict, capable, info, within
+from hil.uncertainty import reading, station_uncertainty
 
 #: supply levels characterised around the nominal (no supply range is documented)
 SUPPLY_SWEEP = (0.8, 0.9, 1.1, 1.25)
@@ -42,6 +42,7 @@ def test_supply_variant(bench: D1000Bench, check) -> None:
             bench.boot() and bench.to_idle(),
             True,
             bench.clock.now(),
+            data={"covers": [f"{nominal:g} V variant"]},
         )
     )
     for factor in SUPPLY_SWEEP:
@@ -97,6 +98,7 @@ def test_cmu_counts(bench: D1000Bench, check) -> None:
     cfg = bench.config
     nodes, cells, temps = cfg.num_cmu_nodes, sum(cfg.cells_per_node()), sum(cfg.temps_per_node())
     bench.wait_fresh(["NodeStats"])
+    size = "1 CMU" if nodes == 1 else "2-27 CMUs" if nodes <= 27 else "28-32 CMUs"
     for message, prefix, expected in (
         ("NodeStats", "Total{}Nodes", nodes),
         ("NodeCellStats", "Total{}Cells", cells),
@@ -115,6 +117,7 @@ def test_cmu_counts(bench: D1000Bench, check) -> None:
                     notes="not observable: its ID is shared with a node's message (see PH-MSG)"
                     if hidden
                     else "",
+                    data={"covers": [size]},
                 )
             )
     for node in range(min(nodes, bench.dut.fitting)):
@@ -218,12 +221,23 @@ def _sensor_reading(
     centre: float | None,
     tolerance: float | None,
 ) -> Measurement:
-    """One SensorData1 reading judged against centre ± tolerance (recorded only, without them)."""
+    """One SensorData1 reading judged against centre ± tolerance (recorded only, without them).
+
+    U: the reference instrument's accuracy at the centre (chamber or pressure controller, from the
+    station file) and the reading's 0.1 step (DBC); without a reference instrument on the station
+    the reading is characterised, not judged."""
     value = bench.dut.value("SensorData1", signal)
     low = high = None
     if centre is not None and tolerance is not None:
         low, high = centre - tolerance, centre + tolerance
-    return within(
+    role, quantity = _REFERENCE[unit]
+    u = None
+    if centre is not None:
+        try:
+            u = station_uncertainty(bench.station, role, quantity, centre, unit=unit)
+        except KeyError:
+            u = None
+    result = within(
         req,
         f"SensorData1.{signal} {label}",
         None if value is None else float(value),
@@ -231,7 +245,23 @@ def _sensor_reading(
         bench.clock.now(),
         low=low,
         high=high,
+        uncertainty=None if u is None else u.plus(reading(f"SensorData1.{signal}", SENSOR_STEP, unit)),
     )
+    if u is None and (low is not None or high is not None):
+        why = f"not judged: no {role} on this station to give the reference's uncertainty"
+        result = replace(result, verdict=Verdict.INFO, decision_rule="none", notes=why)
+        return replace(result, data={"not_covered": why})
+    return capable(result)
+
+
+#: SensorData1 signals are sent in 0.1 steps (DBC)
+SENSOR_STEP = 0.1
+#: which station instrument gives the reference of each environment reading
+_REFERENCE = {
+    "°C": ("climatic_chamber", "temperature"),
+    "%RH": ("climatic_chamber", "humidity"),
+    "kPa": ("pressure_controller", "pressure"),
+}
 
 
 @dataclass(frozen=True)

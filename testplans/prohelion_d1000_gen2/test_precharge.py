@@ -21,9 +21,15 @@ from hil.duts.prohelion_d1000_gen2.terminals import PRE_SHUNT
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
 from hil.errors import BenchError
 from hil.measure import Measurement, info, within
-from hil.uncertainty import station_uncertainty
+from hil.uncertainty import budget, resolution, station_uncertainty
 
 FRAME_S = 0.1
+#: an interval between two state changes seen on CAN frames every FRAME_S: each edge within a frame
+FRAME_U = budget(
+    resolution(f"start edge seen on a {FRAME_S:g} s frame", FRAME_S),
+    resolution(f"end edge seen on a {FRAME_S:g} s frame", FRAME_S),
+    unit="s",
+)
 
 
 def _start_precharge(bench: D1000Bench, load_a: float) -> float:
@@ -241,7 +247,7 @@ def test_precharge_timeout(bench: D1000Bench, check) -> None:
             bench.clock.now(),
             low=timeout - 2 * FRAME_S,
             high=timeout + 2 * FRAME_S,
-            uncertainty=FRAME_S,
+            uncertainty=FRAME_U,
             notes=f"configured prechargeTimeout {timeout:g} s; CAN frames every {FRAME_S:g} s",
         )
     )

@@ -16,9 +16,16 @@ from hil.duts.prohelion_d1000_gen2.terminals import CMU_BREAK, WELDED
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
 from hil.measure import info, within
 from hil.procedures.timing import measure_delay
+from hil.uncertainty import budget, resolution
 
 #: BMSInfo is sent every 100 ms: a time read from it is resolved to one frame period
 FRAME_S = 0.1
+#: an interval between two state changes seen on CAN frames every FRAME_S: each edge within a frame
+FRAME_U = budget(
+    resolution(f"start edge seen on a {FRAME_S:g} s frame", FRAME_S),
+    resolution(f"end edge seen on a {FRAME_S:g} s frame", FRAME_S),
+    unit="s",
+)
 #: the documented times (State_Machine.md)
 DISCONNECT_TIMEOUT_S = 2.0
 CHARGE_STOPPING_TIMEOUT_S = 20.0
@@ -60,7 +67,7 @@ def test_start_up(bench: D1000Bench, check) -> None:
             bench.clock.now(),
             low=0.0,
             high=limit,
-            uncertainty=FRAME_S,
+            uncertainty=FRAME_U,
             notes="no start-up time documented: checked against the station's start_up_max_s",
         )
     )
@@ -274,6 +281,8 @@ def test_charge_sequence(bench: D1000Bench, check) -> None:
                 bench.clock.now(),
                 low=CHARGE_INIT_TIMEOUT_S - 2 * FRAME_S,
                 high=CHARGE_INIT_TIMEOUT_S + 2 * FRAME_S,
+                uncertainty=FRAME_U,
+                notes="±2 frames: the plan's tolerance (OUR READING: no tolerance documented)",
             )
         )
         return
@@ -285,7 +294,17 @@ def test_charge_sequence(bench: D1000Bench, check) -> None:
     bench.command(BmsCommand.CHARGE_ENABLE)
     bench.wait_state(BmsState.CHARGE_CONNECT, 2.0)
     enabled = bench.wait_state(BmsState.CHARGE_ENABLED, bench.config.precharge_timeout + 2.0)
-    check(same(req, "CHARGE_ENABLED once the charger voltage matched", enabled, True, bench.clock.now()))
+    covers = {"covers": ["chargingMethod External: the charge sequence"]}
+    check(
+        same(
+            req,
+            "CHARGE_ENABLED once the charger voltage matched",
+            enabled,
+            True,
+            bench.clock.now(),
+            data=covers,
+        )
+    )
     check(same(req, "coils in CHARGE_ENABLED", sorted(bench.energised()), [4, 5], bench.clock.now()))
     bench.charge(CHARGE_TEST_A)
     bench.wait(1.0)
@@ -353,7 +372,7 @@ def test_charge_sequence(bench: D1000Bench, check) -> None:
             bench.clock.now(),
             low=CHARGE_STOPPING_TIMEOUT_S - 2 * FRAME_S,
             high=CHARGE_STOPPING_TIMEOUT_S + 2 * FRAME_S,
-            uncertainty=FRAME_S,
+            uncertainty=FRAME_U,
         )
     )
     bench.charge(0.0)
@@ -398,7 +417,7 @@ def test_fault_disconnects(bench: D1000Bench, amps: float, check) -> None:
             bench.clock.now(),
             low=0.0,
             high=DISCONNECT_TIMEOUT_S + FRAME_S,
-            uncertainty=FRAME_S,
+            uncertainty=FRAME_U,
             notes="SAFE when the disconnection completes or after 2 s; from the first DISCONNECT "
             "frame (or the stimulus, when DISCONNECT was shorter than a frame)",
         )
@@ -439,7 +458,7 @@ def test_control_timeout(bench: D1000Bench, check) -> None:
             bench.clock.now(),
             low=0.0,
             high=limit,
-            uncertainty=FRAME_S,
+            uncertainty=FRAME_U,
             notes="'a number of seconds', no value documented: checked against control_timeout_max_s",
         )
     )

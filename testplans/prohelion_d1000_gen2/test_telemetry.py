@@ -8,6 +8,8 @@ mis-decoded. PH-MSG-ACC compares what the BMS reports with the station's referen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from hil.duts.prohelion_d1000_gen2.dbc import CanIdCollisionError, max_node_count, render_dbc
@@ -17,7 +19,8 @@ from hil.duts.prohelion_d1000_gen2.telemetry import RECEIVED_MESSAGES
 from hil.duts.prohelion_d1000_gen2.terminals import CellId, SensorId
 from hil.duts.prohelion_d1000_gen2.twin.codes import BmsState
 from hil.measure import info, within
-from hil.uncertainty import station_uncertainty
+from hil.procedures.placement import place
+from hil.uncertainty import Budget, budget, reading, rectangular, scaled, station_uncertainty
 
 #: the slow telemetry group is sent every second: a window of 3 s sees each message at least twice
 WINDOW_S = 3.0
@@ -131,6 +134,10 @@ def test_layout(bench: D1000Bench, check) -> None:
             "V",
             bench.clock.now(),
             high=0.001 * max(cfg.cells_per_node()),
+            # digital: the node total and each cell are sent in 1 mV steps (DBC)
+            uncertainty=reading("Node<n>TotalVoltage", 0.001, "V").plus(
+                *(reading(f"cell {i + 1}", 0.001, "V") for i in range(max(cfg.cells_per_node())))
+            ),
             notes="1 mV rounding per cell",
         )
     )
@@ -144,6 +151,9 @@ def test_layout(bench: D1000Bench, check) -> None:
                 "V",
                 bench.clock.now(),
                 high=0.001 * cfg.num_cmu_nodes,
+                uncertainty=reading("TotalPackVoltage", 0.001, "V").plus(
+                    *(reading(f"Node{n}TotalVoltage", 0.001, "V") for n in range(cfg.num_cmu_nodes))
+                ),
             )
         )
     # the tooling refuses a colliding configuration of this base ID instead of mis-decoding it
@@ -227,6 +237,7 @@ def test_accuracy(bench: D1000Bench, check) -> None:
                 "°C",
                 bench.clock.now(),
                 high=temp_tol,
+                uncertainty=_ntc_budget(bench, 25.0).plus(reading("Node<n>Temp", 0.1, "°C")),
                 notes=f"reference: the emulated NTC (Beta {cfg.thermistor_beta_value}, "
                 f"R25 {cfg.fixed.thermistor_r25_ohm:g} Ω)",
             )
@@ -333,6 +344,14 @@ def test_soc(bench: D1000Bench, check) -> None:
                 bench.clock.now(),
                 low=-SOC_TOLERANCE_PCT,
                 high=SOC_TOLERANCE_PCT,
+                uncertainty=reading("SoCPercentage", 0.1, "%").plus(
+                    scaled(
+                        station_uncertainty(bench.station, "cell_emulator", "voltage", reference_v),
+                        _soc_slope(reference_v, table),
+                        "cell voltage readback, V to % of the configured table",
+                        "%",
+                    )
+                ),
                 notes=f"expected {expected:.2f} % from the configured table at {reference_v:.4f} V; no SoC "
                 "accuracy documented: ±1 % (0.1 % resolution, cell voltage accuracy)",
             )
@@ -349,6 +368,10 @@ def test_soc(bench: D1000Bench, check) -> None:
                 bench.clock.now(),
                 low=-0.1 - cfg.pack_capacity * 0.0005,
                 high=0.1 + cfg.pack_capacity * 0.0005,
+                uncertainty=reading("SoCCapacity", 0.1, "Ah").plus(
+                    scaled(reading("SoCPercentage", 0.1, "%"), cfg.pack_capacity / 100.0, "% to Ah", "Ah")
+                ),
+                notes="limits: the two signals' 0.1 steps (rounding of each): OUR READING, none documented",
             )
         )
     bench.set_cells(NOMINAL_CELL_V)
@@ -391,7 +414,8 @@ def test_balancing(bench: D1000Bench, spec_data, check) -> None:
     req = "PH-BAL"
     row = spec_data.get(req)
     threshold = bench.config.cell_balancing_voltage
-    margin = (row.tolerance or 0.0) + bench.setting_uncertainty(row, threshold)
+    placement = place(check.rule, row.tolerance or 0.0, bench.setting_budget(row, threshold))
+    margin = placement.distance
     first = bench.cell_ids[0]
     bench.set_cell(first, threshold + margin)
     t0 = bench.clock.now()
@@ -430,6 +454,27 @@ def test_balancing(bench: D1000Bench, spec_data, check) -> None:
                 all(results),
                 True,
                 bench.clock.now(),
+                method=placement.describe("V"),
+                data=placement.data(threshold),
             )
         )
     check(same(req, "still ENABLED", bench.state(), BmsState.ENABLED, bench.clock.now()))
+
+
+def _ntc_budget(bench: D1000Bench, celsius: float) -> Budget:
+    """The NTC emulator's resistance accuracy at `celsius` as a temperature (°C): the reference."""
+    name = bench.ntcs[bench.sensor_ids[0].terminal].name
+    acc = bench.station.model.instruments[name].accuracy["resistance"]
+    ohm = bench.ntc.resistance_ohm(celsius)
+    return budget(
+        rectangular(
+            f"{name} resistance ±({acc.gain:g}·R + {acc.offset:g} Ω) at {celsius:g} °C, as °C",
+            (acc.gain + acc.offset / ohm) / bench.ntc_sensitivity(celsius),
+        ),
+        unit="°C",
+    )
+
+
+def _soc_slope(volts: float, table: Sequence[float]) -> float:
+    """d(SoC)/dV of the configured table at `volts` (% per V), by a 1 mV difference."""
+    return abs(soc_from_ocv(volts + 0.0005, table) - soc_from_ocv(volts - 0.0005, table)) / 0.001

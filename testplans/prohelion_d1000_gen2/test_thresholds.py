@@ -14,6 +14,7 @@ from __future__ import annotations
 from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, position_name, same
 from hil.duts.prohelion_d1000_gen2.terminals import CellId, SensorId
 from hil.measure import info, within
+from hil.procedures.placement import place
 from hil.procedures.threshold import expected_probe_count, find_release, find_trip, go_no_go
 from hil.procedures.timing import measure_delay
 from hil.spec import Requirement
@@ -53,8 +54,8 @@ def test_limit(bench: D1000Bench, threshold_row: Requirement, check) -> None:
         where = "" if position is None else f" at {position_name(position)}"
         if position is not None:
             bench.target(position)
-        margin = bench.margin(req)
-        result = go_no_go(setup, limit, margin)
+        placement = place(check.rule, tolerance, bench.setting_budget(req, limit))
+        result = go_no_go(setup, limit, placement.distance)
         reported = bench.extremes_at(req) if position is not None and result.beyond.tripped else None
         problems = []
         if result.inside.tripped:
@@ -71,10 +72,15 @@ def test_limit(bench: D1000Bench, threshold_row: Requirement, check) -> None:
                 "ok",
                 result.beyond.time,
                 method=(
-                    f"{limit:g} {req.unit} ∓ {margin:.4g}: held {result.inside.level:.6g} then "
-                    f"{result.beyond.level:.6g} {req.unit} for {setup.settle_s:g} s each"
+                    f"held {result.inside.level:.6g} then {result.beyond.level:.6g} {req.unit} for "
+                    f"{setup.settle_s:g} s each; " + placement.describe(req.unit or "")
                 ),
-                data={"inside": result.inside.level, "beyond": result.beyond.level, "reported": reported},
+                data={
+                    **placement.data(limit),
+                    "inside": result.inside.level,
+                    "beyond": result.beyond.level,
+                    "reported": reported,
+                },
             )
         )
 
@@ -157,13 +163,16 @@ def test_trip_delay(bench: D1000Bench, threshold_row: Requirement, check) -> Non
         within(
             req.id,
             "trip delay",
-            result.delay("trip"),
+            result.estimate("trip"),
             "s",
             bench.clock.now(),
             low=0.0,
             high=expected,
-            uncertainty=result.edges["trip"].resolution,
-            method=f"stimulus {beyond:.6g} {req.unit} to the first poll that saw the trip (polled 50 ms)",
+            uncertainty=result.budget("trip"),
+            method=(
+                f"stimulus {beyond:.6g} {req.unit} to the first poll that saw the trip (polled 50 ms), "
+                "less half a poll"
+            ),
             notes="no delay documented: characterised, checked against the station's protection_delay_max_s",
         )
     )

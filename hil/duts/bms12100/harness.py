@@ -158,6 +158,17 @@ def driven_path(req: Requirement) -> str | None:
 class Bms12100Bench(DutBench):
     """Stimuli and observations on a 12100 station, in the BMS's own terms."""
 
+    ACCURACY_NEEDS = (
+        ("power_supply", "voltage"),
+        ("power_supply", "current"),
+        ("electronic_load", "current"),
+        ("cell_emulator", "voltage"),
+        ("cell_emulator", "current"),
+        ("temperature_emulator", "resistance"),
+        ("dmm", "voltage"),
+        ("dmm", "current"),
+    )
+
     def __init__(self, station: Station, dut: Bms12100Client) -> None:
         self.station = station
         self.dut = dut
@@ -606,17 +617,15 @@ def _charger_to(volts: float) -> Callable[[Bms12100Bench, Requirement], None]:
     return lambda bench, req: bench.hold_charger(volts)
 
 
-_BELOW_RELEASE = -0.2  # 20 % of the hysteresis beyond the release value
 
 
 def _past_release(bench: Bms12100Bench, req: Requirement) -> None:
-    """Set the quantity clearly past the release value: 20 % of the hysteresis, and at least the
-    row's tolerance plus the stimulus uncertainty (a narrow hysteresis, e.g. 3 °C against ±2 °C)."""
+    """Set the quantity just past the release value's far limit (release ∓ tolerance, at the spec's
+    limit as simple acceptance places it): a release value moved beyond its band shows here, where
+    a level 20 % of the hysteresis past it would still release such a unit."""
     assert req.trip is not None and req.release is not None and req.tolerance is not None
-    margin = req.tolerance + bench.setting_uncertainty(req, req.release)
     towards_trip = 1.0 if req.trip > req.release else -1.0
-    distance = max(abs(_BELOW_RELEASE) * abs(req.trip - req.release), margin)
-    bench.apply(req, req.release - towards_trip * distance)
+    bench.apply(req, req.release - towards_trip * req.tolerance)
 
 
 _BETWEEN = 0.5

@@ -140,6 +140,18 @@ CURRENT_QUANTITIES = ("charge_current", "discharge_current")
 class D1000Bench(DutBench):
     """Stimuli and observations on a D1000 Gen2 station, in the BMS's own terms."""
 
+    ACCURACY_NEEDS = (
+        ("power_supply", "current"),
+        ("electronic_load", "current"),
+        ("cell_emulator", "voltage"),
+        ("temperature_emulator", "resistance"),
+        ("dmm", "voltage"),
+        ("dmm", "current"),
+        ("climatic_chamber", "temperature"),
+        ("climatic_chamber", "humidity"),
+        ("pressure_controller", "pressure"),
+    )
+
     def __init__(self, station: Station, dut: D1000Client) -> None:
         self.station = station
         self.dut = dut
