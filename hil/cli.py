@@ -1,8 +1,9 @@
 """The `hil` command line: run plans, serve the simulated lab, print DUT settings, verify records.
 
-Exit codes: 0 all passed, 1 a test failed, 2 bad usage or bad configuration (a one-paragraph
-message naming the file and field, no traceback); `hil run` stopped by a signal: 128 + its number
-(130 Ctrl-C, 143 SIGTERM), after the outputs were made safe and the record sealed.
+Exit codes: 0 all passed, 1 a test failed, 2 bad usage or bad configuration (one line per
+problem naming the file and field, no traceback), 3 a bench error (the DUT could not be judged);
+`hil run` stopped by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM), after the outputs were
+made safe and the record sealed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from hil.station.model import StationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: `hil run`: a bench error (instrument, bus, lab): the DUT could not be judged, its requirements
+#: are INCONCLUSIVE (the record's end entry lists them); CI may retry on this code only
+EXIT_BENCH = 3
 #: `hil report`: the record verifies but has no end entry (the run was interrupted)
 EXIT_INCOMPLETE = 3
 
@@ -36,60 +40,6 @@ def _settings_model(dut: str) -> type[BaseModel]:
 def load_firmware(dut: str, path: Path) -> dict[str, Any]:
     """Validate a firmware settings file for a DUT; returns it as a plain dict."""
     return load_model(path, _settings_model(dut)).model_dump(mode="json")
-
-
-def check_reachable(station_file: Path, station: StationModel) -> None:
-    """On a real bench, connect to every instrument and open the DUT's buses before the plan starts.
-
-    Nothing is sent. An unreachable one is bad configuration (exit 2 naming the station file and
-    field), not a failed test: nothing of the DUT was tested. A simulated station's lab is started
-    by the fixtures, so it is not checked here.
-    """
-    import contextlib
-    import re
-    import socket
-
-    import serial
-
-    from hil.can_monitor import open_bus
-    from hil.errors import BenchError, InstrumentError
-    from hil.instruments.transport import VisaTransport
-
-    for name, inst in station.instruments.items():
-        field = f"instruments.{name}.resource"
-        tcp = re.match(
-            r"^TCPIP\d*::([^:]+)::(?:(\d+)::SOCKET|hislip\d+(?:,(\d+))?::INSTR|.*INSTR)$", inst.resource
-        )
-        try:
-            if tcp:  # LAN: a TCP connection (raw socket port, HiSLIP 4880, VXI-11 portmapper 111)
-                hislip = "hislip" in inst.resource.lower()
-                port = int(tcp[2] or tcp[3] or (4880 if hislip else 111))
-                socket.create_connection((tcp[1], port), timeout=inst.timeout_s).close()
-            else:
-                VisaTransport(name, inst.resource, timeout_s=inst.timeout_s).close()
-        except (OSError, InstrumentError) as exc:
-            detail = exc.detail if isinstance(exc, InstrumentError) else (exc.strerror or str(exc))
-            raise ConfigError(
-                str(station_file), field, f"an instrument reachable at {inst.resource} ({detail})"
-            ) from None
-    can_bus = station.buses.can
-    if can_bus is not None:
-        try:
-            bus = open_bus(
-                can_bus.interface, can_bus.channel, can_bus.bitrate, host=can_bus.host, port=can_bus.port
-            )
-        except BenchError as exc:
-            raise ConfigError(str(station_file), "buses.can", f"a CAN bus that opens ({exc})") from None
-        with contextlib.suppress(Exception):
-            bus.shutdown()
-    rs485 = station.buses.rs485
-    if rs485 is not None:
-        try:
-            serial.serial_for_url(rs485.url, baudrate=rs485.baudrate, timeout=rs485.timeout_s).close()
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise ConfigError(
-                str(station_file), "buses.rs485.url", f"a serial port that opens ({exc})"
-            ) from None
 
 
 def _default_out(dut: str) -> Path:
@@ -113,25 +63,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     if station_file is None:
         family = family or registry.dut_family("bms12100")
         station_file = ROOT / family.default_station
-    station = load_station(station_file)
+    from hil.station.check import check
+
+    out = Path(args.out) if args.out else _default_out(family.name if family else "run")
+    checked = check(station_file, log_file=out / "station-check.log")  # a real bench is probed
+    if checked.problems:
+        from hil.station.commands import report
+
+        report(checked, out / "station-check.log")
+        return EXIT_USAGE
+    station = checked.station
+    assert station is not None
     if family is None:
         family = registry.dut_family(station.dut.name)
+        if not args.out:
+            out = _default_out(family.name)
     elif station.dut.name != family.name:
         raise ConfigError(str(station_file), "dut.name", f"{family.name!r} for --dut {family.name}")
     require_limits(station, station_file)  # a real bench runs only inside declared safe limits
-    if args.firmware:
-        if not station.simulated:
+    firmware = args.dut_config or args.firmware
+    if args.firmware and not args.dut_config:
+        print("hil: --firmware is deprecated, say --dut-config (a settings file, not a binary)", file=sys.stderr)
+    if firmware:
+        if not station.simulated and not args.dut_config:
             raise UsageError("--firmware configures the simulated twin; this station is real hardware")
         if station.sim is not None and station.sim.attach:
-            raise UsageError("--firmware: the station attaches to a running lab; give it to `hil sim serve`")
-        load_firmware(family.name, Path(args.firmware))
+            raise UsageError("--dut-config: the station attaches to a running lab; give it to `hil sim serve`")
+        load_firmware(family.name, Path(firmware))
     from hil.spec import load_spec
 
     load_spec(ROOT / family.spec)  # the plan is parametrised from it: refuse a broken one up front
-    if not station.simulated:
-        check_reachable(station_file, station)
-    out = Path(args.out) if args.out else _default_out(family.name)
-    out.mkdir(parents=True, exist_ok=True)
+    from hil import runopts
+
+    runopts.check_selection(ROOT / family.spec, args)
     plan_dir = ROOT / family.plan_dir
     pytest_args = [
         str(plan_dir),
@@ -139,13 +103,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--hil-station={station_file}",
         f"--hil-profile={args.profile}",
         f"--hil-out={out}",
-        f"--junitxml={out / 'junit.xml'}",
-        "-o",
-        "junit_family=xunit2",
-        "-q",
+        *runopts.pytest_options(args),
     ]
-    if args.firmware:
-        pytest_args.append(f"--hil-firmware={args.firmware}")
+    if firmware:  # the twin's settings; on a real bench the unit's declared configuration
+        pytest_args.append(f"--hil-{'firmware' if station.simulated else 'dut-config'}={firmware}")
     if args.serial:
         pytest_args.append(f"--hil-serial={args.serial}")
     if args.seed is not None:
@@ -160,28 +121,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.reports is not None:
         pytest_args.append(f"--hil-reports={args.reports}")
     pytest_args += args.pytest_args
+    if args.list:
+        return runopts.print_list(pytest_args)
+    out.mkdir(parents=True, exist_ok=True)
     interrupts.install()  # SIGTERM/SIGHUP end the run like Ctrl-C: safe state, sealed record
     try:
         code = int(pytest.main(pytest_args))
     finally:
         signum = interrupts.last_signal()
         interrupts.uninstall()
-    print(f"record: {out / 'record.jsonl'}")
-    for label, name in (
-        ("junit", "junit.xml"),
-        ("html", "report.html"),
-        ("pdf", "report.pdf"),
-        ("allure", "allure-results"),
-    ):
-        if (out / name).exists():
-            print(f"{label + ':':8}{out / name}")
-    if code == pytest.ExitCode.OK:
-        return EXIT_OK
-    if code == pytest.ExitCode.TESTS_FAILED:
-        return EXIT_FAILED
-    if code == pytest.ExitCode.INTERRUPTED:
-        return 128 + (signum or 2)  # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP
-    return EXIT_USAGE
+    return runopts.finish(out, code, signum, args)
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:
@@ -300,14 +249,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hil", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a DUT's test plan on a station")
+    from hil import runopts
+    from hil.station import commands as station_commands
+
+    run = sub.add_parser(
+        "run",
+        help="run a DUT's test plan on a station",
+        epilog=runopts.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--station", help="station file (default: the DUT's simulated station)")
     run.add_argument("--dut", help="DUT family (default: the station's, else bms12100)")
     run.add_argument("--profile", choices=["eol", "full"], default="full")
-    run.add_argument("--firmware", help="firmware settings file for the simulated twin")
+    run.add_argument("--firmware", help="deprecated spelling of --dut-config")
     run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
     run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")
-    run.add_argument("--seed", type=int, help="noise seed of the simulated lab")
+    run.add_argument("--seed", type=int, help="noise seed of the simulated lab (not a seed document)")
     run.add_argument(
         "--decision-rule",
         default="simple",
@@ -321,8 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reports", help="reports at the end: any of html,pdf,allure,junit, or none (default: all)"
     )
+    runopts.add_run_options(run)
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
+    station_commands.add_parser(sub)
 
     sim = sub.add_parser("sim", help="the simulated lab")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -374,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except ConfigError as exc:
-        print(f"error: {exc.file}: field '{exc.field}': expected {exc.expected}", file=sys.stderr)
+        for line in exc.lines():
+            print(line, file=sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
