@@ -63,27 +63,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if station_file is None:
         family = family or registry.dut_family("bms12100")
         station_file = ROOT / family.default_station
-    from hil.station.check import check
+    from hil.station import check
 
-    out = Path(args.out) if args.out else _default_out(family.name if family else "run")
-    checked = check(station_file, log_file=out / "station-check.log")  # a real bench is probed
-    if checked.problems:
-        from hil.station.commands import report
-
-        report(checked, out / "station-check.log")
-        return EXIT_USAGE
+    checked = check.check(station_file, probe_bench=False)  # the file first; the bench below
+    checked.raise_first()
     station = checked.station
     assert station is not None
     if family is None:
         family = registry.dut_family(station.dut.name)
-        if not args.out:
-            out = _default_out(family.name)
     elif station.dut.name != family.name:
         raise ConfigError(str(station_file), "dut.name", f"{family.name!r} for --dut {family.name}")
     require_limits(station, station_file)  # a real bench runs only inside declared safe limits
     firmware = args.dut_config or args.firmware
-    if args.firmware and not args.dut_config:
-        print("hil: --firmware is deprecated, say --dut-config (a settings file, not a binary)", file=sys.stderr)
     if firmware:
         if not station.simulated and not args.dut_config:
             raise UsageError("--firmware configures the simulated twin; this station is real hardware")
@@ -96,6 +87,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hil import runopts
 
     runopts.check_selection(ROOT / family.spec, args)
+    out = Path(args.out) if args.out else _default_out(family.name)
+    if not station.simulated and not args.list:  # each instrument asked who it is, the buses opened
+        if not runopts.probe_bench(station_file, station, out / "station-check.log"):
+            return EXIT_USAGE
     plan_dir = ROOT / family.plan_dir
     pytest_args = [
         str(plan_dir),

@@ -36,6 +36,7 @@ class Progress:
         self.spent = 0.0
         self.started = time.monotonic()
         self.counts: dict[str, int] = {}
+        self.deselected = 0
         self._state: dict[str, str] = {}
         self._time: dict[str, float] = {}
         self._why: dict[str, str] = {}
@@ -45,11 +46,11 @@ class Progress:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.total = len(session.items)
-        self._say(f"hil: {self.total} test{'s' if self.total != 1 else ''} selected")
+        dropped = f", {self.deselected} deselected" if self.deselected else ""
+        self._say(f"hil: {self.total} test{'s' if self.total != 1 else ''} selected{dropped}")
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
-        if items:
-            self._say(f"hil: {len(items)} test{'s' if len(items) != 1 else ''} deselected")
+        self.deselected += len(items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         node = report.nodeid
@@ -88,9 +89,19 @@ class Progress:
         summary = ", ".join(f"{n} {w}" for w, n in sorted(self.counts.items())) or "no test run"
         self._say(f"hil: {summary} in {_duration(time.monotonic() - self.started)}")
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """A run stopped by the plan (pytest.exit: expired calibration, wrong serial): its one line."""
+        if isinstance(excinfo.value, pytest.exit.Exception):
+            print(f"error: {excinfo.value.msg}", file=sys.stderr, flush=True)
+
     def pytest_internalerror(self, excrepr: object) -> None:
         print(f"hil: internal error: {str(excrepr).splitlines()[-1:]}", file=sys.stderr)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """In place of pytest's terminal reporter (its options stay defined: plugins read them)."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        config.pluginmanager.unregister(terminal)
     config.pluginmanager.register(Progress(), "hil-progress")

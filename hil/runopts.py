@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from hil.errors import UsageError
+from hil.station.model import StationModel
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BENCH = 0, 1, 2, 3
 
@@ -86,6 +87,16 @@ def check_selection(spec_path: Path, args: argparse.Namespace) -> list[str]:
     return ids
 
 
+def probe_bench(station_file: Path, station: StationModel, log_file: Path) -> bool:
+    """Probe a real bench before the first test; every problem on one line each, details logged."""
+    from hil.station.check import CheckResult, probe_logged
+    from hil.station.commands import report
+
+    problems = probe_logged(station, log_file)
+    report(CheckResult(station_file, station, problems), log_file)
+    return not problems
+
+
 class _Collector:
     """Collects the selected items of a `--collect-only` session."""
 
@@ -99,7 +110,7 @@ class _Collector:
 def print_list(plan_args: list[str]) -> int:
     """requirement -> tests for the chosen profile and selection; nothing is run."""
     collector = _Collector()
-    code = pytest.main([*plan_args, "--collect-only", "-p", "no:terminal"], plugins=[collector])
+    code = pytest.main([*plan_args, "--collect-only", "-qq"], plugins=[collector])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_USAGE
     by_req: dict[str, list[str]] = {}
@@ -130,7 +141,7 @@ def pytest_options(args: argparse.Namespace) -> list[str]:
     elif args.quiet:
         opts.append("-" + "q" * args.quiet)
     else:  # one line per test, by hil.progress
-        opts += ["-p", "no:terminal", "-p", "hil.progress"]
+        opts += ["-p", "hil.progress"]
     opts += [f"--hil-requirement={r}" for r in args.requirement]
     if args.long:
         opts.append("--hil-long")
@@ -159,7 +170,7 @@ def finish(out: Path, code: int, signum: int | None, args: argparse.Namespace) -
         print("error: the selection matches no test of this profile (see `hil run --list`)", file=sys.stderr)
         return EXIT_USAGE
     if code == pytest.ExitCode.USAGE_ERROR and not record.exists():
-        return EXIT_USAGE
+        return EXIT_USAGE  # refused before the record was opened: no files to name
     if record.exists():
         print(f"record: {record}")
         if not (out / "junit.xml").exists():  # --reports none: still the run's own JUnit, for CI
@@ -183,6 +194,8 @@ def finish(out: Path, code: int, signum: int | None, args: argparse.Namespace) -
             print(f"{label + ':':8}{out / name}")
     if code == pytest.ExitCode.INTERRUPTED:
         return 128 + (signum or 2)  # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE  # stopped by the plan before any stimulus: calibration, serial
     end = _end_entry(record)
     if code == pytest.ExitCode.OK:
         return EXIT_OK

@@ -103,7 +103,7 @@ def static_problems(station: StationModel) -> list[Problem]:
     from hil.station.station import REQUIRED_LIMITS
 
     found = model_problems(station)
-    if station.dut.name in registry.DUTS:
+    if not found:  # needs are read from sound instruments; the first fix is to those
         found += needs_problems(station)
     if not station.simulated:
         if station.dut.limits is None:
@@ -325,16 +325,21 @@ def check(path: Path, probe_bench: bool = True, log_file: Path | None = None) ->
     result.problems += static_problems(result.station)
     if result.problems or not probe_bench or result.station.simulated:
         return result
+    result.problems += probe_logged(result.station, log_file)
+    return result
+
+
+def probe_logged(station: StationModel, log_file: Path | None) -> list[Problem]:
+    """`probe`, its details (exception chains, identity answers) written to `log_file`."""
     log: TextIO | None = None
     try:
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
             log = log_file.open("w", encoding="utf-8")
         try:
-            result.problems += probe(result.station, log)
+            return probe(station, log)
         except HilError as exc:  # e.g. no such VISA library
-            result.problems.append(Problem("visa_library", str(exc), bench=True))
+            return [Problem("visa_library", str(exc), bench=True)]
     finally:
         if log is not None:
             log.close()
-    return result
