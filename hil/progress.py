@@ -9,6 +9,7 @@ estimate settles after a few tests). `hil run -q` / `-v` give pytest's own outpu
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -30,7 +31,8 @@ def _duration(seconds: float) -> str:
 class Progress:
     """Counts the tests and prints each one's line when its teardown is done."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.total = 0
         self.done = 0
         self.spent = 0.0
@@ -41,8 +43,11 @@ class Progress:
         self._time: dict[str, float] = {}
         self._why: dict[str, str] = {}
 
-    def _say(self, text: str) -> None:
-        print(text, flush=True)
+    def _say(self, text: str, stream: str = "stdout") -> None:
+        """A line past pytest's output capture (a test's output is captured, the progress is not)."""
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            print(text, file=getattr(sys, stream), flush=True)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.total = len(session.items)
@@ -92,7 +97,7 @@ class Progress:
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """A run stopped by the plan (pytest.exit: expired calibration, wrong serial): its one line."""
         if isinstance(excinfo.value, pytest.exit.Exception):
-            print(f"error: {excinfo.value.msg}", file=sys.stderr, flush=True)
+            self._say(f"error: {excinfo.value.msg}", "stderr")
 
     def pytest_internalerror(self, excrepr: object) -> None:
         print(f"hil: internal error: {str(excrepr).splitlines()[-1:]}", file=sys.stderr)
@@ -104,4 +109,4 @@ def pytest_configure(config: pytest.Config) -> None:
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is not None:
         config.pluginmanager.unregister(terminal)
-    config.pluginmanager.register(Progress(), "hil-progress")
+    config.pluginmanager.register(Progress(config), "hil-progress")
