@@ -340,3 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
         return 128 + int(getattr(exc, "signum", 2))
+    except Exception as exc:  # a bug: one line here, the traceback in a file (never on the terminal)
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="hil-error-", suffix=".txt", delete=False) as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+        print(f"error: {type(exc).__name__}: {exc} (a fault of hil; traceback in {fh.name})", file=sys.stderr)
+        return EXIT_BENCH

@@ -71,6 +71,9 @@ def error_problem(error: ErrorDetails) -> tuple[str, str]:
 def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     """Every pydantic error as (field, expected), the one `first_error` picks first."""
     errors = exc.errors()
+    # a misspelt key also makes the real one "missing": that echo is left out, the misspelling shown
+    misspelt = {e["loc"][:-1] for e in errors if e["type"] == "extra_forbidden"}
+    errors = [e for e in errors if not (e["type"] == "missing" and e["loc"][:-1] in misspelt)]
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # as first_error
     return [error_problem(first)] + [error_problem(e) for e in errors if e is not first]
 

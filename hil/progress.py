@@ -106,6 +106,8 @@ class Progress:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """In place of pytest's terminal reporter (its options stay defined: plugins read them)."""
+    if config.option.collectonly:  # `hil run --list` prints its own table
+        return
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is not None:
         config.pluginmanager.unregister(terminal)

@@ -103,6 +103,12 @@ class _Collector:
     def __init__(self) -> None:
         self.items: list[pytest.Item] = []
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:  # the table below is the whole output
+            config.pluginmanager.unregister(terminal)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.items = list(session.items)
 
@@ -110,7 +116,7 @@ class _Collector:
 def print_list(plan_args: list[str]) -> int:
     """requirement -> tests for the chosen profile and selection; nothing is run."""
     collector = _Collector()
-    code = pytest.main([*plan_args, "--collect-only", "-qq"], plugins=[collector])
+    code = pytest.main([*plan_args, "--collect-only"], plugins=[collector])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_USAGE
     by_req: dict[str, list[str]] = {}
@@ -182,8 +188,9 @@ def finish(out: Path, code: int, signum: int | None, args: argparse.Namespace) -
                 print(f"hil: no junit.xml ({type(exc).__name__}: {exc})", file=sys.stderr)
     if args.junit and (out / "junit.xml").exists():
         target = Path(args.junit)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / "junit.xml", target)
+        if target.resolve() != (out / "junit.xml").resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out / "junit.xml", target)
     for label, name in (
         ("junit", "junit.xml"),
         ("html", "report.html"),
