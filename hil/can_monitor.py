@@ -138,6 +138,9 @@ def open_bus(interface: str, channel: str, bitrate: int, **kwargs: Any) -> can.B
     params: dict[str, Any] = {"interface": interface, "channel": channel}
     # python-can's socketcand client warns on every read that ends inside a frame (harmless)
     logging.getLogger("can.interfaces.socketcand.socketcand").setLevel(logging.ERROR)
+    # python-can's pcan module warns on import that the optional `uptime` package is missing: the
+    # monitor stamps frames with the station clock, not the adapter's, so that is noise here
+    logging.getLogger("can.pcan").addFilter(lambda record: "uptime library" not in record.getMessage())
     if interface == "socketcand":
         params.update(host=kwargs["host"], port=kwargs["port"])
     else:

@@ -1,8 +1,9 @@
 """The `hil` command line: run plans, serve the simulated lab, print DUT settings, verify records.
 
-Exit codes: 0 all passed, 1 a test failed, 2 bad usage or bad configuration (a one-paragraph
-message naming the file and field, no traceback); `hil run` stopped by a signal: 128 + its number
-(130 Ctrl-C, 143 SIGTERM), after the outputs were made safe and the record sealed.
+Exit codes: 0 all passed, 1 a test failed, 2 bad usage or bad configuration (one line per
+problem naming the file and field, no traceback), 3 a bench error (the DUT could not be judged);
+`hil run` stopped by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM), after the outputs were
+made safe and the record sealed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from hil.station.model import StationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-#: `hil run`: the bench or the DUT could not be tested (e.g. an unusable serial read from the DUT)
+#: `hil run`: a bench error (instrument, bus, lab): the DUT could not be judged, its requirements
+#: are INCONCLUSIVE (the record's end entry lists them); CI may retry on this code only
 EXIT_BENCH = 3
 #: `hil report`: the record verifies but has no end entry (the run was interrupted)
 EXIT_INCOMPLETE = 3
@@ -38,60 +40,6 @@ def _settings_model(dut: str) -> type[BaseModel]:
 def load_firmware(dut: str, path: Path) -> dict[str, Any]:
     """Validate a firmware settings file for a DUT; returns it as a plain dict."""
     return load_model(path, _settings_model(dut)).model_dump(mode="json")
-
-
-def check_reachable(station_file: Path, station: StationModel) -> None:
-    """On a real bench, connect to every instrument and open the DUT's buses before the plan starts.
-
-    Nothing is sent. An unreachable one is bad configuration (exit 2 naming the station file and
-    field), not a failed test: nothing of the DUT was tested. A simulated station's lab is started
-    by the fixtures, so it is not checked here.
-    """
-    import contextlib
-    import re
-    import socket
-
-    import serial
-
-    from hil.can_monitor import open_bus
-    from hil.errors import BenchError, InstrumentError
-    from hil.instruments.transport import VisaTransport
-
-    for name, inst in station.instruments.items():
-        field = f"instruments.{name}.resource"
-        tcp = re.match(
-            r"^TCPIP\d*::([^:]+)::(?:(\d+)::SOCKET|hislip\d+(?:,(\d+))?::INSTR|.*INSTR)$", inst.resource
-        )
-        try:
-            if tcp:  # LAN: a TCP connection (raw socket port, HiSLIP 4880, VXI-11 portmapper 111)
-                hislip = "hislip" in inst.resource.lower()
-                port = int(tcp[2] or tcp[3] or (4880 if hislip else 111))
-                socket.create_connection((tcp[1], port), timeout=inst.timeout_s).close()
-            else:
-                VisaTransport(name, inst.resource, timeout_s=inst.timeout_s).close()
-        except (OSError, InstrumentError) as exc:
-            detail = exc.detail if isinstance(exc, InstrumentError) else (exc.strerror or str(exc))
-            raise ConfigError(
-                str(station_file), field, f"an instrument reachable at {inst.resource} ({detail})"
-            ) from None
-    can_bus = station.buses.can
-    if can_bus is not None:
-        try:
-            bus = open_bus(
-                can_bus.interface, can_bus.channel, can_bus.bitrate, host=can_bus.host, port=can_bus.port
-            )
-        except BenchError as exc:
-            raise ConfigError(str(station_file), "buses.can", f"a CAN bus that opens ({exc})") from None
-        with contextlib.suppress(Exception):
-            bus.shutdown()
-    rs485 = station.buses.rs485
-    if rs485 is not None:
-        try:
-            serial.serial_for_url(rs485.url, baudrate=rs485.baudrate, timeout=rs485.timeout_s).close()
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise ConfigError(
-                str(station_file), "buses.rs485.url", f"a serial port that opens ({exc})"
-            ) from None
 
 
 def _default_out(dut: str) -> Path:
@@ -108,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     from hil.station import interrupts
-    from hil.station.station import load_station, require_limits
+    from hil.station.station import require_limits
 
     if getattr(args, "place", None):  # held through labgrid for the run (docs/labgrid.md)
         from hil.labgrid.run import run_on_place
@@ -119,7 +67,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if station_file is None:
         family = family or registry.dut_family("bms12100")
         station_file = ROOT / family.default_station
-    station = load_station(station_file)
+    from hil.station import check
+
+    checked = check.check(station_file, probe_bench=False)  # the file first; the bench below
+    checked.raise_first()
+    station = checked.station
+    assert station is not None
     if family is None:
         family = registry.dut_family(station.dut.name)
     elif station.dut.name != family.name:
@@ -129,22 +82,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hil.uncertainty import require_accuracy
 
     require_accuracy(station, station_file, getattr(registry.load(family.bench), "ACCURACY_NEEDS", ()))
-    if args.firmware:
-        if not station.simulated:
+    firmware = args.dut_config or args.firmware
+    if firmware:
+        if not station.simulated and not args.dut_config:
             raise UsageError("--firmware configures the simulated twin; this station is real hardware")
         if station.sim is not None and station.sim.attach:
-            raise UsageError("--firmware: the station attaches to a running lab; give it to `hil sim serve`")
-        load_firmware(family.name, Path(args.firmware))
+            raise UsageError("--dut-config: the station attaches to a running lab; give it to `hil sim serve`")
+        load_firmware(family.name, Path(firmware))
     from hil.spec import load_spec
 
     load_spec(ROOT / family.spec)  # the plan is parametrised from it: refuse a broken one up front
-    if not station.simulated:
-        check_reachable(station_file, station)
-    out = Path(args.out) if args.out else _default_out(family.name)
-    out.mkdir(parents=True, exist_ok=True)
-    from hil.diskspace import check_free_space
+    from hil import runopts
 
-    check_free_space(out, args.profile)  # a record cut short by a full disk is no evidence
+    runopts.check_selection(ROOT / family.spec, args)
+    out = Path(args.out) if args.out else _default_out(family.name)
+    if not station.simulated and not args.list:  # each instrument asked who it is, the buses opened
+        if not runopts.probe_bench(station_file, station, out / "station-check.log"):
+            return EXIT_USAGE
     plan_dir = ROOT / family.plan_dir
     pytest_args = [
         str(plan_dir),
@@ -152,16 +106,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--hil-station={station_file}",
         f"--hil-profile={args.profile}",
         f"--hil-out={out}",
-        f"--junitxml={out / 'junit.xml'}",
-        "-o",
-        "junit_family=xunit2",
-        "-q",
+        *runopts.pytest_options(args),
     ]
-    if args.firmware:
-        pytest_args.append(f"--hil-firmware={args.firmware}")
+    if firmware:  # the twin's settings; on a real bench the unit's declared configuration
+        pytest_args.append(f"--hil-{'firmware' if station.simulated else 'dut-config'}={firmware}")
     if args.seed is not None:
         pytest_args.append(f"--hil-seed={args.seed}")
-    for option in ("operator", "socket", "lot", "sampling"):
+    for option in ("socket", "lot", "sampling"):
         if getattr(args, option, None):
             pytest_args.append(f"--hil-{option}={getattr(args, option)}")
     pytest_args += identity_args
@@ -177,6 +128,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.db:
         pytest_args.append(f"--hil-db={args.db}")
     pytest_args += args.pytest_args
+    if args.list:
+        return runopts.print_list(pytest_args)
+    out.mkdir(parents=True, exist_ok=True)
+    from hil.diskspace import check_free_space
+
+    check_free_space(out, args.profile)  # a record cut short by a full disk is no evidence
     from hil.locks import hold_run_locks
 
     locks = hold_run_locks(station, out)  # a second run on this bench or into this folder: exit 2
@@ -187,24 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         signum = interrupts.last_signal()
         interrupts.uninstall()
         locks.release()
-    print(f"record: {out / 'record.jsonl'}")
-    for label, name in (
-        ("junit", "junit.xml"),
-        ("html", "report.html"),
-        ("pdf", "report.pdf"),
-        ("allure", "allure-results"),
-    ):
-        if (out / name).exists():
-            print(f"{label + ':':8}{out / name}")
-    if code == pytest.ExitCode.OK:
-        return EXIT_OK
-    if code == pytest.ExitCode.TESTS_FAILED:
-        return EXIT_FAILED
-    if code == pytest.ExitCode.INTERRUPTED:
-        return 128 + (signum or 2)  # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP
-    if code == EXIT_BENCH:
-        return EXIT_BENCH
-    return EXIT_USAGE
+    return runopts.finish(out, code, signum, args)
 
 
 def _identity_args(args: argparse.Namespace, family: registry.DutFamily) -> list[str]:
@@ -367,7 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hil", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a DUT's test plan on a station")
+    from hil import runopts
+    from hil.station import commands as station_commands
+
+    run = sub.add_parser(
+        "run",
+        help="run a DUT's test plan on a station",
+        epilog=runopts.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--station", help="station file (default: the DUT's simulated station)")
     run.add_argument("--dut", help="DUT family (default: the station's, else bms12100)")
     run.add_argument(
@@ -377,10 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="eol: unit rows tested, design rows by read-back; audit: eol plus the design rows' tests",
     )
     run.add_argument("--sampling", help="which sampling made this unit an audit unit (shown in the report)")
-    run.add_argument("--firmware", help="firmware settings file for the simulated twin")
+    run.add_argument("--firmware", help="deprecated spelling of --dut-config")
     run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
     run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")
-    run.add_argument("--seed", type=int, help="noise seed of the simulated lab")
+    run.add_argument("--seed", type=int, help="noise seed of the simulated lab (not a seed document)")
     run.add_argument("--customer", help="the customer the item is tested for (on the report)")
     run.add_argument(
         "--item-received", metavar="YYYY-MM-DD", help="date the item was received (on the report)"
@@ -410,11 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--coordinator", help="labgrid coordinator HOST:PORT (default $LG_COORDINATOR, else 127.0.0.1:20408)"
     )
     run.add_argument("--wait", action="store_true", help="--place: wait while someone else holds it")
-    run.add_argument("--operator", help="who runs the unit (record header `operator`; default: the OS user)")
     run.add_argument("--socket", help="socket of a production line (record header `socket`)")
     run.add_argument("--lot", help="production lot (record header `lot`)")
+    runopts.add_run_options(run)
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
+    station_commands.add_parser(sub)
 
     labgrid = sub.add_parser("labgrid", help="benches shared through labgrid (docs/labgrid.md)")
     labgrid_sub = labgrid.add_subparsers(dest="labgrid_command", required=True)
@@ -494,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except ConfigError as exc:
-        print(f"error: {exc.file}: field '{exc.field}': expected {exc.expected}", file=sys.stderr)
+        for line in exc.lines():
+            print(line, file=sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -505,3 +455,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
         return 128 + int(getattr(exc, "signum", 2))
+    except Exception as exc:  # a bug: one line here, the traceback in a file (never on the terminal)
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="hil-error-", suffix=".txt", delete=False) as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+        print(f"error: {type(exc).__name__}: {exc} (a fault of hil; traceback in {fh.name})", file=sys.stderr)
+        return EXIT_BENCH

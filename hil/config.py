@@ -47,22 +47,43 @@ def first_error(exc: ValidationError) -> ErrorDetails:
     return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
 
 
-def validation_to_config_error(path: Path | str, exc: ValidationError) -> ConfigError:
-    """The first pydantic error (see `first_error`) as a ConfigError: file, dotted field, expectation."""
-    first = first_error(exc)
-    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    given = first.get("input")
-    expected = first["msg"]
-    if first["type"] == "value_error":  # our own validators' sentences, without pydantic's prefix
-        expected = expected.removeprefix("Value error, ")
-    if first["type"] not in ("missing", "extra_forbidden") and not isinstance(given, dict | list):
+def _phrase(message: str) -> str:
+    """pydantic's sentence as what was expected ("Input should be a valid integer" -> "a valid integer")."""
+    for prefix in ("Value error, ", "Input should be ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if message == "Field required":
+        return "a value (required field)"
+    return message
+
+
+def error_problem(error: ErrorDetails) -> tuple[str, str]:
+    """One pydantic error as (dotted field, what was expected)."""
+    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    given = error.get("input")
+    expected = _phrase(error["msg"])
+    if error["type"] not in ("missing", "extra_forbidden") and not isinstance(given, dict | list):
         expected = f"{expected} (got {given!r})"
-    if first["type"] == "extra_forbidden":
+    if error["type"] == "extra_forbidden":
         expected = "no such field (unknown key)"
-    more = len(exc.errors()) - 1
-    if more:
-        expected += f" [and {more} more problem{'s' if more > 1 else ''}]"
-    return ConfigError(str(path), field, expected)
+    return field, expected
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """Every pydantic error as (field, expected), the one `first_error` picks first."""
+    errors = exc.errors()
+    # a misspelt key also makes the real one "missing": that echo is left out, the misspelling shown
+    misspelt = {e["loc"][:-1] for e in errors if e["type"] == "extra_forbidden"}
+    errors = [e for e in errors if not (e["type"] == "missing" and e["loc"][:-1] in misspelt)]
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # as first_error
+    return [error_problem(first)] + [error_problem(e) for e in errors if e is not first]
+
+
+def validation_to_config_error(path: Path | str, exc: ValidationError) -> ConfigError:
+    """Every pydantic error as one ConfigError (see `first_error`): file, dotted field, expectation;
+    the further problems ride along in `more`, one line each when printed."""
+    problems = validation_problems(exc)
+    field, expected = problems[0]
+    return ConfigError(str(path), field, expected, more=problems[1:])
 
 
 def load_model(path: Path, model: type[M]) -> M:
@@ -82,8 +103,5 @@ def load_model(path: Path, model: type[M]) -> M:
         problems = loaded.config_problems()
         if problems:
             field, expected = problems[0]
-            more = len(problems) - 1
-            if more:
-                expected += f" [and {more} more problem{'s' if more > 1 else ''}]"
-            raise ConfigError(str(path), field, expected)
+            raise ConfigError(str(path), field, expected, more=problems[1:])
     return loaded

@@ -12,11 +12,26 @@ class HilError(Exception):
 class ConfigError(HilError):
     """A file given by the user is malformed: names the file, the field and what was expected."""
 
-    def __init__(self, file: str, field: str, expected: str) -> None:
+    def __init__(
+        self, file: str, field: str, expected: str, more: list[tuple[str, str]] | None = None
+    ) -> None:
         self.file = file
         self.field = field
         self.expected = expected
+        #: further problems of the same file, (field, expected) each: every one is listed
+        self.more = list(more or [])
         super().__init__(f"{file}: {field}: {expected}")
+
+    def lines(self) -> list[str]:
+        """One line per problem, as the command line prints them."""
+        return [problem_line(self.file, f, e) for f, e in [(self.field, self.expected), *self.more]]
+
+
+def problem_line(file: str, field: str, expected: str) -> str:
+    """`error: FILE: field 'F': expected E`; a problem of the whole file (field "-") names no field."""
+    if field == "-":
+        return f"error: {file}: expected {expected}"
+    return f"error: {file}: field '{field}': expected {expected}"
 
 
 class UsageError(HilError):

@@ -10,6 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -40,3 +42,13 @@ def shared_root() -> Path:
 
 
 SHARED = shared_root()
+
+
+def require_shared(path: Path, what: str) -> Path:
+    """`path` under SHARED; a clone without the shared documents skips the test, saying why."""
+    if not path.is_file():
+        pytest.skip(
+            f"{what} ({path}) is not here: a clone without the project's shared documents "
+            "(put them in ../shared or point HIL_SHARED at them to run this comparison)"
+        )
+    return path

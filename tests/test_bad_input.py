@@ -120,7 +120,7 @@ def assert_refused(code: int, stderr: str, file: Path | str, field: str) -> str:
     assert "Traceback" not in stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
-    prefix = f"error: {file}: field '{field}': expected "
+    prefix = f"error: {file}: field '{field}': expected " if field != "-" else f"error: {file}: expected "
     assert lines[0].startswith(prefix), lines[0]
     assert len(lines[0]) > len(prefix) + 3  # says what was expected
     return lines[0]

@@ -42,7 +42,7 @@ def assert_one_error_line(result: subprocess.CompletedProcess[str], file: Path, 
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    prefix = f"error: {file}: field '{field}': expected "
+    prefix = f"error: {file}: field '{field}': expected " if field != "-" else f"error: {file}: expected "
     assert lines[0].startswith(prefix), lines[0]
     assert len(lines[0]) > len(prefix)
     return lines[0]

@@ -2,8 +2,8 @@
 
 The IDs are embedded below so the check runs without the shared folder; the reading
 (/work/shared/specs/prohelion-d1000-gen2.md) and the vendor's parameter table
-(references/prohelion-d1000-gen2/Configuration_Parameters.md) are parsed too, and a missing file is
-a failure, not a skip.
+(references/prohelion-d1000-gen2/Configuration_Parameters.md) are parsed too; a clone without them
+skips those comparisons, saying why.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from shared_docs import SHARED
+from shared_docs import SHARED, require_shared
 
 from hil.duts.prohelion_d1000_gen2 import dbc
 from hil.spec import Requirement, SpecFile, load_spec
@@ -95,7 +95,7 @@ def parse_parameters(text: str) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def parameters() -> dict[str, dict[str, str]]:
-    assert PARAMETERS_PATH.is_file(), f"the vendor's parameter table {PARAMETERS_PATH} is missing"
+    require_shared(PARAMETERS_PATH, "the vendor's parameter table")
     params = parse_parameters(PARAMETERS_PATH.read_text(encoding="utf-8"))
     assert len(params) >= 30
     return params
@@ -134,7 +134,7 @@ def test_spec_has_exactly_the_ids(spec: SpecFile) -> None:
 
 
 def test_embedded_ids_equal_the_reading() -> None:
-    assert READING_PATH.is_file(), f"the reading {READING_PATH} is missing"
+    require_shared(READING_PATH, "the reading of the D1000 spec")
     found = ids_in_reading(READING_PATH.read_text(encoding="utf-8"))
     assert len(found) == len(set(found)), "an ID appears twice in the reading"
     assert tuple(found) == IDS

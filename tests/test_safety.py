@@ -582,7 +582,7 @@ BAD_LIMIT_FIELDS = {
         "instruments.charger.limits.current_slew_max",
         "a slew limit the keysight-n8900 driver can program (it can: voltage)",
     ),
-    "dut_limit_missing.yaml": ("dut.limits.charge_current_max", "Field required"),
+    "dut_limit_missing.yaml": ("dut.limits.charge_current_max", "a value (required field)"),
     "dut_limit_not_a_number.yaml": ("dut.limits.cell_voltage_max", "valid number"),
     "dut_limit_unknown_key.yaml": ("dut.limits.max_cell_voltage", "unknown key"),
     "dut_temperature_reversed.yaml": ("dut.limits", "temperature: the minimum 60 is above the maximum 50"),

@@ -45,7 +45,7 @@ WIRING: dict[str, tuple[RoleKind, str, dict[str, str]]] = {
 #: bad station file -> (the field the error names, a phrase of what was expected)
 BAD_FIELDS = {
     "unknown_top_level_key.yaml": ("descripton", "unknown key"),
-    "missing_resource.yaml": ("instruments.charger.resource", "Field required"),
+    "missing_resource.yaml": ("instruments.charger.resource", "a value (required field)"),
     "bitrate_not_int.yaml": ("buses.can.bitrate", "valid integer"),
     "unknown_driver.yaml": ("instruments.charger.driver", "'keysight-n9999'"),
     "role_not_driver.yaml": ("instruments.charger.role", "'power_supply' for driver keysight-n8900"),

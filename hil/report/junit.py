@@ -47,8 +47,25 @@ def _case(test: TestResult) -> ET.Element:
     return case
 
 
+def _unfinished(run: RunReport) -> list[TestResult]:
+    """The test in progress when the run ended (an error) and the tests never started (skipped)."""
+    end = run.end or {}
+    known = set(run.tests)
+    reason = str(end.get("reason") or "the run ended early")
+    added: list[TestResult] = []
+    current = end.get("in_progress")
+    if current and current not in known:
+        added.append(TestResult(str(current)))  # outcome "interrupted": reported as an error
+    for nodeid in end.get("not_run") or []:
+        if nodeid not in known and nodeid != current:
+            test = TestResult(str(nodeid))
+            test.outcome, test.message = "skipped", f"not run: {reason}"
+            added.append(test)
+    return added
+
+
 def write_junit(run: RunReport, out: Path) -> Path:
-    tests = list(run.tests.values())
+    tests = list(run.tests.values()) + _unfinished(run)
     failures = sum(1 for t in tests if t.outcome == "failed" and t.failed_measurements)
     errors = sum(
         1

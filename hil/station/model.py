@@ -218,6 +218,12 @@ class StationModel(_Strict):
         default={}, description="bench-specific expectations, e.g. voltage_protection_delay_max_s"
     )
     sim: SimModel | None = None
+    visa_library: str = Field(
+        default="@py",
+        description="the VISA library pyvisa opens instruments with: @py (pyvisa-py, the default), "
+        "@ivi (an installed IVI VISA such as NI-VISA or Keysight IO Libraries) or the path of a VISA "
+        "shared library",
+    )
 
     @field_validator("lab", mode="before")
     @classmethod

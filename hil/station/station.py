@@ -79,41 +79,19 @@ CONTROL_TIMEOUT_S = 10.0
 
 
 def load_station(path: Path) -> StationModel:
-    """Read and validate a station file."""
-    station = load_model(path, StationModel)
-    for name, inst in station.instruments.items():
-        if inst.driver not in registry.INSTRUMENTS:
-            known = ", ".join(sorted(registry.INSTRUMENTS))
-            raise ConfigError(
-                str(path), f"instruments.{name}.driver", f"one of: {known} (got {inst.driver!r})"
-            )
-        kind = registry.INSTRUMENTS[inst.driver][0]
-        if kind != inst.role:
-            raise ConfigError(
-                str(path),
-                f"instruments.{name}.role",
-                f"{kind!r} for driver {inst.driver} (got {inst.role!r})",
-            )
-        _check_slew(path, name, inst)
-    if station.dut.name not in registry.DUTS:
-        known = ", ".join(sorted(registry.DUTS))
-        raise ConfigError(str(path), "dut.name", f"one of: {known} (got {station.dut.name!r})")
-    return station
+    """Read and validate a station file (schema, drivers, roles, slew limits, DUT family).
 
+    Every problem is raised at once (`ConfigError.more`); what the DUT family's plan needs is
+    checked by `hil.station.check` before a run.
+    """
+    from hil.station import check
 
-def _check_slew(path: Path, name: str, inst: InstrumentModel) -> None:
-    """A slew limit the instrument cannot program would be a promise the bench does not keep."""
-    for quantity in ("voltage", "current"):
-        if getattr(inst.limits, f"{quantity}_slew_max") is None:
-            continue
-        driver = registry.load(registry.instrument_entry(inst.driver)[1])
-        if quantity not in getattr(driver, "SLEW", frozenset()):
-            can = ", ".join(sorted(getattr(driver, "SLEW", ()))) or "none"
-            raise ConfigError(
-                str(path),
-                f"instruments.{name}.limits.{quantity}_slew_max",
-                f"a slew limit the {inst.driver} driver can program (it can: {can})",
-            )
+    result = check.parse(path)
+    if result.station is not None:
+        result.problems += check.model_problems(result.station)
+    result.raise_first()
+    assert result.station is not None
+    return result.station
 
 
 def require_limits(station: StationModel, path: Path) -> None:
@@ -296,7 +274,9 @@ class Station:
                 calibration_due=inst.calibration_due.isoformat(),
                 retries=inst.retries,
             )
-            transport = VisaTransport(name, inst.resource, timeout_s=inst.timeout_s)
+            transport = VisaTransport(
+                name, inst.resource, timeout_s=inst.timeout_s, visa_library=self.model.visa_library
+            )
             driver = driver_cls(info, transport)
             if not isinstance(driver, ScpiInstrument):
                 raise BenchError(f"{name}: driver {inst.driver} is not an instrument driver")
