@@ -221,3 +221,25 @@ def test_each_altered_artefact_is_named_on_its_own_line(copy: Path) -> None:
         str(copy / "can.asc"),
         str(copy / "sim.log"),
     ]
+
+
+def test_rejudge_uses_the_recorded_rule_and_expected_states() -> None:
+    """Guarded results are re-judged under their own rule; observations against their expected state."""
+    from hil.measure import DecisionRule, equals, within
+    from hil.report.integrity import rejudge
+
+    guarded = DecisionRule.parse("guarded")
+    near = within("CV-OVP", "trip point", 3678.0, "mV", 1.0, low=3620.0, high=3680.0, uncertainty=5.0)
+    entries = [
+        {"type": "measurement", "seq": 1, **near.judged(guarded).to_json()},  # conditional-pass: honest
+        {"type": "measurement", "seq": 2, **{**near.judged(guarded).to_json(), "verdict": "pass"}},
+        {"type": "measurement", "seq": 3, **equals("CV-OVP", "tripped", True, True, 2.0).to_json()},
+        {"type": "measurement", "seq": 4, **{**equals("CV-OVP", "tripped", False, True, 2.0).to_json()},
+         "verdict": "pass"},
+    ]  # fmt: skip
+    found = rejudge(entries)
+    assert [(d.seq, d.recorded, d.derived) for d in found] == [
+        (2, "pass", "conditional-pass"),
+        (4, "pass", "fail"),
+    ]
+    assert "under the guarded:1 rule" in found[0].describe()

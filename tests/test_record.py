@@ -271,3 +271,24 @@ def test_cli_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert err.strip() == (
         f"{record}: ALTERED or damaged: line 2 (seq 1): altered: the entry does not match its hash"
     )
+
+
+def test_resume_continues_an_open_chain_and_refuses_a_closed_or_damaged_one(tmp_path: Path) -> None:
+    """The chain of a file that grows over time (authorisations.jsonl): each writer continues it."""
+    path = tmp_path / "chain.jsonl"
+    first = Recorder(path, run_id="run-1", resume=True)
+    first.write("header", purpose="test")
+    first.close()
+    second = Recorder(path, resume=True)
+    assert (second.run_id, second.entries) == ("run-1", 1)
+    second.write("authorisation", revision=1)
+    second.close()
+    entries, result = read_entries(path)
+    assert result.ok and [e["seq"] for e in entries] == [0, 1]
+    path.write_bytes(path.read_bytes().replace(b'"revision": 1', b'"revision": 2'))
+    with pytest.raises(RecordClosedError, match="cannot continue the chain: ALTERED"):
+        Recorder(path, resume=True)
+    with pytest.raises(
+        RecordClosedError, match=r"cannot continue the chain: .*INCOMPLETE: the run was interrupted"
+    ):
+        Recorder(write_record(tmp_path / "ended", status="interrupted"), resume=True)
