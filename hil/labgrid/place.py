@@ -132,7 +132,7 @@ def _acquire(session: _Session, name: str, wait: bool, on_wait: Callable[[str], 
         if not wait:
             raise BusyError(f"{busy}; --wait to wait for it")
         if not waiting:
-            on_wait(f"waiting for {busy}")
+            on_wait(f"waiting, {busy}")
             waiting = True
         session.pause(WAIT_POLL_S)
 
