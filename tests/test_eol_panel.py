@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from eol_panel import SIM_SERIAL, Operator, browser, panel, record_entries, run_folders, write_line
 from hilcli import settings_file
 from pypdf import PdfReader
@@ -216,3 +217,38 @@ def test_ctrl_c_on_hil_eol_stops_the_running_units_the_safe_way(tmp_path: Path) 
     entries = record_entries(folder)
     assert entries[-1]["status"] == "interrupted" and entries[-2]["safe"] is True
     assert "^FDSTOPPED^FS" in (folder / "label.zpl").read_text()
+
+
+def test_two_sockets_run_in_parallel_on_one_panel(tmp_path: Path, driver: WebDriver) -> None:
+    plan_step = Path(__file__).parent / "data" / "operator_plan" / "operator_questions.py"
+    s2 = {"pytest_args": [str(plan_step), "--hil-requirement", "OPERATOR-DEMO"]}  # asks, needs no serial
+    line = write_line(tmp_path, pytest_args=[])
+    data = yaml.safe_load(line.read_text())
+    data["sockets"] = [
+        {**data["sockets"][0], "name": "S1", "pytest_args": ["--hil-requirement", "CV-OVP"]},
+        {**data["sockets"][0], "name": "S2", **s2},
+    ]
+    line.write_text(yaml.safe_dump(data))
+    with panel(line) as (url, _):
+        op = Operator(driver, url)
+        op.sign_in("Jo")
+        op.scan(SIM_SERIAL, "S1")
+        op.start("S1")
+        op.scan("UNIT-0002", "S2")
+        op.start("S2")
+        op.says("test-S1", "CV-OVP", 60)  # S1 under way while S2 asks its operator
+        op.says("prompt-text-S2", "Close the fixture", 60)
+        op.el("yes-S2").click()
+        op.says("prompt-text-S2", "Colour of the label", 30)
+        op.el("answer-S2").send_keys("green")
+        op.el("send-S2").click()
+        assert (op.verdict("S1"), op.verdict("S2")) == ("PASS", "PASS")
+    folders = run_folders(tmp_path)
+    spans = {}
+    for folder in folders:
+        entries = record_entries(folder)
+        spans[entries[0]["socket"]] = (entries[0]["started"], entries[-1]["ended"], entries[0]["lot"])
+    assert sorted(spans) == ["S1", "S2"]
+    (a0, a1, lot1), (b0, b1, lot2) = spans["S1"], spans["S2"]
+    assert a0 < b1 and b0 < a1  # the two units' runs overlapped in time
+    assert lot1 == lot2 == "L42"
