@@ -4,11 +4,14 @@ an operator question, and the retest policy."""
 from __future__ import annotations
 
 import json
+import signal
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from eol_panel import SIM_SERIAL, Operator, browser, panel, record_entries, run_folders, write_line
 from hilcli import settings_file
 from pypdf import PdfReader
@@ -164,3 +167,88 @@ def test_a_unit_answering_another_serial_is_an_error_naming_both(tmp_path: Path,
         op.says("unit-msg-S1", "DUT serial '12100A0000001' is not the expected '12100A0000002'")
     (folder,) = run_folders(tmp_path)
     assert "^FDERROR^FS" in (folder / "label.zpl").read_text()
+
+
+def test_an_operator_who_cannot_confirm_makes_the_unit_an_error_not_a_fail(
+    tmp_path: Path, driver: WebDriver
+) -> None:
+    plan_step = Path(__file__).parent / "data" / "operator_plan" / "operator_questions.py"
+    line = write_line(tmp_path, pytest_args=[str(plan_step), "--hil-requirement", "OPERATOR-DEMO"])
+    with panel(line) as (url, _):
+        op = Operator(driver, url)
+        op.sign_in("Hal")
+        op.scan(SIM_SERIAL)
+        op.start()
+        op.says("prompt-text-S1", "Close the fixture", 60)
+        op.el("no-S1").click()
+        assert op.verdict() == "ERROR"
+        op.says("unit-msg-S1", "operator did not confirm 'Close the fixture'")
+        assert op.text_now("failed-S1") == ""  # nothing of the unit was judged
+
+
+def _post(url: str, path: str, body: dict[str, str]) -> dict[str, object]:
+    request = urllib.request.Request(
+        url + path.lstrip("/"), data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request) as reply:
+        answer: dict[str, object] = json.loads(reply.read())
+        return answer
+
+
+def test_ctrl_c_on_hil_eol_stops_the_running_units_the_safe_way(tmp_path: Path) -> None:
+    line = write_line(tmp_path, pytest_args=["--hil-requirement", "CV-OVP", "--hil-pace"])
+    with panel(line) as (url, proc):
+        for path, body in (
+            ("api/signin", {"operator": "Ivy"}),
+            ("api/serial", {"socket": "S1", "serial": SIM_SERIAL}),
+        ):
+            assert _post(url, path, body) == {"ok": True}
+        assert _post(url, "api/start", {"socket": "S1"}) == {"ok": True}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            folders = run_folders(tmp_path)
+            record = folders[0] / "record.jsonl" if folders else None
+            if record and record.exists() and '"type": "station"' in record.read_text():
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)  # the operator ends `hil eol` with Ctrl-C
+        assert proc.wait(90) == 0
+    (folder,) = run_folders(tmp_path)
+    entries = record_entries(folder)
+    assert entries[-1]["status"] == "interrupted" and entries[-2]["safe"] is True
+    assert "^FDSTOPPED^FS" in (folder / "label.zpl").read_text()
+
+
+def test_two_sockets_run_in_parallel_on_one_panel(tmp_path: Path, driver: WebDriver) -> None:
+    plan_step = Path(__file__).parent / "data" / "operator_plan" / "operator_questions.py"
+    s2 = {"pytest_args": [str(plan_step), "--hil-requirement", "OPERATOR-DEMO"]}  # asks, needs no serial
+    line = write_line(tmp_path, pytest_args=[])
+    data = yaml.safe_load(line.read_text())
+    data["sockets"] = [
+        {**data["sockets"][0], "name": "S1", "pytest_args": ["--hil-requirement", "CV-OVP"]},
+        {**data["sockets"][0], "name": "S2", **s2},
+    ]
+    line.write_text(yaml.safe_dump(data))
+    with panel(line) as (url, _):
+        op = Operator(driver, url)
+        op.sign_in("Jo")
+        op.scan(SIM_SERIAL, "S1")
+        op.start("S1")
+        op.scan("UNIT-0002", "S2")
+        op.start("S2")
+        op.says("test-S1", "CV-OVP", 60)  # S1 under way while S2 asks its operator
+        op.says("prompt-text-S2", "Close the fixture", 60)
+        op.el("yes-S2").click()
+        op.says("prompt-text-S2", "Colour of the label", 30)
+        op.el("answer-S2").send_keys("green")
+        op.el("send-S2").click()
+        assert (op.verdict("S1"), op.verdict("S2")) == ("PASS", "PASS")
+    folders = run_folders(tmp_path)
+    spans = {}
+    for folder in folders:
+        entries = record_entries(folder)
+        spans[entries[0]["socket"]] = (entries[0]["started"], entries[-1]["ended"], entries[0]["lot"])
+    assert sorted(spans) == ["S1", "S2"]
+    (a0, a1, lot1), (b0, b1, lot2) = spans["S1"], spans["S2"]
+    assert a0 < b1 and b0 < a1  # the two units' runs overlapped in time
+    assert lot1 == lot2 == "L42"

@@ -277,7 +277,11 @@ class SocketRunner:
             verdict = "ERROR"
         failed = summary.failed_requirements
         message = ""
-        if verdict == "ERROR":
+        if (
+            verdict in ("PASS", "FAIL") and summary.bench_errors
+        ):  # the bench's problem: the unit is not judged
+            verdict, message = "ERROR", f"bench error: {summary.bench_errors[0]}"
+        elif verdict == "ERROR":
             message = _last_error(unit.folder / "hil-run.log") or f"hil run exit code {code}"
         elif verdict == "STOPPED":
             if summary.safe_state is None:

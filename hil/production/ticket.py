@@ -41,7 +41,10 @@ def _rows(summary: RecordSummary) -> str:
         value = m.get("value")
         shown = f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
         lo, hi = m.get("low"), m.get("high")
-        limits = f"{'' if lo is None else f'{lo:g}'} … {'' if hi is None else f'{hi:g}'}"
+        if lo is None and hi is None:
+            limits = "" if m.get("expected") is None else f"= {m['expected']}"
+        else:
+            limits = f"{'' if lo is None else f'{lo:g}'} … {'' if hi is None else f'{hi:g}'}"
         out.append(
             f"<tr><td>{html.escape(str(m.get('requirement', '')))}</td><td>{html.escape(str(m.get('name')))}"
             f"</td><td>{shown} {html.escape(str(m.get('unit', '')))}</td><td>{html.escape(limits)}</td>"
