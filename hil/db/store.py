@@ -43,8 +43,8 @@ class Attempt:
     status: str  # pass, fail, incomplete, error
     started: dt.datetime  # UTC, time-zone aware
     folder: Path
-    attempt: int
-    profile: str
+    attempt: int = 0  # 0: not numbered (read from a record outside the database)
+    profile: str = ""
 
 
 def naive_utc(when: dt.datetime) -> dt.datetime:

@@ -42,7 +42,12 @@ def cmd_eol(args: argparse.Namespace) -> int:
         line_dir = ROOT
     out = Path(args.out).resolve() if args.out else resolve(line_dir, model.out)
     out.mkdir(parents=True, exist_ok=True)
-    line = Line(model, line_dir, out)
+    from hil.db import ResultsDB, default_url
+
+    db = ResultsDB(model.db or default_url(out))  # the units' runs index themselves here when sealed
+    if model.mes is not None:
+        db.set_mes_url(model.mes.url)
+    line = Line(model, line_dir, out, history=db)
     try:
         server = PanelServer(line, args.host, args.port)
     except OSError as exc:
@@ -65,6 +70,7 @@ def cmd_eol(args: argparse.Namespace) -> int:
     finally:
         print("stopping: running units go to their safe state and seal their records", file=sys.stderr)
         line.shutdown()
+        db.close()
         server.shutdown()
         server.server_close()
         for s, handler in previous.items():

@@ -13,15 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class Attempt:
-    """One earlier run of a unit: status "pass", "fail", "incomplete" or "error"."""
-
-    run_id: str
-    status: str
-    started: dt.datetime
-    folder: Path
+from hil.db.store import Attempt
 
 
 class UnitHistory(Protocol):

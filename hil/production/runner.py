@@ -196,6 +196,8 @@ class SocketRunner:
         cmd += ["--socket", self.name, "--lot", self.line.lot, "--out", str(folder), "--reports", "junit"]
         if self.sock.firmware:
             cmd += ["--firmware", str(resolve(self.line_dir, self.sock.firmware))]
+        if self.line.db:
+            cmd += ["--db", self.line.db]
         if unit.sampling:
             cmd += ["--sampling", unit.sampling]
         return [*cmd, "--", *self.line.pytest_args, *self.sock.pytest_args]
