@@ -128,6 +128,12 @@ def test_import_is_idempotent_on_the_record_sha256(db: ResultsDB, tmp_path: Path
     copy.mkdir()
     (copy / "record.jsonl").write_bytes((folder / "record.jsonl").read_bytes())
     assert db.import_run(copy) == 0
+    # the folder was reused: its record moved to previous/; importing it there updates the path
+    moved = folder / "previous" / "20261201-080000" / "record.jsonl"
+    moved.parent.mkdir(parents=True)
+    (folder / "record.jsonl").rename(moved)
+    assert db.import_run(moved.parent) == 0
+    assert db.attempts("SN3")[0].folder == moved.parent.resolve()
     with db.session() as s:
         assert len(s.scalars(select(Run)).all()) == 1
         assert len(s.scalars(select(MeasurementRow)).all()) == len(CHECKS)
