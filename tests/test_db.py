@@ -79,6 +79,34 @@ def test_schema_matches_the_models(db: ResultsDB) -> None:
     assert diff == []
 
 
+def test_an_older_schema_is_upgraded_on_open(db_url: str, tmp_path: Path) -> None:
+    """A database at the first revision, with a run in it, is migrated to the head by ResultsDB()."""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    with ResultsDB(db_url) as db:
+        # ResultsDB upgraded it already; go back to 0001 with a run inside, then open again
+        assert db.import_run(write_run(tmp_path / "old", RunSpec("OLD1", 0))) == 1
+        with db.engine.begin() as connection:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0001")
+            names = {ix["name"] for ix in inspect(connection).get_indexes("measurement")}
+            assert "ix_measurement_req_run_verdict" not in names
+    with ResultsDB(db_url) as db:
+        with db.engine.connect() as connection:
+            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == HEAD_REVISION
+            names = {ix["name"] for ix in inspect(connection).get_indexes("measurement")}
+            assert "ix_measurement_req_run_verdict" in names
+        assert [a.status for a in db.attempts("OLD1")] == ["pass"]
+
+
 def test_a_run_is_indexed_from_its_record(db: ResultsDB, tmp_path: Path) -> None:
     folder = write_run(tmp_path / "r1", RunSpec("SN001", 5, 42.5, fail=("ACC-CT",), socket="s3", lot="L7"))
     assert db.import_run(folder) == 1
