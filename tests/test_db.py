@@ -17,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from db_records import CHECKS, T0, RunSpec, write_run
-from hilcli import hil
+from hilcli import hil, settings_file
 from pgserver import PostgresServer, postgres_server
 from sqlalchemy import select
 
@@ -79,6 +79,34 @@ def test_schema_matches_the_models(db: ResultsDB) -> None:
     assert diff == []
 
 
+def test_an_older_schema_is_upgraded_on_open(db_url: str, tmp_path: Path) -> None:
+    """A database at the first revision, with a run in it, is migrated to the head by ResultsDB()."""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    with ResultsDB(db_url) as db:
+        # ResultsDB upgraded it already; go back to 0001 with a run inside, then open again
+        assert db.import_run(write_run(tmp_path / "old", RunSpec("OLD1", 0))) == 1
+        with db.engine.begin() as connection:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0001")
+            names = {ix["name"] for ix in inspect(connection).get_indexes("measurement")}
+            assert "ix_measurement_req_run_verdict" not in names
+    with ResultsDB(db_url) as db:
+        with db.engine.connect() as connection:
+            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == HEAD_REVISION
+            names = {ix["name"] for ix in inspect(connection).get_indexes("measurement")}
+            assert "ix_measurement_req_run_verdict" in names
+        assert [a.status for a in db.attempts("OLD1")] == ["pass"]
+
+
 def test_a_run_is_indexed_from_its_record(db: ResultsDB, tmp_path: Path) -> None:
     folder = write_run(tmp_path / "r1", RunSpec("SN001", 5, 42.5, fail=("ACC-CT",), socket="s3", lot="L7"))
     assert db.import_run(folder) == 1
@@ -128,6 +156,12 @@ def test_import_is_idempotent_on_the_record_sha256(db: ResultsDB, tmp_path: Path
     copy.mkdir()
     (copy / "record.jsonl").write_bytes((folder / "record.jsonl").read_bytes())
     assert db.import_run(copy) == 0
+    # the folder was reused: its record moved to previous/; importing it there updates the path
+    moved = folder / "previous" / "20261201-080000" / "record.jsonl"
+    moved.parent.mkdir(parents=True)
+    (folder / "record.jsonl").rename(moved)
+    assert db.import_run(moved.parent) == 0
+    assert db.attempts("SN3")[0].folder == moved.parent.resolve()
     with db.session() as s:
         assert len(s.scalars(select(Run)).all()) == 1
         assert len(s.scalars(select(MeasurementRow)).all()) == len(CHECKS)
@@ -389,19 +423,39 @@ def test_mes_flush_reports_an_unreachable_mes(tmp_path: Path, capsys: pytest.Cap
 def test_hil_run_indexes_the_sealed_record_in_postgresql(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
+    """A unit fails (its over-voltage trip moved to 3.70 V), is retested with the released
+    firmware and passes: both runs indexed by `hil run --db`, numbered, judged as the report does."""
     url = postgres_server.database()
-    out = tmp_path / "runs" / "run1"
-    result = hil(
-        "run", "--profile", "eol", "--reports", "none", "--out", str(out), "--db", url,
-        "--", "-k", "test_cell_voltage_accuracy", timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    firmware = settings_file(
+        tmp_path, "fw.yaml", "bms12100", {"cell_overvoltage_protection": {"trigger": 3700.0}}
+    )
+    select_tests = ["--", "-k", "test_threshold and CV and OVP"]
+    outs = [tmp_path / "runs" / "run1", tmp_path / "runs" / "run2"]
+    for out, extra in ((outs[0], ["--firmware", str(firmware)]), (outs[1], [])):
+        result = hil(
+            "run", "--profile", "eol", "--reports", "none", "--out", str(out), "--db", url, *extra,
+            *select_tests, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == (1 if extra else 0), result.stdout + result.stderr
+        assert "not indexed" not in result.stderr
     assert not (tmp_path / "runs" / "results.sqlite").exists()
-    with ResultsDB(url) as db, db.session() as s:
-        run = s.scalars(select(Run)).one()
-        assert run.record_sha256 == file_sha256(out / "record.jsonl")
-        assert (run.status, run.profile, run.attempt) == ("pass", "eol", 1)
-        assert run.unit is not None and run.unit.part == "bms12100"
-        rows = s.scalars(select(MeasurementRow)).all()
-        assert rows and {r.requirement for r in rows} == {"ACC-CV"}
-        assert all(r.verdict == "pass" and r.uncertainty is not None for r in rows)
+    with ResultsDB(url) as db:
+        with db.session() as s:
+            runs = s.scalars(select(Run).order_by(Run.started)).all()
+            assert [r.record_sha256 for r in runs] == [file_sha256(o / "record.jsonl") for o in outs]
+            assert [(r.status, r.first_failed, r.attempt) for r in runs] == [
+                ("fail", "CV-OVP", 1),
+                ("pass", None, 2),
+            ]
+            assert runs[0].firmware_sha256 == file_sha256(firmware) and runs[1].firmware_sha256 is None
+            rows = s.scalars(select(MeasurementRow).where(MeasurementRow.run_id == runs[0].id)).all()
+            assert {r.requirement for r in rows} >= {"CV-OVP"}
+            assert any(r.verdict == "fail" and r.requirement == "CV-OVP" for r in rows)
+            assert all(r.uncertainty is not None for r in rows if r.value is not None)
+            serial = runs[0].unit.serial if runs[0].unit else ""
+        assert [(a.attempt, a.status, a.folder) for a in db.attempts(serial)] == [
+            (1, "fail", outs[0]), (2, "pass", outs[1])
+        ]  # fmt: skip
+        stats = line_stats(db, Filters())
+        assert (stats.units, stats.first_pass, stats.retest_runs, stats.passed_on_retest) == (1, 0, 1, 1)
+        assert stats.pareto == [("CV-OVP", 1)]

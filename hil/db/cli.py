@@ -47,11 +47,9 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def _records(folder: Path) -> list[Path]:
-    """The run folders in `folder`: itself when it holds a record, else every record below it."""
+    """Every folder holding a record at or below `folder` (earlier records moved to previous/ too)."""
     if not folder.is_dir():
         raise ConfigError(str(folder), "-", "a run folder or a folder holding run folders")
-    if (folder / "record.jsonl").is_file():
-        return [folder]
     return sorted(p.parent for p in folder.rglob("record.jsonl"))
 
 

@@ -109,7 +109,10 @@ class MeasurementRow(Base):
     """One measurement entry of a record."""
 
     __tablename__ = "measurement"
-    __table_args__ = (Index("ix_measurement_req_name", "requirement", "name"),)
+    __table_args__ = (
+        Index("ix_measurement_req_name", "requirement", "name"),
+        Index("ix_measurement_req_run_verdict", "requirement", "run_id", "verdict"),  # TFPY
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)

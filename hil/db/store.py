@@ -27,7 +27,7 @@ DB_FILE = "results.sqlite"
 MIGRATION_LOCK = 0x68696C01
 MES_URL_KEY = "mes_url"
 #: the newest migration in migrations/versions (a test checks it): a database there needs no Alembic
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 def default_url(runs_root: Path) -> str:
@@ -186,8 +186,12 @@ class ResultsDB:
         return 0
 
     def _insert(self, session: Session, s: RunSummary) -> int:
-        known = session.scalar(select(Run.id).where(Run.record_sha256 == s.record_sha256))
+        known = session.execute(
+            select(Run.id, Run.record_path).where(Run.record_sha256 == s.record_sha256)
+        ).first()
         if known is not None:
+            if not Path(known[1]).exists():  # the record moved (to previous/ when its folder was reused)
+                session.execute(update(Run).where(Run.id == known[0]).values(record_path=s.record_path))
             return 0
         if session.get(Run, s.run_id) is not None:
             raise HilError(
