@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,16 +74,20 @@ def openhtf_python() -> Path:
     return python
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of a whole child process (CPU: its user + system time)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
-def hil_run(n: int, work: Path, round_no: int) -> float:
+def hil_run(n: int, work: Path, round_no: int) -> tuple[float, float]:
     test_dir = work / f"hil-{n}"
     test_dir.mkdir(parents=True, exist_ok=True)
     (test_dir / "test_cost.py").write_text(HIL_TEST.format(n=n))
@@ -102,7 +107,7 @@ def hil_run(n: int, work: Path, round_no: int) -> float:
     return timed(cmd, cwd=test_dir)
 
 
-def openhtf_run(python: Path, n: int, work: Path, round_no: int) -> float:
+def openhtf_run(python: Path, n: int, work: Path, round_no: int) -> tuple[float, float]:
     script = work / f"openhtf_{n}.py"
     out = work / f"openhtf-out-{n}-{round_no}.json"
     script.write_text(OPENHTF_SCRIPT.format(n=n, out=str(out)))
@@ -112,7 +117,7 @@ def openhtf_run(python: Path, n: int, work: Path, round_no: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000, help="measurements per run (N)")
+    parser.add_argument("--count", type=int, default=20000, help="measurements per run (N)")
     parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds (median taken)")
     parser.add_argument("--dir", default=str(ROOT / "reports" / "bench-measure"), help="work folder")
     parser.add_argument("--no-openhtf", action="store_true", help="hil only (no reference)")
@@ -120,29 +125,36 @@ def main() -> int:
     base = Path(args.dir)
     base.mkdir(parents=True, exist_ok=True)
     python = None if args.no_openhtf else openhtf_python()
-    slopes: dict[str, list[float]] = {"hil": [], "openhtf": []}
+    # per side: (wall slope, CPU slope) of each round
+    slopes: dict[str, list[tuple[float, float]]] = {"hil": [], "openhtf": []}
+
+    def slope(t0: tuple[float, float], t1: tuple[float, float]) -> tuple[float, float]:
+        return (t1[0] - t0[0]) / args.count, (t1[1] - t0[1]) / args.count
+
     with tempfile.TemporaryDirectory(dir=base) as tmp:
         work = Path(tmp)
         for r in range(args.repeat):
-            t0 = hil_run(0, work, r)
-            t1 = hil_run(args.count, work, r)
-            slopes["hil"].append((t1 - t0) / args.count)
+            slopes["hil"].append(slope(hil_run(0, work, r), hil_run(args.count, work, r)))
             if python is not None:
-                o0 = openhtf_run(python, 0, work, r)
-                o1 = openhtf_run(python, args.count, work, r)
-                slopes["openhtf"].append((o1 - o0) / args.count)
-            line = f"round {r + 1}: hil {slopes['hil'][-1] * 1e6:7.1f} µs"
+                slopes["openhtf"].append(
+                    slope(openhtf_run(python, 0, work, r), openhtf_run(python, args.count, work, r))
+                )
+            line = "round {}: hil {:7.1f} µs wall {:7.1f} µs CPU".format(
+                r + 1, *(x * 1e6 for x in slopes["hil"][-1])
+            )
             if slopes["openhtf"]:
-                line += f"   openhtf {slopes['openhtf'][-1] * 1e6:7.1f} µs"
+                line += "   openhtf {:7.1f} µs wall {:7.1f} µs CPU".format(
+                    *(x * 1e6 for x in slopes["openhtf"][-1])
+                )
             print(line, flush=True)
     load = os.getloadavg()
-    hil = statistics.median(slopes["hil"]) * 1e6
     print(f"\nper measurement (median of {args.repeat}, N={args.count}, load {load[0]:.2f} {load[1]:.2f}):")
-    print(f"  hil      {hil:7.1f} µs")
-    if slopes["openhtf"]:
-        ref = statistics.median(slopes["openhtf"]) * 1e6
-        print(f"  openhtf  {ref:7.1f} µs")
-        print(f"  ratio    {hil / ref:7.2f}x OpenHTF (target <= 0.5x)")
+    med = {k: [statistics.median(x[i] for x in v) * 1e6 for i in (0, 1)] for k, v in slopes.items() if v}
+    for side, (wall, cpu) in med.items():
+        print(f"  {side:8s} {wall:7.1f} µs wall  {cpu:7.1f} µs CPU")
+    if "openhtf" in med:
+        (hw, hc), (ow, oc) = med["hil"], med["openhtf"]
+        print(f"  ratio    {hw / ow:7.2f}x wall  {hc / oc:7.2f}x CPU  (target <= 0.5x)")
     return 0
 
 
