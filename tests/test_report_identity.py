@@ -315,3 +315,20 @@ def test_a_measured_environment_wins_over_the_stated_one_and_the_lab_seed_over_t
     assert effective_seed(run) == 42
     html = (out / "report.html").read_text(encoding="utf-8")
     assert '<td class="u">±' in html  # U cells never wrap
+
+
+def test_the_simulated_d1000_reports_a_programmed_serial_unless_the_station_says_otherwise() -> None:
+    from hil.duts.prohelion_d1000_gen2.config import D1000Config
+    from hil.duts.prohelion_d1000_gen2.plant import SIM_UNIT_SERIAL, _with_unit_serial
+
+    model = load_station(ROOT / "stations" / "sim-prohelion-d1000-gen2.yaml")
+    assert model.sim is not None
+    unprogrammed = D1000Config()  # the documented default serialNumber is 0
+    assert unprogrammed.serial_number == 0
+    assert _with_unit_serial(unprogrammed, model).serial_number == SIM_UNIT_SERIAL == 1001
+    programmed = D1000Config.model_validate({"serialNumber": 4242})
+    assert _with_unit_serial(programmed, model).serial_number == 4242
+    zero = model.model_copy(update={"sim": model.sim.model_copy(update={"dut_serial": "0"})})
+    assert (
+        _with_unit_serial(programmed, zero).serial_number == 0
+    )  # a station can simulate an unprogrammed unit

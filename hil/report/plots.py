@@ -30,13 +30,15 @@ COLOURS = {
     "error": "#6a1b9a",
 }
 DPI = 100
+#: the per-section overview figures (go/no-go levels, results against time): many per report, so lighter
+OVERVIEW_DPI = 80
 #: probe series side by side in one stimulus/response figure
 MAX_COLUMNS = 3
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, dpi: int = DPI) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
 
 
@@ -242,7 +244,7 @@ def go_no_go(
     ax.grid(True, linewidth=0.3)
     ax.legend(fontsize=6, loc="best", framealpha=0.7)
     _response_axis(resp, times, tripped)
-    return _png(fig)
+    return _png(fig, OVERVIEW_DPI)
 
 
 def results_over_time(requirement: str, measurements: Sequence[Measurement]) -> bytes | None:
@@ -280,4 +282,4 @@ def results_over_time(requirement: str, measurements: Sequence[Measurement]) -> 
         ax.grid(True, linewidth=0.3)
         label = f" [{unit}]" if unit else ""
         ax.set_title(f"{requirement}: results{label} (bars: U; dashes: limits)", fontsize=8)
-    return _png(fig)
+    return _png(fig, OVERVIEW_DPI)
