@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import struct
 import sys
@@ -58,13 +59,16 @@ class LabServer:
 
     async def start(self) -> dict[str, Any]:
         instruments: dict[str, str] = {}
+        ports = station_ports(self.lab.station)
         for i, (name, sim) in enumerate(self.lab.instruments.items()):
-            server = await serve_scpi(sim, HOST, self._port(SCPI_BASE_PORT + i))
+            server = await serve_scpi(sim, HOST, self._port(ports.get(name, SCPI_BASE_PORT + i)))
             self._servers.append(server)
             instruments[name] = f"TCPIP0::{HOST}::{_port_of(server)}::SOCKET"
-        can = await asyncio.start_server(self.lab.hub.handle, HOST, self._port(CAN_PORT))
-        rs485 = await asyncio.start_server(self._serial, HOST, self._port(RS485_PORT))
-        control = await asyncio.start_server(self._control, HOST, self._port(CONTROL_PORT))
+        can = await asyncio.start_server(self.lab.hub.handle, HOST, self._port(ports.get("can", CAN_PORT)))
+        rs485 = await asyncio.start_server(self._serial, HOST, self._port(ports.get("rs485", RS485_PORT)))
+        control = await asyncio.start_server(
+            self._control, HOST, self._port(ports.get("control", CONTROL_PORT))
+        )
         self._servers += [can, rs485, control]
         self.endpoints = {
             "instruments": instruments,
@@ -78,6 +82,8 @@ class LabServer:
             "control": f"tcp://{HOST}:{_port_of(control)}",
             "dut": self.lab.station.dut.name,
             "virtual_time": not self.pace,
+            # as on a real bench: nothing is powered until a client (or --power-on) turns it on
+            "outputs": "off: every instrument output is off and the DUT unpowered until the cells are on",
         }
         return self.endpoints
 
@@ -258,6 +264,26 @@ def insert_fault(lab: Lab, point: str, on: bool) -> dict[str, Any]:
         )
     inserted = [p for p in sorted(wired) if ask(p, "ROUTe:CLOSe?") == "1"]
     return {"point": point, "instrument": wired[point][0], "channel": wired[point][1], "inserted": inserted}
+
+
+def station_ports(station: StationModel) -> dict[str, int]:
+    """The ports the station file names (instrument name, "can", "rs485", "control" -> port)."""
+    found: dict[str, int] = {}
+    for name, inst in station.instruments.items():
+        match = re.match(r"^TCPIP\d*::[^:]+::(\d+)::SOCKET$", inst.resource, re.IGNORECASE)
+        if match:
+            found[name] = int(match[1])
+    can = station.buses.can
+    if can is not None and can.interface == "socketcand" and can.port:
+        found["can"] = can.port
+    rs485 = station.buses.rs485
+    match = re.match(r"^socket://[^:/]+:(\d+)", rs485.url) if rs485 is not None else None
+    if match:
+        found["rs485"] = int(match[1])
+    match = re.match(r"^tcp://[^:/]+:(\d+)$", station.sim.attach or "") if station.sim is not None else None
+    if match:
+        found["control"] = int(match[1])
+    return found
 
 
 def _port_of(server: asyncio.Server) -> int:
