@@ -103,8 +103,6 @@ def static_problems(station: StationModel) -> list[Problem]:
     from hil.station.station import REQUIRED_LIMITS
 
     found = model_problems(station)
-    if not found:  # needs are read from sound instruments; the first fix is to those
-        found += needs_problems(station)
     if not station.simulated:
         if station.dut.limits is None:
             found.append(Problem("dut.limits", "the DUT's safe operating limits (required on a real bench)"))
@@ -117,6 +115,8 @@ def static_problems(station: StationModel) -> list[Problem]:
                             f"a {key} for this {inst.role} (required on a real bench)",
                         )
                     )
+    if not found:  # what the plan needs is read from sound instruments: those are fixed first
+        found += needs_problems(station)
     return found
 
 
