@@ -21,7 +21,6 @@ from hil import registry
 from hil.config import load_model
 from hil.errors import ConfigError, HilError, UsageError
 from hil.measure import DecisionRule
-from hil.station.model import StationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -56,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     from hil.station import interrupts
-    from hil.station.station import load_station, require_limits
+    from hil.station.station import require_limits
 
     family = registry.dut_family(args.dut) if args.dut else None
     station_file = Path(args.station) if args.station else None
@@ -79,7 +78,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not station.simulated and not args.dut_config:
             raise UsageError("--firmware configures the simulated twin; this station is real hardware")
         if station.sim is not None and station.sim.attach:
-            raise UsageError("--dut-config: the station attaches to a running lab; give it to `hil sim serve`")
+            raise UsageError(
+                "--dut-config: the station attaches to a running lab; give it to `hil sim serve`"
+            )
         load_firmware(family.name, Path(firmware))
     from hil.spec import load_spec
 
@@ -88,9 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     runopts.check_selection(ROOT / family.spec, args)
     out = Path(args.out) if args.out else _default_out(family.name)
-    if not station.simulated and not args.list:  # each instrument asked who it is, the buses opened
-        if not runopts.probe_bench(station_file, station, out / "station-check.log"):
-            return EXIT_USAGE
+    probe = not station.simulated and not args.list  # each instrument asked who it is, buses opened
+    if probe and not runopts.probe_bench(station_file, station, out / "station-check.log"):
+        return EXIT_USAGE
     plan_dir = ROOT / family.plan_dir
     pytest_args = [
         str(plan_dir),

@@ -48,15 +48,23 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="run only the tests of this requirement ID (repeatable; = --hil-requirement)",
     )
-    run.add_argument("--long", action="store_true", help="run tests marked long on a real bench (= --hil-long)")
     run.add_argument(
-        "--pace", action="store_true", help="the simulated lab runs in step with the wall clock (= --hil-pace)"
+        "--long", action="store_true", help="run tests marked long on a real bench (= --hil-long)"
+    )
+    run.add_argument(
+        "--pace",
+        action="store_true",
+        help="the simulated lab runs in step with the wall clock (= --hil-pace)",
     )
     run.add_argument("--operator", help="who runs the test (record header 'operator'; default: the OS user)")
     run.add_argument("--junit", metavar="PATH", help="also write the run's JUnit XML here (for CI)")
-    run.add_argument("--list", action="store_true", help="print requirement -> tests of the profile, run nothing")
+    run.add_argument(
+        "--list", action="store_true", help="print requirement -> tests of the profile, run nothing"
+    )
     run.add_argument("-q", "--quiet", action="count", default=0, help="less output (as pytest -q)")
-    run.add_argument("-v", "--verbose", action="count", default=0, help="pytest's verbose output (as pytest -v)")
+    run.add_argument(
+        "-v", "--verbose", action="count", default=0, help="pytest's verbose output (as pytest -v)"
+    )
 
 
 def _requested(args: argparse.Namespace) -> list[str]:

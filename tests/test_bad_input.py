@@ -401,7 +401,9 @@ def test_unreachable_can_bus_exits_2(tmp_path: Path, listening_port: int) -> Non
 def _bus_line(result: subprocess.CompletedProcess[str], path: Path, field: str) -> str:
     """Exit 2 and the field's one line among the others (every instrument of the bench is probed)."""
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith(f"error: {path}: field '{field}': expected ")]
+    lines = [
+        ln for ln in result.stderr.splitlines() if ln.startswith(f"error: {path}: field '{field}': expected ")
+    ]
     assert len(lines) == 1, result.stderr
     return lines[0]
 

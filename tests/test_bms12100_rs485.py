@@ -624,7 +624,10 @@ def test_two_byte_pack_info_is_answered_as_real_packs_do(command: rs485.Cid2) ->
 
 
 def test_three_byte_pack_info_and_two_bytes_elsewhere_are_refused() -> None:
-    refused = ((rs485.Cid2.GET_ANALOG_VALUES, bytes([2, 1, 0])), (rs485.Cid2.GET_SERIAL_NUMBER, bytes([2, 1])))
+    refused = (
+        (rs485.Cid2.GET_ANALOG_VALUES, bytes([2, 1, 0])),
+        (rs485.Cid2.GET_SERIAL_NUMBER, bytes([2, 1])),
+    )
     for command, info in refused:
         with pytest.raises(rs485.InfoError) as info_error:
             rs485.parse_request(Frame(0x20, 2, 0x46, int(command), info))

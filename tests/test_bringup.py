@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from hilcli import ROOT, hil
 
 SIM = ROOT / "stations" / "sim-bms12100.yaml"
@@ -114,7 +113,10 @@ def test_station_check_accepts_the_shipped_sim_station() -> None:
 
 def test_a_station_without_the_cell_emulator_is_one_line(tmp_path: Path) -> None:
     path = _station(tmp_path, SIM, lambda d: d["instruments"].pop("cells"))
-    for args in (("station", "check", str(path)), ("run", "--station", str(path), "--out", str(tmp_path / "o"))):
+    for args in (
+        ("station", "check", str(path)),
+        ("run", "--station", str(path), "--out", str(tmp_path / "o")),
+    ):
         lines = _error_lines(hil(*args), path)
         assert lines == [
             f"error: {path}: field 'instruments': expected an instrument in role cell_emulator for the "
@@ -162,14 +164,18 @@ def test_station_schema_is_json_schema_with_every_field() -> None:
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert {"instruments", "buses", "dut", "expectations", "visa_library", "simulated"} <= set(schema["properties"])
+    assert {"instruments", "buses", "dut", "expectations", "visa_library", "simulated"} <= set(
+        schema["properties"]
+    )
     assert schema["properties"]["visa_library"]["default"] == "@py"
 
 
 # --- the instruments of a real bench ------------------------------------------------------------
 
 
-def test_a_silent_instrument_stops_the_run_before_the_first_test(tmp_path: Path, silent: FakeInstrument) -> None:
+def test_a_silent_instrument_stops_the_run_before_the_first_test(
+    tmp_path: Path, silent: FakeInstrument
+) -> None:
     path = _real_bench(tmp_path, silent.port)
     out = tmp_path / "out"
     result = hil("run", "--station", str(path), "--profile", "eol", "--out", str(out), timeout=120)
@@ -297,7 +303,9 @@ def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(tm
     end = json.loads((out / "record.jsonl").read_text(encoding="utf-8").splitlines()[-1])
     assert end["status"] == "interrupted" and end["reason"] == "interrupted (SIGTERM)"
     # the test in progress (if the signal came inside one, not between two) is the one error
-    assert [c.get("name") for c in errors] == ([end["in_progress"].rpartition("::")[2]] if end["in_progress"] else [])
+    assert [c.get("name") for c in errors] == (
+        [end["in_progress"].rpartition("::")[2]] if end["in_progress"] else []
+    )
     for case in errors:
         assert "interrupted" in str(case.find("error").get("message"))  # type: ignore[union-attr]
     assert len(skipped) == len(end["not_run"]) > 50

@@ -58,7 +58,9 @@ def test_sim_serve_uses_the_station_files_ports_and_starts_with_outputs_off(tmp_
     station.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     proc, endpoints = _serve(station)
     try:
-        for (name, inst), resource in zip(data["instruments"].items(), endpoints["instruments"].values(), strict=True):
+        for (name, inst), resource in zip(
+            data["instruments"].items(), endpoints["instruments"].values(), strict=True
+        ):
             assert endpoints["instruments"][name] == inst["resource"] == resource
         assert endpoints["can"]["port"] == ports[-2]
         assert endpoints["rs485"] == f"socket://127.0.0.1:{ports[-1]}"

@@ -69,7 +69,7 @@ def _default(info: FieldInfo) -> str:
         return ""
     if isinstance(value, BaseModel):
         return "(defaults)"
-    return f"`{value!r}`" if value not in ({}, [], None) else f"`{value!r}`"
+    return f"`{value!r}`"
 
 
 def _models(model: type[BaseModel], seen: list[type[BaseModel]]) -> list[type[BaseModel]]:

@@ -175,7 +175,9 @@ class DutModel(_Strict):
 class SimModel(_Strict):
     """Parameters of the simulated lab (only for simulated stations)."""
 
-    seed: int = Field(default=1, description="noise seed of the simulated lab (`hil run --seed` overrides it)")
+    seed: int = Field(
+        default=1, description="noise seed of the simulated lab (`hil run --seed` overrides it)"
+    )
     battery_ohm: float = Field(
         default=0.01, gt=0, description="resistance of cells, interconnects and BMS path seen from P+/P-"
     )
