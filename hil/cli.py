@@ -143,6 +143,10 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
         ephemeral_ports=args.ephemeral_ports,
         exit_with_stdin=args.exit_with_stdin,
     )
+    if args.power_on:
+        from hil.station.poweron import powered_note
+
+        options.after_start = powered_note(station, Path(args.station), options.pace)
     serve(station, settings, args.seed, options)
     return EXIT_OK
 
@@ -284,10 +288,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sim_sub.add_parser("serve", help="serve the simulated lab until SIGINT/SIGTERM")
     serve.add_argument("--station", default=str(ROOT / "stations" / "sim-bms12100.yaml"))
     serve.add_argument("--firmware", help="firmware settings file for the twin")
-    serve.add_argument("--seed", type=int, help="noise seed (default: the station's)")
+    serve.add_argument("--seed", type=int, help="noise seed of the lab (default: the station's)")
     serve.add_argument("--no-pace", action="store_true", help="virtual time moves only on request")
     serve.add_argument("--rate", type=float, default=1.0, help="virtual seconds per wall second")
-    serve.add_argument("--ephemeral-ports", action="store_true", help="let the OS pick every port")
+    serve.add_argument(
+        "--ephemeral-ports",
+        action="store_true",
+        help="let the OS pick every port (default: the station file's)",
+    )
+    serve.add_argument(
+        "--power-on",
+        action="store_true",
+        help="cells at nominal, NTCs neutral, the DUT booted and talking before the endpoints line "
+        "(default: every output off, as on a real bench)",
+    )
     serve.add_argument(
         "--exit-with-stdin",
         action="store_true",

@@ -81,3 +81,31 @@ def test_ephemeral_ports_ignore_the_station_files(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+def _pylontech(cid2: int, info: bytes, adr: int = 1) -> bytes:
+    """A Pylontech request frame as a third-party host builds it (ASCII hex, LCHKSUM, CHKSUM)."""
+    body = f"{0x20:02X}{adr:02X}46{cid2:02X}".encode()
+    length = len(info) * 2
+    lchk = (~(sum(int(c, 16) for c in f"{length:03X}")) + 1) & 0xF
+    body += f"{lchk:X}{length:03X}".encode() + info.hex().upper().encode()
+    chk = (~sum(body) + 1) & 0xFFFF
+    return b"~" + body + f"{chk:04X}".encode() + b"\r"
+
+
+def test_power_on_lets_a_third_party_pylontech_client_read_the_pack() -> None:
+    proc, endpoints = _serve(SIM, "--ephemeral-ports", "--power-on", "--no-pace")
+    try:
+        assert endpoints["outputs"].startswith("on: cells at nominal")
+        host, port = endpoints["rs485"].removeprefix("socket://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            for cid2 in (0x42, 0x44):
+                for info in (bytes([1]), bytes([1, 1])):  # one byte, and pack address + pack number
+                    sock.sendall(_pylontech(cid2, info))
+                    answer = b""
+                    while not answer.endswith(b"\r"):
+                        answer += sock.recv(1)
+                    assert answer.startswith(b"~20014600"), (hex(cid2), info, answer)  # RTN 00
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)

@@ -18,6 +18,7 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -40,6 +41,9 @@ class ServeOptions:
     rate: float = 1.0
     ephemeral_ports: bool = False
     exit_with_stdin: bool = False  # stop when standard input closes (the parent process is gone)
+    #: run in a thread once the lab serves, before the endpoints line (`--power-on`); returns what
+    #: the endpoints line says about the outputs
+    after_start: Callable[[dict[str, Any]], str] | None = None
 
 
 class LabServer:
@@ -303,9 +307,18 @@ def serve(
         lab = Lab(station, settings, seed)
         server = LabServer(lab, options)
         endpoints = await server.start()
+        loop = asyncio.get_running_loop()
+        running = asyncio.create_task(server.run())
+        if options.after_start is not None:
+            try:
+                endpoints["outputs"] = await loop.run_in_executor(None, options.after_start, dict(endpoints))
+            except Exception as exc:  # the lab stops: a half-powered lab is no use to anyone
+                print(f"error: --power-on: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                server.stop()
+                await running
+                raise SystemExit(3) from None
         out.write(json.dumps(endpoints) + "\n")
         out.flush()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, server.stop)
@@ -318,6 +331,6 @@ def serve(
                     server.stop()
 
             loop.add_reader(fd, stdin_readable)
-        await server.run()
+        await running
 
     asyncio.run(main())
