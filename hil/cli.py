@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     load_spec(ROOT / family.spec)  # the plan is parametrised from it: refuse a broken one up front
     from hil import runopts
 
-    runopts.check_selection(ROOT / family.spec, args)
+    runopts.check_selection(ROOT / family.spec, ROOT / family.plan_dir, args)
     out = Path(args.out) if args.out else _default_out(family.name)
     probe = not station.simulated and not args.list  # each instrument asked who it is, buses opened
     if probe and not runopts.probe_bench(station_file, station, out / "station-check.log"):

@@ -56,6 +56,11 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the simulated lab runs in step with the wall clock (= --hil-pace)",
     )
+    run.add_argument(
+        "--spec-overlay",
+        metavar="FILE",
+        help="your own requirement rows (default: spec-overlay.yaml beside the plan or your test files)",
+    )
     run.add_argument("--operator", help="who runs the test (record header 'operator'; default: the OS user)")
     run.add_argument("--junit", metavar="PATH", help="also write the run's JUnit XML here (for CI)")
     run.add_argument(
@@ -79,14 +84,17 @@ def _requested(args: argparse.Namespace) -> list[str]:
     return ids
 
 
-def check_selection(spec_path: Path, args: argparse.Namespace) -> list[str]:
-    """The requested requirement IDs, each checked against the spec."""
+def check_selection(spec_path: Path, plan_dir: Path, args: argparse.Namespace) -> list[str]:
+    """The requested requirement IDs, each checked against the spec and the user's overlay."""
     from hil.spec import load_spec
+    from hil.spec_overlay import overlay_of, with_overlay
 
+    overlay = overlay_of(args.spec_overlay, plan_dir, list(args.pytest_args))
+    spec = with_overlay(load_spec(spec_path), overlay)  # a bad overlay is refused before the run
     ids = _requested(args)
     if not ids:
         return []
-    known = [r.id for r in load_spec(spec_path).requirements]
+    known = spec.ids()
     for req in ids:
         if req not in known:
             near = difflib.get_close_matches(req, known, n=4, cutoff=0.5)
@@ -163,6 +171,8 @@ def pytest_options(args: argparse.Namespace) -> list[str]:
         opts.append("--hil-pace")
     if args.operator:
         opts.append(f"--hil-operator={args.operator}")
+    if args.spec_overlay:
+        opts.append(f"--hil-spec-overlay={args.spec_overlay}")
     return opts
 
 
