@@ -157,7 +157,9 @@ def print_list(plan_args: list[str]) -> int:
 
 def pytest_options(args: argparse.Namespace) -> list[str]:
     """pytest options for `hil run`'s own ones (verbosity, selection, operator)."""
-    opts: list[str] = []
+    # the plan's helpers are imported by the plugin before pytest could rewrite their asserts: a
+    # warning to the plan's developer, not to whoever runs it
+    opts: list[str] = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if args.verbose:
         opts.append("-" + "v" * args.verbose)
     elif args.quiet:

@@ -311,3 +311,18 @@ def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(tm
     assert len(skipped) == len(end["not_run"]) > 50
     assert str(skipped[0].find("skipped").get("message")) == "not run: interrupted (SIGTERM)"  # type: ignore[union-attr]
     assert int(suite.get("tests", "0")) == len(cases) == end["tests_collected"]
+
+
+def test_a_pcan_adapter_that_is_absent_is_one_line_without_pythoncan_noise(
+    tmp_path: Path, silent: FakeInstrument
+) -> None:
+    path = _real_bench(tmp_path, silent.port)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["buses"]["can"] = {"interface": "pcan", "channel": "PCAN_USBBUS1", "bitrate": 500000}
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    result = hil("station", "check", str(path))
+    lines = _error_lines(result, path)
+    assert any(
+        line.startswith(f"error: {path}: field 'buses.can': expected a CAN bus that opens") for line in lines
+    )
+    assert "uptime" not in result.stderr + result.stdout
