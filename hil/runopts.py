@@ -165,7 +165,7 @@ def pytest_options(args: argparse.Namespace) -> list[str]:
     elif args.quiet:
         opts.append("-" + "q" * args.quiet)
     else:  # one line per test, by hil.progress
-        opts += ["-p", "hil.progress"]
+        opts += ["-q", "-p", "hil.progress"]  # -q: what pytest itself prints (e.g. --collect-only)
     opts += [f"--hil-requirement={r}" for r in args.requirement]
     if args.long:
         opts.append("--hil-long")

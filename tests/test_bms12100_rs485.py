@@ -498,7 +498,7 @@ def test_dispatcher_returns_the_typed_request_of_every_command() -> None:
         (Frame(VER, 1, 0x4A, 0x42, b"\x01"), Rtn.CID2_INVALID, "CID1 0x4a"),
         (Frame(0x21, 1, CID1, 0x42, b"\x01"), Rtn.VER_ERROR, "VER 0x21"),
         (Frame(VER, 1, CID1, 0x42), Rtn.COMMAND_FORMAT_ERROR, "INFO ends before pack address"),
-        (Frame(VER, 1, CID1, 0x42, b"\x01\x02"), Rtn.COMMAND_FORMAT_ERROR, "1 unexpected byte(s)"),
+        (Frame(VER, 1, CID1, 0x47, b"\x01\x02"), Rtn.COMMAND_FORMAT_ERROR, "1 unexpected byte(s)"),
         (Frame(VER, 1, CID1, 0x51, b"\x01"), Rtn.COMMAND_FORMAT_ERROR, "unexpected byte"),
     ],
 )
