@@ -99,7 +99,7 @@ def check_selection(spec_path: Path, plan_dir: Path, args: argparse.Namespace) -
         if req not in known:
             near = difflib.get_close_matches(req, known, n=4, cutoff=0.5)
             hint = f"; closest: {', '.join(near)}" if near else ""
-            raise UsageError(f"requirement {req!r} matches no requirement of {spec_path.name}{hint}")
+            raise UsageError(f"requirement {req!r} matches no requirement of the {spec.dut} spec{hint}")
     return ids
 
 
