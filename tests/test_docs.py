@@ -27,3 +27,25 @@ def test_every_shipped_station_passes_the_check(station: Path) -> None:
     result = hil("station", "check", "--no-probe", str(station))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{station}: ok (")
+
+
+def test_readme_is_a_users_guide_whose_links_exist() -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    for wanted in (
+        "Install",
+        "Run on the simulated lab",
+        "Bring up a bench",
+        "Write a test",
+        "CI",
+        "Reports",
+    ):
+        assert wanted in headings
+    assert "Exit codes of `hil run`" in headings
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 128+n |"):
+        assert code in text
+    for link in re.findall(r"\]\(([^)#]+)\)", text):
+        assert (ROOT / link).exists(), link
+    assert len(text.splitlines()) < 120  # short: the detail is in docs/
