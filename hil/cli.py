@@ -287,7 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     serve = sim_sub.add_parser("serve", help="serve the simulated lab until SIGINT/SIGTERM")
     serve.add_argument("--station", default=str(ROOT / "stations" / "sim-bms12100.yaml"))
-    serve.add_argument("--firmware", help="firmware settings file for the twin")
+    serve.add_argument(
+        "--dut-config",
+        "--firmware",
+        dest="firmware",
+        metavar="FILE",
+        help="DUT configuration (settings) file for the twin",
+    )
     serve.add_argument("--seed", type=int, help="noise seed of the lab (default: the station's)")
     serve.add_argument("--no-pace", action="store_true", help="virtual time moves only on request")
     serve.add_argument("--rate", type=float, default=1.0, help="virtual seconds per wall second")
