@@ -326,3 +326,20 @@ def test_a_pcan_adapter_that_is_absent_is_one_line_without_pythoncan_noise(
         line.startswith(f"error: {path}: field 'buses.can': expected a CAN bus that opens") for line in lines
     )
     assert "uptime" not in result.stderr + result.stdout
+
+
+def test_dut_config_runs_a_non_conforming_twin_and_the_dut_fails(tmp_path: Path) -> None:
+    from hilcli import settings_file
+
+    unit = settings_file(
+        tmp_path, "unit.yaml", "bms12100", {"cell_overvoltage_protection": {"trigger": 3700}}
+    )
+    out = tmp_path / "out"
+    result = hil(
+        "run", "--dut-config", str(unit), "--profile", "eol", "--out", str(out), "--reports", "junit",
+        "--requirement", "CV-OVP", "--", "-k", "test_threshold[CV-OVP]",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr  # the DUT failed: not a bench error
+    assert "test_threshold[CV-OVP]  FAIL" in result.stdout
+    end = json.loads((out / "record.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert end["dut_failed"] == 1 and end["inconclusive"] is None
