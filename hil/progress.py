@@ -77,7 +77,7 @@ class Progress:
     def _say(self, text: str, stream: str = "stdout") -> None:
         """A line past pytest's output capture (a test's output is captured, the progress is not)."""
         capture = self.config.pluginmanager.getplugin("capturemanager")
-        uncaptured = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+        uncaptured = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
         # a terminal that went away (a closed pipe) does not stop the run
         with uncaptured, contextlib.suppress(OSError):
             print(text, file=getattr(sys, stream), flush=True)
