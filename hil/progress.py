@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+#: lines for the terminal that other plugins hand over (pytest's own reporter is not there)
+NOTES = pytest.StashKey[list[str]]()
+
 #: worst first: the verdict word a test is shown with, from its phases' outcomes
 _WORDS = {"bench": "ERROR (bench)", "error": "ERROR", "failed": "FAIL", "skipped": "SKIP", "passed": "PASS"}
 
@@ -85,6 +88,8 @@ class Progress:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.total = len(session.items)
         self._remaining = [item.nodeid for item in session.items]
+        for note in session.config.stash.get(NOTES, []):
+            self._say(note)
         dropped = f", {self.deselected} deselected" if self.deselected else ""
         self._say(f"hil: {self.total} test{'s' if self.total != 1 else ''} selected{dropped}")
 
