@@ -280,7 +280,12 @@ def test_a_bench_error_exits_3_and_leaves_the_requirement_inconclusive(tmp_path:
     assert end["inconclusive"] == ["ACC-PV"] and end["dut_failed"] == 0
 
 
-def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "said"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")], ids=["sigterm", "ctrl-c"]
+)
+def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(
+    tmp_path: Path, signum: signal.Signals, said: str
+) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "hil", "run", "--profile", "eol", "--out", str(out), "--reports", "junit"],
@@ -292,16 +297,16 @@ def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(tm
     assert proc.stdout is not None
     while not proc.stdout.readline().replace(" ", "").startswith("[1/"):  # readline: no read-ahead
         assert proc.poll() is None
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == 128 + signum
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
     errors = [c for c in cases if c.find("error") is not None]
     skipped = [c for c in cases if c.find("skipped") is not None]
     end = json.loads((out / "record.jsonl").read_text(encoding="utf-8").splitlines()[-1])
-    assert end["status"] == "interrupted" and end["reason"] == "interrupted (SIGTERM)"
+    assert end["status"] == "interrupted" and end["reason"] == f"interrupted ({said})"
     # the test in progress (if the signal came inside one, not between two) is the one error
     assert [c.get("name") for c in errors] == (
         [end["in_progress"].rpartition("::")[2]] if end["in_progress"] else []
@@ -309,7 +314,7 @@ def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(tm
     for case in errors:
         assert "interrupted" in str(case.find("error").get("message"))  # type: ignore[union-attr]
     assert len(skipped) == len(end["not_run"]) > 50
-    assert str(skipped[0].find("skipped").get("message")) == "not run: interrupted (SIGTERM)"  # type: ignore[union-attr]
+    assert str(skipped[0].find("skipped").get("message")) == f"not run: interrupted ({said})"  # type: ignore[union-attr]
     assert int(suite.get("tests", "0")) == len(cases) == end["tests_collected"]
 
 
