@@ -93,6 +93,11 @@ def _deselect(config: pytest.Config, items: list[pytest.Item], marker: str, why:
         return
     config.hook.pytest_deselected(items=dropped)
     items[:] = [item for item in items if not item.get_closest_marker(marker)]
+    line = f"hil: {why}: {', '.join(item.name for item in dropped)}"
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"hil: {why}: {', '.join(item.name for item in dropped)}")
+        reporter.write_line(line)
+    else:  # `hil run`'s one-line-per-test output says it after the selection
+        from hil.progress import NOTES
+
+        config.stash.setdefault(NOTES, []).append(line)

@@ -21,7 +21,6 @@ from hil import registry
 from hil.config import load_model
 from hil.errors import ConfigError, HilError, UsageError
 from hil.measure import DecisionRule
-from hil.station.model import StationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -87,18 +86,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not station.simulated and not args.dut_config:
             raise UsageError("--firmware configures the simulated twin; this station is real hardware")
         if station.sim is not None and station.sim.attach:
-            raise UsageError("--dut-config: the station attaches to a running lab; give it to `hil sim serve`")
+            raise UsageError(
+                "--dut-config: the station attaches to a running lab; give it to `hil sim serve`"
+            )
         load_firmware(family.name, Path(firmware))
     from hil.spec import load_spec
 
     load_spec(ROOT / family.spec)  # the plan is parametrised from it: refuse a broken one up front
     from hil import runopts
 
-    runopts.check_selection(ROOT / family.spec, args)
+    runopts.check_selection(ROOT / family.spec, ROOT / family.plan_dir, args)
     out = Path(args.out) if args.out else _default_out(family.name)
-    if not station.simulated and not args.list:  # each instrument asked who it is, the buses opened
-        if not runopts.probe_bench(station_file, station, out / "station-check.log"):
-            return EXIT_USAGE
+    probe = not station.simulated and not args.list  # each instrument asked who it is, buses opened
+    if probe and not runopts.probe_bench(station_file, station, out / "station-check.log"):
+        return EXIT_USAGE
     plan_dir = ROOT / family.plan_dir
     pytest_args = [
         str(plan_dir),
@@ -192,6 +193,10 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
         ephemeral_ports=args.ephemeral_ports,
         exit_with_stdin=args.exit_with_stdin,
     )
+    if args.power_on:
+        from hil.station.poweron import powered_note
+
+        options.after_start = powered_note(station, Path(args.station), options.pace)
     serve(station, settings, args.seed, options)
     return EXIT_OK
 
@@ -376,11 +381,27 @@ def build_parser() -> argparse.ArgumentParser:
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     serve = sim_sub.add_parser("serve", help="serve the simulated lab until SIGINT/SIGTERM")
     serve.add_argument("--station", default=str(ROOT / "stations" / "sim-bms12100.yaml"))
-    serve.add_argument("--firmware", help="firmware settings file for the twin")
-    serve.add_argument("--seed", type=int, help="noise seed (default: the station's)")
+    serve.add_argument(
+        "--dut-config",
+        "--firmware",
+        dest="firmware",
+        metavar="FILE",
+        help="DUT configuration (settings) file for the twin",
+    )
+    serve.add_argument("--seed", type=int, help="noise seed of the lab (default: the station's)")
     serve.add_argument("--no-pace", action="store_true", help="virtual time moves only on request")
     serve.add_argument("--rate", type=float, default=1.0, help="virtual seconds per wall second")
-    serve.add_argument("--ephemeral-ports", action="store_true", help="let the OS pick every port")
+    serve.add_argument(
+        "--ephemeral-ports",
+        action="store_true",
+        help="let the OS pick every port (default: the station file's)",
+    )
+    serve.add_argument(
+        "--power-on",
+        action="store_true",
+        help="cells at nominal, NTCs neutral, the DUT booted and talking before the endpoints line "
+        "(default: every output off, as on a real bench)",
+    )
     serve.add_argument(
         "--exit-with-stdin",
         action="store_true",

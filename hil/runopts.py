@@ -48,15 +48,28 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="run only the tests of this requirement ID (repeatable; = --hil-requirement)",
     )
-    run.add_argument("--long", action="store_true", help="run tests marked long on a real bench (= --hil-long)")
     run.add_argument(
-        "--pace", action="store_true", help="the simulated lab runs in step with the wall clock (= --hil-pace)"
+        "--long", action="store_true", help="run tests marked long on a real bench (= --hil-long)"
+    )
+    run.add_argument(
+        "--pace",
+        action="store_true",
+        help="the simulated lab runs in step with the wall clock (= --hil-pace)",
+    )
+    run.add_argument(
+        "--spec-overlay",
+        metavar="FILE",
+        help="your own requirement rows (default: spec-overlay.yaml beside the plan or your test files)",
     )
     run.add_argument("--operator", help="who runs the test (record header 'operator'; default: the OS user)")
     run.add_argument("--junit", metavar="PATH", help="also write the run's JUnit XML here (for CI)")
-    run.add_argument("--list", action="store_true", help="print requirement -> tests of the profile, run nothing")
+    run.add_argument(
+        "--list", action="store_true", help="print requirement -> tests of the profile, run nothing"
+    )
     run.add_argument("-q", "--quiet", action="count", default=0, help="less output (as pytest -q)")
-    run.add_argument("-v", "--verbose", action="count", default=0, help="pytest's verbose output (as pytest -v)")
+    run.add_argument(
+        "-v", "--verbose", action="count", default=0, help="pytest's verbose output (as pytest -v)"
+    )
 
 
 def _requested(args: argparse.Namespace) -> list[str]:
@@ -71,19 +84,22 @@ def _requested(args: argparse.Namespace) -> list[str]:
     return ids
 
 
-def check_selection(spec_path: Path, args: argparse.Namespace) -> list[str]:
-    """The requested requirement IDs, each checked against the spec."""
+def check_selection(spec_path: Path, plan_dir: Path, args: argparse.Namespace) -> list[str]:
+    """The requested requirement IDs, each checked against the spec and the user's overlay."""
     from hil.spec import load_spec
+    from hil.spec_overlay import overlay_of, with_overlay
 
+    overlay = overlay_of(args.spec_overlay, plan_dir, list(args.pytest_args))
+    spec = with_overlay(load_spec(spec_path), overlay)  # a bad overlay is refused before the run
     ids = _requested(args)
     if not ids:
         return []
-    known = [r.id for r in load_spec(spec_path).requirements]
+    known = spec.ids()
     for req in ids:
         if req not in known:
             near = difflib.get_close_matches(req, known, n=4, cutoff=0.5)
             hint = f"; closest: {', '.join(near)}" if near else ""
-            raise UsageError(f"requirement {req!r} matches no requirement of {spec_path.name}{hint}")
+            raise UsageError(f"requirement {req!r} matches no requirement of the {spec.dut} spec{hint}")
     return ids
 
 
@@ -141,13 +157,15 @@ def print_list(plan_args: list[str]) -> int:
 
 def pytest_options(args: argparse.Namespace) -> list[str]:
     """pytest options for `hil run`'s own ones (verbosity, selection, operator)."""
-    opts: list[str] = []
+    # the plan's helpers are imported by the plugin before pytest could rewrite their asserts: a
+    # warning to the plan's developer, not to whoever runs it
+    opts: list[str] = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if args.verbose:
         opts.append("-" + "v" * args.verbose)
     elif args.quiet:
         opts.append("-" + "q" * args.quiet)
     else:  # one line per test, by hil.progress
-        opts += ["-p", "hil.progress"]
+        opts += ["-q", "-p", "hil.progress"]  # -q: what pytest itself prints (e.g. --collect-only)
     opts += [f"--hil-requirement={r}" for r in args.requirement]
     if args.long:
         opts.append("--hil-long")
@@ -155,6 +173,8 @@ def pytest_options(args: argparse.Namespace) -> list[str]:
         opts.append("--hil-pace")
     if args.operator:
         opts.append(f"--hil-operator={args.operator}")
+    if args.spec_overlay:
+        opts.append(f"--hil-spec-overlay={args.spec_overlay}")
     return opts
 
 

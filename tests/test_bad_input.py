@@ -118,7 +118,8 @@ def assert_refused(code: int, stderr: str, file: Path | str, field: str) -> str:
     """Exit 2, no traceback, exactly one `error: FILE: field 'F': expected ...` line; returns it."""
     assert code == 2, stderr
     assert "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
+    # a probed bench also says where the details went (the run folder's station-check.log)
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith("details: ")]
     assert len(lines) == 1, stderr
     prefix = f"error: {file}: field '{field}': expected " if field != "-" else f"error: {file}: expected "
     assert lines[0].startswith(prefix), lines[0]
@@ -366,9 +367,9 @@ def _bench(
         inst["resource"] = f"TCPIP0::127.0.0.1::{instruments_port}::SOCKET"
         inst["serial"] = str(inst.get("serial", ""))
         inst["timeout_s"] = 2.0
+    # python-can's in-process virtual bus opens anywhere: the bus under test is the one given
     data["buses"] = {"rs485": {"url": rs485_url, "baudrate": 9600}}
-    if can is not None:
-        data["buses"]["can"] = can
+    data["buses"]["can"] = can or {"interface": "virtual", "channel": "bad-input", "bitrate": 500000}
     path = tmp_path / "bench.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path, data
@@ -378,10 +379,11 @@ def test_unreachable_instrument_exits_2(tmp_path: Path) -> None:
     port = _closed_port()
     path, _ = _bench(tmp_path, port, None, f"socket://127.0.0.1:{_closed_port()}")
     result = hil("run", "--station", str(path), "--profile", "eol", "--out", str(tmp_path / "out"))
-    line = assert_refused(result.returncode, result.stderr, path, "instruments.charger.resource")
+    line = _bus_line(result, path, "instruments.charger.resource")  # every instrument has its line
     assert f"TCPIP0::127.0.0.1::{port}::SOCKET" in line and "refused" in line
     assert result.stdout == ""
-    assert not (tmp_path / "out").exists()  # no record: nothing of the DUT was tested
+    assert not (tmp_path / "out" / "record.jsonl").exists()  # no record: nothing of the DUT was tested
+    assert "ConnectionRefusedError" in (tmp_path / "out" / "station-check.log").read_text(encoding="utf-8")
 
 
 def test_unreachable_can_bus_exits_2(tmp_path: Path, listening_port: int) -> None:
@@ -394,9 +396,19 @@ def test_unreachable_can_bus_exits_2(tmp_path: Path, listening_port: int) -> Non
     }
     path, _ = _bench(tmp_path, listening_port, can, f"socket://127.0.0.1:{_closed_port()}")
     result = hil("run", "--station", str(path), "--profile", "eol", "--out", str(tmp_path / "out"))
-    line = assert_refused(result.returncode, result.stderr, path, "buses.can")
-    assert "socketcand:can0" in line
-    assert not (tmp_path / "out").exists()
+    line = _bus_line(result, path, "buses.can")
+    assert "Connection refused" in line
+    assert not (tmp_path / "out" / "record.jsonl").exists()
+
+
+def _bus_line(result: subprocess.CompletedProcess[str], path: Path, field: str) -> str:
+    """Exit 2 and the field's one line among the others (every instrument of the bench is probed)."""
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [
+        ln for ln in result.stderr.splitlines() if ln.startswith(f"error: {path}: field '{field}': expected ")
+    ]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -406,5 +418,5 @@ def test_unreachable_rs485_port_exits_2(url: str, tmp_path: Path, listening_port
     url = url.format(closed=_closed_port())
     path, _ = _bench(tmp_path, listening_port, None, url)
     result = hil("run", "--station", str(path), "--profile", "eol", "--out", str(tmp_path / "out"))
-    assert_refused(result.returncode, result.stderr, path, "buses.rs485.url")
-    assert not (tmp_path / "out").exists()
+    _bus_line(result, path, "buses.rs485.url")
+    assert not (tmp_path / "out" / "record.jsonl").exists()

@@ -498,7 +498,7 @@ def test_dispatcher_returns_the_typed_request_of_every_command() -> None:
         (Frame(VER, 1, 0x4A, 0x42, b"\x01"), Rtn.CID2_INVALID, "CID1 0x4a"),
         (Frame(0x21, 1, CID1, 0x42, b"\x01"), Rtn.VER_ERROR, "VER 0x21"),
         (Frame(VER, 1, CID1, 0x42), Rtn.COMMAND_FORMAT_ERROR, "INFO ends before pack address"),
-        (Frame(VER, 1, CID1, 0x42, b"\x01\x02"), Rtn.COMMAND_FORMAT_ERROR, "1 unexpected byte(s)"),
+        (Frame(VER, 1, CID1, 0x47, b"\x01\x02"), Rtn.COMMAND_FORMAT_ERROR, "1 unexpected byte(s)"),
         (Frame(VER, 1, CID1, 0x51, b"\x01"), Rtn.COMMAND_FORMAT_ERROR, "unexpected byte"),
     ],
 )
@@ -605,3 +605,30 @@ def test_client_and_twin_exchange_over_a_byte_stream() -> None:
     with pytest.raises(RtnError) as refused:
         GetAlarmInfo.parse_response(answers[1])
     assert refused.value.rtn == Rtn.CHKSUM_ERROR
+
+
+@pytest.mark.parametrize("command", [rs485.Cid2.GET_ANALOG_VALUES, rs485.Cid2.GET_ALARM_INFO])
+def test_two_byte_pack_info_is_answered_as_real_packs_do(command: rs485.Cid2) -> None:
+    """Third-party hosts ask 0x42/0x44 with INFO = pack address, pack number: the pack's answer."""
+    one = Frame(0x20, 2, 0x46, int(command), bytes([2]))
+    two = Frame(0x20, 2, 0x46, int(command), bytes([2, 1]))
+    assert rs485.parse_request(two) == rs485.parse_request(one)
+    assert encode(two) == b"~200246" + f"{int(command):02X}".encode() + b"C0040201" + encode(two)[17:]
+    from hil.duts.bms12100.responder import Rs485Responder
+    from hil.duts.bms12100.twin import Bms12100Twin
+
+    responder = Rs485Responder(Bms12100Twin(Settings(), 1), 2)
+    answers = [responder.answer(one), responder.answer(two)]
+    assert [a.cid2 for a in answers] == [Rtn.NORMAL, Rtn.NORMAL]  # not RTN 05
+    assert len(answers[0].info) == len(answers[1].info)
+
+
+def test_three_byte_pack_info_and_two_bytes_elsewhere_are_refused() -> None:
+    refused = (
+        (rs485.Cid2.GET_ANALOG_VALUES, bytes([2, 1, 0])),
+        (rs485.Cid2.GET_SERIAL_NUMBER, bytes([2, 1])),
+    )
+    for command, info in refused:
+        with pytest.raises(rs485.InfoError) as info_error:
+            rs485.parse_request(Frame(0x20, 2, 0x46, int(command), info))
+        assert info_error.value.rtn == Rtn.COMMAND_FORMAT_ERROR

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from hilcli import ROOT, hil
 
 SIM = ROOT / "stations" / "sim-bms12100.yaml"
@@ -114,7 +113,10 @@ def test_station_check_accepts_the_shipped_sim_station() -> None:
 
 def test_a_station_without_the_cell_emulator_is_one_line(tmp_path: Path) -> None:
     path = _station(tmp_path, SIM, lambda d: d["instruments"].pop("cells"))
-    for args in (("station", "check", str(path)), ("run", "--station", str(path), "--out", str(tmp_path / "o"))):
+    for args in (
+        ("station", "check", str(path)),
+        ("run", "--station", str(path), "--out", str(tmp_path / "o")),
+    ):
         lines = _error_lines(hil(*args), path)
         assert lines == [
             f"error: {path}: field 'instruments': expected an instrument in role cell_emulator for the "
@@ -162,14 +164,18 @@ def test_station_schema_is_json_schema_with_every_field() -> None:
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert {"instruments", "buses", "dut", "expectations", "visa_library", "simulated"} <= set(schema["properties"])
+    assert {"instruments", "buses", "dut", "expectations", "visa_library", "simulated"} <= set(
+        schema["properties"]
+    )
     assert schema["properties"]["visa_library"]["default"] == "@py"
 
 
 # --- the instruments of a real bench ------------------------------------------------------------
 
 
-def test_a_silent_instrument_stops_the_run_before_the_first_test(tmp_path: Path, silent: FakeInstrument) -> None:
+def test_a_silent_instrument_stops_the_run_before_the_first_test(
+    tmp_path: Path, silent: FakeInstrument
+) -> None:
     path = _real_bench(tmp_path, silent.port)
     out = tmp_path / "out"
     result = hil("run", "--station", str(path), "--profile", "eol", "--out", str(out), timeout=120)
@@ -274,7 +280,12 @@ def test_a_bench_error_exits_3_and_leaves_the_requirement_inconclusive(tmp_path:
     assert end["inconclusive"] == ["ACC-PV"] and end["dut_failed"] == 0
 
 
-def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "said"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")], ids=["sigterm", "ctrl-c"]
+)
+def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(
+    tmp_path: Path, signum: signal.Signals, said: str
+) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "hil", "run", "--profile", "eol", "--out", str(out), "--reports", "junit"],
@@ -286,20 +297,54 @@ def test_sigterm_leaves_the_test_in_progress_as_an_error_and_the_rest_skipped(tm
     assert proc.stdout is not None
     while not proc.stdout.readline().replace(" ", "").startswith("[1/"):  # readline: no read-ahead
         assert proc.poll() is None
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == 128 + signum
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
     errors = [c for c in cases if c.find("error") is not None]
     skipped = [c for c in cases if c.find("skipped") is not None]
     end = json.loads((out / "record.jsonl").read_text(encoding="utf-8").splitlines()[-1])
-    assert end["status"] == "interrupted" and end["reason"] == "interrupted (SIGTERM)"
+    assert end["status"] == "interrupted" and end["reason"] == f"interrupted ({said})"
     # the test in progress (if the signal came inside one, not between two) is the one error
-    assert [c.get("name") for c in errors] == ([end["in_progress"].rpartition("::")[2]] if end["in_progress"] else [])
+    assert [c.get("name") for c in errors] == (
+        [end["in_progress"].rpartition("::")[2]] if end["in_progress"] else []
+    )
     for case in errors:
         assert "interrupted" in str(case.find("error").get("message"))  # type: ignore[union-attr]
     assert len(skipped) == len(end["not_run"]) > 50
-    assert str(skipped[0].find("skipped").get("message")) == "not run: interrupted (SIGTERM)"  # type: ignore[union-attr]
+    assert str(skipped[0].find("skipped").get("message")) == f"not run: interrupted ({said})"  # type: ignore[union-attr]
     assert int(suite.get("tests", "0")) == len(cases) == end["tests_collected"]
+
+
+def test_a_pcan_adapter_that_is_absent_is_one_line_without_pythoncan_noise(
+    tmp_path: Path, silent: FakeInstrument
+) -> None:
+    path = _real_bench(tmp_path, silent.port)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["buses"]["can"] = {"interface": "pcan", "channel": "PCAN_USBBUS1", "bitrate": 500000}
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    result = hil("station", "check", str(path))
+    lines = _error_lines(result, path)
+    assert any(
+        line.startswith(f"error: {path}: field 'buses.can': expected a CAN bus that opens") for line in lines
+    )
+    assert "uptime" not in result.stderr + result.stdout
+
+
+def test_dut_config_runs_a_non_conforming_twin_and_the_dut_fails(tmp_path: Path) -> None:
+    from hilcli import settings_file
+
+    unit = settings_file(
+        tmp_path, "unit.yaml", "bms12100", {"cell_overvoltage_protection": {"trigger": 3700}}
+    )
+    out = tmp_path / "out"
+    result = hil(
+        "run", "--dut-config", str(unit), "--profile", "eol", "--out", str(out), "--reports", "junit",
+        "--requirement", "CV-OVP", "--", "-k", "test_threshold[CV-OVP]",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr  # the DUT failed: not a bench error
+    assert "test_threshold[CV-OVP]  FAIL" in result.stdout
+    end = json.loads((out / "record.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert end["dut_failed"] == 1 and end["inconclusive"] is None

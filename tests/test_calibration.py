@@ -66,6 +66,9 @@ def test_expired_calibration_stops_the_run_before_any_stimulus(tmp_path: Path) -
     text = result.stdout + result.stderr
     assert f"{station}: field 'instruments.load.calibration_due'" in text
     assert "--allow-expired-calibration" in text
+    # one plain error line, not pytest's "! _pytest.outcomes.Exit: ... !" banner
+    assert result.stderr.startswith(f"error: {station}: field 'instruments.load.calibration_due': ")
+    assert "_pytest" not in text and "!!!" not in text and "Traceback" not in text
     kinds = [e["type"] for e in entries(out)]
     assert kinds == ["header", "spec", "stopped", "end"]  # no station, no DUT, no measurement
     header = entries(out)[0]

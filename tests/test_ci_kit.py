@@ -72,9 +72,8 @@ def _balanced(text: str) -> bool:
     for ch in text:
         if ch in "({":
             stack.append(ch)
-        elif ch in ")}":
-            if not stack or stack.pop() != pairs[ch]:
-                return False
+        elif ch in ")}" and (not stack or stack.pop() != pairs[ch]):
+            return False
     return not stack
 
 

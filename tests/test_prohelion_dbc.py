@@ -2,7 +2,8 @@
 
 The documented IDs are embedded below so the core checks run without the shared folder; the
 vendor's message table (references/prohelion-d1000-gen2/Messages_and_Signals.md) is also parsed and
-every message and signal compared field by field; without the shared documents (a clone alone) that comparison is skipped, saying why.
+every message and signal compared field by field; without the shared documents (a clone alone)
+that comparison is skipped, saying why.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Spec data of the 12100 BMS: complete (the stable IDs of the reading), consistent, and equal to the twin's defaults.
+"""Spec data of the 12100 BMS: complete (the reading's stable IDs), consistent, equal to the twin's defaults.
 
 The IDs are embedded below so the check runs without the shared folder; when the careful reading
 (/work/shared/specs/bms-12100.md) is present, the embedded list is checked against it too (without it,

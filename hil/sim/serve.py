@@ -13,10 +13,12 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -39,6 +41,9 @@ class ServeOptions:
     rate: float = 1.0
     ephemeral_ports: bool = False
     exit_with_stdin: bool = False  # stop when standard input closes (the parent process is gone)
+    #: run in a thread once the lab serves, before the endpoints line (`--power-on`); returns what
+    #: the endpoints line says about the outputs
+    after_start: Callable[[dict[str, Any]], str] | None = None
 
 
 class LabServer:
@@ -58,13 +63,16 @@ class LabServer:
 
     async def start(self) -> dict[str, Any]:
         instruments: dict[str, str] = {}
+        ports = station_ports(self.lab.station)
         for i, (name, sim) in enumerate(self.lab.instruments.items()):
-            server = await serve_scpi(sim, HOST, self._port(SCPI_BASE_PORT + i))
+            server = await serve_scpi(sim, HOST, self._port(ports.get(name, SCPI_BASE_PORT + i)))
             self._servers.append(server)
             instruments[name] = f"TCPIP0::{HOST}::{_port_of(server)}::SOCKET"
-        can = await asyncio.start_server(self.lab.hub.handle, HOST, self._port(CAN_PORT))
-        rs485 = await asyncio.start_server(self._serial, HOST, self._port(RS485_PORT))
-        control = await asyncio.start_server(self._control, HOST, self._port(CONTROL_PORT))
+        can = await asyncio.start_server(self.lab.hub.handle, HOST, self._port(ports.get("can", CAN_PORT)))
+        rs485 = await asyncio.start_server(self._serial, HOST, self._port(ports.get("rs485", RS485_PORT)))
+        control = await asyncio.start_server(
+            self._control, HOST, self._port(ports.get("control", CONTROL_PORT))
+        )
         self._servers += [can, rs485, control]
         self.endpoints = {
             "instruments": instruments,
@@ -79,6 +87,8 @@ class LabServer:
             "dut": self.lab.station.dut.name,
             "seed": self.lab.seed,  # the noise seed in use (recorded by the run)
             "virtual_time": not self.pace,
+            # as on a real bench: nothing is powered until a client (or --power-on) turns it on
+            "outputs": "off: every instrument output is off and the DUT unpowered until the cells are on",
         }
         return self.endpoints
 
@@ -261,6 +271,26 @@ def insert_fault(lab: Lab, point: str, on: bool) -> dict[str, Any]:
     return {"point": point, "instrument": wired[point][0], "channel": wired[point][1], "inserted": inserted}
 
 
+def station_ports(station: StationModel) -> dict[str, int]:
+    """The ports the station file names (instrument name, "can", "rs485", "control" -> port)."""
+    found: dict[str, int] = {}
+    for name, inst in station.instruments.items():
+        match = re.match(r"^TCPIP\d*::[^:]+::(\d+)::SOCKET$", inst.resource, re.IGNORECASE)
+        if match:
+            found[name] = int(match[1])
+    can = station.buses.can
+    if can is not None and can.interface == "socketcand" and can.port:
+        found["can"] = can.port
+    rs485 = station.buses.rs485
+    match = re.match(r"^socket://[^:/]+:(\d+)", rs485.url) if rs485 is not None else None
+    if match:
+        found["rs485"] = int(match[1])
+    match = re.match(r"^tcp://[^:/]+:(\d+)$", station.sim.attach or "") if station.sim is not None else None
+    if match:
+        found["control"] = int(match[1])
+    return found
+
+
 def _port_of(server: asyncio.Server) -> int:
     return int(server.sockets[0].getsockname()[1])
 
@@ -278,9 +308,18 @@ def serve(
         lab = Lab(station, settings, seed)
         server = LabServer(lab, options)
         endpoints = await server.start()
+        loop = asyncio.get_running_loop()
+        running = asyncio.create_task(server.run())
+        if options.after_start is not None:
+            try:
+                endpoints["outputs"] = await loop.run_in_executor(None, options.after_start, dict(endpoints))
+            except Exception as exc:  # the lab stops: a half-powered lab is no use to anyone
+                print(f"error: --power-on: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                server.stop()
+                await running
+                raise SystemExit(3) from None
         out.write(json.dumps(endpoints) + "\n")
         out.flush()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, server.stop)
@@ -293,6 +332,6 @@ def serve(
                     server.stop()
 
             loop.add_reader(fd, stdin_readable)
-        await server.run()
+        await running
 
     asyncio.run(main())

@@ -66,7 +66,9 @@ class CheckResult:
         """As one ConfigError carrying every problem (printed one line each)."""
         if self.problems:
             first, *rest = self.problems
-            raise ConfigError(str(self.file), first.field, first.expected, [(p.field, p.expected) for p in rest])
+            raise ConfigError(
+                str(self.file), first.field, first.expected, [(p.field, p.expected) for p in rest]
+            )
 
 
 def _closest(word: str, known: list[str]) -> str:
@@ -103,8 +105,6 @@ def static_problems(station: StationModel) -> list[Problem]:
     from hil.station.station import REQUIRED_LIMITS
 
     found = model_problems(station)
-    if not found:  # needs are read from sound instruments; the first fix is to those
-        found += needs_problems(station)
     if not station.simulated:
         if station.dut.limits is None:
             found.append(Problem("dut.limits", "the DUT's safe operating limits (required on a real bench)"))
@@ -117,6 +117,8 @@ def static_problems(station: StationModel) -> list[Problem]:
                             f"a {key} for this {inst.role} (required on a real bench)",
                         )
                     )
+    if not found:  # what the plan needs is read from sound instruments: those are fixed first
+        found += needs_problems(station)
     return found
 
 
@@ -131,7 +133,7 @@ def _instrument_problems(name: str, inst: InstrumentModel) -> list[Problem]:
     for quantity in ("voltage", "current"):
         if getattr(inst.limits, f"{quantity}_slew_max") is None:
             continue
-        slew = getattr(registry.load(driver_ref), "SLEW", frozenset())
+        slew: frozenset[str] = getattr(registry.load(driver_ref), "SLEW", frozenset())
         if quantity not in slew:
             can = ", ".join(sorted(slew)) or "none"
             found.append(
@@ -158,7 +160,10 @@ def needs_problems(station: StationModel) -> list[Problem]:
                 wired.update((t, name) for t in inst.channels)
         if not wired:
             found.append(
-                Problem("instruments", f"an instrument in role {role} for the {dut} plan (wiring {', '.join(terminals)})")
+                Problem(
+                    "instruments",
+                    f"an instrument in role {role} for the {dut} plan (wiring {', '.join(terminals)})",
+                )
             )
             continue
         missing = [t for t in terminals if t not in wired]
@@ -167,7 +172,8 @@ def needs_problems(station: StationModel) -> list[Problem]:
             found.append(
                 Problem(
                     f"instruments.{names[0]}.channels",
-                    f"DUT terminal(s) {', '.join(missing)} wired to a {role} channel (the {dut} plan uses them)",
+                    f"DUT terminal(s) {', '.join(missing)} wired to a {role} channel "
+                    f"(the {dut} plan uses them)",
                 )
             )
     known = sorted(needs.expectations)
@@ -213,7 +219,9 @@ def _logged(log: TextIO | None, what: str) -> Iterator[list[BaseException]]:
             log.write(f"--- {what}\n{''.join(traceback.format_exception(exc))}\n")
 
 
-def probe_instrument(name: str, inst: InstrumentModel, visa_library: str, log: TextIO | None) -> Problem | None:
+def probe_instrument(
+    name: str, inst: InstrumentModel, visa_library: str, log: TextIO | None
+) -> Problem | None:
     """Open one instrument, ask its identity within its timeout; a problem or None."""
     from hil.instruments.base import InstrumentInfo, Limits, ScpiInstrument
     from hil.instruments.transport import VisaTransport
@@ -224,7 +232,9 @@ def probe_instrument(name: str, inst: InstrumentModel, visa_library: str, log: T
         if tcp:  # a refused connection says so at once, before VISA's own wording
             socket.create_connection((tcp[1], int(tcp[2])), timeout=inst.timeout_s).close()
     if caught:
-        return Problem(field, f"an instrument reachable at {inst.resource} ({_bench_line(caught[0])})", bench=True)
+        return Problem(
+            field, f"an instrument reachable at {inst.resource} ({_bench_line(caught[0])})", bench=True
+        )
     driver: Any = None
     with _logged(log, f"{name}: identity of {inst.resource}") as caught:
         transport = VisaTransport(name, inst.resource, timeout_s=inst.timeout_s, visa_library=visa_library)
@@ -272,7 +282,9 @@ def probe_buses(station: StationModel, log: TextIO | None) -> list[Problem]:
         with _logged(log, "buses.can") as caught:
             if can_bus.interface == "socketcand":  # python-can waits for the greeting without a timeout
                 _socketcand_greets(str(can_bus.host), int(can_bus.port or 0))
-            bus = open_bus(can_bus.interface, can_bus.channel, can_bus.bitrate, host=can_bus.host, port=can_bus.port)
+            bus = open_bus(
+                can_bus.interface, can_bus.channel, can_bus.bitrate, host=can_bus.host, port=can_bus.port
+            )
             with contextlib.suppress(Exception):
                 bus.shutdown()
         if caught:
@@ -298,7 +310,9 @@ def _socketcand_greets(host: str, port: int) -> None:
         try:
             greeting = sock.recv(64)
         except TimeoutError:
-            raise OSError(f"no socketcand greeting within {GREETING_TIMEOUT_S:g} s at {host}:{port}") from None
+            raise OSError(
+                f"no socketcand greeting within {GREETING_TIMEOUT_S:g} s at {host}:{port}"
+            ) from None
     if not greeting.startswith(b"< hi >"):
         raise OSError(f"{host}:{port} is not a socketcand server (it said {greeting[:20]!r})")
 

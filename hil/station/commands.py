@@ -31,7 +31,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     station = result.station
     assert station is not None
     where = "simulated lab (its instruments are checked when it starts)" if station.simulated else "bench"
-    probed = "" if station.simulated or args.no_probe else f", {len(station.instruments)} instruments answered"
+    probed = (
+        "" if station.simulated or args.no_probe else f", {len(station.instruments)} instruments answered"
+    )
     print(f"{path}: ok ({station.name}, {station.dut.name}, {where}{probed})")
     return EXIT_OK
 

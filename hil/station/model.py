@@ -113,12 +113,14 @@ class InstrumentModel(_Strict):
     model: str = Field(description="the exact instrument model, e.g. 'Keysight N8940A'")
     resource: str = Field(description="VISA resource string")
     channels: dict[str, str] = Field(description="DUT terminal -> instrument channel")
-    limits: LimitsModel = LimitsModel()
-    accuracy: dict[str, AccuracyModel] = {}
-    asset_id: str
-    serial: str = ""
-    calibration_due: dt.date
-    timeout_s: float = Field(default=5.0, gt=0)
+    limits: LimitsModel = Field(default=LimitsModel(), description="safe operating limits on this bench")
+    accuracy: dict[str, AccuracyModel] = Field(
+        default={}, description="measurement function (voltage, current...) -> accuracy, for uncertainties"
+    )
+    asset_id: str = Field(description="the lab's inventory number (in the report)")
+    serial: str = Field(default="", description="the instrument's serial number (quote it if all digits)")
+    calibration_due: dt.date = Field(description="YYYY-MM-DD; a run stops before any stimulus after it")
+    timeout_s: float = Field(default=5.0, gt=0, description="how long one answer may take (s)")
     retries: int = Field(
         default=2, ge=0, le=5, description="further attempts of a read-only query after a timeout"
     )
@@ -135,10 +137,10 @@ class CanBusModel(_Strict):
     """The DUT's CAN bus as python-can opens it."""
 
     interface: str = Field(description="python-can interface: socketcand, socketcan, pcan, kvaser...")
-    channel: str
-    bitrate: int = Field(gt=0)
-    host: str | None = None
-    port: int | None = Field(default=None, gt=0, lt=65536)
+    channel: str = Field(description="adapter channel: can0 (socketcan), PCAN_USBBUS1 (pcan)...")
+    bitrate: int = Field(gt=0, description="bit/s")
+    host: str | None = Field(default=None, description="socketcand: the server's host")
+    port: int | None = Field(default=None, gt=0, lt=65536, description="socketcand: the server's port")
 
     @model_validator(mode="after")
     def _socketcand_needs_host(self) -> CanBusModel:
@@ -150,8 +152,8 @@ class CanBusModel(_Strict):
 class SerialBusModel(_Strict):
     """The DUT's RS-485 as pyserial opens it (a device path or a URL such as socket://)."""
 
-    url: str
-    baudrate: int = Field(gt=0)
+    url: str = Field(description="/dev/ttyUSB0, /dev/serial/by-id/..., or socket://host:port")
+    baudrate: int = Field(gt=0, description="bit/s")
     rs485: bool = Field(default=False, description="enable the adapter's RS-485 mode (real adapters only)")
     # a 9600 Bd answer of ~150 characters takes ~160 ms on the wire, plus the DUT's own latency
     timeout_s: float = Field(default=1.0, gt=0, description="how long the DUT's answer may take (s)")
@@ -165,15 +167,17 @@ class BusesModel(_Strict):
 class DutModel(_Strict):
     """Which DUT family this station is wired for, and its bus address."""
 
-    name: str
-    address: int = Field(default=1, ge=0, le=255)
+    name: str = Field(description="the DUT family (`hil dut settings --help` lists them)")
+    address: int = Field(default=1, ge=0, le=255, description="the DUT's bus address")
     limits: DutLimitsModel | None = Field(default=None, description="required on a real bench")
 
 
 class SimModel(_Strict):
     """Parameters of the simulated lab (only for simulated stations)."""
 
-    seed: int = 1
+    seed: int = Field(
+        default=1, description="noise seed of the simulated lab (`hil run --seed` overrides it)"
+    )
     battery_ohm: float = Field(
         default=0.01, gt=0, description="resistance of cells, interconnects and BMS path seen from P+/P-"
     )
@@ -207,17 +211,17 @@ class LabModel(_Strict):
 class StationModel(_Strict):
     """A complete station file."""
 
-    name: str
-    description: str = ""
+    name: str = Field(description="the station's name (in the report)")
+    description: str = Field(default="", description="one line about the bench")
     lab: LabModel | None = Field(default=None, description="the laboratory (a block; a plain string = name)")
-    simulated: bool
-    dut: DutModel
-    buses: BusesModel
-    instruments: dict[str, InstrumentModel]
+    simulated: bool = Field(description="true: the simulated lab; false: real instruments")
+    dut: DutModel = Field(description="the DUT this station is wired for")
+    buses: BusesModel = Field(description="the DUT's buses")
+    instruments: dict[str, InstrumentModel] = Field(description="instrument name -> instrument")
     expectations: dict[str, float] = Field(
         default={}, description="bench-specific expectations, e.g. voltage_protection_delay_max_s"
     )
-    sim: SimModel | None = None
+    sim: SimModel | None = Field(default=None, description="simulated stations only")
     visa_library: str = Field(
         default="@py",
         description="the VISA library pyvisa opens instruments with: @py (pyvisa-py, the default), "

@@ -19,7 +19,6 @@ from typing import Any, Protocol, TypeVar
 
 from hil import registry
 from hil.clock import Clock, WallClock
-from hil.config import load_model
 from hil.errors import BenchError, ConfigError
 from hil.instruments.base import InstrumentInfo, Limits, ScpiInstrument
 from hil.instruments.roles import CellEmulator, Dmm, ElectronicLoad, PowerSupply, TemperatureEmulator

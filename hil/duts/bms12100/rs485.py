@@ -521,10 +521,17 @@ def _pack_request(adr: int, command: Cid2, pack: int | None) -> Frame:
     return _request_frame(adr, command, bytes([_u8(pack, "pack")]))
 
 
+#: commands real packs also answer when asked with a two-byte INFO (pack address, then pack number),
+#: as widely used third-party hosts send them; OUR READING in docs/protocols/bms12100-rs485.md
+TWO_BYTE_PACK_INFO = frozenset({Cid2.GET_ANALOG_VALUES, Cid2.GET_ALARM_INFO})
+
+
 def _parse_pack(frame: Frame, command: Cid2) -> int:
     _check_request(frame, command)
     reader = _Reader(frame, f"{command.name} request")
     pack = reader.uint(1, "pack address")
+    if command in TWO_BYTE_PACK_INFO and len(frame.info) == 2:
+        reader.uint(1, "pack number")  # the host's count of packs: the answer is this pack's alone
     reader.end()
     return pack
 

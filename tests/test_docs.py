@@ -1,0 +1,51 @@
+"""User documentation that is generated or checked: docs/station-file.md, the shipped stations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hilcli import ROOT, hil
+
+from hil.station import doc
+
+
+def test_station_file_doc_is_up_to_date() -> None:
+    written = (ROOT / "docs" / "station-file.md").read_text(encoding="utf-8")
+    assert written == doc.render(), "regenerate: python -m hil.station.doc > docs/station-file.md"
+
+
+def test_station_file_doc_names_every_field_and_family_need() -> None:
+    text = doc.render()
+    for phrase in ("`visa_library`", "`calibration_due`", "| cell_emulator | CELL1, CELL2, CELL3, CELL4 |"):
+        assert phrase in text
+    assert "`settle_s` | s | 0.2 |" in text and "interface: socketcan" in text and "interface: pcan" in text
+
+
+@pytest.mark.parametrize("station", sorted((ROOT / "stations").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_station_passes_the_check(station: Path) -> None:
+    result = hil("station", "check", "--no-probe", str(station))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{station}: ok (")
+
+
+def test_readme_is_a_users_guide_whose_links_exist() -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    for wanted in (
+        "Install",
+        "Run on the simulated lab",
+        "Bring up a bench",
+        "Write a test",
+        "CI",
+        "Reports",
+    ):
+        assert wanted in headings
+    assert "Exit codes of `hil run`" in headings
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 128+n |"):
+        assert code in text
+    for link in re.findall(r"\]\(([^)#]+)\)", text):
+        assert (ROOT / link).exists(), link
+    assert len(text.splitlines()) < 120  # short: the detail is in docs/
