@@ -17,6 +17,8 @@ from hil.errors import ConfigError
 from hil.spec import Requirement, SpecFile
 
 OVERLAY_NAME = "spec-overlay.yaml"
+#: the EOL class of an overlay row that names none: tested in every profile (docs/eol.md)
+OVERLAY_EOL_REASON = "a user's row (spec overlay) without an EOL class: tested on every unit"
 
 
 class SpecOverlay(BaseModel):
@@ -47,6 +49,10 @@ def with_overlay(spec: SpecFile, path: Path | None) -> SpecFile:
     if path is None:
         return spec
     data = read_yaml(path)
+    if isinstance(data, dict) and isinstance(data.get("requirements"), list):
+        for row in data["requirements"]:  # a user's row is tested on every unit unless it says otherwise
+            if isinstance(row, dict):
+                row.setdefault("eol", {"class": "unit", "reason": OVERLAY_EOL_REASON})
     try:
         overlay = SpecOverlay.model_validate({} if data is None else data)
     except ValidationError as exc:
