@@ -617,8 +617,6 @@ def _charger_to(volts: float) -> Callable[[Bms12100Bench, Requirement], None]:
     return lambda bench, req: bench.hold_charger(volts)
 
 
-
-
 def _past_release(bench: Bms12100Bench, req: Requirement) -> None:
     """Set the quantity just past the release value's far limit (release ∓ tolerance, at the spec's
     limit as simple acceptance places it): a release value moved beyond its band shows here, where
