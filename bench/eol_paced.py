@@ -38,7 +38,7 @@ FLOORS_12100: dict[str, tuple[float, str]] = {
     "CV-OVP": (2.0, "trip delay 1 s + release delay 1 s (twin's voltage delay)"),
     "CV-UVP": (2.0, "trip delay 1 s + release delay 1 s (twin's voltage delay)"),
     "SCP": (0.0, "300 µs firmware delay; the charge releases it at once"),
-    "PRE": (4.0, "precharge.time_ms 2000 at start-up and again when the discharge path turns on"),
+    "PRE": (2.0, "precharge.time_ms 2000 at start-up"),
     "PM-SLEEP-I": (1.0, "PM-UVSD shutdown delay at its smallest wire step (1 s) before the sleep current"),
     "PM-WAKE": (1.0, "first CAN frame after the RS-485 wake (telemetry period 1 s)"),
     "COM-CAN": (1.0, "two frames of every ID: one 1 s period"),

@@ -196,6 +196,22 @@ class Fixed(_Section):
     )
 
 
+class Hardware(_Section):
+    """SIM-ONLY: per-unit hardware faults of the simulated unit (docs/eol.md); defaults = a good unit.
+
+    Not a V1.2 parameter and never on CAN: only the configuration file the simulator loads sets it,
+    so no plan can reach it; a real unit's file has no such section.
+    """
+
+    supply_current_extra_a: float = Field(
+        default=0.0, ge=0.0, description="extra BMU supply current (A) of a faulty unit (PH-SUP-I)"
+    )
+    cell_offset_v: float = Field(
+        default=0.0, description="extra offset (V) of the first node's first cell channel (PH-MSG-ACC)"
+    )
+    current_offset_a: float = Field(default=0.0, description="extra offset (A) of the BJU current channel")
+
+
 class Behaviour(_Section):
     """Twin behaviour flags; a conforming unit has all of them true.
 
@@ -432,6 +448,9 @@ class D1000Config(BaseModel):
     behaviour: Behaviour = Field(
         default_factory=Behaviour, description="twin behaviour flags (all true = conforming)"
     )
+    hardware: Hardware = Field(
+        default_factory=Hardware, description="SIM-ONLY per-unit hardware faults (all zero = a good unit)"
+    )
 
     # --- validation --------------------------------------------------------------------------
     @field_validator("contactor_config_aux_enable", "contactor_config_types")
@@ -540,7 +559,7 @@ def _digit(bits: int, contactor: int) -> int:
 
 def _key(name: str, info: FieldInfo) -> str:
     """The key a field has in the file (sections keep their own name)."""
-    if name in ("fixed", "behaviour"):
+    if name in ("fixed", "behaviour", "hardware"):
         return name
     return info.serialization_alias or info.alias or to_camel(name)
 
@@ -568,7 +587,7 @@ def config_error(path: Path | str, exc: ValidationError) -> ConfigError:
 _HEX_WIDTH = {"nodeID": 3, "contactorConfigAuxEnable": 5, "contactorConfigTypes": 5}
 _HEADER = (
     "# Prohelion BMS D1000 Gen2 configuration: firmware V1.2 parameters under the vendor's keys,\n"
-    "# in engineering units (V, A, °C, s, Ah, Ω, kPa, %RH); `fixed` and `behaviour` are the twin's.\n"
+    "# in engineering units (V, A, °C, s, Ah, Ω, kPa, %RH); `fixed`, `behaviour`, `hardware` the twin's.\n"
 )
 
 

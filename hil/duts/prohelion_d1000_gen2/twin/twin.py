@@ -89,6 +89,7 @@ from hil.duts.prohelion_d1000_gen2.twin.codes import (
 )
 from hil.duts.prohelion_d1000_gen2.twin.contactors import ContactorSupervisor
 from hil.duts.prohelion_d1000_gen2.twin.frontend import Frontend, NodeReadings, Readings, filter_step
+from hil.duts.prohelion_d1000_gen2.twin.hardware import with_hardware
 from hil.duts.prohelion_d1000_gen2.twin.inputs import NodeInputs, PlantInputs
 from hil.duts.prohelion_d1000_gen2.twin.protection import Evaluation, PackExtremes, evaluate, pack_extremes
 from hil.duts.prohelion_d1000_gen2.twin.snapshot import D1000Snapshot, NodeSnapshot
@@ -154,7 +155,7 @@ class D1000Twin:
         self.seed = seed
         self._rng = random.Random(seed)
         # Replaceable (e.g. by `Frontend.ideal()`) to test logic at exact thresholds.
-        self.frontend = Frontend.from_rng(self._rng)
+        self.frontend = with_hardware(Frontend.from_rng(self._rng), config.hardware)
         self._noise_rng = np.random.default_rng(self._rng.getrandbits(64))  # cell/thermistor noise
         self.inputs = inputs if inputs is not None else PlantInputs.nominal(config)
         self.inputs.check()
@@ -453,7 +454,8 @@ class D1000Twin:
         if not self._powered:
             return 0.0
         variant = self._config.supply_variant_v
-        return BMU_POWER_W[variant] / (REGULATOR_EFFICIENCY * self.inputs.supply_v)
+        extra = self._config.hardware.supply_current_extra_a  # SIM-ONLY fault
+        return BMU_POWER_W[variant] / (REGULATOR_EFFICIENCY * self.inputs.supply_v) + extra
 
     def snapshot(self, nodes: bool = True) -> D1000Snapshot:
         """Everything the BMU reports now (after seeing any changed inputs).
