@@ -130,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--hil-db={args.db}")
     pytest_args += args.pytest_args
     if args.list:
-        return runopts.print_list(pytest_args)
+        return runopts.print_list(pytest_args, runopts.requested(args))
     out.mkdir(parents=True, exist_ok=True)
     from hil.diskspace import check_free_space
 

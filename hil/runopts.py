@@ -72,7 +72,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     )
 
 
-def _requested(args: argparse.Namespace) -> list[str]:
+def requested(args: argparse.Namespace) -> list[str]:
     """Requirement IDs asked for, by --requirement or by --hil-requirement after `--`."""
     ids = list(args.requirement)
     extra = list(args.pytest_args)
@@ -91,7 +91,7 @@ def check_selection(spec_path: Path, plan_dir: Path, args: argparse.Namespace) -
 
     overlay = overlay_of(args.spec_overlay, plan_dir, list(args.pytest_args))
     spec = with_overlay(load_spec(spec_path), overlay)  # a bad overlay is refused before the run
-    ids = _requested(args)
+    ids = requested(args)
     if not ids:
         return []
     known = spec.ids()
@@ -129,8 +129,11 @@ class _Collector:
         self.items = list(session.items)
 
 
-def print_list(plan_args: list[str]) -> int:
-    """requirement -> tests for the chosen profile and selection; nothing is run."""
+def print_list(plan_args: list[str], requested: list[str] | None = None) -> int:
+    """requirement -> tests for the chosen profile and selection; nothing is run.
+
+    With requirements `requested`, only those are listed (a test tracing to many, such as the
+    EOL read-back, does not bring in the others)."""
     collector = _Collector()
     code = pytest.main([*plan_args, "--collect-only"], plugins=[collector])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
@@ -139,6 +142,8 @@ def print_list(plan_args: list[str]) -> int:
     untraced: list[str] = []
     for item in collector.items:
         reqs = [str(a) for m in item.iter_markers("requirement") for a in m.args]
+        if requested:
+            reqs = [r for r in reqs if r in requested]
         for req in reqs:
             by_req.setdefault(req, []).append(item.nodeid)
         if not reqs:

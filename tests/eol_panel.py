@@ -52,7 +52,7 @@ def write_line(folder: Path, **fields: Any) -> Path:
 def browser() -> WebDriver:
     """Debian's chromium, headless, through its chromedriver."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "chromium and chromium-driver are installed by scripts/setup"
+    assert chromium and driver, "chromium and chromium-driver are installed by scripts/setup-test-system"
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):

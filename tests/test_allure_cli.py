@@ -34,7 +34,9 @@ class Rendered:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    assert ALLURE.is_file(), f"{ALLURE} is missing: scripts/setup installs allure-commandline there"
+    assert ALLURE.is_file(), (
+        f"{ALLURE} is missing: scripts/setup-test-system installs allure-commandline there"
+    )
     base = tmp_path_factory.mktemp("allure")
     firmware = settings_file(
         base, "fw-ovp3700.yaml", "bms12100", {"cell_overvoltage_protection": {"trigger": 3700}}
@@ -43,7 +45,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     run = hil(
         "run",
         "--profile",
-        "eol",
+        "full",
         "--firmware",
         str(firmware),
         "--reports",

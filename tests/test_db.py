@@ -298,7 +298,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     for args, said in (
         (["db", "stats", "--db", url, "--since", "yesterday"], "--since: expected an ISO date"),
         (["db", "stats", "--db", url, "--trend", "ACC-CV"], "--trend: expected REQUIREMENT/NAME"),
-        (["db", "import", str(tmp_path / "nowhere"), "--db", url], "nowhere: field '-'"),
+        (["db", "import", str(tmp_path / "nowhere"), "--db", url], "nowhere: expected a run folder"),
         (["db", "stats", "--db", "nosuchdb://x"], "--db: 'nosuchdb://x' is not a database URL"),
         (["db", "mes", "--db", url, "--url", "ftp://mes"], "--url: expected an http:// or https:// URL"),
     ):

@@ -118,7 +118,7 @@ def test_audit_runs_design_tests_and_records_the_sampling(runs: dict[str, Run]) 
     tested = {e["test"].split("::")[1] for e in run.entries() if e["type"] == "test"}
     assert "test_threshold[CV-LA]" in tested
     html = (run.out / "report.html").read_text(encoding="utf-8")
-    assert "sampling: audit: every 10th unit of lot L42 (unit 20)" in html
+    assert "Sampling: audit: every 10th unit of lot L42 (unit 20)" in html
     assert "EOL class design: firmware comparison of the cell reading" in html
 
 

@@ -147,7 +147,8 @@ def identified(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str
     result = hil(
         "run", "--profile", "eol", "--out", str(out), "--serial", SERIAL,
         "--customer", "ACME Batteries Ltd, qa@acme.invalid", "--item-received", "2026-12-01",
-        "--environment", "23 °C, 45 %RH", "--reports", "html,pdf", "--", "-k", "CV-OVP",
+        "--environment", "23 °C, 45 %RH", "--reports", "html,pdf",
+        "--", "-k", "CV-OVP or cell_voltage_accuracy",
         timeout=RUN_TIMEOUT_S,
     )  # fmt: skip
     return out, result.returncode, result.stdout + result.stderr

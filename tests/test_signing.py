@@ -248,7 +248,7 @@ def test_authorisation_of_another_record_is_caught(signed_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--authorised-by", "Ada Assessor, head of lab"], "{p12}: field '-': expected a PKCS#12 file"),
+        (["--authorised-by", "Ada Assessor, head of lab"], "{p12}: expected a PKCS#12 file"),
         (["--authorised-by", "Ada Assessor"], 'error: --sign needs --authorised-by "NAME, FUNCTION"'),
     ],
 )

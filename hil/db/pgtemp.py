@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-SETUP_HINT = "run scripts/setup (it installs the Debian package postgresql)"
+SETUP_HINT = "run scripts/setup-test-system (it installs the Debian package postgresql)"
 
 
 def _free_port() -> int:

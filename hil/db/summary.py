@@ -30,6 +30,14 @@ class InstrumentInfo(BaseModel):
     calibration_due: dt.date | None = None
 
 
+def _lab_name(lab: object) -> str | None:
+    """The laboratory's name from the header: a `lab` block (name, address, ...) or the older plain text."""
+    if isinstance(lab, dict):
+        name = lab.get("name")
+        return str(name) if name else None
+    return str(lab) if lab else None
+
+
 class StationInfo(BaseModel):
     name: str
     sha256: str
@@ -160,7 +168,7 @@ def _station(header: dict[str, Any]) -> StationInfo:
         name=str(info.get("name") or "(unnamed station)"),
         sha256=str(info.get("sha256") or ""),
         file=str(info.get("file") or ""),
-        lab=info.get("lab"),
+        lab=_lab_name(info.get("lab")),
         simulated=bool(info.get("simulated", False)),
         instruments=instruments,
     )
