@@ -65,7 +65,8 @@ def bench_model(file: Path) -> StationModel:
 
 def exporter_config(file: Path, station: StationModel) -> dict[str, Any]:
     """The exporter configuration (labgrid's YAML) of a station as a plain dict."""
-    group: dict[str, Any] = {"location": station.lab or station.description or station.name}
+    lab_name = station.lab.name if station.lab is not None else ""
+    group: dict[str, Any] = {"location": lab_name or station.description or station.name}
     for name, inst in station.instruments.items():
         if name in (CAN, RS485):
             raise ConfigError(

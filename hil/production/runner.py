@@ -280,8 +280,8 @@ class SocketRunner:
         failed = summary.failed_requirements
         message = ""
         if (
-            verdict in ("PASS", "FAIL") and summary.bench_errors
-        ):  # the bench's problem: the unit is not judged
+            verdict in ("PASS", "FAIL", "ERROR") and summary.bench_errors
+        ):  # the bench's problem (hil run exits 3): the unit is not judged
             verdict, message = "ERROR", f"bench error: {summary.bench_errors[0]}"
         elif verdict == "ERROR":
             message = _last_error(unit.folder / "hil-run.log") or f"hil run exit code {code}"
