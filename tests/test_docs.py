@@ -40,7 +40,8 @@ def test_readme_is_a_users_guide_whose_links_exist() -> None:
         "Bring up a bench",
         "Write a test",
         "CI",
-        "Reports",
+        "Reports and evidence",
+        "Production line",
     ):
         assert wanted in headings
     assert "Exit codes of `hil run`" in headings
