@@ -26,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENHTF = "openhtf==1.6.3"
+#: extra pytest options of the hil side (`--no-index`: the run is not indexed into the results database)
+HIL_EXTRA: list[str] = []
 
 HIL_TEST = """
 from hil.measure import within
@@ -103,6 +105,7 @@ def hil_run(n: int, work: Path, round_no: int) -> tuple[float, float]:
         f"--rootdir={test_dir}",
         f"--hil-out={out}",
         "--hil-reports=none",
+        *HIL_EXTRA,
     ]
     return timed(cmd, cwd=test_dir)
 
@@ -121,7 +124,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds (median taken)")
     parser.add_argument("--dir", default=str(ROOT / "reports" / "bench-measure"), help="work folder")
     parser.add_argument("--no-openhtf", action="store_true", help="hil only (no reference)")
+    parser.add_argument(
+        "--no-index", action="store_true", help="hil: leave out indexing the run into the results database"
+    )
     args = parser.parse_args()
+    if args.no_index:
+        HIL_EXTRA.append("--hil-db=none")
     base = Path(args.dir)
     base.mkdir(parents=True, exist_ok=True)
     python = None if args.no_openhtf else openhtf_python()
