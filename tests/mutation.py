@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 import yaml
 
-from hil.duts.bms12100.settings import Behaviour, Settings
-from hil.duts.bms12100.settings_map import DELAY_PATHS, ENABLE_PATHS, FLAG_ROWS, THRESHOLDS
-from hil.duts.bms12100.twin import validate_settings
+from hil.duts.bms12100.config import Behaviour, Settings
+from hil.duts.bms12100.config_map import DELAY_PATHS, ENABLE_PATHS, FLAG_ROWS, THRESHOLDS
+from hil.duts.bms12100.sim.twin import validate_settings
 from hil.spec import Requirement, SpecFile
 
 #: a threshold moves this many tolerances past the spec value

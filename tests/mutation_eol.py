@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from hil.duts.bms12100.settings import PARAMETERS, Settings, from_wire, to_wire
-from hil.duts.bms12100.twin import validate_settings
+from hil.duts.bms12100.config import PARAMETERS, Settings, from_wire, to_wire
+from hil.duts.bms12100.sim.twin import validate_settings
 from hil.eol import governed_rows
 from hil.spec import SpecFile
 

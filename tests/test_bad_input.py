@@ -24,8 +24,8 @@ import yaml
 from hilcli import hil
 
 from hil.config import load_model
-from hil.duts.bms12100.can_codec import DBC_PATH, load_dbc
-from hil.duts.bms12100.settings import Settings
+from hil.duts.bms12100.config import Settings
+from hil.duts.bms12100.protocol.can_codec import DBC_PATH, load_dbc
 from hil.duts.prohelion_d1000_gen2.config import load_config
 from hil.errors import ConfigError
 from hil.spec import load_spec

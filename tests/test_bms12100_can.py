@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hil.duts.bms12100.can_codec import (
+from hil.duts.bms12100.protocol.can_codec import (
     BMS_FRAME_IDS,
     DBC_PATH,
     FLAG_BITS,
@@ -30,7 +30,7 @@ from hil.duts.bms12100.can_codec import (
     flag_ids,
     load_database,
 )
-from hil.duts.bms12100.telemetry import Mode, Telemetry
+from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
 from hil.errors import ProtocolError
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocols" / "bms12100-can.md"

@@ -13,11 +13,11 @@ import pytest
 
 from hil.clock import WallClock
 from hil.duts.bms12100 import ntc
-from hil.duts.bms12100.plant import NTC_SHORT_OHM, Bms12100Plant
-from hil.duts.bms12100.rs485 import GetAnalogValues
-from hil.duts.bms12100.telemetry import Mode
-from hil.duts.bms12100.twin import Bms12100Twin, HistoryEvent
-from hil.duts.bms12100.twin.measurement import NTC_MAX_C, NTC_MIN_C, Frontend, TerminalInputs
+from hil.duts.bms12100.protocol.rs485 import GetAnalogValues
+from hil.duts.bms12100.protocol.snapshot import Mode
+from hil.duts.bms12100.sim.plant import NTC_SHORT_OHM, Bms12100Plant
+from hil.duts.bms12100.sim.twin import Bms12100Twin, HistoryEvent
+from hil.duts.bms12100.sim.twin.measurement import NTC_MAX_C, NTC_MIN_C, Frontend, TerminalInputs
 from hil.protocols.yd1363 import encode
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.lab import Lab

@@ -8,10 +8,10 @@ import pytest
 from pydantic import ValidationError
 from test_bms12100_twin import Bench, make_inputs, one_cell
 
-from hil.duts.bms12100.settings import PARAMETERS, Settings
-from hil.duts.bms12100.twin import Frontend
-from hil.duts.bms12100.twin import hardware as hw
-from hil.duts.bms12100.twin.twin import Bms12100Twin
+from hil.duts.bms12100.config import PARAMETERS, Settings
+from hil.duts.bms12100.sim.twin import Frontend
+from hil.duts.bms12100.sim.twin import hardware as hw
+from hil.duts.bms12100.sim.twin.twin import Bms12100Twin
 
 
 def _settings(**faults: object) -> Settings:

@@ -14,10 +14,16 @@ from typing import Any
 import pytest
 
 from hil.duts.bms12100 import ntc
-from hil.duts.bms12100.plant import Bms12100Plant
-from hil.duts.bms12100.telemetry import Mode
-from hil.duts.bms12100.twin import AWAKE_SUPPLY_A, BLEED_CURRENT_A, PRECHARGE_OHM, Bms12100Twin, HistoryEvent
-from hil.duts.bms12100.twin.measurement import CURRENT_RANGE_A
+from hil.duts.bms12100.protocol.snapshot import Mode
+from hil.duts.bms12100.sim.plant import Bms12100Plant
+from hil.duts.bms12100.sim.twin import (
+    AWAKE_SUPPLY_A,
+    BLEED_CURRENT_A,
+    PRECHARGE_OHM,
+    Bms12100Twin,
+    HistoryEvent,
+)
+from hil.duts.bms12100.sim.twin.measurement import CURRENT_RANGE_A
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.lab import Lab
 from hil.station.station import load_station

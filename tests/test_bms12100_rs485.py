@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hil.duts.bms12100 import rs485
-from hil.duts.bms12100.rs485 import (
+from hil.duts.bms12100.config import PARAMETERS, PARAMETERS_BY_PATH, Parameter, Settings, from_wire
+from hil.duts.bms12100.protocol import rs485
+from hil.duts.bms12100.protocol.rs485 import (
     ALARM_FLAG_BITS,
     CID1,
     VER,
@@ -55,8 +56,7 @@ from hil.duts.bms12100.rs485 import (
     WriteParameter,
     WriteParameterRequest,
 )
-from hil.duts.bms12100.settings import PARAMETERS, PARAMETERS_BY_PATH, Parameter, Settings, from_wire
-from hil.duts.bms12100.telemetry import Mode, Telemetry
+from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
 from hil.protocols.yd1363 import Frame, FrameError, FrameReader, Rtn, decode, encode
 
 
@@ -614,8 +614,8 @@ def test_two_byte_pack_info_is_answered_as_real_packs_do(command: rs485.Cid2) ->
     two = Frame(0x20, 2, 0x46, int(command), bytes([2, 1]))
     assert rs485.parse_request(two) == rs485.parse_request(one)
     assert encode(two) == b"~200246" + f"{int(command):02X}".encode() + b"C0040201" + encode(two)[17:]
-    from hil.duts.bms12100.responder import Rs485Responder
-    from hil.duts.bms12100.twin import Bms12100Twin
+    from hil.duts.bms12100.sim.responder import Rs485Responder
+    from hil.duts.bms12100.sim.twin import Bms12100Twin
 
     responder = Rs485Responder(Bms12100Twin(Settings(), 1), 2)
     answers = [responder.answer(one), responder.answer(two)]

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from hil.duts.bms12100 import ntc, ocv
-from hil.duts.bms12100.settings import PARAMETERS_BY_PATH, Settings, VoltageAlarm
-from hil.duts.bms12100.telemetry import Mode, Telemetry
-from hil.duts.bms12100.twin import (
+from hil.duts.bms12100.config import PARAMETERS_BY_PATH, Settings, VoltageAlarm
+from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
+from hil.duts.bms12100.sim.twin import (
     BLEED_CURRENT_A,
     Block,
     Bms12100Twin,
@@ -26,8 +26,8 @@ from hil.duts.bms12100.twin import (
     ReleaseAlternative,
     TerminalInputs,
 )
-from hil.duts.bms12100.twin.measurement import CURRENT_RANGE_A
-from hil.duts.bms12100.twin.twin import IDLE_MAX_STEP_S
+from hil.duts.bms12100.sim.twin.measurement import CURRENT_RANGE_A
+from hil.duts.bms12100.sim.twin.twin import IDLE_MAX_STEP_S
 
 R25 = ntc.resistance_ohm(25.0)
 HOUR = 3600.0

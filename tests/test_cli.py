@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hilcli import hil
 
-from hil.duts.bms12100.settings import Settings
+from hil.duts.bms12100.config import Settings
 from hil.measure import equals, within
 from hil.record import Recorder
 

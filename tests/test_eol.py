@@ -10,7 +10,7 @@ import pytest
 from hilcli import ROOT, Run, settings_file, start_runs
 
 from hil import registry
-from hil.duts.bms12100.settings import PARAMETERS, Settings
+from hil.duts.bms12100.config import PARAMETERS, Settings
 from hil.eol import compare, design_ids, governed_rows, load_released
 from hil.spec import load_spec
 

@@ -3,7 +3,7 @@
 Valid frames with random content, then bit flips, byte changes, truncation, extension,
 insertion, deletion, duplication, checksum- and LENGTH-corrected mutations, mutated INFO fields
 re-encoded as well-formed frames, random headers and random bytes. Each parser may only raise
-its declared error (the targets, builders and mutations are bench/fuzz.py's, which runs the same
+its declared error (the targets, builders and mutations are benchmarks/fuzz.py's, which runs the same
 parsers 100,000 times each). Crashes found by fuzzing are kept below as explicit regressions.
 """
 
@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hil.duts.bms12100 import can_codec, rs485
-from hil.duts.bms12100.settings import PARAMETERS_BY_PID, from_wire
+from hil.duts.bms12100.config import PARAMETERS_BY_PID, from_wire
+from hil.duts.bms12100.protocol import can_codec, rs485
 from hil.errors import InstrumentError
 from hil.protocols import yd1363
 from hil.protocols.yd1363 import Frame, FrameError, FrameReader
@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_bench() -> ModuleType:
-    """bench/fuzz.py as a module (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_fuzz", ROOT / "bench" / "fuzz.py")
+    """benchmarks/fuzz.py as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_fuzz", ROOT / "benchmarks" / "fuzz.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
@@ -173,7 +173,7 @@ def test_twin_parse_request_raises_only_info_errors(raw: bytes) -> None:
 
 
 def test_unknown_parameter_number_in_an_answer_is_a_protocol_error() -> None:
-    """Regression (bench/fuzz.py): a 0xD0 answer naming an unknown parameter raised KeyError."""
+    """Regression (benchmarks/fuzz.py): a 0xD0 answer naming an unknown parameter raised KeyError."""
     raw = b"~20074600400C417EB29F69A2FAE0\r"
     value = rs485.ReadParameter.parse_response(yd1363.decode(raw))
     assert value.pid == 0x417E

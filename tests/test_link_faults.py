@@ -27,8 +27,10 @@ from hil import can_monitor
 from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_bus
 from hil.clock import Clock
 from hil.dut import LinkLog, LinkStats, link_findings
-from hil.duts.bms12100 import rs485
-from hil.duts.bms12100.can_codec import (
+from hil.duts.bms12100.bench import Bms12100Bench
+from hil.duts.bms12100.client import Bms12100Client
+from hil.duts.bms12100.protocol import rs485
+from hil.duts.bms12100.protocol.can_codec import (
     ID_FLAGS,
     ID_LIMITS,
     ID_MANUFACTURER,
@@ -36,8 +38,6 @@ from hil.duts.bms12100.can_codec import (
     ID_REQUEST,
     ID_SOC_SOH,
 )
-from hil.duts.bms12100.client import Bms12100Client
-from hil.duts.bms12100.harness import Bms12100Bench
 from hil.errors import BenchError, DutNotAnswering, DutWriteUnconfirmed
 from hil.protocols.yd1363 import decode
 from hil.sim.client import ControlClient

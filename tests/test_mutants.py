@@ -3,7 +3,7 @@
 One mutant of each kind (a threshold moved, a release value moved, a delay scaled, an on/off
 default flipped, a release alternative broken, the lock counter broken) runs through `hil run
 --firmware` with the plan's tests for its requirement IDs; the run must fail and name one of
-them. `bench/mutants.py` runs every mutant and the conforming twin over 20 seeds.
+them. `benchmarks/mutants.py` runs every mutant and the conforming twin over 20 seeds.
 
 The D1000 Gen2 (tests/mutation_d1000.py): one mutant of each kind (a limit moved, a documented
 timeout scaled, a documented constant moved, one contactor's auxiliary check off, a behaviour flag

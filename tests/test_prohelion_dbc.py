@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_docs import SHARED, require_shared
 
-from hil.duts.prohelion_d1000_gen2 import dbc
-from hil.duts.prohelion_d1000_gen2.can_codec import (
+from hil.duts.prohelion_d1000_gen2.protocol import dbc
+from hil.duts.prohelion_d1000_gen2.protocol.can_codec import (
     CanEncodeError,
     CanFrameError,
     D1000CanCodec,
@@ -32,7 +32,7 @@ from hil.duts.prohelion_d1000_gen2.can_codec import (
     FrameLengthError,
     UnknownFrameError,
 )
-from hil.duts.prohelion_d1000_gen2.dbc import (
+from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
     CanIdCollisionError,
     CanIdConfigError,
     CanIdRangeError,

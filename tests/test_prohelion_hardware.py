@@ -7,9 +7,9 @@ import random
 import pytest
 
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
-from hil.duts.prohelion_d1000_gen2.twin.frontend import Frontend
-from hil.duts.prohelion_d1000_gen2.twin.hardware import with_hardware
-from hil.duts.prohelion_d1000_gen2.twin.twin import D1000Twin
+from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import Frontend
+from hil.duts.prohelion_d1000_gen2.sim.twin.hardware import with_hardware
+from hil.duts.prohelion_d1000_gen2.sim.twin.twin import D1000Twin
 
 
 def _config(**faults: float) -> D1000Config:

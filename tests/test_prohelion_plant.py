@@ -13,16 +13,16 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from hil.duts.prohelion_d1000_gen2.can_codec import D1000CanCodec
 from hil.duts.prohelion_d1000_gen2.client import state_of
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
-from hil.duts.prohelion_d1000_gen2.dbc import max_node_count, node_frame_id
-from hil.duts.prohelion_d1000_gen2.plant import D1000Plant
-from hil.duts.prohelion_d1000_gen2.stations import station
-from hil.duts.prohelion_d1000_gen2.telemetry import TelemetryEncoder
+from hil.duts.prohelion_d1000_gen2.protocol.can_codec import D1000CanCodec
+from hil.duts.prohelion_d1000_gen2.protocol.dbc import max_node_count, node_frame_id
+from hil.duts.prohelion_d1000_gen2.sim.frames import TelemetryEncoder
+from hil.duts.prohelion_d1000_gen2.sim.plant import D1000Plant
+from hil.duts.prohelion_d1000_gen2.sim.stations import station
+from hil.duts.prohelion_d1000_gen2.sim.twin import BmsCommand, BmsState, D1000Twin, InfoBit
+from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import Frontend
 from hil.duts.prohelion_d1000_gen2.terminals import CellId
-from hil.duts.prohelion_d1000_gen2.twin import BmsCommand, BmsState, D1000Twin, InfoBit
-from hil.duts.prohelion_d1000_gen2.twin.frontend import Frontend
 from hil.sim.instruments.espec_p300 import SimEspecP300
 from hil.sim.instruments.keysight_n6705c import SimKeysightN6705C
 from hil.sim.lab import Lab

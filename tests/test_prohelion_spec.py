@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from shared_docs import SHARED, require_shared
 
-from hil.duts.prohelion_d1000_gen2 import dbc
+from hil.duts.prohelion_d1000_gen2.protocol import dbc
 from hil.spec import Requirement, SpecFile, load_spec
 
 PACKAGE_DIR = Path(dbc.__file__).parent

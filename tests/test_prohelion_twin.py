@@ -12,7 +12,7 @@ import pytest
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
 from hil.duts.prohelion_d1000_gen2.ntc import resistance_ohm, temperature_c
 from hil.duts.prohelion_d1000_gen2.ocv import DEFAULT_OCV_TABLE_V
-from hil.duts.prohelion_d1000_gen2.twin import (
+from hil.duts.prohelion_d1000_gen2.sim.twin import (
     ACTIVE_MAX_STEP_S,
     IDLE_MAX_STEP_S,
     BmsCommand,
@@ -25,9 +25,9 @@ from hil.duts.prohelion_d1000_gen2.twin import (
     LowSideStatus,
     contactor_fault_bit,
 )
-from hil.duts.prohelion_d1000_gen2.twin.frontend import NodeReadings
-from hil.duts.prohelion_d1000_gen2.twin.inputs import PlantInputs
-from hil.duts.prohelion_d1000_gen2.twin.protection import evaluate
+from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import NodeReadings
+from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import PlantInputs
+from hil.duts.prohelion_d1000_gen2.sim.twin.protection import evaluate
 
 S = BmsState
 C = BmsCommand

@@ -320,7 +320,7 @@ def test_a_measured_environment_wins_over_the_stated_one_and_the_lab_seed_over_t
 
 def test_the_simulated_d1000_reports_a_programmed_serial_unless_the_station_says_otherwise() -> None:
     from hil.duts.prohelion_d1000_gen2.config import D1000Config
-    from hil.duts.prohelion_d1000_gen2.plant import SIM_UNIT_SERIAL, _with_unit_serial
+    from hil.duts.prohelion_d1000_gen2.sim.plant import SIM_UNIT_SERIAL, _with_unit_serial
 
     model = load_station(ROOT / "stations" / "sim-prohelion-d1000-gen2.yaml")
     assert model.sim is not None

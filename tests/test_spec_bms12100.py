@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from shared_docs import SHARED, require_shared
 
 from hil.duts.bms12100 import PACKAGE_DIR
-from hil.duts.bms12100.settings import PARAMETERS_BY_PATH, Behaviour, Settings
-from hil.duts.bms12100.settings_map import ALWAYS_ON, DELAY_PATHS, ENABLE_PATHS, FLAG_ROWS, THRESHOLDS
+from hil.duts.bms12100.config import PARAMETERS_BY_PATH, Behaviour, Settings
+from hil.duts.bms12100.config_map import ALWAYS_ON, DELAY_PATHS, ENABLE_PATHS, FLAG_ROWS, THRESHOLDS
 from hil.spec import Requirement, SpecFile, load_spec
 
 SPEC_PATH = PACKAGE_DIR / "spec.yaml"

@@ -7,7 +7,7 @@ CHKSUM as four, and ``\\r`` (EOI). In a response CID2 carries the return code (R
 The checksum rules follow our reading of the Pylontech RS-485 protocol (v3.3 as published) and of
 public clients; the 12100 BMS's own protocol file is still to be checked against them (see
 docs/protocols/bms12100-rs485.md). This module knows nothing about commands: see
-`hil.duts.bms12100.rs485` for the 12100 command set built on top of it.
+`hil.duts.bms12100.protocol.rs485` for the 12100 command set built on top of it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 from fixtures.plugin import requirement_param
 from hil import registry
 from hil.dut import DutBench
-from hil.duts.bms12100.harness import QUANTITIES, Bms12100Bench, eol_release_case, release_cases
+from hil.duts.bms12100.bench import QUANTITIES, Bms12100Bench, eol_release_case, release_cases
 from hil.spec import SpecFile, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.harness import NOMINAL_CELL_V, Bms12100Bench, ntc_sensitivity
+from hil.duts.bms12100.bench import NOMINAL_CELL_V, Bms12100Bench, ntc_sensitivity
 from hil.duts.bms12100.ntc import resistance_ohm
 from hil.measure import capable, within
 from hil.uncertainty import Budget, budget, rectangular, resolution, station_uncertainty

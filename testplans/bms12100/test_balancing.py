@@ -10,7 +10,7 @@ import pytest
 
 from hil.can_monitor import CanMonitor
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.harness import NEUTRAL_C, PROBE_CURRENT_A, Bms12100Bench
+from hil.duts.bms12100.bench import NEUTRAL_C, PROBE_CURRENT_A, Bms12100Bench
 from hil.duts.bms12100.ntc import resistance_ohm
 from hil.measure import equals, info
 from hil.procedures.placement import place

@@ -6,7 +6,7 @@ import pytest
 
 from hil.can_monitor import CanMonitor
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.harness import Bms12100Bench
+from hil.duts.bms12100.bench import Bms12100Bench
 from hil.duts.bms12100.ocv import soc_from_ocv
 from hil.measure import equals, info, within
 from hil.uncertainty import reading, scaled, station_uncertainty

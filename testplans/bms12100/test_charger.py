@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hil.duts.bms12100.harness import NOMINAL_CELL_V, Bms12100Bench
+from hil.duts.bms12100.bench import NOMINAL_CELL_V, Bms12100Bench
 from hil.measure import equals, info, within
 from hil.uncertainty import station_uncertainty
 

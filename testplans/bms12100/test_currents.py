@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hil.duts.bms12100.harness import PRECHARGE_WAIT_S, PROBE_CURRENT_A, Bms12100Bench
+from hil.duts.bms12100.bench import PRECHARGE_WAIT_S, PROBE_CURRENT_A, Bms12100Bench
 from hil.measure import equals, within
 from hil.uncertainty import station_uncertainty
 

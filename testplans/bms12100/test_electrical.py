@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.harness import Bms12100Bench
+from hil.duts.bms12100.bench import Bms12100Bench
 from hil.measure import equals, within
 from hil.uncertainty import reading, scaled, station_uncertainty
 

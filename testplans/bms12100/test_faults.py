@@ -21,7 +21,7 @@ import pytest
 
 from hil.can_monitor import CanMonitor
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.harness import NOMINAL_CELL_V, PROBE_CURRENT_A, Bms12100Bench
+from hil.duts.bms12100.bench import NOMINAL_CELL_V, PROBE_CURRENT_A, Bms12100Bench
 from hil.errors import DutError
 from hil.measure import Measurement, Verdict, equals, info
 from hil.spec import SpecFile

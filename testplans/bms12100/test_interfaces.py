@@ -9,9 +9,9 @@ import pytest
 
 from hil.can_monitor import CanMonitor
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.can_codec import BMS_FRAME_IDS, CYCLE_S
-from hil.duts.bms12100.harness import NOMINAL_CELL_V, Bms12100Bench
-from hil.duts.bms12100.settings import PARAMETERS, from_wire
+from hil.duts.bms12100.bench import NOMINAL_CELL_V, Bms12100Bench
+from hil.duts.bms12100.config import PARAMETERS, from_wire
+from hil.duts.bms12100.protocol.can_codec import BMS_FRAME_IDS, CYCLE_S
 from hil.measure import equals, info, within
 from hil.station.station import Station
 from hil.uncertainty import budget, reading, resolution, standard

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hil.duts.bms12100.harness import PROBE_CURRENT_A, Bms12100Bench
+from hil.duts.bms12100.bench import PROBE_CURRENT_A, Bms12100Bench
 from hil.measure import equals
 from hil.procedures.placement import place
 from hil.procedures.threshold import ThresholdSetup, go_no_go

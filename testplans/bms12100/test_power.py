@@ -8,7 +8,7 @@ import pytest
 
 from hil.can_monitor import CanMonitor
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.harness import (
+from hil.duts.bms12100.bench import (
     BLOCKED_A,
     BUTTON_PRESS_S,
     NEUTRAL_C,

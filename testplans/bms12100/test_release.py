@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from hil import registry
-from hil.duts.bms12100.harness import Bms12100Bench
-from hil.duts.bms12100.settings import PARAMETERS
+from hil.duts.bms12100.bench import Bms12100Bench
+from hil.duts.bms12100.config import PARAMETERS
 from hil.eol import READBACK_METHOD, compare, load_released
 from hil.measure import equals
 from hil.spec import load_spec

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from hil.duts.bms12100.harness import Bms12100Bench, ReleaseCase, trip_level
+from hil.duts.bms12100.bench import Bms12100Bench, ReleaseCase, trip_level
 from hil.measure import equals, within
 from hil.procedures.placement import place
 from hil.procedures.threshold import expected_probe_count, find_release, find_trip, go_no_go
@@ -249,7 +249,7 @@ def test_release(bench: Bms12100Bench, release_case: tuple[Requirement, ReleaseC
 
 def test_every_alternative_has_a_case(spec_data) -> None:
     """The plan covers every release alternative the spec data lists for the threshold rows."""
-    from hil.duts.bms12100.harness import release_cases
+    from hil.duts.bms12100.bench import release_cases
 
     for req in spec_data.requirements:
         if req.trip is None:

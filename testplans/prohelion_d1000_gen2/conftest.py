@@ -14,7 +14,7 @@ import pytest
 from fixtures.plugin import requirement_param
 from hil import registry
 from hil.dut import DutBench
-from hil.duts.prohelion_d1000_gen2.harness import QUANTITIES, D1000Bench
+from hil.duts.prohelion_d1000_gen2.bench import QUANTITIES, D1000Bench
 from hil.spec import SpecFile, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from hil.duts.prohelion_d1000_gen2.bench import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.config import ChargingMethod
-from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
+from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsCommand, BmsState, InfoBit, contactor_fault_bit
 from hil.duts.prohelion_d1000_gen2.terminals import AUX_OPEN, CONTACTOR_IDS, WELDED
-from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit, contactor_fault_bit
 from hil.measure import info, within
 from hil.uncertainty import budget, resolution
 

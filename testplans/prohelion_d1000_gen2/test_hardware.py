@@ -8,10 +8,10 @@ from functools import partial
 
 import pytest
 
+from hil.duts.prohelion_d1000_gen2.bench import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.config import DEVICE_IDS
-from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
+from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsCommand, BmsState, InfoBit
 from hil.duts.prohelion_d1000_gen2.terminals import CMU_BREAK
-from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
 from hil.measure import Measurement, Verdict, capable, info, within
 from hil.uncertainty import reading, station_uncertainty
 

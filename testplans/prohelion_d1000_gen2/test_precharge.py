@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import pytest
 
-from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
+from hil.duts.prohelion_d1000_gen2.bench import D1000Bench, same
+from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsCommand, BmsState, InfoBit
 from hil.duts.prohelion_d1000_gen2.terminals import PRE_SHUNT
-from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
 from hil.errors import BenchError
 from hil.measure import Measurement, info, within
 from hil.uncertainty import budget, resolution, station_uncertainty

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from hil.duts.prohelion_d1000_gen2.bench import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.config import ChargingMethod
-from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, same
+from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsCommand, BmsState, InfoBit
 from hil.duts.prohelion_d1000_gen2.terminals import CMU_BREAK, WELDED
-from hil.duts.prohelion_d1000_gen2.twin.codes import BmsCommand, BmsState, InfoBit
 from hil.measure import info, within
 from hil.procedures.timing import measure_delay
 from hil.uncertainty import budget, resolution

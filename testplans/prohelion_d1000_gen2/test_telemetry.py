@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from hil.duts.prohelion_d1000_gen2.dbc import CanIdCollisionError, max_node_count, render_dbc
-from hil.duts.prohelion_d1000_gen2.harness import NOMINAL_CELL_V, D1000Bench, same
+from hil.duts.prohelion_d1000_gen2.bench import NOMINAL_CELL_V, D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.ocv import soc_from_ocv
-from hil.duts.prohelion_d1000_gen2.telemetry import RECEIVED_MESSAGES
+from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsState
+from hil.duts.prohelion_d1000_gen2.protocol.dbc import CanIdCollisionError, max_node_count, render_dbc
+from hil.duts.prohelion_d1000_gen2.sim.frames import RECEIVED_MESSAGES
 from hil.duts.prohelion_d1000_gen2.terminals import CellId, SensorId
-from hil.duts.prohelion_d1000_gen2.twin.codes import BmsState
 from hil.measure import info, within
 from hil.procedures.placement import place
 from hil.uncertainty import Budget, budget, reading, rectangular, scaled, station_uncertainty

@@ -11,7 +11,7 @@ where charging/discharging is allowed again for the warnings, and the trip delay
 
 from __future__ import annotations
 
-from hil.duts.prohelion_d1000_gen2.harness import D1000Bench, position_name, same
+from hil.duts.prohelion_d1000_gen2.bench import D1000Bench, position_name, same
 from hil.duts.prohelion_d1000_gen2.terminals import CellId, SensorId
 from hil.measure import info, within
 from hil.procedures.placement import place

@@ -16,10 +16,10 @@ import serial.rs485
 from hil.can_monitor import CanMonitor, Frame
 from hil.clock import Clock
 from hil.dut import DutClient, LinkLog, LinkStats
-from hil.duts.bms12100 import rs485
-from hil.duts.bms12100.can_codec import CanFrameError, InverterView, UnknownFrameError, flag_ids
-from hil.duts.bms12100.rs485 import RtnError
-from hil.duts.bms12100.settings import PARAMETERS_BY_PATH, from_wire
+from hil.duts.bms12100.config import PARAMETERS_BY_PATH, from_wire
+from hil.duts.bms12100.protocol import rs485
+from hil.duts.bms12100.protocol.can_codec import CanFrameError, InverterView, UnknownFrameError, flag_ids
+from hil.duts.bms12100.protocol.rs485 import RtnError
 from hil.errors import DutError, DutNotAnswering, DutWriteUnconfirmed, ProtocolError
 from hil.protocols.yd1363 import Frame as YdFrame
 from hil.protocols.yd1363 import FrameError, FrameReader, Rtn, encode

@@ -25,21 +25,26 @@ import can
 from hil.can_monitor import CanMonitor, Frame, open_bus
 from hil.clock import Clock
 from hil.dut import DutClient, LinkLog, LinkStats
-from hil.duts.prohelion_d1000_gen2.can_codec import CanFrameError, D1000CanCodec, UnknownFrameError, Value
 from hil.duts.prohelion_d1000_gen2.config import D1000Config, load_config
-from hil.duts.prohelion_d1000_gen2.dbc import (
-    MAX_STANDARD_ID,
-    NODE_KINDS,
-    CanIdConfigError,
-    max_node_count,
-    node_frame_id,
+from hil.duts.prohelion_d1000_gen2.protocol.can_codec import (
+    CanFrameError,
+    D1000CanCodec,
+    UnknownFrameError,
+    Value,
 )
-from hil.duts.prohelion_d1000_gen2.twin.codes import (
+from hil.duts.prohelion_d1000_gen2.protocol.codes import (
     CONTACTOR_CLOSED,
     BmsCommand,
     BmsState,
     CommandType,
     InfoBit,
+)
+from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
+    MAX_STANDARD_ID,
+    NODE_KINDS,
+    CanIdConfigError,
+    max_node_count,
+    node_frame_id,
 )
 from hil.errors import DutError
 from hil.station.station import Station

@@ -1,0 +1,132 @@
+"""Wall time of one unit's EOL profile on the simulated lab paced to the wall clock, row by row.
+
+Runs `hil run --dut DUT --profile eol --reports none -- --hil-pace` and prints: the wall time of
+the command and of the plan (record opened to sealed), the plan's dwell (sum of its waits), the
+virtual time each `unit` row's tests took (a test of several rows is shared between them; the
+read-back and the preparation between tests on lines of their own), and, for the 12100, each unit
+row's floor: the waits the DUT itself imposes on that row's EOL check (docs/eol.md).
+
+    .venv/bin/python benchmarks/eol_paced.py [--dut NAME] [--no-pace]
+
+Exit 0 when the EOL run accepted the unit, 3 when it did not (or did not finish): a bench figure
+from a failing run is not a figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hil import registry  # noqa: E402
+from hil.spec import load_spec  # noqa: E402
+
+TARGET_S = {"bms12100": 60.0, "prohelion-d1000-gen2": 120.0}
+#: 12100 unit rows: the DUT-imposed waits of their EOL check (s) and where each comes from. The
+#: voltage trip/release delays are the twin's (1 s each; the seed gives none); the rest are the
+#: released parameters or the protocol's periods.
+FLOORS_12100: dict[str, tuple[float, str]] = {
+    "CV-OVP": (2.0, "trip delay 1 s + release delay 1 s (twin's voltage delay)"),
+    "CV-UVP": (2.0, "trip delay 1 s + release delay 1 s (twin's voltage delay)"),
+    "SCP": (0.0, "300 µs firmware delay; the charge releases it at once"),
+    "PRE": (2.0, "precharge.time_ms 2000 at start-up"),
+    "PM-SLEEP-I": (1.0, "PM-UVSD shutdown delay at its smallest wire step (1 s) before the sleep current"),
+    "PM-WAKE": (1.0, "first CAN frame after the RS-485 wake (telemetry period 1 s)"),
+    "COM-CAN": (1.0, "two frames of every ID: one 1 s period"),
+    "COM-485": (0.0, "one poll"),
+    "BAL-CHG": (0.0, "bleed switch on the next firmware cycle"),
+    "ACC-CV": (0.0, "one reading per level"),
+    "ACC-PV": (0.0, "one reading per level"),
+    "ACC-T": (0.0, "one reading per level"),
+    "ACC-I": (0.0, "one reading per level"),
+    "EL-VOP": (0.0, "one reading per supply level"),
+    "EL-RDS": (0.0, "one DMM reading at load"),
+}
+
+
+def entries(out: Path) -> list[dict[str, Any]]:
+    path = out / "record.jsonl"
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def per_row(record: list[dict[str, Any]], unit_rows: set[str]) -> tuple[dict[str, float], float, float]:
+    """Virtual seconds per unit row, of the read-back, and between tests (preparation)."""
+    rows: dict[str, float] = defaultdict(float)
+    readback = between = 0.0
+    last_end: float | None = None
+    for e in record:
+        if e.get("type") != "test" or e.get("phase") != "call" or e.get("t_start") is None:
+            continue
+        start, end = float(e["t_start"]), float(e["t_end"])
+        between += start - (last_end if last_end is not None else 0.0)
+        last_end = end
+        reqs = [r for r in e.get("requirements", []) if r in unit_rows]
+        if "test_released_set_read_back" in str(e.get("test")):
+            readback += end - start
+        elif reqs:
+            for rid in reqs:
+                rows[rid] += (end - start) / len(reqs)
+    return dict(rows), readback, between
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dut", default="bms12100", help="DUT family (default bms12100)")
+    parser.add_argument("--no-pace", action="store_true", help="virtual time only (a quick check)")
+    args = parser.parse_args()
+    family = registry.dut_family(args.dut)
+    spec = load_spec(ROOT / family.spec)
+    unit_rows = {r.id for r in spec.requirements if r.eol.class_ == "unit"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "eol"
+        cmd = [sys.executable, "-m", "hil", "run", "--dut", args.dut, "--profile", "eol", "--reports", "none"]
+        cmd += ["--out", str(out)] + ([] if args.no_pace else ["--", "--hil-pace"])
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        wall = time.monotonic() - start
+        record = entries(out)
+    sealed = bool(record) and record[-1].get("type") == "end"
+    failed = [str(e.get("test")) for e in record if e.get("type") == "test" and e.get("outcome") == "failed"]
+    dwell = next((float(e["seconds"]) for e in record if e.get("type") == "dwell"), None)
+    mode = "virtual time (--no-pace)" if args.no_pace else "paced to the wall clock"
+    print(f"{args.dut} EOL, {mode}: exit {proc.returncode}, wall {wall:.1f} s, dwell {dwell} s")
+    rows, readback, between = per_row(record, unit_rows)
+    floors = FLOORS_12100 if args.dut == "bms12100" else {}
+    print(f"{'row':11s} {'tests s':>8s} {'floor s':>8s}  floor from")
+    for rid in sorted(unit_rows):
+        floor = floors.get(rid)
+        f_text = f"{floor[0]:8.1f}  {floor[1]}" if floor else f"{'-':>8s}  not computed"
+        print(f"{rid:11s} {rows.get(rid, 0.0):8.1f} {f_text}")
+    print(f"{'read-back':11s} {readback:8.1f}")
+    print(f"{'between':11s} {between:8.1f}  (preparation between tests: settling, power cycles, precharge)")
+    if floors:
+        total = sum(f for f, _ in floors.values())
+        print(f"sum of the unit rows' floors {total:.1f} s; floor + 10 % = {total * 1.1:.1f} s")
+    target = TARGET_S.get(args.dut)
+    if target is not None and not args.no_pace:
+        verdict = "met" if wall <= target else "NOT met"
+        print(f"target {target:g} s of wall time per unit: {verdict} ({wall:.1f} s)")
+    if proc.returncode != 0 or not sealed:
+        why = f"failed tests: {', '.join(failed)}" if failed else proc.stderr.strip()[-500:]
+        print(
+            f"bench error: the EOL run did not accept the unit (exit {proc.returncode}); {why}",
+            file=sys.stderr,
+        )
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

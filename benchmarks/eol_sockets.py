@@ -1,0 +1,97 @@
+"""Units per hour of a line with 1, 2 and 4 sockets on the simulated 12100, paced to the wall clock.
+
+Each socket runs its units one after another exactly as `hil eol` does (the same `Line` and
+socket runners, one `hil run` child per unit, each with its own simulated lab on ports the OS
+picks); the operator's clicks are made by this script at once, so the figure is the line's own
+throughput. A short requirement subset keeps the whole bench to a few minutes. Prints units per
+hour per socket count and the 4-socket / 1-socket ratio (target >= 3.6x).
+
+    .venv/bin/python benchmarks/eol_sockets.py [--units 8] [--requirement CV-OVP] [--sockets 1,2,4]
+
+Exit 3 if any unit did not pass (the figures would not be a line's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hil.production.line import LineModel, SocketModel
+from hil.production.runner import Line
+
+ROOT = Path(__file__).resolve().parents[1]
+STATION = ROOT / "stations" / "sim-bms12100.yaml"
+SERIAL = "12100A0000001"  # the simulated 12100's serial: every unit of the bench is that one
+
+
+def run_line(sockets: int, units: int, requirement: str, out: Path) -> tuple[float, list[str], list[float]]:
+    """Wall time to run `units` units on `sockets` sockets; the verdicts; each unit's duration."""
+    model = LineModel(
+        name=f"bench-{sockets}",
+        dut="bms12100",
+        lot=f"B{sockets}",
+        max_retests=10 * units,
+        out=str(out),
+        pytest_args=["--hil-requirement", requirement, "--hil-pace"],
+        sockets=[SocketModel(name=f"S{i + 1}", station=str(STATION)) for i in range(sockets)],
+    )
+    line = Line(model, ROOT, out)
+    started = units
+    verdicts: list[str] = []
+    durations: list[float] = []
+    t0 = time.monotonic()
+    try:
+        while len(verdicts) < units:
+            for runner in line.sockets.values():
+                runner.poll()
+                if runner.state == "done" and runner.unit is not None:
+                    verdicts.append(runner.unit.verdict)
+                    durations.append((runner.unit.ended or 0.0) - runner.unit.started)
+                    runner.next_unit()
+                if runner.state == "idle" and started > 0:
+                    runner.busy_serials = None  # the sim's units share one serial; a real line's do not
+                    if runner.submit_serial(SERIAL, "bench") is None and runner.start() is None:
+                        started -= 1
+            time.sleep(0.1)
+    finally:  # Ctrl-C: the running units stop the Ctrl-C way too
+        line.shutdown()
+    return time.monotonic() - t0, verdicts, durations
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=8, help="units per socket count (default 8)")
+    parser.add_argument("--requirement", default="CV-OVP", help="the plan subset each unit runs")
+    parser.add_argument("--sockets", default="1,2,4", help="socket counts to measure")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.sockets.split(",")]
+    print(
+        f"machine: {os.cpu_count()} CPU cores; {args.units} units per line; subset {args.requirement}, paced"
+    )
+    rates: dict[int, float] = {}
+    bad = False
+    with tempfile.TemporaryDirectory(prefix="eol-sockets-") as tmp:
+        for n in counts:
+            wall, verdicts, durations = run_line(n, args.units, args.requirement, Path(tmp) / f"s{n}")
+            rates[n] = args.units / wall * 3600
+            mean = sum(durations) / len(durations)
+            print(
+                f"{n} socket(s): {args.units} units in {wall:6.1f} s = {rates[n]:6.1f} units/h "
+                f"(mean unit {mean:5.1f} s; verdicts {' '.join(sorted(set(verdicts)))})",
+                flush=True,
+            )
+            bad = bad or any(v != "PASS" for v in verdicts)
+    if 1 in rates and 4 in rates:
+        print(f"4 sockets / 1 socket: {rates[4] / rates[1]:.2f}x (target >= 3.6x)")
+    if bad:
+        print("error: a unit did not pass; the figures are not a line's", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The twin's analogue front end: the true terminal quantities in, the firmware's readings out.
+
+Every channel has a fixed gain and offset error (drawn once per unit from the seed) plus Gaussian
+noise truncated at 3 σ (drawn per sample), so a unit is reproducible and stays inside its error
+budget by construction. The budgets keep the TOTAL error, rounding included, inside the seed's
+accuracy figures with margin (seed §3.1–§3.3; ACC-CV, ACC-PV, ACC-T, ACC-I):
+
+- cell voltage: gain ±0.1 %, offset ±4 mV, noise ≤ 2.4 mV, rounding 0.5 mV → ≤ 12 mV up to 5 V
+  (spec ±20 mV);
+- pack voltage: gain ±0.15 %, offset ±3 mV, noise ≤ 3 mV, rounding 5 mV → ≤ 0.3 % from 8 V up
+  (the operating range, EL-VOP; spec ±0.5 %); the charger (P+/P-) channel has the same budget;
+- temperature: offset ±0.6 °C, noise ≤ 0.36 °C, rounding 0.05 °C → ≤ 1.2 °C (spec ±2 °C);
+- current: gain ±0.5 %, offset ±1 mA, noise ≤ 0.45 mA, rounding 5 mA → ≤ 0.5 % + 6.5 mA
+  (spec ±2 % below 10 A, ±1 % at and above 10 A; below 0.33 A the 10 mA reporting resolution
+  alone exceeds 2 %: the I-EFF rows' tolerance adds half of it, see spec data).
+Readings are rounded to the protocol resolutions (1 mV, 10 mV pack, 10 mA, 0.1 °C) and the firmware
+acts on exactly what it reports.
+
+OUR ASSUMPTION: the cell channels are unipolar: a tap at or below the one beneath it (an open
+sense lead, plant.py) reads 0 mV, never a negative value.
+
+OUR ASSUMPTION: the current channel (shunt ADC) saturates at ±`CURRENT_RANGE_A` (300 A, three times
+the rated current; the RS-485 records carry ±327.67 A). Beyond it the short-circuit protection
+works from a hardware comparator on the true current (tables.py, SCP), as on usual AFEs.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from hil.duts.bms12100 import CELL_COUNT, NTC_NAMES
+from hil.duts.bms12100.ntc import resistance_ohm, temperature_c
+from hil.duts.bms12100.protocol.snapshot import Mode
+
+NOISE_SIGMAS = 3.0  # noise is truncated here, so the budget is a hard bound
+# OUR ASSUMPTION (the seed says nothing): an open NTC reads as the bottom of the reported range and a
+# shorted one as the top, as on typical BMS firmware; readings are clamped to that range.
+NTC_MIN_C = -40.0
+NTC_MAX_C = 150.0
+CURRENT_RANGE_A = 300.0
+#: at or below this NTC resistance (the top of the reported range) a reading is NTC_MAX_C
+HOT_END_OHM = resistance_ohm(NTC_MAX_C)
+
+
+@dataclass
+class TerminalInputs:
+    """The true electrical state at the BMS's terminals over one step (held from t-dt to t)."""
+
+    cell_v: list[float]  # true voltage on each cell sense input (V), 4 entries
+    ntc_ohm: list[float | None]  # cell1, cell2, ambient, power NTC resistance; None = open
+    current_a: float  # true current through the BMS's power path, + = charging
+    charger_v: float  # true voltage between P+ and P- (V)
+    powered: bool = True  # the BMS has supply (cells present)
+
+    def check(self) -> None:
+        """Raise ValueError if the inputs do not describe this BMS (wrong channel counts)."""
+        if len(self.cell_v) != CELL_COUNT:
+            raise ValueError(f"cell_v needs {CELL_COUNT} entries, got {len(self.cell_v)}")
+        if len(self.ntc_ohm) != len(NTC_NAMES):
+            raise ValueError(f"ntc_ohm needs {len(NTC_NAMES)} entries, got {len(self.ntc_ohm)}")
+
+
+@dataclass(frozen=True)
+class ChannelError:
+    """The error of one measurement channel: reading = true * (1 + gain) + offset + noise."""
+
+    gain: float = 0.0
+    offset: float = 0.0  # in the channel's unit (V, A, °C)
+    noise_sigma: float = 0.0
+    noise_limit: float = 0.0
+
+    def apply(self, true_value: float, rng: random.Random) -> float:
+        """One unrounded reading of `true_value`."""
+        noise = 0.0
+        if self.noise_sigma > 0.0:
+            noise = min(self.noise_limit, max(-self.noise_limit, rng.gauss(0.0, self.noise_sigma)))
+        return true_value * (1.0 + self.gain) + self.offset + noise
+
+    def true_for(self, reading: float) -> float:
+        """The true value whose noise-free reading is `reading` (to place a value exactly)."""
+        return (reading - self.offset) / (1.0 + self.gain)
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """The limits a unit's channel errors are drawn within."""
+
+    gain: float
+    offset: float
+    noise_sigma: float
+
+    def draw(self, rng: random.Random) -> ChannelError:
+        """A channel's fixed errors, drawn uniformly inside the budget."""
+        return ChannelError(
+            gain=rng.uniform(-self.gain, self.gain),
+            offset=rng.uniform(-self.offset, self.offset),
+            noise_sigma=self.noise_sigma,
+            noise_limit=NOISE_SIGMAS * self.noise_sigma,
+        )
+
+
+CELL_BUDGET = ErrorBudget(gain=0.001, offset=0.004, noise_sigma=0.0008)
+PACK_BUDGET = ErrorBudget(gain=0.0015, offset=0.003, noise_sigma=0.001)
+CURRENT_BUDGET = ErrorBudget(gain=0.005, offset=0.001, noise_sigma=0.00015)
+TEMPERATURE_BUDGET = ErrorBudget(gain=0.0, offset=0.6, noise_sigma=0.12)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One firmware sample: the readings (protocol resolution) plus the firmware's SOC and mode."""
+
+    t: float
+    cell_mv: tuple[float, ...]  # whole mV in readings
+    pack_v: float
+    current_a: float
+    temperatures_c: tuple[float, ...]  # cell1, cell2, ambient, power
+    charger_v: float
+    soc_pct: float = 0.0
+    mode: Mode = Mode.STANDBY
+
+    @property
+    def max_cell_mv(self) -> float:
+        """Highest cell reading."""
+        return max(self.cell_mv)
+
+    @property
+    def min_cell_mv(self) -> float:
+        """Lowest cell reading."""
+        return min(self.cell_mv)
+
+
+EMPTY_MEASUREMENT = Measurement(
+    t=0.0,
+    cell_mv=(0,) * CELL_COUNT,
+    pack_v=0.0,
+    current_a=0.0,
+    temperatures_c=(0.0,) * len(NTC_NAMES),
+    charger_v=0.0,
+)
+
+
+_EXACT = ChannelError()
+_NO_NOISE = random.Random(0)  # an exact channel never draws on it
+
+
+def _ideal_channels(n: int) -> tuple[ChannelError, ...]:
+    return tuple(ChannelError() for _ in range(n))
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """All measurement channels of one unit."""
+
+    cells: tuple[ChannelError, ...] = field(default_factory=lambda: _ideal_channels(CELL_COUNT))
+    pack: ChannelError = ChannelError()
+    current: ChannelError = ChannelError()
+    charger: ChannelError = ChannelError()
+    temperatures: tuple[ChannelError, ...] = field(default_factory=lambda: _ideal_channels(len(NTC_NAMES)))
+
+    @classmethod
+    def ideal(cls) -> Frontend:
+        """A front end without error or noise (readings are only rounded)."""
+        return cls()
+
+    @classmethod
+    def from_rng(cls, rng: random.Random) -> Frontend:
+        """A unit's front end with errors drawn inside the budgets."""
+        return cls(
+            cells=tuple(CELL_BUDGET.draw(rng) for _ in range(CELL_COUNT)),
+            pack=PACK_BUDGET.draw(rng),
+            current=CURRENT_BUDGET.draw(rng),
+            charger=PACK_BUDGET.draw(rng),
+            temperatures=tuple(TEMPERATURE_BUDGET.draw(rng) for _ in NTC_NAMES),
+        )
+
+    def measure(
+        self, t: float, inputs: TerminalInputs, rng: random.Random, *, rounded: bool = True
+    ) -> Measurement:
+        """Sample every channel once; `rounded=False` keeps full precision and range (the true
+        values through an ideal front end, for step control and hardware comparators)."""
+
+        def res(value: float, digits: int) -> float:
+            return round(value, digits) + 0.0 if rounded else value  # + 0.0: no -0.0
+
+        return Measurement(
+            t=t,
+            cell_mv=tuple(
+                max(0, round(ch.apply(v, rng) * 1000.0)) if rounded else ch.apply(v, rng) * 1000.0
+                for ch, v in zip(self.cells, inputs.cell_v, strict=True)
+            ),
+            pack_v=res(self.pack.apply(math.fsum(inputs.cell_v), rng), 2),
+            current_a=res(self._current(inputs.current_a, rng, saturate=rounded), 2),
+            temperatures_c=tuple(
+                res(self._temperature(ch, ohm, rng), 1)
+                for ch, ohm in zip(self.temperatures, inputs.ntc_ohm, strict=True)
+            ),
+            charger_v=res(self.charger.apply(inputs.charger_v, rng), 2),
+        )
+
+    @classmethod
+    def true_values(cls, t: float, inputs: TerminalInputs, soc_pct: float, mode: Mode) -> Measurement:
+        """What `ideal().measure(..., rounded=False)` gives, without drawing on the channels: the
+        firmware takes it every cycle for step control and its hardware comparators."""
+        return Measurement(
+            t=t,
+            cell_mv=tuple(v * 1000.0 for v in inputs.cell_v),
+            pack_v=math.fsum(inputs.cell_v),
+            current_a=inputs.current_a,
+            temperatures_c=tuple(cls._temperature(_EXACT, ohm, _NO_NOISE) for ohm in inputs.ntc_ohm),
+            charger_v=inputs.charger_v,
+            soc_pct=soc_pct,
+            mode=mode,
+        )
+
+    def _current(self, amps: float, rng: random.Random, *, saturate: bool) -> float:
+        reading = self.current.apply(amps, rng)
+        return min(CURRENT_RANGE_A, max(-CURRENT_RANGE_A, reading)) if saturate else reading
+
+    @staticmethod
+    def _temperature(ch: ChannelError, ohm: float | None, rng: random.Random) -> float:
+        if ohm is None:
+            return NTC_MIN_C
+        if ohm <= HOT_END_OHM:
+            return NTC_MAX_C  # a short: the Beta equation has no temperature below ~0.1 Ω
+        return min(NTC_MAX_C, max(NTC_MIN_C, ch.apply(temperature_c(ohm), rng)))

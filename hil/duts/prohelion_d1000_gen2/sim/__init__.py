@@ -1,0 +1,1 @@
+"""The simulator side of this family: plant and firmware twin (never imported by plans)."""

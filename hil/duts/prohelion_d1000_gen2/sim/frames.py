@@ -1,0 +1,240 @@
+"""The D1000 Gen2's CAN telemetry as the twin's plant sends it: snapshot → frames, and their periods.
+
+Transmit periods are not documented (spec PH-MSG notes). OUR CHOICE: the state and the values a
+controller acts on (BMSInfo, current, voltages, contactors, cell/temperature extremes, state of
+power) every 100 ms, everything else, the per-node messages included, every 1 s. The plan
+measures and reports the periods; it does not judge them.
+
+Layout: the vendor's (dbc.py) for the configuration's base ID and node count. A configuration
+whose per-node IDs collide with the fixed messages (more than 27 nodes at base 0x600) is still
+sent the way the vendor's table places it, colliding frames included, as the real unit would:
+detecting that is the test tool's job (the codec refuses such a configuration). Messages whose ID
+would pass 0x7FF are not sent. Values the twin cannot know (an extreme without a sensor, a
+disconnected thermistor) go out as 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from hil.duts.prohelion_d1000_gen2.protocol.can_codec import D1000CanCodec, Value
+from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
+    FIXED_MESSAGES,
+    MAX_STANDARD_ID,
+    NODE_KINDS,
+    CanIdConfigError,
+    max_node_count,
+    node_frame_id,
+)
+from hil.duts.prohelion_d1000_gen2.sim.twin import D1000Snapshot, NodeSnapshot
+
+FAST_PERIOD_S = 0.1
+SLOW_PERIOD_S = 1.0
+#: the messages sent every FAST_PERIOD_S (the rest every SLOW_PERIOD_S)
+FAST_MESSAGES = (
+    "BMSInfo",
+    "BMSCurrentData",
+    "BMSVoltageData",
+    "BMSSoPData",
+    "NodeCellInfo",
+    "NodeTempInfo",
+    "ContactorInfo",
+)
+#: messages the BMU receives, never sends
+RECEIVED_MESSAGES = ("BMSCommands",)
+SLOW_FIXED = tuple(
+    m.name for m in FIXED_MESSAGES if m.name not in FAST_MESSAGES and m.name not in RECEIVED_MESSAGES
+)
+Frame = tuple[int, bytes]
+#: encoded frames kept for reuse (cleared when full)
+CACHE_SIZE = 20_000
+
+
+def _z(value: float | int | None) -> float | int:
+    """None (not known to the firmware) goes out as 0."""
+    return 0 if value is None else value
+
+
+def fixed_signals(snap: D1000Snapshot, name: str) -> Mapping[str, Value]:
+    """The physical values of one fixed message from a snapshot (names as in the DBC)."""
+    s = snap
+    if name == "DeviceHeartbeat":
+        return {"DeviceType": s.device_type, "DeviceSerial": s.device_serial}
+    if name == "DeviceFirmwareInfo":
+        return {
+            "FirmwareMajorVersion": s.firmware_major_version,
+            "FirmwareMinorVersion": s.firmware_minor_version,
+            "FirmwarePatchVersion": s.firmware_patch_version,
+            "FirmwareBuildNumber": s.firmware_build_number,
+        }
+    if name == "BMSCurrentData":
+        return {"InstantaneousCurrent": s.instantaneous_current, "FilteredCurrent": s.filtered_current}
+    if name == "BMSVoltageData":
+        return {"BatteryVoltage": s.battery_voltage, "LoadVoltage": s.load_voltage}
+    if name == "BMSAuxiliaryData":
+        return {"AuxiliaryVoltage": s.auxiliary_voltage, "Power": s.power}
+    if name == "BMSSoCData":
+        return {
+            "SoCPercentage": s.soc_percentage,
+            "SoCCapacity": s.soc_capacity,
+            "OCV_mV": s.ocv,
+            "SoHPercentage": s.soh_percentage,
+        }
+    if name == "BMSSoPData":
+        return {
+            "SoPMaxCurrentDischarge": s.sop_max_current_discharge,
+            "SoPMaxCurrentCharge": s.sop_max_current_charge,
+        }
+    if name == "NodeInfo":
+        return {
+            "TotalPackVoltage": s.total_pack_voltage,
+            "PackBalanceThreshold": s.pack_balance_threshold,
+            "TotalCellsBalancing": s.total_cells_balancing,
+        }
+    if name == "NodeCellInfo":
+        return {
+            "MaxCellVoltage": _z(s.max_cell_voltage),
+            "MaxCellVoltageNodeID": _z(s.max_cell_voltage_node_id),
+            "MaxCellVoltageCellID": _z(s.max_cell_voltage_cell_id),
+            "MinCellVoltage": _z(s.min_cell_voltage),
+            "MinCellVoltageNodeID": _z(s.min_cell_voltage_node_id),
+            "MinCellVoltageCellID": _z(s.min_cell_voltage_cell_id),
+        }
+    if name == "NodeTempInfo":
+        return {
+            "MaxTemperature": _z(s.max_temperature),
+            "MaxTemperatureNodeID": _z(s.max_temperature_node_id),
+            "MaxTemperatureSensorID": _z(s.max_temperature_sensor_id),
+            "MinTemperature": _z(s.min_temperature),
+            "MinTemperatureNodeID": _z(s.min_temperature_node_id),
+            "MinTemperatureSensorID": _z(s.min_temperature_sensor_id),
+        }
+    if name == "HVILInfo":
+        return {
+            "HVILFlag_NOK": int(s.hvil_flag_nok),
+            "HVILFlag_SCG": int(s.hvil_flag_scg),
+            "HVILFlag_SCB": int(s.hvil_flag_scb),
+            "HVILFlag_OpenLoop": int(s.hvil_flag_open_loop),
+        }
+    if name == "ContactorInfo":
+        values: dict[str, Value] = {}
+        for k, (target, state) in enumerate(zip(s.contactor_target, s.contactor_state, strict=True), 1):
+            values[f"ContactorTarget_{k}"] = target
+            values[f"ContactorState_{k}"] = state
+        return values
+    if name == "NodeStats":
+        return {
+            "TotalConfiguredNodes": s.total_configured_nodes,
+            "TotalConnectedNodes": s.total_connected_nodes,
+            "TotalDisconnectedNodes": s.total_disconnected_nodes,
+        }
+    if name == "NodeCellStats":
+        return {
+            "TotalConfiguredCells": s.total_configured_cells,
+            "TotalConnectedCells": s.total_connected_cells,
+            "TotalDisconnectedCells": s.total_disconnected_cells,
+        }
+    if name == "NodeTempStats":
+        return {
+            "TotalConfiguredTempSensors": s.total_configured_temp_sensors,
+            "TotalConnectedTempSensors": s.total_connected_temp_sensors,
+            "TotalDisconnectedTempSensors": s.total_disconnected_temp_sensors,
+        }
+    if name == "SensorData1":
+        return {
+            "Temperature1": s.temperature1,
+            "Temperature2": s.temperature2,
+            "Pressure": s.pressure,
+            "Humidity": s.humidity,
+        }
+    if name == "SensorData2":
+        return {"VOC": s.voc, "NOX": s.nox}
+    return {}  # watchdog, self-test, CMU bus diagnostics and status registers: all 0 (healthy)
+
+
+def node_signals(node: NodeSnapshot, kind: str) -> Mapping[str, Value]:
+    """The physical values of one per-node message, names without the node prefix (`Cell01`)."""
+    if kind == "VoltageInfo":
+        return {
+            "TotalVoltage": node.total_voltage,
+            "HighResistanceCellSense": node.high_resistance_cell_sense,
+        }
+    if kind.startswith("CellVoltages"):
+        first = 4 * (int(kind[-1]) - 1) + 1
+        count = 2 if first == 13 else 4
+        return {
+            f"Cell{c:02d}": node.cells[c - 1] if c <= len(node.cells) else 0.0
+            for c in range(first, first + count)
+        }
+    if kind == "CellTemps":
+        return {f"Temp{t:02d}": _z(node.temps[t - 1]) if t <= len(node.temps) else 0 for t in range(1, 5)}
+    if kind == "Stats":
+        return {
+            "ConnectedCells": node.connected_cells,
+            "DisconnectedCells": node.disconnected_cells,
+            "ConnectedTempSensors": node.connected_temp_sensors,
+            "DisconnectedTempSensors": node.disconnected_temp_sensors,
+            "CellBalanceCommandSent": node.cell_balance_command_sent,
+            "CellBalanceStatus": node.cell_balance_status,
+        }
+    if kind == "Diagnostics":
+        return {"Type": 1, "Address": node.node, "State": 1 if node.connected else 0}
+    return {}
+
+
+@dataclass
+class TelemetryEncoder:
+    """Encodes snapshots for one configuration (base ID, node count), collisions included."""
+
+    base_id: int
+    node_count: int
+
+    def __post_init__(self) -> None:
+        try:
+            self.codec = D1000CanCodec(self.base_id, self.node_count)
+            self.fitting = self.node_count
+        except CanIdConfigError:
+            self.fitting = max(1, min(self.node_count, max_node_count(self.base_id)))
+            self.codec = D1000CanCodec(self.base_id, self.fitting)
+        self._cache: dict[tuple[int, tuple[tuple[str, Value], ...]], bytes] = {}
+        self._node_ids = {
+            (n, kind): node_frame_id(self.base_id, n, kind)
+            for n in range(self.node_count)
+            for kind in NODE_KINDS
+        }
+
+    def frames(self, snap: D1000Snapshot, fast: bool, slow: bool) -> Iterator[Frame]:
+        """The frames due: the fast group, the slow group (per-node messages included), or both."""
+        names = (FAST_MESSAGES if fast else ()) + (SLOW_FIXED if slow else ())
+        for name in names:
+            if name == "BMSInfo":  # one bit per state/flag: the 64-bit word itself, little-endian
+                yield self.codec.frame_id(name), snap.bms_info.to_bytes(8, "little")
+                continue
+            can_id = self.codec.frame_id(name)
+            yield can_id, self._encoded(can_id, fixed_signals(snap, name), name, None)
+        if not slow:
+            return
+        for node in snap.nodes[: self.node_count]:
+            for kind in NODE_KINDS:
+                can_id = self._node_ids[(node.node, kind)]
+                if can_id > MAX_STANDARD_ID:
+                    continue
+                # a node beyond the non-colliding ones is laid out like node 0, at its own (colliding) ID
+                template = node.node if node.node < self.fitting else 0
+                yield can_id, self._encoded(can_id, node_signals(node, kind), kind, template)
+
+    def _encoded(self, can_id: int, signals: Mapping[str, Value], name: str, node: int | None) -> bytes:
+        """The payload of message `name` (a node message kind laid out like `node`), from the cache
+        when the same values went out before: most frames repeat from one period to the next."""
+        key = (can_id, tuple(signals.items()))
+        data = self._cache.get(key)
+        if data is None:
+            if node is None:
+                data = self.codec.encode(name, signals, saturate=True).data
+            else:
+                data = self.codec.encode_node(name, node, signals, saturate=True).data
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = data
+        return data

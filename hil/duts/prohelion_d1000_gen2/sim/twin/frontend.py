@@ -1,0 +1,384 @@
+"""The twin's measurement front ends: CMU cells and thermistors, the BJU, the BMU environment sensors.
+
+Each channel has a gain and offset error drawn once per unit from the seed and Gaussian noise
+truncated at 3 σ drawn per sample, so a unit is reproducible and stays inside its budget by
+construction. Readings are rounded to the CAN resolutions and the firmware acts on them.
+
+Budgets (the documented accuracy where there is one, OUR ASSUMPTION where there is not):
+- cell voltage (CMU: 1 mV at 3.6 V / 25 °C, 2 mV from +5 to +40 °C): gain ±0.005 %, offset
+  ±0.15 mV, noise ≤ 0.15 mV, rounding 0.5 mV → ≤ 0.98 mV at 3.6 V, ≤ 1.1 mV at 5 V;
+- thermistor (no figure documented): resistance gain ±0.3 %, noise ≤ 0.15 % → about ±0.12 °C at
+  25 °C with B 3380, plus 0.05 °C rounding; an input reading beyond the -50..150 °C range of the
+  conversion is a disconnected sensor (open or shorted);
+- BJU current (IVT-S; its datasheet is not in references/): gain ±0.1 %, offset ±10 mA, noise
+  ≤ 9 mA, 1 mA resolution; the three voltages share one reference: a common gain ±0.1 % plus
+  ±0.01 % per channel, offset ±10 mV, noise ≤ 15 mV (so battery and load voltages agree within
+  about 0.25 V at 1000 V and a 1 V precharge delta is reachable, as it must be on the real unit);
+- BMU environment (sensor parts not named): temperature offset ±0.5 °C, pressure ±0.1 kPa,
+  humidity ±2 %RH, small noise; 0.1 resolution. VOC and NOx are passed through.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from hil.duts.prohelion_d1000_gen2.config import (
+    CELLS_PER_NODE_MAX,
+    NODE_COUNT_MAX,
+    TEMPS_PER_NODE_MAX,
+    D1000Config,
+)
+from hil.duts.prohelion_d1000_gen2.ntc import KELVIN_OFFSET, BetaNtc
+from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import PlantInputs
+
+NOISE_SIGMAS = 3.0
+NTC_RANGE_C = (-50.0, 150.0)
+
+
+@dataclass(frozen=True)
+class ChannelError:
+    """The error of one channel: reading = true * (1 + gain) + offset + noise."""
+
+    gain: float = 0.0
+    offset: float = 0.0
+    noise_sigma: float = 0.0
+
+    def apply(self, true_value: float, rng: random.Random) -> float:
+        """One unrounded reading of `true_value` (noise truncated at 3 σ)."""
+        noise = 0.0
+        if self.noise_sigma > 0.0:
+            limit = NOISE_SIGMAS * self.noise_sigma
+            noise = min(limit, max(-limit, rng.gauss(0.0, self.noise_sigma)))
+        return true_value * (1.0 + self.gain) + self.offset + noise
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """The limits a channel's fixed errors are drawn within."""
+
+    gain: float
+    offset: float
+    noise_sigma: float
+
+    def draw(self, rng: random.Random) -> ChannelError:
+        """A channel's errors, drawn uniformly inside the budget."""
+        return ChannelError(
+            rng.uniform(-self.gain, self.gain), rng.uniform(-self.offset, self.offset), self.noise_sigma
+        )
+
+
+CELL_BUDGET = ErrorBudget(gain=5e-5, offset=0.00015, noise_sigma=0.00005)
+THERMISTOR_BUDGET = ErrorBudget(gain=0.003, offset=0.0, noise_sigma=0.0005)  # relative, on resistance
+CURRENT_BUDGET = ErrorBudget(gain=0.001, offset=0.010, noise_sigma=0.003)
+VOLTAGE_COMMON_GAIN = 0.001  # the shared reference of the three BJU voltage channels
+VOLTAGE_BUDGET = ErrorBudget(gain=0.0001, offset=0.010, noise_sigma=0.005)
+ENV_TEMPERATURE_BUDGET = ErrorBudget(gain=0.0, offset=0.5, noise_sigma=0.03)
+PRESSURE_BUDGET = ErrorBudget(gain=0.0, offset=0.1, noise_sigma=0.01)
+HUMIDITY_BUDGET = ErrorBudget(gain=0.0, offset=2.0, noise_sigma=0.1)
+
+
+@dataclass(frozen=True)
+class NodeReadings:
+    """What the BMU reads from one configured CMU (values of its configured channels)."""
+
+    connected: bool
+    cell_v: tuple[float, ...]  # V, 1 mV resolution
+    cell_present: tuple[bool, ...]
+    temperature_c: tuple[float | None, ...]  # °C, 0.1 °C resolution; None = sensor not connected
+
+    # Worked out once per sample: a node whose sample stands keeps them from cycle to cycle.
+    @cached_property
+    def total_voltage(self) -> float:
+        """The sum of the present cells (V, 1 mV)."""
+        return round(sum(v for v, ok in zip(self.cell_v, self.cell_present, strict=True) if ok), 3)
+
+    @cached_property
+    def max_cell_voltage(self) -> float:
+        """The highest cell reading (V), present or not (0.0 without cells)."""
+        return max(self.cell_v, default=0.0)
+
+    @cached_property
+    def connected_cells(self) -> int:
+        return sum(self.cell_present)
+
+    @cached_property
+    def connected_temp_sensors(self) -> int:
+        return sum(1 for temp in self.temperature_c if temp is not None)
+
+    @classmethod
+    def sampled(
+        cls,
+        cell_v: tuple[float, ...],
+        cell_present: tuple[bool, ...],
+        temperature_c: tuple[float | None, ...],
+        totals: tuple[float, int, int, float],
+    ) -> NodeReadings:
+        """A connected node's readings with (total voltage, connected cells, connected sensors,
+        highest cell) already worked out for many nodes at once by the front end (they fill the
+        cached values)."""
+        node = cls(True, cell_v, cell_present, temperature_c)
+        node.__dict__.update(
+            total_voltage=totals[0],
+            connected_cells=totals[1],
+            connected_temp_sensors=totals[2],
+            max_cell_voltage=totals[3],
+        )
+        return node
+
+
+@dataclass(frozen=True)
+class Readings:
+    """One sample of every input, as the firmware sees it."""
+
+    nodes: tuple[NodeReadings, ...]  # configured nodes 0..numCMUNodes-1
+    connected_nodes: int  # CMUs answering on the bus, configured or not
+    bju_present: bool
+    current_a: float  # + = discharge, 1 mA resolution
+    battery_v: float
+    charger_v: float
+    load_v: float
+    temperature1_c: float
+    temperature2_c: float
+    pressure_kpa: float
+    humidity_pct: float
+    voc_ppb: int
+    nox_ppb: int
+
+
+def _ideal(n: int) -> tuple[ChannelError, ...]:
+    return tuple(ChannelError() for _ in range(n))
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """Every measurement channel of one unit (sized for the largest system, 32 × 14 cells)."""
+
+    cells: tuple[tuple[ChannelError, ...], ...] = field(
+        default_factory=lambda: tuple(_ideal(CELLS_PER_NODE_MAX) for _ in range(NODE_COUNT_MAX))
+    )
+    thermistors: tuple[tuple[ChannelError, ...], ...] = field(
+        default_factory=lambda: tuple(_ideal(TEMPS_PER_NODE_MAX) for _ in range(NODE_COUNT_MAX))
+    )
+    current: ChannelError = ChannelError()
+    battery: ChannelError = ChannelError()
+    charger: ChannelError = ChannelError()
+    load: ChannelError = ChannelError()
+    temperature1: ChannelError = ChannelError()
+    temperature2: ChannelError = ChannelError()
+    pressure: ChannelError = ChannelError()
+    humidity: ChannelError = ChannelError()
+
+    @classmethod
+    def ideal(cls) -> Frontend:
+        """A front end without error or noise (readings are only rounded)."""
+        return cls()
+
+    @cached_property
+    def _cell_errors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """1 + gain, offset and noise sigma of every cell channel as (node, cell) arrays, and whether
+        any is noisy: up to 448 cells are sampled every cycle, in one vector operation."""
+        gain = np.array([[1.0 + ch.gain for ch in node] for node in self.cells])
+        offset = np.array([[ch.offset for ch in node] for node in self.cells])
+        sigma = np.array([[ch.noise_sigma for ch in node] for node in self.cells])
+        return gain, offset, sigma, bool(sigma.any())
+
+    @cached_property
+    def _thermistor_errors(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """1 + gain and noise sigma (relative, on resistance) of every thermistor channel."""
+        gain = np.array([[1.0 + ch.gain for ch in node] for node in self.thermistors])
+        sigma = np.array([[ch.noise_sigma for ch in node] for node in self.thermistors])
+        return gain, sigma, bool(sigma.any())
+
+    @staticmethod
+    def _noise(sigma: np.ndarray, noise_rng: np.random.Generator) -> np.ndarray:
+        """Gaussian noise of `sigma` per channel, truncated at NOISE_SIGMAS."""
+        limit = NOISE_SIGMAS * sigma
+        noise: np.ndarray = np.minimum(
+            limit, np.maximum(-limit, noise_rng.standard_normal(sigma.shape) * sigma)
+        )
+        return noise
+
+    def _cell_volts(
+        self,
+        inputs: PlantInputs,
+        todo: list[int],
+        cells_per_node: Sequence[int],
+        noise_rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The cells of nodes `todo` sampled once (V, 1 mV resolution), one row per node."""
+        true = np.zeros((len(todo), CELLS_PER_NODE_MAX))
+        for row, n in enumerate(todo):
+            node = inputs.nodes[n] if n < len(inputs.nodes) else None
+            if node is not None and node.connected and node.cell_v:
+                k = min(cells_per_node[n], len(node.cell_v))
+                true[row, :k] = node.cell_v[:k]
+        gain, offset, sigma, noisy = self._cell_errors
+        reading = true * gain[todo] + offset[todo]
+        if noisy:
+            reading += self._noise(sigma[todo], noise_rng)
+        rounded: np.ndarray = np.maximum(0.0, np.rint(reading * 1e3) / 1e3) + 0.0
+        return rounded
+
+    def _temperatures(
+        self,
+        inputs: PlantInputs,
+        todo: list[int],
+        temps_per_node: Sequence[int],
+        ntc: BetaNtc,
+        noise_rng: np.random.Generator,
+    ) -> tuple[list[list[float | None]], np.ndarray]:
+        """The thermistors of nodes `todo` sampled once (°C, 0.1 °C resolution), one row per node,
+        None where the input is open, shorted or beyond the conversion's range; and where one is
+        connected, as a (node, sensor) array."""
+        ohm = np.full((len(todo), TEMPS_PER_NODE_MAX), np.nan)
+        for row, n in enumerate(todo):
+            node = inputs.nodes[n] if n < len(inputs.nodes) else None
+            k = min(temps_per_node[n], len(node.thermistor_ohm)) if node is not None else 0
+            if node is not None and node.connected and k:
+                ohm[row, :k] = np.array(node.thermistor_ohm[:k], dtype=float)  # None → NaN
+        r_open, r_short = ntc.resistance_ohm(NTC_RANGE_C[0]), ntc.resistance_ohm(NTC_RANGE_C[1])
+        valid = (ohm >= r_short) & (ohm <= r_open)  # NaN compares False
+        gain, sigma, noisy = self._thermistor_errors
+        factor = gain[todo] + self._noise(sigma[todo], noise_rng) if noisy else gain[todo]
+        measured = np.where(valid, ohm, ntc.r25_ohm) * factor
+        inv = 1.0 / (25.0 + KELVIN_OFFSET) + np.log(measured / ntc.r25_ohm) / ntc.beta_k
+        celsius = np.rint((1.0 / inv - KELVIN_OFFSET) * 10.0) / 10.0 + 0.0
+        readings = celsius.astype(object)
+        readings[~valid] = None
+        rows: list[list[float | None]] = readings.tolist()
+        return rows, valid
+
+    @classmethod
+    def from_rng(cls, rng: random.Random) -> Frontend:
+        """A unit's front end with errors drawn inside the budgets."""
+        common = rng.uniform(-VOLTAGE_COMMON_GAIN, VOLTAGE_COMMON_GAIN)
+
+        def voltage() -> ChannelError:
+            ch = VOLTAGE_BUDGET.draw(rng)
+            return ChannelError(ch.gain + common, ch.offset, ch.noise_sigma)
+
+        return cls(
+            cells=tuple(
+                tuple(CELL_BUDGET.draw(rng) for _ in range(CELLS_PER_NODE_MAX)) for _ in range(NODE_COUNT_MAX)
+            ),
+            thermistors=tuple(
+                tuple(THERMISTOR_BUDGET.draw(rng) for _ in range(TEMPS_PER_NODE_MAX))
+                for _ in range(NODE_COUNT_MAX)
+            ),
+            current=CURRENT_BUDGET.draw(rng),
+            battery=voltage(),
+            charger=voltage(),
+            load=voltage(),
+            temperature1=ENV_TEMPERATURE_BUDGET.draw(rng),
+            temperature2=ENV_TEMPERATURE_BUDGET.draw(rng),
+            pressure=PRESSURE_BUDGET.draw(rng),
+            humidity=HUMIDITY_BUDGET.draw(rng),
+        )
+
+    def measure(
+        self,
+        inputs: PlantInputs,
+        config: D1000Config,
+        rng: random.Random,
+        keep: Mapping[int, NodeReadings] | None = None,
+        noise_rng: np.random.Generator | None = None,
+    ) -> Readings:
+        """Sample every input once, for the channels `config` declares.
+
+        `keep`: nodes whose previous sample stands (their inputs did not change since it was
+        taken); the others are sampled again. `noise_rng`: the generator of the cell and
+        thermistor noise (default: one seeded from `rng`, so a seeded unit stays reproducible).
+        """
+        count = config.num_cmu_nodes
+        if keep is not None and all(n in keep for n in range(count)):
+            nodes = [keep[n] for n in range(count)]  # only a BMU input moved
+        else:
+            if noise_rng is None:
+                noise_rng = np.random.default_rng(rng.getrandbits(64))
+            nodes = self._sample_nodes(inputs, config, noise_rng, keep)
+        bju = inputs.bju
+        env = inputs.environment
+
+        def res(value: float, digits: int) -> float:
+            return round(value, digits) + 0.0  # + 0.0: no -0.0
+
+        return Readings(
+            nodes=tuple(nodes),
+            connected_nodes=sum(1 for node in inputs.nodes if node.connected),
+            bju_present=bju.present,
+            current_a=res(self.current.apply(bju.current_a, rng), 3) if bju.present else 0.0,
+            battery_v=res(self.battery.apply(bju.battery_v, rng), 3) if bju.present else 0.0,
+            charger_v=res(self.charger.apply(bju.charger_v, rng), 3) if bju.present else 0.0,
+            load_v=res(self.load.apply(bju.load_v, rng), 3) if bju.present else 0.0,
+            temperature1_c=res(self.temperature1.apply(env.temperature1_c, rng), 1),
+            temperature2_c=res(self.temperature2.apply(env.temperature2_c, rng), 1),
+            pressure_kpa=res(self.pressure.apply(env.pressure_kpa, rng), 1),
+            humidity_pct=res(max(0.0, self.humidity.apply(env.humidity_pct, rng)), 1),
+            voc_ppb=env.voc_ppb,
+            nox_ppb=env.nox_ppb,
+        )
+
+    def _sample_nodes(
+        self,
+        inputs: PlantInputs,
+        config: D1000Config,
+        noise_rng: np.random.Generator,
+        keep: Mapping[int, NodeReadings] | None,
+    ) -> list[NodeReadings]:
+        """Every configured node's readings: the kept ones as they are, the others sampled (in one
+        vector operation over the nodes to sample)."""
+        ntc = BetaNtc(config.fixed.thermistor_r25_ohm, float(config.thermistor_beta_value))
+        present_v = config.fixed.cell_present_v
+        cells_per_node, temps_per_node = config.cells_per_node(), config.temps_per_node()
+        todo = [
+            n
+            for n in range(len(cells_per_node))
+            if (keep is None or n not in keep) and n < len(inputs.nodes) and inputs.nodes[n].connected
+        ]
+        volts = self._cell_volts(inputs, todo, cells_per_node, noise_rng)
+        present = volts >= present_v
+        totals = np.rint(np.where(present, volts, 0.0).sum(axis=1) * 1e3) / 1e3 + 0.0
+        temp_rows, connected = self._temperatures(inputs, todo, temps_per_node, ntc, noise_rng)
+        sampled = zip(
+            todo,
+            volts.tolist(),
+            present.tolist(),
+            temp_rows,
+            totals.tolist(),
+            present.sum(axis=1).tolist(),
+            connected.sum(axis=1).tolist(),
+            volts.max(axis=1, initial=0.0).tolist(),
+            strict=True,
+        )
+        fresh = {
+            n: NodeReadings.sampled(
+                tuple(v[: cells_per_node[n]]),
+                tuple(p[: cells_per_node[n]]),
+                tuple(t[: temps_per_node[n]]),
+                (total, cells, sensors, highest),
+            )
+            for n, v, p, t, total, cells, sensors, highest in sampled
+        }
+        nodes: list[NodeReadings] = []
+        for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
+            if keep is not None and n in keep:
+                nodes.append(keep[n])
+            elif n in fresh:
+                nodes.append(fresh[n])
+            else:  # not on the CMU bus
+                nodes.append(NodeReadings(False, (0.0,) * cells, (False,) * cells, (None,) * temps))
+        return nodes
+
+
+def filter_step(previous: float | None, sample: float, dt: float, tau_s: float) -> float:
+    """First-order low-pass (FilteredCurrent): the filter starts at the first sample."""
+    if previous is None:
+        return sample
+    alpha = 1.0 - math.exp(-dt / tau_s) if dt > 0.0 else 0.0
+    return previous + alpha * (sample - previous)

@@ -1,0 +1,221 @@
+"""Limit checks of one sample: the fault conditions (BMSInfo reasons), the warnings and the extremes.
+
+Thresholds are the configuration's. "At which" in the V1.2 descriptions reads as reaching the value:
+a cell at critCellOverVoltage or above faults, at critCellUnderVoltage or below faults, the same for
+the warnings, the cell temperatures and cellBalancingVoltage; a current trips only *above* its
+"maximum allowed" value; the BMU environment faults outside [min, max]. No hysteresis or delay is
+documented, so none is applied: a condition holds exactly while the sample is beyond its limit.
+
+Reasons per condition (bit names of BMSInfo):
+- a cell at/over critCellOverVoltage → OVERVOLT, at/under critCellUnderVoltage → UNDERVOLT;
+- a thermistor at/over maxCellTemperature → OVERTEMP, at/under minCellTemperature → UNDERTEMP;
+- discharge current above maxDischargeCurrent or charge current above maxChargeCurrent → OVERCURRENT;
+- CMUs answering ≠ numCMUNodes → NODECOUNT; a configured cell reading no voltage → CELLCOUNT;
+  a configured thermistor open or shorted → TEMPCOUNT; BJU silent → BJU; self-test → SELFTESTFAIL;
+- HVIL loop not closed → HVIL;
+- BMU pressure / humidity outside their range → PRESSURE / HUMIDITY. OUR READING: V1.2 has no
+  reason bit for the BMU temperature; its excursion is reported as OVERTEMP / UNDERTEMP (and on
+  the snapshot's `bmu_temperature_fault`). VOC and NOx have reason bits but no limits: never set.
+Extremes are over connected nodes, present cells and connected sensors, first occurrence on ties;
+node IDs count from 0 (the n of the Node𝑛 messages), cell and sensor IDs from 1 (Cell01, Temp01):
+OUR READING, the DBC does not say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+
+from hil.duts.prohelion_d1000_gen2.config import D1000Config
+from hil.duts.prohelion_d1000_gen2.protocol.codes import HvilLoop, InfoBit
+from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import NodeReadings, Readings
+from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import PlantInputs
+
+NODE_ID_BASE = 0
+CELL_ID_BASE = 1
+SENSOR_ID_BASE = 1
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Extreme:
+    """One extreme reading and where it is."""
+
+    value: float
+    node_id: int
+    index: int  # cell or sensor ID
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of checking one sample."""
+
+    active: frozenset[InfoBit]  # fault conditions holding now
+    charge_allowed: bool  # no cell at/over warningCellOverVoltage
+    discharge_allowed: bool  # no cell at/under warningCellUnderVoltage
+    bmu_temperature_fault: bool
+    max_cell: Extreme | None
+    min_cell: Extreme | None
+    max_temperature: Extreme | None
+    min_temperature: Extreme | None
+
+
+def _flat_extremes(
+    places: list[tuple[int, int]], values: np.ndarray, present: np.ndarray, base: int
+) -> tuple[Extreme | None, Extreme | None]:
+    """Highest and lowest present value of a node-major flat array (first occurrence on ties);
+    `places` are (node ID, channel count) in the array's order."""
+    where = np.flatnonzero(present)
+    if where.size == 0:
+        return None, None
+    chosen = values[where]
+    return (
+        _extreme_at(places, int(where[int(np.argmax(chosen))]), values, base),
+        _extreme_at(places, int(where[int(np.argmin(chosen))]), values, base),
+    )
+
+
+def _cell_extremes(
+    connected: list[tuple[int, NodeReadings]],
+) -> tuple[Extreme | None, Extreme | None, bool]:
+    """Highest and lowest present cell (in node then cell order) and whether a configured cell
+    reads no voltage; one vector pass over up to 448 cells."""
+    if not connected:
+        return None, None, False
+    volts = np.fromiter(chain.from_iterable(node.cell_v for _, node in connected), float)
+    present = np.fromiter(chain.from_iterable(node.cell_present for _, node in connected), bool)
+    places = [(node_id, len(node.cell_v)) for node_id, node in connected]
+    return (*_flat_extremes(places, volts, present, CELL_ID_BASE), not bool(present.all()))
+
+
+def _temperature_extremes(
+    connected: list[tuple[int, NodeReadings]],
+) -> tuple[Extreme | None, Extreme | None, bool]:
+    """Highest and lowest connected thermistor and whether a configured one is not connected."""
+    if not connected:
+        return None, None, False
+    temps = np.array(list(chain.from_iterable(node.temperature_c for _, node in connected)), dtype=float)
+    present = ~np.isnan(temps)  # None (not connected) became NaN
+    places = [(node_id, len(node.temperature_c)) for node_id, node in connected]
+    return (*_flat_extremes(places, temps, present, SENSOR_ID_BASE), not bool(present.all()))
+
+
+def _extreme_at(places: list[tuple[int, int]], flat: int, values: np.ndarray, base: int) -> Extreme:
+    """The channel at index `flat` of the node-major array, as an Extreme (channel IDs from `base`)."""
+    value = float(values[flat])
+    for node_id, size in places:
+        if flat < size:
+            return Extreme(value, node_id, flat + base)
+        flat -= size
+    raise IndexError("index beyond the connected nodes")
+
+
+@dataclass(frozen=True)
+class PackExtremes:
+    """What the node readings alone decide: the extremes and whether a channel is missing."""
+
+    max_cell: Extreme | None
+    min_cell: Extreme | None
+    cell_missing: bool
+    max_temperature: Extreme | None
+    min_temperature: Extreme | None
+    sensor_missing: bool
+
+
+def pack_extremes(nodes: tuple[NodeReadings, ...]) -> PackExtremes:
+    """The cell and temperature extremes over the connected nodes."""
+    connected = [(n + NODE_ID_BASE, node) for n, node in enumerate(nodes) if node.connected]
+    return PackExtremes(*_cell_extremes(connected), *_temperature_extremes(connected))
+
+
+def evaluate(
+    readings: Readings, inputs: PlantInputs, config: D1000Config, extremes: PackExtremes | None = None
+) -> Evaluation:
+    """Check one sample against the configured limits (`extremes`: `pack_extremes` of its nodes,
+    when the caller kept them from a sample with the same node readings)."""
+    b = config.behaviour
+    active: set[InfoBit] = set()
+    ext = extremes if extremes is not None else pack_extremes(readings.nodes)
+    max_cell, min_cell, max_temp, min_temp = (
+        ext.max_cell,
+        ext.min_cell,
+        ext.max_temperature,
+        ext.min_temperature,
+    )
+    if ext.cell_missing:
+        active.add(InfoBit.REASON_CELLCOUNT)
+    if ext.sensor_missing:
+        active.add(InfoBit.REASON_TEMPCOUNT)
+
+    if (
+        b.cell_voltage_limits
+        and max_cell is not None
+        and max_cell.value >= config.crit_cell_over_voltage - _EPS
+    ):
+        active.add(InfoBit.REASON_OVERVOLT)
+    if (
+        b.cell_voltage_limits
+        and min_cell is not None
+        and min_cell.value <= config.crit_cell_under_voltage + _EPS
+    ):
+        active.add(InfoBit.REASON_UNDERVOLT)
+    if (
+        b.cell_temperature_limits
+        and max_temp is not None
+        and max_temp.value >= config.max_cell_temperature - _EPS
+    ):
+        active.add(InfoBit.REASON_OVERTEMP)
+    if (
+        b.cell_temperature_limits
+        and min_temp is not None
+        and min_temp.value <= config.min_cell_temperature + _EPS
+    ):
+        active.add(InfoBit.REASON_UNDERTEMP)
+    current = readings.current_a
+    if b.overcurrent_check and (
+        current > config.max_discharge_current or -current > config.max_charge_current
+    ):
+        active.add(InfoBit.REASON_OVERCURRENT)
+    if b.node_count_check and readings.connected_nodes != config.num_cmu_nodes:
+        active.add(InfoBit.REASON_NODECOUNT)
+    if not readings.bju_present:
+        active.add(InfoBit.REASON_BJU)
+    if not inputs.self_test_ok:
+        active.add(InfoBit.REASON_SELFTESTFAIL)
+    if b.hvil_check and inputs.hvil is not HvilLoop.CLOSED:
+        active.add(InfoBit.REASON_HVIL)
+
+    bmu_t_fault = any(
+        not config.bmu_temperature_min <= t <= config.bmu_temperature_max
+        for t in (readings.temperature1_c, readings.temperature2_c)
+    )
+    if b.environment_limits:
+        if max(readings.temperature1_c, readings.temperature2_c) > config.bmu_temperature_max:
+            active.add(InfoBit.REASON_OVERTEMP)
+        if min(readings.temperature1_c, readings.temperature2_c) < config.bmu_temperature_min:
+            active.add(InfoBit.REASON_UNDERTEMP)
+        if not config.bmu_pressure_min <= readings.pressure_kpa <= config.bmu_pressure_max:
+            active.add(InfoBit.REASON_PRESSURE)
+        if not config.bmu_humidity_min <= readings.humidity_pct <= config.bmu_humidity_max:
+            active.add(InfoBit.REASON_HUMIDITY)
+    active |= inputs.injected
+
+    warn = b.warning_limits
+    charge_ok = not (
+        warn and max_cell is not None and max_cell.value >= config.warning_cell_over_voltage - _EPS
+    )
+    discharge_ok = not (
+        warn and min_cell is not None and min_cell.value <= config.warning_cell_under_voltage + _EPS
+    )
+    return Evaluation(
+        active=frozenset(active),
+        charge_allowed=charge_ok,
+        discharge_allowed=discharge_ok,
+        bmu_temperature_fault=bmu_t_fault,
+        max_cell=max_cell,
+        min_cell=min_cell,
+        max_temperature=max_temp,
+        min_temperature=min_temp,
+    )
