@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from hil import registry
 from hil.config import load_model
 from hil.errors import ConfigError, HilError, UsageError
+from hil.family import DEFAULT_STATION, DutFamily
 from hil.measure import DecisionRule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,14 +32,23 @@ EXIT_BENCH = 3
 EXIT_INCOMPLETE = 3
 
 
-def _settings_model(dut: str) -> type[BaseModel]:
-    model: type[BaseModel] = registry.load(registry.dut_family(dut).settings)
+def _config_model(dut: str) -> type[BaseModel]:
+    model: type[BaseModel] = registry.dut_family(dut).load("config")
     return model
 
 
-def load_firmware(dut: str, path: Path) -> dict[str, Any]:
-    """Validate a firmware settings file for a DUT; returns it as a plain dict."""
-    return load_model(path, _settings_model(dut)).model_dump(mode="json")
+def load_config(dut: str, path: Path) -> dict[str, Any]:
+    """Validate a DUT configuration file for a DUT family; returns it as a plain dict."""
+    return load_model(path, _config_model(dut)).model_dump(mode="json")
+
+
+#: the older name of load_config
+load_firmware = load_config
+
+
+def _deprecated(old: str, new: str) -> None:
+    """One line on stderr: an older spelling still works, the new one is `new`."""
+    print(f"note: {old} is deprecated; use {new}", file=sys.stderr)
 
 
 def _default_out(dut: str) -> Path:
@@ -63,9 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_on_place(args, cmd_run, _default_out)
     family = registry.dut_family(args.dut) if args.dut else None
     station_file = Path(args.station) if args.station else None
-    if station_file is None:
-        family = family or registry.dut_family("bms12100")
-        station_file = ROOT / family.default_station
+    if station_file is None:  # the family's simulated station, else the default station's family
+        station_file = family.default_station if family is not None else DEFAULT_STATION
     from hil.station import check
 
     checked = check.check(station_file, probe_bench=False)  # the file first; the bench below
@@ -80,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     identity_args = _identity_args(args, family)
     from hil.uncertainty import require_accuracy
 
-    require_accuracy(station, station_file, getattr(registry.load(family.bench), "ACCURACY_NEEDS", ()))
+    require_accuracy(station, station_file, getattr(family.load("bench"), "ACCURACY_NEEDS", ()))
     firmware = args.dut_config or args.firmware
     if firmware:
         if not station.simulated and not args.dut_config:
@@ -89,18 +98,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(
                 "--dut-config: the station attaches to a running lab; give it to `hil sim serve`"
             )
-        load_firmware(family.name, Path(firmware))
+        load_config(family.name, Path(firmware))
+        if not args.dut_config:
+            _deprecated("--firmware", "--dut-config")
     from hil.spec import load_spec
 
-    load_spec(ROOT / family.spec)  # the plan is parametrised from it: refuse a broken one up front
+    load_spec(family.spec)  # the plan is parametrised from it: refuse a broken one up front
     from hil import runopts
 
-    runopts.check_selection(ROOT / family.spec, ROOT / family.plan_dir, args)
+    runopts.check_selection(family.spec, family.plan_dir, args)
     out = Path(args.out) if args.out else _default_out(family.name)
     probe = not station.simulated and not args.list  # each instrument asked who it is, buses opened
     if probe and not runopts.probe_bench(station_file, station, out / "station-check.log"):
         return EXIT_USAGE
-    plan_dir = ROOT / family.plan_dir
+    plan_dir = family.plan_dir
     pytest_args = [
         str(plan_dir),
         f"--rootdir={ROOT}",
@@ -148,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return runopts.finish(out, code, signum, args)
 
 
-def _identity_args(args: argparse.Namespace, family: registry.DutFamily) -> list[str]:
+def _identity_args(args: argparse.Namespace, family: DutFamily) -> list[str]:
     """--serial, --customer, --item-received, --environment checked and passed on (bad: exit 2)."""
     from hil.identity import serial_problem
 
@@ -186,7 +197,10 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     station = load_station(Path(args.station))
     if not station.simulated:
         raise ConfigError(args.station, "simulated", "true for `hil sim serve` (this is a real bench)")
-    settings = load_firmware(station.dut.name, Path(args.firmware)) if args.firmware else None
+    if args.firmware and not args.dut_config:
+        _deprecated("--firmware", "--dut-config")
+    file = args.dut_config or args.firmware
+    settings = load_config(station.dut.name, Path(file)) if file else None
     options = ServeOptions(
         pace=not args.no_pace,
         rate=args.rate,
@@ -213,15 +227,21 @@ def cmd_labgrid_exporter(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_dut_settings(args: argparse.Namespace) -> int:
+def cmd_dut_config(args: argparse.Namespace) -> int:
     family = registry.dut_family(args.dut)
-    if family.settings_dump:  # the family writes its own file (e.g. vendor keys with their meaning)
-        sys.stdout.write(registry.load(family.settings_dump)())
+    if args.dut_command == "settings":
+        _deprecated("`hil dut settings`", "`hil dut config`")
+    if family.config_dump:  # the family writes its own file (e.g. vendor keys with their meaning)
+        sys.stdout.write(family.load("config_dump")())
         return EXIT_OK
-    model = _settings_model(args.dut)
-    header = f"# Default firmware settings of {registry.dut_family(args.dut).title}\n"
+    model = _config_model(args.dut)
+    header = f"# Default firmware settings of {family.title}\n"
     sys.stdout.write(header + yaml.safe_dump(model().model_dump(mode="json"), sort_keys=False))
     return EXIT_OK
+
+
+#: the older name of cmd_dut_config
+cmd_dut_settings = cmd_dut_config
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -322,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--station", help="station file (default: the DUT's simulated station)")
-    run.add_argument("--dut", help="DUT family (default: the station's, else bms12100)")
+    run.add_argument("--dut", help="DUT family (default: the station's, else the default station's)")
     run.add_argument(
         "--profile",
         choices=["eol", "audit", "full"],
@@ -380,14 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="the simulated lab")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     serve = sim_sub.add_parser("serve", help="serve the simulated lab until SIGINT/SIGTERM")
-    serve.add_argument("--station", default=str(ROOT / "stations" / "sim-bms12100.yaml"))
-    serve.add_argument(
-        "--dut-config",
-        "--firmware",
-        dest="firmware",
-        metavar="FILE",
-        help="DUT configuration (settings) file for the twin",
-    )
+    serve.add_argument("--station", default=str(DEFAULT_STATION))
+    serve.add_argument("--dut-config", metavar="FILE", help="DUT configuration file for the twin")
+    serve.add_argument("--firmware", metavar="FILE", help="deprecated spelling of --dut-config")
     serve.add_argument("--seed", type=int, help="noise seed of the lab (default: the station's)")
     serve.add_argument("--no-pace", action="store_true", help="virtual time moves only on request")
     serve.add_argument("--rate", type=float, default=1.0, help="virtual seconds per wall second")
@@ -411,9 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dut = sub.add_parser("dut", help="DUT information")
     dut_sub = dut.add_subparsers(dest="dut_command", required=True)
-    settings = dut_sub.add_parser("settings", help="print a DUT's default firmware settings as YAML")
-    settings.add_argument("dut")
-    settings.set_defaults(func=cmd_dut_settings)
+    for word, note in (("config", ""), ("settings", " (deprecated spelling of `hil dut config`)")):
+        shown = dut_sub.add_parser(word, help=f"print a DUT's default configuration as YAML{note}")
+        shown.add_argument("dut")
+        shown.set_defaults(func=cmd_dut_config)
 
     report = sub.add_parser(
         "report",

@@ -1,16 +1,20 @@
 """Name → implementation tables: instrument drivers, their simulated twins, and DUT families.
 
-Entries are "module:Class" strings imported on use, so a bench only imports what it has.
+Entries are "module:Class" strings imported on use, so a bench only imports what it has. DUT
+families are plug-ins found through the `hil.duts` entry-point group (hil.family, docs/families.md).
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping
+from importlib import metadata
 
 from hil.errors import UsageError
-from hil.identity import DEFAULT_SERIAL_PATTERN
+from hil.family import DutFamily, load
+
+__all__ = ["DUTS", "INSTRUMENTS", "DutFamily", "Families", "dut_family", "instrument_entry", "load"]
+
+ENTRY_POINT_GROUP = "hil.duts"
 
 #: driver name -> (role kind, client driver, simulated instrument)
 INSTRUMENTS: dict[str, tuple[str, str, str]] = {
@@ -57,70 +61,62 @@ INSTRUMENTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class DutFamily:
-    """Where everything about one DUT family lives."""
+class Families(Mapping[str, DutFamily]):
+    """The DUT families installed: entry points of the `hil.duts` group, each loaded when first used.
 
-    name: str
-    title: str
-    package: str
-    plan_dir: str
-    default_station: str
-    plant: str
-    client: str
-    bench: str
-    settings: str
-    spec: str
-    #: "module:function" returning the default settings file as text (commented); "" = plain YAML dump
-    settings_dump: str = ""
-    #: the released firmware and parameter set the EOL profile reads back ("" = the DUT offers no
-    #: read-back: its design rows stay in the EOL profile as tests; docs/eol.md)
-    released: str = ""
-    #: a valid serial number of this family (re.fullmatch); empty, all-zero or other serials stop a run
-    serial_pattern: str = DEFAULT_SERIAL_PATTERN
+    Loading one family imports only its declaration; a broken entry point stops only the runs that
+    name it (one line, exit 2). Tests may replace a family in place (`DUTS[name] = ...`).
+    """
 
+    def __init__(self) -> None:
+        self._loaded: dict[str, DutFamily] = {}
 
-DUTS: dict[str, DutFamily] = {
-    "bms12100": DutFamily(
-        name="bms12100",
-        title="12100-1203-1CA 12 V 100 Ah 4S LiFePO4 BMS",
-        package="hil.duts.bms12100",
-        plan_dir="testplans/bms12100",
-        default_station="stations/sim-bms12100.yaml",
-        plant="hil.duts.bms12100.sim.plant:Bms12100Plant",
-        client="hil.duts.bms12100.client:Bms12100Client",
-        bench="hil.duts.bms12100.bench:Bms12100Bench",
-        settings="hil.duts.bms12100.config:Settings",
-        spec="hil/duts/bms12100/spec.yaml",
-        released="hil/duts/bms12100/released.yaml",
-    ),
-    "prohelion-d1000-gen2": DutFamily(
-        name="prohelion-d1000-gen2",
-        title="Prohelion BMS D1000 Gen2 (BMU + 1-32 CMUs, firmware V1.2)",
-        package="hil.duts.prohelion_d1000_gen2",
-        plan_dir="testplans/prohelion_d1000_gen2",
-        default_station="stations/sim-prohelion-d1000-gen2.yaml",
-        plant="hil.duts.prohelion_d1000_gen2.sim.plant:D1000Plant",
-        client="hil.duts.prohelion_d1000_gen2.client:D1000Client",
-        bench="hil.duts.prohelion_d1000_gen2.bench:D1000Bench",
-        settings="hil.duts.prohelion_d1000_gen2.config:D1000Config",
-        spec="hil/duts/prohelion_d1000_gen2/spec.yaml",
-        settings_dump="hil.duts.prohelion_d1000_gen2.config:dump_default",
-    ),
-}
+    def _points(self) -> dict[str, metadata.EntryPoint]:
+        return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+    def __getitem__(self, name: str) -> DutFamily:
+        if name in self._loaded:
+            return self._loaded[name]
+        point = self._points().get(name)
+        if point is None:
+            raise KeyError(name)
+        try:
+            family = point.load()
+        except Exception as exc:
+            raise UsageError(
+                f"DUT family {name!r} (entry point {point.value!r} in group {ENTRY_POINT_GROUP}) "
+                f"does not load: {type(exc).__name__}: {exc}"
+            ) from None
+        if not isinstance(family, DutFamily) or family.name != name:
+            raise UsageError(
+                f"DUT family {name!r}: entry point {point.value!r} is not a DutFamily named {name!r}"
+            )
+        self._loaded[name] = family
+        return family
+
+    def __setitem__(self, name: str, family: DutFamily) -> None:
+        self._loaded[name] = family
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(set(self._points()) | set(self._loaded)))
+
+    def __len__(self) -> int:
+        return len(set(self._points()) | set(self._loaded))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in self._points()
 
 
-def load(ref: str) -> Any:
-    """Import "module:attr"."""
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
+#: every installed DUT family by name
+DUTS = Families()
 
 
 def dut_family(name: str) -> DutFamily:
+    """The family of that name; an unknown name is a usage error listing the known ones."""
     try:
         return DUTS[name]
     except KeyError:
-        known = ", ".join(sorted(DUTS))
+        known = ", ".join(DUTS)
         raise UsageError(f"unknown DUT {name!r}; known DUTs: {known}") from None
 
 

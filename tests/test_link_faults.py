@@ -38,10 +38,10 @@ from hil.duts.bms12100.protocol.can_codec import (
     ID_REQUEST,
     ID_SOC_SOH,
 )
+from hil.duts.bms12100.sim.line_faults import corrupt_answer
 from hil.errors import BenchError, DutNotAnswering, DutWriteUnconfirmed
 from hil.protocols.yd1363 import decode
 from hil.sim.client import ControlClient
-from hil.sim.lab import corrupt_answer
 from hil.station.station import Station
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -61,7 +61,7 @@ class SimProcess:
         if not paced:
             cmd.append("--no-pace")
         if firmware_file is not None:
-            cmd += ["--firmware", str(firmware_file)]
+            cmd += ["--dut-config", str(firmware_file)]
         if seed is not None:
             cmd += ["--seed", str(seed)]
         self._log: IO[bytes] | int = log_file.open("ab") if log_file else subprocess.DEVNULL

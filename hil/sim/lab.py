@@ -3,6 +3,7 @@
 Communication faults of the DUT (control port `rs485_fault`, `can_fault`) are applied here, on
 the bytes and frames that leave the DUT: the twin still gets and handles every request, only
 what comes back is corrupted, cut, replaced or dropped, as on a bad cable or a failing transceiver.
+How a serial answer is spoilt is the plant's hook (`Plant.corrupt_answer`): it knows the framing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 from hil import registry
 from hil.errors import ConfigError
-from hil.protocols import yd1363
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.plant import Plant
 from hil.sim.socketcand import SocketcandHub
@@ -40,41 +40,6 @@ class Rs485Fault:
 
     def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode, "left": self.left, "applied": self.applied}
-
-
-def corrupt_answer(mode: str, answer: bytes, rng: random.Random) -> bytes:
-    """The DUT's answer bytes as a fault of `mode` delivers them (b"" for silent).
-
-    checksum: one CHKSUM digit changed; length: LENGTH says two INFO characters more (LCHKSUM
-    and CHKSUM recomputed, so only the length is wrong); truncate: the first half, no EOI;
-    garbage: line noise of the same length without SOI, then CR; address: the same answer from
-    the next address, valid in itself. An answer that is not a YD/T 1363 frame gets its last byte
-    inverted for checksum and length.
-    """
-    if mode == "silent":
-        return b""
-    if mode == "truncate":
-        return answer[: max(1, len(answer) // 2)]
-    if mode == "garbage":
-        noise = bytes(rng.choice([b for b in range(256) if b not in b"~\r"]) for _ in range(len(answer) - 1))
-        return noise + b"\r"
-    framed = answer.startswith(yd1363.SOI) and answer.endswith(yd1363.EOI)
-    if not framed or len(answer) < yd1363.MIN_FRAME_LEN:
-        return answer[:-1] + bytes([answer[-1] ^ 0xFF]) if mode in ("checksum", "length") else answer
-    body = answer[1 : -1 - yd1363.CHKSUM_CHARS]
-    if mode == "checksum":
-        pos = len(answer) - 2  # the last CHKSUM digit
-        digit = b"0" if answer[pos : pos + 1] != b"0" else b"1"
-        return answer[:pos] + digit + answer[pos + 1 :]
-    if mode == "length":
-        lenid = (int(body[8:12], 16) + 2) & yd1363.MAX_LENID
-        body = body[:8] + f"{yd1363.length_field(lenid):04X}".encode("ascii") + body[12:]
-    elif mode == "address":
-        adr = (int(body[2:4], 16) + 1) & 0xFF
-        body = body[:2] + f"{adr:02X}".encode("ascii") + body[4:]
-    else:
-        return answer
-    return yd1363.SOI + body + f"{yd1363.chksum(body):04X}".encode("ascii") + yd1363.EOI
 
 
 class Lab:
@@ -107,7 +72,7 @@ class Lab:
         return instruments
 
     def _build_plant(self, settings: dict[str, Any] | None) -> Plant:
-        cls = registry.load(self.family.plant)
+        cls = self.family.load("plant")
         for sim in self.instruments.values():  # a plant replaced (settings, power cycle) stops listening
             sim.forget_listeners()
         try:
@@ -143,7 +108,7 @@ class Lab:
         fault = self.rs485_fault
         if not answer or fault.mode == "none":
             return answer
-        answer = corrupt_answer(fault.mode, answer, self._fault_rng)
+        answer = self.plant.corrupt_answer(fault.mode, answer, self._fault_rng)
         fault.applied += 1
         if fault.left is not None:
             fault.left -= 1

@@ -6,6 +6,7 @@ DUT's folder) wires the simulated instruments to the twin and decides what each 
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,23 @@ from hil.sim.instruments.base import SimInstrument
 from hil.station.model import StationModel
 
 CanPublish = Callable[[float, int, bytes], None]
+
+
+def corrupt_bytes(mode: str, answer: bytes, rng: random.Random) -> bytes:
+    """A serial answer as a line fault of `mode` delivers it, knowing no framing (the default).
+
+    silent: nothing; truncate: the first half; garbage: random bytes of the same length;
+    checksum and length: the last byte inverted; address (and anything else): unchanged.
+    """
+    if mode == "silent" or not answer:
+        return b""
+    if mode == "truncate":
+        return answer[: max(1, len(answer) // 2)]
+    if mode == "garbage":
+        return bytes(rng.randrange(256) for _ in answer)
+    if mode in ("checksum", "length"):
+        return answer[:-1] + bytes([answer[-1] ^ 0xFF])
+    return answer
 
 
 class Plant(ABC):
@@ -44,9 +62,16 @@ class Plant(ABC):
     def max_step(self, t: float) -> float:
         """The largest step from time t that keeps the DUT's timing accurate."""
 
-    @abstractmethod
     def serial(self, t: float, data: bytes) -> bytes:
-        """Bytes arriving on the DUT's RS-485 at time t; returns the DUT's answer bytes."""
+        """Bytes arriving on the DUT's serial bus (rs485) at time t; returns the DUT's answer bytes
+        (default: a DUT without a serial port answers nothing)."""
+        del t, data
+        return b""
+
+    def corrupt_answer(self, mode: str, answer: bytes, rng: random.Random) -> bytes:
+        """The DUT's serial answer spoilt by a line fault of `mode` (control port `rs485_fault`);
+        a family whose protocol has frames overrides this to spoil one field at a time."""
+        return corrupt_bytes(mode, answer, rng)
 
     def can_received(self, t: float, can_id: int, data: bytes) -> None:
         """A frame sent to the DUT by a bus client (default: ignored)."""

@@ -159,15 +159,28 @@ class SerialBusModel(_Strict):
     timeout_s: float = Field(default=1.0, gt=0, description="how long the DUT's answer may take (s)")
 
 
+class ModbusTcpBusModel(_Strict):
+    """The DUT's Modbus TCP endpoint as pymodbus opens it (or a Modbus RTU gateway's)."""
+
+    host: str = Field(description="the DUT's (or the gateway's) address")
+    port: int = Field(default=502, gt=0, lt=65536, description="TCP port (Modbus: 502)")
+    unit: int = Field(default=1, ge=0, le=255, description="the Modbus unit (slave) ID")
+    timeout_s: float = Field(default=1.0, gt=0, description="how long the DUT's answer may take (s)")
+
+
 class BusesModel(_Strict):
+    """The DUT's buses, each optional: a DUT family declares which it uses (hil.family.Bus; the
+    field names are that vocabulary), and a station without one of them is refused for it."""
+
     can: CanBusModel | None = None
     rs485: SerialBusModel | None = None
+    modbus_tcp: ModbusTcpBusModel | None = None
 
 
 class DutModel(_Strict):
     """Which DUT family this station is wired for, and its bus address."""
 
-    name: str = Field(description="the DUT family (`hil dut settings --help` lists them)")
+    name: str = Field(description="the DUT family (`hil dut config --help` lists them)")
     address: int = Field(default=1, ge=0, le=255, description="the DUT's bus address")
     limits: DutLimitsModel | None = Field(default=None, description="required on a real bench")
 

@@ -1,21 +1,21 @@
-"""What a DUT family's plan needs from a station, declared in data by the family (station_needs.yaml).
+"""What a DUT family's plan needs from a station: its buses (from its declaration, hil.family), and
+in data (station_needs.yaml beside the family's __init__) each role with the DUT terminals it must
+wire and the expectation keys the plan reads, each with its unit (any other key is refused: a
+misspelt `setle_s` would silently fall back to the default).
 
-The core checks a station against it (hil.station.check) without naming any family: the buses,
-each role with the DUT terminals it must wire, and the expectation keys the plan reads, each
-with its unit (any other key is refused: a misspelt `setle_s` would silently fall back to the
-default).
+The core checks a station against it (hil.station.check) without naming any family.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hil import registry
 from hil.config import load_model
+from hil.family import Bus
 from hil.station.model import RoleKind
 
 NEEDS_FILE = "station_needs.yaml"
@@ -31,22 +31,28 @@ class ExpectationSpec(BaseModel):
     default: float | None = None
 
 
-class FamilyNeeds(BaseModel):
-    """A DUT family's needs: buses, role -> terminals it must wire, the expectation keys it reads."""
+class NeedsFile(BaseModel):
+    """station_needs.yaml: role -> terminals it must wire, the expectation keys the plan reads."""
 
     model_config = ConfigDict(extra="forbid")
 
-    buses: list[Literal["can", "rs485"]] = []
     roles: dict[RoleKind, list[str]] = {}
     expectations: dict[str, ExpectationSpec] = Field(default={})
+
+
+class FamilyNeeds(NeedsFile):
+    """A DUT family's needs: its declared buses, and what its station_needs.yaml says."""
+
+    buses: list[Bus] = []
 
 
 @cache
 def family_needs(dut: str) -> FamilyNeeds:
     """The needs of a DUT family (none declared: an empty set, nothing checked)."""
     family = registry.dut_family(dut)
+    buses = list(family.buses)
     ref = resources.files(family.package).joinpath(NEEDS_FILE)
     with resources.as_file(ref) as path:
         if not path.exists():
-            return FamilyNeeds()
-        return load_model(path, FamilyNeeds)
+            return FamilyNeeds(buses=buses)
+        return FamilyNeeds(buses=buses, **dict(load_model(path, NeedsFile)))

@@ -31,13 +31,13 @@ def power_on(model: StationModel, file: Path, endpoints: dict[str, Any], paced: 
     client: Any = None
     try:
         can_bus = bound.buses.can
-        if can_bus is not None:
+        if can_bus is not None and "can" in family.buses:
             bus = open_bus(
                 can_bus.interface, can_bus.channel, can_bus.bitrate, host=can_bus.host, port=can_bus.port
             )
             monitor = CanMonitor(bus, station.clock)
-        client = registry.load(family.client)(station, monitor)
-        registry.load(family.bench)(station, client).power_up()
+        client = family.load("client")(station, monitor)
+        family.load("bench")(station, client).power_up()
         identity: dict[str, Any] = client.identity()
         return identity
     finally:

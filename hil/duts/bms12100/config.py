@@ -1,7 +1,7 @@
-"""Firmware settings of the 12100 BMS: the seed's "set values" table (§6.1) as a pydantic model.
+"""The 12100 BMS's configuration (its firmware settings): the seed's "set values" table (§6.1), pydantic.
 
-The twin reads its behaviour from these; `hil dut settings bms12100` prints the defaults and
-`hil run --firmware FILE` loads a changed copy. Every settable value also has a parameter
+The twin reads its behaviour from these; `hil dut config bms12100` prints the defaults and
+`hil run --dut-config FILE` loads a changed copy. Every settable value also has a parameter
 number for the vendor RS-485 commands (see `PARAMETERS`), so the plan can read and write them.
 Sections `fixed` (not settable on the real BMS), `behaviour` (twin behaviour flags used to
 build non-conforming units) and `hardware` (SIM-ONLY per-unit hardware faults) have no parameter
@@ -201,8 +201,8 @@ class Hardware(_Section):
     ntc_offset_c: float = 0.0  # extra offset of that NTC channel
 
 
-class Settings(_Section):
-    """The complete firmware configuration of one unit."""
+class Bms12100Config(_Section):
+    """The complete firmware configuration of one unit (the family's `config` model)."""
 
     cell_high_voltage_alarm: VoltageAlarm = VoltageAlarm(enabled=False, trigger=3500, release=3400)
     cell_low_voltage_alarm: VoltageAlarm = VoltageAlarm(enabled=True, trigger=2900, release=3100)
@@ -272,7 +272,7 @@ class Settings(_Section):
     def config_problems(self) -> list[tuple[str, str]]:
         """What the firmware refuses in this set, as (settings path, expected): the twin's own rules.
 
-        Loading a settings file runs these (hil.config.SelfChecking), so `hil run --firmware` stops
+        Loading a settings file runs these (hil.config.SelfChecking), so `hil run --dut-config` stops
         with exit 2 naming the field before the plan starts instead of the lab refusing the file.
         """
         # imported here: the twin imports this module
@@ -293,7 +293,7 @@ class Settings(_Section):
             return "(top level)", f"settings the firmware accepts ({problem})"
         if key in release_paths:  # "CV-OVP: release 3700 is above trigger 3650"
             return release_paths[key], f"a release on the non-tripping side of the trigger ({problem})"
-        if key in Settings.model_fields:  # "balancing: needs end_diff_mv <= open_diff_mv"
+        if key in Bms12100Config.model_fields:  # "balancing: needs end_diff_mv <= open_diff_mv"
             named = re.match(r"needs (\w+)", rest)
             return (f"{key}.{named.group(1)}" if named else key), f"settings the firmware accepts: {rest}"
         expected = f"a value the firmware accepts: {rest}"
@@ -301,6 +301,10 @@ class Settings(_Section):
             with contextlib.suppress(AttributeError):
                 expected += f" (got {self.get(key)!r})"
         return key, expected
+
+
+#: the older name of Bms12100Config (deprecated: one word, `config`, for a DUT's configuration)
+Settings = Bms12100Config
 
 
 def _settings_path(value: object) -> str | None:
@@ -342,7 +346,7 @@ def _unit_and_scale(section: str, name: str) -> tuple[str, float]:
 def _build_parameters() -> tuple[Parameter, ...]:
     params: list[Parameter] = []
     pid = 0x0100
-    for section, info in Settings.model_fields.items():
+    for section, info in Bms12100Config.model_fields.items():
         if section in _NOT_SETTABLE:
             continue
         model = info.annotation
@@ -359,7 +363,7 @@ PARAMETERS_BY_PID = {p.pid: p for p in PARAMETERS}
 PARAMETERS_BY_PATH = {p.path: p for p in PARAMETERS}
 
 
-def to_wire(settings: Settings, param: Parameter) -> int:
+def to_wire(settings: Bms12100Config, param: Parameter) -> int:
     """The int32 the BMS sends for a parameter."""
     value = settings.get(param.path)
     return 0 if value is None else round(float(value) * param.scale)

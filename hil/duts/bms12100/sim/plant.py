@@ -33,6 +33,7 @@ fault inserted, every relay open the healthy wiring):
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -40,6 +41,7 @@ from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.config import Settings
 from hil.duts.bms12100.protocol.can_codec import CYCLE_S, encode_telemetry
 from hil.duts.bms12100.protocol.snapshot import Mode
+from hil.duts.bms12100.sim import line_faults
 from hil.duts.bms12100.sim.responder import Rs485Responder
 from hil.duts.bms12100.sim.twin import PRECHARGE_OHM, Bms12100Twin, TerminalInputs
 from hil.sim.instruments.base import SimInstrument
@@ -319,6 +321,10 @@ class Bms12100Plant(Plant):
         if not self.powered or self.fault(RS485_OPEN):
             return b""  # nothing reaches the BMS: no answer, and no RS-485 wake-up
         return self.responder.feed(t, data)
+
+    def corrupt_answer(self, mode: str, answer: bytes, rng: random.Random) -> bytes:
+        """RS-485 line faults spoil one YD/T 1363 field at a time (sim.line_faults)."""
+        return line_faults.corrupt_answer(mode, answer, rng)
 
     def probe(self, point: str, quantity: str) -> float:
         """True values at DMM points: PACK, P, CELLn voltages; SUPPLY current; NTC resistances."""

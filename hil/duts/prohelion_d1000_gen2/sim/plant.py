@@ -511,11 +511,6 @@ class D1000Plant(Plant):
                 step = min(step, max(change - t, MIN_STEP_S))
         return step
 
-    def serial(self, t: float, data: bytes) -> bytes:
-        """The D1000 Gen2 has no RS-485 port."""
-        del t, data
-        return b""
-
     def can_received(self, t: float, can_id: int, data: bytes) -> None:
         """BMSCommands from the controller go to the twin; any other frame is not for the BMU."""
         codec = self.encoder.codec
