@@ -20,8 +20,9 @@ from hil.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILY = registry.dut_family("bms12100")
-SPEC = load_spec(ROOT / FAMILY.spec)
-RELEASED_FILE = ROOT / FAMILY.released
+SPEC = load_spec(FAMILY.spec)
+assert FAMILY.released is not None, "the 12100 declares its released set"
+RELEASED_FILE = FAMILY.released
 RELEASED = load_released(RELEASED_FILE)
 #: every row the read-back speaks for: the design rows and any row a released parameter governs
 ROWS = [r.requirement for r in compare(SPEC, RELEASED, RELEASED.firmware, dict(RELEASED.parameters))]
