@@ -197,10 +197,10 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     station = load_station(Path(args.station))
     if not station.simulated:
         raise ConfigError(args.station, "simulated", "true for `hil sim serve` (this is a real bench)")
-    if args.firmware and not args.dut_config:
-        _deprecated("--firmware", "--dut-config")
     file = args.dut_config or args.firmware
     settings = load_config(station.dut.name, Path(file)) if file else None
+    if args.firmware and not args.dut_config:
+        _deprecated("--firmware", "--dut-config")
     options = ServeOptions(
         pace=not args.no_pace,
         rate=args.rate,

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 NOT_RECORDED = "not recorded"
-#: hil.registry.DutFamily.serial_pattern's default
+#: hil.family.DutFamily.serial_pattern's default
 DEFAULT_SERIAL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._/-]{2,63}"
 _TEMPERATURE = re.compile(r"(-?\d+(?:\.\d+)?)\s*°?\s*C\b")
 _HUMIDITY = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*RH\b", re.IGNORECASE)

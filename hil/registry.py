@@ -70,9 +70,13 @@ class Families(Mapping[str, DutFamily]):
 
     def __init__(self) -> None:
         self._loaded: dict[str, DutFamily] = {}
+        self._found: dict[str, metadata.EntryPoint] | None = None
 
     def _points(self) -> dict[str, metadata.EntryPoint]:
-        return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        """The group's entry points by name, read once per process (a scan of every distribution)."""
+        if self._found is None:
+            self._found = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        return self._found
 
     def __getitem__(self, name: str) -> DutFamily:
         if name in self._loaded:

@@ -335,3 +335,18 @@ def test_the_old_spellings_of_config_work_with_one_deprecation_line(tmp_path: Pa
     assert listed.returncode == 0, listed.stderr
     assert listed.stderr.splitlines() == ["note: --firmware is deprecated; use --dut-config"]
     assert "CV-OVP" in listed.stdout
+
+
+def test_a_plant_without_framing_spoils_serial_bytes_generically() -> None:
+    import random
+
+    from hil.sim.plant import corrupt_bytes
+
+    answer = b"\x01\x03\x02\x00\x2a\x38\x5e"  # a Modbus RTU answer: no YD/T 1363 framing
+    rng = random.Random(1)
+    assert corrupt_bytes("silent", answer, rng) == b""
+    assert corrupt_bytes("truncate", answer, rng) == answer[:3]
+    assert corrupt_bytes("checksum", answer, rng) == answer[:-1] + bytes([0x5E ^ 0xFF])
+    assert corrupt_bytes("address", answer, rng) == answer
+    garbage = corrupt_bytes("garbage", answer, rng)
+    assert len(garbage) == len(answer) and garbage != answer
