@@ -350,3 +350,26 @@ def test_a_plant_without_framing_spoils_serial_bytes_generically() -> None:
     assert corrupt_bytes("address", answer, rng) == answer
     garbage = corrupt_bytes("garbage", answer, rng)
     assert len(garbage) == len(answer) and garbage != answer
+
+
+def test_a_modbus_tcp_bus_is_a_station_bus_and_is_probed() -> None:
+    import socket
+
+    from hil.station.check import probe_buses
+    from hil.station.model import StationModel
+
+    data = yaml.safe_load((ROOT / "stations" / "sim-bms12100.yaml").read_text(encoding="utf-8"))
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    data["buses"] = {"modbus_tcp": {"host": "127.0.0.1", "port": port, "timeout_s": 0.5}}
+    refused = probe_buses(StationModel.model_validate(data), None)
+    assert [p.field for p in refused] == ["buses.modbus_tcp"]
+    assert "accepts a connection" in refused[0].expected
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        data["buses"]["modbus_tcp"]["port"] = server.getsockname()[1]
+        model = StationModel.model_validate(data)
+        assert model.buses.modbus_tcp is not None and model.buses.modbus_tcp.unit == 1
+        assert probe_buses(model, None) == []

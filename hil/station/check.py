@@ -297,7 +297,20 @@ def probe_buses(station: StationModel, log: TextIO | None) -> list[Problem]:
             found.append(
                 Problem("buses.rs485.url", f"a serial port that opens ({_bench_line(caught[0])})", bench=True)
             )
+    modbus = station.buses.modbus_tcp
+    if modbus is not None:
+        with _logged(log, "buses.modbus_tcp") as caught:
+            _modbus_connects(modbus.host, modbus.port, modbus.timeout_s)
+        if caught:
+            line = f"a Modbus TCP endpoint that accepts a connection ({_bench_line(caught[0])})"
+            found.append(Problem("buses.modbus_tcp", line, bench=True))
     return found
+
+
+def _modbus_connects(host: str, port: int, timeout_s: float) -> None:
+    """The Modbus TCP endpoint accepts a TCP connection (nothing is sent); raises if it does not."""
+    with socket.create_connection((host, port), timeout=timeout_s):
+        pass
 
 
 #: how long a socketcand server may take to greet (s)
