@@ -2,10 +2,11 @@
 through the `hil.duts` entry point, runs its plan on the simulated lab with no file of this
 checkout edited (docs/families.md).
 
-The family is a voltage reference with no bus: a configuration model, a client, a bench, a sim
-plant that wires the DMM to the reference's outputs, a spec of two requirements, a simulated
-station and one plan file. Its distribution is a `*.dist-info` folder (METADATA and
-entry_points.txt) beside the package, put on the PYTHONPATH of the `hil` subprocess.
+The family is a voltage reference that tells its serial number over Modbus TCP: a configuration
+model, a client (pymodbus), a bench, a sim plant that wires the DMM to the reference's outputs and
+answers Modbus requests, a spec of two requirements, a simulated station and one plan file. Its
+distribution is a `*.dist-info` folder (METADATA and entry_points.txt) beside the package, put on
+the PYTHONPATH of the `hil` subprocess.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ PACKAGE = "toyref_family"
 
 FILES: dict[str, str] = {
     "__init__.py": '''
-"""A voltage reference with two outputs and no bus: the smallest DUT family."""
+"""A voltage reference with two outputs and a Modbus TCP port: a small DUT family."""
 
 from pathlib import Path
 
@@ -34,13 +35,13 @@ from hil.family import DutFamily
 
 FAMILY = DutFamily(
     name="toy-ref",
-    title="Toy voltage reference (two outputs, no bus)",
+    title="Toy voltage reference (two outputs, Modbus TCP)",
     package=__name__,
     config=".config:ToyConfig",
     client=".client:ToyClient",
     bench=".bench:ToyBench",
     plant=".sim.plant:ToyPlant",
-    buses=(),
+    buses=("modbus_tcp",),
     default_station=Path("stations/sim-toy.yaml"),
     plan_dir=Path("plans"),
     serial_pattern=r"TOY\\d{4}",
@@ -57,11 +58,14 @@ class ToyConfig(BaseModel):
 
     reference_v: float = Field(default=3.3, gt=0)
     bias_v: float = Field(default=1.2, gt=0)
+    serial_number: int = Field(default=1, ge=0, le=9999)
 ''',
     "client.py": '''
-"""The client of a DUT without a bus: it knows the unit only from its label."""
+"""The client: the serial number from holding register 0, over the station's Modbus TCP bus."""
 
 from typing import Any
+
+from pymodbus.client import ModbusTcpClient
 
 from hil.dut import DutClient
 
@@ -69,13 +73,19 @@ from hil.dut import DutClient
 class ToyClient(DutClient):
     def __init__(self, station: Any, can_monitor: Any) -> None:
         assert can_monitor is None, "the family declares no CAN bus"
-        self.station = station
+        bus = station.model.buses.modbus_tcp
+        self.unit = bus.unit
+        self.modbus = ModbusTcpClient(bus.host, port=bus.port, timeout=bus.timeout_s)
+        assert self.modbus.connect(), f"no Modbus TCP connection to {bus.host}:{bus.port}"
 
     def identity(self) -> dict[str, Any]:
-        return {"serial": "TOY0001", "model": "Toy reference", "manufacturer": "Example", "firmware": "1.0"}
+        answer = self.modbus.read_holding_registers(0, count=1, device_id=self.unit)
+        assert not answer.isError(), answer
+        serial = f"TOY{answer.registers[0]:04d}"
+        return {"serial": serial, "model": "Toy reference", "manufacturer": "Example", "firmware": "1.0"}
 
     def close(self) -> None:
-        pass
+        self.modbus.close()
 ''',
     "bench.py": '''
 """The bench: nothing to power (the reference is always on), nothing to prepare."""
@@ -98,9 +108,14 @@ class ToyBench(DutBench):
 ''',
     "sim/__init__.py": "",
     "sim/plant.py": '''
-"""The reference's outputs on the DMM's points REF and BIAS, from its configuration."""
+"""The reference's outputs on the DMM's points REF and BIAS, from its configuration; its serial
+number in holding register 0 (Modbus TCP, decoded and encoded by pymodbus)."""
 
 from typing import Any
+
+from pymodbus.framer import FramerSocket
+from pymodbus.pdu import DecodePDU
+from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
 from hil.sim.plant import Plant
 
@@ -118,6 +133,18 @@ class ToyPlant(Plant):
     def probe(self, point: str, quantity: str) -> float:
         outputs = {"REF": self.config.reference_v, "BIAS": self.config.bias_v}
         return outputs.get(point, 0.0) if quantity == "VOLT" else 0.0
+
+    def modbus_tcp(self, t: float, data: bytes) -> bytes:
+        framer = FramerSocket(DecodePDU(is_server=True))
+        _, request = framer.handleFrame(data, 0, 0)
+        if request is None:
+            return b""
+        answer = ReadHoldingRegistersResponse(
+            registers=[self.config.serial_number],
+            dev_id=request.dev_id,
+            transaction_id=request.transaction_id,
+        )
+        return framer.buildFrame(answer)
 
     def power_on(self, t: float) -> None:
         pass
@@ -167,7 +194,8 @@ name: sim-toy
 description: Simulated toy reference bench
 simulated: true
 dut: {name: toy-ref}
-buses: {}
+buses:
+  modbus_tcp: {host: 127.0.0.1, port: 5020}
 instruments:
   daq:
     role: dmm
@@ -256,7 +284,7 @@ def test_a_third_family_from_a_temporary_folder_runs_its_plan_on_the_sim(tmp_pat
 
     listed = _hil(site, "dut", "config", NAME)
     assert listed.returncode == 0, listed.stderr
-    assert yaml.safe_load(listed.stdout) == {"reference_v": 3.3, "bias_v": 1.2}
+    assert yaml.safe_load(listed.stdout) == {"reference_v": 3.3, "bias_v": 1.2, "serial_number": 1}
 
     args = ("run", "--dut", NAME, "--station", str(station))
     result = _hil(site, *args, "--out", str(out), "--reports", "html")
@@ -278,12 +306,13 @@ def test_a_third_family_from_a_temporary_folder_runs_its_plan_on_the_sim(tmp_pat
     # a non-conforming unit: its configuration moves the reference out of tolerance, the run fails
     # naming that requirement only
     moved = tmp_path / "moved.yaml"
-    moved.write_text("reference_v: 3.35\nbias_v: 1.2\n", encoding="utf-8")
+    moved.write_text("reference_v: 3.35\nbias_v: 1.2\nserial_number: 42\n", encoding="utf-8")
     out2 = tmp_path / "out2"
     failed = _hil(site, *args, "--dut-config", str(moved), "--out", str(out2), "--reports", "none")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     verdicts = {m["requirement"]: m["verdict"] for m in _entries(out2) if m["type"] == "measurement"}
     assert verdicts == {"TOY-REF": "fail", "TOY-BIAS": "pass"}
+    assert next(e for e in _entries(out2) if e["type"] == "dut")["serial"] == "TOY0042"  # over Modbus
 
     assert _tracked_state() == before  # nothing of this checkout was edited
 

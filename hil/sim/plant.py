@@ -68,6 +68,12 @@ class Plant(ABC):
         del t, data
         return b""
 
+    def modbus_tcp(self, t: float, data: bytes) -> bytes:
+        """Bytes arriving on the DUT's Modbus TCP port at time t (served only when the family declares
+        `modbus_tcp`); returns the answer bytes (default: none). A family decodes them with pymodbus."""
+        del t, data
+        return b""
+
     def corrupt_answer(self, mode: str, answer: bytes, rng: random.Random) -> bytes:
         """The DUT's serial answer spoilt by a line fault of `mode` (control port `rs485_fault`);
         a family whose protocol has frames overrides this to spoil one field at a time."""

@@ -1,7 +1,8 @@
 """`hil sim serve`: run the lab behind its transports and print the endpoints line.
 
 Endpoints: one SCPI socket per instrument, a socketcand hub for the CAN bus, a raw TCP serial
-port for RS-485, and a JSON-lines control port for what only a simulator has (virtual clock,
+port for RS-485, a Modbus TCP port when the DUT family declares that bus (its plant answers the
+bytes), and a JSON-lines control port for what only a simulator has (virtual clock,
 firmware settings, reset, instrument output states, communication faults of an instrument, the
 fault-insertion relays without SCPI).
 """
@@ -31,6 +32,7 @@ HOST = "127.0.0.1"
 SCPI_BASE_PORT = 5025
 CAN_PORT = 29536
 RS485_PORT = 7001
+MODBUS_TCP_PORT = 5020  # not 502: a privileged port
 CONTROL_PORT = 7100
 PACE_TICK_S = 0.01
 
@@ -74,6 +76,11 @@ class LabServer:
             self._control, HOST, self._port(ports.get("control", CONTROL_PORT))
         )
         self._servers += [can, rs485, control]
+        modbus = None
+        if "modbus_tcp" in self.lab.family.buses:
+            port = self._port(ports.get("modbus_tcp", MODBUS_TCP_PORT))
+            modbus = await asyncio.start_server(self._modbus_tcp, HOST, port)
+            self._servers.append(modbus)
         self.endpoints = {
             "instruments": instruments,
             "can": {
@@ -83,6 +90,7 @@ class LabServer:
                 "channel": self.lab.hub.channel,
             },
             "rs485": f"socket://{HOST}:{_port_of(rs485)}",
+            **({"modbus_tcp": {"host": HOST, "port": _port_of(modbus)}} if modbus is not None else {}),
             "control": f"tcp://{HOST}:{_port_of(control)}",
             "dut": self.lab.station.dut.name,
             "seed": self.lab.seed,  # the noise seed in use (recorded by the run)
@@ -122,6 +130,21 @@ class LabServer:
                 if not data:
                     break
                 answer = self.lab.serial(data)
+                if answer:
+                    writer.write(answer)
+                    await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # client gone, or the lab is stopping
+        finally:
+            writer.close()
+
+    async def _modbus_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                data = await reader.read(1024)
+                if not data:
+                    break
+                answer = self.lab.plant.modbus_tcp(self.lab.t, data)
                 if answer:
                     writer.write(answer)
                     await writer.drain()
@@ -272,7 +295,7 @@ def insert_fault(lab: Lab, point: str, on: bool) -> dict[str, Any]:
 
 
 def station_ports(station: StationModel) -> dict[str, int]:
-    """The ports the station file names (instrument name, "can", "rs485", "control" -> port)."""
+    """The ports the station file names (instrument name, "can", "rs485", "modbus_tcp", "control" -> port)."""
     found: dict[str, int] = {}
     for name, inst in station.instruments.items():
         match = re.match(r"^TCPIP\d*::[^:]+::(\d+)::SOCKET$", inst.resource, re.IGNORECASE)
@@ -285,6 +308,8 @@ def station_ports(station: StationModel) -> dict[str, int]:
     match = re.match(r"^socket://[^:/]+:(\d+)", rs485.url) if rs485 is not None else None
     if match:
         found["rs485"] = int(match[1])
+    if station.buses.modbus_tcp is not None:
+        found["modbus_tcp"] = station.buses.modbus_tcp.port
     match = re.match(r"^tcp://[^:/]+:(\d+)$", station.sim.attach or "") if station.sim is not None else None
     if match:
         found["control"] = int(match[1])

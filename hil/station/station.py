@@ -425,4 +425,6 @@ def bind_endpoints(model: StationModel, endpoints: dict[str, Any]) -> StationMod
         )
     if endpoints.get("rs485") and data["buses"].get("rs485"):
         data["buses"]["rs485"]["url"] = endpoints["rs485"]
+    if endpoints.get("modbus_tcp") and data["buses"].get("modbus_tcp"):
+        data["buses"]["modbus_tcp"].update(endpoints["modbus_tcp"])
     return StationModel.model_validate(data)
