@@ -31,8 +31,8 @@ def hil(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.Complet
 
 
 def settings_file(folder: Path, name: str, dut: str, change: dict[str, Any]) -> Path:
-    """A settings file made the documented way: `hil dut settings DUT`, then `change` merged in."""
-    result = hil("dut", "settings", dut)
+    """A configuration file made the documented way: `hil dut config DUT`, then `change` merged in."""
+    result = hil("dut", "config", dut)
     result.check_returncode()
     text = result.stdout
     if change:

@@ -14,8 +14,10 @@ from hil.duts.bms12100.config import PARAMETERS, Settings
 from hil.eol import compare, design_ids, governed_rows, load_released
 from hil.spec import load_spec
 
-SPEC_12100 = load_spec(ROOT / registry.dut_family("bms12100").spec)
-RELEASED = load_released(ROOT / registry.dut_family("bms12100").released)
+SPEC_12100 = load_spec(registry.dut_family("bms12100").spec)
+_RELEASED_FILE = registry.dut_family("bms12100").released
+assert _RELEASED_FILE is not None, "the 12100 declares its released set"
+RELEASED = load_released(_RELEASED_FILE)
 RUN_TIMEOUT_S = 300
 
 
