@@ -18,9 +18,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from hil import durability
+from hil import durability, interrupts
 from hil.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
-from hil.station import interrupts
 
 
 class Transport(ABC):
