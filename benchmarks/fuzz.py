@@ -50,9 +50,10 @@ from hil.duts.bms12100.config import PARAMETERS  # noqa: E402
 from hil.duts.bms12100.protocol import can_codec, rs485  # noqa: E402
 from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry  # noqa: E402
 from hil.errors import InstrumentError, ProtocolError  # noqa: E402
-from hil.instruments.base import InstrumentInfo, ScpiInstrument  # noqa: E402
 from hil.instruments.drivers.iet_prs202 import IetPrs202Bank  # noqa: E402
 from hil.instruments.drivers.keysight_n6705c import KeysightN6705C  # noqa: E402
+from hil.instruments.info import InstrumentInfo  # noqa: E402
+from hil.instruments.scpi import ScpiInstrument  # noqa: E402
 from hil.instruments.transport import Transport  # noqa: E402
 from hil.protocols import yd1363  # noqa: E402
 from hil.protocols.yd1363 import Frame, FrameError, FrameReader  # noqa: E402
@@ -498,7 +499,8 @@ def _scpi(
 
 
 def _generic() -> ScpiInstrument:
-    return ScpiInstrument(_info({}), ScriptedTransport())
+    """The SCPI dialect's own parsers (query_float, errors), on a driver with no channels mapped."""
+    return KeysightN6705C(_info({}), ScriptedTransport())
 
 
 def _n6705c() -> ScpiInstrument:

@@ -64,7 +64,7 @@ def _default_out(dut: str) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    from hil.station import interrupts
+    from hil import interrupts
     from hil.station.station import require_limits
 
     if getattr(args, "place", None):  # held through labgrid for the run (docs/labgrid.md)

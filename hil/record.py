@@ -40,9 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hil import durability
+from hil import durability, interrupts
 from hil.measure import Measurement
-from hil.station import interrupts
 
 GENESIS = "0" * 64
 #: the kind of a safe-state entry: `scope` "run" (the final one, before `end`) or "test" (a failure)

@@ -6,8 +6,8 @@ import pytest
 from fakes import StepClock
 
 from hil.errors import InstrumentError, LimitError
-from hil.instruments.base import InstrumentInfo, Limits
 from hil.instruments.drivers.druck_pace5000 import DruckPace5000, payload
+from hil.instruments.info import InstrumentInfo, Limits
 from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.druck_pace5000 import AMBIENT_KPA, SLEW_KPA_PER_S, SimDruckPace5000
 

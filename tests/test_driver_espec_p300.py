@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import pytest
 from fakes import StepClock
 
-from hil.errors import InstrumentError, LimitError
-from hil.instruments.base import InstrumentInfo, Limits
+from hil.errors import BenchUnusable, InstrumentError, InstrumentTimeout, LimitError
 from hil.instruments.drivers.espec_p300 import EspecP300
-from hil.instruments.transport import RecordingTransport
+from hil.instruments.info import InstrumentInfo, Limits
+from hil.instruments.transport import RecordingTransport, VisaTransport
 from hil.sim.instruments.espec_p300 import TEMP_RAMP_C_PER_S, SimEspecP300
+from hil.sim.tcp import scpi_server_thread
 
 LIMITS = Limits(temperature_min=-40.0, temperature_max=90.0, humidity_min=20.0, humidity_max=95.0)
 
@@ -19,11 +23,39 @@ def clock() -> StepClock:
     return StepClock()
 
 
+class HeardChamber(SimEspecP300):
+    """The simulated chamber, keeping every line it executed: what reached the instrument's side."""
+
+    def __init__(self, role: str, channels: dict[str, str], seed: int = 0, serial: str = "") -> None:
+        super().__init__(role, channels, seed, serial)
+        self.heard: list[str] = []
+
+    def execute(self, line: str) -> str | None:
+        self.heard.append(line.strip())
+        return super().execute(line)
+
+
 @pytest.fixture
-def sim(clock: StepClock) -> SimEspecP300:
-    chamber = SimEspecP300("chamber", {"AIR": "1"}, seed=1)
+def sim(clock: StepClock) -> HeardChamber:
+    chamber = HeardChamber("chamber", {"AIR": "1"}, seed=1)
     chamber.now = clock.now
     return chamber
+
+
+@pytest.fixture
+def quick(sim: HeardChamber) -> Iterator[tuple[EspecP300, RecordingTransport]]:
+    """The driver on a wire with a short timeout (for lost answers), retries as a station gives them."""
+    with scpi_server_thread(sim) as resource:
+        wire = RecordingTransport(VisaTransport("chamber", resource, timeout_s=0.3))
+        info = InstrumentInfo(
+            role="chamber", model="SH-242", resource=resource, channels={"AIR": "1"}, retries=2
+        )
+        chamber = EspecP300(info, wire)
+        try:
+            yield chamber, wire
+        finally:
+            chamber.close()
+            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -100,3 +132,49 @@ def test_safe_state_is_standby_and_reads_back_safe(driver: EspecP300, sim: SimEs
     driver.safe()
     state = driver.output_state()
     assert sim.mode == "STANDBY" and state["mode"] == "STANDBY" and driver.state_is_safe(state)
+
+
+def test_check_asks_the_p300_identity_and_never_idn(driver: EspecP300, sim: HeardChamber) -> None:
+    answer = driver.check()
+    assert answer == f"ESPEC,SH-242,{sim.serial},P300 ROM Ver 1.10 (HUMI)"
+    assert sim.heard == ["TYPE?", "ROM?"]  # the chamber's own identity queries, as it received them
+    assert driver.idn() == answer
+    assert not any("IDN" in line for line in sim.heard)
+
+
+def test_check_reconnects_once_after_a_dropped_connection(
+    quick: tuple[EspecP300, RecordingTransport], sim: HeardChamber
+) -> None:
+    chamber, wire = quick
+    sim.inject_fault("disconnect", count=1)
+    assert chamber.check().startswith("ESPEC,SH-242,")
+    assert chamber.suspect is None
+    assert [m.rstrip("\r") for m in wire.sent] == ["TYPE?", "TYPE?", "ROM?"]  # the first was lost
+    assert sim.heard == ["TYPE?", "ROM?"]
+
+
+def test_check_names_the_identity_query_of_a_silent_chamber(
+    quick: tuple[EspecP300, RecordingTransport], sim: HeardChamber
+) -> None:
+    chamber, _ = quick
+    sim.inject_fault("timeout")
+    with pytest.raises(
+        BenchUnusable, match=r"chamber: does not answer 'TYPE\?' and 'ROM\?'.*nor after reconnecting"
+    ):
+        chamber.check()
+    assert chamber.suspect is not None and sim.heard == []
+
+
+def test_a_lost_query_is_asked_again_a_lost_setting_never(
+    quick: tuple[EspecP300, RecordingTransport], sim: HeardChamber
+) -> None:
+    chamber, wire = quick
+    sim.inject_fault("timeout", count=1)
+    assert chamber.monitor().mode == "OFF"  # the second MON? was answered
+    assert [m.rstrip("\r") for m in wire.sent] == ["MON?", "MON?"]
+    wire.sent.clear()
+    sim.inject_fault("timeout", count=1)
+    with pytest.raises(InstrumentTimeout, match="MODE, CONSTANT"):
+        chamber.run()
+    assert [m.rstrip("\r") for m in wire.sent] == ["MODE, CONSTANT"]  # sent once, never again
+    assert sim.mode == "OFF" and "MODE, CONSTANT" not in sim.heard

@@ -11,8 +11,8 @@ import pyvisa
 from pyvisa.resources import MessageBasedResource
 
 from hil.errors import InstrumentError, LimitError
-from hil.instruments.base import InstrumentInfo, Limits
 from hil.instruments.drivers.iet_prs202 import IetPrs202Bank, decode, encode
+from hil.instruments.info import InstrumentInfo, Limits
 from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.iet_prs202 import SimIetPrs202Bank
 

@@ -10,8 +10,8 @@ import pytest
 import pyvisa
 
 from hil.errors import InstrumentError, LimitError
-from hil.instruments.base import InstrumentInfo, Limits
 from hil.instruments.drivers.itech_it8900 import ItechIT8900
+from hil.instruments.info import InstrumentInfo, Limits
 from hil.instruments.transport import RecordingTransport, VisaTransport
 from hil.sim.instruments.itech_it8900 import SimItechIT8900
 from hil.sim.tcp import scpi_server_thread

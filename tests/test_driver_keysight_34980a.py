@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hil.errors import InstrumentError
-from hil.instruments.base import InstrumentInfo
 from hil.instruments.drivers.keysight_34980a import Keysight34980A
+from hil.instruments.info import InstrumentInfo
 from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.keysight_34980a import SimKeysight34980A
 

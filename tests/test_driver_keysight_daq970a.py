@@ -11,8 +11,8 @@ import pyvisa
 from pyvisa.resources import MessageBasedResource
 
 from hil.errors import InstrumentError
-from hil.instruments.base import InstrumentInfo
 from hil.instruments.drivers.keysight_daq970a import OVERLOAD, KeysightDAQ970A
+from hil.instruments.info import InstrumentInfo
 from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.keysight_daq970a import SimKeysightDAQ970A
 

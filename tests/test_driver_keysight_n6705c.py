@@ -9,8 +9,8 @@ import pyvisa
 from pyvisa.resources import MessageBasedResource
 
 from hil.errors import InstrumentError, LimitError
-from hil.instruments.base import InstrumentInfo, Limits
 from hil.instruments.drivers.keysight_n6705c import KeysightN6705C, chanlist
+from hil.instruments.info import InstrumentInfo, Limits
 from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.keysight_n6705c import SimKeysightN6705C
 

@@ -10,8 +10,8 @@ import pytest
 import pyvisa
 
 from hil.errors import InstrumentError, LimitError
-from hil.instruments.base import InstrumentInfo, Limits
 from hil.instruments.drivers.keysight_n8900 import KeysightN8900
+from hil.instruments.info import InstrumentInfo, Limits
 from hil.instruments.transport import RecordingTransport, VisaTransport
 from hil.sim.instruments.keysight_n8900 import SimKeysightN8900
 from hil.sim.tcp import scpi_server_thread

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import pytest
 import yaml
 from hilcli import hil
 
+from hil import interrupts
 from hil.duts.bms12100.ntc import resistance_ohm
 from hil.errors import (
     BenchUnusable,
@@ -33,17 +34,17 @@ from hil.errors import (
     LimitError,
     RunInterrupted,
 )
-from hil.instruments.base import InstrumentInfo, ScpiInstrument
 from hil.instruments.drivers.iet_prs202 import IetPrs202Bank
 from hil.instruments.drivers.itech_it8900 import ItechIT8900
 from hil.instruments.drivers.keysight_n6705c import KeysightN6705C
 from hil.instruments.drivers.keysight_n8900 import KeysightN8900
+from hil.instruments.info import InstrumentInfo
+from hil.instruments.scpi import ScpiInstrument
 from hil.instruments.transport import RecordingTransport, Transport, VisaTransport
 from hil.record import read_entries
 from hil.sim.client import ControlClient, SimProcess
 from hil.sim.instruments.keysight_n8900 import SimKeysightN8900
 from hil.sim.tcp import scpi_server_thread
-from hil.station import interrupts
 from hil.station.model import StationModel
 from hil.station.station import Station, effective_limits, load_station, require_limits
 
@@ -495,7 +496,12 @@ class Stub(Transport):
 
 def drivers(model: StationModel) -> dict[str, tuple[ScpiInstrument, RecordingTransport]]:
     """Every output instrument of a station with its effective limits, on a recording stub wire."""
-    kinds = {"charger": KeysightN8900, "load": ItechIT8900, "cells": KeysightN6705C, "ntc": IetPrs202Bank}
+    kinds: dict[str, Callable[[InstrumentInfo, Transport], ScpiInstrument]] = {
+        "charger": KeysightN8900,
+        "load": ItechIT8900,
+        "cells": KeysightN6705C,
+        "ntc": IetPrs202Bank,
+    }
     found: dict[str, tuple[ScpiInstrument, RecordingTransport]] = {}
     for name, cls in kinds.items():
         inst = model.instruments[name]
@@ -598,7 +604,8 @@ BAD_LIMIT_FIELDS = {
 def test_station_programs_its_slew_limits_before_any_output_command(lab: Lab) -> None:
     station = Station.open(lab.station)
     try:
-        load, charger, cells = station.load, station.charger, station.cells
+        load = station.named("load", ItechIT8900)  # the drivers: their role alone does not query
+        charger, cells = station.named("charger", KeysightN8900), station.named("cells", KeysightN6705C)
         assert float(load.query("CURR:SLEW:RISE?")) == float(load.query("CURR:SLEW:FALL?")) == 0.1  # A/µs
         assert float(charger.query("VOLT:SLEW?")) == 1000.0
         assert [float(v) for v in cells.query("VOLT:SLEW? (@1:4)").split(",")] == [100.0] * 4

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hil.errors import ConfigError
-from hil.instruments.base import Limits
+from hil.instruments.info import Limits
 from hil.station.model import RoleKind, StationModel
 from hil.station.station import bind_endpoints, effective_limits, load_station, require_limits
 

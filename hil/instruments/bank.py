@@ -4,38 +4,44 @@ Real benches mix boxes: 448 cell channels are never one instrument, 128 thermist
 one decade bank. A `TerminalBank` collects every instrument of one role in the station file and
 maps each DUT terminal to the driver whose `channels` name it, so a harness says "N03C07" and
 never learns which box, or how many, stand behind it.
+
+The bank is handed the instruments (anything that opens the drivers of a role, the station in a
+run); it never imports the station.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from hil.errors import BenchError
-from hil.instruments.base import ScpiInstrument
-from hil.station.model import RoleKind
-from hil.station.station import Station
+from hil.instruments.roles import Role
 
-T = TypeVar("T", bound=ScpiInstrument)
+T = TypeVar("T", bound=Role)
+
+
+class Instruments(Protocol):
+    """Where the drivers come from (the station): every instrument filling a role, opened."""
+
+    def all_of(self, role: str, kind: type[T]) -> list[T]:
+        """The drivers of every instrument of `role`, in station-file order, each checked to be a `kind`."""
+        ...
 
 
 class TerminalBank(Generic[T]):
-    """Every instrument of `role` on the station, by the DUT terminals wired to it."""
+    """Every instrument of `role` on the station, by the DUT terminals wired to it (its channel map)."""
 
-    def __init__(self, station: Station, role: RoleKind, kind: type[T]) -> None:
+    def __init__(self, instruments: Instruments, role: str, kind: type[T]) -> None:
         self.role = role
         self._by_terminal: dict[str, T] = {}
         self._instruments: dict[str, T] = {}
-        for name, inst in station.model.instruments.items():
-            if inst.role != role:
-                continue
-            driver = station.named(name, kind)
-            self._instruments[name] = driver
-            for terminal in inst.channels:
+        for driver in instruments.all_of(role, kind):
+            self._instruments[driver.name] = driver
+            for terminal in driver.info.channels:
                 if terminal in self._by_terminal:
                     raise BenchError(
                         f"terminal {terminal} is wired to two {role} instruments "
-                        f"({self._by_terminal[terminal].name} and {name})"
+                        f"({self._by_terminal[terminal].name} and {driver.name})"
                     )
                 self._by_terminal[terminal] = driver
 

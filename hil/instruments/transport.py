@@ -1,4 +1,4 @@
-"""Message transports for SCPI instruments: PyVISA on a bench, in-memory for unit tests.
+"""Message transports for instruments (SCPI or a line protocol): PyVISA on a bench, recording in tests.
 
 Raw-socket LAN instruments are opened as ``TCPIP0::host::port::SOCKET`` with '\\n' termination
 through the pure-Python pyvisa-py backend; GPIB/USB/INSTR resources work the same way when the
@@ -18,13 +18,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from hil import durability
+from hil import durability, interrupts
 from hil.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
-from hil.station import interrupts
 
 
 class Transport(ABC):
-    """Sends SCPI program messages and reads responses."""
+    """Sends program messages and reads responses, one line each; knows no dialect."""
 
     @abstractmethod
     def write(self, message: str) -> None:

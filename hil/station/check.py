@@ -223,7 +223,8 @@ def probe_instrument(
     name: str, inst: InstrumentModel, visa_library: str, log: TextIO | None
 ) -> Problem | None:
     """Open one instrument, ask its identity within its timeout; a problem or None."""
-    from hil.instruments.base import InstrumentInfo, Limits, ScpiInstrument
+    from hil.instruments.base import Instrument
+    from hil.instruments.info import InstrumentInfo, Limits
     from hil.instruments.transport import VisaTransport
 
     field = f"instruments.{name}.resource"
@@ -250,7 +251,7 @@ def probe_instrument(
         )
         driver = registry.load(registry.instrument_entry(inst.driver)[1])(info, transport)
         try:
-            answer = driver.idn() if isinstance(driver, ScpiInstrument) else ""
+            answer = driver.idn() if isinstance(driver, Instrument) else ""
         finally:
             with contextlib.suppress(Exception):
                 driver.close()

@@ -1,154 +1,26 @@
-"""Signals during a bench run: SIGINT, SIGTERM and SIGHUP all stop the run the way Ctrl-C does.
-
-Each becomes a `RunInterrupted` (a KeyboardInterrupt), so pytest tears the fixtures down, the
-outputs go to their safe state and the record is sealed as interrupted. Two places must never be
-cut in half, because what follows relies on them: an instrument exchange (a query's answer left
-unread would be taken as the answer to the next one) and a record entry (a half-written line
-breaks the hash chain). They run `shielded()`: a signal arriving inside is held and raised when
-the section ends. Once the run is stopping, further signals are noted and ignored until the
-safe state has been reached; SIGKILL remains the way to end the process at once.
-"""
+"""Kept for importers of the old place: the interrupt machinery is `hil.interrupts` (core, below
+the station, so instruments and the record may use it)."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from types import FrameType
-from typing import Any
-
-from hil.errors import RunInterrupted
-
-#: the signals that end a run through the safe-state path
-SIGNALS: tuple[signal.Signals, ...] = tuple(
-    s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None
+from hil.interrupts import (
+    SIGNALS,
+    install,
+    installed,
+    last_signal,
+    safe_state_section,
+    shielded,
+    stopping,
+    uninstall,
 )
 
-Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
-
-
-@dataclass
-class _State:
-    installs: int = 0
-    previous: dict[int, Handler] = field(default_factory=dict)
-    depth: int = 0  # nesting of shielded sections in the main thread
-    strict: int = 0  # of which strict (a second signal does not break them either)
-    pending: int | None = None  # a signal held until the outermost shielded section ends
-    stopping: bool = False  # a RunInterrupted was raised: the run is on its way to the safe state
-    safe_done: bool = False  # the final safe state was reached: signals act again
-    received: list[int] = field(default_factory=list)
-
-
-_state = _State()
-
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-def _note(text: str) -> None:
-    with contextlib.suppress(Exception):
-        sys.stderr.write(f"hil: {text}\n")
-        sys.stderr.flush()
-
-
-def _handler(signum: int, frame: FrameType | None) -> None:
-    del frame
-    _state.received.append(signum)
-    name = signal.Signals(signum).name
-    if _state.stopping and not _state.safe_done:
-        _note(f"{name} ignored: the run is stopping and the bench is being made safe")
-        return
-    if _state.depth > 0 and (_state.pending is None or _state.strict > 0):
-        _state.pending = _state.pending or signum
-        return
-    # not shielded, or a second signal while an exchange is pending: stop now
-    _state.pending = None
-    _state.stopping = True
-    raise RunInterrupted(signum)
-
-
-def install() -> None:
-    """Route SIGINT, SIGTERM and SIGHUP to `RunInterrupted` (nested calls are counted)."""
-    if not _in_main_thread():
-        return
-    _state.installs += 1
-    if _state.installs > 1:
-        return
-    _state.pending, _state.stopping, _state.safe_done = None, False, False
-    _state.received.clear()
-    for sig in SIGNALS:
-        _state.previous[sig] = signal.signal(sig, _handler)
-
-
-def uninstall() -> None:
-    """Undo one `install`; the last one restores the handlers found before."""
-    if not _in_main_thread() or _state.installs == 0:
-        return
-    _state.installs -= 1
-    if _state.installs > 0:
-        return
-    for sig, previous in _state.previous.items():
-        signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
-    _state.previous.clear()
-
-
-def installed() -> bool:
-    return _state.installs > 0
-
-
-def last_signal() -> int | None:
-    """The last signal received since `install`, if any (for the exit code: 128 + signal)."""
-    return _state.received[-1] if _state.received else None
-
-
-def stopping() -> bool:
-    """Whether a signal has stopped the run (it is tearing down)."""
-    return _state.stopping
-
-
-@contextlib.contextmanager
-def shielded(strict: bool = False) -> Iterator[None]:
-    """Hold signals until the block ends (then raise the held one).
-
-    A second signal breaks a non-strict block at once (an exchange that hangs must not keep
-    the operator waiting twice); a strict block (a record entry) always completes.
-    """
-    if not _in_main_thread() or not installed():
-        yield
-        return
-    _state.depth += 1
-    _state.strict += int(strict)
-    try:
-        yield
-    finally:
-        _state.depth -= 1
-        _state.strict -= int(strict)
-        held = _state.pending
-        if _state.depth == 0 and held is not None:
-            _state.pending = None
-            if not (_state.stopping and not _state.safe_done):
-                _state.stopping = True
-                raise RunInterrupted(held)
-
-
-@contextlib.contextmanager
-def safe_state_section() -> Iterator[None]:
-    """The final safe state: no signal interrupts it; one arriving meanwhile is noted, not raised."""
-    if not _in_main_thread() or not installed():
-        yield
-        return
-    _state.depth += 1
-    _state.strict += 1
-    try:
-        yield
-    finally:
-        _state.depth -= 1
-        _state.strict -= 1
-        if _state.pending is not None:
-            _note(f"{signal.Signals(_state.pending).name} received while making the bench safe; noted")
-            _state.pending = None
-        _state.safe_done = True
+__all__ = [
+    "SIGNALS",
+    "install",
+    "installed",
+    "last_signal",
+    "safe_state_section",
+    "shielded",
+    "stopping",
+    "uninstall",
+]

@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from hil import registry
+from hil import interrupts, registry
 from hil.clock import Clock, WallClock
 from hil.errors import BenchError, ConfigError
-from hil.instruments.base import InstrumentInfo, Limits, ScpiInstrument
+from hil.instruments.base import Instrument
+from hil.instruments.info import InstrumentInfo, Limits
 from hil.instruments.roles import CellEmulator, Dmm, ElectronicLoad, PowerSupply, TemperatureEmulator
 from hil.instruments.transport import VisaTransport
 from hil.sim.client import ControlClient, SimProcess
 from hil.sim.clock import SimClock
-from hil.station import interrupts
 from hil.station.model import InstrumentModel, RoleKind, StationModel
 
-T = TypeVar("T", bound=ScpiInstrument)
+T = TypeVar("T")
 
 #: the order outputs are made safe in: load first, then charger, cells, temperatures, relays; the
 #: environment last (pressure controller off and vented, then the chamber to standby): electrical
@@ -211,7 +211,7 @@ class Station:
         self.file = file
         self.clock = clock
         self.sim = sim
-        self._open: dict[str, ScpiInstrument] = {}
+        self._open: dict[str, Instrument] = {}
         self.final: SafeState | None = None
         #: the DUT configuration file the plan reads (the --firmware file unless the run names another
         #: with --hil-dut-config; None: the documented defaults)
@@ -257,7 +257,7 @@ class Station:
     def simulated(self) -> bool:
         return self.sim is not None
 
-    def _by_name(self, name: str) -> ScpiInstrument:
+    def _by_name(self, name: str) -> Instrument:
         """The driver of one instrument of the station, opened on first use."""
         if name not in self._open:
             inst: InstrumentModel = self.model.instruments[name]
@@ -277,7 +277,7 @@ class Station:
                 name, inst.resource, timeout_s=inst.timeout_s, visa_library=self.model.visa_library
             )
             driver = driver_cls(info, transport)
-            if not isinstance(driver, ScpiInstrument):
+            if not isinstance(driver, Instrument):
                 raise BenchError(f"{name}: driver {inst.driver} is not an instrument driver")
             try:
                 driver.program_slew()  # before the first output command
@@ -302,8 +302,12 @@ class Station:
             raise BenchError(f"{name}: driver {inst.driver} is not a {kind.__name__}")
         return found
 
+    def all_of(self, role: str, kind: type[T]) -> list[T]:
+        """The drivers of every instrument of `role`, in station-file order (a role may span several)."""
+        return [self.named(name, kind) for name, inst in self.model.instruments.items() if inst.role == role]
+
     @property
-    def opened(self) -> dict[str, ScpiInstrument]:
+    def opened(self) -> dict[str, Instrument]:
         """The instruments opened so far, by name."""
         return dict(self._open)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hil.duts.bms12100.bench import PROBE_CURRENT_A, Bms12100Bench
+from hil.duts.bms12100 import CELL_COUNT
+from hil.duts.bms12100.bench import NOMINAL_CELL_V, PROBE_CURRENT_A, Bms12100Bench
 from hil.measure import equals
 from hil.procedures.placement import place
 from hil.procedures.threshold import ThresholdSetup, go_no_go
@@ -125,3 +126,70 @@ def test_modes(bench: Bms12100Bench, check) -> None:
     bench.clock.sleep(2.0)
     status = bench.dut.status()
     check(equals("MODE-STBY", "back to standby when the current stops", status.mode, "standby", status.time))
+
+
+#: cells this far below the charger's CV setpoint: the charger pushes current and P stays at or below it
+CV_GAP_V = 0.02
+#: the charger's current limit while probing the charge-mode voltage (well above I-EFF-C)
+MODE_PROBE_LIMIT_A = 2.0
+
+
+@pytest.mark.requirement("MODE-CHG")
+def test_charge_mode_charger_voltage(bench: Bms12100Bench, spec_data, check) -> None:
+    """Charge mode needs the charger voltage above 11.5 V: with charge current flowing, no charge
+    mode with P held at the lower limit, charge mode with the pack itself above the upper limit."""
+    req = spec_data.get("MODE-CHG")
+    assert isinstance(req.value, float | int) and req.tolerance is not None
+    placement = place(check.rule, req.tolerance, bench.setting_budget(req, req.value))
+    inside, beyond = req.value - placement.distance, req.value + placement.distance
+    effective = spec_data.get("I-EFF-C")
+    assert effective.trip is not None
+    try:
+        # inside: the charger in CV at the lower probe level caps P there; the cells sit just below
+        bench.set_cells([(inside - CV_GAP_V) / CELL_COUNT] * CELL_COUNT)
+        bench.hold_charger(inside, MODE_PROBE_LIMIT_A)
+        bench.clock.sleep(bench.settle_s + 1.0)
+        status = bench.dut.status()
+        flowing = status.current_a * 1000.0 >= effective.trip
+        check(
+            equals(
+                "MODE-CHG",
+                "charge current flows with the charger at the lower probe level",
+                flowing,
+                True,
+                status.time,
+                data={"current_a": status.current_a, "i_eff_c_ma": effective.trip},
+            )
+        )
+        check(
+            equals(
+                "MODE-CHG",
+                "no charge mode with the charger voltage inside the limit",
+                status.mode == "charge",
+                False,
+                status.time,
+                method=f"charger in CV at {inside:.4g} V, cells {inside - CV_GAP_V:.4g} V in all; "
+                + placement.describe(req.unit or "V"),
+                data={**placement.data(inside), "mode": status.mode, "current_a": status.current_a},
+            )
+        )
+        # beyond: the pack itself above the upper probe level, so P (≥ the pack while charging) is too
+        bench.set_cells([beyond / CELL_COUNT] * CELL_COUNT)
+        bench.hold_charger(beyond + CV_GAP_V, MODE_PROBE_LIMIT_A)
+        bench.clock.sleep(bench.settle_s + 1.0)
+        status = bench.dut.status()
+        check(
+            equals(
+                "MODE-CHG",
+                "charge mode with the charger voltage beyond the limit",
+                status.mode,
+                "charge",
+                status.time,
+                method=f"cells {beyond:.4g} V in all, charger in CV at {beyond + CV_GAP_V:.4g} V; "
+                + placement.describe(req.unit or "V"),
+                data={**placement.data(beyond), "current_a": status.current_a},
+            )
+        )
+    finally:
+        bench.idle()
+        bench.set_cells([NOMINAL_CELL_V] * CELL_COUNT)

@@ -23,11 +23,12 @@ from hil.duts.bms12100.protocol.rs485 import RtnError
 from hil.errors import DutError, DutNotAnswering, DutWriteUnconfirmed, ProtocolError
 from hil.protocols.yd1363 import Frame as YdFrame
 from hil.protocols.yd1363 import FrameError, FrameReader, Rtn, encode
+from hil.retry import RetryPolicy
 from hil.station.station import Station
 
 R = TypeVar("R")
 #: a read is sent again this many times while no valid answer comes back (writes: never)
-READ_RETRIES = 2
+READ_RETRIES = RetryPolicy().retries
 #: how far (Ah) a read-back remaining capacity may be from the value set (one 10 mAh step + drift)
 CAPACITY_READBACK_TOLERANCE_AH = 0.02
 #: bytes taken per read once an answer has started (frames are a few hundred bytes at most)
@@ -82,6 +83,10 @@ def _mode(alarms: rs485.AlarmInfo) -> str:
     return "standby"
 
 
+class _NoValidAnswer(Exception):
+    """One attempt brought no valid answer (each bad answer is already in the link log)."""
+
+
 class Bms12100Client(DutClient):
     """RS-485 and CAN access to one 12100 BMS."""
 
@@ -101,7 +106,7 @@ class Bms12100Client(DutClient):
         if answer_timeout_s <= 0 or retries < 0:
             raise ValueError("answer_timeout_s must be > 0 and retries >= 0")
         self.answer_timeout_s = answer_timeout_s
-        self.retries = retries
+        self.policy = RetryPolicy(retries)
         self.link = LinkLog("rs485")
         self.clock: Clock = station.clock
         self.address = station.model.dut.address
@@ -119,6 +124,15 @@ class Bms12100Client(DutClient):
         self.can_monitor = can_monitor
         if can_monitor is not None:
             can_monitor.listeners.append(self._on_frame)
+
+    @property
+    def retries(self) -> int:
+        """How often a read is sent again while no valid answer comes back (writes: never)."""
+        return self.policy.retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self.policy = RetryPolicy(value)
 
     # --- RS-485 -----------------------------------------------------------------------
     def transact(self, request: YdFrame) -> YdFrame:
@@ -188,24 +202,35 @@ class Bms12100Client(DutClient):
         self._log("not_answering", f"{command}: no valid answer in {attempts} attempt(s), {detail}")
         return DutNotAnswering(command, self.address, waited_s, attempts, detail)
 
+    def _answer(self, command: Any, request: YdFrame) -> Any:
+        """One attempt: the parsed answer; _NoValidAnswer if none came or its content does not fit."""
+        frame = self._attempt(request)
+        if frame is None:
+            raise _NoValidAnswer
+        try:
+            return command.parse_response(frame)
+        except RtnError:
+            raise  # the BMS answered: a refusal is its answer, not a link fault
+        except ProtocolError as exc:  # a valid frame whose INFO does not fit the command
+            self._log("content", str(exc), encode(frame))
+            raise _NoValidAnswer from exc
+
     def _query(self, command: Any, *args: Any) -> Any:
         """A read: the request is sent again (up to `retries` times) while no valid answer comes back."""
         request: YdFrame = command.request(self.address, *args)
         name = _command_name(request.cid2)
         started, before = time.monotonic(), self.link.stats()
-        for attempt in range(1 + self.retries):
-            if attempt:
-                self._log("retry", f"{name}: attempt {attempt + 1} of {1 + self.retries}")
-            frame = self._attempt(request)
-            if frame is None:
-                continue
-            try:
-                return command.parse_response(frame)
-            except RtnError:
-                raise  # the BMS answered: a refusal is its answer, not a link fault
-            except ProtocolError as exc:  # a valid frame whose INFO does not fit the command
-                self._log("content", str(exc), encode(frame))
-        raise self._not_answering(name, time.monotonic() - started, 1 + self.retries, before)
+
+        def retrying(attempt: int, attempts: int) -> None:
+            self._log("retry", f"{name}: attempt {attempt} of {attempts}")
+
+        try:
+            return self.policy.call(
+                lambda: self._answer(command, request), read=True, lost=(_NoValidAnswer,), retrying=retrying
+            )
+        except _NoValidAnswer:
+            attempts = self.policy.attempts(read=True)
+            raise self._not_answering(name, time.monotonic() - started, attempts, before) from None
 
     def _write(self, command: Any, *args: Any) -> tuple[Any, bool]:
         """A write is sent once; (its parsed answer, True), or (None, False) when the answer was lost.
@@ -213,18 +238,16 @@ class Bms12100Client(DutClient):
         Never re-sent: the caller reads the value back to learn whether it was stored.
         """
         request: YdFrame = command.request(self.address, *args)
-        frame = self._attempt(request)
-        if frame is not None:
-            try:
-                return command.parse_response(frame), True
-            except RtnError:
-                raise
-            except ProtocolError as exc:
-                self._log("content", str(exc), encode(frame))
-        self._log(
-            "write_unanswered", f"{_command_name(request.cid2)}: answer lost; reading back, not re-sending"
-        )
-        return None, False
+        try:
+            return self.policy.call(
+                lambda: self._answer(command, request), read=False, lost=(_NoValidAnswer,)
+            ), True
+        except _NoValidAnswer:
+            self._log(
+                "write_unanswered",
+                f"{_command_name(request.cid2)}: answer lost; reading back, not re-sending",
+            )
+            return None, False
 
     def link_stats(self) -> LinkStats:
         """RS-485 counters by kind (checksum, length, garbage, truncated, address, content, no_answer,

@@ -19,8 +19,9 @@ the command header before the value; the error queue is ``:SYST:ERR?``.
 from __future__ import annotations
 
 from hil.errors import InstrumentError
-from hil.instruments.base import InstrumentInfo, nrf
+from hil.instruments.info import InstrumentInfo
 from hil.instruments.roles import PressureController
+from hil.instruments.scpi import ScpiInstrument, nrf
 from hil.instruments.transport import Transport
 
 UNIT = "KPA"
@@ -34,7 +35,7 @@ def payload(answer: str) -> str:
     return text
 
 
-class DruckPace5000(PressureController):
+class DruckPace5000(PressureController, ScpiInstrument):
     """PACE5000 (one control channel), kPa absolute."""
 
     MANUAL = (

@@ -17,13 +17,18 @@ humidity (setpoint ``OFF`` while not controlled), ``MON?`` answers ``temperature
 alarms``, ``TYPE?`` and ``ROM?`` identify the chamber and its controller firmware. The manual's
 own revision could not be read from the material consulted; see `MANUAL`.
 
-No error queue: each answer is checked at once (``NA:`` raises InstrumentError naming the command
-and the chamber's reason). Settings (no ``?``) are sent once, never repeated.
+Not SCPI: no ``*IDN?``, no error queue. Identity is ``TYPE?`` and ``ROM?`` (also what `check`
+asks); each answer is checked at once (``NA:`` raises InstrumentError naming the command and the
+chamber's reason). Queries (ending ``?``) only read; settings are sent once, never repeated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
 from hil.errors import InstrumentError
+from hil.instruments.base import Instrument
 from hil.instruments.roles import ChamberReading, ClimaticChamber
 
 #: P-300 messages end CR LF: the transport adds LF, the driver the CR
@@ -34,7 +39,7 @@ def _fields(answer: str) -> list[str]:
     return [f.strip() for f in answer.split(",")]
 
 
-class EspecP300(ClimaticChamber):
+class EspecP300(ClimaticChamber, Instrument):
     """ESPEC chamber with a P-300 / SCP-220 controller (ASCII commands, OK:/NA: answers)."""
 
     MANUAL = (
@@ -42,6 +47,9 @@ class EspecP300(ClimaticChamber):
         "command set: TEMP, HUMI, MODE, MON?, TYPE?, ROM?); revision not confirmed from the material "
         "consulted"
     )
+
+    #: the P-300 has no *IDN?: TYPE? (kind, model, serial) and ROM? (controller firmware)
+    IDENTITY: ClassVar[tuple[str, ...]] = ("TYPE?", "ROM?")
 
     def _exchange(self, command: str) -> str:
         return self.transport.query(command + CR)
@@ -70,22 +78,23 @@ class EspecP300(ClimaticChamber):
         except ValueError as exc:
             raise InstrumentError(self.name, command, f"expected a number, got {text!r}") from exc
 
-    # --- the base's SCPI conventions, in this dialect ----------------------------------------
+    # --- the dialect -------------------------------------------------------------------------
 
-    def errors(self) -> list[str]:
-        """No error queue: every setting's answer was checked when it came."""
-        return []
+    def reads_only(self, message: str) -> bool:
+        """Queries end with '?' and change nothing; every other line is a setting."""
+        return message.strip().endswith("?")
 
     def configure(self, *commands: str) -> None:
         """Send settings one by one, each checked on its own answer."""
         for command in commands:
             self._setting(command)
 
-    def idn(self) -> str:
+    def identity(self, answers: Sequence[str]) -> str:
         """Identity in *IDN?'s order (maker, model, serial, firmware) from TYPE? (kind, model, serial)
-        and ROM? (the P-300 has no *IDN?); the run compares the third field with the station file."""
-        kind, model, serial = ([f.strip() for f in self.query("TYPE?").split(",")] + ["", "", ""])[:3]
-        return f"ESPEC,{model},{serial},{self.query('ROM?').strip()} ({kind})"
+        and ROM?; the run compares the third field with the station file."""
+        type_answer, rom = answers
+        kind, model, serial = ([f.strip() for f in type_answer.split(",")] + ["", "", ""])[:3]
+        return f"ESPEC,{model},{serial},{rom.strip()} ({kind})"
 
     def reset(self) -> None:
         """No *RST: standby with humidity control off is the neutral state."""

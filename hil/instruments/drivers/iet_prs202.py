@@ -27,8 +27,9 @@ from __future__ import annotations
 import math
 
 from hil.errors import InstrumentError, LimitError
-from hil.instruments.base import InstrumentInfo
+from hil.instruments.info import InstrumentInfo
 from hil.instruments.roles import TemperatureEmulator
+from hil.instruments.scpi import ScpiInstrument
 from hil.instruments.transport import Transport
 
 #: Prologix set-up sent once per connection: controller mode, no automatic read-after-write
@@ -69,7 +70,7 @@ def decode(data: str) -> float:
 OPEN_DATA = "0" * (9 - DECADES) + "1" + "0" * DECADES
 
 
-class IetPrs202Bank(TemperatureEmulator):
+class IetPrs202Bank(TemperatureEmulator, ScpiInstrument):
     """Four PRS-202 units behind a Prologix GPIB-ETHERNET controller; channel = GPIB address."""
 
     MANUAL = (

@@ -19,11 +19,11 @@ level A; each trigger takes it to level B for the B width, then back to level A.
 
 from __future__ import annotations
 
-from hil.instruments.base import nrf
 from hil.instruments.roles import ElectronicLoad
+from hil.instruments.scpi import ScpiInstrument, nrf
 
 
-class ItechIT8900(ElectronicLoad):
+class ItechIT8900(ElectronicLoad, ScpiInstrument):
     """ITECH IT8900A series load (IT8906A-1200-240 on this station): CC, short and pulses."""
 
     MANUAL = (

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from hil.errors import InstrumentError
 from hil.instruments.roles import Switch
+from hil.instruments.scpi import ScpiInstrument
 
 
-class Keysight34980A(Switch):
+class Keysight34980A(Switch, ScpiInstrument):
     """34980A mainframe, 34937A GP switch modules; terminals map to channels such as "1001"."""
 
     MANUAL = (

@@ -13,12 +13,13 @@ Points are DUT terminal names; the station file maps each to its channel (e.g. P
 from __future__ import annotations
 
 from hil.instruments.roles import Dmm
+from hil.instruments.scpi import ScpiInstrument
 
 #: what the instrument returns for an overload (SCPI "9.9E37")
 OVERLOAD = 9.9e37
 
 
-class KeysightDAQ970A(Dmm):
+class KeysightDAQ970A(Dmm, ScpiInstrument):
     """DAQ970A with a DAQM901A in slot 1; points map to channels 101-122 via the station file."""
 
     MANUAL = (

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hil.errors import InstrumentError
-from hil.instruments.base import nrf
 from hil.instruments.roles import CellEmulator
+from hil.instruments.scpi import ScpiInstrument, nrf
 
 
 def chanlist(channels: Sequence[str]) -> str:
@@ -37,7 +37,7 @@ def chanlist(channels: Sequence[str]) -> str:
     return "(@" + ",".join(parts) + ")"
 
 
-class KeysightN6705C(CellEmulator):
+class KeysightN6705C(CellEmulator, ScpiInstrument):
     """N6705C mainframe, one N6781A two-quadrant SMU per cell (terminals CELL1..CELLn)."""
 
     MANUAL = (

@@ -14,11 +14,11 @@ SYST:ERR? (through `configure`), *RST/*CLS (through `reset`).
 
 from __future__ import annotations
 
-from hil.instruments.base import nrf
 from hil.instruments.roles import PowerSupply
+from hil.instruments.scpi import ScpiInstrument, nrf
 
 
-class KeysightN8900(PowerSupply):
+class KeysightN8900(PowerSupply, ScpiInstrument):
     """Keysight N8900 series (N8920A on this station) as the charger: CV/CC with OVP."""
 
     MANUAL = (

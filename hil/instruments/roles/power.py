@@ -1,0 +1,135 @@
+"""The roles that source or sink the DUT's power: the charger, the load and the cell emulator."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+
+from hil.instruments.roles.role import Role
+
+
+class PowerSupply(Role):
+    """A DC source in CV/CC (the charger on P+/P-)."""
+
+    @abstractmethod
+    def set_voltage(self, volts: float) -> None: ...
+
+    @abstractmethod
+    def set_current_limit(self, amps: float) -> None: ...
+
+    @abstractmethod
+    def set_output(self, on: bool) -> None: ...
+
+    @abstractmethod
+    def output_is_on(self) -> bool: ...
+
+    @abstractmethod
+    def measure_voltage(self) -> float: ...
+
+    @abstractmethod
+    def measure_current(self) -> float: ...
+
+    def safe(self) -> None:
+        self.set_output(False)
+
+    def output_state(self) -> dict[str, object]:
+        return {"output": self.output_is_on()}
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        return state.get("output") is False
+
+
+class ElectronicLoad(Role):
+    """A DC electronic load: constant current, short circuit and current pulses."""
+
+    @abstractmethod
+    def set_cc(self, amps: float) -> None:
+        """Constant-current mode at `amps` (positive, drawn from the DUT)."""
+
+    @abstractmethod
+    def set_input(self, on: bool) -> None: ...
+
+    @abstractmethod
+    def input_is_on(self) -> bool: ...
+
+    @abstractmethod
+    def set_short(self, on: bool) -> None:
+        """Short-circuit the input (the load's short mode)."""
+
+    @abstractmethod
+    def pulse(self, high_a: float, width_s: float, low_a: float = 0.0) -> None:
+        """Arm and fire one current pulse of `high_a` for `width_s`, returning to `low_a`."""
+
+    @abstractmethod
+    def measure_voltage(self) -> float: ...
+
+    @abstractmethod
+    def measure_current(self) -> float: ...
+
+    def safe(self) -> None:
+        self.set_short(False)
+        self.set_input(False)
+
+    def output_state(self) -> dict[str, object]:
+        return {"input": self.input_is_on()}
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        return state.get("input") is False and state.get("short", False) is False
+
+
+class CellEmulator(Role):
+    """Two-quadrant cell sources, one channel per cell (terminals CELL1..CELLn).
+
+    The driver remembers what it programmed per cell, so a new cell voltage is also checked
+    against the stack's limit (the pack voltage the cells add up to) before it is sent.
+    """
+
+    @cached_property
+    def programmed(self) -> dict[str, float]:
+        """The voltage last programmed per cell terminal (empty until the first is set)."""
+        return {}
+
+    def check_voltage(self, cell: str, volts: float) -> None:
+        """Refuse a cell voltage beyond the per-cell or the stack limit (nothing is sent)."""
+        self.info.limits.check(self.name, "voltage", volts)
+        others = sum(v for c, v in self.programmed.items() if c != cell)
+        self.info.limits.check_sum(self.name, others + volts)
+
+    @property
+    def cells(self) -> list[str]:
+        """The cell terminals this emulator drives, in cell order."""
+        return sorted(self.info.channels, key=lambda t: int("".join(c for c in t if c.isdigit()) or 0))
+
+    @abstractmethod
+    def set_voltage(self, cell: str, volts: float) -> None: ...
+
+    def set_voltages(self, volts: Sequence[float]) -> None:
+        """Set every cell, in cell order."""
+        for cell, value in zip(self.cells, volts, strict=True):
+            self.set_voltage(cell, value)
+
+    @abstractmethod
+    def set_current_limit(self, cell: str, amps: float) -> None: ...
+
+    @abstractmethod
+    def set_output(self, on: bool, cells: Sequence[str] | None = None) -> None: ...
+
+    @abstractmethod
+    def output_is_on(self, cell: str) -> bool: ...
+
+    @abstractmethod
+    def measure_voltage(self, cell: str) -> float: ...
+
+    @abstractmethod
+    def measure_current(self, cell: str) -> float:
+        """Current out of the channel (A); balancing bleed shows up here."""
+
+    def safe(self) -> None:
+        self.set_output(False)
+
+    def output_state(self) -> dict[str, object]:
+        return {cell: {"on": self.output_is_on(cell)} for cell in self.cells}
+
+    def state_is_safe(self, state: Mapping[str, object]) -> bool:
+        return all(isinstance(ch, Mapping) and ch.get("on") is False for ch in state.values())
