@@ -28,7 +28,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from hil.config import read_yaml, validation_to_config_error
