@@ -401,6 +401,36 @@ class MovicomTwin:
             self._load_ah += -current * dt / 3600.0
 
     # --- outputs ---------------------------------------------------------------------------------
+    @property
+    def readings(self) -> Readings:
+        """What the firmware measured at the current time."""
+        return self._readings
+
+    @property
+    def soc_percent(self) -> float:
+        """State of charge by coulomb counting from the configured start point."""
+        return self._soc
+
+    @property
+    def load_charge_ah(self) -> float:
+        """Charge taken by the load since power-up."""
+        return self._load_ah
+
+    @property
+    def power_on_t(self) -> float:
+        """When the firmware last started."""
+        return self._power_on_t
+
+    @property
+    def heater_on(self) -> bool:
+        """The heater function's state (whichever relay carries it)."""
+        return self._heater_on
+
+    @property
+    def ev_latched(self) -> bool:
+        """A cell went above EV during this charge (allow-charging held open)."""
+        return self._ev_latched
+
     def errors(self) -> frozenset[str]:
         """Active errors by their register-map bit names."""
         if not self._running:
