@@ -11,7 +11,7 @@ import pytest
 from canopen.objectdictionary import ODRecord, ODVariable
 from cantools.database.can import Database
 
-from hil.duts.movicom_main_2.protocol import dbc
+from hil.duts.movicom_main_2.protocol import canopen_od, dbc
 from hil.duts.movicom_main_2.protocol.canopen_od import TPDOS, build_object_dictionary
 
 
@@ -113,3 +113,18 @@ def test_a_pdo_decodes_the_same_through_canopen_and_cantools() -> None:
     assert bytes(tpdo1.data)[1:3] == (-1234).to_bytes(2, "little", signed=True)
     assert remote.tpdo[1]["battery_current"].phys == pytest.approx(-123.4)
     assert remote.tpdo[2]["errors_1"].raw == (1 << 9) | (1 << 19)
+
+
+def test_eds_export_reads_back_with_the_same_layout(tmp_path: Path) -> None:
+    path = tmp_path / "main2.eds"
+    assert canopen_od.main(["--node-id", "32", "-o", str(path)]) == 0
+    od = canopen.import_od(str(path), node_id=32)
+    assert _entry(od, 0x1800, 1).default == 0x1A0 and _entry(od, 0x1801, 1).default == 0x2A0
+    built = build_object_dictionary()
+    for index in (0x1A00, 0x1A01):
+        assert [_entry(od, index, sub).default for sub in range(7 if index == 0x1A00 else 3)] == [
+            _entry(built, index, sub).default for sub in range(7 if index == 0x1A00 else 3)
+        ]
+    assert _entry(od, 0x4001).factor == 0.1 and _entry(od, 0x4001).name == "battery_current"
+    assert od.device_information.allowed_baudrates >= {250_000}
+    assert canopen_od.main(["--node-id", "0", "-o", str(path)]) == 2

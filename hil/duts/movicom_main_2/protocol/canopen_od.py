@@ -10,20 +10,29 @@ OUR PLACEHOLDERS (`Field.provisional`), chosen in the manufacturer range; 0x4030
 naming of the input status. The byte layout of each PDO is what matters on the bus and is the
 recovered one. Object 0x5100 sub n: software control of input signal n (0 reset, 1 set, >= 2 the
 physical input; sub-index = assignment code, OUR READING beyond the anchors 0x01 and 0x14).
+
+The dictionary can be written as an EDS for users' CANopen tools (canopen's own exporter):
+
+    python -m hil.duts.movicom_main_2.protocol.canopen_od --node-id 32 -o movicom_main_2.eds
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from canopen import ObjectDictionary
-from canopen.objectdictionary import ODRecord, ODVariable, datatypes
+from canopen.objectdictionary import ODRecord, ODVariable, datatypes, export_od
 
 from hil.duts.movicom_main_2.config import InputFunction
 
 DEFAULT_NODE_ID: Final = 32
 DEFAULT_BITRATE: Final = 250_000
+BITRATES: Final = frozenset({125_000, 250_000, 500_000, 1_000_000})
 DEFAULT_HEARTBEAT_MS: Final = 1000  # OUR ASSUMPTION: the producer time default is not public
 SYNC_COB_ID: Final = 0x80
 TRANSMISSION_SYNC: Final = 1  # synchronous, every SYNC
@@ -114,6 +123,7 @@ def build_object_dictionary(
     od.bitrate = bitrate
     od.device_information.product_name = "BMS Main 2.x (Movicom Electric)"
     od.device_information.vendor_name = "Movicom Electric"
+    od.device_information.allowed_baudrates = set(BITRATES)
     od.add_object(_var("Device type", 0x1000, 0, datatypes.UNSIGNED32, 0))
     od.add_object(_var("Error register", 0x1001, 0, datatypes.UNSIGNED8, 0))
     od.add_object(_var("Producer heartbeat time", 0x1017, 0, datatypes.UNSIGNED16, heartbeat_ms, "rw"))
@@ -165,3 +175,26 @@ def field(name: str) -> tuple[Tpdo, Field]:
             if f.name == name:
                 return pdo, f
     raise KeyError(name)
+
+
+def write_eds(path: Path, node_id: int = DEFAULT_NODE_ID) -> None:
+    """The dictionary as an EDS file (its FileInfo carries the export time)."""
+    with path.open("w", encoding="utf-8") as out:
+        export_od(build_object_dictionary(node_id), out, doc_type="eds")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the EDS of one node id."""
+    parser = argparse.ArgumentParser(description="Write the Movicom Main 2.x object dictionary as EDS")
+    parser.add_argument("--node-id", type=lambda s: int(s, 0), default=DEFAULT_NODE_ID)
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if not 1 <= args.node_id <= 127:
+        print(f"--node-id: 1..127, got {args.node_id}", file=sys.stderr)
+        return 2
+    write_eds(args.output, args.node_id)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
