@@ -33,16 +33,15 @@ the documentation is silent, and config.Fixed holds every assumed constant):
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, InputFunction, MovicomConfig
 from hil.duts.movicom_main_2.sim.twin.inputs import PlantInputs
 from hil.duts.movicom_main_2.sim.twin.leds import LedState
+from hil.duts.movicom_main_2.sim.twin.measurement import Frontend, Readings
 from hil.duts.movicom_main_2.sim.twin.protection import ErrorTimer, threshold_conditions
 
 FIRMWARE_VERSION = (0, 0, 2, 0)  # patch, minor, major, 0 (the twin's; a unit reports its own)
 HARDWARE_VERSION = (1, 2)  # minor, major
-SENSOR_RANGE_SHARE = 0.9  # 2R: sensor 1 is used below this share of its rated current
 SOFTWARE_CONTROL_PHYSICAL = 2
 _EPS = 1e-9
 #: error name (register map bit name) of each protection section
@@ -76,25 +75,6 @@ DI2_SIGNALS = (
 )
 
 
-@dataclass(frozen=True)
-class Readings:
-    """What the firmware measured at the current time (None: no reading)."""
-
-    cell_v: tuple[tuple[float, ...] | None, ...]  # per board (None: board offline)
-    temperature_c: tuple[tuple[float, ...] | None, ...]
-    sensor_current_a: tuple[float, ...]
-    current_a: float
-    external_temperature_c: tuple[float, ...]
-    humidity_percent: float | None
-    adc_fault: bool
-
-    def cells(self) -> list[float]:
-        return [v for board in self.cell_v if board is not None for v in board]
-
-    def temperatures(self) -> list[float]:
-        return [v for board in self.temperature_c if board is not None for v in board]
-
-
 class MovicomTwin:
     """Firmware twin of one Main 2.1 / 2R with its BMS Logic boards (see the module docstring)."""
 
@@ -111,20 +91,8 @@ class MovicomTwin:
         self.seed = seed
         self.inputs = inputs if inputs is not None else PlantInputs.nominal(config)
         self.inputs.check(config)
-        rng = random.Random(seed)
-        fixed = config.fixed
-
-        # per-channel measurement errors inside the accuracy figures (seeded; zero when ideal)
-        def err(bound: float) -> float:
-            return 0.0 if ideal else rng.uniform(-bound, bound)
-
-        logic = config.logic
-        self._cell_error = [[err(0.002) for _ in range(logic.cells_per_board)] for _ in range(logic.boards)]
-        self._temp_error = [
-            [err(1.0) for _ in range(logic.temperatures_per_board)] for _ in range(logic.boards)
-        ]
-        self._adc_error_v = [err(fixed.adc_error_mv / 1000.0) for _ in self.inputs.sensors]
-        self._ext_error_c = [err(1.0) for _ in self.inputs.temperature_v]
+        # per-channel measurement errors inside the accuracy figures (seeded; none when ideal)
+        self.frontend = Frontend.ideal(config) if ideal else Frontend.seeded(config, random.Random(seed))
         self._t = t0
         self.software_control: dict[int, int] = {
             int(f): SOFTWARE_CONTROL_PHYSICAL for f in InputFunction if f
@@ -202,38 +170,7 @@ class MovicomTwin:
 
     # --- the firmware ---------------------------------------------------------------------------
     def _measure(self) -> Readings:
-        cfg, inp = self.config, self.inputs
-        cells: list[tuple[float, ...] | None] = []
-        temps: list[tuple[float, ...] | None] = []
-        for i, board in enumerate(inp.boards):
-            if not board.online:
-                cells.append(None)
-                temps.append(None)
-                continue
-            cells.append(tuple(v + e for v, e in zip(board.cell_v, self._cell_error[i], strict=True)))
-            temps.append(tuple(v + e for v, e in zip(board.temperature_c, self._temp_error[i], strict=True)))
-        sensor_a: list[float] = []
-        adc_fault = False
-        sign = 1.0 if cfg.behaviour.current_sign else -1.0
-        for i, (s, sensor_cfg) in enumerate(zip(inp.sensors, cfg.current_sensors, strict=False)):
-            if not cfg.fixed.vref_min_v <= s.vref_v <= cfg.fixed.vref_max_v:
-                adc_fault = True
-            gain = sensor_cfg.volts_at_rated / sensor_cfg.rated_a
-            sensor_a.append(
-                sign * (s.vcs_v - s.vref_v + self._adc_error_v[i]) / gain + cfg.hardware.current_offset_a
-            )
-        current = sensor_a[0] if sensor_a else 0.0
-        if len(sensor_a) == 2 and abs(sensor_a[0]) > SENSOR_RANGE_SHARE * cfg.current_sensors[0].rated_a:
-            current = sensor_a[1]
-        a = cfg.analog
-        ext = tuple(
-            (v - a.temperature_v_at_0c) / a.temperature_v_per_c + e
-            for v, e in zip(inp.temperature_v, self._ext_error_c, strict=True)
-        )
-        humidity = None
-        if self.config.hardware_variant.humidity_input:
-            humidity = (inp.humidity_v - a.humidity_v_offset) / a.humidity_v_per_percent
-        return Readings(tuple(cells), tuple(temps), tuple(sensor_a), current, ext, humidity, adc_fault)
+        return self.frontend.measure(self.config, self.inputs)
 
     def _signals(self) -> dict[InputFunction, bool]:
         cfg = self.config
