@@ -35,6 +35,7 @@ from __future__ import annotations
 import random
 
 from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, InputFunction, MovicomConfig
+from hil.duts.movicom_main_2.sim.twin.charging import ChargeTimers
 from hil.duts.movicom_main_2.sim.twin.inputs import PlantInputs
 from hil.duts.movicom_main_2.sim.twin.leds import LedState
 from hil.duts.movicom_main_2.sim.twin.measurement import Frontend, Readings
@@ -102,10 +103,7 @@ class MovicomTwin:
         self._power_on_t = t0
         self._timers: dict[str, ErrorTimer] = {name: ErrorTimer() for name in ERROR_NAMES}
         self._adc_error = False
-        self._charger_since: float | None = None
-        self._charger_lost_at: float | None = None
-        self._charging_was_on = False
-        self._ev_latched = False
+        self._charge = ChargeTimers()
         self._heater_on = False
         self._soc = config.battery.initial_soc_percent
         self._load_ah = 0.0
@@ -211,8 +209,8 @@ class MovicomTwin:
             self._power_on_t = self._t
             for timer in self._timers.values():
                 timer.reset()
-            self._charger_since = self._charger_lost_at = None
-            self._charging_was_on = self._ev_latched = self._heater_on = False
+            self._charge = ChargeTimers()
+            self._heater_on = False
             self._soc = self.config.battery.initial_soc_percent
         self._running = running
 
@@ -224,7 +222,7 @@ class MovicomTwin:
             self.relays = (False, False, False, False)
             return
         link_up = self._link_up()
-        delays = cfg.behaviour.delays
+        delays = 1.0 if cfg.behaviour.delays else 0.0  # the mutant without delays scales them to 0
         hysteresis = cfg.behaviour.hysteresis
         values = self._quantities(r) if link_up else dict.fromkeys(PROTECTION_DIRECTIONS)
         if not link_up:  # current and humidity need no Logic data
@@ -271,22 +269,16 @@ class MovicomTwin:
         # charge control: Ton after the charger signal, Toff after it goes (or a power-down request)
         cc = cfg.charge_control
         charger = (cc.mode == "always" or signals[InputFunction.CHARGER_CONNECTED]) and not power_down
-        if charger:
-            self._charger_since = t if self._charger_since is None else self._charger_since
-            self._charger_lost_at = None
-        else:
-            if self._charger_since is not None and self._charging_was_on:
-                self._charger_lost_at = t
-            self._charger_since = None
-            self._ev_latched = False
-        charger_on = self._charger_since is not None and t - self._charger_since >= cc.ton_s * delays - _EPS
-        in_toff = self._charger_lost_at is not None and t - self._charger_lost_at < cc.toff_s * delays - _EPS
         cells = r.cells()
-        if charger_on and cells and max(cells) > cc.ev_cell_v and cfg.behaviour.ev_opens_allow_charging:
-            self._ev_latched = True
-        charging = charge_ok and (charger_on or in_toff)
-        self._charging_was_on = (charging and charger_on) or (self._charging_was_on and in_toff)
-        allow = charge_ok and charger_on and not self._ev_latched
+        allow, charging = self._charge.update(
+            t,
+            cc,
+            charger,
+            charge_ok,
+            max(cells) if cells else None,
+            cfg.behaviour.ev_opens_allow_charging,
+            delays,
+        )
         # heater on the minimum cell temperature, with hysteresis
         temps = r.temperatures()
         heater = cfg.heater
@@ -310,7 +302,7 @@ class MovicomTwin:
         if not self._running:
             return None
         cfg, t = self.config, self._t
-        delays = cfg.behaviour.delays
+        delays = 1.0 if cfg.behaviour.delays else 0.0  # the mutant without delays scales them to 0
         candidates: list[float] = []
         link_at = self._power_on_t + cfg.fixed.logic_init_s
         if link_at > t + _EPS:
@@ -320,11 +312,7 @@ class MovicomTwin:
             d = timer.deadline(p.set_delay_s * delays, p.clear_delay_s * delays)
             if d is not None:
                 candidates.append(d)
-        cc = cfg.charge_control
-        if self._charger_since is not None:
-            candidates.append(self._charger_since + cc.ton_s * delays)
-        if self._charger_lost_at is not None:
-            candidates.append(self._charger_lost_at + cc.toff_s * delays)
+        candidates += self._charge.deadlines(cfg.charge_control, delays)
         later = [c for c in candidates if c > t + _EPS]
         return min(later) if later else None
 
@@ -366,7 +354,7 @@ class MovicomTwin:
     @property
     def ev_latched(self) -> bool:
         """A cell went above EV during this charge (allow-charging held open)."""
-        return self._ev_latched
+        return self._charge.ev_latched
 
     def errors(self) -> frozenset[str]:
         """Active errors by their register-map bit names."""
