@@ -350,3 +350,42 @@ def test_register_and_pdo_values_follow_the_stimulus() -> None:
     twin.advance(3600.0)  # 12.5 A for an hour from 50 % of 100 Ah
     assert twin.soc_percent == pytest.approx(37.5)
     assert twin.load_charge_ah == pytest.approx(12.5)
+
+
+def test_behaviour_flags_remove_hysteresis_and_delays() -> None:
+    no_hysteresis = _twin(behaviour={"hysteresis": False})
+    _set_cells(no_hysteresis, 3.66)
+    no_hysteresis.advance(1.0)
+    _set_cells(no_hysteresis, 3.60)  # inside the band: a conforming unit stays tripped
+    no_hysteresis.advance(2.0)
+    assert "overvoltage" not in no_hysteresis.errors()
+    no_delays = _twin(behaviour={"delays": False})
+    _set_cells(no_delays, 3.66)
+    assert "overvoltage" in no_delays.errors()  # at once
+    _charger(no_delays, True)
+    assert not no_delays.relays[CHG]  # over-voltage inhibits charging
+    _set_cells(no_delays, 3.3)
+    assert no_delays.relays[ALLOW] and no_delays.relays[CHG]  # no Ton either
+
+
+def test_power_down_request_opens_discharge_and_charging_after_toff() -> None:
+    twin = _twin(inputs=[{"function": "charger_connected"}, {"function": "power_down_request"}, {}, {}])
+    _charger(twin, True)
+    twin.advance(2.0)
+    assert twin.relays[:3] == (True, True, True)
+    twin.inputs.contacts[1] = True
+    twin.inputs_changed()
+    assert twin.relays[:3] == (False, False, True)  # allow-charging at once, charging relay after Toff
+    assert "power_down_acknowledge" in internal_signals(twin)
+    twin.advance(5.0)
+    assert twin.relays[:3] == (False, False, False)
+    twin.inputs.contacts[1] = False
+    twin.inputs_changed()
+    twin.advance(2.0)
+    assert twin.relays[:3] == (True, True, True)  # both re-close when the request is removed
+
+
+def test_step_refuses_to_go_back_in_time() -> None:
+    twin = _twin()
+    with pytest.raises(ValueError, match="time goes forward"):
+        twin.step(1.0)

@@ -46,7 +46,7 @@ class ChargeTimers:
             self.ev_latched = False
         on = self.charger_since is not None and t - self.charger_since >= cc.ton_s * scale - _EPS
         in_toff = self.lost_at is not None and t - self.lost_at < cc.toff_s * scale - _EPS
-        if on and ev_enabled and max_cell_v is not None and max_cell_v > cc.ev_cell_v:
+        if on and charge_ok and ev_enabled and max_cell_v is not None and max_cell_v > cc.ev_cell_v:
             self.ev_latched = True
         charging = charge_ok and (on or in_toff)
         self.was_charging = (charging and on) or (self.was_charging and in_toff)
