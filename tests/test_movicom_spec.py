@@ -87,3 +87,14 @@ def test_uncertain_facts_are_marked_our_reading() -> None:
         assert row.uncertain
         assert any("OUR READING" in n or "OUR EXAMPLE" in n for n in row.notes), rid
     assert any("NOT PUBLIC" in n for n in spec.notes)
+
+
+def test_every_setting_is_a_path_into_the_configuration() -> None:
+    spec, config = load_spec(SPEC_PATH), MovicomConfig()
+    settings = [r.setting for r in spec.requirements if r.setting]
+    assert len(settings) >= 12
+    for path in settings:
+        node: object = config
+        for part in path.split("."):
+            node = node[int(part)] if part.isdigit() else getattr(node, part)  # type: ignore[index]
+        assert node is not None, path
