@@ -402,3 +402,10 @@ def test_a_modbus_tcp_bus_is_a_station_bus_and_is_probed() -> None:
         model = StationModel.model_validate(data)
         assert model.buses.modbus_tcp is not None and model.buses.modbus_tcp.unit == 1
         assert probe_buses(model, None) == []
+
+
+def test_the_bus_vocabulary_is_the_station_files_bus_keys() -> None:
+    from hil.family import BUSES
+    from hil.station.model import BusesModel
+
+    assert tuple(BusesModel.model_fields) == BUSES == ("can", "rs485", "modbus_tcp")

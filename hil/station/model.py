@@ -180,7 +180,7 @@ class BusesModel(_Strict):
 class DutModel(_Strict):
     """Which DUT family this station is wired for, and its bus address."""
 
-    name: str = Field(description="the DUT family (`hil dut config --help` lists them)")
+    name: str = Field(description="the DUT family: an installed `hil.duts` entry point (docs/families.md)")
     address: int = Field(default=1, ge=0, le=255, description="the DUT's bus address")
     limits: DutLimitsModel | None = Field(default=None, description="required on a real bench")
 
