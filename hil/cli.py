@@ -98,8 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     runopts.check_selection(ROOT / family.spec, ROOT / family.plan_dir, args)
     out = Path(args.out) if args.out else _default_out(family.name)
     probe = not station.simulated and not args.list  # each instrument asked who it is, buses opened
-    if probe and not runopts.probe_bench(station_file, station, out / "station-check.log"):
-        return EXIT_USAGE
+    if probe and (code := runopts.probe_bench(station_file, station, out / "station-check.log")):
+        return code  # 2 the file, 3 the bench not ready: stopped before the first test, no record
     plan_dir = ROOT / family.plan_dir
     pytest_args = [
         str(plan_dir),
