@@ -54,3 +54,31 @@ def test_readme_is_a_users_guide_whose_links_exist() -> None:
     for link in re.findall(r"\]\(([^)#]+)\)", text):
         assert (ROOT / link).exists(), link
     assert len(text.splitlines()) < 120  # short: the detail is in docs/
+
+
+#: the user documentation: the README and docs/ (docs/families.md included)
+GUIDE = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
+
+
+@pytest.mark.parametrize("page", GUIDE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_of_the_guide_exists(page: Path) -> None:
+    import re
+
+    text = page.read_text(encoding="utf-8")
+    for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if "://" not in link:
+            assert (page.parent / link).exists(), f"{page.name}: {link}"
+
+
+#: what development figures look like: a commit hash, a mutation score, a session's or VM's timing
+DEVELOPMENT = r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b|\d+/\d+ (?:mutants )?caught|this VM|this session|[Ll]ast run \("
+
+
+@pytest.mark.parametrize("page", GUIDE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_guide_carries_no_development_figures(page: Path) -> None:
+    """Measured figures and their history are benchmarks/README.md's (and the commit log's)."""
+    import re
+
+    found = re.findall(DEVELOPMENT, page.read_text(encoding="utf-8"))
+    assert not found, f"{page.name}: {found} belongs in benchmarks/README.md"
+    assert re.search(DEVELOPMENT, (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8"))
