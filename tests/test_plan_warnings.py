@@ -1,10 +1,12 @@
 """A plan run prints no pytest noise: no `PytestAssertRewriteWarning`, whatever hil imported first.
 
 `hil run` calls pytest in its own process. pytest marks for assertion rewriting the packages of
-every installed distribution that declares a pytest plugin; one hil has already imported (labgrid,
-held through `--place`) cannot be rewritten, and pytest warned about it on every such run. `hil
-run` now loads only its own plugin, so nothing else is marked. The runs below turn that warning
-into an error, so a regression fails here rather than printing a line to whoever runs the plan.
+every installed distribution that declares a pytest plugin, and warns for each one already
+imported. Two such were: hil's own (`python -m hil` from the repository root puts the root on
+sys.path, where `pip install -e .` leaves `hil.egg-info` listing every hil and fixtures file; `hil`
+is running, so imported) and labgrid (imported to hold a `--place`). `hil run` now loads only its
+own plugin (`--disable-plugin-autoload -p fixtures.plugin`), so nothing is marked. The runs below
+turn that warning into an error: a regression fails here, not as a line before every plan run.
 """
 
 from __future__ import annotations
