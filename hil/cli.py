@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--firmware", help="deprecated spelling of --dut-config")
     run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
     run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")
-    run.add_argument("--seed", type=int, help="noise seed of the simulated lab (not a seed document)")
+    run.add_argument("--seed", type=int, help="noise seed of the simulated lab (its measurement noise)")
     run.add_argument("--customer", help="the customer the item is tested for (on the report)")
     run.add_argument(
         "--item-received", metavar="YYYY-MM-DD", help="date the item was received (on the report)"

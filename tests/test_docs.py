@@ -152,3 +152,13 @@ def test_the_worked_example_of_writing_tests_runs_as_the_doc_says(tmp_path: Path
     )
     assert result_entry["low"] < result_entry["value"] < result_entry["high"]
     assert entries[-1]["type"] == "end" and entries[-1]["status"] == "completed"
+
+
+@pytest.mark.parametrize("page", GUIDE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_seed_means_only_the_noise_seed_in_the_guide(page: Path) -> None:
+    """One meaning per word: the source document is "the supplier specification"."""
+    import re
+
+    text = page.read_text(encoding="utf-8")
+    other = re.findall(r"(?<!noise )(?<!--)(?<!`)\bseed\b(?!`)(?!s/)", text, re.I)
+    assert not other, f"{page.name}: 'seed' for something other than the lab's noise seed"
