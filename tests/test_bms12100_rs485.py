@@ -626,6 +626,29 @@ def test_two_byte_pack_info_is_answered_as_real_packs_do(command: rs485.Cid2) ->
     assert len(answers[0].info) == len(answers[1].info)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [rs485.Cid2.GET_SYSTEM_PARAMETERS, rs485.Cid2.GET_CHARGE_MANAGEMENT, rs485.Cid2.GET_SERIAL_NUMBER],
+)
+def test_an_empty_info_asks_the_addressed_pack_as_v3_3_documents(command: rs485.Cid2) -> None:
+    """Pylontech v3.3 asks 0x47 with an empty INFO (`~200246470000FDA7`); public hosts ask 0x92/0x93 so."""
+    empty = Frame(0x20, 2, 0x46, int(command))
+    assert rs485.parse_request(empty) == rs485.parse_request(Frame(0x20, 2, 0x46, int(command), bytes([2])))
+    if command == rs485.Cid2.GET_SYSTEM_PARAMETERS:
+        assert encode(empty) == b"~200246470000FDA7\r"
+    from hil.duts.bms12100.sim.responder import Rs485Responder
+    from hil.duts.bms12100.sim.twin import Bms12100Twin
+
+    answer = Rs485Responder(Bms12100Twin(Settings(), 1), 2).answer(empty)
+    assert answer.cid2 == Rtn.NORMAL and answer.info
+
+
+def test_empty_info_is_refused_where_the_pack_address_is_required() -> None:
+    with pytest.raises(rs485.InfoError) as info_error:
+        rs485.parse_request(Frame(0x20, 2, 0x46, int(rs485.Cid2.GET_ANALOG_VALUES)))
+    assert info_error.value.rtn == Rtn.COMMAND_FORMAT_ERROR
+
+
 def test_three_byte_pack_info_and_two_bytes_elsewhere_are_refused() -> None:
     refused = (
         (rs485.Cid2.GET_ANALOG_VALUES, bytes([2, 1, 0])),

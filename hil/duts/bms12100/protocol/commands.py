@@ -101,6 +101,13 @@ class PackCommand(Command[P, A]):
         """Ask pack `pack` (default: `adr`)."""
         return self._ask(adr, self.asked.make(adr=adr, pack=adr if pack is None else pack))
 
+    def parse_request(self, frame: Frame) -> P:
+        """As Command's; an empty INFO asks the addressed pack where EMPTY_PACK_INFO allows it."""
+        if not frame.info and self.CID2 in q.EMPTY_PACK_INFO:
+            _check_request(frame, self.CID2, any_ver=self.any_ver)
+            return self.asked.make(adr=frame.adr, pack=frame.adr)
+        return super().parse_request(frame)
+
 
 class PlainCommand(Command[Q, A]):
     """A command with an empty request INFO."""

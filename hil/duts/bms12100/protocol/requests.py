@@ -140,6 +140,9 @@ Request: TypeAlias = (
 #: commands real packs also answer when asked with a two-byte INFO (pack address, then pack number),
 #: as widely used third-party hosts send them; OUR READING in docs/protocols/bms12100-rs485.md
 TWO_BYTE_PACK_INFO = frozenset({Cid2.GET_ANALOG_VALUES, Cid2.GET_ALARM_INFO})
+#: commands Pylontech v3.3 documents with an empty INFO (0x47; 0x92/0x93 as public hosts send them):
+#: an empty INFO asks the addressed pack; OUR READING in docs/protocols/bms12100-rs485.md
+EMPTY_PACK_INFO = frozenset({Cid2.GET_SYSTEM_PARAMETERS, Cid2.GET_CHARGE_MANAGEMENT, Cid2.GET_SERIAL_NUMBER})
 
 
 class KnownPid(Codec[int]):
