@@ -239,7 +239,7 @@ def _adr(rng: random.Random) -> int:
 
 
 #: command -> a valid response frame with random content
-RESPONSES: dict[type[Any], Callable[[random.Random], Frame]] = {
+RESPONSES: dict[rs485.Command[Any, Any], Callable[[random.Random], Frame]] = {
     rs485.GetProtocolVersion: lambda r: rs485.GetProtocolVersion.response(_adr(r), r.randint(0, 255)),
     rs485.GetManufacturerInfo: lambda r: rs485.GetManufacturerInfo.response(
         _adr(r),
@@ -270,7 +270,7 @@ RESPONSES: dict[type[Any], Callable[[random.Random], Frame]] = {
 }
 
 #: command -> a valid request frame with random arguments
-REQUESTS: dict[type[Any], Callable[[random.Random], Frame]] = {
+REQUESTS: dict[rs485.Command[Any, Any], Callable[[random.Random], Frame]] = {
     rs485.GetProtocolVersion: lambda r: rs485.GetProtocolVersion.request(_adr(r), r.choice([0x20, 0x00])),
     rs485.GetManufacturerInfo: lambda r: rs485.GetManufacturerInfo.request(_adr(r)),
     rs485.GetAnalogValues: lambda r: rs485.GetAnalogValues.request(_adr(r), r.randint(0, 255)),
@@ -432,7 +432,7 @@ class Target:
     declared: tuple[type[BaseException], ...]
 
 
-def _parse_response(command: type[Any]) -> Callable[[bytes], object]:
+def _parse_response(command: rs485.Command[Any, Any]) -> Callable[[bytes], object]:
     def run(raw: bytes) -> object:
         result = command.parse_response(yd1363.decode(raw))
         # what the client derives from the answer is part of the parsing

@@ -109,8 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     runopts.check_selection(family.spec, family.plan_dir, args)
     out = Path(args.out) if args.out else _default_out(family.name)
     probe = not station.simulated and not args.list  # each instrument asked who it is, buses opened
-    if probe and not runopts.probe_bench(station_file, station, out / "station-check.log"):
-        return EXIT_USAGE
+    if probe and (code := runopts.probe_bench(station_file, station, out / "station-check.log")):
+        return code  # 2 the file, 3 the bench not ready: stopped before the first test, no record
     plan_dir = family.plan_dir
     pytest_args = [
         str(plan_dir),
@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--firmware", help="deprecated spelling of --dut-config")
     run.add_argument("--out", help="output folder (default: a new folder under reports/runs/)")
     run.add_argument("--serial", help="the DUT's serial number as labelled (checked against the DUT)")
-    run.add_argument("--seed", type=int, help="noise seed of the simulated lab (not a seed document)")
+    run.add_argument("--seed", type=int, help="noise seed of the simulated lab (its measurement noise)")
     run.add_argument("--customer", help="the customer the item is tested for (on the report)")
     run.add_argument(
         "--item-received", metavar="YYYY-MM-DD", help="date the item was received (on the report)"

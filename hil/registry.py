@@ -58,6 +58,16 @@ INSTRUMENTS: dict[str, tuple[str, str, str]] = {
         "hil.instruments.drivers.druck_pace5000:DruckPace5000",
         "hil.sim.instruments.druck_pace5000:SimDruckPace5000",
     ),
+    "feasa-led-analyser": (
+        "led_analyser",
+        "hil.instruments.drivers.feasa_led_analyser:FeasaLedAnalyser",
+        "hil.sim.instruments.feasa_led_analyser:SimFeasaLedAnalyser",
+    ),
+    "keysight-daqm907a": (
+        "analog_source",
+        "hil.instruments.drivers.keysight_daqm907a:KeysightDAQM907A",
+        "hil.sim.instruments.keysight_daqm907a:SimKeysightDAQM907A",
+    ),
 }
 
 

@@ -22,14 +22,21 @@ from hil.station.model import StationModel
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BENCH = 0, 1, 2, 3
 
+#: the pytest plugin of the plans (pyproject's pytest11 entry point), the one a plan run loads
+PLUGIN = "fixtures.plugin"
+
 EPILOG = """\
 exit codes:
   0    every test accepted
   1    the DUT failed a requirement
   2    bad usage or configuration (one line per problem), or a selection matching no test
   3    bench error: an instrument, bus or the lab failed; the DUT could not be judged, its
-       requirements are INCONCLUSIVE and the record says so (CI may retry on 3 only)
+       requirements are INCONCLUSIVE and the record says so (CI may retry on 3 only). Also
+       before the first test, with no record: an instrument or bus of the bench refuses the
+       connection, does not open or never answers (a wrong model or file is 2)
   128+n stopped by signal n (130 Ctrl-C, 143 SIGTERM); outputs safe, record sealed
+
+pytest plugins: a run loads only hil's own; add another with `-- -p NAME`.
 """
 
 
@@ -103,14 +110,16 @@ def check_selection(spec_path: Path, plan_dir: Path, args: argparse.Namespace) -
     return ids
 
 
-def probe_bench(station_file: Path, station: StationModel, log_file: Path) -> bool:
-    """Probe a real bench before the first test; every problem on one line each, details logged."""
-    from hil.station.check import CheckResult, probe_logged
-    from hil.station.commands import report
+def probe_bench(station_file: Path, station: StationModel, log_file: Path) -> int:
+    """Probe a real bench before the first test: its exit code (0 ready, 2 the file, 3 the bench).
 
-    problems = probe_logged(station, log_file)
-    report(CheckResult(station_file, station, problems), log_file)
-    return not problems
+    Every problem on one line each, details logged; nothing of the DUT is touched or recorded."""
+    from hil.station.check import CheckResult, probe_logged
+    from hil.station.commands import exit_code, report
+
+    result = CheckResult(station_file, station, probe_logged(station, log_file))
+    report(result, log_file)
+    return exit_code(result)
 
 
 class _Collector:
@@ -162,9 +171,11 @@ def print_list(plan_args: list[str], requested: list[str] | None = None) -> int:
 
 def pytest_options(args: argparse.Namespace) -> list[str]:
     """pytest options for `hil run`'s own ones (verbosity, selection, operator)."""
-    # the plan's helpers are imported by the plugin before pytest could rewrite their asserts: a
-    # warning to the plan's developer, not to whoever runs it
-    opts: list[str] = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    # only our plugin: pytest would otherwise mark every installed plugin distribution for assertion
+    # rewriting, hil's own among them (its egg-info sits in the repository root) and labgrid (held
+    # by --place), though this process has imported them, and warn on every run; nor may another
+    # installed plugin (random order, reruns) change how a plan runs. Others: `-- -p NAME`.
+    opts: list[str] = ["--disable-plugin-autoload", "-p", PLUGIN]
     if args.verbose:
         opts.append("-" + "v" * args.verbose)
     elif args.quiet:

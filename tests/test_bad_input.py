@@ -375,7 +375,7 @@ def _bench(
     return path, data
 
 
-def test_unreachable_instrument_exits_2(tmp_path: Path) -> None:
+def test_unreachable_instrument_exits_3(tmp_path: Path) -> None:
     port = _closed_port()
     path, _ = _bench(tmp_path, port, None, f"socket://127.0.0.1:{_closed_port()}")
     result = hil("run", "--station", str(path), "--profile", "eol", "--out", str(tmp_path / "out"))
@@ -386,7 +386,7 @@ def test_unreachable_instrument_exits_2(tmp_path: Path) -> None:
     assert "ConnectionRefusedError" in (tmp_path / "out" / "station-check.log").read_text(encoding="utf-8")
 
 
-def test_unreachable_can_bus_exits_2(tmp_path: Path, listening_port: int) -> None:
+def test_unreachable_can_bus_exits_3(tmp_path: Path, listening_port: int) -> None:
     can = {
         "interface": "socketcand",
         "host": "127.0.0.1",
@@ -402,8 +402,9 @@ def test_unreachable_can_bus_exits_2(tmp_path: Path, listening_port: int) -> Non
 
 
 def _bus_line(result: subprocess.CompletedProcess[str], path: Path, field: str) -> str:
-    """Exit 2 and the field's one line among the others (every instrument of the bench is probed)."""
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    """Exit 3 (the bench, not the file) and the field's one line among the others (every
+    instrument of the bench is probed)."""
+    assert result.returncode == 3 and "Traceback" not in result.stderr
     lines = [
         ln for ln in result.stderr.splitlines() if ln.startswith(f"error: {path}: field '{field}': expected ")
     ]
@@ -414,7 +415,7 @@ def _bus_line(result: subprocess.CompletedProcess[str], path: Path, field: str) 
 @pytest.mark.parametrize(
     "url", ["socket://127.0.0.1:{closed}", "/dev/no-such-rs485-adapter"], ids=["socket", "device"]
 )
-def test_unreachable_rs485_port_exits_2(url: str, tmp_path: Path, listening_port: int) -> None:
+def test_unreachable_rs485_port_exits_3(url: str, tmp_path: Path, listening_port: int) -> None:
     url = url.format(closed=_closed_port())
     path, _ = _bench(tmp_path, listening_port, None, url)
     result = hil("run", "--station", str(path), "--profile", "eol", "--out", str(tmp_path / "out"))

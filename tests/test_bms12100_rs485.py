@@ -57,6 +57,7 @@ from hil.duts.bms12100.protocol.rs485 import (
     WriteParameterRequest,
 )
 from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
+from hil.duts.bms12100.sim import answers
 from hil.protocols.yd1363 import Frame, FrameError, FrameReader, Rtn, decode, encode
 
 
@@ -181,7 +182,7 @@ def test_pack_requests_carry_the_pack_address(build: Callable[..., Frame], expec
 
 def test_analog_values_round_trip_from_telemetry() -> None:
     t = telemetry()
-    values = rs485.analog_from_telemetry(t, pack=1)
+    values = answers.analog_from_telemetry(t, pack=1)
     frame = wire(GetAnalogValues.response(1, values))
     assert frame.info[:3] == b"\x00\x01\x04"  # INFOFLAG, pack, 4 cells
     got = GetAnalogValues.parse_response(frame)
@@ -192,7 +193,7 @@ def test_analog_values_round_trip_from_telemetry() -> None:
 
 
 def test_analog_wide_variant_carries_capacities_above_65_ah() -> None:
-    values = rs485.analog_from_telemetry(telemetry(remaining_ah=99.99, full_ah=100.0), pack=1)
+    values = answers.analog_from_telemetry(telemetry(remaining_ah=99.99, full_ah=100.0), pack=1)
     frame = wire(GetAnalogValues.response(1, values))
     assert frame.info[-13:-8] == b"\xff\xff\x04\xff\xff"  # 2-byte fields saturate, count 4
     assert frame.info[-6:] == (99990).to_bytes(3, "big") + (100000).to_bytes(3, "big")
@@ -201,13 +202,13 @@ def test_analog_wide_variant_carries_capacities_above_65_ah() -> None:
 
 
 def test_analog_current_saturates_at_the_wire_range() -> None:
-    values = rs485.analog_from_telemetry(telemetry(current_a=-400.0), pack=1)
+    values = answers.analog_from_telemetry(telemetry(current_a=-400.0), pack=1)
     assert values.current_a == -327.68
     assert GetAnalogValues.parse_response(wire(GetAnalogValues.response(1, values))).current_a == -327.68
 
 
 def test_analog_narrow_variant_refuses_capacities_that_do_not_fit() -> None:
-    values = replace(rs485.analog_from_telemetry(telemetry(), pack=1), user_defined=2)
+    values = replace(answers.analog_from_telemetry(telemetry(), pack=1), user_defined=2)
     with pytest.raises(ValueError, match="full mAh = 100000 does not fit 2"):
         GetAnalogValues.response(1, values)
     small = replace(values, remaining_ah=6.4, full_ah=50.0)
@@ -215,14 +216,14 @@ def test_analog_narrow_variant_refuses_capacities_that_do_not_fit() -> None:
 
 
 def test_temperature_offset_is_tenths_of_kelvin() -> None:
-    values = rs485.analog_from_telemetry(telemetry(temperatures_c=[-20.0, 0.0, 20.1, 100.0]), pack=1)
+    values = answers.analog_from_telemetry(telemetry(temperatures_c=[-20.0, 0.0, 20.1, 100.0]), pack=1)
     info = GetAnalogValues.response(1, values).info
     temps = info[3 + 8 + 1 : 3 + 8 + 1 + 8]
     assert [int.from_bytes(temps[i : i + 2], "big") for i in range(0, 8, 2)] == [2531, 2731, 2932, 3731]
 
 
 def test_system_parameters_from_default_settings() -> None:
-    params = rs485.system_parameters_from_settings(Settings())
+    params = answers.system_parameters_from_settings(Settings())
     assert params == rs485.SystemParameters(
         cell_high_voltage_limit_mv=3650,
         cell_low_voltage_limit_mv=2900,
@@ -244,7 +245,7 @@ def test_system_parameters_from_default_settings() -> None:
 
 
 def test_charge_management_round_trip_and_status_bits() -> None:
-    cm = rs485.charge_management_from_telemetry(telemetry(soc_pct=7.0, charge_fet=False), pack=2)
+    cm = answers.charge_management_from_telemetry(telemetry(soc_pct=7.0, charge_fet=False), pack=2)
     assert cm == ChargeManagement(
         pack=2,
         charge_voltage_limit_v=14.2,
@@ -264,7 +265,7 @@ def test_charge_management_round_trip_and_status_bits() -> None:
 
 
 def test_charge_management_rejects_reserved_status_bits() -> None:
-    cm = rs485.charge_management_from_telemetry(telemetry(), pack=2)
+    cm = answers.charge_management_from_telemetry(telemetry(), pack=2)
     frame = GetChargeManagement.response(2, cm)
     bad = replace(frame, info=frame.info[:-1] + bytes([frame.info[-1] | 0x01]))
     with pytest.raises(InfoError, match="reserved status bits 0x01"):
@@ -286,7 +287,7 @@ def test_read_and_write_parameter_round_trip_with_settings() -> None:
     assert rs485.parse_request(wire(ReadParameter.request(1, param.pid))) == ReadParameterRequest(
         1, param.pid
     )
-    value = rs485.parameter_value_from_settings(Settings(), param.pid)
+    value = answers.parameter_value_from_settings(Settings(), param.pid)
     assert value == ParameterValue(param.pid, 3650)
     got = ReadParameter.parse_response(wire(ReadParameter.response(1, value)))
     assert got == value
@@ -305,7 +306,7 @@ def test_read_and_write_parameter_round_trip_with_settings() -> None:
 
 @pytest.mark.parametrize("param", PARAMETERS, ids=lambda p: p.path)
 def test_every_parameter_value_round_trips(param: Parameter) -> None:
-    raw = rs485.parameter_value_from_settings(Settings(), param.pid).raw
+    raw = answers.parameter_value_from_settings(Settings(), param.pid).raw
     frame = wire(ReadParameter.response(1, ParameterValue(param.pid, raw)))
     assert ReadParameter.parse_response(frame) == ParameterValue(param.pid, raw)
 
@@ -332,7 +333,7 @@ def test_history_round_trip() -> None:
     assert rs485.parse_request(wire(GetHistoryCount.request(2))) == HistoryCountRequest(2)
     assert GetHistoryCount.parse_response(wire(GetHistoryCount.response(2, 512))) == 512
     assert rs485.parse_request(wire(ReadHistory.request(2, 511))) == ReadHistoryRequest(2, 511)
-    record = rs485.history_record_from_telemetry(
+    record = answers.history_record_from_telemetry(
         telemetry(time_s=86_400.7), index=511, kind=EventKind.TRIGGER, requirement_id="CV-OVP"
     )
     assert record == HistoryRecord(
@@ -354,7 +355,7 @@ def test_history_round_trip() -> None:
 
 
 def test_history_record_field_checks() -> None:
-    record = rs485.history_record_from_telemetry(telemetry(), 0, EventKind.RELEASE, "PV-LA")
+    record = answers.history_record_from_telemetry(telemetry(), 0, EventKind.RELEASE, "PV-LA")
     with pytest.raises(ValueError, match="requirement_id"):
         ReadHistory.response(1, replace(record, requirement_id="TOO-LONG-ID"))
     with pytest.raises(ValueError, match="requirement_id"):
@@ -385,7 +386,7 @@ EXPECTED_IDS = {
 
 
 def through_0x44(t: Telemetry) -> frozenset[str]:
-    info = rs485.alarm_info_from_telemetry(t, pack=1)
+    info = answers.alarm_info_from_telemetry(t, pack=1)
     return rs485.active_ids_from_alarm_info(GetAlarmInfo.parse_response(wire(GetAlarmInfo.response(1, info))))
 
 
@@ -411,14 +412,14 @@ def test_any_set_of_ids_round_trips(active: frozenset[str]) -> None:
 
 
 def test_flag_bytes_follow_the_table() -> None:
-    info = rs485.alarm_info_from_telemetry(telemetry(active=frozenset({"CV-OVP", "SCP-LOCK", "CHG-HV"})), 1)
+    info = answers.alarm_info_from_telemetry(telemetry(active=frozenset({"CV-OVP", "SCP-LOCK", "CHG-HV"})), 1)
     assert info.flags == bytes([0x04, 0x00, 0x00, 0x80, 0x08])
     assert GetAlarmInfo.response(1, info).info[-6:] == b"\x05" + info.flags
 
 
 def test_unmapped_id_is_refused_when_building_0x44() -> None:
     with pytest.raises(ValueError, match="BAL-START"):
-        rs485.alarm_info_from_telemetry(telemetry(active=frozenset({"BAL-START"})), pack=1)
+        answers.alarm_info_from_telemetry(telemetry(active=frozenset({"BAL-START"})), pack=1)
 
 
 def test_reserved_flag_bit_is_rejected() -> None:
@@ -429,7 +430,8 @@ def test_reserved_flag_bit_is_rejected() -> None:
 
 def test_pylontech_fields_show_the_extreme_cell_and_ntc() -> None:
     t = telemetry(active=frozenset({"CV-OVP", "TC-OTP", "TE-LA", "SCP", "PV-UVP", "IC-A"}), mode=Mode.CHARGE)
-    info = GetAlarmInfo.parse_response(wire(GetAlarmInfo.response(1, rs485.alarm_info_from_telemetry(t, 1))))
+    answer = GetAlarmInfo.response(1, answers.alarm_info_from_telemetry(t, 1))
+    info = GetAlarmInfo.parse_response(wire(answer))
     assert info.cell_status == (0, 0, 0, LimitStatus.ABOVE_UPPER)  # cell 4 is the highest
     assert info.temperature_status == (0, LimitStatus.ABOVE_UPPER, LimitStatus.BELOW_LOWER, 0)
     assert info.discharge_current_status is LimitStatus.ABOVE_UPPER
@@ -443,7 +445,7 @@ def test_pylontech_fields_show_the_extreme_cell_and_ntc() -> None:
 
 def test_cell_failure_marks_the_outlier_cell() -> None:
     t = telemetry(cell_mv=[3300, 3301, 2700, 3302], active=frozenset({"CELL-FAIL", "CV-LA"}))
-    info = rs485.alarm_info_from_telemetry(t, 1)
+    info = answers.alarm_info_from_telemetry(t, 1)
     assert info.cell_status == (0, 0, LimitStatus.BELOW_LOWER, 0)  # CV-LA comes first in bit order
     assert info.cell_errors == 0b0100
     got = GetAlarmInfo.parse_response(wire(GetAlarmInfo.response(1, info)))
@@ -453,7 +455,8 @@ def test_cell_failure_marks_the_outlier_cell() -> None:
 
 def test_fet_and_mode_bits() -> None:
     t = telemetry(charge_fet=False, discharge_fet=True, mode=Mode.SHUTDOWN, soc_pct=100.0)
-    info = GetAlarmInfo.parse_response(wire(GetAlarmInfo.response(1, rs485.alarm_info_from_telemetry(t, 1))))
+    answer = GetAlarmInfo.response(1, answers.alarm_info_from_telemetry(t, 1))
+    info = GetAlarmInfo.parse_response(wire(answer))
     assert not info.charge_fet
     assert info.discharge_fet
     assert info.status2 == Status2.DISCHARGE_MOSFET
@@ -461,7 +464,7 @@ def test_fet_and_mode_bits() -> None:
 
 
 def test_alarm_state_byte_must_be_known() -> None:
-    frame = GetAlarmInfo.response(1, rs485.alarm_info_from_telemetry(telemetry(), 1))
+    frame = GetAlarmInfo.response(1, answers.alarm_info_from_telemetry(telemetry(), 1))
     bad = replace(frame, info=frame.info[:3] + b"\x07" + frame.info[4:])
     with pytest.raises(InfoError, match="cell 1 state = 0x07"):
         GetAlarmInfo.parse_response(wire(bad))
@@ -518,7 +521,7 @@ def test_responses_with_a_return_code_raise_rtn_error() -> None:
 
 
 def test_truncated_response_names_the_missing_field() -> None:
-    frame = GetAnalogValues.response(1, rs485.analog_from_telemetry(telemetry(), 1))
+    frame = GetAnalogValues.response(1, answers.analog_from_telemetry(telemetry(), 1))
     with pytest.raises(InfoError, match="INFO ends before cycles"):
         GetAnalogValues.parse_response(wire(replace(frame, info=frame.info[:-8])))
 
@@ -592,7 +595,7 @@ def test_client_and_twin_exchange_over_a_byte_stream() -> None:
                 continue
             if isinstance(request, AlarmInfoRequest):
                 out += encode(
-                    GetAlarmInfo.response(request.adr, rs485.alarm_info_from_telemetry(unit, request.pack))
+                    GetAlarmInfo.response(request.adr, answers.alarm_info_from_telemetry(unit, request.pack))
                 )
             else:
                 out += encode(rs485.error_response(request.adr, Rtn.CID2_INVALID))
@@ -600,10 +603,10 @@ def test_client_and_twin_exchange_over_a_byte_stream() -> None:
 
     twin_reader, client_reader = FrameReader(), FrameReader()
     sent = b"\x00junk" + encode(GetAlarmInfo.request(1)) + b"~20014644E00201FD00\r"
-    answers = client_reader.feed(twin(sent, twin_reader))
-    assert rs485.active_ids_from_alarm_info(GetAlarmInfo.parse_response(answers[0])) == unit.active
+    replies = client_reader.feed(twin(sent, twin_reader))
+    assert rs485.active_ids_from_alarm_info(GetAlarmInfo.parse_response(replies[0])) == unit.active
     with pytest.raises(RtnError) as refused:
-        GetAlarmInfo.parse_response(answers[1])
+        GetAlarmInfo.parse_response(replies[1])
     assert refused.value.rtn == Rtn.CHKSUM_ERROR
 
 
@@ -621,6 +624,29 @@ def test_two_byte_pack_info_is_answered_as_real_packs_do(command: rs485.Cid2) ->
     answers = [responder.answer(one), responder.answer(two)]
     assert [a.cid2 for a in answers] == [Rtn.NORMAL, Rtn.NORMAL]  # not RTN 05
     assert len(answers[0].info) == len(answers[1].info)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [rs485.Cid2.GET_SYSTEM_PARAMETERS, rs485.Cid2.GET_CHARGE_MANAGEMENT, rs485.Cid2.GET_SERIAL_NUMBER],
+)
+def test_an_empty_info_asks_the_addressed_pack_as_v3_3_documents(command: rs485.Cid2) -> None:
+    """Pylontech v3.3 asks 0x47 with an empty INFO (`~200246470000FDA7`); public hosts ask 0x92/0x93 so."""
+    empty = Frame(0x20, 2, 0x46, int(command))
+    assert rs485.parse_request(empty) == rs485.parse_request(Frame(0x20, 2, 0x46, int(command), bytes([2])))
+    if command == rs485.Cid2.GET_SYSTEM_PARAMETERS:
+        assert encode(empty) == b"~200246470000FDA7\r"
+    from hil.duts.bms12100.sim.responder import Rs485Responder
+    from hil.duts.bms12100.sim.twin import Bms12100Twin
+
+    answer = Rs485Responder(Bms12100Twin(Settings(), 1), 2).answer(empty)
+    assert answer.cid2 == Rtn.NORMAL and answer.info
+
+
+def test_empty_info_is_refused_where_the_pack_address_is_required() -> None:
+    with pytest.raises(rs485.InfoError) as info_error:
+        rs485.parse_request(Frame(0x20, 2, 0x46, int(rs485.Cid2.GET_ANALOG_VALUES)))
+    assert info_error.value.rtn == Rtn.COMMAND_FORMAT_ERROR
 
 
 def test_three_byte_pack_info_and_two_bytes_elsewhere_are_refused() -> None:

@@ -30,9 +30,10 @@ def _station(tmp_path: Path, base: Path, change: Any, name: str = "station.yaml"
     return path
 
 
-def _error_lines(result: subprocess.CompletedProcess[str], path: Path) -> list[str]:
-    """Exit 2, no traceback, every stderr line an `error: FILE: ...` line (or the details line)."""
-    assert result.returncode == 2, result.stdout + result.stderr
+def _error_lines(result: subprocess.CompletedProcess[str], path: Path, code: int = 2) -> list[str]:
+    """Exit `code` (2 the file, 3 the bench not ready), no traceback, every stderr line an
+    `error: FILE: ...` line (or the details line)."""
+    assert result.returncode == code, result.stdout + result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     lines = result.stderr.strip().splitlines()
     assert lines
@@ -179,7 +180,7 @@ def test_a_silent_instrument_stops_the_run_before_the_first_test(
     path = _real_bench(tmp_path, silent.port)
     out = tmp_path / "out"
     result = hil("run", "--station", str(path), "--profile", "eol", "--out", str(out), timeout=120)
-    lines = _error_lines(result, path)
+    lines = _error_lines(result, path, code=3)  # the bench, not the file: CI may retry
     assert len(lines) == 6  # one per instrument of the bench
     assert "field 'instruments.charger.resource'" in lines[0]
     assert "answers its identity query within 0.5 s" in lines[0] and "said nothing" in lines[0]
@@ -187,6 +188,39 @@ def test_a_silent_instrument_stops_the_run_before_the_first_test(
     assert not (out / "record.jsonl").exists()  # nothing of the DUT was tested, nothing recorded
     assert "Traceback" in (out / "station-check.log").read_text(encoding="utf-8")
     assert "record:" not in result.stdout
+
+
+def test_station_check_tells_a_bench_not_ready_from_a_wrong_file(
+    tmp_path: Path, silent: FakeInstrument
+) -> None:
+    """3 when only the bench is not ready (silent, refused); 2 as soon as the file is wrong too."""
+    path = _real_bench(tmp_path, silent.port)
+    log = tmp_path / "check.log"
+    result = hil("station", "check", "--log", str(log), str(path))
+    assert len(_error_lines(result, path, code=3)) == 6
+    assert result.stderr.strip().splitlines()[-1] == f"details: {log}"
+    closed = socket.create_server(("127.0.0.1", 0))
+    refused_port = closed.getsockname()[1]
+    closed.close()
+    (tmp_path / "refused").mkdir()
+    refused = _real_bench(tmp_path / "refused", refused_port)  # nothing listens there: refused at once
+    lines = _error_lines(hil("station", "check", str(refused)), refused, code=3)
+    assert "refused" in lines[0]
+    other = FakeInstrument("ACME Corp,WIDGET-9,0001,1.0")  # answers, as another model: the file's fault
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["instruments"]["charger"]["resource"] = f"TCPIP0::127.0.0.1::{other.port}::SOCKET"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        lines = _error_lines(hil("station", "check", str(path)), path, code=2)
+    finally:
+        other.close()
+    assert "field 'instruments.charger.driver'" in lines[0] and len(lines) == 6  # and 5 silent ones
+
+
+def test_station_check_help_gives_its_exit_codes() -> None:
+    text = hil("station", "check", "--help").stdout
+    assert "2    the file must change" in text and "3    the bench is not ready" in text
+    assert "never answers" in text and "CI may retry" in text
 
 
 def test_the_wrong_instrument_is_named_by_its_identity(tmp_path: Path) -> None:
@@ -218,6 +252,8 @@ def test_run_help_lists_exit_codes_and_the_hil_options() -> None:
     for phrase in ("--operator", "--junit", "--list", "--requirement", "--dut-config", "-q, --quiet"):
         assert phrase in text
     assert "3    bench error" in text and "128+n" in text
+    assert "never answers (a wrong model or file is 2)" in text  # the bench probed before the first test
+    assert "add another with `-- -p NAME`" in text  # a run loads only hil's pytest plugin
 
 
 @pytest.mark.parametrize("how", ["option", "pytest"])
@@ -330,7 +366,7 @@ def test_a_pcan_adapter_that_is_absent_is_one_line_without_pythoncan_noise(
     data["buses"]["can"] = {"interface": "pcan", "channel": "PCAN_USBBUS1", "bitrate": 500000}
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     result = hil("station", "check", str(path))
-    lines = _error_lines(result, path)
+    lines = _error_lines(result, path, code=3)  # an adapter not plugged in: the bench's state
     assert any(
         line.startswith(f"error: {path}: field 'buses.can': expected a CAN bus that opens") for line in lines
     )

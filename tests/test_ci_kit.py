@@ -101,3 +101,11 @@ def test_jenkinsfile_run_command_is_the_hil_command_line(tmp_path: Path) -> None
     result = _shell(match[1], env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "CV-OVP"
+
+
+def test_jenkinsfile_leaves_the_bench_probe_to_the_retried_run() -> None:
+    """`hil station check` exits 3 for a bench not ready; outside the retry loop it would end the
+    build, so the setup stage checks the file only and `hil run` probes the bench, retried."""
+    text = JENKINS.read_text(encoding="utf-8")
+    setup = text.split("stage('Setup')", 1)[1].split("stage('Run')", 1)[0]
+    assert "hil station check --no-probe" in setup

@@ -155,7 +155,9 @@ def test_frame_reader_never_raises_and_bounds_its_buffer(frames: list[bytes], ch
 @pytest.mark.parametrize("command", list(fuzz.RESPONSES), ids=lambda c: c.__name__)
 @FUZZ
 @given(data=st.data())
-def test_parse_response_raises_only_protocol_errors(command: type[Any], data: st.DataObject) -> None:
+def test_parse_response_raises_only_protocol_errors(
+    command: rs485.Command[Any, Any], data: st.DataObject
+) -> None:
     """parse_response and what the client derives from it: InfoError, RtnError or FrameError only."""
     raw = data.draw(wire_frames([fuzz.RESPONSES[command]]))
     _only_declared(f"rs485.{command.__name__}.parse_response", raw)

@@ -16,10 +16,12 @@ from hil.instruments.drivers.espec_p300 import EspecP300
 from hil.instruments.drivers.keysight_n6705c import KeysightN6705C
 from hil.instruments.info import InstrumentInfo
 from hil.instruments.roles import (
+    AnalogSource,
     CellEmulator,
     ClimaticChamber,
     Dmm,
     ElectronicLoad,
+    LedAnalyser,
     PowerSupply,
     PressureController,
     Role,
@@ -40,7 +42,11 @@ ROLE_OF_KIND: dict[str, type[Role]] = {
     "switch": Switch,
     "climatic_chamber": ClimaticChamber,
     "pressure_controller": PressureController,
+    "led_analyser": LedAnalyser,
+    "analog_source": AnalogSource,
 }
+#: the line-protocol instruments (their own dialect, not SCPI)
+NOT_SCPI = ("climatic_chamber", "led_analyser")
 
 
 class Silent(Transport):
@@ -72,7 +78,7 @@ def test_the_chamber_is_not_scpi_and_the_others_are() -> None:
     assert EspecP300.IDENTITY == ("TYPE?", "ROM?")
     assert ScpiInstrument.IDENTITY == ("*IDN?",)
     for _, (kind, driver_ref, _) in registry.INSTRUMENTS.items():
-        if kind != "climatic_chamber":
+        if kind not in NOT_SCPI:
             assert issubclass(registry.load(driver_ref), ScpiInstrument), driver_ref
 
 

@@ -20,9 +20,9 @@ from pypdf.generic import StreamObject
 
 from fixtures.plugin import write_reports
 from hil.report import load_run
-from hil.report.document import all_plots, requirement_plots
+from hil.report.figures import all_plots, job_digest, requirement_plots
 from hil.report.model import gum_round
-from hil.report.prefetch import PlotPrefetch, job_digest
+from hil.report.prefetch import PlotPrefetch
 
 BIN = Path(sys.executable).parent
 HIL = str(BIN / "hil")

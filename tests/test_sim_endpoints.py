@@ -25,7 +25,7 @@ import serial
 
 ROOT = Path(__file__).resolve().parents[1]
 STATION = ROOT / "stations" / "sim-bms12100.yaml"
-DBC = ROOT / "hil" / "duts" / "bms12100" / "inverter.dbc"
+DBC = ROOT / "hil" / "duts" / "bms12100" / "protocol" / "inverter.dbc"
 
 #: what each instrument's *IDN? names: vendor, model
 IDN = {

@@ -37,6 +37,10 @@ class Transport(ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    def read(self) -> str:
+        """Read one more line of a multi-line answer (after `query`); one-line transports refuse."""
+        raise InstrumentError(getattr(self, "name", "-"), "(read)", "this transport reads one line per query")
+
     def reconnect(self) -> None:  # noqa: B027 - optional: in-memory transports have nothing to reopen
         """Drop the connection and open a new one (nothing pending survives it)."""
 
@@ -110,6 +114,15 @@ class VisaTransport(Transport):
 
     def query(self, message: str) -> str:
         return str(self._call(self._res_method("query"), message)).strip()
+
+    def read(self) -> str:
+        """The next line of a multi-line answer (pyvisa read up to the termination)."""
+
+        def call(message: str) -> Any:
+            del message
+            return self._res.read()
+
+        return str(self._call(call, "(continued answer)")).strip()
 
     def _res_method(self, name: str) -> Callable[[str], Any]:
         def call(message: str) -> Any:
@@ -186,6 +199,9 @@ class RecordingTransport(Transport):
     def query(self, message: str) -> str:
         self.sent.append(message)
         return self.inner.query(message)
+
+    def read(self) -> str:
+        return self.inner.read()
 
     def reconnect(self) -> None:
         self.inner.reconnect()

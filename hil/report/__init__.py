@@ -31,7 +31,7 @@ def generate(
 ) -> dict[str, Path]:
     """Write the reports of the run in `folder`; returns format -> path. `prefetched`: figures
     drawn during the run (hil.report.prefetch), used where their inputs are unchanged."""
-    from hil.report import allure, document, junit
+    from hil.report import allure, document, figures, junit
 
     wanted = list(dict.fromkeys(formats))
     unknown = [f for f in wanted if f not in FORMATS]
@@ -46,7 +46,7 @@ def generate(
     clock["load"] = time.perf_counter() - t0
     if prefetched and any(f in wanted for f in ("html", "pdf", "allure")):
         t = time.perf_counter()
-        document.all_plots(run, plots, prefetched)
+        figures.all_plots(run, plots, prefetched)
         clock["plots"] = time.perf_counter() - t
     for fmt in wanted:
         t = time.perf_counter()
@@ -57,7 +57,7 @@ def generate(
         elif fmt == "junit":
             written[fmt] = junit.write_junit(run, folder)
         elif fmt == "allure":
-            document.all_plots(run, plots)
+            figures.all_plots(run, plots)
             url = requirement_url or allure.DEFAULT_REQUIREMENT_URL
             written[fmt] = allure.write_allure(run, folder, plots, url)
         clock[fmt] = time.perf_counter() - t

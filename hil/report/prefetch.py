@@ -11,8 +11,6 @@ measurement that came later only means the figure is drawn again at the end.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import hashlib
 import json
 import os
 import pickle
@@ -20,25 +18,16 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # the run imports this module; jinja2 and matplotlib only the worker needs
-    from hil.report.document import PlotJob
+from hil.report.figures import PlotJob, job_digest, plot_job
+from hil.report.model import load_run
 
 #: drawn figures by requirement: (digest of the inputs, PNGs)
 Prefetched = dict[str, tuple[str, list[bytes]]]
 FINISH_TIMEOUT_S = 120.0
 MAX_WORKERS = 2
 WORKER_NICE = 10
-
-
-def job_digest(job: PlotJob) -> str:
-    """SHA-256 of a plot job's inputs in a canonical form (equal inputs, equal digest)."""
-    rid, measurements, spec = job
-    canonical = json.dumps(
-        [rid, [dataclasses.asdict(m) for m in measurements], spec], sort_keys=True, default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class PlotPrefetch:
@@ -117,9 +106,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def draw(folder: Path, requirements: Iterable[str], into: Prefetched) -> None:
     """Draw the figures of `requirements` from the record in `folder` as it stands now."""
-    from hil.report.document import plot_job
-    from hil.report.model import load_run
-
     wanted = set(requirements)
     for row in load_run(folder).requirement_rows():
         if row.id in wanted and row.measurements:

@@ -44,7 +44,12 @@ IDENTITY: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing to fix: the station field and what was expected there; `bench` if the hardware's."""
+    """One thing to fix: the station field and what was expected there.
+
+    `bench` marks the hardware's state, not the file's: an instrument or bus that refuses the
+    connection, does not open or never answers (busy, off, held by another client). A wrong
+    identity answer is the file's (the wrong model or address named there), as is everything else.
+    """
 
     field: str
     expected: str
@@ -58,6 +63,11 @@ class CheckResult:
     file: Path
     station: StationModel | None
     problems: list[Problem]
+
+    @property
+    def bench_only(self) -> bool:
+        """Every problem is the bench's state: the file is sound, the bench not ready (exit 3)."""
+        return bool(self.problems) and all(p.bench for p in self.problems)
 
     def lines(self) -> list[str]:
         return [problem_line(str(self.file), p.field, p.expected) for p in self.problems]
@@ -331,8 +341,26 @@ def _socketcand_greets(host: str, port: int) -> None:
         raise OSError(f"{host}:{port} is not a socketcand server (it said {greeting[:20]!r})")
 
 
+def visa_library_problem(visa_library: str, log: TextIO | None) -> Problem | None:
+    """The station's VISA library loads on this computer (the file's choice: exit 2, not 3)."""
+    import pyvisa
+
+    with _logged(log, f"visa_library {visa_library}") as caught:
+        pyvisa.ResourceManager(visa_library)
+    if not caught:
+        return None
+    return Problem(
+        "visa_library",
+        f"a VISA library installed on this computer: '@py' (pyvisa-py), '@ivi' (NI or Keysight "
+        f"VISA) or its path (got {visa_library!r}: {_bench_line(caught[0])})",
+    )
+
+
 def probe(station: StationModel, log: TextIO | None = None) -> list[Problem]:
     """Every instrument's identity and the DUT's buses (a real bench, or a lab already running)."""
+    library = visa_library_problem(station.visa_library, log)
+    if library is not None:  # no instrument can be opened without it: one line, not one each
+        return [library]
     found: list[Problem] = []
     for name, inst in station.instruments.items():
         problem = probe_instrument(name, inst, station.visa_library, log)
@@ -366,8 +394,8 @@ def probe_logged(station: StationModel, log_file: Path | None) -> list[Problem]:
             log = log_file.open("w", encoding="utf-8")
         try:
             return probe(station, log)
-        except HilError as exc:  # e.g. no such VISA library
-            return [Problem("visa_library", str(exc), bench=True)]
+        except HilError as exc:  # e.g. no such VISA library: the file names what is not installed
+            return [Problem("visa_library", str(exc))]
     finally:
         if log is not None:
             log.close()

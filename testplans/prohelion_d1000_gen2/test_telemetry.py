@@ -15,8 +15,12 @@ import pytest
 from hil.duts.prohelion_d1000_gen2.bench import NOMINAL_CELL_V, D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.ocv import soc_from_ocv
 from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsState
-from hil.duts.prohelion_d1000_gen2.protocol.dbc import CanIdCollisionError, max_node_count, render_dbc
-from hil.duts.prohelion_d1000_gen2.sim.frames import RECEIVED_MESSAGES
+from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
+    RECEIVED_MESSAGES,
+    CanIdCollisionError,
+    max_node_count,
+    render_dbc,
+)
 from hil.duts.prohelion_d1000_gen2.terminals import CellId, SensorId
 from hil.measure import info, within
 from hil.procedures.placement import place

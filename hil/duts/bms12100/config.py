@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hil.duts.bms12100.rules import THRESHOLDS, validate_settings
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -270,20 +272,12 @@ class Bms12100Config(_Section):
         setattr(getattr(self, section), name, value)
 
     def config_problems(self) -> list[tuple[str, str]]:
-        """What the firmware refuses in this set, as (settings path, expected): the twin's own rules.
+        """What the firmware refuses in this set, as (settings path, expected): the rules of rules.py.
 
         Loading a settings file runs these (hil.config.SelfChecking), so `hil run --dut-config` stops
         with exit 2 naming the field before the plan starts instead of the lab refusing the file.
         """
-        # imported here: the twin imports this module
-        from hil.duts.bms12100.sim.twin.tables import ALL_MONITORS
-        from hil.duts.bms12100.sim.twin.validation import validate_settings
-
-        release_paths: dict[str, str] = {}
-        for monitor in ALL_MONITORS:
-            path = _settings_path(monitor.release) or _settings_path(monitor.trigger)
-            if path:
-                release_paths[monitor.rid] = path
+        release_paths = {t.rid: t.release or t.trigger for t in THRESHOLDS.values()}
         return [self._problem_field(problem, release_paths) for problem in validate_settings(self)]
 
     def _problem_field(self, problem: str, release_paths: dict[str, str]) -> tuple[str, str]:
@@ -305,14 +299,6 @@ class Bms12100Config(_Section):
 
 #: the older name of Bms12100Config (deprecated: one word, `config`, for a DUT's configuration)
 Settings = Bms12100Config
-
-
-def _settings_path(value: object) -> str | None:
-    """The settings path a twin monitor threshold reads (a path, a scaled path), None for a constant."""
-    if isinstance(value, str):
-        return value
-    path = getattr(value, "path", None)
-    return path if isinstance(path, str) else None
 
 
 _NOT_SETTABLE = ("fixed", "behaviour", "hardware")

@@ -61,7 +61,9 @@ class Dmm(Role):
     def measure_dc_voltage(self, point: str) -> float: ...
 
     @abstractmethod
-    def measure_resistance(self, point: str) -> float: ...
+    def measure_resistance(self, point: str) -> float:
+        """2-wire resistance (a relay contact, a termination resistor); an open circuit reads as the
+        instrument's overload value."""
 
     @abstractmethod
     def measure_dc_current(self, point: str) -> float: ...
@@ -82,10 +84,12 @@ class Dmm(Role):
 
 
 class Switch(Role):
-    """Relays that insert faults into the DUT's wiring (terminals are fault points, e.g. "HVIL_OPEN").
+    """Relays that insert faults into the DUT's wiring (terminals are fault points, e.g. "HVIL_OPEN"),
+    close the DUT's dry-contact inputs (terminals such as "DI1") or connect fixture loads.
 
-    Each terminal is one relay wired so that closing it inserts the fault and opening it restores
-    the healthy wiring; every relay open is therefore the safe (and power-on) state.
+    Each terminal is one relay wired so that closing it inserts the fault, closes the input or
+    applies the load, and opening it restores the healthy, released, unloaded wiring; every relay
+    open is therefore the safe (and power-on) state.
     """
 
     @abstractmethod

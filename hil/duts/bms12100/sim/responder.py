@@ -10,6 +10,7 @@ import logging
 
 from hil.duts.bms12100.protocol import rs485
 from hil.duts.bms12100.protocol.snapshot import Mode
+from hil.duts.bms12100.sim import answers
 from hil.duts.bms12100.sim.twin import Bms12100Twin
 from hil.protocols.yd1363 import Frame, FrameReader, Rtn, encode
 
@@ -54,15 +55,15 @@ class Rs485Responder:
             info = rs485.ManufacturerInfo(twin.device_name, (major, minor), twin.manufacturer)
             return rs485.GetManufacturerInfo.response(adr, info)
         if isinstance(request, rs485.AnalogValuesRequest):
-            return rs485.GetAnalogValues.response(adr, rs485.analog_from_telemetry(tel, request.pack))
+            return rs485.GetAnalogValues.response(adr, answers.analog_from_telemetry(tel, request.pack))
         if isinstance(request, rs485.AlarmInfoRequest):
-            return rs485.GetAlarmInfo.response(adr, rs485.alarm_info_from_telemetry(tel, request.pack))
+            return rs485.GetAlarmInfo.response(adr, answers.alarm_info_from_telemetry(tel, request.pack))
         if isinstance(request, rs485.SystemParametersRequest):
             return rs485.GetSystemParameters.response(
-                adr, rs485.system_parameters_from_settings(twin.settings)
+                adr, answers.system_parameters_from_settings(twin.settings)
             )
         if isinstance(request, rs485.ChargeManagementRequest):
-            cm = rs485.charge_management_from_telemetry(tel, request.pack)
+            cm = answers.charge_management_from_telemetry(tel, request.pack)
             return rs485.GetChargeManagement.response(adr, cm)
         if isinstance(request, rs485.SerialNumberRequest):
             return rs485.GetSerialNumber.response(adr, rs485.SerialNumber(request.pack, twin.serial))

@@ -300,6 +300,8 @@ FIXED_MESSAGES: Final[tuple[MessageDef, ...]] = (
         _S("BMSCommandType", 32, 32, comment="Command type", choices=((0, "None"), (1, "Command Update"))),
     ), sender=NO_NODE, receiver=BMS_NODE),
 )  # fmt: skip
+#: messages the BMU receives, never sends (the vendor's table names another sender)
+RECEIVED_MESSAGES: Final = tuple(m.name for m in FIXED_MESSAGES if m.sender != BMS_NODE)
 
 # Offset from the node's first ID (base + 0x10 + 8*n).
 NODE_MESSAGES: Final[tuple[MessageDef, ...]] = (

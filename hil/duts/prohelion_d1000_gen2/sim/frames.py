@@ -23,6 +23,7 @@ from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
     FIXED_MESSAGES,
     MAX_STANDARD_ID,
     NODE_KINDS,
+    RECEIVED_MESSAGES,
     CanIdConfigError,
     max_node_count,
     node_frame_id,
@@ -41,8 +42,6 @@ FAST_MESSAGES = (
     "NodeTempInfo",
     "ContactorInfo",
 )
-#: messages the BMU receives, never sends
-RECEIVED_MESSAGES = ("BMSCommands",)
 SLOW_FIXED = tuple(
     m.name for m in FIXED_MESSAGES if m.name not in FAST_MESSAGES and m.name not in RECEIVED_MESSAGES
 )

@@ -5,6 +5,7 @@ data (`tables.ALL_MONITORS`, one `MonitorSpec` per requirement ID) run by the ge
 the locks (`locks.LOCKS`), balancing and power management are small state machines beside it.
 """
 
+from hil.duts.bms12100.rules import validate_settings
 from hil.duts.bms12100.sim.twin.balancing import BLEED_CURRENT_A, Balancer
 from hil.duts.bms12100.sim.twin.locks import LOCKS, NORMAL_DISCHARGE_S, Lock, LockSpec
 from hil.duts.bms12100.sim.twin.measurement import ChannelError, Frontend, Measurement, TerminalInputs
@@ -21,7 +22,6 @@ from hil.duts.bms12100.sim.twin.monitor import (
 from hil.duts.bms12100.sim.twin.power import AWAKE_SUPPLY_A, PRECHARGE_OHM, SLEEP_SUPPLY_A
 from hil.duts.bms12100.sim.twin.tables import ALL_MONITORS, VOLTAGE_MONITORS
 from hil.duts.bms12100.sim.twin.twin import Bms12100Twin, HistoryEvent
-from hil.duts.bms12100.sim.twin.validation import validate_settings
 
 __all__ = [
     "ALL_MONITORS",

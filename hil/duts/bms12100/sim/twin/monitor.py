@@ -19,6 +19,10 @@ from enum import Enum, Flag
 
 from hil.duts.bms12100.config import Settings
 from hil.duts.bms12100.protocol.snapshot import Mode
+from hil.duts.bms12100.rules import Direction as Direction
+from hil.duts.bms12100.rules import Scaled as Scaled
+from hil.duts.bms12100.rules import Value as Value
+from hil.duts.bms12100.rules import resolve as resolve
 from hil.duts.bms12100.sim.twin.measurement import Measurement
 
 MIN_STEP_S = 1e-4
@@ -28,45 +32,12 @@ _EPS = 1e-9
 Quantity = Callable[[Measurement], float]
 
 
-@dataclass(frozen=True)
-class Scaled:
-    """A settings path whose value is multiplied by `factor` (e.g. µs read as ms: 0.001)."""
-
-    path: str
-    factor: float
-
-
-Value = str | float | Scaled  # a dotted settings path, a scaled path, or a constant fixed in firmware
-
-
-def resolve(settings: Settings, value: Value | None) -> float | None:
-    """The number a settings path (or a constant) stands for; None if unset."""
-    if value is None:
-        return None
-    if isinstance(value, Scaled):
-        scaled = settings.get(value.path)
-        return None if scaled is None else float(scaled) * value.factor
-    raw = settings.get(value) if isinstance(value, str) else value
-    return None if raw is None else float(raw)
-
-
 def resolve_number(settings: Settings, value: Value) -> float:
     """Like `resolve`, for values that must be set."""
     number = resolve(settings, value)
     if number is None:
         raise ValueError(f"setting {value!r} is not set")
     return number
-
-
-class Direction(Enum):
-    """Whether a monitor trips when its quantity rises above or falls below the trigger."""
-
-    ABOVE = "above"
-    BELOW = "below"
-
-    def beyond(self, value: float, threshold: float) -> bool:
-        """Whether `value` is strictly on the tripping side of `threshold`."""
-        return value > threshold if self is Direction.ABOVE else value < threshold
 
 
 class Block(Flag):

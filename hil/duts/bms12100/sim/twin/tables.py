@@ -49,8 +49,11 @@ below `release_diff_mv`, with a debounce of `CELL_FAIL_DELAY_MS` (no delay given
 
 from __future__ import annotations
 
+from typing import Any
+
 from hil.duts.bms12100 import NTC_NAMES
 from hil.duts.bms12100.protocol.snapshot import Mode
+from hil.duts.bms12100.rules import THRESHOLDS
 from hil.duts.bms12100.sim.twin.measurement import Measurement
 from hil.duts.bms12100.sim.twin.monitor import (
     Block,
@@ -176,14 +179,17 @@ def charge_current(section: str) -> ReleaseAlternative:
 REBOOT_RECHECK = recovery("reboot re-check", flag="uvp_release_on_reboot", phase=Phase.BOOT)
 
 
-def alarm(rid: str, section: str, quantity: Quantity, direction: Direction, near: float) -> MonitorSpec:
+def thresholds(rid: str) -> dict[str, Any]:
+    """A monitor's direction, trigger and release, as the firmware's rules name them (rules.py)."""
+    t = THRESHOLDS[rid]
+    return {"rid": rid, "direction": t.direction, "trigger": t.trigger, "release": t.release}
+
+
+def alarm(rid: str, section: str, quantity: Quantity, near: float) -> MonitorSpec:
     """An alarm: only flags, releases when the value is back beyond its release threshold."""
     return MonitorSpec(
-        rid=rid,
+        **thresholds(rid),
         quantity=quantity,
-        direction=direction,
-        trigger=f"{section}.trigger",
-        release=f"{section}.release",
         enabled=f"{section}.enabled",
         delay_ms=f"{section}.delay_ms",
         near=near,
@@ -193,11 +199,8 @@ def alarm(rid: str, section: str, quantity: Quantity, direction: Direction, near
 def overvoltage(rid: str, section: str, quantity: Quantity, near: float, *, inclusive: bool) -> MonitorSpec:
     """An over-voltage protection: blocks charging; (recovered AND SOC low) OR discharge releases it."""
     return MonitorSpec(
-        rid=rid,
+        **thresholds(rid),
         quantity=quantity,
-        direction=Direction.ABOVE,
-        trigger=f"{section}.trigger",
-        release=f"{section}.release",
         blocks=Block.CHARGE,
         enabled=f"{section}.enabled",
         delay_ms=f"{section}.delay_ms",
@@ -210,11 +213,8 @@ def undervoltage(rid: str, section: str, quantity: Quantity, near: float) -> Mon
     """An under-voltage protection: blocks discharging; a charge current (or a reboot re-check)
     releases it; while it is active the BMS shuts down after `shutdown_after_s` (PM-UVSD)."""
     return MonitorSpec(
-        rid=rid,
+        **thresholds(rid),
         quantity=quantity,
-        direction=Direction.BELOW,
-        trigger=f"{section}.trigger",
-        release=f"{section}.release",
         blocks=Block.DISCHARGE,
         enabled=f"{section}.enabled",
         delay_ms=f"{section}.delay_ms",
@@ -225,24 +225,21 @@ def undervoltage(rid: str, section: str, quantity: Quantity, near: float) -> Mon
 
 
 VOLTAGE_MONITORS: tuple[MonitorSpec, ...] = (
-    alarm("CV-HA", "cell_high_voltage_alarm", max_cell_mv, Direction.ABOVE, CELL_NEAR_MV),
-    alarm("CV-LA", "cell_low_voltage_alarm", min_cell_mv, Direction.BELOW, CELL_NEAR_MV),
+    alarm("CV-HA", "cell_high_voltage_alarm", max_cell_mv, CELL_NEAR_MV),
+    alarm("CV-LA", "cell_low_voltage_alarm", min_cell_mv, CELL_NEAR_MV),
     # Spec: CV-OVP releases on a discharge current "> 3 A" but PV-OVP on ">= 3 A" (seed §6.1 rows
     # "current>3A" and "Discharging current detected >=3 A"); the difference is kept on purpose.
     overvoltage("CV-OVP", "cell_overvoltage_protection", max_cell_mv, CELL_NEAR_MV, inclusive=False),
     undervoltage("CV-UVP", "cell_undervoltage_protection", min_cell_mv, CELL_NEAR_MV),
-    alarm("PV-HA", "pack_high_voltage_alarm", pack_v, Direction.ABOVE, PACK_NEAR_V),
-    alarm("PV-LA", "pack_low_voltage_alarm", pack_v, Direction.BELOW, PACK_NEAR_V),
+    alarm("PV-HA", "pack_high_voltage_alarm", pack_v, PACK_NEAR_V),
+    alarm("PV-LA", "pack_low_voltage_alarm", pack_v, PACK_NEAR_V),
     overvoltage("PV-OVP", "pack_overvoltage_protection", pack_v, PACK_NEAR_V, inclusive=True),
     undervoltage("PV-UVP", "pack_undervoltage_protection", pack_v, PACK_NEAR_V),
     # CHG-HV (seed §6.1): charging stops while the charger is above 18 V, resumes below it; fixed
     # in firmware, so it has no enable switch and its thresholds come from `settings.fixed`.
     MonitorSpec(
-        rid="CHG-HV",
+        **thresholds("CHG-HV"),
         quantity=charger_v,
-        direction=Direction.ABOVE,
-        trigger="fixed.charger_overvoltage_v",
-        release="fixed.charger_overvoltage_v",
         blocks=Block.CHARGE,
         delay_ms=CHG_HV_DELAY_MS,
         alternatives=(recovery(flag="chg_hv_release"),),
@@ -260,21 +257,16 @@ TEMPERATURE_RECOVERY = recovery(flag="temperature_release_on_recovery")
 def temperature_monitor(
     rid: str,
     section: str,
-    level: str,
     quantity: Quantity,
     *,
     blocks: Block = Block.NONE,
     modes: frozenset[Mode] | None = None,
 ) -> MonitorSpec:
-    """One temperature alarm or protection; `level` names the settings pair ("high_alarm",
-    "over", "low_alarm", "under"); a protection (blocks != NONE) releases on recovery (flag)."""
-    high = level in ("high_alarm", "over")
+    """One temperature alarm or protection (its settings pair: rules.THRESHOLDS); a protection
+    (blocks != NONE) releases on recovery (flag)."""
     return MonitorSpec(
-        rid=rid,
+        **thresholds(rid),
         quantity=quantity,
-        direction=Direction.ABOVE if high else Direction.BELOW,
-        trigger=f"{section}.{level}_c",
-        release=f"{section}.{level}_release_c",
         blocks=blocks,
         enabled=f"{section}.enabled",
         delay_ms=f"{section}.delay_ms",
@@ -288,20 +280,20 @@ _CHG_T, _DSG_T, _AMB_T, _PWR_T = (
     "charge_temperature", "discharge_temperature", "ambient_temperature", "power_temperature"
 )  # fmt: skip
 TEMPERATURE_MONITORS: tuple[MonitorSpec, ...] = (
-    temperature_monitor("TC-HA", _CHG_T, "high_alarm", warmest_cell_ntc, modes=_CHARGING),
-    temperature_monitor("TC-OTP", _CHG_T, "over", warmest_cell_ntc, blocks=Block.CHARGE),
-    temperature_monitor("TC-LA", _CHG_T, "low_alarm", coldest_cell_ntc, modes=_CHARGING),
-    temperature_monitor("TC-UTP", _CHG_T, "under", coldest_cell_ntc, blocks=Block.CHARGE),
-    temperature_monitor("TD-HA", _DSG_T, "high_alarm", warmest_cell_ntc, modes=_DISCHARGING),
-    temperature_monitor("TD-OTP", _DSG_T, "over", warmest_cell_ntc, blocks=Block.DISCHARGE),
-    temperature_monitor("TD-LA", _DSG_T, "low_alarm", coldest_cell_ntc, modes=_DISCHARGING),
-    temperature_monitor("TD-UTP", _DSG_T, "under", coldest_cell_ntc, blocks=Block.DISCHARGE),
-    temperature_monitor("TE-HA", _AMB_T, "high_alarm", ambient_c),
-    temperature_monitor("TE-OTP", _AMB_T, "over", ambient_c, blocks=Block.BOTH),
-    temperature_monitor("TE-LA", _AMB_T, "low_alarm", ambient_c),
-    temperature_monitor("TE-UTP", _AMB_T, "under", ambient_c, blocks=Block.BOTH),
-    temperature_monitor("TP-HA", _PWR_T, "high_alarm", power_c),
-    temperature_monitor("TP-OTP", _PWR_T, "over", power_c, blocks=Block.BOTH),
+    temperature_monitor("TC-HA", _CHG_T, warmest_cell_ntc, modes=_CHARGING),
+    temperature_monitor("TC-OTP", _CHG_T, warmest_cell_ntc, blocks=Block.CHARGE),
+    temperature_monitor("TC-LA", _CHG_T, coldest_cell_ntc, modes=_CHARGING),
+    temperature_monitor("TC-UTP", _CHG_T, coldest_cell_ntc, blocks=Block.CHARGE),
+    temperature_monitor("TD-HA", _DSG_T, warmest_cell_ntc, modes=_DISCHARGING),
+    temperature_monitor("TD-OTP", _DSG_T, warmest_cell_ntc, blocks=Block.DISCHARGE),
+    temperature_monitor("TD-LA", _DSG_T, coldest_cell_ntc, modes=_DISCHARGING),
+    temperature_monitor("TD-UTP", _DSG_T, coldest_cell_ntc, blocks=Block.DISCHARGE),
+    temperature_monitor("TE-HA", _AMB_T, ambient_c),
+    temperature_monitor("TE-OTP", _AMB_T, ambient_c, blocks=Block.BOTH),
+    temperature_monitor("TE-LA", _AMB_T, ambient_c),
+    temperature_monitor("TE-UTP", _AMB_T, ambient_c, blocks=Block.BOTH),
+    temperature_monitor("TP-HA", _PWR_T, power_c),
+    temperature_monitor("TP-OTP", _PWR_T, power_c, blocks=Block.BOTH),
 )
 
 
@@ -316,14 +308,11 @@ def discharge_present(ctx: ReleaseContext) -> bool:
     return ctx.m.current_a <= ctx.settings.effective_discharge_current.enter_ma / 1000.0
 
 
-def current_alarm(rid: str, section: str, direction: Direction) -> MonitorSpec:
+def current_alarm(rid: str, section: str) -> MonitorSpec:
     """IC-A / ID-A: flags only, debounced by `CURRENT_ALARM_DELAY_MS`."""
     return MonitorSpec(
-        rid=rid,
+        **thresholds(rid),
         quantity=current_a,
-        direction=direction,
-        trigger=f"{section}.trigger_a",
-        release=f"{section}.release_a",
         enabled=f"{section}.enabled",
         delay_ms=CURRENT_ALARM_DELAY_MS,
         near=CURRENT_NEAR_A,
@@ -333,8 +322,6 @@ def current_alarm(rid: str, section: str, direction: Direction) -> MonitorSpec:
 def overcurrent(
     rid: str,
     *,
-    direction: Direction,
-    trigger: str,
     delay_ms: str | Scaled,
     enabled: str | None,
     auto_release_s: str,
@@ -343,7 +330,7 @@ def overcurrent(
 ) -> MonitorSpec:
     """An over-current protection: the opposite current releases it at once, otherwise the release
     is automatic after `auto_release_s` (each alternative switched by its own flag)."""
-    charging = direction is Direction.ABOVE
+    charging = THRESHOLDS[rid].direction is Direction.ABOVE
     opposite = ReleaseAlternative(
         "discharge present" if charging else "charge present",
         discharge_present if charging else charge_present,
@@ -358,11 +345,8 @@ def overcurrent(
         after_s=auto_release_s,
     )
     return MonitorSpec(
-        rid=rid,
+        **thresholds(rid),
         quantity=current_a,
-        direction=direction,
-        trigger=trigger,
-        release=None,
         blocks=Block.CHARGE if charging else Block.DISCHARGE,
         enabled=enabled,
         delay_ms=delay_ms,
@@ -372,12 +356,10 @@ def overcurrent(
     )
 
 
-def section_overcurrent(rid: str, section: str, direction: Direction, flag_prefix: str) -> MonitorSpec:
+def section_overcurrent(rid: str, section: str, flag_prefix: str) -> MonitorSpec:
     """An over-current protection whose values all sit in one settings section."""
     return overcurrent(
         rid,
-        direction=direction,
-        trigger=f"{section}.trigger_a",
         delay_ms=f"{section}.delay_ms",
         enabled=f"{section}.enabled",
         auto_release_s=f"{section}.auto_release_s",
@@ -386,16 +368,14 @@ def section_overcurrent(rid: str, section: str, direction: Direction, flag_prefi
 
 
 CURRENT_MONITORS: tuple[MonitorSpec, ...] = (
-    current_alarm("IC-A", "charge_overcurrent_alarm", Direction.ABOVE),
-    section_overcurrent("IC-OCP", "charge_overcurrent_protection", Direction.ABOVE, "ic_ocp"),
-    current_alarm("ID-A", "discharge_overcurrent_alarm", Direction.BELOW),
-    section_overcurrent("ID-OCP", "discharge_overcurrent_protection", Direction.BELOW, "id_ocp"),
-    section_overcurrent("ID-TOCP", "transient_overcurrent_protection", Direction.BELOW, "id_tocp"),
+    current_alarm("IC-A", "charge_overcurrent_alarm"),
+    section_overcurrent("IC-OCP", "charge_overcurrent_protection", "ic_ocp"),
+    current_alarm("ID-A", "discharge_overcurrent_alarm"),
+    section_overcurrent("ID-OCP", "discharge_overcurrent_protection", "id_ocp"),
+    section_overcurrent("ID-TOCP", "transient_overcurrent_protection", "id_tocp"),
     # SCP: current and delay fixed in firmware; cannot be disabled (no enable switch).
     overcurrent(
         "SCP",
-        direction=Direction.BELOW,
-        trigger="fixed.short_circuit_a",
         delay_ms=Scaled("fixed.short_circuit_delay_us", 0.001),
         enabled=None,
         auto_release_s="short_circuit_protection.auto_release_s",
@@ -408,31 +388,22 @@ CURRENT_MONITORS: tuple[MonitorSpec, ...] = (
 # --- SOC and cell failure ------------------------------------------------------------------------
 SOC_MONITORS: tuple[MonitorSpec, ...] = (
     MonitorSpec(
-        rid="SOC-LA",
+        **thresholds("SOC-LA"),
         quantity=soc_pct,
-        direction=Direction.BELOW,
-        trigger="soc_alarm.trigger_pct",
-        release="soc_alarm.trigger_pct",
         enabled="soc_alarm.enabled",
         delay_ms=SOC_DELAY_MS,
     ),
     MonitorSpec(
-        rid="SOC-LP",
+        **thresholds("SOC-LP"),
         quantity=soc_pct,
-        direction=Direction.BELOW,
-        trigger="soc_protection.trigger_pct",
-        release="soc_protection.trigger_pct",
         blocks=Block.DISCHARGE,
         enabled="soc_protection.enabled",
         delay_ms=SOC_DELAY_MS,
         alternatives=(recovery(flag="soc_lp_release_on_recovery"),),
     ),
     MonitorSpec(
-        rid="CELL-FAIL",
+        **thresholds("CELL-FAIL"),
         quantity=cell_spread_mv,
-        direction=Direction.ABOVE,
-        trigger="cell_failure_alarm.trigger_diff_mv",
-        release="cell_failure_alarm.release_diff_mv",
         enabled="cell_failure_alarm.enabled",
         delay_ms=CELL_FAIL_DELAY_MS,
         near=SPREAD_NEAR_MV,

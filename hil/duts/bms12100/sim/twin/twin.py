@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 from hil.duts.bms12100.config import PARAMETERS_BY_PID, Parameter, Settings, from_wire, to_wire
 from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
+from hil.duts.bms12100.rules import validate_settings
 from hil.duts.bms12100.sim.twin import hardware
 from hil.duts.bms12100.sim.twin.balancing import Balancer, floating
 from hil.duts.bms12100.sim.twin.locks import LOCKS, Lock
@@ -48,7 +49,6 @@ from hil.duts.bms12100.sim.twin.power import (
 )
 from hil.duts.bms12100.sim.twin.soc import CoulombCounter
 from hil.duts.bms12100.sim.twin.tables import ALL_MONITORS
-from hil.duts.bms12100.sim.twin.validation import validate_settings
 
 HISTORY_CAPACITY = 1000  # ring buffer; the seed asks for at least 500 records (HIST)
 ACTIVE_MAX_STEP_S = 1.0  # charging or discharging: quantities move, step at most 1 s
