@@ -388,9 +388,9 @@ class Bms12100Bench(DutBench):
             per_cell = value / cells if stimulated != "cell_spread" else SPREAD_BASE_CELL_V + value
             source, error = self.instrument_error(self.station.cells.name, "voltage", per_cell)
             error *= cells
-            if stimulated == "cell_spread":
+            if stimulated == "cell_spread":  # the reference cell's error too
                 error += self.instrument_error(self.station.cells.name, "voltage", SPREAD_BASE_CELL_V)[1]
-            return source, error  # the reference cell too, for a spread
+            return source, error
         if stimulated == "charger_voltage":
             return self.instrument_error(self.station.charger.name, "voltage", value)
         if stimulated == "current" and 0 < abs(value) <= TRIMMED_MAX_A:
