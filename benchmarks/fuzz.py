@@ -56,6 +56,7 @@ from hil.instruments.info import InstrumentInfo  # noqa: E402
 from hil.instruments.scpi import ScpiInstrument  # noqa: E402
 from hil.instruments.transport import Transport  # noqa: E402
 from hil.protocols import yd1363  # noqa: E402
+from hil.protocols.can_errors import CanFrameError  # noqa: E402
 from hil.protocols.yd1363 import Frame, FrameError, FrameReader  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
@@ -480,7 +481,7 @@ def _view_update(frame: tuple[int, bytes, bool]) -> object:
         if extended:
             return can_codec.decode_frame(frame_id, data, is_extended_id=True)
         return view.update(frame_id, data, 1.0)
-    except can_codec.CanFrameError:
+    except CanFrameError:
         if dataclasses.asdict(view) != before:
             raise AssertionError("a refused frame changed the InverterView") from None
         raise
@@ -559,12 +560,10 @@ def targets() -> list[Target]:
             "can_codec.decode_frame",
             can_variant,
             lambda f: can_codec.decode_frame(f[0], f[1], is_extended_id=f[2]),
-            (can_codec.CanFrameError,),
+            (CanFrameError,),
         )
     )
-    found.append(
-        Target("can_codec.InverterView.update", can_variant, _view_update, (can_codec.CanFrameError,))
-    )
+    found.append(Target("can_codec.InverterView.update", can_variant, _view_update, (CanFrameError,)))
     scpi = [
         ("ScpiInstrument.query_float", _generic, lambda i: i.query_float("MEAS:VOLT?")),
         ("ScpiInstrument.errors", _generic, lambda i: i.errors()),

@@ -40,8 +40,8 @@ from typing import Any, NamedTuple
 import can
 
 from hil.clock import Clock
-from hil.dut import LinkLog, LinkStats
 from hil.errors import BenchError
+from hil.link import LinkLog, LinkStats
 
 #: how long the monitor waits without a new frame for frames the lab says it has sent
 CATCH_UP_TIMEOUT_S = 5.0

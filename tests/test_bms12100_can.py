@@ -21,10 +21,7 @@ from hil.duts.bms12100.protocol.can_codec import (
     FLAG_IDS,
     FLAG_SIGNALS,
     MANUFACTURER_KEY,
-    FrameContentError,
-    FrameLengthError,
     InverterView,
-    UnknownFrameError,
     decode_frame,
     encode_telemetry,
     flag_ids,
@@ -32,6 +29,7 @@ from hil.duts.bms12100.protocol.can_codec import (
 )
 from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
 from hil.errors import ProtocolError
+from hil.protocols.can_errors import FrameContentError, FrameLengthError, UnknownFrameError
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocols" / "bms12100-can.md"
 

@@ -17,7 +17,7 @@ from hil.duts.bms12100.protocol.rs485 import GetAnalogValues
 from hil.duts.bms12100.protocol.snapshot import Mode
 from hil.duts.bms12100.sim.plant import NTC_SHORT_OHM, Bms12100Plant
 from hil.duts.bms12100.sim.twin import Bms12100Twin, HistoryEvent
-from hil.duts.bms12100.sim.twin.measurement import NTC_MAX_C, NTC_MIN_C, Frontend, TerminalInputs
+from hil.duts.bms12100.sim.twin.frontend import NTC_MAX_C, NTC_MIN_C, Frontend, TerminalInputs
 from hil.protocols.yd1363 import encode
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.lab import Lab
@@ -38,7 +38,7 @@ RELAYS = {
     "RS485_OPEN": 1007,
 }
 CELL_V = 3.3
-#: the twin's cell readings stay within this of the true value (its error budget, measurement.py)
+#: the twin's cell readings stay within this of the true value (its error budget, frontend.py)
 CELL_READING_MV = 12
 #: below CV-UVP's 2800 mV trip, and above its 3100 mV release
 UVP_CELL_V = 2.7

@@ -23,7 +23,7 @@ from hil.duts.bms12100.sim.twin import (
     Bms12100Twin,
     HistoryEvent,
 )
-from hil.duts.bms12100.sim.twin.measurement import CURRENT_RANGE_A
+from hil.duts.bms12100.sim.twin.frontend import CURRENT_RANGE_A
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.lab import Lab
 from hil.station.station import load_station

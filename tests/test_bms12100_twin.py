@@ -20,13 +20,13 @@ from hil.duts.bms12100.sim.twin import (
     Direction,
     Frontend,
     HistoryEvent,
-    Measurement,
     Monitor,
     MonitorSpec,
+    Readings,
     ReleaseAlternative,
     TerminalInputs,
 )
-from hil.duts.bms12100.sim.twin.measurement import CURRENT_RANGE_A
+from hil.duts.bms12100.sim.twin.frontend import CURRENT_RANGE_A
 from hil.duts.bms12100.sim.twin.twin import IDLE_MAX_STEP_S
 
 R25 = ntc.resistance_ohm(25.0)
@@ -771,8 +771,8 @@ def test_a_slow_ramp_is_timed_to_within_the_near_step() -> None:
 
 
 # --- the generic monitor (shape for the current protections of the next issue) -------------------
-def reading(t: float, amps: float) -> Measurement:
-    return Measurement(t, (3300,) * 4, 13.2, amps, (25.0,) * 4, 0.0)
+def reading(t: float, amps: float) -> Readings:
+    return Readings(t, (3300,) * 4, 13.2, amps, (25.0,) * 4, 0.0)
 
 
 def test_monitor_supports_timed_and_immediate_release_alternatives() -> None:

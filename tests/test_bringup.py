@@ -388,3 +388,46 @@ def test_dut_config_runs_a_non_conforming_twin_and_the_dut_fails(tmp_path: Path)
     assert "test_threshold[CV-OVP]  FAIL" in result.stdout
     end = json.loads((out / "record.jsonl").read_text(encoding="utf-8").splitlines()[-1])
     assert end["dut_failed"] == 1 and end["inconclusive"] is None
+
+
+def test_the_analog_source_and_led_analyser_roles_run_on_the_sim(tmp_path: Path) -> None:
+    """The roles the I/O-heavy families need: served by the lab in their dialects, asked who they
+    are, and made safe after every test (the DAQM907A's DACs to 0 V)."""
+
+    def add(d: dict[str, Any]) -> None:
+        d["instruments"]["analog"] = {
+            "role": "analog_source",
+            "driver": "keysight-daqm907a",
+            "model": "Keysight DAQ970A + DAQM907A",
+            "resource": "TCPIP0::127.0.0.1::5040::SOCKET",
+            "channels": {"VCS": "104", "VREF": "105"},
+            "accuracy": {"voltage": {"gain": 0.0025, "offset": 0.020, "resolution": 0.001}},
+            "asset_id": "SIM-AO-001",
+            "serial": "SIMAO0001",
+            "calibration_due": "2027-10-31",
+        }
+        d["instruments"]["leds"] = {
+            "role": "led_analyser",
+            "driver": "feasa-led-analyser",
+            "model": "Feasa 20-F",
+            "resource": "TCPIP0::127.0.0.1::5041::SOCKET",
+            "channels": {"DS3": "01", "DS4": "02"},
+            "asset_id": "SIM-LED-001",
+            "serial": "SL01",
+            "calibration_due": "2027-10-31",
+        }
+
+    path = _station(tmp_path, SIM, add)
+    out = tmp_path / "run"
+    result = hil(
+        "run", "--station", str(path), "--requirement", "ACC-PV", "--out", str(out), "--reports", "none"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    idn = {
+        name: i.get("idn", "")
+        for line in (out / "record.jsonl").read_text(encoding="utf-8").splitlines()
+        for name, i in (json.loads(line).get("instruments") or {}).items()
+        if isinstance(i, dict) and "idn" in i
+    }
+    assert "DAQ970A,SIMAO0001" in idn["analog"]
+    assert idn["leds"].startswith("Feasa,") and ",SL01," in idn["leds"]

@@ -88,16 +88,18 @@ class ToyClient(DutClient):
         self.modbus.close()
 ''',
     "bench.py": '''
-"""The bench: nothing to power (the reference is always on), nothing to prepare."""
+"""The bench on the shared base (hil.bench): nothing to power (the reference is always on), no
+protection to trip, no stimulated quantity."""
 
 from typing import Any
 
-from hil.dut import DutBench
+from hil.bench import DutBench
+from hil.models.ntc import BetaNtc
 
 
 class ToyBench(DutBench):
     def __init__(self, station: Any, client: Any) -> None:
-        self.station = station
+        super().__init__(station, BetaNtc(r_ref_ohm=10_000.0, beta_k=3435.0))
         self.client = client
 
     def power_up(self) -> None:
@@ -105,6 +107,18 @@ class ToyBench(DutBench):
 
     def prepare(self) -> None:
         pass
+
+    def tripped(self, req: Any) -> bool:
+        return False
+
+    def rearm(self, req: Any) -> None:
+        pass
+
+    def settle(self, req: Any) -> float:
+        return self.settle_s
+
+    def setting_error(self, req: Any, value: float) -> tuple[str, float]:
+        raise NotImplementedError(f"{req.id}: the reference has no stimulated quantity")
 ''',
     "sim/__init__.py": "",
     "sim/plant.py": '''

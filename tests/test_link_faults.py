@@ -26,7 +26,6 @@ from hilcli import hil
 from hil import can_monitor
 from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_bus
 from hil.clock import Clock
-from hil.dut import LinkLog, LinkStats, link_findings
 from hil.duts.bms12100.bench import Bms12100Bench
 from hil.duts.bms12100.client import Bms12100Client
 from hil.duts.bms12100.protocol import rs485
@@ -40,6 +39,7 @@ from hil.duts.bms12100.protocol.can_codec import (
 )
 from hil.duts.bms12100.sim.line_faults import corrupt_answer
 from hil.errors import BenchError, DutNotAnswering, DutWriteUnconfirmed
+from hil.link import LinkLog, LinkStats, link_findings
 from hil.protocols.yd1363 import decode
 from hil.sim.client import ControlClient
 from hil.station.station import Station

@@ -25,12 +25,9 @@ from shared_docs import SHARED, require_shared
 from hil.duts.prohelion_d1000_gen2.protocol import dbc
 from hil.duts.prohelion_d1000_gen2.protocol.can_codec import (
     CanEncodeError,
-    CanFrameError,
     D1000CanCodec,
     DecodedFrame,
     EncodedFrame,
-    FrameLengthError,
-    UnknownFrameError,
 )
 from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
     CanIdCollisionError,
@@ -42,6 +39,7 @@ from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
     render_dbc,
 )
 from hil.errors import ConfigError, ProtocolError
+from hil.protocols.can_errors import CanFrameError, FrameLengthError, UnknownFrameError
 
 MESSAGES_MD = SHARED / "references/prohelion-d1000-gen2/Messages_and_Signals.md"
 

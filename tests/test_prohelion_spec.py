@@ -18,7 +18,7 @@ from shared_docs import SHARED, require_shared
 from hil.duts.prohelion_d1000_gen2.protocol import dbc
 from hil.spec import Requirement, SpecFile, load_spec
 
-PACKAGE_DIR = Path(dbc.__file__).parent
+PACKAGE_DIR = Path(dbc.__file__).parents[1]
 SPEC_PATH = PACKAGE_DIR / "spec.yaml"
 READING_PATH = SHARED / "specs/prohelion-d1000-gen2.md"
 PARAMETERS_PATH = SHARED / "references/prohelion-d1000-gen2/Configuration_Parameters.md"

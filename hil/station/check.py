@@ -39,6 +39,8 @@ IDENTITY: dict[str, str] = {
     "keysight-34980a": r"34980",
     "espec-p300": r"\b(HUMI|TEMP)\b",  # TYPE? names the chamber type; the P-300 has no *IDN?
     "druck-pace5000": r"PACE\s?[56]000",
+    "keysight-daqm907a": r"DAQ97\d",
+    "feasa-led-analyser": r"^Feasa,",
 }
 
 

@@ -16,6 +16,8 @@ RoleKind = Literal[
     "switch",
     "climatic_chamber",
     "pressure_controller",
+    "analog_source",
+    "led_analyser",
 ]
 
 

@@ -37,11 +37,13 @@ SAFE_ORDER: tuple[RoleKind, ...] = (
     "electronic_load",
     "power_supply",
     "cell_emulator",
+    "analog_source",
     "temperature_emulator",
     "switch",
     "pressure_controller",
     "climatic_chamber",
     "dmm",
+    "led_analyser",
 )
 
 #: limits a real bench must declare per role (a simulated one may leave them out)
@@ -54,6 +56,8 @@ REQUIRED_LIMITS: dict[RoleKind, tuple[str, ...]] = {
     "switch": (),
     "climatic_chamber": ("temperature_min", "temperature_max"),
     "pressure_controller": ("pressure_min", "pressure_max"),
+    "analog_source": ("voltage_max",),
+    "led_analyser": (),
 }
 
 #: how the DUT's limits apply to each role: driver limit <- dut.limits field
@@ -71,6 +75,8 @@ DUT_LIMITS: dict[RoleKind, dict[str, str]] = {
     # the air around the DUT: the DUT's temperature range applies to the chamber's setpoint too
     "climatic_chamber": {"temperature_min": "temperature_min", "temperature_max": "temperature_max"},
     "pressure_controller": {},
+    "analog_source": {},
+    "led_analyser": {},
 }
 
 #: how long the lab's control port may take to answer the safe-state read-back (s)

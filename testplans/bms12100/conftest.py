@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from fixtures.plugin import requirement_param
-from hil import registry
-from hil.dut import DutBench
-from hil.duts.bms12100.bench import QUANTITIES, Bms12100Bench, eol_release_case, release_cases
-from hil.spec import SpecFile, load_spec
+from fixtures.bench import family_spec, parametrize_rows, plan_fixtures, threshold_rows
+from hil.duts.bms12100.bench import STIMULI, Bms12100Bench, eol_release_case, release_cases
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = load_spec(ROOT / registry.dut_family("bms12100").spec)
+SPEC = family_spec("bms12100")
 #: rows the threshold procedures serve: alarms and protections with a trip value this bench can drive
-THRESHOLD_ROWS = [
-    r
-    for r in SPEC.requirements
-    if r.kind in ("protection", "alarm") and r.trip is not None and r.direction and r.quantity in QUANTITIES
-]
+THRESHOLD_ROWS = threshold_rows(SPEC, ("protection", "alarm"), STIMULI)
 RELEASE_ROWS = [r for r in THRESHOLD_ROWS if release_cases(r)]
+
+spec_data, bench, _dwell_total, _eol_selection = plan_fixtures(SPEC, Bms12100Bench)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "threshold_row" in metafunc.fixturenames:
-        metafunc.parametrize("threshold_row", [requirement_param(r) for r in THRESHOLD_ROWS])
-    if "disabled_row" in metafunc.fixturenames:
-        rows = [r for r in THRESHOLD_ROWS if r.default_enabled is False]
-        metafunc.parametrize("disabled_row", [requirement_param(r) for r in rows])
+    parametrize_rows(metafunc, "threshold_row", THRESHOLD_ROWS)
+    parametrize_rows(metafunc, "disabled_row", [r for r in THRESHOLD_ROWS if r.default_enabled is False])
     if "release_case" in metafunc.fixturenames:
         eol = metafunc.config.getoption("--hil-profile") == "eol"
         params = [
@@ -38,25 +27,3 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             if case is not None
         ]
         metafunc.parametrize("release_case", params)
-
-
-@pytest.fixture(scope="session")
-def spec_data() -> SpecFile:
-    return SPEC
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _dwell_total(plan_dwell_total: None) -> None:
-    """The record ends with the plan's total dwell (fixtures/plugin.py)."""
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _eol_selection(eol_selection_record: None) -> None:
-    """The record says how the EOL/audit profile treated the design rows (fixtures/eol.py)."""
-
-
-@pytest.fixture
-def bench(dut_bench: DutBench) -> Bms12100Bench:
-    """The 12100 bench, prepared: nominal cells, neutral NTCs, idle, nothing active."""
-    assert isinstance(dut_bench, Bms12100Bench)
-    return dut_bench

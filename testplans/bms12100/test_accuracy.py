@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from hil.duts.bms12100 import CELL_COUNT
-from hil.duts.bms12100.bench import NOMINAL_CELL_V, Bms12100Bench, ntc_sensitivity
+from hil.duts.bms12100.bench import NOMINAL_CELL_V, Bms12100Bench
 from hil.duts.bms12100.ntc import resistance_ohm
 from hil.measure import capable, within
 from hil.uncertainty import Budget, budget, rectangular, resolution, station_uncertainty
@@ -111,12 +111,12 @@ def test_temperature_accuracy(bench: Bms12100Bench, celsius: float, check) -> No
     acc = bench.station.model.instruments[ntc.name].accuracy["resistance"]
     # the emulator's resistance error and step as a temperature error (NTC: about 4 %/°C near 25 °C)
     ohm = resistance_ohm(celsius)
-    per_ohm = 1.0 / (ntc_sensitivity(celsius) * ohm)
+    per_ohm = 1.0 / (bench.ntc_sensitivity(celsius) * ohm)
     u = budget(
         rectangular(
             f"{ntc.name} ({ntc.info.model}) resistance accuracy ±({acc.gain:g}·R + {acc.offset:g} Ω) "
             f"at {ohm:.6g} Ω, as °C",
-            (acc.gain + acc.offset / ohm) / ntc_sensitivity(celsius),
+            (acc.gain + acc.offset / ohm) / bench.ntc_sensitivity(celsius),
         ),
         resolution(f"{ntc.name} resistance resolution {acc.resolution:g} Ω, as °C", acc.resolution * per_ohm),
         unit="°C",

@@ -7,48 +7,17 @@ the run's --firmware configuration file, else the documented defaults).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from fixtures.plugin import requirement_param
-from hil import registry
-from hil.dut import DutBench
-from hil.duts.prohelion_d1000_gen2.bench import QUANTITIES, D1000Bench
-from hil.spec import SpecFile, load_spec
+from fixtures.bench import family_spec, parametrize_rows, plan_fixtures, threshold_rows
+from hil.duts.prohelion_d1000_gen2.bench import STIMULI, D1000Bench
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = load_spec(ROOT / registry.dut_family("prohelion-d1000-gen2").spec)
+SPEC = family_spec("prohelion-d1000-gen2")
 #: rows the threshold procedures serve: protections with a configured limit this bench can drive
-THRESHOLD_ROWS = [
-    r
-    for r in SPEC.requirements
-    if r.kind == "protection" and r.trip is not None and r.direction and r.quantity in QUANTITIES
-]
+THRESHOLD_ROWS = threshold_rows(SPEC, ("protection",), STIMULI)
+
+spec_data, bench, _dwell_total, _eol_selection = plan_fixtures(SPEC, D1000Bench)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "threshold_row" in metafunc.fixturenames:
-        metafunc.parametrize("threshold_row", [requirement_param(r) for r in THRESHOLD_ROWS])
-
-
-@pytest.fixture(scope="session")
-def spec_data() -> SpecFile:
-    return SPEC
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _dwell_total(plan_dwell_total: None) -> None:
-    """The record ends with the plan's total dwell (fixtures/plugin.py)."""
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _eol_selection(eol_selection_record: None) -> None:
-    """The record says how the EOL/audit profile treated the design rows (fixtures/eol.py)."""
-
-
-@pytest.fixture
-def bench(dut_bench: DutBench) -> D1000Bench:
-    """The D1000 Gen2 bench, prepared: nominal inputs, no fault inserted, the BMS in IDLE."""
-    assert isinstance(dut_bench, D1000Bench)
-    return dut_bench
+    parametrize_rows(metafunc, "threshold_row", THRESHOLD_ROWS)

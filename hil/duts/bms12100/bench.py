@@ -12,20 +12,17 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from hil.clock import Clock
-from hil.dut import DutBench
+from hil.bench import DutBench, Stimulus
 from hil.duts.bms12100 import CELL_COUNT
 from hil.duts.bms12100.client import Bms12100Client, Status
-from hil.duts.bms12100.ntc import resistance_ohm
+from hil.duts.bms12100.ntc import NTC, resistance_ohm
 from hil.errors import BenchError
 from hil.instruments.roles import Switch
-from hil.procedures.threshold import ThresholdSetup
 from hil.spec import Requirement
 from hil.station.station import Station
-from hil.uncertainty import Budget, budget, rectangular
 
 NOMINAL_CELL_V = 3.30
-NEUTRAL_C = 25.0
+NEUTRAL_C = DutBench.NEUTRAL_C
 #: current through the power path while a charge- or discharge-blocking threshold is probed (A)
 PROBE_CURRENT_A = 2.0
 #: current below which the power path counts as blocked (A)
@@ -33,8 +30,6 @@ BLOCKED_A = 0.2
 BOOT_S = 2.5
 #: the discharge path precharges for 2 s whenever it turns on (PRE): wait it out before a probe
 PRECHARGE_WAIT_S = 2.5
-#: the charger is set this far above the pack so it runs current-limited (CC)
-CHARGER_HEADROOM_V = 2.0
 CHARGER_MAX_V = 16.0
 #: the level that trips the charge path open so the charger voltage can be seen (CHG-HV)
 OPEN_CHARGE_PATH_CELL_V = 3.85
@@ -69,18 +64,6 @@ DEFAULT_EXPECTED_DELAY_S = 3.0
 BUTTON_TERMINAL = "BUTTON"
 #: how long one press holds the button relay closed (s): a short press by hand
 BUTTON_PRESS_S = 0.3
-
-
-#: a spec row's unit -> the unit the stimuli take (V, A, °C, or a 0..1 fraction for SOC)
-UNIT_SCALE = {"mV": 1e-3, "V": 1.0, "mA": 1e-3, "A": 1.0, "°C": 1.0, "%": 0.01}
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """How this bench sets one stimulated quantity."""
-
-    apply: Callable[[Bms12100Bench, float], None]  # takes V, A, °C, or a 0..1 fraction (SOC)
-    nominal: float  # value at nominal conditions, in the unit `apply` takes
 
 
 def _set_cell1(bench: Bms12100Bench, volts: float) -> None:
@@ -128,14 +111,15 @@ def _temperature(quantity: str) -> Callable[[Bms12100Bench, float], None]:
     return apply
 
 
-QUANTITIES: dict[str, Quantity] = {
-    "cell_voltage": Quantity(_set_cell1, NOMINAL_CELL_V),
-    "pack_voltage": Quantity(_set_pack, NOMINAL_CELL_V * CELL_COUNT),
-    "charger_voltage": Quantity(_set_charger, 14.0),
-    "cell_spread": Quantity(_set_spread, 0.0),
-    "current": Quantity(_set_current, 0.0),
-    "soc": Quantity(_set_soc, 0.5),
-    **{q: Quantity(_temperature(q), NEUTRAL_C) for q in NTC_TERMINAL},
+#: how this bench sets each quantity a spec row can stimulate
+STIMULI: dict[str, Stimulus[Bms12100Bench]] = {
+    "cell_voltage": Stimulus(_set_cell1, NOMINAL_CELL_V),
+    "pack_voltage": Stimulus(_set_pack, NOMINAL_CELL_V * CELL_COUNT),
+    "charger_voltage": Stimulus(_set_charger, 14.0),
+    "cell_spread": Stimulus(_set_spread, 0.0),
+    "current": Stimulus(_set_current, 0.0),
+    "soc": Stimulus(_set_soc, 0.5),
+    **{q: Stimulus(_temperature(q), NEUTRAL_C) for q in NTC_TERMINAL},
 }
 
 
@@ -158,6 +142,9 @@ def driven_path(req: Requirement) -> str | None:
 class Bms12100Bench(DutBench):
     """Stimuli and observations on a 12100 station, in the BMS's own terms."""
 
+    NOMINAL_CELL_V = NOMINAL_CELL_V
+    STIMULI = STIMULI
+
     ACCURACY_NEEDS = (
         ("power_supply", "voltage"),
         ("power_supply", "current"),
@@ -170,11 +157,8 @@ class Bms12100Bench(DutBench):
     )
 
     def __init__(self, station: Station, dut: Bms12100Client) -> None:
-        self.station = station
+        super().__init__(station, NTC)
         self.dut = dut
-        self.clock: Clock = station.clock
-        self.expectations = station.model.expectations
-        self.settle_s = self.expectations.get("settle_s", 0.2)
         self.protection_delay_s = self.expectations.get("voltage_protection_delay_max_s", 3.0)
         self.rated_ah = 100.0
         self.cell_v = [NOMINAL_CELL_V] * CELL_COUNT
@@ -326,16 +310,11 @@ class Bms12100Bench(DutBench):
         """Charge at `amps` (the charger current-limited a little above the pack voltage)."""
         self._driving = "charge"
         self.station.load.set_input(False)
-        charger = self.station.charger
-        charger.set_current_limit(amps)
-        charger.set_voltage(min(self.pack_v + CHARGER_HEADROOM_V, CHARGER_MAX_V))
-        charger.set_output(True)
+        self.charge_from(self.station.charger, amps, self.pack_v, CHARGER_MAX_V)
 
     def hold_charger(self, volts: float, current_limit: float = 5.0) -> None:
-        charger = self.station.charger
-        charger.set_current_limit(current_limit)
-        charger.set_voltage(volts)
-        charger.set_output(True)
+        """The charger as a voltage source at `volts` on P+/P-."""
+        self.hold_supply(self.station.charger, volts, current_limit)
 
     def discharge(self, amps: float) -> None:
         self._driving = "discharge"
@@ -383,24 +362,9 @@ class Bms12100Bench(DutBench):
         met, _ = self.clock.wait_until(lambda: self.active(requirement_id) == active, timeout, poll)
         return met
 
-    def apply(self, req: Requirement, value: float) -> None:
-        """Set the row's quantity to `value` (in the row's unit)."""
-        self._quantity(req).apply(self, value * self._scale(req))
-
-    def nominal_level(self, req: Requirement) -> float:
-        """The row's quantity at nominal conditions, in the row's unit."""
-        return self._quantity(req).nominal / self._scale(req)
-
-    @staticmethod
-    def _scale(req: Requirement) -> float:
-        if req.unit not in UNIT_SCALE:
-            raise ValueError(f"{req.id}: no stimulus scale for unit {req.unit!r}")
-        return UNIT_SCALE[req.unit]
-
-    def _quantity(self, req: Requirement) -> Quantity:
-        if req.quantity not in QUANTITIES:
-            raise ValueError(f"{req.id}: no stimulus for quantity {req.quantity!r} on this bench")
-        return QUANTITIES[req.quantity]
+    def tripped(self, req: Requirement) -> bool:
+        """Whether the BMS reports the row active."""
+        return self.active(req.id)
 
     def expected_delay(self, req: Requirement) -> float:
         """The row's trip delay: the spec's, else the station's expectation for its quantity."""
@@ -413,62 +377,34 @@ class Bms12100Bench(DutBench):
         """How long a probe level is held before the DUT's state is read."""
         return self.expected_delay(req) + DELAY_GUARD_S
 
-    def setting_uncertainty(self, req: Requirement, value: float) -> float:
-        """Limit of error of setting the stimulus to `value` (row unit), from the station file.
+    def setting_error(self, req: Requirement, value: float) -> tuple[str, float]:
+        """Which instrument sets the row's stimulus and its limit of error (V, A, °C).
 
-        Each instrument's accuracy (gain·|x| + offset) is taken as the limit of error; cell
-        voltages add linearly over the stack for a pack level (correlated gain terms).
+        Cell voltages add linearly over the stack for a pack level (correlated gain terms).
         """
-        return self._setting_error(req, value)[1]
-
-    def setting_budget(self, req: Requirement, value: float) -> Budget:
-        """The stimulus level's uncertainty budget (row unit): its limit of error as a rectangular term."""
-        source, error = self._setting_error(req, value)
-        return budget(rectangular(f"{source}: setting {value:g} {req.unit}", error), unit=req.unit or "")
-
-    def _setting_error(self, req: Requirement, value: float) -> tuple[str, float]:
-        """Which instrument sets the row's stimulus (station name and model) and its limit of error."""
-        si = value * self._scale(req)
-        instruments = self.station.model.instruments
-
-        def named(name: str) -> str:
-            return f"{name} ({instruments[name].model})"
-
-        if req.quantity in ("cell_voltage", "pack_voltage", "cell_spread"):
+        stimulated = req.quantity or ""
+        if stimulated in ("cell_voltage", "pack_voltage", "cell_spread"):
+            cells = CELL_COUNT if stimulated == "pack_voltage" else 1
+            per_cell = value / cells if stimulated != "cell_spread" else SPREAD_BASE_CELL_V + value
+            source, error = self.instrument_error(self.station.cells.name, "voltage", per_cell)
+            error *= cells
+            if stimulated == "cell_spread":  # the reference cell's error too
+                error += self.instrument_error(self.station.cells.name, "voltage", SPREAD_BASE_CELL_V)[1]
+            return source, error
+        if stimulated == "charger_voltage":
+            return self.instrument_error(self.station.charger.name, "voltage", value)
+        if stimulated == "current" and 0 < abs(value) <= TRIMMED_MAX_A:
             name = self.station.cells.name
-            acc = instruments[name].accuracy.get("voltage")
-            cells = CELL_COUNT if req.quantity == "pack_voltage" else 1
-            per_cell = si / cells if req.quantity != "cell_spread" else SPREAD_BASE_CELL_V + si
-            error = (acc.gain * per_cell + acc.offset) * cells if acc else 0.0
-            if req.quantity == "cell_spread" and acc:
-                error += acc.gain * SPREAD_BASE_CELL_V + acc.offset  # the reference cell too
-            source = named(name)
-        elif req.quantity == "charger_voltage":
-            name = self.station.charger.name
-            acc = instruments[name].accuracy.get("voltage")
-            error = acc.gain * si + acc.offset if acc else 0.0
-            source = named(name)
-        elif req.quantity == "current" and 0 < abs(si) <= TRIMMED_MAX_A:
-            name = self.station.cells.name
-            acc = instruments[name].accuracy.get("current")
+            acc = self.accuracy(name, "current")
             # the level and the idle offset are both read: two readings' errors
-            error = acc.gain * (abs(si) + 0.05) + 2 * acc.offset if acc else 0.0
-            source = f"{named(name)} current readback (trimmed)"
-        elif req.quantity == "current":
-            name = self.station.charger.name if si > 0 else self.station.load.name
-            acc = instruments[name].accuracy.get("current")
-            error = acc.gain * abs(si) + acc.offset if acc else 0.0
-            source = named(name)
-        elif req.quantity in NTC_TERMINAL:
-            name = self.station.ntc.name
-            acc = instruments[name].accuracy.get("resistance")
-            rel = (acc.gain + acc.offset / resistance_ohm(si)) if acc else 0.0
-            error = rel / ntc_sensitivity(si)  # relative resistance error -> °C
-            source = named(name)
-        else:
-            error = 0.0
-            source = "set digitally (settings interface)"
-        return source, error / self._scale(req)
+            error = acc.gain * (abs(value) + 0.05) + 2 * acc.offset if acc else 0.0
+            return f"{self.instrument_label(name)} current readback (trimmed)", error
+        if stimulated == "current":
+            driver = self.station.charger if value > 0 else self.station.load
+            return self.instrument_error(driver.name, "current", value)
+        if stimulated in NTC_TERMINAL:
+            return self.ntc_error(self.station.ntc.name, value)
+        return "set digitally (settings interface)", 0.0
 
     def precondition(self, req: Requirement) -> None:
         """Bring the bench to where the row's threshold can be seen (path driven, or opened)."""
@@ -517,19 +453,6 @@ class Bms12100Bench(DutBench):
         if path is not None:
             self.drive_path(path)
 
-    def threshold_setup(self, req: Requirement) -> ThresholdSetup:
-        """The generic procedures' view of this row on this bench."""
-        if req.direction is None:
-            raise ValueError(f"{req.id} has no direction")
-        return ThresholdSetup(
-            clock=self.clock,
-            apply=lambda level: self.apply(req, level),
-            tripped=lambda: self.active(req.id),
-            rearm=lambda: self.rearm(req),
-            settle_s=self.settle(req),
-            direction=req.direction,
-        )
-
     @contextlib.contextmanager
     def enabled(self, req: Requirement) -> Iterator[None]:
         """Switch a disabled-by-default function on through the settings interface, and back after."""
@@ -540,13 +463,6 @@ class Bms12100Bench(DutBench):
             yield
         finally:
             self.dut.write_setting(path, before)
-
-
-def ntc_sensitivity(celsius: float) -> float:
-    """|dR/R| per °C of the DUT's NTC at `celsius` (Beta model: B / T²)."""
-    step = 0.01
-    r0, r1 = resistance_ohm(celsius), resistance_ohm(celsius + step)
-    return abs(r1 - r0) / r0 / step
 
 
 # --- release alternatives ---------------------------------------------------------------------

@@ -15,12 +15,14 @@ import serial.rs485
 
 from hil.can_monitor import CanMonitor, Frame
 from hil.clock import Clock
-from hil.dut import DutClient, LinkLog, LinkStats
+from hil.dut import DutClient
 from hil.duts.bms12100.config import PARAMETERS_BY_PATH, from_wire
 from hil.duts.bms12100.protocol import rs485
-from hil.duts.bms12100.protocol.can_codec import CanFrameError, InverterView, UnknownFrameError, flag_ids
+from hil.duts.bms12100.protocol.can_codec import InverterView, flag_ids
 from hil.duts.bms12100.protocol.rs485 import RtnError
 from hil.errors import DutError, DutNotAnswering, DutWriteUnconfirmed, ProtocolError
+from hil.link import LinkLog, LinkStats
+from hil.protocols.can_errors import CanFrameError, UnknownFrameError
 from hil.protocols.yd1363 import Frame as YdFrame
 from hil.protocols.yd1363 import FrameError, FrameReader, Rtn, encode
 from hil.retry import RetryPolicy

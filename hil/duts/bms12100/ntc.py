@@ -1,4 +1,4 @@
-"""The 12100 BMS's NTC thermistors: temperature <-> resistance (Beta equation).
+"""The 12100 BMS's NTC thermistors: the part, as data for the shared Beta model (hil.models.ntc).
 
 The seed names no NTC part. OUR ASSUMPTION: a 10 kΩ at 25 °C NTC with B25/50 = 3435 K, the most
 common part on BMS boards of this kind. The plan uses `resistance_ohm` to program the resistance
@@ -7,37 +7,9 @@ emulator; the twin uses `temperature_c` to read what it is given. Both are exact
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from hil.models.ntc import BetaNtc
 
-KELVIN_OFFSET = 273.15
-
-
-@dataclass(frozen=True)
-class BetaNtc:
-    """An NTC described by its resistance at a reference temperature and its Beta value."""
-
-    r_ref_ohm: float = 10_000.0
-    t_ref_c: float = 25.0
-    beta_k: float = 3435.0
-
-    def resistance_ohm(self, temp_c: float) -> float:
-        """Resistance at `temp_c`."""
-        t_k = temp_c + KELVIN_OFFSET
-        if t_k <= 0.0:
-            raise ValueError(f"temperature {temp_c} °C is below absolute zero")
-        t_ref_k = self.t_ref_c + KELVIN_OFFSET
-        return self.r_ref_ohm * math.exp(self.beta_k * (1.0 / t_k - 1.0 / t_ref_k))
-
-    def temperature_c(self, ohm: float) -> float:
-        """Temperature at which the NTC has resistance `ohm`."""
-        if not ohm > 0.0:
-            raise ValueError(f"NTC resistance must be positive, got {ohm} Ω")
-        t_ref_k = self.t_ref_c + KELVIN_OFFSET
-        return 1.0 / (1.0 / t_ref_k + math.log(ohm / self.r_ref_ohm) / self.beta_k) - KELVIN_OFFSET
-
-
-NTC = BetaNtc()
+NTC = BetaNtc(r_ref_ohm=10_000.0, beta_k=3435.0)
 """The NTC fitted to the DUT (our assumption, see the module docstring)."""
 
 

@@ -9,7 +9,7 @@ outside the table they clamp to its ends.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from hil.models.ocv import interpolate
 
 # (cell volts, SOC %), strictly increasing in both columns.
 OCV_TABLE: tuple[tuple[float, float], ...] = (
@@ -37,21 +37,11 @@ _VOLTS = tuple(v for v, _ in OCV_TABLE)
 _SOCS = tuple(s for _, s in OCV_TABLE)
 
 
-def _interpolate(x: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
-    if x <= xs[0]:
-        return ys[0]
-    if x >= xs[-1]:
-        return ys[-1]
-    i = bisect_right(xs, x)
-    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
-    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-
-
 def soc_from_ocv(cell_v: float) -> float:
     """SOC (%) of a rested cell whose open-circuit voltage is `cell_v` (V); clamps outside the table."""
-    return _interpolate(cell_v, _VOLTS, _SOCS)
+    return interpolate(cell_v, _VOLTS, _SOCS)
 
 
 def ocv_from_soc(soc_pct: float) -> float:
     """Open-circuit voltage (V) of a rested cell at `soc_pct` (%); clamps outside 0–100 %."""
-    return _interpolate(soc_pct, _SOCS, _VOLTS)
+    return interpolate(soc_pct, _SOCS, _VOLTS)

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from hil.clock import Clock
-from hil.dut import DutBench
+from hil.bench import DutBench, Stimulus
 from hil.duts.prohelion_d1000_gen2.client import D1000Client, state_of
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
-from hil.duts.prohelion_d1000_gen2.ntc import BetaNtc
 from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsCommand, BmsState, InfoBit
 from hil.duts.prohelion_d1000_gen2.terminals import (
     AIR,
@@ -49,21 +46,18 @@ from hil.instruments.roles import (
     TemperatureEmulator,
 )
 from hil.measure import Measurement, equals
-from hil.procedures.threshold import ThresholdSetup
+from hil.models.ntc import BetaNtc
 from hil.spec import Requirement
 from hil.station.station import Station
-from hil.uncertainty import Budget, budget, rectangular
 
 NOMINAL_CELL_V = 3.7
-NEUTRAL_C = 25.0
+NEUTRAL_C = DutBench.NEUTRAL_C
 #: the longest single wait: the client repeats BMSCommands between waits (control timeout 5 s)
 MAX_WAIT_S = 1.0
 POLL_S = 0.1
 #: cell emulator current limit (A): above the CMU's 650 mA balancing bleed
 CELL_CURRENT_LIMIT_A = 1.0
 BMU_SUPPLY_LIMIT_A = 1.0
-#: the charger is set this far above the pack so it runs current-limited (CC) into it
-CHARGER_HEADROOM_V = 2.0
 #: a coil output above this (V) is energised
 COIL_ON_V = 3.0
 #: the DC link counts as discharged below this (V)
@@ -103,14 +97,6 @@ def config_value(config: D1000Config, key: str) -> float:
     raise KeyError(f"no configuration parameter {key!r}")
 
 
-@dataclass(frozen=True)
-class Quantity:
-    """How this bench sets one stimulated quantity (in the spec row's unit)."""
-
-    apply: Callable[[D1000Bench, float], None]
-    nominal: float
-
-
 def _cell(bench: D1000Bench, volts: float) -> None:
     bench.set_cell(bench.target_cell, volts)
 
@@ -127,11 +113,12 @@ def _discharge(bench: D1000Bench, amps: float) -> None:
     bench.discharge(amps)
 
 
-QUANTITIES: dict[str, Quantity] = {
-    "cell_voltage": Quantity(_cell, NOMINAL_CELL_V),
-    "cell_temperature": Quantity(_temperature, NEUTRAL_C),
-    "charge_current": Quantity(_charge, 0.0),
-    "discharge_current": Quantity(_discharge, 0.0),
+#: how this bench sets each quantity a spec row can stimulate
+STIMULI: dict[str, Stimulus[D1000Bench]] = {
+    "cell_voltage": Stimulus(_cell, NOMINAL_CELL_V),
+    "cell_temperature": Stimulus(_temperature, NEUTRAL_C),
+    "charge_current": Stimulus(_charge, 0.0),
+    "discharge_current": Stimulus(_discharge, 0.0),
 }
 #: quantities whose stimulus needs current through the pack: the drive path closed (ENABLED)
 CURRENT_QUANTITIES = ("charge_current", "discharge_current")
@@ -139,6 +126,10 @@ CURRENT_QUANTITIES = ("charge_current", "discharge_current")
 
 class D1000Bench(DutBench):
     """Stimuli and observations on a D1000 Gen2 station, in the BMS's own terms."""
+
+    NOMINAL_CELL_V = NOMINAL_CELL_V
+    SETTLE_S = 0.3
+    STIMULI = STIMULI
 
     ACCURACY_NEEDS = (
         ("power_supply", "current"),
@@ -153,12 +144,12 @@ class D1000Bench(DutBench):
     )
 
     def __init__(self, station: Station, dut: D1000Client) -> None:
-        self.station = station
+        config: D1000Config = dut.config
+        super().__init__(
+            station, BetaNtc(config.fixed.thermistor_r25_ohm, float(config.thermistor_beta_value))
+        )
         self.dut = dut
-        self.clock: Clock = station.clock
-        self.config: D1000Config = dut.config
-        self.expectations = station.model.expectations
-        self.settle_s = self.expectations.get("settle_s", 0.3)
+        self.config = config
         self.cells = TerminalBank(station, "cell_emulator", CellEmulator)
         self.ntcs = TerminalBank(station, "temperature_emulator", TemperatureEmulator)
         self.faults = TerminalBank(station, "switch", Switch)
@@ -182,7 +173,6 @@ class D1000Bench(DutBench):
                 f"station {station.model.name} has no channel for {len(missing)} configured inputs "
                 f"({', '.join(missing[:4])}...): the station must match numCMUNodes/nodeNumCells/nodeNumTemp"
             )
-        self.ntc = BetaNtc(self.config.fixed.thermistor_r25_ohm, float(self.config.thermistor_beta_value))
         self.target_cell = self.cell_ids[0]
         self.target_sensor = self.sensor_ids[0] if self.sensor_ids else SensorId(0, 1)
         self._cell_v: dict[CellId, float] = {}
@@ -264,17 +254,13 @@ class D1000Bench(DutBench):
         if amps <= 0.0:
             self.charger.set_output(False)
             return
-        self.charger.set_current_limit(amps)
-        self.charger.set_voltage(self.path_v + CHARGER_HEADROOM_V)
-        self.charger.set_output(True)
+        self.charge_from(self.charger, amps, self.path_v)
 
     def hold_link(self, volts: float, current_limit: float) -> None:
         """The charger as a CV source on the DC link (the charge port's voltage, PH-SM-CHARGE)."""
         if self.charger is None:
             raise BenchError("this station has no charger on the DC link (terminal LINK)")
-        self.charger.set_current_limit(current_limit)
-        self.charger.set_voltage(volts)
-        self.charger.set_output(True)
+        self.hold_supply(self.charger, volts, current_limit)
 
     def discharge(self, amps: float) -> None:
         """Draw `amps` from the DC link with the electronic load; 0: input off."""
@@ -540,13 +526,9 @@ class D1000Bench(DutBench):
     def disconnects(self, req: Requirement) -> bool:
         return (req.setting or "") in DISCONNECT_FLAGS
 
-    def quantity(self, req: Requirement) -> Quantity:
-        if req.quantity not in QUANTITIES:
-            raise ValueError(f"{req.id}: no stimulus for quantity {req.quantity!r} on this bench")
-        return QUANTITIES[req.quantity]
-
-    def apply(self, req: Requirement, value: float) -> None:
-        self.quantity(req).apply(self, value)
+    def tripped(self, req: Requirement) -> bool:
+        """Whether the row's limit shows as reached now (its flag, or its state-of-power value at 0)."""
+        return self.tripped_signal(req)()
 
     def settle(self, req: Requirement) -> float:
         """How long a probe level is held: the station's expected protection delay plus a guard."""
@@ -561,7 +543,7 @@ class D1000Bench(DutBench):
     def rearm(self, req: Requirement) -> None:
         """Back to the untripped state: nominal level, IDLE (the command is repeated), path re-driven."""
         tripped = self.tripped_signal(req)
-        self.apply(req, self.quantity(req).nominal)
+        self.apply(req, self.nominal_level(req))
         if self.disconnects(req):
             ok = self.wait_until(lambda: self.state() is BmsState.IDLE and not tripped(), 3.0)
             if not ok:
@@ -575,52 +557,19 @@ class D1000Bench(DutBench):
         if tripped():
             raise BenchError(f"{req.id} could not be released to re-arm the probe")
 
-    def threshold_setup(self, req: Requirement) -> ThresholdSetup:
-        """The generic procedures' view of this row on this bench."""
-        if req.direction is None:
-            raise ValueError(f"{req.id} has no direction")
-        return ThresholdSetup(
-            clock=self.clock,
-            apply=lambda level: self.apply(req, level),
-            tripped=self.tripped_signal(req),
-            rearm=lambda: self.rearm(req),
-            settle_s=self.settle(req),
-            direction=req.direction,
-        )
-
-    def setting_budget(self, req: Requirement, value: float) -> Budget:
-        """The stimulus level's uncertainty (row unit): its instrument's accuracy as a rectangular term."""
-        source, error = self._setting_error(req, value)
-        return budget(rectangular(f"{source}: setting {value:g} {req.unit}", error), unit=req.unit or "")
-
-    def setting_uncertainty(self, req: Requirement, value: float) -> float:
-        return self._setting_error(req, value)[1]
-
-    def _setting_error(self, req: Requirement, value: float) -> tuple[str, float]:
-        instruments = self.station.model.instruments
+    def setting_error(self, req: Requirement, value: float) -> tuple[str, float]:
+        """The instrument behind the target cell, thermistor input or DC-link current, and its
+        limit of error there."""
         if req.quantity == "cell_voltage":
-            name = self.cells[self.target_cell.terminal].name
-            acc = instruments[name].accuracy.get("voltage")
-            return f"{name} ({instruments[name].model})", (acc.gain * abs(value) + acc.offset) if acc else 0.0
+            return self.instrument_error(self.cells[self.target_cell.terminal].name, "voltage", value)
         if req.quantity == "cell_temperature":
-            name = self.ntcs[self.target_sensor.terminal].name
-            acc = instruments[name].accuracy.get("resistance")
-            ohm = self.ntc.resistance_ohm(value)
-            rel = (acc.gain + acc.offset / ohm) if acc else 0.0
-            return f"{name} ({instruments[name].model})", rel / self.ntc_sensitivity(value)
+            return self.ntc_error(self.ntcs[self.target_sensor.terminal].name, value)
         if req.quantity in CURRENT_QUANTITIES:
             driver = self.charger if req.quantity == "charge_current" else self.load
             if driver is None:
                 return "no instrument", 0.0
-            acc = instruments[driver.name].accuracy.get("current")
-            error = (acc.gain * abs(value) + acc.offset) if acc else 0.0
-            return f"{driver.name} ({instruments[driver.name].model})", error
+            return self.instrument_error(driver.name, "current", value)
         return "set digitally", 0.0
-
-    def ntc_sensitivity(self, celsius: float) -> float:
-        """|dR/R| per °C of the NTC at `celsius`."""
-        r0, r1 = self.ntc.resistance_ohm(celsius), self.ntc.resistance_ohm(celsius + 0.01)
-        return abs(r1 - r0) / r0 / 0.01
 
     def margin(self, req: Requirement, value: float | None = None) -> float:
         """Tolerance plus the uncertainty of setting the stimulus at the limit (go/no-go distance)."""
@@ -685,4 +634,4 @@ def is_finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-__all__ = ["FAULT_POINTS", "QUANTITIES", "D1000Bench", "Quantity", "config_value", "position_name", "same"]
+__all__ = ["FAULT_POINTS", "STIMULI", "D1000Bench", "config_value", "position_name", "same"]

@@ -24,12 +24,10 @@ import can
 
 from hil.can_monitor import CanMonitor, Frame, open_bus
 from hil.clock import Clock
-from hil.dut import DutClient, LinkLog, LinkStats
+from hil.dut import DutClient
 from hil.duts.prohelion_d1000_gen2.config import D1000Config, load_config
 from hil.duts.prohelion_d1000_gen2.protocol.can_codec import (
-    CanFrameError,
     D1000CanCodec,
-    UnknownFrameError,
     Value,
 )
 from hil.duts.prohelion_d1000_gen2.protocol.codes import (
@@ -47,6 +45,8 @@ from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
     node_frame_id,
 )
 from hil.errors import DutError
+from hil.link import LinkLog, LinkStats
+from hil.protocols.can_errors import CanFrameError, UnknownFrameError
 from hil.station.station import Station
 
 #: how often the command is repeated (the firmware's control timeout is undocumented; the twin's 5 s)

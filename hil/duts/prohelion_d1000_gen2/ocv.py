@@ -11,8 +11,9 @@ table they clamp to its ends.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
+
+from hil.models.ocv import interpolate
 
 #: Vendor default of cellSocLookupTable, in mV (entry i is the OCV at i % SoC).
 DEFAULT_OCV_TABLE_MV: tuple[int, ...] = (
@@ -40,21 +41,11 @@ def soc_points(length: int) -> tuple[float, ...]:
     return tuple(100.0 * i / (length - 1) for i in range(length))
 
 
-def _interpolate(x: float, xs: Sequence[float], ys: Sequence[float]) -> float:
-    if x <= xs[0]:
-        return ys[0]
-    if x >= xs[-1]:
-        return ys[-1]
-    i = bisect_right(xs, x)
-    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
-    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-
-
 def soc_from_ocv(cell_v: float, table_v: Sequence[float] = DEFAULT_OCV_TABLE_V) -> float:
     """SoC (%) of a rested cell whose open-circuit voltage is `cell_v` (V); clamps outside the table."""
-    return _interpolate(cell_v, table_v, soc_points(len(table_v)))
+    return interpolate(cell_v, table_v, soc_points(len(table_v)))
 
 
 def ocv_from_soc(soc_pct: float, table_v: Sequence[float] = DEFAULT_OCV_TABLE_V) -> float:
     """Open-circuit voltage (V) of a rested cell at `soc_pct` (%); clamps outside 0–100 %."""
-    return _interpolate(soc_pct, soc_points(len(table_v)), table_v)
+    return interpolate(soc_pct, soc_points(len(table_v)), table_v)

@@ -22,7 +22,8 @@ import cantools
 from cantools.database.can import Database, Message
 
 from hil.duts.bms12100.protocol.snapshot import Telemetry
-from hil.errors import ConfigError, ProtocolError
+from hil.errors import ConfigError
+from hil.protocols.can_errors import CanFrameError, FrameContentError, FrameLengthError, UnknownFrameError
 
 DBC_PATH: Final = Path(__file__).with_name("inverter.dbc")
 CYCLE_S: Final = 1.0  # our twin sends all six BMS frames once per cycle
@@ -121,22 +122,6 @@ REQUEST_SIGNALS: Final = (
     "ForceChargeRequestII",
     "FullChargeRequest",
 )
-
-
-class CanFrameError(ProtocolError):
-    """A CAN frame that does not fit the BMS-inverter layout."""
-
-
-class UnknownFrameError(CanFrameError):
-    """The arbitration ID (or ID format) is not one of the layout's frames."""
-
-
-class FrameLengthError(CanFrameError):
-    """The payload length differs from the DLC the layout defines for this ID."""
-
-
-class FrameContentError(CanFrameError):
-    """The payload has the right length but a field holds an impossible value."""
 
 
 # Every signal the codec reads or writes, by frame ID: a DBC without one of them is refused.

@@ -32,21 +32,10 @@ from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
     build_database,
     layout,
 )
-from hil.errors import HilError, ProtocolError
+from hil.errors import HilError
+from hil.protocols.can_errors import CanFrameError, FrameLengthError, UnknownFrameError
 
 Value = float | int
-
-
-class CanFrameError(ProtocolError):
-    """A CAN frame that is not a valid D1000 Gen2 frame of the configured layout."""
-
-
-class UnknownFrameError(CanFrameError):
-    """The arbitration ID (or ID format) is not a message of the configured layout."""
-
-
-class FrameLengthError(CanFrameError):
-    """The payload length differs from the message's documented length (8 bytes)."""
 
 
 class CanEncodeError(HilError, ValueError):

@@ -38,7 +38,6 @@ from hil.duts.prohelion_d1000_gen2.config import (
     TEMPS_PER_NODE_MAX,
     D1000Config,
 )
-from hil.duts.prohelion_d1000_gen2.protocol.can_codec import CanFrameError
 from hil.duts.prohelion_d1000_gen2.sim.frames import FAST_PERIOD_S, SLOW_PERIOD_S, TelemetryEncoder
 from hil.duts.prohelion_d1000_gen2.sim.twin import D1000Twin, HvilLoop, NodeInputs
 from hil.duts.prohelion_d1000_gen2.terminals import (
@@ -53,6 +52,7 @@ from hil.duts.prohelion_d1000_gen2.terminals import (
     parse_cell,
     parse_ntc,
 )
+from hil.protocols.can_errors import CanFrameError
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.plant import CanPublish, Plant
 from hil.sim.ports import (

@@ -7,8 +7,8 @@ the locks (`locks.LOCKS`), balancing and power management are small state machin
 
 from hil.duts.bms12100.rules import validate_settings
 from hil.duts.bms12100.sim.twin.balancing import BLEED_CURRENT_A, Balancer
+from hil.duts.bms12100.sim.twin.frontend import Frontend, Readings, TerminalInputs
 from hil.duts.bms12100.sim.twin.locks import LOCKS, NORMAL_DISCHARGE_S, Lock, LockSpec
-from hil.duts.bms12100.sim.twin.measurement import ChannelError, Frontend, Measurement, TerminalInputs
 from hil.duts.bms12100.sim.twin.monitor import (
     Block,
     Direction,
@@ -22,6 +22,7 @@ from hil.duts.bms12100.sim.twin.monitor import (
 from hil.duts.bms12100.sim.twin.power import AWAKE_SUPPLY_A, PRECHARGE_OHM, SLEEP_SUPPLY_A
 from hil.duts.bms12100.sim.twin.tables import ALL_MONITORS, VOLTAGE_MONITORS
 from hil.duts.bms12100.sim.twin.twin import Bms12100Twin, HistoryEvent
+from hil.models.channel import ChannelError
 
 __all__ = [
     "ALL_MONITORS",
@@ -41,10 +42,10 @@ __all__ = [
     "HistoryEvent",
     "Lock",
     "LockSpec",
-    "Measurement",
     "Monitor",
     "MonitorSpec",
     "Phase",
+    "Readings",
     "ReleaseAlternative",
     "ReleaseContext",
     "Scaled",

@@ -31,7 +31,7 @@ from enum import Enum
 from hil.duts.bms12100 import CELL_COUNT, NTC_NAMES
 from hil.duts.bms12100.config import Settings
 from hil.duts.bms12100.protocol.snapshot import Mode
-from hil.duts.bms12100.sim.twin.measurement import Measurement
+from hil.duts.bms12100.sim.twin.frontend import Readings
 from hil.duts.bms12100.sim.twin.monitor import MIN_STEP_S
 
 BLEED_CURRENT_A = 0.05
@@ -48,7 +48,7 @@ class Context(Enum):
     STANDBY = "standby"
 
 
-def floating(m: Measurement, settings: Settings) -> bool:
+def floating(m: Readings, settings: Settings) -> bool:
     """Standby with a charger holding the pack: P+ above the charge-mode minimum and a small charge."""
     enter = settings.effective_charge_current.enter_ma / 1000.0
     return (
@@ -58,7 +58,7 @@ def floating(m: Measurement, settings: Settings) -> bool:
     )
 
 
-def context_of(m: Measurement, settings: Settings) -> Context:
+def context_of(m: Readings, settings: Settings) -> Context:
     """The balancing context of a sample (regardless of the enable switches)."""
     if m.mode is Mode.CHARGE or floating(m, settings):
         return Context.CHARGE
@@ -90,7 +90,7 @@ class Balancer:
         """Bleed current drawn from each cell (A)."""
         return [BLEED_CURRENT_A if on else 0.0 for on in self.bleeding]
 
-    def update(self, dt: float, m: Measurement, settings: Settings) -> None:
+    def update(self, dt: float, m: Readings, settings: Settings) -> None:
         """Decide the bleed for the next interval from the sample `m` (taken at the end of dt)."""
         s = settings.balancing
         context = context_of(m, settings)
@@ -138,7 +138,7 @@ class Balancer:
         return self.standby_used_s >= limit - _EPS
 
     @staticmethod
-    def _banned(m: Measurement, settings: Settings) -> bool:
+    def _banned(m: Readings, settings: Settings) -> bool:
         if not settings.behaviour.balancing_temperature_ban:
             return False
         cells = [m.temperatures_c[i] for i in _CELL_NTCS]

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hil.duts.bms12100.config import Hardware, Settings
-from hil.duts.bms12100.sim.twin.measurement import ChannelError, Frontend
+from hil.duts.bms12100.sim.twin.frontend import Frontend
+from hil.models.channel import ChannelError
 
 
 def _worse(ch: ChannelError, gain: float, offset: float) -> ChannelError:

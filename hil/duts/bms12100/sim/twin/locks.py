@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from hil.duts.bms12100.config import Settings
 from hil.duts.bms12100.protocol.snapshot import Mode
-from hil.duts.bms12100.sim.twin.measurement import Measurement
+from hil.duts.bms12100.sim.twin.frontend import Readings
 from hil.duts.bms12100.sim.twin.monitor import MIN_STEP_S, Block, Monitor, Transition, resolve_number
 
 NORMAL_DISCHARGE_S = 10.0
@@ -63,7 +63,7 @@ class Lock:
         self._counting_period = False
 
     def update(
-        self, t: float, dt: float, m: Measurement, settings: Settings, protection: Monitor
+        self, t: float, dt: float, m: Readings, settings: Settings, protection: Monitor
     ) -> Transition | None:
         """Run the lock over the step from t-dt to t, after `protection` has been updated."""
         spec, behaviour = self.spec, settings.behaviour
@@ -94,7 +94,7 @@ class Lock:
             return math.inf
         return max(MIN_STEP_S, NORMAL_DISCHARGE_S - self.normal_s)
 
-    def _count_normal_discharge(self, dt: float, m: Measurement, protection: Monitor) -> None:
+    def _count_normal_discharge(self, dt: float, m: Readings, protection: Monitor) -> None:
         normal = m.mode is Mode.DISCHARGE and not protection.tripped and self.consecutive > 0
         if not normal:
             self.normal_s, self._counting_period = 0.0, False

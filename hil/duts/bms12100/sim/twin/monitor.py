@@ -1,6 +1,6 @@
 """A generic alarm/protection state machine of the firmware, configured by data.
 
-A `MonitorSpec` says what one requirement ID watches (a quantity of a `Measurement`), in which
+A `MonitorSpec` says what one requirement ID watches (a quantity of a `Readings`), in which
 direction, with which trigger and release thresholds, delays and enable switch (settings paths,
 `Scaled` paths or constants, read on every step so a changed setting applies at once), in which
 working modes it applies, what it blocks, and how it may be released (`ReleaseAlternative`s, each
@@ -23,13 +23,13 @@ from hil.duts.bms12100.rules import Direction as Direction
 from hil.duts.bms12100.rules import Scaled as Scaled
 from hil.duts.bms12100.rules import Value as Value
 from hil.duts.bms12100.rules import resolve as resolve
-from hil.duts.bms12100.sim.twin.measurement import Measurement
+from hil.duts.bms12100.sim.twin.frontend import Readings
 
 MIN_STEP_S = 1e-4
 TIMING_RESOLUTION = 0.01  # near a threshold, step at 1 % of the delay being timed
 _EPS = 1e-9
 
-Quantity = Callable[[Measurement], float]
+Quantity = Callable[[Readings], float]
 
 
 def resolve_number(settings: Settings, value: Value) -> float:
@@ -60,7 +60,7 @@ class Phase(Enum):
 class ReleaseContext:
     """What a release alternative may look at."""
 
-    m: Measurement
+    m: Readings
     settings: Settings
     value: float  # the monitored quantity in `m`
     release: float | None  # the monitor's release threshold
@@ -233,7 +233,7 @@ class Monitor:
         self.pending_s = 0.0
 
     def update(
-        self, t: float, dt: float, m: Measurement, settings: Settings, true_m: Measurement
+        self, t: float, dt: float, m: Readings, settings: Settings, true_m: Readings
     ) -> Transition | None:
         """Run the state machine over the step from t-dt to t on the reading `m`."""
         spec = self.spec
@@ -277,7 +277,7 @@ class Monitor:
             return self._release(t - (self.pending_s - delay), debounced)
         return None
 
-    def boot_check(self, t: float, m: Measurement, settings: Settings) -> Transition | None:
+    def boot_check(self, t: float, m: Readings, settings: Settings) -> Transition | None:
         """Apply the boot-time release alternatives (the firmware re-checks after a wake/reboot)."""
         self.reset_timers()
         r = self.resolved(settings)

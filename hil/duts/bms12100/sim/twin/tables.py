@@ -23,7 +23,7 @@ Temperature (seed §6.1, §7.6), OUR READING:
 - TE-* watch the ambient NTC, TP-* the power (MOSFET) NTC; TE-OTP, TE-UTP (by analogy, see
   spec.yaml) and TP-OTP stop charge and discharge.
 - Delay: `delay_ms` of each group (default 2000 ms, the twin's assumption), releases debounced
-  alike. An open NTC reads -40 °C and a shorted one 150 °C (measurement.py), so they trip the
+  alike. An open NTC reads -40 °C and a shorted one 150 °C (frontend.py), so they trip the
   under/over-temperature monitors: that is the unit's reaction, not a special case.
 
 Current (seed §6.1, §7.4, §7.5), charge positive:
@@ -31,7 +31,7 @@ Current (seed §6.1, §7.4, §7.5), charge positive:
   settings' default voltage delay) for trip and release.
 - IC-OCP, ID-OCP, ID-TOCP after their settable delays, SCP after `fixed.short_circuit_delay_us`
   beyond `fixed.short_circuit_a` (both the twin's assumption; SCP cannot be disabled). SCP is a
-  hardware comparator on the true current: the current ADC saturates at ±300 A (measurement.py).
+  hardware comparator on the true current: the current ADC saturates at ±300 A (frontend.py).
 - Release: the opposite current releases at once, "a charge" being a reading at or above the
   effective charging current (I-EFF-C enter, 300 mA) and "a discharge" one at or below the
   effective discharge current (I-EFF-D enter, -200 mA); otherwise the release is automatic
@@ -54,7 +54,7 @@ from typing import Any
 from hil.duts.bms12100 import NTC_NAMES
 from hil.duts.bms12100.protocol.snapshot import Mode
 from hil.duts.bms12100.rules import THRESHOLDS
-from hil.duts.bms12100.sim.twin.measurement import Measurement
+from hil.duts.bms12100.sim.twin.frontend import Readings
 from hil.duts.bms12100.sim.twin.monitor import (
     Block,
     Direction,
@@ -87,57 +87,57 @@ _AMBIENT_NTC = NTC_NAMES.index("ambient")
 _POWER_NTC = NTC_NAMES.index("power")
 
 
-def max_cell_mv(m: Measurement) -> float:
+def max_cell_mv(m: Readings) -> float:
     """Highest cell reading (mV)."""
     return float(m.max_cell_mv)
 
 
-def min_cell_mv(m: Measurement) -> float:
+def min_cell_mv(m: Readings) -> float:
     """Lowest cell reading (mV)."""
     return float(m.min_cell_mv)
 
 
-def pack_v(m: Measurement) -> float:
+def pack_v(m: Readings) -> float:
     """Pack voltage reading (V)."""
     return m.pack_v
 
 
-def charger_v(m: Measurement) -> float:
+def charger_v(m: Readings) -> float:
     """P+/P- voltage reading (V)."""
     return m.charger_v
 
 
-def warmest_cell_ntc(m: Measurement) -> float:
+def warmest_cell_ntc(m: Readings) -> float:
     """The higher of the two cell NTC readings (°C)."""
     return max(m.temperatures_c[i] for i in _CELL_NTCS)
 
 
-def coldest_cell_ntc(m: Measurement) -> float:
+def coldest_cell_ntc(m: Readings) -> float:
     """The lower of the two cell NTC readings (°C)."""
     return min(m.temperatures_c[i] for i in _CELL_NTCS)
 
 
-def ambient_c(m: Measurement) -> float:
+def ambient_c(m: Readings) -> float:
     """Ambient NTC reading (°C)."""
     return m.temperatures_c[_AMBIENT_NTC]
 
 
-def power_c(m: Measurement) -> float:
+def power_c(m: Readings) -> float:
     """Power (MOSFET) NTC reading (°C)."""
     return m.temperatures_c[_POWER_NTC]
 
 
-def current_a(m: Measurement) -> float:
+def current_a(m: Readings) -> float:
     """Current reading (A, + = charge)."""
     return m.current_a
 
 
-def soc_pct(m: Measurement) -> float:
+def soc_pct(m: Readings) -> float:
     """The firmware's SOC (%)."""
     return m.soc_pct
 
 
-def cell_spread_mv(m: Measurement) -> float:
+def cell_spread_mv(m: Readings) -> float:
     """Highest minus lowest cell reading (mV)."""
     return float(m.max_cell_mv - m.min_cell_mv)
 

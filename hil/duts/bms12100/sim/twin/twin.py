@@ -30,13 +30,13 @@ from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
 from hil.duts.bms12100.rules import validate_settings
 from hil.duts.bms12100.sim.twin import hardware
 from hil.duts.bms12100.sim.twin.balancing import Balancer, floating
-from hil.duts.bms12100.sim.twin.locks import LOCKS, Lock
-from hil.duts.bms12100.sim.twin.measurement import (
-    EMPTY_MEASUREMENT,
+from hil.duts.bms12100.sim.twin.frontend import (
+    EMPTY_READINGS,
     Frontend,
-    Measurement,
+    Readings,
     TerminalInputs,
 )
+from hil.duts.bms12100.sim.twin.locks import LOCKS, Lock
 from hil.duts.bms12100.sim.twin.modes import ModeTracker
 from hil.duts.bms12100.sim.twin.monitor import MIN_STEP_S, Block, Monitor, Transition
 from hil.duts.bms12100.sim.twin.power import (
@@ -69,7 +69,7 @@ class HistoryEvent:
     time: float
     kind: str  # "trigger" | "release"
     rid: str
-    snapshot: Measurement
+    snapshot: Readings
     detail: str = ""  # e.g. which release alternative released it, or what woke the BMS
 
 
@@ -105,7 +105,7 @@ class Bms12100Twin:
         self._booting = False  # the next cycle is the first after a boot (precharge at start-up)
         self._dsg_was_on = False
         self._t = 0.0
-        self._last = EMPTY_MEASUREMENT
+        self._last = EMPTY_READINGS
         self._max_step_cache: tuple[Settings, float] | None = None
         self._seen: TerminalInputs | None = None  # the inputs of the last cycle (a copy)
         self._blocked: Block | None = None  # paths opened by tripped monitors and locks (None: recompute)
@@ -322,7 +322,7 @@ class Bms12100Twin:
             dt = 0.0  # the firmware slept until now: its timers did not run
         self._run(t, dt, inputs, self.frontend.measure(t, inputs, self._rng))
 
-    def _run(self, t: float, dt: float, inputs: TerminalInputs, m: Measurement) -> None:
+    def _run(self, t: float, dt: float, inputs: TerminalInputs, m: Readings) -> None:
         """One firmware cycle on the sample `m`."""
         self._max_step_cache = None
         s = self._settings
@@ -374,7 +374,7 @@ class Bms12100Twin:
         s = self._settings
         return s.power_management.sleep_enabled or not s.behaviour.sleep_enabled_flag_respected
 
-    def _shutdown(self, time: float, rid: str, detail: str, m: Measurement) -> None:
+    def _shutdown(self, time: float, rid: str, detail: str, m: Readings) -> None:
         """Shut down (both MOSFETs open, no balancing) for the reason `rid`."""
         self._shutdown_rid = rid
         self.balancer.reset()
@@ -439,7 +439,7 @@ class Bms12100Twin:
             self._blocked = blocked
         return path not in blocked
 
-    def _record(self, transition: Transition | None, m: Measurement) -> None:
+    def _record(self, transition: Transition | None, m: Readings) -> None:
         if transition is None:
             return
         self._blocked = None  # every trip and release passes here

@@ -21,7 +21,7 @@ from hil.duts.prohelion_d1000_gen2.protocol.codes import (
     contactor_fault_bit,
     engaged_contactors,
 )
-from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import ChannelError, Frontend, Readings
+from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import Frontend, Readings
 from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import (
     BjuInputs,
     EnvironmentInputs,
@@ -36,6 +36,7 @@ from hil.duts.prohelion_d1000_gen2.sim.twin.twin import (
     D1000Twin,
     Transition,
 )
+from hil.models.channel import ChannelError
 
 __all__ = [
     "ACTIVE_MAX_STEP_S",

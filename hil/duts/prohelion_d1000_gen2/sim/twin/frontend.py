@@ -34,43 +34,11 @@ from hil.duts.prohelion_d1000_gen2.config import (
     TEMPS_PER_NODE_MAX,
     D1000Config,
 )
-from hil.duts.prohelion_d1000_gen2.ntc import KELVIN_OFFSET, BetaNtc
 from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import PlantInputs
+from hil.models.channel import EXACT, NOISE_SIGMAS, ChannelError, ErrorBudget
+from hil.models.ntc import KELVIN_OFFSET, BetaNtc
 
-NOISE_SIGMAS = 3.0
 NTC_RANGE_C = (-50.0, 150.0)
-
-
-@dataclass(frozen=True)
-class ChannelError:
-    """The error of one channel: reading = true * (1 + gain) + offset + noise."""
-
-    gain: float = 0.0
-    offset: float = 0.0
-    noise_sigma: float = 0.0
-
-    def apply(self, true_value: float, rng: random.Random) -> float:
-        """One unrounded reading of `true_value` (noise truncated at 3 σ)."""
-        noise = 0.0
-        if self.noise_sigma > 0.0:
-            limit = NOISE_SIGMAS * self.noise_sigma
-            noise = min(limit, max(-limit, rng.gauss(0.0, self.noise_sigma)))
-        return true_value * (1.0 + self.gain) + self.offset + noise
-
-
-@dataclass(frozen=True)
-class ErrorBudget:
-    """The limits a channel's fixed errors are drawn within."""
-
-    gain: float
-    offset: float
-    noise_sigma: float
-
-    def draw(self, rng: random.Random) -> ChannelError:
-        """A channel's errors, drawn uniformly inside the budget."""
-        return ChannelError(
-            rng.uniform(-self.gain, self.gain), rng.uniform(-self.offset, self.offset), self.noise_sigma
-        )
 
 
 CELL_BUDGET = ErrorBudget(gain=5e-5, offset=0.00015, noise_sigma=0.00005)
@@ -165,14 +133,14 @@ class Frontend:
     thermistors: tuple[tuple[ChannelError, ...], ...] = field(
         default_factory=lambda: tuple(_ideal(TEMPS_PER_NODE_MAX) for _ in range(NODE_COUNT_MAX))
     )
-    current: ChannelError = ChannelError()
-    battery: ChannelError = ChannelError()
-    charger: ChannelError = ChannelError()
-    load: ChannelError = ChannelError()
-    temperature1: ChannelError = ChannelError()
-    temperature2: ChannelError = ChannelError()
-    pressure: ChannelError = ChannelError()
-    humidity: ChannelError = ChannelError()
+    current: ChannelError = EXACT
+    battery: ChannelError = EXACT
+    charger: ChannelError = EXACT
+    load: ChannelError = EXACT
+    temperature1: ChannelError = EXACT
+    temperature2: ChannelError = EXACT
+    pressure: ChannelError = EXACT
+    humidity: ChannelError = EXACT
 
     @classmethod
     def ideal(cls) -> Frontend:
@@ -246,8 +214,8 @@ class Frontend:
         valid = (ohm >= r_short) & (ohm <= r_open)  # NaN compares False
         gain, sigma, noisy = self._thermistor_errors
         factor = gain[todo] + self._noise(sigma[todo], noise_rng) if noisy else gain[todo]
-        measured = np.where(valid, ohm, ntc.r25_ohm) * factor
-        inv = 1.0 / (25.0 + KELVIN_OFFSET) + np.log(measured / ntc.r25_ohm) / ntc.beta_k
+        measured = np.where(valid, ohm, ntc.r_ref_ohm) * factor
+        inv = 1.0 / (ntc.t_ref_c + KELVIN_OFFSET) + np.log(measured / ntc.r_ref_ohm) / ntc.beta_k
         celsius = np.rint((1.0 / inv - KELVIN_OFFSET) * 10.0) / 10.0 + 0.0
         readings = celsius.astype(object)
         readings[~valid] = None

@@ -21,8 +21,8 @@ from hil.duts.prohelion_d1000_gen2.config import (
     TEMPS_PER_NODE_MAX,
     D1000Config,
 )
-from hil.duts.prohelion_d1000_gen2.ntc import BetaNtc
 from hil.duts.prohelion_d1000_gen2.protocol.codes import LOW_SIDE_SWITCHES, HvilLoop, InfoBit
+from hil.models.ntc import BetaNtc
 
 NOMINAL_CELL_V = 3.7
 

@@ -70,7 +70,6 @@ from typing import Any
 import numpy as np
 
 from hil.duts.prohelion_d1000_gen2.config import ChargingMethod, D1000Config
-from hil.duts.prohelion_d1000_gen2.ntc import BetaNtc
 from hil.duts.prohelion_d1000_gen2.protocol.codes import (
     COMMANDED_STATES,
     CONTACTOR_CLOSED,
@@ -99,6 +98,7 @@ from hil.duts.prohelion_d1000_gen2.sim.twin.protection import (
 )
 from hil.duts.prohelion_d1000_gen2.sim.twin.snapshot import D1000Snapshot, NodeSnapshot
 from hil.duts.prohelion_d1000_gen2.sim.twin.soc import SocEstimator
+from hil.models.ntc import BetaNtc
 
 ACTIVE_MAX_STEP_S = 0.1  # while anything moves: the firmware's state-machine period (assumed)
 IDLE_MAX_STEP_S = 1.0  # quiescent SAFE/IDLE: only timers (which bound the step themselves) act

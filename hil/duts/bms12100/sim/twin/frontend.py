@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from hil.duts.bms12100 import CELL_COUNT, NTC_NAMES
 from hil.duts.bms12100.ntc import resistance_ohm, temperature_c
 from hil.duts.bms12100.protocol.snapshot import Mode
+from hil.models.channel import EXACT, ChannelError, ErrorBudget
 
-NOISE_SIGMAS = 3.0  # noise is truncated here, so the budget is a hard bound
 # OUR ASSUMPTION (the seed says nothing): an open NTC reads as the bottom of the reported range and a
 # shorted one as the top, as on typical BMS firmware; readings are clamped to that range.
 NTC_MIN_C = -40.0
@@ -63,52 +63,7 @@ class TerminalInputs:
 
 
 @dataclass(frozen=True)
-class ChannelError:
-    """The error of one measurement channel: reading = true * (1 + gain) + offset + noise."""
-
-    gain: float = 0.0
-    offset: float = 0.0  # in the channel's unit (V, A, °C)
-    noise_sigma: float = 0.0
-    noise_limit: float = 0.0
-
-    def apply(self, true_value: float, rng: random.Random) -> float:
-        """One unrounded reading of `true_value`."""
-        noise = 0.0
-        if self.noise_sigma > 0.0:
-            noise = min(self.noise_limit, max(-self.noise_limit, rng.gauss(0.0, self.noise_sigma)))
-        return true_value * (1.0 + self.gain) + self.offset + noise
-
-    def true_for(self, reading: float) -> float:
-        """The true value whose noise-free reading is `reading` (to place a value exactly)."""
-        return (reading - self.offset) / (1.0 + self.gain)
-
-
-@dataclass(frozen=True)
-class ErrorBudget:
-    """The limits a unit's channel errors are drawn within."""
-
-    gain: float
-    offset: float
-    noise_sigma: float
-
-    def draw(self, rng: random.Random) -> ChannelError:
-        """A channel's fixed errors, drawn uniformly inside the budget."""
-        return ChannelError(
-            gain=rng.uniform(-self.gain, self.gain),
-            offset=rng.uniform(-self.offset, self.offset),
-            noise_sigma=self.noise_sigma,
-            noise_limit=NOISE_SIGMAS * self.noise_sigma,
-        )
-
-
-CELL_BUDGET = ErrorBudget(gain=0.001, offset=0.004, noise_sigma=0.0008)
-PACK_BUDGET = ErrorBudget(gain=0.0015, offset=0.003, noise_sigma=0.001)
-CURRENT_BUDGET = ErrorBudget(gain=0.005, offset=0.001, noise_sigma=0.00015)
-TEMPERATURE_BUDGET = ErrorBudget(gain=0.0, offset=0.6, noise_sigma=0.12)
-
-
-@dataclass(frozen=True)
-class Measurement:
+class Readings:
     """One firmware sample: the readings (protocol resolution) plus the firmware's SOC and mode."""
 
     t: float
@@ -131,7 +86,7 @@ class Measurement:
         return min(self.cell_mv)
 
 
-EMPTY_MEASUREMENT = Measurement(
+EMPTY_READINGS = Readings(
     t=0.0,
     cell_mv=(0,) * CELL_COUNT,
     pack_v=0.0,
@@ -141,7 +96,13 @@ EMPTY_MEASUREMENT = Measurement(
 )
 
 
-_EXACT = ChannelError()
+#: the limits this BMS's channel errors are drawn within (see the module docstring)
+CELL_BUDGET = ErrorBudget(gain=0.001, offset=0.004, noise_sigma=0.0008)
+PACK_BUDGET = ErrorBudget(gain=0.0015, offset=0.003, noise_sigma=0.001)
+CURRENT_BUDGET = ErrorBudget(gain=0.005, offset=0.001, noise_sigma=0.00015)
+TEMPERATURE_BUDGET = ErrorBudget(gain=0.0, offset=0.6, noise_sigma=0.12)
+
+
 _NO_NOISE = random.Random(0)  # an exact channel never draws on it
 
 
@@ -154,9 +115,9 @@ class Frontend:
     """All measurement channels of one unit."""
 
     cells: tuple[ChannelError, ...] = field(default_factory=lambda: _ideal_channels(CELL_COUNT))
-    pack: ChannelError = ChannelError()
-    current: ChannelError = ChannelError()
-    charger: ChannelError = ChannelError()
+    pack: ChannelError = EXACT
+    current: ChannelError = EXACT
+    charger: ChannelError = EXACT
     temperatures: tuple[ChannelError, ...] = field(default_factory=lambda: _ideal_channels(len(NTC_NAMES)))
 
     @classmethod
@@ -177,14 +138,14 @@ class Frontend:
 
     def measure(
         self, t: float, inputs: TerminalInputs, rng: random.Random, *, rounded: bool = True
-    ) -> Measurement:
+    ) -> Readings:
         """Sample every channel once; `rounded=False` keeps full precision and range (the true
         values through an ideal front end, for step control and hardware comparators)."""
 
         def res(value: float, digits: int) -> float:
             return round(value, digits) + 0.0 if rounded else value  # + 0.0: no -0.0
 
-        return Measurement(
+        return Readings(
             t=t,
             cell_mv=tuple(
                 max(0, round(ch.apply(v, rng) * 1000.0)) if rounded else ch.apply(v, rng) * 1000.0
@@ -200,15 +161,15 @@ class Frontend:
         )
 
     @classmethod
-    def true_values(cls, t: float, inputs: TerminalInputs, soc_pct: float, mode: Mode) -> Measurement:
+    def true_values(cls, t: float, inputs: TerminalInputs, soc_pct: float, mode: Mode) -> Readings:
         """What `ideal().measure(..., rounded=False)` gives, without drawing on the channels: the
         firmware takes it every cycle for step control and its hardware comparators."""
-        return Measurement(
+        return Readings(
             t=t,
             cell_mv=tuple(v * 1000.0 for v in inputs.cell_v),
             pack_v=math.fsum(inputs.cell_v),
             current_a=inputs.current_a,
-            temperatures_c=tuple(cls._temperature(_EXACT, ohm, _NO_NOISE) for ohm in inputs.ntc_ohm),
+            temperatures_c=tuple(cls._temperature(EXACT, ohm, _NO_NOISE) for ohm in inputs.ntc_ohm),
             charger_v=inputs.charger_v,
             soc_pct=soc_pct,
             mode=mode,
