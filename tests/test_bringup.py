@@ -256,6 +256,15 @@ def test_run_help_lists_exit_codes_and_the_hil_options() -> None:
     assert "add another with `-- -p NAME`" in text  # a run loads only hil's pytest plugin
 
 
+def test_pytest_help_lists_the_plugin_options() -> None:
+    """`hil run -- --help` and plain `pytest --help` format every option of the plugin (a bare % crashed)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--hil-environment" in result.stdout and "45 %RH" in result.stdout.replace("\n", " ")
+
+
 @pytest.mark.parametrize("how", ["option", "pytest"])
 def test_a_selection_matching_no_requirement_exits_2_naming_the_closest(how: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
