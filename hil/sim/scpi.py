@@ -48,13 +48,14 @@ _NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*
 class ScpiError(Exception):
     """Raised by a command handler; becomes an entry in the instrument's error queue."""
 
-    def __init__(self, code: int, detail: str = "") -> None:
+    def __init__(self, code: int, detail: str = "", text: str = "") -> None:
         self.code = code
         self.detail = detail
+        self.text = text  # an instrument's own message text where the standard table has none
         super().__init__(f"{code},{detail}")
 
     def entry(self) -> str:
-        text = _MESSAGES.get(self.code, "Error")
+        text = self.text or _MESSAGES.get(self.code, "Error")
         if self.detail:
             text = f"{text}; {self.detail}"
         return f'{self.code},"{text}"'

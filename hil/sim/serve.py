@@ -124,29 +124,24 @@ class LabServer:
                 self.lab.advance(target - self.lab.t)
 
     async def _serial(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                data = await reader.read(1024)
-                if not data:
-                    break
-                answer = self.lab.serial(data)
-                if answer:
-                    writer.write(answer)
-                    await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # client gone, or the lab is stopping
-        finally:
-            writer.close()
+        await self._pump(reader, writer, self.lab.serial)
 
     async def _modbus_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._pump(reader, writer, lambda data: self.lab.plant.modbus_tcp(self.lab.t, data))
+
+    @staticmethod
+    async def _pump(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: Callable[[bytes], bytes]
+    ) -> None:
+        """Bytes in, the DUT's answer out, until the client goes or the lab stops."""
         try:
             while True:
                 data = await reader.read(1024)
                 if not data:
                     break
-                answer = self.lab.plant.modbus_tcp(self.lab.t, data)
-                if answer:
-                    writer.write(answer)
+                reply = answer(data)
+                if reply:
+                    writer.write(reply)
                     await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass  # client gone, or the lab is stopping

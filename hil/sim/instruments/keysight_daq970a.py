@@ -51,17 +51,6 @@ _ACCURACY: dict[str, tuple[tuple[float, float, float], ...]] = {
 _OVERRANGE = 1.2
 
 
-class _Error(ScpiError):
-    """An error whose text is not in the engine's standard table."""
-
-    def __init__(self, code: int, text: str, detail: str) -> None:
-        super().__init__(code, detail)
-        self.text = text
-
-    def entry(self) -> str:
-        return f'{self.code},"{self.text}; {self.detail}"'
-
-
 def _no_probe(point: str, quantity: str) -> float:
     """Default probe before a plant is attached: every point reads 0."""
     del point, quantity
@@ -117,9 +106,11 @@ class SimKeysightDAQ970A(SimInstrument):
             raise ScpiError(MISSING_PARAMETER, "channel list")
         for ch in channels:
             if ch not in VOLTAGE_CHANNELS and ch not in CURRENT_CHANNELS:
-                raise _Error(HARDWARE_MISSING, "Hardware missing", f"no channel {ch} installed")
+                raise ScpiError(HARDWARE_MISSING, f"no channel {ch} installed", text="Hardware missing")
             if (function == "CURR") != (ch in CURRENT_CHANNELS):
-                raise _Error(SETTINGS_CONFLICT, "Settings conflict", f"{function} not allowed on {ch}")
+                raise ScpiError(
+                    SETTINGS_CONFLICT, f"{function} not allowed on {ch}", text="Settings conflict"
+                )
         return list(channels)
 
     def _range(self, call: Call, function: str) -> float | None:
@@ -178,5 +169,5 @@ class SimKeysightDAQ970A(SimInstrument):
         del call
         cfg = self._config
         if not cfg.channels:
-            raise _Error(SETTINGS_CONFLICT, "Settings conflict", "empty scan list")
+            raise ScpiError(SETTINGS_CONFLICT, "empty scan list", text="Settings conflict")
         return ",".join(_nr3(self._reading(cfg.function, ch, cfg.range)) for ch in cfg.channels)

@@ -25,15 +25,6 @@ GAIN = 0.0025
 OFFSET = 0.020
 
 
-class _Error(ScpiError):
-    def __init__(self, code: int, text: str, detail: str) -> None:
-        super().__init__(code, detail)
-        self.text = text
-
-    def entry(self) -> str:
-        return f'{self.code},"{self.text}; {self.detail}"'
-
-
 class SimKeysightDAQM907A(SimInstrument):
     """A DAQ970A with DAQM907A modules in slots 1..`modules`."""
 
@@ -81,11 +72,11 @@ class SimKeysightDAQM907A(SimInstrument):
         for ch in call.channels:
             slot, number = divmod(ch, 100)
             if not 1 <= slot <= self.modules:
-                raise _Error(HARDWARE_MISSING, "Hardware missing", f"no module in slot {slot}")
+                raise ScpiError(HARDWARE_MISSING, f"no module in slot {slot}", text="Hardware missing")
             if number in OTHER_CHANNELS:
-                raise _Error(SETTINGS_CONFLICT, "Settings conflict", f"channel {ch} is not a DAC")
+                raise ScpiError(SETTINGS_CONFLICT, f"channel {ch} is not a DAC", text="Settings conflict")
             if number not in DAC_CHANNELS:
-                raise _Error(HARDWARE_MISSING, "Hardware missing", f"no channel {ch}")
+                raise ScpiError(HARDWARE_MISSING, f"no channel {ch}", text="Hardware missing")
         return call.channels
 
     def _source(self, call: Call) -> None:
