@@ -476,7 +476,8 @@ def load_run(folder: Path) -> RunReport:
             m = Measurement.from_json(entry)
             test_id = str(entry.get("test", ""))
             measurements.append((test_id, m))
-            tests.setdefault(test_id, TestResult(test_id)).measurements.append(m)
+            result = tests.get(test_id) or tests.setdefault(test_id, TestResult(test_id))
+            result.measurements.append(m)
         elif kind == "test":
             test_id = str(entry.get("test", ""))
             result = tests.setdefault(test_id, TestResult(test_id))
