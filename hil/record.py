@@ -55,6 +55,7 @@ SYNC_KINDS = frozenset({"header", "test", "safe_state", "end", "stopped"})
 
 #: one encoder for every entry (`json.dumps` with an option builds a new one per call)
 _ENCODER = json.JSONEncoder(default=str)
+_DECODE = json.JSONDecoder().decode
 
 
 def _seal(entry: dict[str, Any]) -> tuple[bytes, str]:
@@ -280,7 +281,7 @@ def read_entries(path: Path) -> tuple[list[dict[str, Any]], VerifyResult]:
             problem = f"line {number}: incomplete last line (cut short while it was written)"
             return entries, VerifyResult(True, len(entries), problem, sha256=sha_all, torn_tail=True)
         try:
-            entry = json.loads(line)
+            entry = _DECODE(line.decode())  # json.loads(bytes) would sniff the encoding per line
         except (json.JSONDecodeError, UnicodeDecodeError):
             return bad(number, f"line {number}: not JSON")
         if not isinstance(entry, dict):
