@@ -102,8 +102,9 @@ def error_frame_kind(error_class: int, data: bytes) -> tuple[str, str]:
 class Frame(NamedTuple):
     """A received frame with its bus timestamp (the station clock's time base).
 
-    A tuple of atoms, so the garbage collector stops tracking it: a window of thousands of frames
-    adds nothing to a full collection's pause.
+    The window keeps each frame as a plain tuple of the same fields: CPython stops tracking an
+    exact tuple of atoms at its first collection, but never a NamedTuple, so 50,000 `Frame`s would
+    be traversed by every collection that reaches them.
     """
 
     timestamp: float
@@ -220,7 +221,8 @@ class CanMonitor:
         self.clock = clock
         self.reopen = reopen
         self.gaps: list[tuple[float, float]] = []  # capture paused from, to (station time)
-        self.window: deque[Frame] = deque(maxlen=window)  # the newest frames
+        #: the newest frames, as plain tuples (see `Frame`); `_frames()` hands them out as `Frame`s
+        self.window: deque[tuple[float, int, bytes, bool]] = deque(maxlen=window)
         self.total = 0  # frames received since the capture started
         self.listeners: list[Callable[[Frame], None]] = []
         self.link = LinkLog("can")
@@ -279,7 +281,8 @@ class CanMonitor:
                 break
             if msg is None:
                 continue
-            frame = Frame(msg.timestamp, msg.arbitration_id, bytes(msg.data), msg.is_error_frame)
+            row = (msg.timestamp, msg.arbitration_id, bytes(msg.data), msg.is_error_frame)
+            frame = Frame._make(row)
             if frame.is_error_frame:
                 kind, names = error_frame_kind(frame.arbitration_id, frame.data)
                 detail = f"error frame class {frame.arbitration_id:#05x}: {names}"
@@ -294,8 +297,8 @@ class CanMonitor:
             with self._lock:
                 self._log.write(frame)
                 if len(window) == window.maxlen:
-                    self._dropped_t = max(self._dropped_t, window[0].timestamp)
-                window.append(frame)
+                    self._dropped_t = max(self._dropped_t, window[0][0])
+                window.append(row)
                 self.total += 1
                 self._latest = max(self._latest, frame.timestamp)
                 self._counts[frame.arbitration_id] = self._counts.get(frame.arbitration_id, 0) + 1
@@ -315,7 +318,7 @@ class CanMonitor:
         """
         with self._lock:
             if t0 > self._dropped_t:
-                return [f for f in self.window if t0 <= f.timestamp <= t1]
+                return [Frame._make(f) for f in self.window if t0 <= f[0] <= t1]
             return [f for f in self._log.read() if t0 <= f.timestamp <= t1]
 
     def count(self, arbitration_id: int) -> int:

@@ -192,12 +192,19 @@ class Measurement:
     def judged(self, rule: DecisionRule) -> Measurement:
         """This measurement judged under `rule` (numeric results with limits only; others unchanged)."""
         if self.verdict in (Verdict.ERROR, Verdict.INFO) or (self.low is None and self.high is None):
-            return self if self.decision_rule else replace(self, decision_rule=rule.name)
+            return self if self.decision_rule else self._with(decision_rule=rule.name)
         if not self.numeric and self.value is not None:
             return self
         value = None if self.value is None else float(self.value)
         verdict, w = judge(value, self.low, self.high, self.uncertainty, rule)
-        return replace(self, verdict=verdict, decision_rule=rule.name, guard_band=w)
+        return self._with(verdict=verdict, decision_rule=rule.name, guard_band=w)
+
+    def _with(self, **changes: Any) -> Measurement:
+        """A copy with `changes` (what `dataclasses.replace` does, at a ninth of its cost: it runs
+        for every measurement a test checks, and the class has no __post_init__ to re-run)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__, **changes)
+        return new
 
     def to_json(self) -> dict[str, Any]:
         """The record entry's fields (shallow: serialised at once, so nothing is copied deeply)."""

@@ -53,9 +53,14 @@ SYNC_INTERVAL_S = 0.005
 SYNC_KINDS = frozenset({"header", "test", "safe_state", "end", "stopped"})
 
 
+#: one encoder for every entry (`json.dumps` with an option builds a new one per call)
+_ENCODER = json.JSONEncoder(default=str)
+_DECODE = json.JSONDecoder().decode
+
+
 def _seal(entry: dict[str, Any]) -> tuple[bytes, str]:
     """The line for an entry (without `hash`) and its hash."""
-    body = json.dumps(entry, default=str).encode()
+    body = _ENCODER.encode(entry).encode()
     digest = hashlib.sha256(body).hexdigest()
     return body[:-1] + b', "hash": "' + digest.encode() + b'"}\n', digest
 
@@ -152,7 +157,6 @@ class Recorder:
         self._lock = threading.Lock()
         self._ended = False
         self.last_type = ""  # the kind of the last entry written
-        self.measurements: list[Measurement] = []
         self._group = _GroupSync(self._file.fileno(), SYNC_INTERVAL_S)
         self._group.start()
         durability.register(id(self), self.sync)
@@ -196,7 +200,7 @@ class Recorder:
             return digest
 
     def measurement(self, m: Measurement, test: str = "") -> None:
-        self.measurements.append(m)
+        """Record one measurement (nothing is kept in memory: the record is where it is read back)."""
         self.write("measurement", test=test, **m.to_json())
 
     def sync(self) -> None:
@@ -277,7 +281,7 @@ def read_entries(path: Path) -> tuple[list[dict[str, Any]], VerifyResult]:
             problem = f"line {number}: incomplete last line (cut short while it was written)"
             return entries, VerifyResult(True, len(entries), problem, sha256=sha_all, torn_tail=True)
         try:
-            entry = json.loads(line)
+            entry = _DECODE(line.decode())  # json.loads(bytes) would sniff the encoding per line
         except (json.JSONDecodeError, UnicodeDecodeError):
             return bad(number, f"line {number}: not JSON")
         if not isinstance(entry, dict):

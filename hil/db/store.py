@@ -18,9 +18,11 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from hil.db.models import Instrument, MeasurementRow, MesOutbox, Run, Setting, Station, Unit
-from hil.db.summary import RunSummary, summarise
+from hil.db.summary import MeasurementInfo, RunSummary, summarise
 from hil.errors import HilError, UsageError
 
+#: a placeholder per DB-API parameter style (sqlite3: qmark, psycopg: pyformat)
+PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DB_FILE = "results.sqlite"
 #: PostgreSQL advisory lock key held while the schema is migrated (two sockets may open at once)
@@ -79,6 +81,10 @@ def _engine(url: str) -> Engine:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # an index `hil db import` rebuilds from the records: a commit need not wait for the
+                # disk (WAL stays consistent after a crash; a power loss can cost the last runs' rows)
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA cache_size=-32768")  # 32 MB: a run's rows and indexes in memory
                 cursor.close()
 
             @event.listens_for(engine, "begin")
@@ -225,9 +231,7 @@ class ResultsDB:
             )
         )
         if s.measurements:
-            session.execute(
-                insert(MeasurementRow), [{"run_id": s.run_id, **m.model_dump()} for m in s.measurements]
-            )
+            _insert_measurements(session, s)
         if unit_id is not None:
             renumber_attempts(session, unit_id)
         if session.get(Setting, MES_URL_KEY) is not None:
@@ -287,6 +291,21 @@ class ResultsDB:
             rows = list(session.scalars(select(MesOutbox).order_by(MesOutbox.id)))
             session.expunge_all()
             return rows
+
+
+def _insert_measurements(session: Session, s: RunSummary) -> None:
+    """The run's measurement rows: one executemany of plain tuples on the driver's cursor, in the
+    run's transaction (a run may hold tens of thousands; SQLAlchemy's per-row parameter handling
+    would cost more than the database's own work)."""
+    connection = session.connection()
+    style = PLACEHOLDERS.get(connection.dialect.paramstyle)
+    if style is None:  # another driver: SQLAlchemy binds the parameters
+        session.execute(insert(MeasurementRow), [{"run_id": s.run_id, **m._asdict()} for m in s.measurements])
+        return
+    columns = ("run_id", *MeasurementInfo._fields)
+    sql = f"INSERT INTO measurement ({', '.join(columns)}) VALUES ({', '.join([style] * len(columns))})"
+    run_id = s.run_id
+    connection.exec_driver_sql(sql, [(run_id, *m) for m in s.measurements])
 
 
 def renumber_attempts(session: Session, unit_id: int) -> None:

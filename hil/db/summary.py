@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SkipValidation
 
 from hil.measure import Measurement, Verdict
 from hil.report.model import RunReport, load_run
@@ -47,18 +47,21 @@ class StationInfo(BaseModel):
     instruments: list[InstrumentInfo] = []
 
 
-class MeasurementInfo(BaseModel):
+class MeasurementInfo(NamedTuple):
+    """One measurement row, in the table's column order (a tuple: a run may have tens of thousands,
+    built from verified `Measurement`s, so they are not validated again one by one)."""
+
     seq: int
-    test: str = ""
+    test: str
     requirement: str
     name: str
-    value: float | None = None
-    value_text: str | None = None
-    unit: str = ""
-    low: float | None = None
-    high: float | None = None
-    expected: str | None = None
-    uncertainty: float | None = None
+    value: float | None
+    value_text: str | None
+    unit: str
+    low: float | None
+    high: float | None
+    expected: str | None
+    uncertainty: float | None
     verdict: str
 
 
@@ -88,7 +91,7 @@ class RunSummary(BaseModel):
     failed_requirements: list[str]
     record_sha256: str
     record_path: str
-    measurements: list[MeasurementInfo] = []
+    measurements: SkipValidation[list[MeasurementInfo]] = []
 
 
 def _text(value: Any) -> str | None:
@@ -131,21 +134,25 @@ def _failed_requirements(run: RunReport) -> list[str]:
     return failed
 
 
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def _measurement(seq: int, test: str, m: Measurement) -> MeasurementInfo:
     numeric = m.numeric
     expected = None if m.expected is None else str(m.expected)
     return MeasurementInfo(
         seq=seq,
         test=test,
-        requirement=m.requirement,
-        name=m.name,
+        requirement=str(m.requirement),
+        name=str(m.name),
         value=float(m.value) if numeric and m.value is not None else None,
         value_text=None if numeric or m.value is None else str(m.value),
-        unit=m.unit,
-        low=m.low,
-        high=m.high,
+        unit=str(m.unit),
+        low=_float(m.low),
+        high=_float(m.high),
         expected=expected,
-        uncertainty=m.uncertainty,
+        uncertainty=_float(m.uncertainty),
         verdict=m.verdict.value,
     )
 

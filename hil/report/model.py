@@ -301,6 +301,7 @@ class RunReport:
         specs = {str(r.get("id")): r for r in self.spec_rows()}
         ids = list(specs) + [rid for rid in list(by_req) + list(tests_by_req) if rid not in specs]
         rows = []
+        left_out = self.deselected()  # once: it reads every entry
         for rid in dict.fromkeys(ids):
             spec = specs.get(rid, {"id": rid, "title": "(not in the spec data)"})
             measurements = by_req.get(rid, [])
@@ -310,7 +311,7 @@ class RunReport:
             if verdict == "pass" and not_covered:
                 verdict = "partial"
             row = RequirementRow(rid, spec, verdict, tests, measurements, covered, not_covered)
-            row.reason = self._untested_reason(row)
+            row.reason = self._untested_reason(row, left_out.get(rid))
             rows.append(row)
         return rows
 
@@ -331,12 +332,12 @@ class RunReport:
             for rid, by_reason in grouped.items()
         }
 
-    def _untested_reason(self, row: RequirementRow) -> str:
+    def _untested_reason(self, row: RequirementRow, left_out: list[str] | None) -> str:
+        """Why a row has no verdict; `left_out`: the row's lines of `deselected()`."""
         if row.verdict == "not-testable":
             return str(row.spec.get("untestable_reason") or "marked not testable in the spec data")
         if row.verdict != "not-tested":
             return ""
-        left_out = self.deselected().get(row.id)
         if left_out:
             return "; ".join(dict.fromkeys(left_out))
         eol = row.spec.get("eol") or {}
@@ -475,7 +476,8 @@ def load_run(folder: Path) -> RunReport:
             m = Measurement.from_json(entry)
             test_id = str(entry.get("test", ""))
             measurements.append((test_id, m))
-            tests.setdefault(test_id, TestResult(test_id)).measurements.append(m)
+            result = tests.get(test_id) or tests.setdefault(test_id, TestResult(test_id))
+            result.measurements.append(m)
         elif kind == "test":
             test_id = str(entry.get("test", ""))
             result = tests.setdefault(test_id, TestResult(test_id))
