@@ -197,6 +197,9 @@ class TelemetryEncoder:
             self.fitting = max(1, min(self.node_count, max_node_count(self.base_id)))
             self.codec = D1000CanCodec(self.base_id, self.fitting)
         self._cache: dict[tuple[int, tuple[tuple[str, Value], ...]], bytes] = {}
+        #: each node's last snapshot and its frames: a node whose readings did not move since the
+        #: last slow period (most of a large pack) is sent again without building its messages
+        self._node_frames: dict[int, tuple[NodeSnapshot, list[Frame]]] = {}
         self._node_ids = {
             (n, kind): node_frame_id(self.base_id, n, kind)
             for n in range(self.node_count)
@@ -215,13 +218,21 @@ class TelemetryEncoder:
         if not slow:
             return
         for node in snap.nodes[: self.node_count]:
-            for kind in NODE_KINDS:
-                can_id = self._node_ids[(node.node, kind)]
-                if can_id > MAX_STANDARD_ID:
-                    continue
-                # a node beyond the non-colliding ones is laid out like node 0, at its own (colliding) ID
-                template = node.node if node.node < self.fitting else 0
-                yield can_id, self._encoded(can_id, node_signals(node, kind), kind, template)
+            sent = self._node_frames.get(node.node)
+            if sent is None or sent[0] != node:
+                sent = node, list(self._node_message_frames(node))
+                self._node_frames[node.node] = sent
+            yield from sent[1]
+
+    def _node_message_frames(self, node: NodeSnapshot) -> Iterator[Frame]:
+        """The per-node messages of one node, in NODE_KINDS order (IDs past 0x7FF left out)."""
+        for kind in NODE_KINDS:
+            can_id = self._node_ids[(node.node, kind)]
+            if can_id > MAX_STANDARD_ID:
+                continue
+            # a node beyond the non-colliding ones is laid out like node 0, at its own (colliding) ID
+            template = node.node if node.node < self.fitting else 0
+            yield can_id, self._encoded(can_id, node_signals(node, kind), kind, template)
 
     def _encoded(self, can_id: int, signals: Mapping[str, Value], name: str, node: int | None) -> bytes:
         """The payload of message `name` (a node message kind laid out like `node`), from the cache
