@@ -49,6 +49,8 @@ CATCH_UP_TIMEOUT_S = 5.0
 TIMESTAMP_RESOLUTION_S = 1e-6
 #: frames kept in memory (the newest); older ones are read back from the log on disk when asked for
 WINDOW_FRAMES = 50_000
+#: frames the capture thread takes from the bus at most before it records them under one lock
+BATCH_FRAMES = 256
 
 # SocketCAN error classes (linux/can/error.h): the arbitration ID of an error frame
 CAN_ERR_TX_TIMEOUT = 0x001
@@ -281,29 +283,44 @@ class CanMonitor:
                 break
             if msg is None:
                 continue
-            row = (msg.timestamp, msg.arbitration_id, bytes(msg.data), msg.is_error_frame)
-            frame = Frame._make(row)
-            if frame.is_error_frame:
-                kind, names = error_frame_kind(frame.arbitration_id, frame.data)
-                detail = f"error frame class {frame.arbitration_id:#05x}: {names}"
-                self.link.add(kind, frame.timestamp, detail, frame.data)
-            # listeners first: once a waiting test sees the frame counted, they have seen it too
-            for listener in list(self.listeners):
+            batch, gone = [msg], False  # and what the bus holds already: one lock, one wake-up for all
+            while len(batch) < BATCH_FRAMES:
                 try:
-                    listener(frame)
-                except Exception as exc:  # a listener's bug must not stop the capture
-                    detail = f"{getattr(listener, '__qualname__', listener)}: {type(exc).__name__}: {exc}"
-                    self.link.add("listener_error", frame.timestamp, detail, frame.data)
+                    msg = self.bus.recv(timeout=0.0)
+                except Exception:  # the bus went away: record what came before, then stop
+                    gone = True
+                    break
+                if msg is None:
+                    break
+                batch.append(msg)
+            rows = [(msg.timestamp, msg.arbitration_id, bytes(msg.data), msg.is_error_frame) for msg in batch]
+            frames = [Frame._make(row) for row in rows]
+            for frame in frames:
+                if frame.is_error_frame:
+                    kind, names = error_frame_kind(frame.arbitration_id, frame.data)
+                    detail = f"error frame class {frame.arbitration_id:#05x}: {names}"
+                    self.link.add(kind, frame.timestamp, detail, frame.data)
+                # listeners first: once a waiting test sees the frame counted, they have seen it too
+                for listener in list(self.listeners):
+                    try:
+                        listener(frame)
+                    except Exception as exc:  # a listener's bug must not stop the capture
+                        detail = f"{getattr(listener, '__qualname__', listener)}: {type(exc).__name__}: {exc}"
+                        self.link.add("listener_error", frame.timestamp, detail, frame.data)
             with self._lock:
-                self._log.write(frame)
-                if len(window) == window.maxlen:
-                    self._dropped_t = max(self._dropped_t, window[0][0])
-                window.append(row)
-                self.total += 1
-                self._latest = max(self._latest, frame.timestamp)
-                self._counts[frame.arbitration_id] = self._counts.get(frame.arbitration_id, 0) + 1
-                self._newest[frame.arbitration_id] = frame
+                counts, newest = self._counts, self._newest
+                for row, frame in zip(rows, frames, strict=True):
+                    self._log.write(frame)
+                    if len(window) == window.maxlen:
+                        self._dropped_t = max(self._dropped_t, window[0][0])
+                    window.append(row)
+                    counts[frame.arbitration_id] = counts.get(frame.arbitration_id, 0) + 1
+                    newest[frame.arbitration_id] = frame
+                self.total += len(frames)
+                self._latest = max(self._latest, max(frame.timestamp for frame in frames))
                 self._lock.notify_all()
+            if gone:
+                break
 
     def newest(self, arbitration_id: int) -> Frame | None:
         """The newest frame of one ID (None if none was received)."""
