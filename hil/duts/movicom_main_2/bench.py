@@ -44,6 +44,10 @@ from hil.station.station import Station
 VREF_V = 2.5
 #: the supply's current limit (A): the board draws about 0.1 A
 SUPPLY_LIMIT_A = 0.5
+#: OUR READING of a BMS Logic board's cell voltage accuracy (V; not documented)
+LOGIC_CELL_ACCURACY_V = 0.002
+#: the humidity the Vhs input is set to at nominal conditions (%RH)
+NEUTRAL_HUMIDITY_PCT = 40.0
 #: how often a wait polls the DUT (s)
 POLL_S = 0.1
 #: error name (register bits) each protection section raises (the twin's and the map's names)
@@ -149,21 +153,31 @@ class MovicomBench(DutBench):
         self.switches[terminal].set_closed(terminal, closed)
 
     # --- hooks ------------------------------------------------------------------------------------
-    def power_up(self) -> None:
-        """Cells at nominal, thermistors neutral, sensors at zero current, contacts open, then the
-        supply on at its nominal voltage; returns once the Logic link is up and Modbus answers."""
+    def nominal_inputs(self) -> None:
+        """Cells at nominal, thermistors neutral, sensors at zero current and the sensor inputs at
+        their neutral levels, contacts open (what every test starts from)."""
         self.set_cells(self.NOMINAL_CELL_V)
-        for instrument in self.cells.instruments:
-            instrument.set_output(True, [t for t in self.cell_terminals if t in instrument.info.channels])
         self.set_temperatures(self.NEUTRAL_C)
         self.set_current(0.0)
         self.set_external_temperature(self.NEUTRAL_C)
         humidity = humidity_terminal(self.hw)
         if humidity and humidity in self.analog:
             a = self.config.analog
-            self.analog[humidity].set_voltage(humidity, a.humidity_v_offset + 40.0 * a.humidity_v_per_percent)
+            volts = a.humidity_v_offset + NEUTRAL_HUMIDITY_PCT * a.humidity_v_per_percent
+            self.analog[humidity].set_voltage(humidity, volts)
         for switch in self.switches.instruments:
             switch.open_all()
+
+    def power_up(self) -> None:
+        """Nominal inputs with the cells on, then the supply on at its nominal voltage; returns
+        once Modbus answers and the Logic link is up."""
+        self.nominal_inputs()
+        for instrument in self.cells.instruments:
+            instrument.set_output(True, [t for t in self.cell_terminals if t in instrument.info.channels])
+        self.boot()
+
+    def boot(self) -> None:
+        """The supply on at nominal; wait for the firmware to answer and its Logic link to come up."""
         self.set_supply(self.hw.supply.nominal_v)
         if not self.wait_running(self.config.fixed.logic_init_s + 5.0):
             raise BenchError("the DUT did not answer on Modbus after power-up")
@@ -175,17 +189,17 @@ class MovicomBench(DutBench):
         return bool(met)
 
     def prepare(self) -> None:
-        """Nominal: supply nominal, cells and thermistors nominal, zero current, contacts open, and
-        no error left (an error clears after its clear delay once its condition is gone)."""
-        if self.supply_v != self.hw.supply.nominal_v or not self.dut.answers():
-            self.set_supply(self.hw.supply.nominal_v)
-            self.wait_running(self.config.fixed.logic_init_s + 5.0)
-        self.set_cells(self.NOMINAL_CELL_V)
-        self.set_temperatures(self.NEUTRAL_C)
-        self.set_current(0.0)
-        for switch in self.switches.instruments:
-            switch.open_all()
+        """Nominal inputs; the supply back on at nominal if it is not (the bench's safe state after
+        every test switches power supplies off: the board boots again), and no error left (an error
+        clears after its clear delay once its condition is gone; a locked one is acknowledged)."""
+        self.nominal_inputs()
+        if not self.supply.output_is_on() or self.supply_v != self.hw.supply.nominal_v:
+            self.boot()
         self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
+        locked = self.errors()
+        if locked:  # a locked error stays until acknowledged (Modbus 0x4001)
+            self.dut.write("acknowledge_errors", locked)
+            self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
 
     def _longest_clear_s(self) -> float:
         p = self.config.protections
@@ -208,15 +222,23 @@ class MovicomBench(DutBench):
 
     def setting_error(self, req: Requirement, value: float) -> tuple[str, float]:
         if req.quantity == "cell_voltage":
-            return self.instrument_error(self.cells[cell_terminal(1, 1)].name, "voltage", value)
+            return self.cell_error(value)
         if req.quantity == "supply_voltage":
             return self.instrument_error(self.supply.name, "voltage", value)
         if req.quantity == "current":
-            out, _ = sensor_terminals(self.hw)[0]
-            sensor = self.config.current_sensors[0]
-            name, volts = self.instrument_error(self.analog[out].name, "voltage", VREF_V)
-            return name, 2 * volts * sensor.rated_a / sensor.volts_at_rated  # Vcs and Vref each
+            return self.current_error()
         raise ValueError(f"{req.id}: no stimulus for {req.quantity!r} on this bench")
+
+    def cell_error(self, volts: float) -> tuple[str, float]:
+        """The cell emulator and its limit of error at `volts` (V)."""
+        return self.instrument_error(self.cells[cell_terminal(1, 1)].name, "voltage", volts)
+
+    def current_error(self) -> tuple[str, float]:
+        """The analog source and the current its limit of error on Vcs and on Vref amounts to (A)."""
+        out, _ = sensor_terminals(self.hw)[0]
+        sensor = self.config.current_sensors[0]
+        name, volts = self.instrument_error(self.analog[out].name, "voltage", VREF_V)
+        return name, 2 * volts * sensor.rated_a / sensor.volts_at_rated
 
     # --- protections ----------------------------------------------------------------------------
     def protection(self, section: str) -> Protection:

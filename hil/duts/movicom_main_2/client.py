@@ -32,6 +32,8 @@ from hil.station.station import Station
 Transport = Literal["rtu", "tcp"]
 #: the variant each declared family is (its default configuration)
 FAMILY_VARIANTS = {"movicom-main-2.1": "main-2.1", "movicom-main-2r": "main-2r"}
+#: how long (wall time) a frame sent may take to come back through the station's capture
+ECHO_TIMEOUT_S = 1.0
 _READ_FC: dict[str, int] = {"input": 4, "holding": 3}
 
 
@@ -143,10 +145,15 @@ class MovicomClient(DutClient):
         return self._monitor().since(since, self.heartbeat_id)
 
     def sync(self) -> None:
-        """Send one SYNC (COB-ID 0x80): the unit answers with TPDO1 and TPDO2."""
+        """Send one SYNC (COB-ID 0x80): the unit answers with TPDO1 and TPDO2. Returns once the
+        station's capture has the SYNC (wall time: the bus, or the simulated lab, took it)."""
         if self.network is None:
             raise DutError("CANopen: no CAN bus on this station")
+        monitor = self._monitor()
+        seen = monitor.count(SYNC_COB_ID)
         self.network.send_message(SYNC_COB_ID, b"")
+        if not monitor.wait_count(SYNC_COB_ID, seen + 1, ECHO_TIMEOUT_S):
+            raise DutError(f"CANopen: the SYNC did not come back through the capture in {ECHO_TIMEOUT_S} s")
 
     def tpdo(self, number: int, since: float) -> list[tuple[float, dict[str, Any]]]:
         """TPDO `number` frames received since `since`, decoded with the DBC: (time, signals)."""

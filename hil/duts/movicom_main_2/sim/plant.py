@@ -67,6 +67,8 @@ SIM_SERIALS = {"main-2.1": 21_000_001, "main-2r": 22_000_001}
 #: the variant each declared family simulates by default
 FAMILY_VARIANTS = {"movicom-main-2.1": "main-2.1", "movicom-main-2r": "main-2r"}
 IDLE_STEP_S = 1.0
+#: the longest Modbus RTU frame (bytes): more without a request is noise
+RTU_BUFFER_MAX = 256
 
 
 def _config(station: StationModel, settings: dict[str, Any] | None) -> MovicomConfig:
@@ -208,15 +210,16 @@ class MovicomPlant(Plant):
 
     # --- buses ----------------------------------------------------------------------------------
     def serial(self, t: float, data: bytes) -> bytes:
-        """Modbus RTU on the external RS-485 (bytes may come in pieces: kept until a frame is whole)."""
+        """Modbus RTU on the external RS-485: bytes are kept until a request is whole; the master
+        waits for each answer (half duplex), so a whole request leaves nothing behind it."""
         self._rtu += data
         framer = FramerRTU(DecodePDU(is_server=True))
-        used, request = framer.handleFrame(self._rtu, 0, 0)
+        _, request = framer.handleFrame(self._rtu, 0, 0)
         if request is None:
-            if len(self._rtu) > 256:  # no frame in a full buffer: line noise
+            if len(self._rtu) > RTU_BUFFER_MAX:  # no request in a full buffer: line noise
                 self._rtu = b""
             return b""
-        self._rtu = self._rtu[used:]
+        self._rtu = b""
         return self._answer(framer, request)
 
     def modbus_tcp(self, t: float, data: bytes) -> bytes:
