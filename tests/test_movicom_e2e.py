@@ -109,7 +109,7 @@ def test_a_served_lab_answers_plain_modbus_and_canopen_clients(tmp_path: Path) -
             "--power-on",
             "--ephemeral-ports",
             "--exit-with-stdin",
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
