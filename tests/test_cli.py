@@ -203,7 +203,8 @@ def test_dut_settings_unknown_dut_exits_2() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "error: unknown DUT 'nosuchdut'; known DUTs: bms12100, prohelion-d1000-gen2"
+        "error: unknown DUT 'nosuchdut'; known DUTs: bms12100, movicom-main-2.1, movicom-main-2r, "
+        "prohelion-d1000-gen2"
     ]
 
 

@@ -358,7 +358,8 @@ def test_an_unknown_family_names_the_installed_ones_including_a_plug_in(tmp_path
     result = _hil(site, "dut", "config", "nosuchdut", timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: unknown DUT 'nosuchdut'; known DUTs: bms12100, prohelion-d1000-gen2, {NAME}"
+        "error: unknown DUT 'nosuchdut'; known DUTs: bms12100, movicom-main-2.1, movicom-main-2r, "
+        f"prohelion-d1000-gen2, {NAME}"
     ]
 
 

@@ -10,8 +10,10 @@ relays, 4 discrete inputs, 4 discrete outputs and LEDs.
   output functions, CAN, Modbus); the vendor defaults are not public, the shipped file is an example.
 - `protocol/`: the Modbus register maps as data (`maps/*.yaml`, provisional rows marked) and their
   codec on pymodbus's converters; the CANopen object dictionary (TPDO1/TPDO2), its DBC and EDS export.
-- `sim/twin/`: the firmware twin; `sim/modbus.py`: pymodbus servers for it; `sim/canopen_node.py`: a
-  canopen LocalNode for it.
-
-Not yet here (the family contract of issue 16 is being rebuilt): client, bench, plant, stations, plans.
+- `sim/twin/`: the firmware twin; `sim/modbus.py`: its registers (`TwinRegisters`) and pymodbus servers
+  for it; `sim/canopen_node.py`: a canopen LocalNode for it; `sim/canbus.py`: that node's network on
+  the simulated lab's CAN and virtual time; `sim/plant.py`: the bench's electrics around the twin.
+- `family.py`: two declarations, `movicom-main-2.1` and `movicom-main-2r`, of this one implementation;
+  `client.py` (Modbus RTU/TCP, CANopen), `bench.py`, `terminals.py`, `station_needs.yaml`; the plan is
+  testplans/movicom_main_2/, the stations stations/*movicom-main-2*.yaml.
 """

@@ -394,6 +394,21 @@ class MovicomConfig(BaseModel):
         return None
 
 
+class Main2RConfig(MovicomConfig):
+    """A Main 2R's configuration: the same keys, the 2R's variant and its two current sensors
+    (X8 low range, X9 high range: configs/example-main-2r.yaml) by default."""
+
+    variant: VariantId = "main-2r"
+    current_sensors: tuple[CurrentSensor, ...] = Field(
+        default=(CurrentSensor(rated_a=50.0), CurrentSensor(rated_a=300.0)), min_length=1, max_length=2
+    )
+
+
+def config_class(variant_id: str) -> type[MovicomConfig]:
+    """The configuration model whose defaults are the given variant's."""
+    return Main2RConfig if variant_id == "main-2r" else MovicomConfig
+
+
 def load_config(path: Path | str) -> MovicomConfig:
     """Read a configuration file; a problem is a ConfigError naming the file, key and expectation."""
     path = Path(path)

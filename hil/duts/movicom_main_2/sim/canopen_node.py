@@ -9,8 +9,9 @@ What the node does, all through the `canopen` library (nothing hand-packed):
 - SDO reads of the mapped objects answer the twin's current values; SDO writes to 0x5100 sub n force
   input signal n (0 reset, 1 set, >= 2 the physical input), as Modbus 0x5100 + n - 1 does.
 
-The heartbeat is the library's periodic send (wall time, python-can's periodic task); the TPDOs follow
-SYNC, so on the simulated station their timing is whatever clock produces the SYNC.
+The heartbeat is the library's periodic send: python-can's periodic task (wall time) on a real bus, the
+plant's `VirtualTask` (sim/canbus.py, virtual time) on the simulated lab; the TPDOs follow SYNC, so
+their timing is whatever clock produces the SYNC.
 """
 
 from __future__ import annotations

@@ -102,20 +102,46 @@ class TwinRegisters:
         registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
+        if set_values is None:
+            answer = self.read(function_code, address, count)
+            if isinstance(answer, ExcCodes):
+                return answer
+            registers[address - start_address : address - start_address + count] = answer
+            return None
+        return self.write(function_code, address, cast(list[int], set_values))
+
+    def read(self, function_code: int, address: int, count: int) -> list[int] | ExcCodes:
+        """The registers a read of `count` from `address` answers, or the exception it raises
+        (shared by the pymodbus servers here and the simulated lab's plant)."""
         table = _TABLES.get(function_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
         with self._lock:
             if not self.twin.running:
                 return ExcCodes.GATEWAY_NO_RESPONSE
+            if not self._mapped(table, address, count):
+                return ExcCodes.ILLEGAL_ADDRESS
             image = self.codec.image(table, register_values(self.twin))
-            if set_values is None:
-                for a in range(address, address + count):
-                    registers[a - start_address] = image.get(a, 0)
-                return None
-            for i, value in enumerate(cast(list[int], set_values)):
+            return [image.get(a, 0) for a in range(address, address + count)]
+
+    def write(self, function_code: int, address: int, values: list[int]) -> ExcCodes | None:
+        """Take a write of `values` from `address` into the twin (None) or say why not."""
+        if _TABLES.get(function_code) != "holding":
+            return ExcCodes.ILLEGAL_FUNCTION
+        with self._lock:
+            if not self.twin.running:
+                return ExcCodes.GATEWAY_NO_RESPONSE
+            if not self._mapped("holding", address, len(values)):
+                return ExcCodes.ILLEGAL_ADDRESS
+            image = self.codec.image("holding", register_values(self.twin))
+            for i, value in enumerate(values):
                 image[address + i] = value
-            return self._apply(address, len(set_values), image)
+            return self._apply(address, len(values), image)
+
+    def _mapped(self, table: Table, address: int, count: int) -> bool:
+        return count > 0 and all(
+            self.codec.register_map.at(table, a) is not None for a in range(address, address + count)
+        )
 
     def _apply(self, address: int, count: int, image: dict[int, int]) -> ExcCodes | None:
         """Take a holding-register write into the twin, row by row."""

@@ -1,0 +1,73 @@
+"""Modbus values agree with the stimulus: cell voltages (RTU and, on the 2.1, TCP) and the current
+with its sign (MM-MODBUS, MM-CS)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hil.duts.movicom_main_2.bench import LOGIC_CELL_ACCURACY_V, MovicomBench
+from hil.measure import within
+
+#: the cell the plan moves, and how far from nominal
+STIMULUS_CELL_V = 3.45
+
+
+def _transports(bench: MovicomBench) -> list[str]:
+    return ["rtu", "tcp"] if bench.hw.modbus_tcp else ["rtu"]
+
+
+@pytest.mark.requirement("MM-MODBUS")
+def test_cell_voltages_over_modbus_agree_with_the_cell_emulator(bench: MovicomBench, check) -> None:
+    bench.set_cell(1, 1, STIMULUS_CELL_V)
+    bench.clock.sleep(bench.settle_s)
+    _, setting = bench.cell_error(STIMULUS_CELL_V)
+    tolerance = LOGIC_CELL_ACCURACY_V + setting
+    for transport in _transports(bench):
+        values = bench.dut.read(["max_cell_voltage", "min_cell_voltage"], transport)  # type: ignore[arg-type]
+        for name, expected in (
+            ("max_cell_voltage", STIMULUS_CELL_V),
+            ("min_cell_voltage", bench.NOMINAL_CELL_V),
+        ):
+            value = values[name]
+            assert isinstance(value, float)
+            check(
+                within(
+                    "MM-MODBUS",
+                    f"{name} over Modbus {transport.upper()}",
+                    value,
+                    "V",
+                    bench.clock.now(),
+                    low=expected - tolerance,
+                    high=expected + tolerance,
+                    method=f"cell L1C01 at {STIMULUS_CELL_V} V, the others at {bench.NOMINAL_CELL_V} V; "
+                    "limit: the Logic's cell error (OUR READING) + the emulator's limit of error",
+                )
+            )
+
+
+@pytest.mark.requirement("MM-CS")
+@pytest.mark.parametrize("amps", [20.0, -20.0], ids=["charging", "discharging"])
+def test_current_agrees_with_the_hall_sensor_signal_with_its_sign(
+    bench: MovicomBench, amps: float, check
+) -> None:
+    bench.set_current(amps)
+    bench.clock.sleep(bench.settle_s)
+    sensor = bench.config.current_sensors[0]
+    amps_per_volt = sensor.rated_a / sensor.volts_at_rated
+    adc = bench.config.fixed.adc_error_mv / 1000.0 * amps_per_volt
+    _, setting = bench.current_error()
+    value = bench.dut.value("battery_current")
+    assert isinstance(value, float)
+    check(
+        within(
+            "MM-CS",
+            "battery current (positive = charging)",
+            value,
+            "A",
+            bench.clock.now(),
+            low=amps - adc - setting,
+            high=amps + adc + setting,
+            method=f"Vcs - Vref set for {amps:+g} A ({sensor.volts_at_rated} V at {sensor.rated_a:g} A); "
+            "limit: the ADC's 1 mV (S4) + the analog source's limit of error on Vcs and Vref",
+        )
+    )
