@@ -3,7 +3,8 @@
 Runs `hil run --dut DUT --profile eol --reports none -- --hil-pace` and prints: the wall time of
 the command and of the plan (record opened to sealed), the plan's dwell (sum of its waits), the
 virtual time each `unit` row's tests took (a test of several rows is shared between them; the
-read-back and the preparation between tests on lines of their own), and, for the 12100, each unit
+read-back and the preparation between tests on lines of their own), each test's own seconds and
+the preparation before it (power cycles, settling), and, for the 12100, each unit
 row's floor: the waits the DUT itself imposes on that row's EOL check (docs/eol.md).
 
     .venv/bin/python benchmarks/eol_paced.py [--dut NAME] [--no-pace]
@@ -81,6 +82,20 @@ def per_row(record: list[dict[str, Any]], unit_rows: set[str]) -> tuple[dict[str
     return dict(rows), readback, between
 
 
+def per_test(record: list[dict[str, Any]]) -> list[tuple[str, float, float, str]]:
+    """Each test's virtual seconds, the preparation before it (gap since the last test) and outcome."""
+    tests: list[tuple[str, float, float, str]] = []
+    last_end = 0.0
+    for e in record:
+        if e.get("type") != "test" or e.get("phase") != "call" or e.get("t_start") is None:
+            continue
+        start, end = float(e["t_start"]), float(e["t_end"])
+        name = str(e.get("test")).rsplit("/", 1)[-1]
+        tests.append((name, end - start, start - last_end, str(e.get("outcome"))))
+        last_end = end
+    return tests
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dut", default="bms12100", help="DUT family (default bms12100)")
@@ -102,6 +117,9 @@ def main() -> int:
     dwell = next((float(e["seconds"]) for e in record if e.get("type") == "dwell"), None)
     mode = "virtual time (--no-pace)" if args.no_pace else "paced to the wall clock"
     print(f"{args.dut} EOL, {mode}: exit {proc.returncode}, wall {wall:.1f} s, dwell {dwell} s")
+    print(f"{'test':66s} {'test s':>7s} {'prep s':>7s}")
+    for name, took, prep, outcome in per_test(record):
+        print(f"{name:66s} {took:7.2f} {prep:7.2f}" + ("" if outcome == "passed" else f"  {outcome}"))
     rows, readback, between = per_row(record, unit_rows)
     floors = FLOORS_12100 if args.dut == "bms12100" else {}
     print(f"{'row':11s} {'tests s':>8s} {'floor s':>8s}  floor from")

@@ -19,6 +19,9 @@ from hil.procedures.placement import place
 BLEED_SEEN_A = 0.005
 HIGH_CELL_V = 3.46
 SETTLE_S = 5.0
+#: EOL: the bleed is read this long after the cells are set (s): the bleed switches on the firmware's
+#: next cycle (no start delay in the seed); the station's settle time is added
+EOL_BLEED_S = 1.0
 CALIBRATION_READS = 3
 
 
@@ -28,18 +31,19 @@ def _bleed(bench: Bms12100Bench) -> float:
     return cells.measure_current("CELL1") - cells.measure_current("CELL2")
 
 
-def _reading_offsets(bench: Bms12100Bench, level: float) -> list[float]:
+def _reading_offsets(bench: Bms12100Bench, level: float, wait_s: float | None = None) -> list[float]:
     """Each cell's reading error (V) as the BMS reports it with every cell at `level`.
 
     Against the emulator setpoints a spread is only known to ±40 mV (two readings of ±20 mV);
     the BMS acts on its own readings, so spreads are set as the BMS reads them (spec BAL-START
     notes). Equal cells read as a spread of at most twice the reading error, below the opening
-    spread, so this does not start a balancing session.
+    spread, so this does not start a balancing session. `wait_s`: before each read (default the
+    settle time + 1 s).
     """
     bench.set_cells([level] * CELL_COUNT)
     sums = [0.0] * CELL_COUNT
     for _ in range(CALIBRATION_READS):
-        bench.clock.sleep(bench.settle_s + 1.0)
+        bench.clock.sleep(bench.settle_s + 1.0 if wait_s is None else wait_s)
         for i, mv in enumerate(bench.dut.status().cell_mv):
             sums[i] += mv / 1000.0 - level
     return [total / CALIBRATION_READS for total in sums]
@@ -73,7 +77,8 @@ def test_start_conditions_while_charging(bench: Bms12100Bench, spec_data, profil
     start_v = float(req.value) / 1000.0
     at = place(check.rule, req.tolerance, bench.setting_budget(req, float(req.value)))
     below, above = start_v - at.distance / 1000.0, start_v + at.distance / 1000.0
-    offsets = _reading_offsets(bench, HIGH_CELL_V)
+    eol = profile == "eol"
+    offsets = _reading_offsets(bench, HIGH_CELL_V, bench.settle_s if eol else None)
     bench.charge(PROBE_CURRENT_A)
     start = "BAL-START"
     cases = (
@@ -82,9 +87,9 @@ def test_start_conditions_while_charging(bench: Bms12100Bench, spec_data, profil
         (start, f"balancing above the start voltage ({above:.3f} V, 50 mV)", above, 50.0, True),
         ("BAL-CHG", "balancing while charging (3.46 V, 50 mV)", HIGH_CELL_V, 50.0, True),
     )
-    for rid, name, high, spread, expected in cases[3:] if profile == "eol" else cases:
+    for rid, name, high, spread, expected in cases[3:] if eol else cases:
         _cells(bench, high, spread, offsets)
-        bench.clock.sleep(SETTLE_S)
+        bench.clock.sleep(bench.settle_s + EOL_BLEED_S if eol else SETTLE_S)
         bleed = _bleed(bench)
         placed = at.data(high * 1000.0) if high != HIGH_CELL_V else {}
         method = at.describe("mV") if placed else ""

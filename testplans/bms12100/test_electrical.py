@@ -20,7 +20,7 @@ CURRENT_PROTECTIONS = ("IC-OCP", "ID-OCP", "ID-TOCP", "SCP")
 def test_operating_voltage(bench: Bms12100Bench, pack_v: float, check) -> None:
     """The BMS runs and measures across 8-15 V (protections may act at the ends; it must still answer)."""
     bench.set_cells([pack_v / CELL_COUNT] * CELL_COUNT)
-    bench.clock.sleep(2.0)
+    bench.clock.sleep(bench.settle_s)  # read before the 1 s voltage protections act at the ends
     status = bench.dut.status()
     check(
         within(
@@ -75,7 +75,7 @@ def test_discharge_path_resistance(bench: Bms12100Bench, check) -> None:
     """Voltage drop from B+/B- to P+/P- at 100 A discharge (4-wire on the DAQ) over the current."""
     dmm = bench.station.dmm
     bench.apply_current(-RDS_CURRENT_A)
-    bench.clock.sleep(2.0)
+    bench.clock.sleep(bench.settle_s)
     pack, out = dmm.measure_dc_voltage("PACK"), dmm.measure_dc_voltage("P")
     drop = pack - out
     current = bench.load_current()

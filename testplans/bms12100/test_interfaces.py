@@ -18,8 +18,8 @@ from hil.uncertainty import budget, reading, resolution, standard
 
 #: trips (each gives a trigger and a release record) to show the history keeps >= 500 records
 HISTORY_TRIPS = 260
-#: the EOL profile's CAN capture window (s): three periods of every frame
-EOL_CAN_WINDOW_S = 3.5
+#: the EOL profile's CAN capture window (s): at least two frames of every ID (one 1 s period, guarded)
+EOL_CAN_WINDOW_S = 2.2
 #: CAN capture timestamps (socketcand, python-can): microseconds
 CAN_STAMP_S = 1e-6
 
@@ -132,7 +132,7 @@ def test_can_frames_and_period(
 ) -> None:
     """All six inverter frames arrive at 500 kbit/s, each every 1 s (our reading of the protocol).
 
-    EOL profile: a 3.5 s window (three periods of each frame: the transceiver works); the period
+    EOL profile: a 2.2 s window (two frames or more of each: the transceiver works); the period
     itself is firmware (audit and full measure it over 10 s)."""
     bus = station.model.buses.can
     assert bus is not None

@@ -49,7 +49,11 @@ def _trip_uvp(bench: Bms12100Bench) -> float:
 #: the PM-UVSD shutdown delay, a parameter (design row, proven by read-back): the EOL profile
 #: shortens it over RS-485 to reach the sleep state for PM-SLEEP-I and restores it afterwards
 SHUTDOWN_SETTING = "cell_undervoltage_protection.shutdown_after_s"
-EOL_SHUTDOWN_S = 5
+EOL_SHUTDOWN_S = 2  # s: the BMS, woken with its cells still low, must stay up for one CAN frame
+#: after the shortened shutdown delay, one firmware cycle's guard before the sleep current is read (s)
+EOL_SHUTDOWN_GUARD_S = 1.0
+#: PM-WAKE: how long after the wake the first telemetry frame may come (s): one 1 s period, guarded
+WAKE_FRAME_S = 3.0
 
 
 @pytest.fixture
@@ -61,10 +65,16 @@ def shutdown_wait(bench: Bms12100Bench, profile: str) -> Iterator[float]:
     released = bench.dut.read_setting(SHUTDOWN_SETTING)
     bench.dut.write_setting(SHUTDOWN_SETTING, EOL_SHUTDOWN_S)
     try:
-        yield EOL_SHUTDOWN_S + 2.0
+        yield EOL_SHUTDOWN_S + EOL_SHUTDOWN_GUARD_S
     finally:
         bench.set_cells([NOMINAL_CELL_V] * CELL_COUNT)
-        bench.dut.write_setting(SHUTDOWN_SETTING, released)
+        for attempt in range(3):  # the BMS may have shut down again: the first frame may only wake it
+            try:
+                bench.dut.write_setting(SHUTDOWN_SETTING, released)
+                break
+            except DutError:
+                if attempt == 2:
+                    raise
 
 
 def _last_frame_after(can_monitor: CanMonitor, t0: float) -> float | None:
@@ -73,12 +83,18 @@ def _last_frame_after(can_monitor: CanMonitor, t0: float) -> float | None:
 
 
 @pytest.mark.requirement("PRE")
-def test_precharge_at_start_up(bench: Bms12100Bench, spec_data, check) -> None:
-    """With a load waiting, the output current is held back for the precharge time after start-up."""
+def test_precharge_at_start_up(present_bench: Bms12100Bench, spec_data, check) -> None:
+    """With a load waiting, the output current is held back for the precharge time after start-up.
+
+    The test's own power-off is its preparation (inputs neutral, cells nominal while off): it clears
+    whatever the test before left tripped, so no power cycle is spent before it."""
+    bench = present_bench
     req = spec_data.get("PRE")
     cells = bench.station.cells
+    bench.neutral_inputs()
     cells.set_output(False)
     bench.clock.sleep(1.0)
+    bench.set_cells([NOMINAL_CELL_V] * CELL_COUNT)
     bench.discharge(PRECHARGE_LOAD_A)
     cells.set_output(True)
     t0 = bench.clock.now()
@@ -174,7 +190,10 @@ def test_wake_and_sleep_current(
             continue
         answered = True
         break
-    bench.clock.sleep(3.0)
+    if profile == "eol":  # the first frame is the evidence: no need to wait out the whole window
+        bench.clock.wait_until(lambda: bool(can_monitor.since(t_wake + 0.5)), WAKE_FRAME_S, 0.1)
+    else:
+        bench.clock.sleep(WAKE_FRAME_S)
     check(
         equals(
             "PM-WAKE",

@@ -30,8 +30,12 @@ ROWS = [r.requirement for r in compare(SPEC, RELEASED, RELEASED.firmware, dict(R
 
 @pytest.mark.readback
 @pytest.mark.requirement(*ROWS)
-def test_released_set_read_back(bench: Bms12100Bench, check) -> None:
-    """Firmware version (0x51) and every parameter (0xD0) equal the released set, row by row."""
+def test_released_set_read_back(present_bench: Bms12100Bench, check) -> None:
+    """Firmware version (0x51) and every parameter (0xD0) equal the released set, row by row.
+
+    Over RS-485 only: the bench is taken as the last test left it (no preparation, no power cycle).
+    """
+    bench = present_bench
     firmware = str(bench.dut.identity()["firmware"])
     readback = {p.path: bench.dut.read_setting(p.path) for p in PARAMETERS}
     now = bench.clock.now()

@@ -10,11 +10,14 @@ interface for the check, and switched back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 
 import pytest
 
-from hil.duts.bms12100.bench import Bms12100Bench, ReleaseCase, trip_level
+from hil import registry
+from hil.duts.bms12100.bench import DELAY_GUARD_S, Bms12100Bench, ReleaseCase, trip_level
+from hil.eol import load_released
 from hil.measure import equals, within
 from hil.procedures.placement import place
 from hil.procedures.threshold import expected_probe_count, find_release, find_trip, go_no_go
@@ -29,6 +32,22 @@ RESOLUTION_OF_TOLERANCE = 0.25
 SEARCH_SPAN_OF_MARGIN = 4
 #: trip-delay acceptance where the spec gives a delay: ± this fraction (the polling period goes into U)
 DELAY_TOLERANCE = 0.1
+
+_RELEASED = registry.dut_family("bms12100").released
+#: the released parameter set: at EOL it gives each row's trip delay (read back on the unit by test_release)
+RELEASED = load_released(_RELEASED).parameters if _RELEASED is not None else {}
+
+
+def eol_settle_s(bench: Bms12100Bench, req: Requirement) -> float:
+    """EOL probe hold: the row's released trip delay + the guard, not the station's worst case.
+
+    The delay is a parameter the read-back proves equal to the released one; a unit slower than
+    that fails the beyond probe here as well as the read-back.
+    """
+    delay_ms = RELEASED.get(f"{req.setting}.delay_ms") if req.setting else None
+    if req.delay_s is None and isinstance(delay_ms, int | float) and not isinstance(delay_ms, bool):
+        return float(delay_ms) / 1000.0 + DELAY_GUARD_S
+    return bench.settle(req)
 
 
 def _margin(bench: Bms12100Bench, req: Requirement, value: float | None = None) -> float:
@@ -81,6 +100,8 @@ def test_threshold(bench: Bms12100Bench, threshold_row: Requirement, profile: st
     with _switched_on(bench, req):
         bench.precondition(req)
         setup = bench.threshold_setup(req)
+        if profile == "eol":
+            setup = dataclasses.replace(setup, settle_s=eol_settle_s(bench, req))
         result = go_no_go(setup, req.trip, placement.distance)
         for probe, expected, name in (
             (result.inside, False, "no trip inside the limit"),
@@ -110,6 +131,10 @@ def test_threshold(bench: Bms12100Bench, threshold_row: Requirement, profile: st
                 )
             )
         if profile != "full":
+            if result.beyond.tripped and "recovery" in {a.id for a in req.release_alternatives}:
+                # leave it released by its normal way out: the next test then needs no power cycle
+                bench.apply(req, bench.nominal_level(req))
+                bench.wait_state(req.id, False, setup.settle_s + 1.0)
             return
         resolution = req.tolerance * RESOLUTION_OF_TOLERANCE
         span = SEARCH_SPAN_OF_MARGIN * margin  # wide enough to find a non-conforming unit's trip point

@@ -175,15 +175,19 @@ class Bms12100Bench(DutBench):
             ntc.set_temperature(terminal, NEUTRAL_C, resistance_ohm)
         self.power_cycle()
 
-    def prepare(self) -> Status:
-        """Idle, no fault inserted, nominal cells, neutral temperatures, nothing active on the BMS
-        (power cycle if needed)."""
+    def neutral_inputs(self) -> None:
+        """Idle, no fault inserted, neutral temperatures (what `prepare` sets before the cells)."""
         self.idle()
         if self.has_fiu:
             self.fiu.open_all()
         ntc = self.station.ntc
         for terminal in ntc.info.channels:
             ntc.set_temperature(terminal, NEUTRAL_C, resistance_ohm)
+
+    def prepare(self) -> Status:
+        """Idle, no fault inserted, nominal cells, neutral temperatures, nothing active on the BMS
+        (power cycle if needed)."""
+        self.neutral_inputs()
         cells = self.station.cells
         if not all(cells.output_is_on(c) for c in cells.cells):
             self.power_cycle()
