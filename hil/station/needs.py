@@ -31,8 +31,9 @@ class ExpectationSpec(BaseModel):
     default: float | None = None
 
 
-class NeedsFile(BaseModel):
-    """station_needs.yaml: role -> terminals it must wire, the expectation keys the plan reads."""
+class FamilyPart(BaseModel):
+    """What one family declared from a shared package needs on top of the shared part (the Movicom
+    Main 2.1 and 2R: one package, two families with their own pins)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -40,8 +41,15 @@ class NeedsFile(BaseModel):
     expectations: dict[str, ExpectationSpec] = Field(default={})
 
 
-class FamilyNeeds(NeedsFile):
-    """A DUT family's needs: its declared buses, and what its station_needs.yaml says."""
+class NeedsFile(FamilyPart):
+    """station_needs.yaml: role -> terminals it must wire, the expectation keys the plan reads, and
+    under `families` (by family name) what one family of the package adds to them."""
+
+    families: dict[str, FamilyPart] = Field(default={})
+
+
+class FamilyNeeds(FamilyPart):
+    """A DUT family's needs: its declared buses, and what its station_needs.yaml says for it."""
 
     buses: list[Bus] = []
 
@@ -55,4 +63,9 @@ def family_needs(dut: str) -> FamilyNeeds:
     with resources.as_file(ref) as path:
         if not path.exists():
             return FamilyNeeds(buses=buses)
-        return FamilyNeeds(buses=buses, **dict(load_model(path, NeedsFile)))
+        data = load_model(path, NeedsFile)
+    own = data.families.get(dut, FamilyPart())
+    roles = {role: list(terminals) for role, terminals in data.roles.items()}
+    for role, terminals in own.roles.items():
+        roles[role] = list(dict.fromkeys(roles.get(role, []) + terminals))
+    return FamilyNeeds(buses=buses, roles=roles, expectations={**data.expectations, **own.expectations})
