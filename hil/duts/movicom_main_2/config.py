@@ -294,6 +294,7 @@ class Fixed(_Section):
     supply_current_ma: float = Field(default=60.0, gt=0, description="board draw at 12 V, relays open")
     relay_coil_ma: float = Field(default=8.0, ge=0, description="extra draw per closed relay")
     contact_resistance_ohm: float = Field(default=0.02, ge=0, description="closed relay contact")
+    termination_ohm: float = Field(default=120.0, gt=0, description="CAN / RS-485 terminator (seed: 120 Ω)")
 
 
 class Behaviour(_Section):
@@ -316,6 +317,9 @@ class Hardware(_Section):
     current_offset_a: float = 0.0
     contact_resistance_extra_ohm: float = Field(default=0.0, ge=0)
     supply_current_extra_ma: float = Field(default=0.0, ge=0)
+    temperature_offset_c: float = Field(default=0.0, description="added to every external temperature input")
+    termination_missing: bool = Field(default=False, description="terminators open with the jumper fitted")
+    termination_always: bool = Field(default=False, description="terminators in circuit with it removed")
 
 
 class MovicomConfig(BaseModel):

@@ -12,6 +12,13 @@ quantity), so a station file names each terminal once. Names follow the variant'
 - Dry-contact inputs (switch): `IN_1`..`IN_4` / `DI_1`..`DI_4`; discrete outputs (dmm, volts):
   `OUT_1`..`OUT_4` / `DO_1`..`DO_4`; relay contacts V+ to NO (dmm, ohms): `RLY1`..`RLY4`.
 - LEDs (led_analyser): the LED names (`DS1`..`DS8` / `DS1.1`..`DS1.4`, `DS2`..`DS4`).
+- Relay loads (electronic_load): `RLY1`..`RLY4`, one load per relay drawing its rated current from
+  the bench's contact source through V+ and NO; the DMM reads the contact's drop at `RLY<n>` (volts).
+- The sensor inputs again on the DMM (volts): the DAC's true output at the pin (the reference of MM-TS).
+- Terminations: `TERM_<jumper>` (`TERM_P21`, `TERM_P22`; `TERM_J1`..`TERM_J3`), a switch relay that
+  connects the DMM's 2-wire ohms input to the bus pair behind the jumper (and the DMM point of the
+  same name); `JMP_<jumper>`, an optional switch relay across the jumper's pins 1-2 in place of the
+  jumper (a fixture that lets the bench fit and remove it).
 """
 
 from __future__ import annotations
@@ -52,6 +59,22 @@ def temperature_terminals(hw: Variant) -> list[str]:
 def humidity_terminal(hw: Variant) -> str | None:
     """The humidity input (Vhs), if the variant has one."""
     return hw.humidity_input.upper() if hw.humidity_input else None
+
+
+def termination_terminal(jumper: str) -> str:
+    """The switch route and DMM point of the bus pair behind termination jumper `jumper`."""
+    return f"TERM_{jumper}"
+
+
+def jumper_terminal(jumper: str) -> str:
+    """The switch relay in place of termination jumper `jumper` (closed = fitted, pins 1-2)."""
+    return f"JMP_{jumper}"
+
+
+def terminations(hw: Variant) -> list[tuple[str, str]]:
+    """(jumper, what it terminates) of every termination jumper: the CAN buses, then RS-485."""
+    found = [(bus.termination_jumper, bus.name) for bus in hw.can_buses]
+    return [*found, (hw.rs485_termination_jumper, "RS-485")]
 
 
 def leds(hw: Variant) -> list[str]:

@@ -5,8 +5,13 @@ above the variant's minimum); cell emulator channels `L<b>C<cc>` feed the BMS Lo
 and resistance channels `L<b>T<t>` their thermistors (OUR MODEL: a board whose cells are all below
 `LOGIC_MIN_V` is unpowered and off the internal link); the analog source's DACs drive the
 Hall-sensor (Vcs/Vref) and sensor (Vts, Vhs) inputs; switch relays close the dry-contact inputs.
-The DMM reads the discrete outputs (volts), the relay contacts (ohms, open = infinite) and the
-supply current; the LED analyser's fibres see the twin's LEDs. Inputs are read at the start of
+The DMM reads the discrete outputs (volts), the relay contacts (ohms, open = infinite; volts: the
+drop while the relay's electronic load `RLY<n>` draws its current from the bench's fixed contact
+source `CONTACT_SOURCE_V` through V+ and NO), the sensor inputs' true levels (volts), the supply
+current, and the termination behind each jumper (ohms, only while the switch routes it, `TERM_<j>`);
+a jumper is fitted while its fixture relay `JMP_<j>` is closed, or as the station declares it
+(expectation `termination_<j>_fitted`, 1 or 0; fitted when neither says). The LED analyser's fibres
+see the twin's LEDs. Inputs are read at the start of
 each step and held over it, as the twin's contract says.
 
 Buses: Modbus RTU on the lab's RS-485 (`serial`) and Modbus TCP (`modbus_tcp`, the 2.1) are
@@ -45,21 +50,26 @@ from hil.duts.movicom_main_2.terminals import (
     SUPPLY,
     cell_terminal,
     humidity_terminal,
+    jumper_terminal,
     ntc_terminal,
     relay_terminal,
     sensor_terminals,
     temperature_terminals,
+    termination_terminal,
+    terminations,
 )
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.instruments.feasa_led_analyser import LedLight
 from hil.sim.plant import CanPublish, Plant
-from hil.sim.ports import MultiSourcePort, ResistancePort, SourcePort
+from hil.sim.ports import LoadPort, MultiSourcePort, ResistancePort, SourcePort
 from hil.station.model import StationModel
 
 #: a Logic board runs from its own cells: below this on every cell it is off the internal link
 LOGIC_MIN_V = 1.0
 #: what an open thermistor input reads (OUR MODEL: the firmware's lowest reading)
 OPEN_NTC_C = -50.0
+#: OUR BENCH: the fixed lab supply feeding the relays' V+ for the contact-drop loads (V)
+CONTACT_SOURCE_V = 12.0
 #: the LED analyser's intensity of a lit indicator LED (analyser units)
 LED_INTENSITY = 800.0
 #: the default serial number of a simulated unit per variant (CANopen 0x1018 sub 4)
@@ -95,6 +105,7 @@ class MovicomPlant(Plant):
         self.dacs: dict[str, Any] = {}
         self.switches: dict[str, Any] = {}
         self.leds: dict[str, Any] = {}
+        self.loads: dict[str, LoadPort] = {}
         for name, inst in station.instruments.items():
             sim = instruments[name]
             for terminal, channel in inst.channels.items():
@@ -110,6 +121,8 @@ class MovicomPlant(Plant):
                     self.switches[terminal] = sim
                 elif inst.role == "led_analyser":
                     self.leds[terminal] = sim
+                elif inst.role == "electronic_load":
+                    self.loads[terminal] = cast(LoadPort, sim)
             if inst.role == "dmm" and hasattr(sim, "probe"):
                 sim.probe = self.probe
         self._rtu = b""
@@ -186,20 +199,53 @@ class MovicomPlant(Plant):
         for port, channel in self.cells.values():
             setting = port.channel_setting(channel)
             port.report_channel(channel, setting.voltage if setting.on else 0.0, 0.0)
+        for n in range(1, 5):
+            load = self.loads.get(relay_terminal(n))
+            if load is not None:
+                amps, drop = self._contact(n)
+                load.report(CONTACT_SOURCE_V - drop if amps else 0.0, amps)
+
+    def _contact(self, relay: int) -> tuple[float, float]:
+        """(current through relay `relay`'s contact from its load, drop across the contact)."""
+        load = self.loads.get(relay_terminal(relay))
+        ohm = self.twin.contact_resistance_ohm(relay)
+        if ohm is None:  # open: NO pulled to the load's side, V+ at the contact source
+            return 0.0, CONTACT_SOURCE_V if load is not None else 0.0
+        amps = min(load.demand(self.t, CONTACT_SOURCE_V), CONTACT_SOURCE_V / max(ohm, 1e-3)) if load else 0.0
+        return amps, amps * ohm
+
+    def _fitted(self, jumper: str) -> bool:
+        """Whether termination jumper `jumper` is fitted (its fixture relay, else the station's word)."""
+        relay = jumper_terminal(jumper)
+        if relay in self.switches:
+            return bool(self.switches[relay].closed(relay))
+        return bool(self.station.expectations.get(f"termination_{jumper}_fitted", 1.0))
+
+    def _termination(self, point: str) -> float:
+        for jumper, _ in terminations(self.config.hardware_variant):
+            if point == termination_terminal(jumper):
+                routed = point not in self.switches or self.switches[point].closed(point)
+                ohm = self.twin.termination_ohm(self._fitted(jumper)) if routed else None
+                return math.inf if ohm is None else ohm
+        return math.inf
 
     def probe(self, point: str, quantity: str) -> float:
         """True values at the DMM's points: outputs (VOLT), relay contacts (RES), supply (CURR)."""
         hw = self.config.hardware_variant
         if quantity == "CURR":
             return self.twin.supply_current_a() if point == SUPPLY else 0.0
+        relays = {relay_terminal(n): n for n in range(1, 5)}
         if quantity == "RES":
-            for n in range(1, 5):
-                if point == relay_terminal(n):
-                    ohm = self.twin.contact_resistance_ohm(n)
-                    return math.inf if ohm is None else ohm
-            return math.inf
+            if point in relays:
+                ohm = self.twin.contact_resistance_ohm(relays[point])
+                return math.inf if ohm is None else ohm
+            return self._termination(point)
         if quantity == "VOLT" and point in hw.outputs:
             return self.twin.output_levels_v()[hw.outputs.index(point)]
+        if quantity == "VOLT" and point in relays:
+            return self._contact(relays[point])[1]
+        if quantity == "VOLT" and point in self.dacs:
+            return self._dac(point)
         return 0.0
 
     def _light(self, name: str, t: float) -> LedLight:

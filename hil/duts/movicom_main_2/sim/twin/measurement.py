@@ -103,8 +103,9 @@ class Frontend:
         if len(sensor_a) == 2 and abs(sensor_a[0]) > SENSOR_RANGE_SHARE * config.current_sensors[0].rated_a:
             current = sensor_a[1]
         a = config.analog
+        offset = config.hardware.temperature_offset_c  # SIM-ONLY fault: an input reading off
         ext = tuple(
-            (v - a.temperature_v_at_0c) / a.temperature_v_per_c + e
+            (v - a.temperature_v_at_0c) / a.temperature_v_per_c + e + offset
             for v, e in zip(inputs.temperature_v, self.external_error_c, strict=True)
         )
         humidity = None

@@ -412,6 +412,13 @@ class MovicomTwin:
             return None
         return self.config.fixed.contact_resistance_ohm + self.config.hardware.contact_resistance_extra_ohm
 
+    def termination_ohm(self, fitted: bool) -> float | None:
+        """Resistance across a bus pair behind a termination jumper (fitted: pins 1-2); None = open.
+        Passive hardware: the same powered or not."""
+        hw = self.config.hardware
+        present = (fitted and not hw.termination_missing) or (not fitted and hw.termination_always)
+        return self.config.fixed.termination_ohm if present else None
+
     def supply_current_a(self) -> float:
         """Current drawn from the supply (a switching regulator: constant power; coils per closed relay)."""
         if not self._running:
