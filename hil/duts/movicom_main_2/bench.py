@@ -11,19 +11,23 @@ its configured threshold for `hil.procedures.threshold` (limits from the unit's 
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import ClassVar, Literal
 
 from hil.bench import DutBench, Stimulus
 from hil.duts.movicom_main_2.client import MovicomClient
-from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, Protection
+from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, InputFunction, Protection
 from hil.duts.movicom_main_2.terminals import (
     LOGIC_NTC,
     SUPPLY,
     cell_terminal,
     humidity_terminal,
+    jumper_terminal,
     ntc_terminal,
+    relay_terminal,
     sensor_terminals,
     temperature_terminals,
+    termination_terminal,
 )
 from hil.errors import BenchError
 from hil.instruments.bank import TerminalBank
@@ -31,6 +35,7 @@ from hil.instruments.roles import (
     AnalogSource,
     CellEmulator,
     Dmm,
+    ElectronicLoad,
     LedAnalyser,
     PowerSupply,
     Switch,
@@ -39,6 +44,7 @@ from hil.instruments.roles import (
 from hil.procedures.threshold import ThresholdSetup
 from hil.spec import Requirement
 from hil.station.station import Station
+from hil.uncertainty import Budget, station_uncertainty
 
 #: the Hall sensors' reference voltage on this bench (V)
 VREF_V = 2.5
@@ -48,6 +54,8 @@ SUPPLY_LIMIT_A = 0.5
 LOGIC_CELL_ACCURACY_V = 0.002
 #: the humidity the Vhs input is set to at nominal conditions (%RH)
 NEUTRAL_HUMIDITY_PCT = 40.0
+#: Modbus 0x5100+: a value from this on hands a signal back to the physical inputs
+SOFTWARE_CONTROL_PHYSICAL = 2
 #: how often a wait polls the DUT (s)
 POLL_S = 0.1
 #: error name (register bits) each protection section raises (the twin's and the map's names)
@@ -67,7 +75,15 @@ class MovicomBench(DutBench):
     """The bench of a Main 2.1 / 2R (see the module docstring)."""
 
     NOMINAL_CELL_V: ClassVar[float] = 3.30
-    ACCURACY_NEEDS = (("cell_emulator", "voltage"), ("power_supply", "voltage"), ("analog_source", "voltage"))
+    ACCURACY_NEEDS = (
+        ("cell_emulator", "voltage"),
+        ("power_supply", "voltage"),
+        ("analog_source", "voltage"),
+        ("dmm", "voltage"),
+        ("dmm", "current"),
+        ("dmm", "resistance"),
+        ("electronic_load", "current"),
+    )
     STIMULI: ClassVar[dict[str, Stimulus[MovicomBench]]] = {
         "cell_voltage": Stimulus(lambda b, v: b.set_cell(1, 1, v), 3.30),
         "supply_voltage": Stimulus(lambda b, v: b.set_supply(v), 12.0),
@@ -259,3 +275,108 @@ class MovicomBench(DutBench):
             settle_s=self.settle_s + p.set_delay_s,
             direction=PROTECTION_DIRECTIONS[section],
         )
+
+    # --- analog inputs, supply and termination ----------------------------------------------------
+    # MM-SUP-I (the supply current), MM-RLY-RATE (contact drop at rated current), MM-TS (the sensor
+    # inputs against the DMM's reading of the stimulus), MM-TERM-CAN / MM-TERM-485 (2-wire ohms
+    # through the switch, both jumper positions where a fixture relay replaces the jumper).
+    @cached_property
+    def relay_loads(self) -> TerminalBank[ElectronicLoad]:
+        """The electronic loads, one per relay contact (`RLY1`..`RLY4`)."""
+        return TerminalBank(self.station, "electronic_load", ElectronicLoad)
+
+    def meter(self) -> Dmm:
+        """The DMM (a station without one cannot measure these rows)."""
+        if self.dmm is None:
+            raise BenchError(f"station {self.station.model.name} has no dmm instrument")
+        return self.dmm
+
+    def dmm_budget(self, quantity: str, value: float, scale: float = 1.0, unit: str = "") -> Budget:
+        """The DMM's accuracy and resolution at `value` (its unit: V, A, Ω) from the station file."""
+        return station_uncertainty(self.station, self.meter().name, quantity, value, scale, unit)
+
+    def software_control(self, function: InputFunction, value: int) -> None:
+        """Force an input signal over Modbus 0x5100 + code - 1 (0 reset, 1 set, 2 physical input)."""
+        self.dut.write(f"input_control_{function.name.lower()}", value)
+
+    def relays_closed(self) -> frozenset[int]:
+        """The relays the unit reports closed (Modbus relay bits)."""
+        value = self.dut.value("relays")
+        names = value if isinstance(value, frozenset) else frozenset()
+        return frozenset(n for n in range(1, 5) if f"relay_{n}" in names)
+
+    def supply_current_ma(self) -> float:
+        """The board's supply current on the DMM's current channel in series with `SUPPLY` (mA)."""
+        return self.meter().measure_dc_current(SUPPLY) * 1000.0
+
+    def heater_on_c(self) -> float:
+        """A Logic temperature that turns the heater on and trips no low-temperature protection:
+        half-way between the highest low-temperature trip and the heater's on temperature."""
+        p = self.config.protections
+        floor = max(p.low_charge_temperature.set, p.low_discharge_temperature.set)
+        on = self.config.heater.on_below_c
+        return (floor + on) / 2.0 if floor < on else on - 1.0
+
+    def close_relay_functions(self) -> None:
+        """Bring about every relay function's closing condition: the charger signal by software
+        control (charge and allow-charging close after Ton) and a Logic temperature below the heater's
+        on level; discharge is closed at nominal conditions. `release_relay_functions` undoes it."""
+        self.software_control(InputFunction.CHARGER_CONNECTED, 1)
+        self.set_temperatures(self.heater_on_c())
+        self.clock.sleep(self.config.charge_control.ton_s + self.settle_s)
+
+    def release_relay_functions(self) -> None:
+        """The charger signal back to the physical input, the Logic temperatures neutral."""
+        self.software_control(InputFunction.CHARGER_CONNECTED, SOFTWARE_CONTROL_PHYSICAL)
+        self.set_temperatures(self.NEUTRAL_C)
+
+    def contact_drop(self, relay: int, amps: float) -> tuple[float, float]:
+        """(drop across relay `relay`'s closed contact on the DMM (V), the load's current readback
+        (A)) while its electronic load draws `amps` from the bench's contact source; the load is
+        switched off again before returning."""
+        terminal = relay_terminal(relay)
+        load = self.relay_loads[terminal]
+        load.set_cc(amps)
+        load.set_input(True)
+        try:
+            self.clock.sleep(self.settle_s)
+            drop = self.meter().measure_dc_voltage(terminal)
+            current = load.measure_current()
+        finally:
+            load.set_input(False)
+        return drop, current
+
+    def set_sensor_voltage(self, terminal: str, volts: float) -> float:
+        """One sensor input (Vts, Vhs, T_SENS1/2) driven to `volts`; returns the DMM's reading of the
+        level at the pin after the settle time (the stimulus's reference value)."""
+        self.analog[terminal].set_voltage(terminal, volts)
+        self.clock.sleep(self.settle_s)
+        return self.meter().measure_dc_voltage(terminal)
+
+    def jumper_settable(self, jumper: str) -> bool:
+        """Whether a fixture relay replaces termination jumper `jumper` (the bench can fit and remove it)."""
+        return jumper_terminal(jumper) in self.switches
+
+    def jumper_declared(self, jumper: str) -> bool | None:
+        """The jumper position the station declares (expectation `termination_<jumper>_fitted`), if any."""
+        value = self.expectations.get(f"termination_{jumper}_fitted")
+        return None if value is None else bool(value)
+
+    def set_jumper(self, jumper: str, fitted: bool) -> None:
+        """Fit (pins 1-2) or remove termination jumper `jumper` through its fixture relay."""
+        terminal = jumper_terminal(jumper)
+        self.switches[terminal].set_closed(terminal, fitted)
+
+    def termination_ohm(self, jumper: str) -> float:
+        """2-wire ohms across the bus pair behind `jumper`, the switch routing it to the DMM (and away
+        from the bench's bus adapter) for the reading only; an open pair reads as the DMM's overload."""
+        route = termination_terminal(jumper)
+        switch = self.switches.get(route)
+        if switch is not None:
+            switch.set_closed(route, True)
+        try:
+            self.clock.sleep(self.settle_s)
+            return self.meter().measure_resistance(route)
+        finally:
+            if switch is not None:
+                switch.set_closed(route, False)
