@@ -1,7 +1,8 @@
 """Each relay's contact at its rated current (MM-RLY-RATE): the relays closed by their configured
-functions, one electronic load per relay draws the variant's rated current (variants.yaml: 2.1 relays
-1-2 2 A, 3-4 8 A; 2R 3 A) from the bench's contact source through V+ and NO, and the DMM reads the
-drop across the contact.
+functions (the charger signal forced by software control, Modbus 0x5101, as each result says; the
+Logic temperatures below the heater's on level), one electronic load per relay draws the variant's
+rated current (variants.yaml: 2.1 relays 1-2 2 A, 3-4 8 A; 2R 3 A) from the bench's contact source
+through V+ and NO, and the DMM reads the drop across the contact.
 
 The vendor gives no drop limit. OUR READING: the drop at rated current is at most the station's
 `contact_resistance_max_ohm` (default 0.1 Ω, the initial contact resistance power-relay data sheets
@@ -68,7 +69,9 @@ def test_contact_drop_at_rated_current(bench: MovicomBench, check) -> None:
                     low=0.0,
                     high=r_max * relay.max_a,
                     uncertainty=u,
-                    method=f"relay closed by its function ({function}); {load.name} at {relay.max_a:g} A "
+                    method=f"relay closed by its function ({function}: the charger signal forced by software "
+                    "control, Modbus 0x5101, provisional; Logic temperatures below the heater's on level); "
+                    f"{load.name} at {relay.max_a:g} A "
                     f"(read back {current:.3f} A); DMM across V+ and NO. Limit: OUR READING, "
                     f"{r_max:g} Ω (station contact_resistance_max_ohm) x the rating {relay.max_a:g} A "
                     "(variants.yaml); the vendor gives no drop",
