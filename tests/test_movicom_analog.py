@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 
+from hil import registry
 from hil.duts.movicom_main_2.config import MovicomConfig
 from hil.duts.movicom_main_2.sim.plant import CONTACT_SOURCE_V, MovicomPlant
 from hil.duts.movicom_main_2.sim.twin import MovicomTwin
+from hil.errors import ConfigError
+from hil.family import DutFamily
 from hil.report.model import load_run
 from hil.sim.lab import Lab
 from hil.station.needs import family_needs
@@ -252,3 +255,42 @@ def test_a_bench_that_cannot_move_the_jumpers_tests_the_declared_position_and_sa
     assert any("P21 (CAN) not fitted: " in gap for gap in rows["MM-TERM-CAN"].not_covered)
     assert rows["MM-TERM-485"].covered == ["Main 2.1: P22", "not fitted"]
     assert any("P22 (RS-485) fitted: " in gap for gap in rows["MM-TERM-485"].not_covered)
+
+
+def test_a_needs_file_naming_a_family_outside_its_package_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "twofold_family"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "station_needs.yaml").write_text(
+        "roles: {dmm: [A]}\nfamilies:\n  twofold-a: {roles: {dmm: [B], switch: [S]}}\n"
+        "  nope: {roles: {dmm: [C]}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    family = DutFamily(
+        name="twofold-a",
+        title="a family of a two-family package",
+        package="twofold_family",
+        config=".config:C",
+        client=".client:C",
+        bench=".bench:B",
+        plant=".plant:P",
+        buses=(),
+        default_station=Path("station.yaml"),
+    )
+    monkeypatch.setitem(registry.DUTS._loaded, "twofold-a", family)
+    family_needs.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as refused:
+            family_needs("twofold-a")
+        assert refused.value.field == "families.nope" and refused.value.expected == "one of twofold-a"
+        (package / "station_needs.yaml").write_text(
+            "roles: {dmm: [A]}\nfamilies:\n  twofold-a: {roles: {dmm: [B, A], switch: [S]}}\n",
+            encoding="utf-8",
+        )
+        family_needs.cache_clear()
+        assert family_needs("twofold-a").roles == {"dmm": ["A", "B"], "switch": ["S"]}
+    finally:
+        family_needs.cache_clear()

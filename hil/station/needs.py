@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hil import registry
 from hil.config import load_model
+from hil.errors import ConfigError
 from hil.family import Bus
 from hil.station.model import RoleKind
 
@@ -64,6 +65,10 @@ def family_needs(dut: str) -> FamilyNeeds:
         if not path.exists():
             return FamilyNeeds(buses=buses)
         data = load_model(path, NeedsFile)
+        siblings = [n for n in registry.DUTS if registry.dut_family(n).package == family.package]
+        for name in data.families:
+            if name not in siblings:
+                raise ConfigError(str(path), f"families.{name}", f"one of {', '.join(siblings)}")
     own = data.families.get(dut, FamilyPart())
     roles = {role: list(terminals) for role, terminals in data.roles.items()}
     for role, terminals in own.roles.items():
