@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: the rows the plan tests on both variants (testplans/movicom_main_2)
 COVERED = {"MM-MODBUS", "MM-CS", "MM-PROT", "MM-SUP-V", "MM-CAN", "MM-LOGIC", "MM-LED"}
+COVERED |= {"MM-RLY-DSG", "MM-RLY-ALLOW", "MM-RLY-CHG", "MM-RLY-HEAT", "MM-CRIT", "MM-DI", "MM-DO"}
 
 
 def _entries(out: Path) -> list[dict[str, Any]]:
