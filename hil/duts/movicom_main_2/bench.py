@@ -267,6 +267,10 @@ class MovicomBench(DutBench):
         )
 
     # --- relays and discrete I/O ---------------------------------------------------------------
+    # Conditions a relay/output test applies (named as the spec rows' coverage items), the relays as
+    # the DAQ sees their contacts and as Modbus reports them, the inputs driven by the switch at the
+    # level their inversion flag makes active (or forced by Modbus 0x5100+ software control when no
+    # input carries the function), and the outputs under the fixture's 20 mA load.
     def inputs_inactive(self) -> None:
         """Every input at its inactive level (an inverted one closed) and no signal forced by
         software control: part of the nominal inputs."""
@@ -275,10 +279,6 @@ class MovicomBench(DutBench):
                 self.set_input(index, False)
         self.release_signals()
 
-    # Conditions a relay/output test applies (named as the spec rows' coverage items), the relays as
-    # the DAQ sees their contacts and as Modbus reports them, the inputs driven by the switch at the
-    # level their inversion flag makes active (or forced by Modbus 0x5100+ software control when no
-    # input carries the function), and the outputs under the fixture's 20 mA load.
     def relay_number(self, function: RelayFunctionName) -> int:
         """The relay (1-4) the unit's configuration gives `function`."""
         index = self.config.relay_with(function)
@@ -383,6 +383,7 @@ class MovicomBench(DutBench):
 
     @cached_property
     def _forced(self) -> set[str]:
+        """Software-control registers a test has forced (set back by `release_signals`)."""
         return set()
 
     def temperature_margin(self, celsius: float) -> float:
