@@ -20,6 +20,7 @@ COVERED = {"MM-MODBUS", "MM-CS", "MM-PROT", "MM-SUP-V", "MM-CAN", "MM-LOGIC", "M
 COVERED |= {"MM-SUP-I", "MM-RLY-RATE", "MM-TS", "MM-TERM-CAN", "MM-TERM-485"}
 #: rows a variant characterises rather than judges (the 2R has no supply-current figure)
 CHARACTERISED = {"movicom-main-2r": {"MM-SUP-I"}}
+COVERED |= {"MM-RLY-DSG", "MM-RLY-ALLOW", "MM-RLY-CHG", "MM-RLY-HEAT", "MM-CRIT", "MM-DI", "MM-DO"}
 
 
 def _entries(out: Path) -> list[dict[str, Any]]:

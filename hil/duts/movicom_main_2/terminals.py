@@ -11,6 +11,8 @@ quantity), so a station file names each terminal once. Names follow the variant'
   `VTS`, `VHS` on the 2.1; `CS1_OUT`, `CS1_REF`, `CS2_OUT`, `CS2_REF`, `T_SENS1`, `T_SENS2` on the 2R).
 - Dry-contact inputs (switch): `IN_1`..`IN_4` / `DI_1`..`DI_4`; discrete outputs (dmm, volts):
   `OUT_1`..`OUT_4` / `DO_1`..`DO_4`; relay contacts V+ to NO (dmm, ohms): `RLY1`..`RLY4`.
+- Output loads (switch): `LOAD_OUT_1`.. / `LOAD_DO_1`..: closing one puts the fixture's 20 mA load
+  (`OUTPUT_LOAD_A`, the seed's rating) on that output while the DMM reads it.
 - LEDs (led_analyser): the LED names (`DS1`..`DS8` / `DS1.1`..`DS1.4`, `DS2`..`DS4`).
 - Relay loads (electronic_load): `RLY1`..`RLY4`, one load per relay drawing its rated current from
   the bench's contact source through V+ and NO; the DMM reads the contact's drop at `RLY<n>` (volts).
@@ -29,6 +31,8 @@ from hil.models.ntc import BetaNtc
 SUPPLY = "SUPPLY"
 #: OUR READING: the BMS Logic boards' thermistors are 10 kΩ B3435 NTCs (not documented)
 LOGIC_NTC = BetaNtc(r_ref_ohm=10_000.0, beta_k=3435.0)
+#: the fixture's load on a discrete output (A): a 20 mA current sink, the seed's "+5V, 20mA" rating
+OUTPUT_LOAD_A = 0.020
 
 
 def cell_terminal(board: int, cell: int) -> str:
@@ -44,6 +48,11 @@ def ntc_terminal(board: int, sensor: int) -> str:
 def relay_terminal(number: int) -> str:
     """The contact (V+ to NO) of relay `number` (1-4)."""
     return f"RLY{number}"
+
+
+def load_terminal(output: str) -> str:
+    """The switch terminal that puts the fixture's 20 mA load on discrete output `output`."""
+    return f"LOAD_{output}"
 
 
 def sensor_terminals(hw: Variant) -> list[tuple[str, str]]:

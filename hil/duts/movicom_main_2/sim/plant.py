@@ -4,7 +4,8 @@ Wiring (terminal names in terminals.py): the `SUPPLY` power supply powers the bo
 above the variant's minimum); cell emulator channels `L<b>C<cc>` feed the BMS Logic boards' cells
 and resistance channels `L<b>T<t>` their thermistors (OUR MODEL: a board whose cells are all below
 `LOGIC_MIN_V` is unpowered and off the internal link); the analog source's DACs drive the
-Hall-sensor (Vcs/Vref) and sensor (Vts, Vhs) inputs; switch relays close the dry-contact inputs.
+Hall-sensor (Vcs/Vref) and sensor (Vts, Vhs) inputs; switch relays close the dry-contact inputs and
+put the fixture's 20 mA load (`OUTPUT_LOAD_A`) on the discrete outputs.
 The DMM reads the discrete outputs (volts), the relay contacts (ohms, open = infinite; volts: the
 drop while the relay's electronic load `RLY<n>` draws its current from the bench's fixed contact
 source `CONTACT_SOURCE_V` through V+ and NO), the sensor inputs' true levels (volts), the supply
@@ -47,10 +48,12 @@ from hil.duts.movicom_main_2.sim.modbus import TwinRegisters
 from hil.duts.movicom_main_2.sim.twin import MovicomTwin
 from hil.duts.movicom_main_2.terminals import (
     LOGIC_NTC,
+    OUTPUT_LOAD_A,
     SUPPLY,
     cell_terminal,
     humidity_terminal,
     jumper_terminal,
+    load_terminal,
     ntc_terminal,
     relay_terminal,
     sensor_terminals,
@@ -186,7 +189,13 @@ class MovicomPlant(Plant):
         inputs.contacts = [
             bool(name in self.switches and self.switches[name].closed(name)) for name in hw.inputs
         ]
+        inputs.output_load_a = [
+            OUTPUT_LOAD_A if self._closed(load_terminal(name)) else 0.0 for name in hw.outputs
+        ]
         self.twin.inputs_changed()
+
+    def _closed(self, terminal: str) -> bool:
+        return bool(terminal in self.switches and self.switches[terminal].closed(terminal))
 
     def _dac(self, terminal: str) -> float:
         sim = self.dacs.get(terminal)
