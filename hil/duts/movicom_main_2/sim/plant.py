@@ -188,7 +188,8 @@ class MovicomPlant(Plant):
             port.report_channel(channel, setting.voltage if setting.on else 0.0, 0.0)
 
     def probe(self, point: str, quantity: str) -> float:
-        """True values at the DMM's points: outputs (VOLT), relay contacts (RES), supply (CURR)."""
+        """True values at the DMM's points: outputs and analog source outputs (VOLT), relay contacts
+        (RES), supply (CURR)."""
         hw = self.config.hardware_variant
         if quantity == "CURR":
             return self.twin.supply_current_a() if point == SUPPLY else 0.0
@@ -200,6 +201,8 @@ class MovicomPlant(Plant):
             return math.inf
         if quantity == "VOLT" and point in hw.outputs:
             return self.twin.output_levels_v()[hw.outputs.index(point)]
+        if quantity == "VOLT" and point in self.dacs:  # a DMM channel across an analog source output
+            return self._dac(point)
         return 0.0
 
     def _light(self, name: str, t: float) -> LedLight:
