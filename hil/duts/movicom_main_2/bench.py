@@ -339,16 +339,25 @@ class MovicomBench(DutBench):
         return ERRORS[section]
 
     def protection_tripped(self, section: str) -> bool:
-        """Whether the protection's error is active now."""
-        return ERRORS[section] in self.errors()
+        """Whether the protection's error is active now (one Modbus read: the register with its bit;
+        a read costs tens of ms at 9600 Bd, and delays are polled)."""
+        bit = ERRORS[section]
+        register = next(
+            r.name
+            for r in self.dut.codec.register_map.registers
+            if r.name.startswith("errors_") and any(b.name == bit for b in r.bits)
+        )
+        value = self.dut.value(register)
+        return isinstance(value, frozenset) and bit in value
 
     def rearm_protection(self, section: str) -> None:
         """Nominal inputs; if the error was active, its clear delay (the normal way out), else
         `prepare` (which waits for any error to clear and acknowledges a locked one)."""
         was_tripped = self.protection_tripped(section)
         self.nominal_inputs()
-        if was_tripped:
-            self.clock.sleep(self.protection(section).clear_delay_s + self.settle_s)
+        if not was_tripped:
+            return
+        self.clock.sleep(self.protection(section).clear_delay_s + self.settle_s)
         if self.errors() or not self.supply.output_is_on():
             self.prepare()
 
@@ -398,8 +407,8 @@ class MovicomBench(DutBench):
         for index in self.config.input_assigned(InputFunction.CHARGER_CONNECTED):
             self.set_contact(index + 1, not self.config.inputs[index].inverted)
         wanted = set(self.protection_relays())
-        timeout = self.config.charge_control.ton_s + self.settle_s + 1.0
-        met, _ = self.clock.wait_until(lambda: wanted <= self.relays_closed(), timeout, POLL_S)
+        self.clock.sleep(self.config.charge_control.ton_s + self.settle_s)
+        met, _ = self.clock.wait_until(lambda: wanted <= self.relays_closed(), 1.0, POLL_S)
         return bool(met)
 
     def relays_closed(self) -> frozenset[int]:

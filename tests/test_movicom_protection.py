@@ -1,0 +1,91 @@
+"""MM-PROT catches a unit that does not do what its configuration declares: the twin runs a moved
+threshold, hysteresis or delay (`--firmware`) while the plan checks the declared example configuration
+(`--hil-dut-config`), and exactly the measurements of the moved values fail, naming MM-PROT."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hil.duts.movicom_main_2.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "hil" / "duts" / "movicom_main_2" / "configs"
+
+#: (family, declared configuration, protection fields the twin moves, -k selection, failing results)
+CASES: dict[str, tuple[str, str, dict[tuple[str, str], float], str, set[str]]] = {
+    "2.1 threshold, hysteresis, delay": (
+        "movicom-main-2.1",
+        "example-main-2.1.yaml",
+        {
+            ("overvoltage", "set"): 3.66,  # trips 10 mV late (tolerance 3 mV)
+            ("undervoltage", "tolerant"): 2.80,  # releases 100 mV early
+            ("charge_overcurrent", "set_delay_s"): 0.8,  # declared 0.5 s ± 10 %
+        },
+        "(go_no_go and overvoltage) or (release and (undervoltage or charge_overcurrent))",
+        {
+            "overvoltage: trip beyond the set threshold",
+            "undervoltage: no release short of the tolerant threshold",
+            "charge_overcurrent: trip delay",
+        },
+    ),
+    "2R temperature threshold, clear delay": (
+        "movicom-main-2r",
+        "example-main-2r.yaml",
+        {
+            ("high_charge_temperature", "set"): 50.0,  # trips 5 °C late (tolerance 2 °C)
+            ("low_discharge_temperature", "clear_delay_s"): 3.0,  # declared 2.0 s ± 10 %
+        },
+        "(trip_point and high_charge_temperature) or (release and low_discharge_temperature)",
+        {"high_charge_temperature: trip point", "low_discharge_temperature: clear delay"},
+    ),
+}
+
+
+def _twin_file(folder: Path, declared: Path, moved: dict[tuple[str, str], float]) -> Path:
+    """The declared configuration with the moved protection fields: what the twin runs."""
+    data: dict[str, Any] = load_config(declared).model_dump(mode="json")
+    for (section, field), value in moved.items():
+        data["protections"][section][field] = value
+    file = folder / "twin.yaml"
+    file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return file
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_unit_off_its_declared_configuration_fails_mm_prot_naming_the_measurement(
+    tmp_path: Path, case: str
+) -> None:
+    family, declared_name, moved, selection, failing = CASES[case]
+    declared = CONFIGS / declared_name
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "hil",
+        "run",
+        "--dut",
+        family,
+        "--firmware",
+        str(_twin_file(tmp_path, declared, moved)),
+    ]
+    cmd += ["--reports", "none", "--out", str(out), "--", "--hil-dut-config", str(declared)]
+    cmd += ["--hil-requirement", "MM-PROT", "-k", selection]
+    result = subprocess.run(
+        cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    entries = [json.loads(line) for line in (out / "record.jsonl").read_text(encoding="utf-8").splitlines()]
+    measurements = [e for e in entries if e["type"] == "measurement"]
+    failed = {m["name"] for m in measurements if m["verdict"] == "fail"}
+    assert failed == failing
+    assert {m["requirement"] for m in measurements} == {"MM-PROT"}
+    passed = {m["name"] for m in measurements if m["verdict"] == "pass"}
+    assert passed  # the sections and values that were not moved still pass in the same run
