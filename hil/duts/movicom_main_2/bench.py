@@ -70,7 +70,13 @@ class MovicomBench(DutBench):
     """The bench of a Main 2.1 / 2R (see the module docstring)."""
 
     NOMINAL_CELL_V: ClassVar[float] = 3.30
-    ACCURACY_NEEDS = (("cell_emulator", "voltage"), ("power_supply", "voltage"), ("analog_source", "voltage"))
+    ACCURACY_NEEDS = (
+        ("cell_emulator", "voltage"),
+        ("power_supply", "voltage"),
+        ("analog_source", "voltage"),
+        ("temperature_emulator", "resistance"),  # MM-PROT temperature stimulus
+        ("dmm", "voltage"),  # MM-PROT current stimulus, trimmed with the DMM
+    )
     STIMULI: ClassVar[dict[str, Stimulus[MovicomBench]]] = {
         "cell_voltage": Stimulus(lambda b, v: b.set_cell(1, 1, v), 3.30),
         "supply_voltage": Stimulus(lambda b, v: b.set_supply(v), 12.0),
