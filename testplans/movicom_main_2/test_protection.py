@@ -6,9 +6,10 @@ EOL and full profiles: the trip threshold by go/no-go at the configured `set`, p
 run's decision rule (hil.procedures.placement). Full profile only (`not_eol`): the trip point by
 bisection with its U; the trip delay and which relays open (the unit's Modbus `relays` and the
 contacts on the DAQ's RLYn channels, against the relay functions the configuration gives each
-protection); no release short of the configured `tolerant` level, then the release beyond it and the
-clear delay, both delays from timestamps. No tolerance is documented for a threshold or a delay: the
-bench's (bench.protection_tolerance) and DELAY_TOLERANCE are OUR READING, stated in each result.
+protection); no release just short of the configured `tolerant` level, then the release just beyond
+it (both placed by the decision rule) and the clear delay, both delays from timestamps. No tolerance
+is documented for a threshold or a delay: the bench's (bench.protection_tolerance) and
+DELAY_TOLERANCE are OUR READING, stated in each result.
 """
 
 from __future__ import annotations
@@ -216,8 +217,8 @@ def test_delays_relays_and_release(bench: MovicomBench, section: str, check) -> 
 
     # --- release through the hysteresis, then the clear delay
     placement = place(check.rule, tolerance, bench.protection_budget(section, p.tolerant))
-    short = setup.beyond(p.tolerant, placement.distance)  # on the trip side of `tolerant`
-    past = setup.inside(p.tolerant, CLEARLY * _margin(bench, section, p.tolerant))
+    short = setup.beyond(p.tolerant, placement.distance)  # just short of `tolerant`: the trip side
+    past = setup.inside(p.tolerant, placement.distance)  # just beyond it
     bench.set_protection_level(section, short)
     bench.clock.sleep(p.clear_delay_s + bench.settle_s)
     held = bench.protection_tripped(section)
@@ -252,8 +253,9 @@ def test_delays_relays_and_release(bench: MovicomBench, section: str, check) -> 
             released,
             True,
             bench.clock.now(),
-            method=f"{past:.6g} {unit} (configured tolerant {p.tolerant:g} {unit} + {CLEARLY} margins)",
-            data=covers,
+            method=f"{past:.6g} {unit} held up to the clear delay + {fraction:.0%} + 1 s; configured "
+            f"tolerant {p.tolerant:g} {unit}; " + placement.describe(unit),
+            data={**placement.data(past), **covers},
         )
     )
     check(_delay(section, "clear delay", release, "error cleared", p.clear_delay_s, fraction))
