@@ -1,6 +1,7 @@
 """MM-PROT catches a unit that does not do what its configuration declares: the twin runs a moved
-threshold, hysteresis or delay (`--firmware`) while the plan checks the declared example configuration
-(`--hil-dut-config`), and exactly the measurements of the moved values fail, naming MM-PROT."""
+threshold, hysteresis, delay or lock (`--firmware`) while the plan checks the declared configuration
+(`--hil-dut-config`: the example, on the 2R with one protection declared locked), and exactly the
+measurements of the moved values fail, naming MM-PROT."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from hil.duts.movicom_main_2.config import load_config
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "hil" / "duts" / "movicom_main_2" / "configs"
 
-#: (family, declared configuration, protection fields the twin moves, -k selection, failing results)
-CASES: dict[str, tuple[str, str, dict[tuple[str, str], float], str, set[str]]] = {
+Fields = dict[tuple[str, str], float | bool]
+#: (family, example configuration, what the unit declares besides it, what the twin runs besides it,
+#: -k selection, the failing results)
+CASES: dict[str, tuple[str, str, Fields, Fields, str, set[str]]] = {
     "2.1 threshold, hysteresis, delay": (
         "movicom-main-2.1",
         "example-main-2.1.yaml",
+        {},
         {
             ("overvoltage", "set"): 3.66,  # trips 10 mV late (tolerance 3 mV)
             ("undervoltage", "tolerant"): 2.80,  # releases 100 mV early
@@ -35,25 +39,32 @@ CASES: dict[str, tuple[str, str, dict[tuple[str, str], float], str, set[str]]] =
             "charge_overcurrent: trip delay",
         },
     ),
-    "2R temperature threshold, clear delay": (
+    "2R temperature threshold, clear delay, lock": (
         "movicom-main-2r",
         "example-main-2r.yaml",
+        {("undervoltage", "lock"): True},
         {
             ("high_charge_temperature", "set"): 50.0,  # trips 5 °C late (tolerance 2 °C)
             ("low_discharge_temperature", "clear_delay_s"): 3.0,  # declared 2.0 s ± 10 %
+            ("undervoltage", "lock"): False,  # declared locked
         },
-        "(trip_point and high_charge_temperature) or (release and low_discharge_temperature)",
-        {"high_charge_temperature: trip point", "low_discharge_temperature: clear delay"},
+        "(trip_point and high_charge_temperature) or (release and (low_discharge_temp or undervoltage))",
+        {
+            "high_charge_temperature: trip point",
+            "low_discharge_temperature: clear delay",
+            "undervoltage: locked, no release until acknowledged",
+        },
     ),
 }
 
 
-def _twin_file(folder: Path, declared: Path, moved: dict[tuple[str, str], float]) -> Path:
-    """The declared configuration with the moved protection fields: what the twin runs."""
-    data: dict[str, Any] = load_config(declared).model_dump(mode="json")
-    for (section, field), value in moved.items():
-        data["protections"][section][field] = value
-    file = folder / "twin.yaml"
+def _config_file(folder: Path, name: str, example: Path, *changes: Fields) -> Path:
+    """The example configuration with protection fields changed."""
+    data: dict[str, Any] = load_config(example).model_dump(mode="json")
+    for change in changes:
+        for (section, field), value in change.items():
+            data["protections"][section][field] = value
+    file = folder / f"{name}.yaml"
     file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return file
 
@@ -63,8 +74,9 @@ def _twin_file(folder: Path, declared: Path, moved: dict[tuple[str, str], float]
 def test_a_unit_off_its_declared_configuration_fails_mm_prot_naming_the_measurement(
     tmp_path: Path, case: str
 ) -> None:
-    family, declared_name, moved, selection, failing = CASES[case]
-    declared = CONFIGS / declared_name
+    family, example, declares, moved, selection, failing = CASES[case]
+    declared = _config_file(tmp_path, "declared", CONFIGS / example, declares)
+    twin = _config_file(tmp_path, "twin", CONFIGS / example, declares, moved)
     out = tmp_path / "out"
     cmd = [
         sys.executable,
@@ -74,7 +86,7 @@ def test_a_unit_off_its_declared_configuration_fails_mm_prot_naming_the_measurem
         "--dut",
         family,
         "--firmware",
-        str(_twin_file(tmp_path, declared, moved)),
+        str(twin),
     ]
     cmd += ["--reports", "none", "--out", str(out), "--", "--hil-dut-config", str(declared)]
     cmd += ["--hil-requirement", "MM-PROT", "-k", selection]

@@ -238,9 +238,34 @@ def test_delays_relays_and_release(bench: MovicomBench, section: str, check) -> 
     if not held:  # released early: trip again, so the clear delay below is measured from its own edge
         bench.set_protection_level(section, beyond)
         bench.clock.sleep(p.set_delay_s + bench.settle_s)
+    locked = False  # locked: no release beyond `tolerant` until acknowledged; the clear delay from then
+    if p.lock:
+        bench.set_protection_level(section, past)
+        bench.clock.sleep(p.clear_delay_s + bench.settle_s)
+        locked = bench.protection_tripped(section)
+        check(
+            equals(
+                ROW,
+                f"{section}: locked, no release until acknowledged",
+                locked,
+                True,
+                bench.clock.now(),
+                method=f"held {past:.6g} {unit} for the clear delay + settle; configured lock: true",
+                data=covers,
+            )
+        )
+        if not locked:  # released without one: trip again, the clear delay from the level below
+            bench.set_protection_level(section, beyond)
+            bench.clock.sleep(p.set_delay_s + bench.settle_s)
+        elif not bench.acknowledgeable(section):
+            why = "its error has no bit in the acknowledge register's layout (errors_1): not released"
+            check(info(ROW, f"{section}: release", None, "", bench.clock.now(), data={"not_covered": why}))
+            return
     release = measure_delay(
         bench.clock,
-        lambda: bench.set_protection_level(section, past),
+        lambda: (
+            bench.acknowledge_protection(section) if locked else bench.set_protection_level(section, past)
+        ),
         {"error cleared": lambda: not bench.protection_tripped(section)},
         p.clear_delay_s * (1 + fraction) + bench.settle_s + 1.0,
         _poll(p.clear_delay_s),

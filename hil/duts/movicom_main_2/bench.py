@@ -356,13 +356,25 @@ class MovicomBench(DutBench):
         value = self.dut.value(register)
         return isinstance(value, frozenset) and bit in value
 
+    def acknowledgeable(self, section: str) -> bool:
+        """Whether the protection's error has a bit in the acknowledge register's layout (errors_1,
+        OUR READING; the charge temperature errors are in errors_2)."""
+        return any(b.name == ERRORS[section] for b in self.dut.codec.register_map.get("errors_1").bits)
+
+    def acknowledge_protection(self, section: str) -> None:
+        """Unlock the protection's locked error: its errors_1 bit written to holding 0x4001."""
+        bit = self.dut.codec.register_map.get("errors_1").bit(ERRORS[section])
+        self.dut.write("acknowledge_errors", 1 << bit)
+
     def rearm_protection(self, section: str) -> None:
-        """Nominal inputs; if the error was active, its clear delay (the normal way out), else
-        `prepare` (which waits for any error to clear and acknowledges a locked one)."""
+        """Nominal inputs; if the error was active, its clear delay (the normal way out; a locked
+        error acknowledged first), else `prepare` (which waits for any error to clear)."""
         was_tripped = self.protection_tripped(section)
         self.nominal_inputs()
         if not was_tripped:
             return
+        if self.protection(section).lock and self.acknowledgeable(section):
+            self.acknowledge_protection(section)
         self.clock.sleep(self.protection(section).clear_delay_s + self.settle_s)
         if self.errors() or not self.supply.output_is_on():
             self.prepare()
