@@ -255,6 +255,9 @@ class MovicomBench(DutBench):
     # Logic thermistor, or the current on every Hall-sensor input, trimmed with the DMM where the
     # station wires it), its error bit, its tolerance and budget, and the relays it opens.
 
+    #: the last reading of a protection's error: (section, station time, tripped)
+    _last_trip: tuple[str, float, bool] | None = None
+
     def protection(self, section: str) -> Protection:
         """The unit's configured protection `section` (config.Protections)."""
         found: Protection = getattr(self.config.protections, section)
@@ -353,8 +356,14 @@ class MovicomBench(DutBench):
             for r in self.dut.codec.register_map.registers
             if r.name.startswith("errors_") and any(b.name == bit for b in r.bits)
         )
-        value = self.dut.value(register)
-        return isinstance(value, frozenset) and bit in value
+        value = self.dut.value(register, self._poll_transport())
+        tripped = isinstance(value, frozenset) and bit in value
+        self._last_trip = (section, self.clock.now(), tripped)
+        return tripped
+
+    def _poll_transport(self) -> Literal["rtu", "tcp"]:
+        """Modbus TCP where the unit has it (the same registers as RTU, read in a few ms), else RTU."""
+        return "tcp" if self.dut.tcp is not None else "rtu"
 
     def acknowledgeable(self, section: str) -> bool:
         """Whether the protection's error has a bit in the acknowledge register's layout (errors_1,
@@ -369,7 +378,11 @@ class MovicomBench(DutBench):
     def rearm_protection(self, section: str) -> None:
         """Nominal inputs; if the error was active, its clear delay (the normal way out; a locked
         error acknowledged first), else `prepare` (which waits for any error to clear)."""
-        was_tripped = self.protection_tripped(section)
+        last = self._last_trip  # a probe's reading at this very station time is still valid
+        if last is not None and last[:2] == (section, self.clock.now()):
+            was_tripped = last[2]
+        else:
+            was_tripped = self.protection_tripped(section)
         self.nominal_inputs()
         if not was_tripped:
             return
@@ -431,7 +444,7 @@ class MovicomBench(DutBench):
 
     def relays_closed(self) -> frozenset[int]:
         """Relays (1-4) the unit reports closed (Modbus `relays`)."""
-        value = self.dut.value("relays")
+        value = self.dut.value("relays", self._poll_transport())
         names = value if isinstance(value, frozenset) else frozenset()
         return frozenset(n for n in range(1, 5) if f"relay_{n}" in names)
 
