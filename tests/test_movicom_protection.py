@@ -15,6 +15,9 @@ import pytest
 import yaml
 
 from hil.duts.movicom_main_2.config import load_config
+from hil.duts.movicom_main_2.sim.plant import MovicomPlant
+from hil.sim.lab import Lab
+from hil.station.station import load_station
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "hil" / "duts" / "movicom_main_2" / "configs"
@@ -101,3 +104,19 @@ def test_a_unit_off_its_declared_configuration_fails_mm_prot_naming_the_measurem
     assert {m["requirement"] for m in measurements} == {"MM-PROT"}
     passed = {m["name"] for m in measurements if m["verdict"] == "pass"}
     assert passed  # the sections and values that were not moved still pass in the same run
+
+
+def test_the_dmm_reads_the_hall_sensor_outputs_the_twin_sees() -> None:
+    """The trim of the current stimulus: DAQ channels 109/110 across the DAC's Vcs/Vref read what the
+    twin's sensor input gets (the DAC's own error included), within the DMM's accuracy."""
+    model = load_station(ROOT / "stations" / "sim-movicom-main-2.1.yaml")
+    lab = Lab(getattr(model, "model", model))
+    lab.instruments["analog"].execute("SOUR:VOLT 2.8,(@104)")
+    lab.instruments["analog"].execute("SOUR:VOLT 2.5,(@105)")
+    lab.advance(0.1)
+    assert isinstance(lab.plant, MovicomPlant)
+    sensor = lab.plant.twin.inputs.sensors[0]
+    daq = lab.instruments["daq"]
+    vcs, vref = (float(str(daq.execute(f"MEAS:VOLT:DC? AUTO,DEF,(@{ch})"))) for ch in (109, 110))
+    assert vcs == pytest.approx(sensor.vcs_v, abs=2e-4) and vref == pytest.approx(sensor.vref_v, abs=2e-4)
+    assert sensor.vcs_v != 2.8 or sensor.vref_v != 2.5  # the DAC's error is there to be trimmed
