@@ -239,7 +239,8 @@ class MovicomPlant(Plant):
         return math.inf
 
     def probe(self, point: str, quantity: str) -> float:
-        """True values at the DMM's points: outputs (VOLT), relay contacts (RES), supply (CURR)."""
+        """True values at the DMM's points: outputs and analog source outputs (VOLT), relay contacts
+        (RES), supply (CURR)."""
         hw = self.config.hardware_variant
         if quantity == "CURR":
             return self.twin.supply_current_a() if point == SUPPLY else 0.0
@@ -253,7 +254,7 @@ class MovicomPlant(Plant):
             return self.twin.output_levels_v()[hw.outputs.index(point)]
         if quantity == "VOLT" and point in relays:
             return self._contact(relays[point])[1]
-        if quantity == "VOLT" and point in self.dacs:
+        if quantity == "VOLT" and point in self.dacs:  # a DMM channel across an analog source output
             return self._dac(point)
         return 0.0
 
