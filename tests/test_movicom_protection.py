@@ -107,7 +107,7 @@ def test_a_unit_off_its_declared_configuration_fails_mm_prot_naming_the_measurem
 
 
 def test_the_dmm_reads_the_hall_sensor_outputs_the_twin_sees() -> None:
-    """The trim of the current stimulus: DAQ channels 109/110 across the DAC's Vcs/Vref read what the
+    """The trim of the current stimulus: the DAQ channels across the DAC's Vcs/Vref read what the
     twin's sensor input gets (the DAC's own error included), within the DMM's accuracy."""
     model = load_station(ROOT / "stations" / "sim-movicom-main-2.1.yaml")
     lab = Lab(getattr(model, "model", model))
@@ -117,6 +117,7 @@ def test_the_dmm_reads_the_hall_sensor_outputs_the_twin_sees() -> None:
     assert isinstance(lab.plant, MovicomPlant)
     sensor = lab.plant.twin.inputs.sensors[0]
     daq = lab.instruments["daq"]
-    vcs, vref = (float(str(daq.execute(f"MEAS:VOLT:DC? AUTO,DEF,(@{ch})"))) for ch in (109, 110))
+    channels = model.instruments["daq"].channels
+    vcs, vref = (float(str(daq.execute(f"MEAS:VOLT:DC? AUTO,DEF,(@{channels[t]})"))) for t in ("VCS", "VREF"))
     assert vcs == pytest.approx(sensor.vcs_v, abs=2e-4) and vref == pytest.approx(sensor.vref_v, abs=2e-4)
     assert sensor.vcs_v != 2.8 or sensor.vref_v != 2.5  # the DAC's error is there to be trimmed
