@@ -13,8 +13,11 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, SkipValidation
 
 from hil.measure import Measurement, Verdict
+from hil.record import VerifyResult
 from hil.report.model import RunReport, load_run
 
+#: a record's entries and their verification, as `Recorder.written()` gives them
+Written = tuple[list[dict[str, Any]], VerifyResult]
 #: verdicts that make a run fail (a conditional pass is not accepted either)
 NOT_ACCEPTED = {Verdict.FAIL, Verdict.CONDITIONAL_FAIL, Verdict.CONDITIONAL_PASS, Verdict.ERROR}
 STATUSES = ("pass", "fail", "incomplete", "error")
@@ -181,9 +184,11 @@ def _station(header: dict[str, Any]) -> StationInfo:
     )
 
 
-def summarise(folder: Path) -> RunSummary:
-    """The summary of `folder/record.jsonl`; raises RecordAlteredError if the record does not verify."""
-    run = load_run(folder)
+def summarise(folder: Path, written: Written | None = None) -> RunSummary:
+    """The summary of `folder/record.jsonl`; raises RecordAlteredError if the record does not verify.
+    `written`: the entries as the recorder wrote them and their verification (`Recorder.written()`),
+    so the record is not read back."""
+    run = load_run(folder, written)
     header = run.header
     started = _utc(run.started) or dt.datetime.fromtimestamp(run.record_path.stat().st_mtime, dt.UTC)
     ended = _utc(run.ended)
