@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from hil.uncertainty import Budget
 
 
+#: the numeric types of a value (a tuple: `isinstance` with `int | float` builds the union per call)
+_NUMBERS = (int, float)
+
+
 class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
@@ -170,7 +174,7 @@ class Measurement:
 
     @property
     def numeric(self) -> bool:
-        return isinstance(self.value, int | float) and not isinstance(self.value, bool)
+        return isinstance(self.value, _NUMBERS) and not isinstance(self.value, bool)
 
     def describe(self) -> str:
         """One line for failure messages and logs."""

@@ -379,6 +379,8 @@ def _flat(entry: dict[str, Any]) -> bool:
     """Whether every field of `entry` is one of JSON's own scalars or an empty list or dict, so the
     entry reads back equal; empty containers are replaced by new ones (the writer's own, e.g. a
     measurement's `data`, may still change after the entry was written)."""
+    if _SCALARS.issuperset(map(type, entry.values())):
+        return True
     for key, value in entry.items():
         kind = type(value)
         if kind in _SCALARS:

@@ -141,22 +141,26 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+_NUMBERS = (int, float)
+
+
 def _measurement(seq: int, test: str, m: Measurement) -> MeasurementInfo:
-    numeric = m.numeric
-    expected = None if m.expected is None else str(m.expected)
+    """One row (positional and inline: it runs for every measurement of the run)."""
+    value, low, high, u, expected = m.value, m.low, m.high, m.uncertainty, m.expected
+    numeric = isinstance(value, _NUMBERS) and not isinstance(value, bool)
     return MeasurementInfo(
-        seq=seq,
-        test=test,
-        requirement=str(m.requirement),
-        name=str(m.name),
-        value=float(m.value) if numeric and m.value is not None else None,
-        value_text=None if numeric or m.value is None else str(m.value),
-        unit=str(m.unit),
-        low=_float(m.low),
-        high=_float(m.high),
-        expected=expected,
-        uncertainty=_float(m.uncertainty),
-        verdict=m.verdict.value,
+        seq,
+        test,
+        str(m.requirement),
+        str(m.name),
+        float(value) if numeric else None,  # type: ignore[arg-type]
+        None if numeric or value is None else str(value),
+        str(m.unit),
+        None if low is None else float(low),
+        None if high is None else float(high),
+        None if expected is None else str(expected),
+        None if u is None else float(u),
+        m.verdict.value,
     )
 
 
