@@ -211,14 +211,20 @@ class Measurement:
         return new
 
     def to_json(self) -> dict[str, Any]:
-        """The record entry's fields (shallow: serialised at once, so nothing is copied deeply)."""
-        data = {name: getattr(self, name) for name in _FIELDS}
+        """The record entry's fields in declaration order (shallow: serialised at once, so nothing
+        is copied deeply; read from `__dict__` in one pass, as it runs for every measurement)."""
+        data = dict(zip(_FIELDS, map(self.__dict__.__getitem__, _FIELDS), strict=True))
         data["verdict"] = self.verdict.value
         return data
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> Measurement:
         """A measurement from its record entry (extra record fields are ignored)."""
+        if _FIELD_SET.issubset(entry.keys()):  # every field written (any record since to_json's first)
+            new = object.__new__(cls)
+            new.__dict__.update(zip(_FIELDS, map(entry.__getitem__, _FIELDS), strict=True))
+            new.verdict = Verdict(entry["verdict"])
+            return new
         names = cls.__dataclass_fields__
         kwargs = {k: v for k, v in entry.items() if k in names}
         kwargs["verdict"] = Verdict(kwargs["verdict"])
@@ -226,6 +232,7 @@ class Measurement:
 
 
 _FIELDS = tuple(f.name for f in fields(Measurement))
+_FIELD_SET = frozenset(_FIELDS)
 
 
 def _uncertainty_fields(uncertainty: float | Budget | None) -> dict[str, Any]:
