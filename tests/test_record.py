@@ -211,7 +211,7 @@ from pathlib import Path
 from hil.measure import within
 from hil.record import Recorder
 
-rec = Recorder(Path(sys.argv[1]))
+rec = Recorder(Path(sys.argv[1]), keep=sys.argv[2] == "keep")  # keep: as `hil run` with a database
 rec.write("header")
 print(0, flush=True)
 i = 0
@@ -222,14 +222,16 @@ while True:
 """
 
 
+@pytest.mark.parametrize("keep", ["keep", "no-keep"])
 @pytest.mark.parametrize("after", [1, 37, 400])
-def test_a_killed_run_keeps_every_entry_reported_as_written(tmp_path: Path, after: int) -> None:
+def test_a_killed_run_keeps_every_entry_reported_as_written(tmp_path: Path, after: int, keep: str) -> None:
     import signal
     import subprocess
     import sys
 
     record = tmp_path / "record.jsonl"
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(record)], stdout=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-c", _WRITER, str(record), keep]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     reported = -1
     for line in proc.stdout:
