@@ -90,7 +90,18 @@ def sweep(bench: D1000Bench) -> tuple[int, list[str]]:
 
 
 def _cpu_s(pid: int | None) -> float:
-    """User + system CPU seconds of process `pid` so far (Linux /proc; 0 elsewhere)."""
+    """CPU seconds of process `pid` so far, every thread (Linux: /proc's schedstat, in ns; the user +
+    system ticks of /proc's stat where it is missing, 10 ms steps; 0 elsewhere)."""
+    try:
+        return (
+            sum(
+                int(Path(task, "schedstat").read_text().split()[0])
+                for task in Path(f"/proc/{pid}/task").iterdir()
+            )
+            / 1e9
+        )
+    except (OSError, IndexError, ValueError):
+        pass
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
