@@ -223,7 +223,8 @@ class Measurement:
         if _FIELD_SET.issubset(entry.keys()):  # every field written (any record since to_json's first)
             new = object.__new__(cls)
             new.__dict__.update(zip(_FIELDS, map(entry.__getitem__, _FIELDS), strict=True))
-            new.verdict = Verdict(entry["verdict"])
+            verdict = entry["verdict"]
+            new.verdict = _VERDICTS[verdict] if verdict in _VERDICTS else Verdict(verdict)
             return new
         names = cls.__dataclass_fields__
         kwargs = {k: v for k, v in entry.items() if k in names}
@@ -233,6 +234,8 @@ class Measurement:
 
 _FIELDS = tuple(f.name for f in fields(Measurement))
 _FIELD_SET = frozenset(_FIELDS)
+#: each verdict by its value (a dict lookup: calling the enum costs several times more)
+_VERDICTS: dict[str, Verdict] = {v.value: v for v in Verdict}
 
 
 def _uncertainty_fields(uncertainty: float | Budget | None) -> dict[str, Any]:
