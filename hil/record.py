@@ -51,6 +51,9 @@ _HASH_TAIL = re.compile(rb', "hash": "([0-9a-f]{64})"\}$')
 SYNC_INTERVAL_S = 0.005
 #: entry kinds made durable before write() returns: the ones that close a stage of the run
 SYNC_KINDS = frozenset({"header", "test", "safe_state", "end", "stopped"})
+#: entries a recorder keeps at most for `written()` (about 1 kB each, so about 50 MB): a longer
+#: run is read back and verified instead
+KEEP_MAX_ENTRIES = 50_000
 
 
 #: one encoder for every entry (`json.dumps` with an option builds a new one per call)
@@ -135,14 +138,21 @@ class Recorder:
     """Writes the record of one run; each entry is flushed before write() returns, fsync'ed in groups."""
 
     def __init__(
-        self, path: Path, run_id: str | None = None, resume: bool = False, keep: bool = False
+        self,
+        path: Path,
+        run_id: str | None = None,
+        resume: bool = False,
+        keep: bool = False,
+        keep_max: int = KEEP_MAX_ENTRIES,
     ) -> None:
         """A new chain at `path`; with `resume`, continue the open chain already there (it must
         verify and have no end entry: used for chains that grow over time, e.g. authorisations).
-        With `keep`, the entries are also kept as written, for `written()` (the results database
-        indexes the run from them instead of reading the record back)."""
+        With `keep`, the first `keep_max` entries are also kept as written, for `written()` (the
+        results database indexes the run from them instead of reading the record back); a longer
+        run keeps none, so memory stays bounded, and is read back."""
         self.path = path
         self._kept: list[dict[str, Any]] | None = [] if keep and not resume else None
+        self._keep_max = keep_max
         self.run_id = run_id or uuid.uuid4().hex
         path.parent.mkdir(parents=True, exist_ok=True)
         self._prev = GENESIS
@@ -211,6 +221,9 @@ class Recorder:
         plain JSON scalars, else its line decoded (a tuple, a value written with str() or a nested
         object the writer still holds would read back as something else)."""
         assert self._kept is not None
+        if len(self._kept) >= self._keep_max:
+            self._kept = None  # too long a run to hold: `written()` says so, the record is read back
+            return
         if _flat(entry):
             entry["hash"] = digest
         else:

@@ -323,3 +323,9 @@ def test_kept_entries_are_what_a_reader_of_the_file_decodes(tmp_path: Path) -> N
         fh.write(b"\n")  # the file is no longer what was written: it must be read and verified
     assert rec.written() is None
     assert Recorder(tmp_path / "other.jsonl").written() is None  # nothing kept without `keep`
+    bounded = Recorder(tmp_path / "long.jsonl", keep=True, keep_max=3)
+    for kind in ("header", "note", "note", "note", "end"):
+        bounded.write(kind)
+    bounded.close()
+    assert bounded.written() is None  # more entries than it may hold: the record is read back
+    assert verify(tmp_path / "long.jsonl").complete
