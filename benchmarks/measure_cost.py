@@ -3,6 +3,7 @@
 Each side is a whole process, run for N = 0 and N = `--count` measurements; the cost per measurement
 is the slope (T(N) - T(0)) / N, the median over `--repeat` interleaved rounds. OpenHTF runs in a
 bench-only environment (`.bench-venv/openhtf`, made on first use from PyPI), never in the project's.
+`--base-python` adds another checkout's hil (its interpreter) to the same rounds, as `base`.
 
 - hil: a pytest test that calls `check(within(...))` N times (the run's record: written, hashed,
   made durable as the recorder does), `--hil-reports none`;
@@ -89,13 +90,15 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple
     return elapsed, cpu
 
 
-def hil_run(n: int, work: Path, round_no: int) -> tuple[float, float]:
-    test_dir = work / f"hil-{n}"
+def hil_run(n: int, work: Path, round_no: int, python: str = sys.executable) -> tuple[float, float]:
+    """One hil run of `n` measurements with `python` (another checkout's interpreter: its hil)."""
+    side = "hil" if python == sys.executable else "base"
+    test_dir = work / f"{side}-{n}"
     test_dir.mkdir(parents=True, exist_ok=True)
     (test_dir / "test_cost.py").write_text(HIL_TEST.format(n=n))
-    out = work / f"hil-out-{n}-{round_no}"
+    out = work / side / f"out-{n}-{round_no}"  # each side's runs share one results database
     cmd = [
-        sys.executable,
+        python,
         "-m",
         "pytest",
         "-q",
@@ -127,6 +130,11 @@ def main() -> int:
     parser.add_argument(
         "--no-index", action="store_true", help="hil: leave out indexing the run into the results database"
     )
+    parser.add_argument(
+        "--base-python",
+        help="also run hil with this interpreter (e.g. main's checkout, /work/main/.venv/bin/python), "
+        "interleaved in the same rounds, as 'base'",
+    )
     args = parser.parse_args()
     if args.no_index:
         HIL_EXTRA.append("--hil-db=none")
@@ -134,7 +142,7 @@ def main() -> int:
     base.mkdir(parents=True, exist_ok=True)
     python = None if args.no_openhtf else openhtf_python()
     # per side: (wall slope, CPU slope) of each round
-    slopes: dict[str, list[tuple[float, float]]] = {"hil": [], "openhtf": []}
+    slopes: dict[str, list[tuple[float, float]]] = {"hil": [], "base": [], "openhtf": []}
 
     def slope(t0: tuple[float, float], t1: tuple[float, float]) -> tuple[float, float]:
         return (t1[0] - t0[0]) / args.count, (t1[1] - t0[1]) / args.count
@@ -143,6 +151,9 @@ def main() -> int:
         work = Path(tmp)
         for r in range(args.repeat):
             slopes["hil"].append(slope(hil_run(0, work, r), hil_run(args.count, work, r)))
+            if args.base_python:
+                base = args.base_python
+                slopes["base"].append(slope(hil_run(0, work, r, base), hil_run(args.count, work, r, base)))
             if python is not None:
                 slopes["openhtf"].append(
                     slope(openhtf_run(python, 0, work, r), openhtf_run(python, args.count, work, r))
@@ -150,6 +161,9 @@ def main() -> int:
             line = "round {}: hil {:7.1f} µs wall {:7.1f} µs CPU".format(
                 r + 1, *(x * 1e6 for x in slopes["hil"][-1])
             )
+            if slopes["base"]:
+                base_wall, base_cpu = (x * 1e6 for x in slopes["base"][-1])
+                line += f"   base {base_wall:7.1f} µs wall {base_cpu:7.1f} µs CPU"
             if slopes["openhtf"]:
                 line += "   openhtf {:7.1f} µs wall {:7.1f} µs CPU".format(
                     *(x * 1e6 for x in slopes["openhtf"][-1])
@@ -161,8 +175,11 @@ def main() -> int:
     for side, (wall, cpu) in med.items():
         print(f"  {side:8s} {wall:7.1f} µs wall  {cpu:7.1f} µs CPU")
     if "openhtf" in med:
-        (hw, hc), (ow, oc) = med["hil"], med["openhtf"]
-        print(f"  ratio    {hw / ow:7.2f}x wall  {hc / oc:7.2f}x CPU  (target <= 0.5x)")
+        (ow, oc) = med["openhtf"]
+        for side in ("hil", "base"):
+            if side in med:
+                hw, hc = med[side]
+                print(f"  {side}/openhtf {hw / ow:5.2f}x wall  {hc / oc:5.2f}x CPU  (target <= 0.5x)")
     return 0
 
 

@@ -51,6 +51,9 @@ _HASH_TAIL = re.compile(rb', "hash": "([0-9a-f]{64})"\}$')
 SYNC_INTERVAL_S = 0.005
 #: entry kinds made durable before write() returns: the ones that close a stage of the run
 SYNC_KINDS = frozenset({"header", "test", "safe_state", "end", "stopped"})
+#: entries a recorder keeps at most for `written()` (about 1 kB each, so about 50 MB): a longer
+#: run is read back and verified instead
+KEEP_MAX_ENTRIES = 50_000
 
 
 #: one encoder for every entry (`json.dumps` with an option builds a new one per call)
@@ -134,10 +137,22 @@ class _GroupSync(threading.Thread):
 class Recorder:
     """Writes the record of one run; each entry is flushed before write() returns, fsync'ed in groups."""
 
-    def __init__(self, path: Path, run_id: str | None = None, resume: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        run_id: str | None = None,
+        resume: bool = False,
+        keep: bool = False,
+        keep_max: int = KEEP_MAX_ENTRIES,
+    ) -> None:
         """A new chain at `path`; with `resume`, continue the open chain already there (it must
-        verify and have no end entry: used for chains that grow over time, e.g. authorisations)."""
+        verify and have no end entry: used for chains that grow over time, e.g. authorisations).
+        With `keep`, the first `keep_max` entries are also kept as written, for `written()` (the
+        results database indexes the run from them instead of reading the record back); a longer
+        run keeps none, so memory stays bounded, and is read back."""
         self.path = path
+        self._kept: list[dict[str, Any]] | None = [] if keep and not resume else None
+        self._keep_max = keep_max
         self.run_id = run_id or uuid.uuid4().hex
         path.parent.mkdir(parents=True, exist_ok=True)
         self._prev = GENESIS
@@ -192,6 +207,8 @@ class Recorder:
                 self._group.mark()
                 durability.pending = True
             self._sha.update(line)
+            if self._kept is not None:
+                self._keep(entry, digest, line)
             self._prev = digest
             self._seq += 1
             self.last_type = kind
@@ -199,8 +216,36 @@ class Recorder:
                 self._ended = True
             return digest
 
+    def _keep(self, entry: dict[str, Any], digest: str, line: bytes) -> None:
+        """Keep the entry as a reader of the record would decode it: itself when its fields are
+        plain JSON scalars, else its line decoded (a tuple, a value written with str() or a nested
+        object the writer still holds would read back as something else)."""
+        assert self._kept is not None
+        if len(self._kept) >= self._keep_max:
+            self._kept = None  # too long a run to hold: `written()` says so, the record is read back
+            return
+        if _flat(entry):
+            entry["hash"] = digest
+        else:
+            entry = _DECODE(line.decode())
+        self._kept.append(entry)
+
+    def written(self) -> tuple[list[dict[str, Any]], VerifyResult] | None:
+        """The entries kept as written and what `read_entries` would find, without reading them
+        back: only after close(), and only when the file holds exactly the bytes written (its
+        SHA-256 is compared); None otherwise (then the record must be read and verified)."""
+        if self._kept is None or not self._file.closed:
+            return None
+        try:
+            on_disk = file_sha256(self.path)
+        except OSError:
+            return None
+        if on_disk != self._sha.hexdigest() or not self._kept:
+            return None
+        return self._kept, _result(self._kept, on_disk)
+
     def measurement(self, m: Measurement, test: str = "") -> None:
-        """Record one measurement (nothing is kept in memory: the record is where it is read back)."""
+        """Record one measurement (kept in memory only with `keep`: the record is where it is read back)."""
         self.write("measurement", test=test, **m.to_json())
 
     def sync(self) -> None:
@@ -314,24 +359,50 @@ def read_entries(path: Path) -> tuple[list[dict[str, Any]], VerifyResult]:
         running.update(line)
         prev = digest
         entries.append(entry)
+    return entries, _result(entries, sha_all)
+
+
+def _result(entries: list[dict[str, Any]], sha_all: str) -> VerifyResult:
+    """The verification result of a chain whose entries all verified (`sha_all`: of the file)."""
+    ended = bool(entries) and entries[-1].get("type") == "end"
     if not entries:
-        return entries, VerifyResult(False, 0, "the record is empty", bad_line=1, sha256=sha_all)
+        return VerifyResult(False, 0, "the record is empty", bad_line=1, sha256=sha_all)
     if not ended:
         result = VerifyResult(True, len(entries), "no end entry (the run was interrupted or cut short)")
         result.sha256 = sha_all
-        return entries, result
+        return result
     end = entries[-1]
     status = str(end.get("status", "completed"))  # an end entry without a status: a finished run
     if status != "completed":
         said = {"interrupted": "was interrupted", "stopped": "was stopped"}.get(status, f"ended {status}")
         problem = f"the run {said}" + (f" ({end['reason']})" if end.get("reason") else "")
-        return entries, VerifyResult(True, len(entries), problem, sha256=sha_all, status=status)
-    return entries, VerifyResult(True, len(entries), "", complete=True, sha256=sha_all, status=status)
+        return VerifyResult(True, len(entries), problem, sha256=sha_all, status=status)
+    return VerifyResult(True, len(entries), "", complete=True, sha256=sha_all, status=status)
 
 
 def verify(path: Path) -> VerifyResult:
     """Check the hash chain; report the first entry that was altered, removed or added."""
     return read_entries(path)[1]
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat(entry: dict[str, Any]) -> bool:
+    """Whether every field of `entry` is one of JSON's own scalars or an empty list or dict, so the
+    entry reads back equal; empty containers are replaced by new ones (the writer's own, e.g. a
+    measurement's `data`, may still change after the entry was written)."""
+    if _SCALARS.issuperset(map(type, entry.values())):
+        return True
+    for key, value in entry.items():
+        kind = type(value)
+        if kind in _SCALARS:
+            continue
+        if (kind is dict or kind is list) and not value:
+            entry[key] = kind()
+            continue
+        return False
+    return True
 
 
 def file_sha256(path: Path) -> str:

@@ -39,7 +39,12 @@ class RunSpec:
 
 def write_run(folder: Path, spec: RunSpec) -> Path:
     """Write `folder/record.jsonl` for one run; returns the folder."""
-    rec = Recorder(folder / "record.jsonl")
+    write_with(Recorder(folder / "record.jsonl"), spec)
+    return folder
+
+
+def write_with(rec: Recorder, spec: RunSpec) -> None:
+    """Write one run's record with `rec` and close it."""
     started = T0 + dt.timedelta(minutes=spec.start_min)
     header: dict[str, object] = {
         "title": "Test report - test unit",
@@ -90,4 +95,3 @@ def write_run(folder: Path, spec: RunSpec) -> Path:
         ended = started + dt.timedelta(seconds=spec.duration_s)
         rec.write("end", ended=ended.isoformat(), status="completed", reason="", exitstatus=0)
     rec.close()
-    return folder

@@ -16,7 +16,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from db_records import CHECKS, T0, RunSpec, write_run
+from db_records import CHECKS, T0, RunSpec, write_run, write_with
 from hilcli import hil, settings_file
 from pgserver import PostgresServer, postgres_server
 from sqlalchemy import select
@@ -28,8 +28,9 @@ from hil.db.mes import flush
 from hil.db.models import Base, Instrument, MeasurementRow, MesOutbox, Run, Station, Unit
 from hil.db.stats import Filters, line_stats
 from hil.db.store import HEAD_REVISION, MES_URL_KEY, alembic_config
+from hil.db.summary import summarise
 from hil.db.trend import plot, trend
-from hil.record import file_sha256
+from hil.record import Recorder, file_sha256
 from hil.report.model import RecordAlteredError
 
 __all__ = ["postgres_server"]  # the session fixture, used through `db_url`
@@ -136,6 +137,31 @@ def test_a_run_is_indexed_from_its_record(db: ResultsDB, tmp_path: Path) -> None
         )
         assert (ct.value, ct.verdict) == (52.0, "fail")
         assert rows[0].verdict == "pass" and rows[0].value == pytest.approx(3.301)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_a_run_indexed_from_the_entries_as_written_equals_its_import(
+    db: ResultsDB, tmp_path: Path, complete: bool
+) -> None:
+    """`hil run` hands the indexer the entries its recorder wrote (the record is not read back):
+    the summary and the rows are those `hil db import` makes from the file."""
+    rec = Recorder(tmp_path / "r" / "record.jsonl", keep=True)
+    write_with(rec, RunSpec("SN7", 0, 30.0, fail=("ACC-CT",), complete=complete))
+    written = rec.written()
+    assert written is not None
+    from_file = summarise(tmp_path / "r")
+    assert summarise(tmp_path / "r", written) == from_file
+    assert len(from_file.measurements) == len(CHECKS)
+    assert db.import_run(tmp_path / "r", written) == 1
+    assert db.import_run(tmp_path / "r") == 0  # the same record (SHA-256) is already in
+    with db.session() as s:
+        run = s.scalars(select(Run)).one()
+        assert (run.status, run.first_failed) == (from_file.status, from_file.first_failed)
+        assert run.record_sha256 == file_sha256(tmp_path / "r" / "record.jsonl")
+        rows = s.scalars(select(MeasurementRow).order_by(MeasurementRow.seq)).all()
+        assert [(r.seq, r.requirement, r.value, r.verdict) for r in rows] == [
+            (m.seq, m.requirement, m.value, m.verdict) for m in from_file.measurements
+        ]
 
 
 def test_absent_socket_and_lot_are_null_and_an_interrupted_run_is_incomplete(

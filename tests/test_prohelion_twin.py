@@ -1121,7 +1121,7 @@ def test_cell_extremes_take_the_first_of_equal_cells_and_skip_missing_ones() -> 
 def test_vector_sampling_agrees_with_the_per_channel_formulas() -> None:
     """All thermistors and cells are sampled in one vector operation: with an ideal front end the
     temperatures are the Beta formula rounded to 0.1 °C (None for an open or shorted input), and the
-    node totals filled in by the front end equal the sums of the node's own readings."""
+    node totals and extremes filled in by the front end equal those of the node's own readings."""
     cfg = config(num_cmu_nodes=3, nodeNumCells=12, nodeNumTemp=4)
     inputs = PlantInputs.nominal(cfg, cell_v=3.7)
     ohms = [resistance_ohm(t, cfg.thermistor_beta_value) for t in (-12.34, 0.0, 47.56, 88.8)]
@@ -1144,6 +1144,10 @@ def test_vector_sampling_agrees_with_the_per_channel_formulas() -> None:
         assert node.total_voltage == recomputed.total_voltage
         assert node.connected_cells == recomputed.connected_cells
         assert node.connected_temp_sensors == recomputed.connected_temp_sensors
+        assert node.cell_extremes == recomputed.cell_extremes  # the vector pass's, then per node
+        assert node.temperature_extremes == recomputed.temperature_extremes
+    assert ideal.nodes[1].temperature_extremes == ((88.8, 3), (-12.3, 0))
+    assert ideal.nodes[2].temperature_extremes == ((0.0, 2), (0.0, 2))
     assert [n.connected_cells for n in noisy.nodes] == [12, 12, 11]
     assert [n.connected_temp_sensors for n in noisy.nodes] == [4, 4, 1]
 

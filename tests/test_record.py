@@ -211,7 +211,7 @@ from pathlib import Path
 from hil.measure import within
 from hil.record import Recorder
 
-rec = Recorder(Path(sys.argv[1]))
+rec = Recorder(Path(sys.argv[1]), keep=sys.argv[2] == "keep")  # keep: as `hil run` with a database
 rec.write("header")
 print(0, flush=True)
 i = 0
@@ -222,14 +222,16 @@ while True:
 """
 
 
+@pytest.mark.parametrize("keep", ["keep", "no-keep"])
 @pytest.mark.parametrize("after", [1, 37, 400])
-def test_a_killed_run_keeps_every_entry_reported_as_written(tmp_path: Path, after: int) -> None:
+def test_a_killed_run_keeps_every_entry_reported_as_written(tmp_path: Path, after: int, keep: str) -> None:
     import signal
     import subprocess
     import sys
 
     record = tmp_path / "record.jsonl"
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(record)], stdout=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-c", _WRITER, str(record), keep]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     reported = -1
     for line in proc.stdout:
@@ -292,3 +294,38 @@ def test_resume_continues_an_open_chain_and_refuses_a_closed_or_damaged_one(tmp_
         RecordClosedError, match=r"cannot continue the chain: .*INCOMPLETE: the run was interrupted"
     ):
         Recorder(write_record(tmp_path / "ended", status="interrupted"), resume=True)
+
+
+def test_kept_entries_are_what_a_reader_of_the_file_decodes(tmp_path: Path) -> None:
+    """With `keep`, the recorder hands over its entries as `read_entries` would decode them (a
+    tuple or a nested object as JSON reads it back, a measurement's `data` as it was when written),
+    only once closed and only while the file holds exactly the bytes it wrote."""
+    path = tmp_path / "record.jsonl"
+    rec = Recorder(path, run_id="run-1", keep=True)
+    rec.write("header", started="2026-01-01T00:00:00+00:00", station={"name": "s", "ids": (1, 2)})
+    m = within("CV-OVP", "trip point", 3655.04, "mV", 41.2, low=3620.0, high=3680.0)
+    rec.measurement(m, "t1")
+    m.data["later"] = 1  # changed after it was recorded: the kept entry must not follow
+    rec.measurement(equals("CV-OVP", "trip beyond the limit", True, True, 9.6, data={"n": (3,)}), "t1")
+    rec.write("test", test="t1", phase="call", outcome="passed", requirements=["CV-OVP"])
+    assert rec.written() is None  # still open
+    rec.write("end", ended="2026-01-01T00:01:00+00:00", status="interrupted", reason="Ctrl-C")
+    rec.close()
+    written = rec.written()
+    assert written is not None
+    assert written == read_entries(path)
+    assert written[0][1]["data"] == {} and written[0][2]["data"] == {"n": [3]}
+    assert (
+        written[1].status == "interrupted"
+        and written[1].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    with path.open("ab") as fh:
+        fh.write(b"\n")  # the file is no longer what was written: it must be read and verified
+    assert rec.written() is None
+    assert Recorder(tmp_path / "other.jsonl").written() is None  # nothing kept without `keep`
+    bounded = Recorder(tmp_path / "long.jsonl", keep=True, keep_max=3)
+    for kind in ("header", "note", "note", "note", "end"):
+        bounded.write(kind)
+    bounded.close()
+    assert bounded.written() is None  # more entries than it may hold: the record is read back
+    assert verify(tmp_path / "long.jsonl").complete

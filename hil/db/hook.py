@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hil.db.summary import Written
 
 #: `--hil-db none` (or `hil run --db none`): do not index
 DISABLED = "none"
@@ -19,11 +23,12 @@ def display_url(url: str) -> str:
         return url
 
 
-def index_sealed(folder: Path, url: str | None) -> bool:
+def index_sealed(folder: Path, url: str | None, written: Written | None = None) -> bool:
     """Insert the sealed run in `folder` into the database at `url` (default: beside the run folders).
 
-    Any failure prints one line and returns False: the record stays the evidence and
-    `hil db import` indexes it later.
+    `written`: the record's entries as the recorder wrote them (`Recorder.written()`), so the
+    record is not read back and verified a second time. Any failure prints one line and returns
+    False: the record stays the evidence and `hil db import` indexes it later.
     """
     if url == DISABLED:
         return False
@@ -35,7 +40,7 @@ def index_sealed(folder: Path, url: str | None) -> bool:
 
         db = ResultsDB(url)
         try:
-            db.import_run(folder)
+            db.import_run(folder, written)
         finally:
             db.close()
         return True

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from hil.db.models import Instrument, MeasurementRow, MesOutbox, Run, Setting, Station, Unit
-from hil.db.summary import MeasurementInfo, RunSummary, summarise
+from hil.db.summary import MeasurementInfo, RunSummary, Written, summarise
 from hil.errors import HilError, UsageError
 
 #: a placeholder per DB-API parameter style (sqlite3: qmark, psycopg: pyformat)
@@ -165,14 +165,15 @@ class ResultsDB:
         self.set_setting(MES_URL_KEY, url)
 
     # ----------------------------------------------------------------- import
-    def import_run(self, folder: Path) -> int:
+    def import_run(self, folder: Path, written: Written | None = None) -> int:
         """Index the sealed record in `folder`: 1 when inserted, 0 when that record is already in.
 
-        Raises RecordAlteredError when the record does not verify. When a MES endpoint is
+        Raises RecordAlteredError when the record does not verify. `written`: its entries as the
+        recorder wrote them (`Recorder.written()`), so it is not read back. When a MES endpoint is
         configured the result is queued for it and the queue is flushed (a MES that is down
         leaves it queued, never raises).
         """
-        summary = summarise(folder)
+        summary = summarise(folder, written)
         inserted = self.insert(summary)
         if inserted and self.mes_url:
             from hil.db.mes import flush

@@ -13,8 +13,11 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, SkipValidation
 
 from hil.measure import Measurement, Verdict
+from hil.record import VerifyResult
 from hil.report.model import RunReport, load_run
 
+#: a record's entries and their verification, as `Recorder.written()` gives them
+Written = tuple[list[dict[str, Any]], VerifyResult]
 #: verdicts that make a run fail (a conditional pass is not accepted either)
 NOT_ACCEPTED = {Verdict.FAIL, Verdict.CONDITIONAL_FAIL, Verdict.CONDITIONAL_PASS, Verdict.ERROR}
 STATUSES = ("pass", "fail", "incomplete", "error")
@@ -138,22 +141,26 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+_NUMBERS = (int, float)
+
+
 def _measurement(seq: int, test: str, m: Measurement) -> MeasurementInfo:
-    numeric = m.numeric
-    expected = None if m.expected is None else str(m.expected)
+    """One row (positional and inline: it runs for every measurement of the run)."""
+    value, low, high, u, expected = m.value, m.low, m.high, m.uncertainty, m.expected
+    numeric = isinstance(value, _NUMBERS) and not isinstance(value, bool)
     return MeasurementInfo(
-        seq=seq,
-        test=test,
-        requirement=str(m.requirement),
-        name=str(m.name),
-        value=float(m.value) if numeric and m.value is not None else None,
-        value_text=None if numeric or m.value is None else str(m.value),
-        unit=str(m.unit),
-        low=_float(m.low),
-        high=_float(m.high),
-        expected=expected,
-        uncertainty=_float(m.uncertainty),
-        verdict=m.verdict.value,
+        seq,
+        test,
+        str(m.requirement),
+        str(m.name),
+        float(value) if numeric else None,  # type: ignore[arg-type]
+        None if numeric or value is None else str(value),
+        str(m.unit),
+        None if low is None else float(low),
+        None if high is None else float(high),
+        None if expected is None else str(expected),
+        None if u is None else float(u),
+        m.verdict.value,
     )
 
 
@@ -181,9 +188,11 @@ def _station(header: dict[str, Any]) -> StationInfo:
     )
 
 
-def summarise(folder: Path) -> RunSummary:
-    """The summary of `folder/record.jsonl`; raises RecordAlteredError if the record does not verify."""
-    run = load_run(folder)
+def summarise(folder: Path, written: Written | None = None) -> RunSummary:
+    """The summary of `folder/record.jsonl`; raises RecordAlteredError if the record does not verify.
+    `written`: the entries as the recorder wrote them and their verification (`Recorder.written()`),
+    so the record is not read back."""
+    run = load_run(folder, written)
     header = run.header
     started = _utc(run.started) or dt.datetime.fromtimestamp(run.record_path.stat().st_mtime, dt.UTC)
     ended = _utc(run.ended)

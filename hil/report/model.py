@@ -451,10 +451,11 @@ def link_note(entry: dict[str, Any]) -> str:
     return f"Communication finding (not a verdict) during {test}: {'; '.join(parts) or 'no details'}."
 
 
-def load_run(folder: Path) -> RunReport:
-    """Read and verify `folder/record.jsonl`; raises RecordAlteredError when it does not verify."""
+def load_run(folder: Path, read: tuple[list[dict[str, Any]], VerifyResult] | None = None) -> RunReport:
+    """Read and verify `folder/record.jsonl`; raises RecordAlteredError when it does not verify.
+    `read`: its entries and verification as already known (`Recorder.written()`), not read again."""
     record = folder / "record.jsonl"
-    entries, integrity = read_entries(record)
+    entries, integrity = read if read is not None else read_entries(record)
     if not integrity.ok and not integrity.torn_tail:
         raise RecordAlteredError(f"{record}: ALTERED or damaged: {integrity.problem}")
     if not entries or entries[0].get("type") != "header":

@@ -51,6 +51,43 @@ PRESSURE_BUDGET = ErrorBudget(gain=0.0, offset=0.1, noise_sigma=0.01)
 HUMIDITY_BUDGET = ErrorBudget(gain=0.0, offset=2.0, noise_sigma=0.1)
 
 
+#: a node's highest and lowest channel as ((value, index), (value, index)); None without a channel
+Extremes = tuple[tuple[float, int], tuple[float, int]] | None
+
+
+def _extremes(values: Sequence[float], present: Sequence[bool]) -> Extremes:
+    """The highest and lowest present value and their indexes, first occurrence on ties."""
+    chosen = [(v, i) for i, (v, ok) in enumerate(zip(values, present, strict=True)) if ok]
+    if not chosen:
+        return None
+    high = low = chosen[0]
+    for item in chosen[1:]:
+        if item[0] > high[0]:
+            high = item
+        elif item[0] < low[0]:
+            low = item
+    return high, low
+
+
+def _row_extremes(values: np.ndarray, present: np.ndarray) -> list[Extremes]:
+    """`_extremes` of every row of a (node, channel) array at once (argmax/argmin: first on ties)."""
+    high = np.where(present, values, -np.inf).argmax(axis=1)
+    low = np.where(present, values, np.inf).argmin(axis=1)
+    rows = np.arange(values.shape[0])
+    any_present: list[bool] = np.any(present, axis=1).tolist()
+    return [
+        ((hv, hi), (lv, li)) if ok else None
+        for ok, hv, hi, lv, li in zip(
+            any_present,
+            values[rows, high].tolist(),
+            high.tolist(),
+            values[rows, low].tolist(),
+            low.tolist(),
+            strict=True,
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class NodeReadings:
     """What the BMU reads from one configured CMU (values of its configured channels)."""
@@ -76,6 +113,17 @@ class NodeReadings:
         return sum(self.cell_present)
 
     @cached_property
+    def cell_extremes(self) -> Extremes:
+        """Highest and lowest present cell as (V, index from 0), first on ties (None without one)."""
+        return _extremes(self.cell_v, self.cell_present)
+
+    @cached_property
+    def temperature_extremes(self) -> Extremes:
+        """Highest and lowest connected thermistor as (°C, index from 0), first on ties."""
+        temps = self.temperature_c
+        return _extremes([0.0 if t is None else t for t in temps], [t is not None for t in temps])
+
+    @cached_property
     def connected_temp_sensors(self) -> int:
         return sum(1 for temp in self.temperature_c if temp is not None)
 
@@ -86,16 +134,19 @@ class NodeReadings:
         cell_present: tuple[bool, ...],
         temperature_c: tuple[float | None, ...],
         totals: tuple[float, int, int, float],
+        extremes: tuple[Extremes, Extremes],
     ) -> NodeReadings:
         """A connected node's readings with (total voltage, connected cells, connected sensors,
-        highest cell) already worked out for many nodes at once by the front end (they fill the
-        cached values)."""
+        highest cell) and (cell, temperature) extremes already worked out for many nodes at once
+        by the front end (they fill the cached values)."""
         node = cls(True, cell_v, cell_present, temperature_c)
         node.__dict__.update(
             total_voltage=totals[0],
             connected_cells=totals[1],
             connected_temp_sensors=totals[2],
             max_cell_voltage=totals[3],
+            cell_extremes=extremes[0],
+            temperature_extremes=extremes[1],
         )
         return node
 
@@ -200,10 +251,10 @@ class Frontend:
         temps_per_node: Sequence[int],
         ntc: BetaNtc,
         noise_rng: np.random.Generator,
-    ) -> tuple[list[list[float | None]], np.ndarray]:
+    ) -> tuple[list[list[float | None]], np.ndarray, np.ndarray]:
         """The thermistors of nodes `todo` sampled once (°C, 0.1 °C resolution), one row per node,
-        None where the input is open, shorted or beyond the conversion's range; and where one is
-        connected, as a (node, sensor) array."""
+        None where the input is open, shorted or beyond the conversion's range; where one is
+        connected, as a (node, sensor) array; and the readings as an array."""
         ohm = np.full((len(todo), TEMPS_PER_NODE_MAX), np.nan)
         for row, n in enumerate(todo):
             node = inputs.nodes[n] if n < len(inputs.nodes) else None
@@ -220,7 +271,7 @@ class Frontend:
         readings = celsius.astype(object)
         readings[~valid] = None
         rows: list[list[float | None]] = readings.tolist()
-        return rows, valid
+        return rows, valid, celsius
 
     @classmethod
     def from_rng(cls, rng: random.Random) -> Frontend:
@@ -312,7 +363,10 @@ class Frontend:
         volts = self._cell_volts(inputs, todo, cells_per_node, noise_rng)
         present = volts >= present_v
         totals = np.rint(np.where(present, volts, 0.0).sum(axis=1) * 1e3) / 1e3 + 0.0
-        temp_rows, connected = self._temperatures(inputs, todo, temps_per_node, ntc, noise_rng)
+        temp_rows, connected, celsius = self._temperatures(inputs, todo, temps_per_node, ntc, noise_rng)
+        # the extremes of the configured channels only (a node's readings hold no more)
+        cells_mask = np.arange(CELLS_PER_NODE_MAX) < np.array([cells_per_node[n] for n in todo])[:, None]
+        temps_mask = np.arange(TEMPS_PER_NODE_MAX) < np.array([temps_per_node[n] for n in todo])[:, None]
         sampled = zip(
             todo,
             volts.tolist(),
@@ -322,6 +376,8 @@ class Frontend:
             present.sum(axis=1).tolist(),
             connected.sum(axis=1).tolist(),
             volts.max(axis=1, initial=0.0).tolist(),
+            _row_extremes(volts, present & cells_mask),
+            _row_extremes(celsius, connected & temps_mask),
             strict=True,
         )
         fresh = {
@@ -330,8 +386,9 @@ class Frontend:
                 tuple(p[: cells_per_node[n]]),
                 tuple(t[: temps_per_node[n]]),
                 (total, cells, sensors, highest),
+                (cell_ext, temp_ext),
             )
-            for n, v, p, t, total, cells, sensors, highest in sampled
+            for n, v, p, t, total, cells, sensors, highest, cell_ext, temp_ext in sampled
         }
         nodes: list[NodeReadings] = []
         for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
