@@ -17,8 +17,8 @@ import pytest
 
 from hil import registry
 from hil.cli import load_config as cli_load_config
-from hil.duts.movicom_main_2.bench import MovicomBench
-from hil.duts.movicom_main_2.config import Main2RConfig, MovicomConfig, load_config
+from hil.duts.movicom_main_2.bench import SOFTWARE_CONTROL_PHYSICAL, MovicomBench
+from hil.duts.movicom_main_2.config import InputFunction, Main2RConfig, MovicomConfig, load_config
 from hil.duts.movicom_main_2.protocol.modbus_codec import Codec, EncodeError
 from hil.duts.movicom_main_2.protocol.registers import RegisterMap, load_map
 from hil.errors import ConfigError
@@ -159,6 +159,22 @@ def test_a_bits_of_naming_a_row_without_bits_is_refused() -> None:
             row["bits_of"] = "battery_voltage"
     with pytest.raises(ValueError, match=r"bits_of names a row with bits \(not 'battery_voltage'\)"):
         RegisterMap.model_validate({"map": m.map, "title": m.title, "registers": rows})
+
+
+def test_prepare_acknowledges_a_locked_error_over_modbus() -> None:
+    station = Station.open(ROOT / "stations" / "sim-movicom-main-2r.yaml")
+    try:
+        bench = MovicomBench(station, registry.dut_family("movicom-main-2r").load("client")(station, None))
+        bench.power_up()
+        bench.software_control(InputFunction.BATTERY_COVER, 1)  # the battery cover error locks (default)
+        bench.clock.sleep(bench.config.protections.battery_cover.set_delay_s + 0.5)
+        bench.software_control(InputFunction.BATTERY_COVER, SOFTWARE_CONTROL_PHYSICAL)
+        bench.clock.sleep(bench.config.protections.battery_cover.clear_delay_s + 0.5)
+        assert bench.errors() == frozenset({"battery_cover_error"})
+        bench.prepare()  # writes the locked error's bit to acknowledge_errors (0x4001)
+        assert bench.errors() == frozenset()
+    finally:
+        station.close()
 
 
 # --------------------------------------------------------------------------- jumpers
