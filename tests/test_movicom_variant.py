@@ -94,17 +94,36 @@ def test_a_file_naming_only_its_variant_gets_that_variants_defaults(tmp_path: Pa
     config = load_config(path)
     assert config.variant == "main-2r"
     assert [s.rated_a for s in config.current_sensors] == [50.0, 300.0]
-    for family in ("movicom-main-2.1", "movicom-main-2r"):  # whichever family's model reads it
-        dumped = cli_load_config(family, path)
-        assert [s["rated_a"] for s in dumped["current_sensors"]] == [50.0, 300.0], family
+    dumped = cli_load_config("movicom-main-2r", path)  # what the sim's twin is configured with
+    assert [s["rated_a"] for s in dumped["current_sensors"]] == [50.0, 300.0]
+    for model in (MovicomConfig, Main2RConfig):  # whichever model reads it
+        assert len(model.model_validate({"variant": "main-2r"}).current_sensors) == 2
+        assert len(model.model_validate({"variant": "main-2.1"}).current_sensors) == 1
     path.write_text("variant: main-2.1\n", encoding="utf-8")
-    assert [s.rated_a for s in load_config(path).current_sensors] == [200.0]
-    assert [s["rated_a"] for s in cli_load_config("movicom-main-2r", path)["current_sensors"]] == [200.0]
+    assert [s.rated_a for s in load_config(path, "main-2r").current_sensors] == [200.0]
     assert len(Main2RConfig().current_sensors) == 2 and len(MovicomConfig().current_sensors) == 1
     path.write_text("variant: main-2.1\ncurrent_sensors: [{rated_a: 50}, {rated_a: 300}]\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert err.value.field == "current_sensors" and "at most 1 on main-2.1" in err.value.expected
+
+
+def test_a_file_naming_no_variant_is_the_familys_and_another_variant_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "unit.yaml"
+    path.write_text("can: {node_id: 5}\n", encoding="utf-8")
+    config = load_config(path, "main-2r")
+    assert config.variant == "main-2r" and len(config.current_sensors) == 2 and config.can.node_id == 5
+    assert cli_load_config("movicom-main-2r", path)["variant"] == "main-2r"
+    path.write_text("variant: main-2.1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        cli_load_config("movicom-main-2r", path)
+    assert (err.value.file, err.value.field) == (str(path), "variant")
+    assert err.value.expected.startswith("main-2r (the DUT family movicom-main-2r)")
+    result, _ = _run(tmp_path, "--dut", "movicom-main-2r", "--dut-config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {path}: field 'variant': expected main-2r (the DUT family movicom-main-2r), or no variant"
+    )
 
 
 def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:

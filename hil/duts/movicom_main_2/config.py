@@ -427,15 +427,16 @@ def config_class(variant_id: str) -> type[MovicomConfig]:
     return Main2RConfig if variant_id == "main-2r" else MovicomConfig
 
 
-def load_config(path: Path | str) -> MovicomConfig:
-    """Read a configuration file; a problem is a ConfigError naming the file, key and expectation."""
+def load_config(path: Path | str, variant_id: str = "main-2.1") -> MovicomConfig:
+    """Read a configuration file (a file naming no variant is `variant_id`'s); a problem is a
+    ConfigError naming the file, key and expectation."""
     path = Path(path)
     data = read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), "(top level)", "a mapping of configuration sections")
-    named = data.get("variant", "main-2.1")
+    named = data.get("variant", variant_id)
     try:  # the variant the file names decides the model and so the defaults of what it leaves out
         return config_class(str(named)).model_validate(data)
     except ValidationError as exc:
