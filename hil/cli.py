@@ -38,8 +38,13 @@ def _config_model(dut: str) -> type[BaseModel]:
 
 
 def load_config(dut: str, path: Path) -> dict[str, Any]:
-    """Validate a DUT configuration file for a DUT family; returns it as a plain dict."""
-    return load_model(path, _config_model(dut)).model_dump(mode="json")
+    """Validate a DUT configuration file for a DUT family; returns it as a plain dict. A family that
+    is one variant of a shared spec refuses a file naming another `variant`."""
+    config = load_model(path, _config_model(dut)).model_dump(mode="json")
+    variant = registry.dut_family(dut).variant
+    if variant and config.get("variant", variant) != variant:
+        raise ConfigError(str(path), "variant", f"{variant} (the DUT family {dut}), or no variant")
+    return config
 
 
 #: the older name of load_config

@@ -56,6 +56,9 @@ class DutFamily:
     serial_pattern: str = DEFAULT_SERIAL_PATTERN
     #: "module:function" returning the default configuration file as text (commented); "" = YAML dump
     config_dump: str = ""
+    #: which of the spec's `variants` this family is, when several families share one spec ("": the
+    #: spec is this family's alone); coverage items and tests marked for another variant do not apply
+    variant: str = ""
     #: the package's folder, found from `package` (not given)
     folder: Path = field(init=False, repr=False, compare=False)
 

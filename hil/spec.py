@@ -54,6 +54,17 @@ class EolClass(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
 
 
+class CoverageItem(_Strict):
+    """A coverage item that belongs to some variants only: out of their scope it is not applicable.
+
+    Several DUT families may share one spec (variants of one product); each family declares its
+    variant (hil.family.DutFamily.variant) and a run judges only the items in its variant's scope.
+    """
+
+    item: str = Field(min_length=1)
+    variants: tuple[str, ...] = Field(min_length=1)
+
+
 class Requirement(_Strict):
     """One row of the DUT's spec."""
 
@@ -80,8 +91,13 @@ class Requirement(_Strict):
     untestable_reason: str | None = None
     eol: EolClass
     #: what the row states that a test must each cover (variants, ranges, temperatures, wake sources,
-    #: node counts, options): a row whose tests covered only some is PARTIAL, not PASS
-    coverage: tuple[str, ...] = ()
+    #: node counts, options): a row whose tests covered only some is PARTIAL, not PASS; an item
+    #: given as {item, variants} is in the scope of those variants only
+    coverage: tuple[str | CoverageItem, ...] = ()
+
+    def coverage_names(self, variant: str = "") -> tuple[str, ...]:
+        """The coverage items in the scope of `variant` ("" : every item), by name."""
+        return tuple(name for name, scope in coverage_scopes(self.coverage) if in_scope(scope, variant))
 
     @model_validator(mode="after")
     def _consistent(self) -> Requirement:
@@ -101,7 +117,22 @@ class SpecFile(_Strict):
     version: str
     source: str
     notes: tuple[str, ...] = ()
+    #: the variants (DutFamily.variant) sharing this spec; a coverage item's `variants` names only these
+    variants: tuple[str, ...] = ()
     requirements: tuple[Requirement, ...]
+
+    @model_validator(mode="after")
+    def _known_variants(self) -> SpecFile:
+        for req in self.requirements:
+            for name, scope in coverage_scopes(req.coverage):
+                unknown = [v for v in scope if v not in self.variants]
+                if unknown:
+                    known = ", ".join(self.variants) or "none: the spec lists no `variants`"
+                    raise ValueError(
+                        f"requirements: coverage variants among the spec's variants ({known}); "
+                        f"{req.id} item {name!r} names {unknown[0]!r}"
+                    )
+        return self
 
     @field_validator("requirements")
     @classmethod
@@ -121,6 +152,24 @@ class SpecFile(_Strict):
 
     def ids(self) -> list[str]:
         return [r.id for r in self.requirements]
+
+
+def coverage_scopes(items: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """(name, variants) of each coverage item, as a model or as the record's JSON; () = every variant."""
+    scopes: list[tuple[str, tuple[str, ...]]] = []
+    for item in items or ():
+        if isinstance(item, CoverageItem):
+            scopes.append((item.item, item.variants))
+        elif isinstance(item, dict):
+            scopes.append((str(item.get("item", "")), tuple(str(v) for v in item.get("variants") or ())))
+        else:
+            scopes.append((str(item), ()))
+    return scopes
+
+
+def in_scope(variants: tuple[str, ...], variant: str) -> bool:
+    """Whether an item scoped to `variants` applies to a run of `variant` ("": unknown, every item)."""
+    return not variants or not variant or variant in variants
 
 
 _RULE = re.compile(r"^(?P<field>[a-z_]+): (?P<expected>.*)$", re.DOTALL)

@@ -18,6 +18,7 @@ import yaml
 
 from hil.measure import SEVERITY, DecisionRule, Measurement, Verdict
 from hil.record import VerifyResult, read_entries
+from hil.spec import coverage_scopes, in_scope
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,6 +95,8 @@ class RequirementRow:
     measurements: list[Measurement]
     covered: list[str] = field(default_factory=list)
     not_covered: list[str] = field(default_factory=list)
+    #: coverage items of other variants sharing the spec: not applicable to this unit, not a gap
+    not_applicable: list[str] = field(default_factory=list)
     reason: str = ""  # why a row is NOT TESTED or NOT TESTABLE
 
     @property
@@ -109,10 +112,13 @@ class RequirementRow:
         return self.verdict not in ("not-tested", "not-testable")
 
 
-def row_coverage(spec: dict[str, Any], measurements: list[Measurement]) -> tuple[list[str], list[str]]:
-    """(covered, not covered) of a row: the spec's `coverage` items its results name in
-    `data["covers"]`, and every result not judged with its reason (`data["not_covered"]`)."""
-    items = [str(i) for i in spec.get("coverage") or []]
+def row_coverage(
+    spec: dict[str, Any], measurements: list[Measurement], variant: str = ""
+) -> tuple[list[str], list[str]]:
+    """(covered, not covered) of a row: the spec's `coverage` items in the scope of the run's
+    `variant` that its results name in `data["covers"]`, and every result not judged with its
+    reason (`data["not_covered"]`)."""
+    items = [name for name, scope in coverage_scopes(spec.get("coverage")) if in_scope(scope, variant)]
     covered: dict[str, None] = {}
     gaps: dict[str, None] = {}
     for m in measurements:
@@ -124,6 +130,11 @@ def row_coverage(spec: dict[str, Any], measurements: list[Measurement]) -> tuple
             covered[str(item)] = None
     missing = [i for i in items if i not in covered]
     return [i for i in items if i in covered] or list(covered), missing + list(gaps)
+
+
+def not_applicable(spec: dict[str, Any], variant: str) -> list[str]:
+    """A row's coverage items scoped to other variants than the run's: not applicable to this unit."""
+    return [name for name, scope in coverage_scopes(spec.get("coverage")) if not in_scope(scope, variant)]
 
 
 def _worst(verdicts: list[str]) -> str:
@@ -240,6 +251,11 @@ class RunReport:
         return "the record has no end entry (the run was interrupted or the process died)"
 
     @property
+    def variant(self) -> str:
+        """The variant of a spec shared by several families that the run's unit is ("": the whole spec)."""
+        return str((self.header.get("dut") or {}).get("variant") or "")
+
+    @property
     def simulated(self) -> bool:
         return bool(self.header.get("station", {}).get("simulated", False))
 
@@ -307,10 +323,11 @@ class RunReport:
             measurements = by_req.get(rid, [])
             tests = tests_by_req.get(rid, [])
             verdict = self._verdict(spec, measurements, tests)
-            covered, not_covered = row_coverage(spec, measurements)
+            covered, not_covered = row_coverage(spec, measurements, self.variant)
             if verdict == "pass" and not_covered:
                 verdict = "partial"
-            row = RequirementRow(rid, spec, verdict, tests, measurements, covered, not_covered)
+            other = not_applicable(spec, self.variant)
+            row = RequirementRow(rid, spec, verdict, tests, measurements, covered, not_covered, other)
             row.reason = self._untested_reason(row, left_out.get(rid))
             rows.append(row)
         return rows

@@ -9,6 +9,8 @@ import pytest
 
 from hil.duts.movicom_main_2.bench import MovicomBench
 from hil.measure import equals, within
+from hil.spec import SpecFile
+from testplans.movicom_main_2.coverage import items
 
 NMT_OPERATIONAL = 0x05
 HEARTBEATS = 5
@@ -18,15 +20,26 @@ STIMULUS_A = 20.0
 TIMESTAMP_S = 1e-5
 
 
+def _external_bus(spec_data: SpecFile, bench: MovicomBench) -> list[str]:
+    """MM-CAN's item of the external CAN interface the bench's adapter is on (P14; 2R X13 CAN1)."""
+    header = next(bus.header for bus in bench.hw.can_buses if bus.external)
+    return items(spec_data, "MM-CAN", bench, header)
+
+
 @pytest.mark.requirement("MM-CAN")
-def test_heartbeat_at_the_configured_producer_time(bench: MovicomBench, check) -> None:
+def test_heartbeat_at_the_configured_producer_time(bench: MovicomBench, spec_data: SpecFile, check) -> None:
     period = bench.config.can.heartbeat_ms / 1000.0
     t0 = bench.clock.now()
     bench.clock.sleep(period * (HEARTBEATS + 0.5))
     frames = bench.dut.heartbeats(t0)
     check(
         equals(
-            "MM-CAN", f"{HEARTBEATS} heartbeats or more", len(frames) >= HEARTBEATS, True, bench.clock.now()
+            "MM-CAN",
+            f"{HEARTBEATS} heartbeats or more",
+            len(frames) >= HEARTBEATS,
+            True,
+            bench.clock.now(),
+            data={"covers": _external_bus(spec_data, bench)},
         )
     )
     check(
@@ -55,7 +68,7 @@ def test_heartbeat_at_the_configured_producer_time(bench: MovicomBench, check) -
 
 
 @pytest.mark.requirement("MM-CAN")
-def test_tpdos_answer_a_sync_with_the_stimulus(bench: MovicomBench, check) -> None:
+def test_tpdos_answer_a_sync_with_the_stimulus(bench: MovicomBench, spec_data: SpecFile, check) -> None:
     bench.set_current(STIMULUS_A)
     bench.clock.sleep(bench.settle_s)
     t0 = bench.clock.now() - TIMESTAMP_S  # socketcand timestamps carry microseconds
@@ -69,6 +82,7 @@ def test_tpdos_answer_a_sync_with_the_stimulus(bench: MovicomBench, check) -> No
             f"{len(tpdo1)} x TPDO1, {len(tpdo2)} x TPDO2",
             "1 x TPDO1, 1 x TPDO2",
             bench.clock.now(),
+            data={"covers": _external_bus(spec_data, bench)},
         )
     )
     if tpdo1:

@@ -7,6 +7,8 @@ import pytest
 
 from hil.duts.movicom_main_2.bench import MovicomBench
 from hil.measure import equals, within
+from hil.spec import SpecFile
+from testplans.movicom_main_2.coverage import items
 
 #: the blink frequency's tolerance: OUR READING (the seed gives 2 Hz / 25 Hz without one)
 BLINK_TOLERANCE = 0.1
@@ -26,6 +28,7 @@ def test_link_led_blinks_25_hz_once_established(bench: MovicomBench, check) -> N
             bench.clock.now(),
             low=hz * (1 - BLINK_TOLERANCE),
             high=hz * (1 + BLINK_TOLERANCE),
+            data={"covers": ["established 25 Hz"]},
         )
     )
 
@@ -47,14 +50,16 @@ def test_link_led_blinks_2_hz_while_initialising(bench: MovicomBench, check) -> 
             bench.clock.now(),
             low=hz * (1 - BLINK_TOLERANCE),
             high=hz * (1 + BLINK_TOLERANCE),
+            data={"covers": ["initialising 2 Hz"]},
         )
     )
 
 
 @pytest.mark.requirement("MM-LED")
-def test_relay_leds_follow_their_relays(bench: MovicomBench, check) -> None:
+def test_relay_leds_follow_their_relays(bench: MovicomBench, spec_data: SpecFile, check) -> None:
     relays = bench.dut.value("relays")
     assert isinstance(relays, frozenset)
+    relay_leds = items(spec_data, "MM-LED", bench, bench.hw.relays[0].led)
     for relay in bench.hw.relays:
         closed = f"relay_{relay.number}" in relays
         reading = bench.leds[relay.led].measure(relay.led)
@@ -65,6 +70,7 @@ def test_relay_leds_follow_their_relays(bench: MovicomBench, check) -> None:
                 reading.lit,
                 closed,
                 bench.clock.now(),
+                data={"covers": relay_leds},
             )
         )
     run = bench.leds[bench.hw.leds.run].blink(bench.hw.leds.run, 2.5)
@@ -75,10 +81,18 @@ def test_relay_leds_follow_their_relays(bench: MovicomBench, check) -> None:
             not run.steady,
             True,
             bench.clock.now(),
+            data={"covers": [bench.hw.leds.run]},
         )
     )
     if bench.hw.leds.power:
         power = bench.leds[bench.hw.leds.power].measure(bench.hw.leds.power)
         check(
-            equals("MM-LED", f"{bench.hw.leds.power} lit while powered", power.lit, True, bench.clock.now())
+            equals(
+                "MM-LED",
+                f"{bench.hw.leds.power} lit while powered",
+                power.lit,
+                True,
+                bench.clock.now(),
+                data={"covers": items(spec_data, "MM-LED", bench, bench.hw.leds.power)},
+            )
         )

@@ -7,9 +7,15 @@ import pytest
 
 from hil.duts.movicom_main_2.bench import LOGIC_CELL_ACCURACY_V, MovicomBench
 from hil.measure import within
+from hil.spec import SpecFile
+from testplans.movicom_main_2.coverage import items
 
 #: the cell the plan moves, and how far from nominal
 STIMULUS_CELL_V = 3.45
+
+
+#: MM-MODBUS's coverage item of each transport
+TRANSPORT_ITEMS = {"rtu": "RTU", "tcp": "TCP (Main 2.1)"}
 
 
 def _transports(bench: MovicomBench) -> list[str]:
@@ -41,6 +47,7 @@ def test_cell_voltages_over_modbus_agree_with_the_cell_emulator(bench: MovicomBe
                     high=expected + tolerance,
                     method=f"cell L1C01 at {STIMULUS_CELL_V} V, the others at {bench.NOMINAL_CELL_V} V; "
                     "limit: the Logic's cell error (OUR READING) + the emulator's limit of error",
+                    data={"covers": [TRANSPORT_ITEMS[transport]]},
                 )
             )
 
@@ -48,7 +55,7 @@ def test_cell_voltages_over_modbus_agree_with_the_cell_emulator(bench: MovicomBe
 @pytest.mark.requirement("MM-CS")
 @pytest.mark.parametrize("amps", [20.0, -20.0], ids=["charging", "discharging"])
 def test_current_agrees_with_the_hall_sensor_signal_with_its_sign(
-    bench: MovicomBench, amps: float, check
+    bench: MovicomBench, spec_data: SpecFile, amps: float, check
 ) -> None:
     bench.set_current(amps)
     bench.clock.sleep(bench.settle_s)
@@ -69,5 +76,11 @@ def test_current_agrees_with_the_hall_sensor_signal_with_its_sign(
             high=amps + adc + setting,
             method=f"Vcs - Vref set for {amps:+g} A ({sensor.volts_at_rated} V at {sensor.rated_a:g} A); "
             "limit: the ADC's 1 mV (S4) + the analog source's limit of error on Vcs and Vref",
+            data={
+                "covers": [
+                    *items(spec_data, "MM-CS", bench, bench.hw.current_sensors[0].header),
+                    "charging" if amps > 0 else "discharging",
+                ]
+            },
         )
     )

@@ -7,6 +7,7 @@ import pytest
 
 from hil.duts.movicom_main_2.bench import MovicomBench
 from hil.measure import equals
+from testplans.movicom_main_2.coverage import short
 
 #: OUR READING (spec MM-SUP-V notes): "does not run" is checked this far below the minimum
 BELOW_MIN_V = 0.5
@@ -34,5 +35,6 @@ def test_runs_across_its_supply_range(bench: MovicomBench, level: str, check) ->
             running,
             bench.clock.now(),
             method=f"{bench.hw.title}: supply range {supply.min_v:g}-{supply.max_v:g} V (variants.yaml)",
+            data={"covers": [f"{short(bench)}: {supply.min_v:g}-{supply.max_v:g} V", level]},
         )
     )

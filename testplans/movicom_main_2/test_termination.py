@@ -31,7 +31,7 @@ ROWS = {"MM-TERM-CAN": "CAN", "MM-TERM-485": "RS-485"}
 def _item(spec_data: SpecFile, rid: str, bench: MovicomBench, jumper: str) -> list[str]:
     """The row's coverage item naming this variant's `jumper` (e.g. "Main 2R: J3 (CAN1)")."""
     prefix = f"{bench.hw.title.removeprefix('Movicom BMS ')}: {jumper}"
-    return [i for i in spec_data.get(rid).coverage if i == prefix or i.startswith(prefix + " ")]
+    return [i for i in spec_data.get(rid).coverage_names() if i == prefix or i.startswith(prefix + " ")]
 
 
 def _not_covered(rid: str, name: str, why: str, now: float) -> Measurement:

@@ -29,6 +29,7 @@ from hil.duts.movicom_main_2.terminals import (
     sensor_terminals,
     temperature_terminals,
     termination_terminal,
+    terminations,
 )
 from hil.duts.movicom_main_2.variants import RelayFunctionName
 from hil.errors import BenchError
@@ -184,9 +185,25 @@ class MovicomBench(DutBench):
             a = self.config.analog
             volts = a.humidity_v_offset + NEUTRAL_HUMIDITY_PCT * a.humidity_v_per_percent
             self.analog[humidity].set_voltage(humidity, volts)
-        for switch in self.switches.instruments:
-            switch.open_all()
+        self.rest_switches()
         self.inputs_inactive()
+
+    def rest_switches(self) -> None:
+        """The dry-contact inputs, the outputs' 20 mA loads and the DMM routes open; a jumper's
+        fixture relay at the position the station declares (fitted unless `termination_<jumper>_fitted`
+        is 0): opening every relay of the switch would remove the termination jumpers between tests."""
+        opened = [
+            *self.hw.inputs,
+            *(load_terminal(o) for o in self.hw.outputs),
+            *(termination_terminal(j) for j, _ in terminations(self.hw)),
+        ]
+        for terminal in opened:
+            if terminal in self.switches:
+                self.switches[terminal].set_closed(terminal, False)
+        for jumper, _ in terminations(self.hw):
+            if self.jumper_settable(jumper):
+                declared = self.jumper_declared(jumper)
+                self.set_jumper(jumper, True if declared is None else declared)
 
     def power_up(self) -> None:
         """Nominal inputs with the cells on, then the supply on at its nominal voltage; returns

@@ -26,7 +26,7 @@ from hil.duts.movicom_main_2.protocol.canopen_od import SYNC_COB_ID, build_objec
 from hil.duts.movicom_main_2.protocol.dbc import build_database
 from hil.duts.movicom_main_2.protocol.modbus_codec import Codec, Value
 from hil.duts.movicom_main_2.protocol.registers import load_map
-from hil.errors import DutError
+from hil.errors import ConfigError, DutError
 from hil.station.station import Station
 
 Transport = Literal["rtu", "tcp"]
@@ -39,9 +39,13 @@ _READ_FC: dict[str, int] = {"input": 4, "holding": 3}
 
 def configuration(station: Station) -> MovicomConfig:
     """The unit's configuration for this run: its configuration file, else the variant's defaults."""
-    if station.firmware_file is not None:
-        return load_config(station.firmware_file)
-    return config_class(FAMILY_VARIANTS.get(station.model.dut.name, "main-2.1"))()
+    expected = FAMILY_VARIANTS.get(station.model.dut.name, "main-2.1")
+    if station.firmware_file is None:
+        return config_class(expected)()
+    config = load_config(station.firmware_file, expected)
+    if config.variant != expected:  # a 2.1 file on a 2R station: the twin and the bench would disagree
+        raise ConfigError(str(station.firmware_file), "variant", f"{expected} ({station.model.dut.name})")
+    return config
 
 
 class MovicomClient(DutClient):

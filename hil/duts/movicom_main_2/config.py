@@ -322,6 +322,14 @@ class Hardware(_Section):
     termination_always: bool = Field(default=False, description="terminators in circuit with it removed")
 
 
+#: the defaults that differ by variant (X8 low range and X9 high range on a 2R:
+#: configs/example-main-2r.yaml); every other default is the same on both
+VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "main-2.1": {"current_sensors": (CurrentSensor(),)},
+    "main-2r": {"current_sensors": (CurrentSensor(rated_a=50.0), CurrentSensor(rated_a=300.0))},
+}
+
+
 class MovicomConfig(BaseModel):
     """The configuration of one Main 2.1 / 2R unit (see the module docstring)."""
 
@@ -358,6 +366,16 @@ class MovicomConfig(BaseModel):
     fixed: Fixed = Field(default_factory=Fixed)
     behaviour: Behaviour = Field(default_factory=Behaviour)
     hardware: Hardware = Field(default_factory=Hardware)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variant_defaults(cls, data: Any) -> Any:
+        """A key the file leaves out takes its variant's default (a 2R has two current sensors),
+        whichever model reads the file: the variant decides the defaults, not the reader."""
+        if not isinstance(data, dict):
+            return data
+        named = data.get("variant", cls.model_fields["variant"].default)
+        return {**VARIANT_DEFAULTS.get(str(named), {}), **data}
 
     @model_validator(mode="after")
     def _consistent(self) -> MovicomConfig:
@@ -399,13 +417,9 @@ class MovicomConfig(BaseModel):
 
 
 class Main2RConfig(MovicomConfig):
-    """A Main 2R's configuration: the same keys, the 2R's variant and its two current sensors
-    (X8 low range, X9 high range: configs/example-main-2r.yaml) by default."""
+    """A Main 2R's configuration: the same keys, and the 2R's variant (so its defaults) by default."""
 
     variant: VariantId = "main-2r"
-    current_sensors: tuple[CurrentSensor, ...] = Field(
-        default=(CurrentSensor(rated_a=50.0), CurrentSensor(rated_a=300.0)), min_length=1, max_length=2
-    )
 
 
 def config_class(variant_id: str) -> type[MovicomConfig]:
@@ -413,15 +427,17 @@ def config_class(variant_id: str) -> type[MovicomConfig]:
     return Main2RConfig if variant_id == "main-2r" else MovicomConfig
 
 
-def load_config(path: Path | str) -> MovicomConfig:
-    """Read a configuration file; a problem is a ConfigError naming the file, key and expectation."""
+def load_config(path: Path | str, variant_id: str = "main-2.1") -> MovicomConfig:
+    """Read a configuration file (a file naming no variant is `variant_id`'s); a problem is a
+    ConfigError naming the file, key and expectation."""
     path = Path(path)
     data = read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), "(top level)", "a mapping of configuration sections")
-    try:
-        return MovicomConfig.model_validate(data)
+    named = data.get("variant", variant_id)
+    try:  # the variant the file names decides the model and so the defaults of what it leaves out
+        return config_class(str(named)).model_validate(data)
     except ValidationError as exc:
         raise validation_to_config_error(path, exc) from None

@@ -23,6 +23,7 @@ FAMILY_21 = DutFamily(
     default_station=_REPO / "stations" / "sim-movicom-main-2.1.yaml",
     spec=Path("spec.yaml"),
     plan_dir=_REPO / "testplans" / "movicom_main_2",
+    variant="main-2.1",
 )
 
 FAMILY_2R = DutFamily(
@@ -37,4 +38,5 @@ FAMILY_2R = DutFamily(
     default_station=_REPO / "stations" / "sim-movicom-main-2r.yaml",
     spec=Path("spec.yaml"),
     plan_dir=_REPO / "testplans" / "movicom_main_2",
+    variant="main-2r",
 )

@@ -65,10 +65,12 @@ class Codec:
     # --- one row -----------------------------------------------------------------------------
     def encode(self, reg: Register, value: Value) -> list[int]:
         """The registers of `reg` holding `value` (engineering units; a bit-name set for bitfields)."""
-        if reg.bits:
+        if reg.bits or reg.bits_of:
             return self._numbers(reg, [self._pack_bits(reg, value)])
         if reg.type in ("U8", "BCD"):
             return self._bytes(reg, value)
+        if isinstance(value, frozenset | set):
+            raise EncodeError(f"{reg.name}: a number (the row has no named bits)")
         items = list(value) if isinstance(value, tuple | list) else [value]
         if len(items) != reg.count:
             raise EncodeError(f"{reg.name}: {reg.count} value(s), got {len(items)}")
@@ -90,9 +92,9 @@ class Codec:
             self._swap(registers), _DATATYPES[reg.type], word_order=self._word_order
         )
         items = numbers if isinstance(numbers, list) else [numbers]
-        if reg.bits:
+        if reg.bits or reg.bits_of:
             raw_bits = int(cast(int, items[0]))
-            return frozenset(b.name for b in reg.bits if raw_bits >> b.bit & 1)
+            return frozenset(b.name for b in self.register_map.bits_of(reg) if raw_bits >> b.bit & 1)
         if reg.type == "REAL32":
             scaled = tuple(float(cast(float, v)) * reg.scale for v in items)
         elif reg.scale == 1.0:
@@ -126,10 +128,11 @@ class Codec:
             return value
         if not isinstance(value, frozenset | set):
             raise EncodeError(f"{reg.name}: a set of bit names or an integer")
-        unknown = sorted(set(value) - {b.name for b in reg.bits})
+        bits = self.register_map.bits_of(reg)
+        unknown = sorted(set(value) - {b.name for b in bits})
         if unknown:
             raise EncodeError(f"{reg.name}: no bit named {', '.join(unknown)}")
-        return sum(1 << b.bit for b in reg.bits if b.name in value)
+        return sum(1 << b.bit for b in bits if b.name in value)
 
     def _bytes(self, reg: Register, value: Value) -> list[int]:
         items = [int(v) for v in value] if isinstance(value, tuple | list) else []

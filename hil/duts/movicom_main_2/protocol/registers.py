@@ -54,6 +54,8 @@ class Register(_Strict):
     provisional: bool = False
     source: str = Field(min_length=1)
     bits: tuple[Bit, ...] = ()
+    #: the row whose bit layout this one shares (acknowledge_errors: one bit per error of errors_1)
+    bits_of: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
     values: dict[int, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -69,6 +71,8 @@ class Register(_Strict):
             names = [b.name for b in self.bits]
             if len(set(names)) != len(names) or len({b.bit for b in self.bits}) != len(names):
                 raise ValueError("bits: each bit and each name once")
+        if self.bits_of and (self.bits or self.type not in ("U16", "U32") or self.count != 1):
+            raise ValueError("bits_of: only on a single U16 or U32 without bits of its own")
         if self.access == "rw" and self.table != "holding":
             raise ValueError("access: r, as input registers are read-only")
         if self.address + self.words > 0x10000:
@@ -122,7 +126,14 @@ class RegisterMap(_Strict):
             for a, b in pairwise(rows):
                 if b.address < a.end:
                     raise ValueError(f"registers: {a.name} and {b.name} overlap at 0x{b.address:04X}")
+        for r in self.registers:
+            if r.bits_of and not any(o.name == r.bits_of and o.bits for o in self.registers):
+                raise ValueError(f"registers: {r.name}'s bits_of names a row with bits (not {r.bits_of!r})")
         return self
+
+    def bits_of(self, reg: Register) -> tuple[Bit, ...]:
+        """The named bits of `reg`: its own, or those of the row whose layout it shares."""
+        return self.get(reg.bits_of).bits if reg.bits_of else reg.bits
 
     def get(self, name: str) -> Register:
         """A row by name."""

@@ -151,9 +151,9 @@ class TwinRegisters:
                 continue
             raw = [image[a] for a in range(reg.address, reg.end)]
             if reg.name == "acknowledge_errors":
-                errors = self.codec.register_map.get("errors_1")
+                layout = self.codec.register_map.bits_of(reg)  # errors_1's (the map's bits_of)
                 bits = self.codec.raw_bits(reg, raw)
-                self.twin.acknowledge(frozenset(b.name for b in errors.bits if bits >> b.bit & 1))
+                self.twin.acknowledge(frozenset(b.name for b in layout if bits >> b.bit & 1))
                 self.writes.append((reg.name, bits))
                 continue
             value = int(cast(int, self.codec.decode(reg, raw)))
