@@ -50,6 +50,9 @@ def test_start_up(bench: D1000Bench, check) -> None:
     """INITIALISE → CALIBRATE → SAFE from power-on, contactors open; a failed start-up check holds it."""
     req = "PH-SM-START"
     limit = bench.expectations.get("start_up_max_s", 5.0)
+    # no command: with IDLE repeated the BMU would leave SAFE within one cycle, which a poll paced
+    # to the wall clock can miss (SAFE → IDLE is test_safe_to_idle's)
+    bench.command(BmsCommand.NONE)
     bench.power_bmu(False)
     bench.wait(0.5)
     t_on = bench.clock.now()
