@@ -4,8 +4,9 @@ Runs `hil run --dut DUT --profile eol --reports none -- --hil-pace` and prints: 
 the command and of the plan (record opened to sealed), the plan's dwell (sum of its waits), the
 virtual time each `unit` row's tests took (a test of several rows is shared between them; the
 read-back and the preparation between tests on lines of their own), each test's own seconds and
-the preparation before it (power cycles, settling), and, for the 12100, each unit
-row's floor: the waits the DUT itself imposes on that row's EOL check (docs/eol.md).
+the preparation before it (power cycles, settling), and each unit
+row's floor: the waits the DUT itself imposes on that row's EOL check (for the D1000's PH-ENV,
+the station's chamber and pressure travel; docs/eol.md).
 
     .venv/bin/python benchmarks/eol_paced.py [--dut NAME] [--no-pace]
 
@@ -52,6 +53,26 @@ FLOORS_12100: dict[str, tuple[float, str]] = {
     "EL-VOP": (0.0, "one reading per supply level"),
     "EL-RDS": (0.0, "one DMM reading at load"),
 }
+
+#: D1000 Gen2 unit rows: the waits their EOL check cannot avoid (s). PH-ENV's is the station's: the
+#: chamber and pressure controller must carry the BMU beyond each configured limit and back at
+#: their rates (sim model: 0.2 °C/s, 1 %RH/s, 20 kPa/s), with the default limits and margins.
+FLOORS_D1000: dict[str, tuple[float, str]] = {
+    "PH-ENV": (
+        993.0,
+        "travel 168 °C / 0.2 °C/s (25>58>62>58>-18>-22>-18>25) + 146 %RH / 1 %RH/s "
+        "(40>87>93>87>20>40) + 138 kPa / 20 kPa/s; station, not DUT",
+    ),
+    "PH-SUP-V": (1.5, "start-up at the nominal supply: initialise 0.5 s + calibrate 1 s (assumed)"),
+    "PH-SUP-I": (1.5, "start-up to SAFE for the SAFE reading (initialise + calibrate)"),
+    "PH-CAN": (1.0, "every frame of the layout at least once: the 1 s slow period (OUR CHOICE)"),
+    "PH-CMU": (1.0, "NodeStats after a CMU break: one slow period"),
+    "PH-CONT": (0.0, "aux inputs read at once (no debounce documented)"),
+    "PH-HVIL": (0.0, "HVIL read at once"),
+    "PH-MSG-ACC": (0.1, "one fast period per reading"),
+    "PH-LSS": (0.0, "nothing to command in V1.2"),
+}
+FLOORS = {"bms12100": FLOORS_12100, "prohelion-d1000-gen2": FLOORS_D1000}
 
 
 def entries(out: Path) -> list[dict[str, Any]]:
@@ -121,7 +142,7 @@ def main() -> int:
     for name, took, prep, outcome in per_test(record):
         print(f"{name:66s} {took:7.2f} {prep:7.2f}" + ("" if outcome == "passed" else f"  {outcome}"))
     rows, readback, between = per_row(record, unit_rows)
-    floors = FLOORS_12100 if args.dut == "bms12100" else {}
+    floors = FLOORS.get(args.dut, {})
     print(f"{'row':11s} {'tests s':>8s} {'floor s':>8s}  floor from")
     for rid in sorted(unit_rows):
         floor = floors.get(rid)

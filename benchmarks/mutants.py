@@ -108,7 +108,7 @@ def main() -> int:
             for seed in range(1, args.seeds + 1):
                 out = folder / f"seed-{seed}"
                 cmd = [sys.executable, "-m", "hil", "run", "--dut", args.dut, "--seed", str(seed)]
-                cmd += ["--profile", profiles[-1]]
+                cmd += ["--profile", profiles[-1], "--reports", "none"]
                 proc = subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, capture_output=True, check=False)
                 bad = failing_ids(out)
                 failures += proc.returncode != 0

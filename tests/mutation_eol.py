@@ -32,6 +32,9 @@ HARDWARE_FAULTS: dict[str, tuple[frozenset[str], dict[str, Any]]] = {
     "short-circuit-comparator": (frozenset({"SCP"}), {"short_circuit_level_a": -1200.0}),
     "sleep-current": (frozenset({"PM-SLEEP-I"}), {"sleep_current_ua": 50.0}),
     "bleed-open-cell1": (frozenset({"BAL-CHG"}), {"open_bleed_cell": 1}),
+    "bleed-open-cell2": (frozenset({"BAL-CHG"}), {"open_bleed_cell": 2}),
+    "bleed-open-cell3": (frozenset({"BAL-CHG"}), {"open_bleed_cell": 3}),
+    "bleed-open-cell4": (frozenset({"BAL-CHG"}), {"open_bleed_cell": 4}),
     "ntc-ambient-offset": (frozenset({"ACC-T"}), {"ntc_channel": 3, "ntc_offset_c": 4.0}),
 }
 

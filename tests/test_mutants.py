@@ -112,6 +112,9 @@ def test_the_eol_mutants_cover_every_hardware_fault_and_parameter() -> None:
     assert {m.kind for m in generated.values()} == {"hardware", "parameter"}
     assert generated["param-cell_low_voltage_alarm.trigger"].requirements == {"CV-LA"}
     assert len([m for m in generated.values() if m.kind == "parameter"]) == 127
+    # an open bleed resistor on any of the four cells (the EOL check bleeds each of them)
+    bleeds = {name: m.requirements for name, m in generated.items() if name.startswith("hw-bleed-open-cell")}
+    assert bleeds == {f"hw-bleed-open-cell{n}": {"BAL-CHG"} for n in range(1, 5)}
 
 
 @pytest.mark.slow

@@ -13,7 +13,8 @@ import can
 import pytest
 
 from hil.can_monitor import CanMonitor, open_bus
-from hil.duts.prohelion_d1000_gen2.client import D1000Client
+from hil.duts.prohelion_d1000_gen2.client import D1000Client, state_of
+from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsState
 from hil.station.station import Station
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,3 +82,18 @@ def test_frames_are_checked_on_arrival_and_decoded_when_read(
     )
     assert client.value("NodeCellInfo", "MaxCellVoltageCellID") == 9
     assert client.latest("BMSSoPData") is None
+
+
+def test_a_state_passed_within_one_frame_stays_in_the_changes(
+    rig: tuple[D1000Client, CanMonitor, can.BusABC],
+) -> None:
+    """With IDLE repeated the BMU passes SAFE within one cycle: the latest frame already says IDLE
+    while the changes keep SAFE, which is where the bench's boot looks (the paced EOL's missed SAFE)."""
+    client, _, _ = rig
+    since = client.clock.now()
+    info_id = client.codec.frame_id("BMSInfo")
+    for state in (BmsState.SAFE, BmsState.IDLE):
+        _put(rig, info_id, (1 << state).to_bytes(8, "little"))
+    assert client.state() is BmsState.IDLE
+    seen = [state_of(word) for t, word in client.info_changes if t >= since - 1e-6]
+    assert seen[-2:] == [BmsState.SAFE, BmsState.IDLE]

@@ -96,6 +96,42 @@ def test_start_conditions_while_charging(bench: Bms12100Bench, spec_data, profil
         data = {"bleed_a": bleed, **placed}
         check(equals(rid, name, bleed > BLEED_SEEN_A, expected, bench.clock.now(), method=method, data=data))
     check(info("BAL-CHG", "bleed current", _bleed(bench), "A", bench.clock.now()))
+    _each_bleed_resistor(bench, offsets, bench.settle_s + EOL_BLEED_S if eol else SETTLE_S, check)
+
+
+#: the per-cell bleed check: (cells set high, the low cell the bleed is read against); the lowest
+#: cell never bleeds, so cell 4 is seen in a second pattern against cell 1
+BLEED_PATTERNS = (((1, 2, 3), 4), ((2, 3, 4), 1))
+
+
+def _each_bleed_resistor(bench: Bms12100Bench, offsets: list[float], wait_s: float, check) -> None:
+    """Every cell's bleed resistor (BAL-CHG, a unit row): three cells 50 mV above the fourth while
+    charging bleed, each seen as its channel's extra current over the low cell's; cell 4 in a second
+    pattern. An open resistor on any cell shows as no bleed on that cell."""
+    seen: set[int] = set()
+    for highs, low in BLEED_PATTERNS:
+        wanted = [HIGH_CELL_V if n in highs else HIGH_CELL_V - 0.050 for n in range(1, CELL_COUNT + 1)]
+        bench.set_cells([v - e for v, e in zip(wanted, offsets, strict=True)])
+        bench.clock.sleep(wait_s)
+        cells = bench.station.cells
+        reference = cells.measure_current(f"CELL{low}")
+        for n in highs:
+            if n in seen:
+                continue
+            seen.add(n)
+            bleed = cells.measure_current(f"CELL{n}") - reference
+            check(
+                equals(
+                    "BAL-CHG",
+                    f"bleed resistor of cell {n}: bleeds while charging (cell {n} 50 mV above cell {low})",
+                    bleed > BLEED_SEEN_A,
+                    True,
+                    bench.clock.now(),
+                    method=f"channel CELL{n} current minus channel CELL{low} (not bled), threshold "
+                    f"{BLEED_SEEN_A * 1000:g} mA",
+                    data={"bleed_a": bleed},
+                )
+            )
 
 
 @pytest.mark.requirement("BAL-END")

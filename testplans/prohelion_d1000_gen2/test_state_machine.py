@@ -50,6 +50,9 @@ def test_start_up(bench: D1000Bench, check) -> None:
     """INITIALISE → CALIBRATE → SAFE from power-on, contactors open; a failed start-up check holds it."""
     req = "PH-SM-START"
     limit = bench.expectations.get("start_up_max_s", 5.0)
+    # no command: with IDLE repeated the BMU would leave SAFE within one cycle, which a poll paced
+    # to the wall clock can miss (SAFE → IDLE is test_safe_to_idle's)
+    bench.command(BmsCommand.NONE)
     bench.power_bmu(False)
     bench.wait(0.5)
     t_on = bench.clock.now()
@@ -246,9 +249,11 @@ def test_charge_sequence(bench: D1000Bench, check) -> None:
         bench.command(BmsCommand.CHARGE_INIT)
         bench.wait_state(BmsState.SAFE, 5.0)
         seen = [s for _, s in bench.states_since(t0)]
-        # CHARGE_INIT may last less than one BMSInfo period: it need not be seen
+        # CHARGE_INIT and DISCONNECT (no current to wait for) may each last less than one BMSInfo
+        # period: they need not be seen (paced to the wall clock, often neither is), but nothing
+        # else may show, in no other order, and the BMU must end in SAFE
         expected = [BmsState.IDLE, BmsState.CHARGE_INIT, BmsState.DISCONNECT, BmsState.SAFE]
-        in_order = [s for s in expected if s in seen] == seen and seen[-2:] == expected[-2:]
+        in_order = [s for s in expected if s in seen] == seen and seen[-1:] == expected[-1:]
         check(
             same(
                 req,
@@ -257,7 +262,8 @@ def test_charge_sequence(bench: D1000Bench, check) -> None:
                 True,
                 bench.clock.now(),
                 data={"seen": [s.name for s in seen]},
-                notes="the External sequence needs a configuration with chargingMethod 2",
+                notes="the External sequence needs a configuration with chargingMethod 2; states "
+                "shorter than one BMSInfo period (100 ms) may not show",
             )
         )
         check(

@@ -418,12 +418,20 @@ class D1000Bench(DutBench):
         self.bmu_supply.set_output(True)
 
     def boot(self, command: BmsCommand = BmsCommand.IDLE) -> bool:
-        """Power the BMU from off and wait until it reaches SAFE, then send `command`."""
+        """Power the BMU from off and wait until it reaches SAFE, then send `command`.
+
+        SAFE is looked for in every BMSInfo change since power-on, not only the latest frame: with
+        IDLE repeated the BMU passes SAFE within one cycle, which a poll paced to the wall clock
+        on a loaded machine can miss (the paced EOL's "did not reach SAFE (state IDLE)")."""
         self.power_bmu(False)
         self.wait(0.5)
         self.dut.send_command(command)
+        t_on = self.clock.now()
         self.power_bmu(True)
-        ok = self.wait_state(BmsState.SAFE, self.expectations.get("start_up_max_s", 5.0))
+        ok = self.wait_until(
+            lambda: self.entered(BmsState.SAFE, t_on) is not None,
+            self.expectations.get("start_up_max_s", 5.0),
+        )
         self.dut.send_command(command)
         return ok
 
@@ -464,10 +472,11 @@ class D1000Bench(DutBench):
             self.battery.set_voltage(self.path_v)
             self.battery.set_output(True)
         if not self.boot():
-            raise BenchError(f"the BMU did not reach SAFE after power-up (state {self.state()})")
+            name = getattr(self.state(), "name", None)
+            raise BenchError(f"the BMU did not reach SAFE after power-up (state {name})")
         if not self.to_idle():
             raise BenchError(
-                f"the BMU did not reach IDLE on command IDLE (state {self.state()}, "
+                f"the BMU did not reach IDLE on command IDLE (state {getattr(self.state(), 'name', None)}, "
                 f"flags {sorted(b.signal for b in self.dut.flags())})"
             )
 
