@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -25,11 +27,66 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(out: Path, *args: str) -> tuple[int, float]:
+def run(out: Path, *args: str, tree: Path = ROOT) -> tuple[int, float]:
+    code, wall, _ = timed(out, *args, tree=tree)
+    return code, wall
+
+
+def timed(out: Path, *args: str, tree: Path = ROOT) -> tuple[int, float, float]:
+    """`hil run` from `tree`: exit code, wall seconds, CPU seconds of it and all it waited for."""
     cmd = [sys.executable, "-m", "hil", "run", "--out", str(out), *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    return proc.returncode, time.monotonic() - start
+    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc.returncode, wall, cpu
+
+
+def verdicts(record: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """Every measurement's (requirement, name, verdict) and every test's outcome, in record order."""
+    out = []
+    for e in record:
+        if e.get("type") == "measurement":
+            out.append((str(e.get("requirement")), str(e.get("name")), str(e.get("verdict"))))
+        elif e.get("type") == "test":
+            out.append(("test", str(e.get("test")), str(e.get("outcome"))))
+    return out
+
+
+def load() -> str:
+    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def side_by_side(ref: str, repeat: int, tmp: Path) -> None:
+    """The full profile from REF and from this tree, alternating; their figures and verdicts."""
+    tree = tmp / "ref"
+    add = ["git", "worktree", "add", "--detach", str(tree), ref]
+    subprocess.run(add, cwd=ROOT, check=True, capture_output=True)
+    try:
+        records: dict[str, list[tuple[str, str, str]]] = {}
+        for i in range(repeat):
+            for name, where in ((ref, tree), ("this tree", ROOT)):
+                out = tmp / f"{name.replace(' ', '-')}-{i}"
+                code, wall, cpu = timed(out, "--profile", "full", tree=where)
+                record = entries(out)
+                plan = plan_span(record)
+                rest = f"{wall - plan:.1f}" if plan is not None else "?"
+                print(
+                    f"{name:>10s} run {i + 1}: exit {code}, wall {wall:.1f} s "
+                    f"(plan {plan or float('nan'):.1f} s, start-up and reports {rest} s), "
+                    f"CPU {cpu:.1f} s, {load()}",
+                    flush=True,
+                )
+                records.setdefault(name, verdicts(record))
+                if records[name] != verdicts(record):
+                    print(f"  {name}: verdicts differ between its own runs")
+        same = records[ref] == records["this tree"]
+        word = "the same" if same else "DIFFERENT"
+        print(f"verdicts of {ref} and this tree: {word} ({len(records[ref])} rows)")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
 
 
 def entries(out: Path) -> list[dict[str, Any]]:
@@ -83,16 +140,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--skip-eol", action="store_true")
+    parser.add_argument("--against", metavar="REF", help="also run the full profile from this git ref")
+    parser.add_argument("--repeat", type=int, default=1, help="--against: runs of each, alternating")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.against:
+            side_by_side(args.against, args.repeat, Path(tmp))
         if not args.skip_full:
             out = Path(tmp) / "full"
-            code, wall = run(out, "--profile", "full")
+            code, wall, cpu = timed(out, "--profile", "full")
             record = entries(out)
             span = virtual_span(record)
             print(
-                f"full profile: exit {code}, wall {wall:.1f} s, virtual time covered {span:.0f} s "
-                f"({span / 3600:.1f} h), virtual/wall {span / wall:.0f}x"
+                f"full profile: exit {code}, wall {wall:.1f} s, CPU {cpu:.1f} s, virtual time covered "
+                f"{span:.0f} s ({span / 3600:.1f} h), virtual/wall {span / wall:.0f}x, {load()}"
             )
             plan = plan_span(record)
             if plan is not None:

@@ -412,3 +412,60 @@ def test_a_failing_report_never_touches_the_record(
     assert "RecordAlteredError" in (folder / "report-error.txt").read_text()
     assert (folder / "record.jsonl").read_bytes() == altered
     assert not (folder / "junit.xml").exists()
+
+
+def _page_texts(pdf: Path) -> list[str]:
+    return [" ".join(page.extract_text().split()) for page in PdfReader(pdf).pages]
+
+
+def test_pdf_written_by_the_worker_from_sections_laid_out_during_the_run_is_the_report_of_the_record(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    out, _ = hil_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(out, run_dir)
+    tested = [r.id for r in load_run(run_dir).requirement_rows() if r.measurements or r.tests]
+    prefetch = PlotPrefetch(run_dir, sections=tested)
+    prefetch.complete(tested)
+    drawn = prefetch.finish(pdf=True)
+    assert prefetch.writes_pdf and set(drawn) <= set(tested)
+    (run_dir / "report.pdf").unlink()
+    assert prefetch.pdf_written()
+    alone = tmp_path / "alone"
+    shutil.copytree(out, alone)
+    (alone / "report.pdf").unlink()
+    assert subprocess.run([HIL, "report", str(alone), "--format", "pdf"], check=False).returncode == 0
+    worker, regenerated = _page_texts(run_dir / "report.pdf"), _page_texts(alone / "report.pdf")
+    strip = re.compile(r"report issued \S+")  # the issue time of each
+    assert [strip.sub("", t) for t in worker] == [strip.sub("", t) for t in regenerated]
+    n = len(worker)
+    assert all(f"Page {i} of {n}" in text for i, text in enumerate(worker, 1))
+    reader = PdfReader(run_dir / "report.pdf")
+    metadata = reader.root_object["/Metadata"].get_object()
+    assert isinstance(metadata, StreamObject)
+    assert 'pdfaid:part="3"' in metadata.get_data().decode()
+    assert list(reader.attachments) == ["record.jsonl"]
+    assert reader.attachments["record.jsonl"][0] == (out / "record.jsonl").read_bytes()
+
+
+def test_a_section_laid_out_before_its_last_result_is_laid_out_again(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    from hil.report import document
+    from hil.report.pdfparts import LaidOut
+    from hil.report.prefetch import draw
+
+    out, _ = hil_run
+    lines = (out / "record.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if json.loads(line).get("type") == "measurement")
+    early = tmp_path / "early"
+    early.mkdir()
+    (early / "record.jsonl").write_text("".join(lines[:last]), encoding="utf-8")  # its last result not yet in
+    rid = json.loads(lines[last])["requirement"]
+    tested = [r.id for r in load_run(out).requirement_rows() if r.measurements or r.tests]
+    laid: LaidOut = {}
+    assert draw(early, [rid], {}, tested, laid) == [] and len(laid) == 1
+    stale = dict(laid)
+    document.write_pdf(load_run(out), tmp_path, None, {}, laid)
+    assert laid == stale  # not taken: the sealed record gives this section another HTML
+    assert text_of(tmp_path / "report.pdf").count(rid) == text_of(out / "report.pdf").count(rid)

@@ -1,6 +1,7 @@
 """The test report as HTML and as PDF/A-3b (the record embedded, its SHA-256 printed), from one template.
 
-The template (`reports/templates/report.html.j2`) lays out: a first page with what ISO/IEC 17025
+The template (`reports/templates/report.html.j2`, made of the parts `report_front`, `report_section`
+and `report_tail`) lays out: a first page with what ISO/IEC 17025
 §7.8.2 asks of a test report, a summary, the traceability matrix (every requirement of the spec),
 a section per tested requirement with its plots, the instruments, the notes (the seed's
 ambiguities), and the record's identity.
@@ -19,7 +20,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from hil.measure import Measurement
-from hil.report import layout
+from hil.report import layout, pdfparts
 from hil.report.bars import tolerance_bar
 from hil.report.figures import all_plots, requirement_plots
 from hil.report.model import (
@@ -30,6 +31,7 @@ from hil.report.model import (
     format_value,
     gum_pair,
 )
+from hil.report.pdfparts import LaidOut
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "reports" / "templates"
@@ -64,6 +66,23 @@ def _key_results(row: RequirementRow) -> list[str]:
     return lines
 
 
+def section_of(row: RequirementRow, images: list[bytes]) -> Section:
+    """A tested requirement's section: its rows, its figures as data: URIs and its budgets."""
+    return Section(row, [data_uri(p) for p in images], [m for m in row.measurements if m.budget])
+
+
+def helpers() -> dict[str, Any]:
+    """What the templates call to format a result; a section needs only these (and its own data)."""
+    return {
+        "labels": VERDICT_LABELS,
+        "fmt": format_measurement,
+        "gum": gum_pair,
+        "fmtv": format_value,
+        "bar": tolerance_bar,
+        "spec_line": layout.spec_line,
+    }
+
+
 def build_context(
     run: RunReport, authorised_by: str | None, plot_cache: dict[str, list[bytes]]
 ) -> dict[str, Any]:
@@ -76,9 +95,7 @@ def build_context(
         images = plot_cache.get(row.id)
         if images is None:
             images = plot_cache[row.id] = requirement_plots(row)
-        sections.append(
-            Section(row, [data_uri(p) for p in images], [m for m in row.measurements if m.budget])
-        )
+        sections.append(section_of(row, images))
     word, sentence = run.overall()
     spec_rows = run.spec_rows()
     ambiguous = [r for r in spec_rows if r.get("notes") or r.get("uncertain") or r.get("testable") is False]
@@ -86,7 +103,7 @@ def build_context(
     linked = {section.row.id for section in sections}
     selection = _selection(header)
     station = header.get("station", {}) or {}
-    return {
+    return helpers() | {
         "run": run,
         "header": header,
         "software": header.get("software", {}) or {},
@@ -95,6 +112,7 @@ def build_context(
         "station": header.get("station", {}) or {},
         "dut_family": header.get("dut", {}) or {},
         "dut": run.dut or {},
+        "dut_serial": (run.dut or {}).get("serial") or "serial not read",
         "overall": word,
         "overall_sentence": sentence,
         "rows": rows,
@@ -107,18 +125,12 @@ def build_context(
         "authorised_by": authorised_by,
         "issued": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "issued_by": getpass.getuser(),
-        "labels": VERDICT_LABELS,
-        "fmt": format_measurement,
-        "gum": gum_pair,
-        "fmtv": format_value,
-        "bar": tolerance_bar,
         "counts": run.verdict_counts(),
         "grid_columns": GRID_COLUMNS,
         "not_accepted": [m for r in rows for m in r.measurements if not m.passed],
         "first_page_failures": FIRST_PAGE_FAILURES,
         "selection": selection,
         "req_link": lambda rid: _req_link(str(rid), linked),
-        "spec_line": layout.spec_line,
         "lab": layout.lab(station),
         "environment": layout.environment(run),
         "seed": layout.effective_seed(run),
@@ -191,10 +203,49 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def _css() -> str:
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+
+
 def render_html(context: dict[str, Any], for_pdf: bool) -> str:
-    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     template = _environment().get_template("report.html.j2")
-    return template.render(**context, css=css, for_pdf=for_pdf)
+    return template.render(**context, css=_css(), for_pdf=for_pdf)
+
+
+def section_html(section: Section, number: int, heading: bool) -> str:
+    """Section 3.`number` as a whole HTML document of its own (a PDF part); `heading`: under the
+    "3 Results by requirement" title (the first section). Depends on the section's data only."""
+    env = _environment()
+    body = env.get_template("report_section.html.j2").render(**helpers(), section=section, number=number)
+    return _part(env, (SECTION_HEADING if heading else "") + body)
+
+
+def pdf_parts(context: dict[str, Any]) -> tuple[list[str], str]:
+    """The PDF's parts, each a whole HTML document starting on a new page: the front (first page,
+    summary, matrix; it carries the document's metadata), one per tested requirement, the tail.
+    Also the frame: a page's running header and footer, with `{pages}` for the page count."""
+    env = _environment()
+    css = _css()
+    head = env.get_template("report_head.html.j2").render(**context, css=css, for_pdf=True)
+    front = env.get_template("report_front.html.j2").render(**context, for_pdf=True)
+    parts = [head + front + "</body>\n</html>\n"]
+    sections = context["sections"]
+    for number, section in enumerate(sections, 1):
+        parts.append(section_html(section, number, number == 1))
+    if not sections:
+        parts.append(_part(env, SECTION_HEADING + "<p>No requirement was tested in this run.</p>\n"))
+    tail = env.get_template("report_tail.html.j2").render(**context, for_pdf=True)
+    parts.append(_part(env, tail))
+    frame = env.get_template("report_frame.html.j2")
+    framed = frame.render(**context, css=css, for_pdf=True, pages=1)
+    return parts, framed.replace('<div class="frame"></div>\n', pdfparts.FRAME)
+
+
+SECTION_HEADING = '<h2 class="section">3 Results by requirement</h2>\n'
+
+
+def _part(env: jinja2.Environment, body: str) -> str:
+    return env.get_template("report_part.html.j2").render(css=_css(), body=Markup(body))
 
 
 def write_html(
@@ -207,30 +258,26 @@ def write_html(
 
 
 def write_pdf(
-    run: RunReport, out: Path, authorised_by: str | None = None, cache: dict[str, list[bytes]] | None = None
+    run: RunReport,
+    out: Path,
+    authorised_by: str | None = None,
+    cache: dict[str, list[bytes]] | None = None,
+    laid: LaidOut | None = None,
 ) -> Path:
-    """report.pdf as PDF/A-3b with record.jsonl embedded (AFRelationship Source)."""
-    import logging
-    import warnings
-
-    with warnings.catch_warnings():  # "HarfBuzz-Subset will be required by future versions"
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from weasyprint import HTML, Attachment
-
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    """report.pdf as PDF/A-3b with record.jsonl embedded (AFRelationship Source). `laid`: parts laid
+    out during the run (hil.report.prefetch), used where their HTML is the same."""
     context = build_context(run, authorised_by, {} if cache is None else cache)
-    html = render_html(context, for_pdf=True)
-    attachment = Attachment(
-        filename=str(run.record_path),
-        name="record.jsonl",
-        description=f"Run record {run.run_id}, SHA-256 {run.record_sha256}",
-        relationship="Source",
-    )
+    parts, frame = pdf_parts(context)
     path = out / "report.pdf"
     tmp = out / "report.pdf.part"
-    HTML(string=html, base_url=str(out)).write_pdf(
-        str(tmp), pdf_variant="pdf/a-3b", attachments=[attachment], uncompressed_pdf=False
+    pdfparts.write(
+        parts,
+        frame,
+        base_url=str(out),
+        target=tmp,
+        record=run.record_path,
+        description=f"Run record {run.run_id}, SHA-256 {run.record_sha256}",
+        laid=laid,
     )
     tmp.replace(path)
     return path

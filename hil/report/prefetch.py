@@ -1,11 +1,17 @@
-"""Plots drawn while the plan still runs, on the CPU the run leaves idle.
+"""Plots and the PDF's requirement sections made while the plan still runs, on the CPU it leaves idle.
 
-A full plan's figures take seconds of matplotlib. `PlotPrefetch` starts a worker
-(`python -m hil.report.prefetch RUN_DIR`) when the record is opened; each time all the tests of a
-requirement have finished, the plugin names it and the worker reads the record so far and draws
-that requirement's figures. The reports use a figure only if the inputs it was drawn from (the
-requirement's measurements and spec row) digest the same as in the sealed record, so a
-measurement that came later only means the figure is drawn again at the end.
+A full plan's figures take seconds of matplotlib, and laying out its PDF tens of seconds of
+weasyprint. `PlotPrefetch` starts a worker (`python -m hil.report.prefetch RUN_DIR`) when the
+record is opened; each time all the tests of a requirement have finished, the plugin names it and
+the worker reads the record so far and draws that requirement's figures. The reports use a figure
+only if the inputs it was drawn from (the requirement's measurements and spec row) digest the same
+as in the sealed record, so a measurement that came later only means the figure is drawn again at
+the end.
+
+With `sections` (the requirements the plan tests), one worker also lays out each finished
+requirement's PDF section (hil.report.pdfparts) and, after the seal, writes report.pdf itself
+(`finish(pdf=True)`) while the run writes the other reports: only the first pages and the tail are
+laid out after the seal, and a section is used only if the sealed record gives the same HTML.
 """
 
 from __future__ import annotations
@@ -14,20 +20,29 @@ import contextlib
 import json
 import os
 import pickle
+import queue
+import select
+import struct
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from hil.report import pdfparts
 from hil.report.figures import PlotJob, job_digest, plot_job
 from hil.report.model import load_run
+from hil.report.pdfparts import LaidOut
 
 #: drawn figures by requirement: (digest of the inputs, PNGs)
 Prefetched = dict[str, tuple[str, list[bytes]]]
 FINISH_TIMEOUT_S = 120.0
 MAX_WORKERS = 2
 WORKER_NICE = 10
+#: what the worker prints last once it has written report.pdf
+PDF_WRITTEN = b"report.pdf written\n"
 
 
 class PlotPrefetch:
@@ -38,10 +53,11 @@ class PlotPrefetch:
     the end as before; nothing here can stop a run.
     """
 
-    def __init__(self, folder: Path, workers: int = 0) -> None:
-        count = workers or min(os.cpu_count() or 1, MAX_WORKERS)
+    def __init__(self, folder: Path, workers: int = 0, sections: Iterable[str] | None = None) -> None:
+        count = 1 if sections is not None else workers or min(os.cpu_count() or 1, MAX_WORKERS)
         self._procs: list[subprocess.Popen[bytes]] = []
         self._turn = 0
+        self._pdf: subprocess.Popen[bytes] | None = None
         for _ in range(count):
             try:
                 self._procs.append(
@@ -55,6 +71,23 @@ class PlotPrefetch:
                 )
             except OSError:
                 break
+        if sections is not None:
+            self._send_all({"sections": sorted(sections)})
+
+    def _send(self, proc: subprocess.Popen[bytes], message: object) -> bool:
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write((json.dumps(message) + "\n").encode())
+            proc.stdin.flush()
+            return True
+        except OSError:
+            self._procs.remove(proc)
+            _stop(proc)
+            return False
+
+    def _send_all(self, message: object) -> None:
+        for proc in list(self._procs):
+            self._send(proc, message)
 
     def complete(self, requirements: Iterable[str]) -> None:
         """All tests of these requirements have finished: their figures can be drawn now."""
@@ -63,33 +96,60 @@ class PlotPrefetch:
                 return
             proc = self._procs[self._turn % len(self._procs)]
             self._turn += 1
-            try:
-                assert proc.stdin is not None
-                proc.stdin.write((json.dumps([rid]) + "\n").encode())
-                proc.stdin.flush()
-            except OSError:
-                self._procs.remove(proc)
-                _stop(proc)
+            self._send(proc, [rid])
 
-    def finish(self, timeout: float = FINISH_TIMEOUT_S) -> Prefetched:
-        """The figures drawn (each worker ends its queue first); what a failed worker drew is lost."""
+    def finish(self, timeout: float = FINISH_TIMEOUT_S, pdf: bool = False) -> Prefetched:
+        """The figures drawn (each worker ends its queue first); what a failed worker drew is lost.
+
+        `pdf`: the worker that laid out sections goes on to write report.pdf from the sealed record
+        (`pdf_written` waits for it); False if there is no such worker.
+        """
         procs, self._procs = self._procs, []
+        if pdf and procs and self._send(procs[0], {"pdf": True}):
+            self._pdf = procs[0]
         drawn: Prefetched = {}
         for proc in procs:  # the others go on drawing their queues meanwhile
             try:
-                out, _ = proc.communicate(timeout=timeout)
-                result = pickle.loads(out) if proc.returncode == 0 else {}
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.close()
+                proc.stdin = None  # closed: communicate() must not flush it
+                result = _read_framed(proc.stdout, time.monotonic() + timeout)
                 if isinstance(result, dict):
                     drawn.update(result)
-            except (OSError, subprocess.SubprocessError, pickle.PickleError, EOFError, ValueError):
-                pass
-            finally:
+            except (OSError, AssertionError, pickle.PickleError, EOFError, ValueError, struct.error):
+                if proc is self._pdf:
+                    self._pdf = None
                 _stop(proc)
+            finally:
+                if proc is not self._pdf:
+                    _stop(proc)
         return drawn
+
+    @property
+    def writes_pdf(self) -> bool:
+        """A worker is writing report.pdf (after `finish(pdf=True)`)."""
+        return self._pdf is not None
+
+    def pdf_written(self, timeout: float = FINISH_TIMEOUT_S) -> bool:
+        """Wait for the worker writing report.pdf; False if it failed (the caller writes it then)."""
+        proc, self._pdf = self._pdf, None
+        if proc is None:
+            return False
+        try:
+            assert proc.stdout is not None
+            out, _ = proc.communicate(timeout=timeout)
+            return proc.returncode == 0 and out.endswith(PDF_WRITTEN)
+        except (OSError, AssertionError, subprocess.SubprocessError, ValueError):
+            return False
+        finally:
+            _stop(proc)
 
     def close(self) -> None:
         """Stop the workers without waiting for them (a run that ends without reports)."""
         procs, self._procs = self._procs, []
+        if self._pdf is not None:
+            procs.append(self._pdf)
+            self._pdf = None
         for proc in procs:
             _stop(proc)
 
@@ -104,29 +164,127 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
                 stream.close()
 
 
-def draw(folder: Path, requirements: Iterable[str], into: Prefetched) -> None:
-    """Draw the figures of `requirements` from the record in `folder` as it stands now."""
+def _read_exact(stream: IO[bytes], size: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    left = size
+    while left:
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise EOFError("the worker did not hand its figures over in time")
+        chunk = os.read(stream.fileno(), min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the worker ended before its figures")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_framed(stream: IO[bytes], deadline: float) -> object:
+    (size,) = struct.unpack("!Q", _read_exact(stream, 8, deadline))
+    return pickle.loads(_read_exact(stream, size, deadline))
+
+
+def _write_framed(stream: IO[bytes], value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("!Q", len(data)) + data)
+    stream.flush()
+
+
+def draw(
+    folder: Path,
+    requirements: Iterable[str],
+    into: Prefetched,
+    sections: list[str] | None = None,
+    laid: LaidOut | None = None,
+) -> list[str]:
+    """Draw the figures of `requirements` from the record in `folder` as it stands now; with
+    `sections` (the tested requirements, which fix each section's number), also the HTML of their
+    PDF sections: laid out into `laid` at once, or returned if `laid` is None."""
     wanted = set(requirements)
-    for row in load_run(folder).requirement_rows():
-        if row.id in wanted and row.measurements:
+    rows = load_run(folder).requirement_rows()
+    numbers = {rid: n for n, rid in enumerate((r.id for r in rows if r.id in set(sections or ())), 1)}
+    pages = []
+    for row in rows:
+        if row.id not in wanted:
+            continue
+        if row.measurements:
             job: PlotJob = (row.id, row.measurements, row.spec)
             into[row.id] = (job_digest(job), plot_job(job)[1])
+        if row.id in numbers and (row.measurements or row.tests):
+            from hil.report import document
+
+            section = document.section_of(row, into[row.id][1] if row.measurements else [])
+            number = numbers[row.id]
+            pages.append(document.section_html(section, number, number == 1))
+    if laid is not None:
+        for html in pages:
+            pdfparts.lay_out_ahead(html, str(folder), laid)
+        return []
+    return pages
+
+
+def write_pdf(folder: Path, drawn: Prefetched, laid: LaidOut) -> None:
+    """report.pdf from the sealed record, with the sections laid out ahead where they still hold."""
+    from hil.report import document, figures
+    from hil.report.integrity import check_verdicts
+
+    run = load_run(folder)
+    check_verdicts(run.entries, run.record_path)  # a verdict its numbers do not give: no report
+    plots: dict[str, list[bytes]] = {}
+    figures.all_plots(run, plots, drawn)
+    document.write_pdf(run, folder, None, plots, laid)
+
+
+def _lines(into: queue.Queue[str | None]) -> None:
+    """stdin's lines into a queue, then None at EOF (so the worker can lay out while none waits)."""
+    for line in sys.stdin:
+        into.put(line)
+    into.put(None)
 
 
 def main(argv: list[str]) -> int:
-    """The worker: a JSON list of requirement IDs per line on stdin; the pickled figures at EOF."""
+    """The worker: on stdin, per line, a JSON list of finished requirement IDs, or {"sections": [...]}
+    (lay out their PDF sections too) or {"pdf": true} (write report.pdf after the figures); at
+    EOF, the figures (length-prefixed pickle) on stdout, then report.pdf if asked for.
+
+    Figures come first: a section is laid out only while no line waits, and the sections still
+    waiting at EOF are laid out with the rest of the PDF.
+    """
     folder = Path(argv[0])
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)  # the run comes first
     drawn: Prefetched = {}
-    while line := sys.stdin.readline():
+    sections: list[str] | None = None
+    laid: LaidOut = {}
+    waiting: list[str] = []  # sections' HTML not laid out yet
+    pdf = False
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_lines, args=(lines,), daemon=True).start()
+    while True:
         try:
-            ids: Any = json.loads(line)
-            draw(folder, [str(i) for i in ids], drawn)
+            line = lines.get_nowait() if waiting else lines.get()
+        except queue.Empty:
+            with contextlib.suppress(Exception):  # odd data: that section is laid out at the end
+                pdfparts.lay_out_ahead(waiting.pop(0), str(folder), laid)
+            continue
+        if line is None:
+            break
+        try:
+            message: Any = json.loads(line)
+            if isinstance(message, dict):
+                sections = [str(i) for i in message["sections"]] if "sections" in message else sections
+                pdf = pdf or bool(message.get("pdf"))
+                continue
+            waiting += draw(folder, [str(i) for i in message], drawn, sections)
         except Exception:  # a torn record or odd data: those figures are drawn at the end
             continue
-    pickle.dump(drawn, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    sys.stdout.buffer.flush()
+    _write_framed(sys.stdout.buffer, drawn)
+    if pdf:
+        with contextlib.suppress(OSError):  # the run is over: the report is what is waited for now
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+        write_pdf(folder, drawn, laid)
+        sys.stdout.buffer.write(PDF_WRITTEN)
+        sys.stdout.buffer.flush()
     return 0
 
 
