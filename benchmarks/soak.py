@@ -228,7 +228,7 @@ def main() -> int:
             seed = args.seed + i
             out = base / f"run-{i + 1:03d}"
             run = run_plan(i + 1, seed, out, plan, base / f"run-{i + 1:03d}.log")
-            if STOP.is_set():  # pytest caught the interrupt and returned: the run is incomplete
+            if STOP.is_set() or run.code >= 128:  # stopped by a signal (hil's own handler: 130, 143)
                 print(f"run {i + 1} interrupted (exit {run.code}): not counted, stopping", file=sys.stderr)
                 break
             found: list[str] = []
@@ -255,9 +255,6 @@ def main() -> int:
                 print(f"     flip: {line}", flush=True)
             if not args.keep:
                 shutil.rmtree(out, ignore_errors=True)
-            if run.code >= 128:  # the run was stopped by a signal (130 Ctrl-C, 143 SIGTERM): so is the soak
-                print(f"run {run.index} was interrupted (exit {run.code}); stopping", file=sys.stderr)
-                break
     except KeyboardInterrupt:
         print(f"interrupted after {len(runs)} runs", file=sys.stderr)
     finally:
