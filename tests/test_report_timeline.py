@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 from hil.measure import Measurement, Verdict, equals, info
@@ -72,11 +73,14 @@ def test_a_failed_result_is_drawn_too() -> None:
     assert timeline("PM-WAKE", [failed]) is not None
 
 
-def test_html_and_pdf_sections_carry_the_timeline(tmp_path: Path) -> None:
-    plan = tmp_path / "plan" / "test_plan.py"
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plan above recorded on the default (simulated 12100) station, rendered as HTML and PDF."""
+    base = tmp_path_factory.mktemp("timeline")
+    plan = base / "plan" / "test_plan.py"
     plan.parent.mkdir()
     plan.write_text(PLAN)
-    out = tmp_path / "run"
+    out = base / "run"
     result = subprocess.run(
         [
             sys.executable,
@@ -101,8 +105,20 @@ def test_html_and_pdf_sections_carry_the_timeline(tmp_path: Path) -> None:
         [HIL, "report", str(out), "--format", "html,pdf"], capture_output=True, text=True, timeout=300
     )
     assert report.returncode == 0, report.stdout + report.stderr
-    html = (out / "report.html").read_text()
+    return out
+
+
+def test_html_and_pdf_sections_carry_the_timeline(rendered: Path) -> None:
+    html = (rendered / "report.html").read_text()
     assert html.count('alt="plot of PM-WAKE"') == 1 and 'alt="plot of PARAM"' not in html
-    pages = PdfReader(out / "report.pdf").pages
+    pages = PdfReader(rendered / "report.pdf").pages
     with_images = [" ".join(p.extract_text().split()) for p in pages if p.images]
     assert any("woken by a charger" in text for text in with_images)
+
+
+def test_instrument_table_names_an_unconfirmed_accuracy_figure_our_reading(rendered: Path) -> None:
+    """The DAQ970A DC current figure is not from a data sheet: the instrument table says so."""
+    html = (rendered / "report.html").read_text()
+    assert "(OUR READING: DAQ970A DC current, 100 µA range, 1 year:" in html
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(rendered / "report.pdf").pages).split())
+    assert "OUR READING: DAQ970A DC current, 100 µA range" in text
