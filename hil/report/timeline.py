@@ -118,9 +118,17 @@ def timeline(requirement: str, measurements: Sequence[Measurement]) -> bytes | N
         return None
     lanes = list(dict.fromkeys(m.name for m in sorted(timed, key=lambda m: m.time)))
     shown, hidden = lanes[:MAX_LANES], len(lanes) - MAX_LANES
-    fig = Figure(figsize=(7.2, 2.2 + 0.22 * len(shown)))
+    height = 2.6 + 0.22 * len(shown)  # inches: fixed margins below, so the time axis is never cut
+    fig = Figure(figsize=(7.2, height))
     grid = fig.add_gridspec(
-        2, 1, height_ratios=[2, max(1.5, 0.35 * len(shown))], left=0.36, right=0.9, top=0.9, bottom=0.1
+        2,
+        1,
+        height_ratios=[2, max(1.5, 0.35 * len(shown))],
+        left=0.36,
+        right=0.9,
+        top=1 - 0.3 / height,
+        bottom=0.45 / height,
+        hspace=0.35,
     )
     ax = fig.add_subplot(grid[0, 0])
     resp = fig.add_subplot(grid[1, 0], sharex=ax)
