@@ -1,10 +1,12 @@
-"""Soak: the 12100 EOL plan N times on the simulated lab, noise on, a different seed each run.
+"""Soak: one DUT's plan N times on the simulated lab, noise on, a different seed each run.
 
-Prints per run: seed, exit code, tests passed/failed, wall time and the test process's memory;
-then the verdict flips across runs (must be 0), the wall-time spread and the memory growth.
+Prints per run, as it goes: seed, exit code, tests passed/failed, wall time, the test process's
+memory and open file descriptors, the verdict flips so far and the machine's load; then the verdict
+flips across runs (must be 0), the wall-time spread and the memory growth. Stopped early (Ctrl-C or
+SIGTERM), it still prints the summary of the runs it completed.
 
 Why in-process: the question is "does the test process leak", so the plan must run again and
-again in one process. Each run is `hil run --profile eol --seed S --out DIR --reports none`
+again in one process. Each run is `hil run --dut DUT --profile PROFILE --seed S --out DIR --reports none`
 called as `hil.cli.main([...])` in this process, which runs the plan with `pytest.main` here,
 exactly as the `hil` command does (the simulated lab is a child process that the fixtures start
 and stop per run: its memory is not the test process's and goes away with it). After each run
@@ -24,7 +26,8 @@ verdict, keyed by test, requirement, name and occurrence), the value in each run
 run 1. A conforming unit whose measurement noise stays inside the spec's tolerances must give the
 same verdicts for every seed, so a flip is a margin problem in the plan or the twin.
 
-    .venv/bin/python benchmarks/soak.py [--runs 100] [--seed 1] [--tracemalloc] [--reports none] [--keep DIR]
+    .venv/bin/python benchmarks/soak.py [--dut bms12100] [--profile eol|full] [--runs 100] [--seed 1]
+        [--tracemalloc] [--reports none] [--keep DIR]
 
 Exit status 1 if any run did not pass or any verdict flipped.
 """
@@ -35,7 +38,9 @@ import argparse
 import contextlib
 import gc
 import json
+import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -118,9 +123,19 @@ def read_record(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     return outcomes, verdicts
 
 
-def run_plan(index: int, seed: int, out: Path, reports: str, log: Path) -> Run:
-    """`hil run --profile eol --seed SEED` in this process; its output goes to `log`."""
-    argv = ["run", "--profile", "eol", "--seed", str(seed), "--out", str(out), "--reports", reports]
+@dataclass(frozen=True)
+class Plan:
+    """What each run runs: `hil run --dut DUT --profile PROFILE --reports REPORTS`."""
+
+    dut: str
+    profile: str
+    reports: str
+
+
+def run_plan(index: int, seed: int, out: Path, plan: Plan, log: Path) -> Run:
+    """`hil run --dut DUT --profile PROFILE --seed SEED` in this process; its output goes to `log`."""
+    argv = ["run", "--dut", plan.dut, "--profile", plan.profile, "--seed", str(seed)]
+    argv += ["--out", str(out), "--reports", plan.reports]
     start = time.perf_counter()
     with (
         log.open("w", encoding="utf-8") as sink,
@@ -160,8 +175,26 @@ def slope(values: list[float]) -> float:
     return num / den
 
 
+def load() -> float:
+    """The machine's 1-minute load average (the runs share the cores with whatever else runs)."""
+    return os.getloadavg()[0]
+
+
+STOP = threading.Event()
+
+
+def stop(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM: the current run is stopped and not counted, and the summary is printed."""
+    STOP.set()
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dut", default="bms12100", help="DUT family (default bms12100)")
+    parser.add_argument(
+        "--profile", choices=["eol", "full"], default="eol", help="plan profile (default eol)"
+    )
     parser.add_argument("--runs", type=int, default=100, help="number of runs (default 100)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the first run; run i uses seed + i")
     parser.add_argument("--reports", default="none", help="hil run --reports (default none)")
@@ -170,6 +203,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    # a soak started in the background has SIGINT ignored: restore Ctrl-C, and let SIGTERM stop it too
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    plan = Plan(args.dut, args.profile, args.reports)
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="hil-soak-"))
     base.mkdir(parents=True, exist_ok=True)
     if args.tracemalloc:
@@ -179,14 +216,22 @@ def main() -> int:
     changed: list[str] = []
     uneven: set[str] = set()
     print(
+        f"soak: hil run --dut {plan.dut} --profile {plan.profile} --reports {plan.reports}, runs {args.runs}"
+    )
+    print(
         f"{'run':>4} {'seed':>6} {'exit':>4} {'passed':>6} {'failed':>6} {'wall s':>7} "
-        f"{'RSS MiB':>8} {'dRSS MiB':>8} {'heap blk':>9} {'gc objs':>8} {'fds':>4} {'thr':>3}"
+        f"{'RSS MiB':>8} {'dRSS MiB':>8} {'heap blk':>9} {'gc objs':>8} {'fds':>4} {'thr':>3} "
+        f"{'flips':>5} {'load':>5}"
     )
     try:
         for i in range(args.runs):
             seed = args.seed + i
             out = base / f"run-{i + 1:03d}"
-            run = run_plan(i + 1, seed, out, args.reports, base / f"run-{i + 1:03d}.log")
+            run = run_plan(i + 1, seed, out, plan, base / f"run-{i + 1:03d}.log")
+            if STOP.is_set() or run.code >= 128:  # stopped by a signal (hil's own handler: 130, 143)
+                print(f"run {i + 1} interrupted (exit {run.code}): not counted, stopping", file=sys.stderr)
+                break
+            found: list[str] = []
             if runs:
                 # compared with run 1 now and then dropped: what the soak itself keeps per run must
                 # not show up as growth of the test process
@@ -202,14 +247,14 @@ def main() -> int:
             print(
                 f"{run.index:4d} {seed:6d} {run.code:4d} {run.passed:6d} {run.not_passed:6d} "
                 f"{run.wall_s:7.1f} {m.rss_kib / 1024:8.1f} {(m.rss_kib - m0.rss_kib) / 1024:+8.1f} "
-                f"{m.heap_blocks:9d} {m.gc_objects:8d} {m.fds:4d} {m.threads:3d}",
+                f"{m.heap_blocks:9d} {m.gc_objects:8d} {m.fds:4d} {m.threads:3d} "
+                f"{len(changed):5d} {load():5.1f}",
                 flush=True,
             )
+            for line in found[:5]:  # shown as they happen: a stopped soak still names them
+                print(f"     flip: {line}", flush=True)
             if not args.keep:
                 shutil.rmtree(out, ignore_errors=True)
-            if run.code >= 128:  # the run was stopped by a signal (130 Ctrl-C, 143 SIGTERM): so is the soak
-                print(f"run {run.index} was interrupted (exit {run.code}); stopping", file=sys.stderr)
-                break
     except KeyboardInterrupt:
         print(f"interrupted after {len(runs)} runs", file=sys.stderr)
     finally:
@@ -220,7 +265,9 @@ def main() -> int:
     walls = [r.wall_s for r in runs]
     bad = [r for r in runs if r.code != 0]
     print(
-        f"\nruns: {len(runs)}, not exit 0: {len(bad)}" + (f" (runs {[r.index for r in bad]})" if bad else "")
+        f"\nruns: {len(runs)} of {args.runs}, not exit 0: {len(bad)}"
+        + (f" (runs {[r.index for r in bad]})" if bad else "")
+        + f"; load at the end {load():.1f}"
     )
     print(f"tests per run: {len(runs[0].outcomes)}, measurements per run: {len(runs[0].verdicts)}")
     print(f"verdict flips across runs: {len(changed)}")
@@ -240,7 +287,8 @@ def main() -> int:
         f"(slope {slope([r.memory.rss_kib / 1024 for r in later]):+.2f} MiB/run over runs 2..N), "
         f"heap blocks {m1.heap_blocks - m0.heap_blocks:+d} "
         f"(slope {slope([float(r.memory.heap_blocks) for r in later]):+.0f}/run), "
-        f"gc objects {m1.gc_objects - m0.gc_objects:+d}, fds {m1.fds - m0.fds:+d}, "
+        f"gc objects {m1.gc_objects - m0.gc_objects:+d}, fds {m1.fds - m0.fds:+d} "
+        f"(slope {slope([float(r.memory.fds) for r in later]):+.2f}/run), "
         f"threads {m1.threads - m0.threads:+d}"
     )
     if args.tracemalloc and first_snapshot is not None:

@@ -16,13 +16,14 @@ from hil.instruments.info import InstrumentInfo
 from hil.instruments.transport import RecordingTransport
 from hil.sim.instruments.keysight_daq970a import SimKeysightDAQ970A
 
-CHANNELS = {"PACK": "101", "CELL1": "102", "T_CELL1": "110", "T_AMB": "111", "SUPPLY": "121"}
+CHANNELS = {"PACK": "101", "CELL1": "102", "T_CELL1": "110", "T_AMB": "111", "SUPPLY": "121", "SLEEP": "122"}
 TRUE = {
     ("PACK", "VOLT"): 13.2,
     ("CELL1", "VOLT"): 3.3,
     ("T_CELL1", "RES"): 10_000.0,
     ("T_AMB", "RES"): math.inf,
     ("SUPPLY", "CURR"): 0.012,
+    ("SLEEP", "CURR"): 8e-6,  # a BMS shut down (PM-SLEEP-I)
 }
 
 
@@ -106,6 +107,15 @@ def test_dc_current(driver: KeysightDAQ970A, plant: FakePlant, wire: RecordingTr
     assert abs(amps - 0.012) <= 0.0005 * 0.012 + 0.0002 * 0.01
     assert plant.asked == [("SUPPLY", "CURR")]
     assert wire.sent == ["MEAS:CURR:DC? AUTO,DEF,(@121)"]
+
+
+def test_sleep_current_is_read_on_the_100_ua_range(driver: KeysightDAQ970A) -> None:
+    """Within the 12100 stations' figure (OUR READING: ±(0.05 % + 0.025 % of 100 µA)), not the
+    10 mA range's ±(0.05 % + 0.02 % of 10 mA), which is 70 times wider."""
+    limit = 0.0005 * 8e-6 + 0.00025 * 1e-4
+    readings = [driver.measure_dc_current("SLEEP") for _ in range(20)]
+    assert all(abs(amps - 8e-6) <= limit for amps in readings), readings
+    assert len(set(readings)) > 1  # the sim's error is drawn per reading
 
 
 def test_unmapped_point_sends_nothing(driver: KeysightDAQ970A, wire: RecordingTransport) -> None:

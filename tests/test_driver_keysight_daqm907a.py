@@ -49,7 +49,7 @@ def test_set_and_read_back_within_accuracy(
 
 
 def test_accuracy_fits_the_station_files_accuracy_block() -> None:
-    model = AccuracyModel(**ACCURACY["voltage"])
+    model = AccuracyModel.model_validate(ACCURACY["voltage"])
     assert (model.gain, model.offset, model.resolution) == (0.0025, 0.020, 0.001)
 
 

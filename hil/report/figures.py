@@ -36,6 +36,12 @@ def _plots_of(requirement: str, measurements: list[Measurement], spec: dict[str,
     ):
         if figure is not None:
             images.append(figure)
+    if not images:  # yes/no results after a stimulus the plan declared: stimulus and response in time
+        from hil.report.timeline import timeline
+
+        drawn = timeline(requirement, measurements)
+        if drawn is not None:
+            images.append(drawn)
     if not images:  # a stimulus that left no level series: the results it gave, against time
         results = plots.results_over_time(requirement, measurements)
         if results is not None:

@@ -105,6 +105,11 @@ class AccuracyModel(_Strict):
     gain: float = Field(ge=0)
     offset: float = Field(ge=0)
     resolution: float = Field(default=0.0, ge=0)
+    source: str = Field(
+        default="",
+        description="where the figure comes from (data sheet, table, range); 'OUR READING: ...' when "
+        "it is not confirmed from one (shown in the report's instrument table)",
+    )
 
 
 class InstrumentModel(_Strict):

@@ -93,7 +93,11 @@ def test_start_conditions_while_charging(bench: Bms12100Bench, spec_data, profil
         bleed = _bleed(bench)
         placed = at.data(high * 1000.0) if high != HIGH_CELL_V else {}
         method = at.describe("mV") if placed else ""
-        data = {"bleed_a": bleed, **placed}
+        data = {
+            "bleed_a": bleed,
+            **placed,
+            "stimulus": {"highest cell [V]": round(high, 4), "spread [mV]": spread},
+        }
         check(equals(rid, name, bleed > BLEED_SEEN_A, expected, bench.clock.now(), method=method, data=data))
     check(info("BAL-CHG", "bleed current", _bleed(bench), "A", bench.clock.now()))
     _each_bleed_resistor(bench, offsets, bench.settle_s + EOL_BLEED_S if eol else SETTLE_S, check)
@@ -143,10 +147,25 @@ def test_end_spread(bench: Bms12100Bench, check) -> None:
     bench.clock.sleep(SETTLE_S)
     _cells(bench, HIGH_CELL_V, 25.0, offsets)
     bench.clock.sleep(SETTLE_S)
-    check(equals("BAL-END", "continues at 25 mV", _bleed(bench) > BLEED_SEEN_A, True, bench.clock.now()))
+    spread = {"stimulus": {"spread [mV]": 25.0}}  # the report's timeline
+    check(
+        equals(
+            "BAL-END",
+            "continues at 25 mV",
+            _bleed(bench) > BLEED_SEEN_A,
+            True,
+            bench.clock.now(),
+            data=spread,
+        )
+    )
     _cells(bench, HIGH_CELL_V, 15.0, offsets)
     bench.clock.sleep(SETTLE_S)
-    check(equals("BAL-END", "ends below 20 mV", _bleed(bench) > BLEED_SEEN_A, False, bench.clock.now()))
+    spread = {"stimulus": {"spread [mV]": 15.0}}
+    check(
+        equals(
+            "BAL-END", "ends below 20 mV", _bleed(bench) > BLEED_SEEN_A, False, bench.clock.now(), data=spread
+        )
+    )
 
 
 @pytest.mark.requirement("BAL-HT", "BAL-LT")
@@ -159,7 +178,14 @@ def test_temperature_bans(bench: Bms12100Bench, celsius: float, expected: bool, 
     _cells(bench, HIGH_CELL_V, 50.0)
     bench.clock.sleep(SETTLE_S)
     check(
-        equals(rid, f"balancing at {celsius:g} °C", _bleed(bench) > BLEED_SEEN_A, expected, bench.clock.now())
+        equals(
+            rid,
+            f"balancing at {celsius:g} °C",
+            _bleed(bench) > BLEED_SEEN_A,
+            expected,
+            bench.clock.now(),
+            data={"stimulus": {"cell NTCs [°C]": celsius}},
+        )
     )
 
 
@@ -208,7 +234,17 @@ def test_standby_balancing_time_limit(
     bench.idle()
     _cells(bench, HIGH_CELL_V, 50.0)
     bench.clock.sleep(SETTLE_S)
-    check(equals("BAL-STBY", "balancing in standby", _bleed(bench) > BLEED_SEEN_A, True, bench.clock.now()))
+    standby = "time in standby [h]"  # the report's timeline
+    check(
+        equals(
+            "BAL-STBY",
+            "balancing in standby",
+            _bleed(bench) > BLEED_SEEN_A,
+            True,
+            bench.clock.now(),
+            data={"stimulus": {standby: 0.0}},
+        )
+    )
     with can_monitor.paused():
         bench.clock.sleep(hours * 3600 - 600)
     check(
@@ -218,6 +254,7 @@ def test_standby_balancing_time_limit(
             _bleed(bench) > BLEED_SEEN_A,
             True,
             bench.clock.now(),
+            data={"stimulus": {standby: round(hours - 1 / 6, 3)}},
         )
     )
     with can_monitor.paused():
@@ -229,5 +266,6 @@ def test_standby_balancing_time_limit(
             _bleed(bench) > BLEED_SEEN_A,
             False,
             bench.clock.now(),
+            data={"stimulus": {standby: round(hours + 1 / 6, 3)}},
         )
     )

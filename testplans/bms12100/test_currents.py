@@ -96,7 +96,17 @@ def test_short_circuit_lock(bench: Bms12100Bench, check) -> None:
         _short(bench)
         locked = bench.active("SCP-LOCK")
         if n < 5:
-            check(equals("SCP-LOCK", f"not locked after {n} short(s)", locked, False, bench.clock.now()))
+            shorts = {"stimulus": {"shorts applied": n}}  # the report's timeline
+            check(
+                equals(
+                    "SCP-LOCK",
+                    f"not locked after {n} short(s)",
+                    locked,
+                    False,
+                    bench.clock.now(),
+                    data=shorts,
+                )
+            )
             bench.clock.sleep(AUTO_RELEASE_S + PRECHARGE_WAIT_S)  # automatic release; the next short counts
     check(
         equals(
@@ -105,6 +115,7 @@ def test_short_circuit_lock(bench: Bms12100Bench, check) -> None:
             bench.wait_state("SCP-LOCK", True, 2.0),
             True,
             bench.clock.now(),
+            data={"stimulus": {"shorts applied": 5}},
         )
     )
     bench.clock.sleep(AUTO_RELEASE_S + 5.0)
@@ -125,6 +136,7 @@ def test_short_circuit_lock(bench: Bms12100Bench, check) -> None:
             bench.wait_state("SCP-LOCK", False, 2.0),
             True,
             bench.clock.now(),
+            data={"stimulus": {"charger": "connected"}},
         )
     )
 
@@ -141,7 +153,12 @@ def test_transient_lock(bench: Bms12100Bench, spec_data, check) -> None:
         bench.clock.sleep(AUTO_RELEASE_S + PRECHARGE_WAIT_S)
     check(
         equals(
-            "ID-TLOCK", "no lock while disabled (default)", bench.active("ID-TLOCK"), False, bench.clock.now()
+            "ID-TLOCK",
+            "no lock while disabled (default)",
+            bench.active("ID-TLOCK"),
+            False,
+            bench.clock.now(),
+            data={"stimulus": {"transients applied": 5, "lock": "disabled"}},
         )
     )
     _connect_charger(bench)
@@ -157,6 +174,7 @@ def test_transient_lock(bench: Bms12100Bench, spec_data, check) -> None:
                         bench.active("ID-TLOCK"),
                         False,
                         bench.clock.now(),
+                        data={"stimulus": {"transients applied": n, "lock": "enabled"}},
                     )
                 )
                 bench.clock.sleep(AUTO_RELEASE_S + PRECHARGE_WAIT_S)
@@ -167,6 +185,7 @@ def test_transient_lock(bench: Bms12100Bench, spec_data, check) -> None:
                 bench.wait_state("ID-TLOCK", True, 2.0),
                 True,
                 bench.clock.now(),
+                data={"stimulus": {"transients applied": 5}},
             )
         )
         bench.clock.sleep(AUTO_RELEASE_S + 5.0)

@@ -65,7 +65,7 @@ def test_continuous_current(bench: Bms12100Bench, amps: float, check) -> None:
             not tripped,
             True,
             status.time,
-            data={"active": tripped, "current_a": status.current_a},
+            data={"active": tripped, "current_a": status.current_a, "stimulus": {"current [A]": amps}},
         )
     )
 

@@ -125,8 +125,16 @@ def observe(
     )
 
 
-def finding(requirement: str, name: str, reaction: Reaction, time: float, notes: str) -> Measurement:
-    """The DUT's reaction as a finding: verdict info, the description as its value, the details as data."""
+def finding(
+    requirement: str,
+    name: str,
+    reaction: Reaction,
+    time: float,
+    notes: str,
+    stimulus: dict[str, object] | None = None,
+) -> Measurement:
+    """The DUT's reaction as a finding: verdict info, the description as its value, the details as data
+    (with the fault applied, `stimulus`, for the report's timeline)."""
     return Measurement(
         requirement,
         name,
@@ -137,7 +145,7 @@ def finding(requirement: str, name: str, reaction: Reaction, time: float, notes:
         method="RS-485 status poll (0x42/0x44), CAN capture, each power path driven at "
         f"{PROBE_CURRENT_A:g} A for {PROBE_S:g} s",
         notes=notes,
-        data=asdict(reaction),
+        data={**asdict(reaction), **({"stimulus": stimulus} if stimulus else {})},
     )
 
 
@@ -312,10 +320,20 @@ def test_rs485_disconnected(bench: Bms12100Bench, can_monitor: CanMonitor, check
             seen,
             bench.clock.now(),
             "the seed says nothing about a lost RS-485 link: finding only (no answer is the cut line itself)",
+            {"RS485_OPEN": "line A cut"},
         )
     )
     back = observe(bench, can_monitor, None, paths=False)
-    check(finding("COM-485", "first RS-485 poll after RS485_OPEN is removed", back, bench.clock.now(), ""))
+    check(
+        finding(
+            "COM-485",
+            "first RS-485 poll after RS485_OPEN is removed",
+            back,
+            bench.clock.now(),
+            "",
+            {"RS485_OPEN": "line A reconnected"},
+        )
+    )
 
 
 # --- a charger above 18 V: CHG-HV ------------------------------------------------------------------

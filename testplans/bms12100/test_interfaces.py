@@ -121,7 +121,11 @@ def test_rs485(bench: Bms12100Bench, station: Station, check) -> None:
             bool(identity["serial"]),
             True,
             bench.clock.now(),
-            data={"address": station.model.dut.address, **identity},
+            data={
+                "address": station.model.dut.address,
+                **identity,
+                "stimulus": {"RS-485": f"identity request to address {station.model.dut.address}"},
+            },
         )
     )
 

@@ -93,7 +93,8 @@ def test_modes(bench: Bms12100Bench, check) -> None:
     bench.idle()
     bench.clock.sleep(bench.settle_s + 1.0)
     status = bench.dut.status()
-    check(equals("MODE-STBY", "standby with no current", status.mode, "standby", status.time))
+    none = {"stimulus": {"current [A]": 0.0}}  # the report's timeline: charge +, discharge -
+    check(equals("MODE-STBY", "standby with no current", status.mode, "standby", status.time, data=none))
     check(
         equals(
             "MODE-STBY",
@@ -101,6 +102,7 @@ def test_modes(bench: Bms12100Bench, check) -> None:
             status.charge_fet and status.discharge_fet,
             True,
             status.time,
+            data=none,
         )
     )
     bench.charge(PROBE_CURRENT_A)
@@ -113,19 +115,39 @@ def test_modes(bench: Bms12100Bench, check) -> None:
             status.mode,
             "charge",
             status.time,
-            data={"charger_v": bench.station.charger.measure_voltage(), "current_a": status.current_a},
+            data={
+                "charger_v": bench.station.charger.measure_voltage(),
+                "current_a": status.current_a,
+                "stimulus": {"current [A]": PROBE_CURRENT_A},
+            },
         )
     )
     bench.discharge(PROBE_CURRENT_A)
     bench.clock.sleep(2.0)
     status = bench.dut.status()
     check(
-        equals("MODE-DSG", "discharge mode while discharging at 2 A", status.mode, "discharge", status.time)
+        equals(
+            "MODE-DSG",
+            "discharge mode while discharging at 2 A",
+            status.mode,
+            "discharge",
+            status.time,
+            data={"stimulus": {"current [A]": -PROBE_CURRENT_A}},
+        )
     )
     bench.idle()
     bench.clock.sleep(2.0)
     status = bench.dut.status()
-    check(equals("MODE-STBY", "back to standby when the current stops", status.mode, "standby", status.time))
+    check(
+        equals(
+            "MODE-STBY",
+            "back to standby when the current stops",
+            status.mode,
+            "standby",
+            status.time,
+            data=none,
+        )
+    )
 
 
 #: cells this far below the charger's CV setpoint: the charger pushes current and P stays at or below it

@@ -201,7 +201,7 @@ def test_wake_and_sleep_current(
             answered and bool(can_monitor.since(t_wake + 0.5)),
             True,
             bench.clock.now(),
-            data={"covers": ["RS-485 communication"]},
+            data={"covers": ["RS-485 communication"], "stimulus": {"RS-485": "status request"}},
         )
     )
     if profile != "full":
@@ -220,7 +220,7 @@ def test_wake_and_sleep_current(
             asleep and bool(can_monitor.since(t_button + 0.5)),
             True,
             bench.clock.now(),
-            data={"covers": ["the button"]},
+            data={"covers": ["the button"], "stimulus": {"button": f"{BUTTON_PRESS_S:g} s press"}},
             method=f"CAN silent {SHUTDOWN_QUIET_S:g} s before a {BUTTON_PRESS_S:g} s press, frames after",
         )
     )
@@ -236,7 +236,7 @@ def test_wake_and_sleep_current(
             bool(can_monitor.since(t_charger + 0.5)),
             True,
             bench.clock.now(),
-            data={"covers": ["charging"]},
+            data={"covers": ["charging"], "stimulus": {"charge current [A]": PROBE_CURRENT_A}},
         )
     )
     bench.idle()
@@ -253,7 +253,17 @@ def test_sleep_after_maximum_standby(bench: Bms12100Bench, can_monitor: CanMonit
         bench.clock.sleep(hours * 3600 - 600)
     bench.clock.sleep(5.0)
     awake = bool(can_monitor.since(bench.clock.now() - 3.0))
-    check(equals("PM-SLEEP", "awake 10 min before the maximum standby time", awake, True, bench.clock.now()))
+    standby = "time in standby [h]"  # the report's timeline
+    check(
+        equals(
+            "PM-SLEEP",
+            "awake 10 min before the maximum standby time",
+            awake,
+            True,
+            bench.clock.now(),
+            data={"stimulus": {standby: round(hours - 1 / 6, 3)}},
+        )
+    )
     bench.clock.sleep(1200.0)
     frames = can_monitor.since(start + hours * 3600 + 60.0)
     check(
@@ -263,7 +273,7 @@ def test_sleep_after_maximum_standby(bench: Bms12100Bench, can_monitor: CanMonit
             not frames,
             True,
             bench.clock.now(),
-            data={"frames_after": len(frames)},
+            data={"frames_after": len(frames), "stimulus": {standby: round(hours + 1 / 6, 3)}},
         )
     )
 
@@ -290,6 +300,7 @@ def test_no_sleep_while_sleep_is_switched_off(
                 awake,
                 True,
                 bench.clock.now(),
+                data={"stimulus": {"time in standby [h]": round(hours + 1 / 6, 3), SLEEP_SWITCH: "off"}},
             )
         )
     finally:

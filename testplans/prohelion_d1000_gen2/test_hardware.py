@@ -42,7 +42,7 @@ def test_supply_variant(bench: D1000Bench, check) -> None:
             bench.boot() and bench.to_idle(),
             True,
             bench.clock.now(),
-            data={"covers": [f"{nominal:g} V variant"]},
+            data={"covers": [f"{nominal:g} V variant"], "stimulus": {"supply [V]": nominal}},
         )
     )
     for factor in SUPPLY_SWEEP:
@@ -60,6 +60,7 @@ def test_supply_variant(bench: D1000Bench, check) -> None:
                 "",
                 bench.clock.now(),
                 notes="no supply range documented: characterised",
+                data={"stimulus": {"supply [V]": round(volts, 4)}},
             )
         )
     bench.power_bmu(True)

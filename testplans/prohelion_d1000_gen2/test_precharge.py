@@ -51,11 +51,23 @@ def _judge_overcurrent(
     failed: bool,
     expected: bool,
     method: str,
+    stimulus: dict[str, object],
 ) -> None:
     """The reported precharge current (info) and whether OVERCURRENTPCHG came as it should."""
     now = bench.clock.now()
-    check(info("PH-PRE-I", f"precharge current reported {case}", peak, "A", now))
-    check(same("PH-PRE-I", f"BMSPrechargeFailOVERCURRENTPCHG {case}", failed, expected, now, method=method))
+    data = {"stimulus": stimulus}
+    check(info("PH-PRE-I", f"precharge current reported {case}", peak, "A", now, data=data))
+    check(
+        same(
+            "PH-PRE-I",
+            f"BMSPrechargeFailOVERCURRENTPCHG {case}",
+            failed,
+            expected,
+            now,
+            method=method,
+            data=data,
+        )
+    )
 
 
 @pytest.mark.requirement("PH-PRE-I")
@@ -87,6 +99,7 @@ def test_precharge_current(bench: D1000Bench, check) -> None:
             done and failed,
             shunted,
             f"inrush from an empty link, peak {peak} A against the configured {limit:g} A",
+            {"precharge resistor": "shunted" if shunted else "alone"},
         )
         if shunted:
             check(
@@ -164,6 +177,7 @@ def test_precharge_current_limit(bench: D1000Bench, check) -> None:
             failed,
             expected,
             f"{how}; limit {limit:g} A, margin {margin:g} A (station expectation); flag awaited {window:g} s",
+            {"steady precharge current [A]": round(amps, 4)},
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from hil.duts.prohelion_d1000_gen2.bench import D1000Bench, same
+from hil.duts.prohelion_d1000_gen2.bench import D1000Bench, position_name, same
 from hil.duts.prohelion_d1000_gen2.config import ChargingMethod
 from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsCommand, BmsState, InfoBit
 from hil.duts.prohelion_d1000_gen2.terminals import CMU_BREAK, WELDED
@@ -115,22 +115,63 @@ def test_safe_to_idle(bench: D1000Bench, check) -> None:
     req = "PH-SM-IDLE"
     bench.boot(command=BmsCommand.NONE)
     bench.wait(2.0)
-    check(same(req, "stays SAFE without the command IDLE", bench.state(), BmsState.SAFE, bench.clock.now()))
-    check(same(req, "IDLE on the command IDLE", bench.to_idle(), True, bench.clock.now()))
     crit = bench.config.crit_cell_over_voltage
     cell = bench.cell_ids[0]
-    bench.set_cell(cell, crit + 0.05)
+    volts = f"cell {position_name(cell)} [V]"
+    nominal = {volts: 3.7}  # the report's timeline: what was applied before each result
     check(
         same(
-            req, "SAFE on a cell over-voltage", bench.wait_state(BmsState.SAFE, 3.0), True, bench.clock.now()
+            req,
+            "stays SAFE without the command IDLE",
+            bench.state(),
+            BmsState.SAFE,
+            bench.clock.now(),
+            data={"stimulus": {**nominal, "command": "none"}},
+        )
+    )
+    idle = bench.to_idle()
+    check(
+        same(
+            req,
+            "IDLE on the command IDLE",
+            idle,
+            True,
+            bench.clock.now(),
+            data={"stimulus": {"command": "IDLE"}},
+        )
+    )
+    bench.set_cell(cell, crit + 0.05)
+    over = {"stimulus": {volts: round(crit + 0.05, 4)}}
+    check(
+        same(
+            req,
+            "SAFE on a cell over-voltage",
+            bench.wait_state(BmsState.SAFE, 3.0),
+            True,
+            bench.clock.now(),
+            data=over,
         )
     )
     bench.wait(2.0)  # the command IDLE keeps coming
-    check(same(req, "stays SAFE while the fault holds", bench.state(), BmsState.SAFE, bench.clock.now()))
+    check(
+        same(
+            req,
+            "stays SAFE while the fault holds",
+            bench.state(),
+            BmsState.SAFE,
+            bench.clock.now(),
+            data=over,
+        )
+    )
     bench.set_cell(cell, 3.7)
     check(
         same(
-            req, "IDLE once the fault cleared", bench.wait_state(BmsState.IDLE, 3.0), True, bench.clock.now()
+            req,
+            "IDLE once the fault cleared",
+            bench.wait_state(BmsState.IDLE, 3.0),
+            True,
+            bench.clock.now(),
+            data={"stimulus": nominal},
         )
     )
     # which faults latch is not documented: a contactor fault is recorded as found
@@ -146,6 +187,7 @@ def test_safe_to_idle(bench: D1000Bench, check) -> None:
             "",
             bench.clock.now(),
             notes="which faults latch is not documented: recorded (1 = latched until reset)",
+            data={"stimulus": {"contactor 3 welded": "inserted, then removed"}},
         )
     )
 
@@ -164,6 +206,7 @@ def test_drive_sequence(bench: D1000Bench, check) -> None:
             bench.wait_state(BmsState.CONNECT, 2.0),
             True,
             bench.clock.now(),
+            data={"stimulus": {"command": "CONNECT"}},
         )
     )
     check(same(req, "coils in CONNECT", sorted(bench.energised()), [1], bench.clock.now()))
@@ -180,7 +223,16 @@ def test_drive_sequence(bench: D1000Bench, check) -> None:
     bench.wait_state(BmsState.PRECHARGE, 2.0)
     check(same(req, "coils in PRECHARGE", sorted(bench.energised()), [1, 2], bench.clock.now()))
     enabled = bench.wait_state(BmsState.ENABLED, bench.config.precharge_timeout + 2.0)
-    check(same(req, "ENABLED after the precharge", enabled, True, bench.clock.now()))
+    check(
+        same(
+            req,
+            "ENABLED after the precharge",
+            enabled,
+            True,
+            bench.clock.now(),
+            data={"stimulus": {"command": "ENABLE"}},
+        )
+    )
     check(same(req, "coils in ENABLED", sorted(bench.energised()), [1, 3], bench.clock.now()))
     check(
         same(
@@ -208,6 +260,7 @@ def test_drive_sequence(bench: D1000Bench, check) -> None:
             bench.wait_state(BmsState.IDLE, 2.0),
             True,
             bench.clock.now(),
+            data={"stimulus": {"command": "IDLE"}},
         )
     )
     check(same(req, "no coil in IDLE", sorted(bench.energised()), [], bench.clock.now()))
@@ -221,6 +274,7 @@ def test_drive_sequence(bench: D1000Bench, check) -> None:
             bench.wait_state(BmsState.IDLE, 2.0),
             True,
             bench.clock.now(),
+            data={"stimulus": {"command": "CONNECT, then IDLE"}},
         )
     )
     # PH-SM-CMD: the commands went out on BMSCommands at nodeID + 0xFA and the BMU followed them
@@ -261,7 +315,7 @@ def test_charge_sequence(bench: D1000Bench, check) -> None:
                 in_order,
                 True,
                 bench.clock.now(),
-                data={"seen": [s.name for s in seen]},
+                data={"seen": [s.name for s in seen], "stimulus": {"command": "CHARGE_INIT"}},
                 notes="the External sequence needs a configuration with chargingMethod 2; states "
                 "shorter than one BMSInfo period (100 ms) may not show",
             )
@@ -296,7 +350,16 @@ def test_charge_sequence(bench: D1000Bench, check) -> None:
     pack = bench.path_v
     bench.hold_link(pack, CHARGE_TEST_A)
     bench.command(BmsCommand.CHARGE_INIT)
-    check(same(req, "CHARGE_INIT", bench.wait_state(BmsState.CHARGE_INIT, 2.0), True, bench.clock.now()))
+    check(
+        same(
+            req,
+            "CHARGE_INIT",
+            bench.wait_state(BmsState.CHARGE_INIT, 2.0),
+            True,
+            bench.clock.now(),
+            data={"stimulus": {"command": "CHARGE_INIT", "charger [V]": round(pack, 3)}},
+        )
+    )
     bench.command(BmsCommand.CHARGE_ENABLE)
     bench.wait_state(BmsState.CHARGE_CONNECT, 2.0)
     enabled = bench.wait_state(BmsState.CHARGE_ENABLED, bench.config.precharge_timeout + 2.0)

@@ -42,6 +42,8 @@ _ACCURACY: dict[str, tuple[tuple[float, float, float], ...]] = {
         (1e8, 0.00800, 0.000100),
     ),
     "CURR": (
+        # OUR READING, as the 12100 station files state it: no public DAQ970A DCI table was found
+        (0.0001, 0.00050, 0.00025),
         (0.01, 0.00050, 0.00020),
         (0.1, 0.00050, 0.00005),
         (1.0, 0.00100, 0.00010),
