@@ -1,9 +1,11 @@
 """The plan catches non-conforming units: a representative subset of the generated mutants.
 
-One mutant of each kind (a threshold moved, a release value moved, a delay scaled, an on/off
-default flipped, a release alternative broken, the lock counter broken) runs through `hil run
---firmware` with the plan's tests for its requirement IDs; the run must fail and name one of
-them. `benchmarks/mutants.py` runs every mutant and the conforming twin over 20 seeds.
+A threshold moved just inside its tolerance, a function limit moved, a release value moved, a
+delay scaled and the lock counter broken each run through `hil run --firmware` with the plan's
+tests for their requirement IDs; the run must fail and name one of them. The other kinds (an
+on/off default flipped, a release alternative broken) and every other mutant run in
+`benchmarks/mutants.py` with the conforming twin over 20 seeds: each plan run here costs about
+10-30 s, and the suite has a time budget.
 
 The D1000 Gen2 (tests/mutation_d1000.py): one mutant of each kind (a limit moved, a documented
 timeout scaled, a documented constant moved, one contactor's auxiliary check off, a behaviour flag
@@ -25,15 +27,14 @@ from hil.spec import load_spec
 ROOT = Path(__file__).resolve().parents[1]
 
 SUBSET = (
-    "CV-OVP-trip",
     "CV-OVP-trip-early",  # inside the limit: only the near probe (trip - tolerance) shows it
     "BAL-HT-lowered",  # a function limit moved inside its band: the just-inside probe shows it
     "CV-OVP-release",
     "IC-OCP-delay",
-    "cell_high_voltage_alarm.enabled-flipped",
-    "flag-ic_ocp_auto_release",
     "flag-count_consecutive_trips",
 )
+#: generated, run by benchmarks/mutants.py only (see the module docstring)
+BENCH_ONLY = ("CV-OVP-trip", "cell_high_voltage_alarm.enabled-flipped", "flag-ic_ocp_auto_release")
 
 
 def _generated() -> dict[str, Mutant]:
@@ -43,7 +44,7 @@ def _generated() -> dict[str, Mutant]:
 
 def test_the_subset_names_generated_mutants() -> None:
     generated = _generated()
-    assert set(SUBSET) <= set(generated), set(SUBSET) - set(generated)
+    assert set(SUBSET) | set(BENCH_ONLY) <= set(generated), set(SUBSET) - set(generated)
     assert len(generated) >= 100
 
 
@@ -59,8 +60,7 @@ def test_the_plan_catches_the_mutant(name: str, tmp_path: Path) -> None:
 
 
 D1000_SUBSET = (
-    "PH-COV-C-moved",
-    "PH-COV-C-moved-early",
+    "PH-COV-C-moved-early",  # "PH-COV-C-moved" (beyond the tolerance) runs in benchmarks/mutants.py
     "PH-SM-FAULT-disconnect_timeout_s",
     "PH-SM-CHARGE-charge_stopping_current_a",
     "PH-CONT-aux1-unchecked",
