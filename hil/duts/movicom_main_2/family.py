@@ -2,6 +2,7 @@
 
 The variants differ by data (variants.yaml) and so by the default configuration each declaration
 names; the plant, client and bench read the variant from the configuration (docs/families.md).
+Each declares its released firmware and parameter set for the EOL read-back (protocol/readback.py).
 """
 
 from pathlib import Path
@@ -23,6 +24,7 @@ FAMILY_21 = DutFamily(
     default_station=_REPO / "stations" / "sim-movicom-main-2.1.yaml",
     spec=Path("spec.yaml"),
     plan_dir=_REPO / "testplans" / "movicom_main_2",
+    released=Path("released-main-2.1.yaml"),
 )
 
 FAMILY_2R = DutFamily(
@@ -37,4 +39,5 @@ FAMILY_2R = DutFamily(
     default_station=_REPO / "stations" / "sim-movicom-main-2r.yaml",
     spec=Path("spec.yaml"),
     plan_dir=_REPO / "testplans" / "movicom_main_2",
+    released=Path("released-main-2r.yaml"),
 )
