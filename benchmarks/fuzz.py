@@ -16,6 +16,8 @@ random bytes. A parser may only raise its declared error:
 - the SCPI answer parsers of the drivers (`query_float`, `errors`, the N6705C's channel lists and
   output states, the PRS-202's resistance strings and *ESR?): `InstrumentError`;
 - `VisaTransport.query` on a real socket (bytes an instrument sends): `InstrumentError`.
+- the Movicom Main 2.1 / 2R's Modbus codec, its client's answer and TPDO parsing, and the lab's
+  Modbus RTU/TCP server side and CANopen node (benchmarks/fuzz_movicom.py says what each may raise).
 
 Prints per parser: inputs, accepted, declared errors, other exceptions (must be 0; the first of
 each kind is shown with its input) and inputs/s. Exit status 1 if any parser raised anything else.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib.util
 import random
 import socket
 import string
@@ -40,6 +43,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -574,6 +578,17 @@ def targets() -> list[Target]:
     ]
     for name, make, action in scpi:
         found.append(Target(name, scpi_variant, _scpi(action, make), (InstrumentError,)))
+    family: list[Target] = _family("fuzz_movicom").targets(Target, mutate)
+    return found + family
+
+
+def _family(module: str) -> ModuleType:
+    """A family's fuzz targets beside this file (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{module}", Path(__file__).with_name(f"{module}.py"))
+    assert spec is not None and spec.loader is not None
+    found = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = found
+    spec.loader.exec_module(found)
     return found
 
 

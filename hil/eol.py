@@ -35,6 +35,19 @@ class ReleasedSet(BaseModel):
     source: str
     #: settings path -> value; null = a value the firmware does not use (the unit sends 0)
     parameters: dict[str, bool | int | float | None]
+    #: the row that carries read-back parameters no row's `setting` names (the interface they are
+    #: read over)
+    interface_row: str = INTERFACE_ROW
+    #: design row ID -> why the DUT cannot read its parameters back: its tests stay in the EOL
+    #: profile (the released firmware version still is compared for it)
+    not_read_back: dict[str, str] = Field(default_factory=dict)
+
+
+def proven_ids(spec: SpecFile, released: ReleasedSet | None) -> frozenset[str]:
+    """The design rows the read-back proves, so the EOL profile leaves their tests out."""
+    if released is None:
+        return frozenset()
+    return design_ids(spec) - frozenset(released.not_read_back)
 
 
 def load_released(path: Path) -> ReleasedSet:
@@ -58,12 +71,12 @@ def governs(row: Requirement, parameter: str) -> bool:
     return parameter == row.setting or parameter.startswith(row.setting + ".")
 
 
-def governed_rows(spec: SpecFile, parameter: str) -> list[str]:
+def governed_rows(spec: SpecFile, parameter: str, interface_row: str = INTERFACE_ROW) -> list[str]:
     """The requirement IDs a parameter governs; the interface row when no row names it."""
     rows = [r.id for r in spec.requirements if governs(r, parameter)]
     if rows:
         return rows
-    return [INTERFACE_ROW] if INTERFACE_ROW in spec.ids() else []
+    return [interface_row] if interface_row in spec.ids() else []
 
 
 def _same(read: ParameterValue | None, released: ParameterValue | None) -> bool:
@@ -106,13 +119,13 @@ def compare(
     diffs: dict[str, list[str]] = {}
     for path, value in released.parameters.items():
         read = readback.get(path)
-        for rid in governed_rows(spec, path):
+        for rid in governed_rows(spec, path, released.interface_row):
             per_row.setdefault(rid, []).append(path)
             if not _same(read, value):
                 got = "no answer" if read is None else repr(read)
                 diffs.setdefault(rid, []).append(f"{path}: read {got}, released {value!r}")
     for path in sorted(set(readback) - set(released.parameters)):
-        diffs.setdefault(INTERFACE_ROW, []).append(
+        diffs.setdefault(released.interface_row, []).append(
             f"{path}: read {readback[path]!r}, not in the released set"
         )
     out = []

@@ -10,6 +10,8 @@ on/off default flipped, a release alternative broken) and every other mutant run
 The D1000 Gen2 (tests/mutation_d1000.py): one mutant of each kind (a limit moved, a documented
 timeout scaled, a documented constant moved, one contactor's auxiliary check off, a behaviour flag
 broken) runs with the twin applying it while the plan checks the declared configuration.
+The Movicom (tests/mutation_movicom.py) likewise: a protection threshold moved on the 2.1, a
+SIM-ONLY hardware fault through the 2R's EOL profile.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from mutation import Mutant, mutants, run_mutant
 from mutation_d1000 import D1000Mutant, run_d1000_mutant
 from mutation_d1000 import mutants as d1000_mutants
 from mutation_eol import EolMutant, eol_mutants
+from mutation_movicom import MovicomMutant, run_movicom_mutant
+from mutation_movicom import eol_mutants as movicom_eol_mutants
+from mutation_movicom import mutants as movicom_mutants
 
 from hil.spec import load_spec
 
@@ -123,6 +128,40 @@ def test_the_eol_profile_catches_the_mutant(name: str, tmp_path: Path) -> None:
     mutant = _eol_generated()[name]
     run = run_mutant(mutant, tmp_path, ROOT, "eol")
     assert run.exit_code == 1, f"{name}: the EOL profile passed a non-conforming unit"
+    assert run.failing & mutant.requirements, (
+        f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"
+    )
+
+
+#: Movicom: (family, mutant, profile): a configuration value and a per-unit hardware fault
+MOVICOM_SUBSET = (
+    ("movicom-main-2.1", "MM-PROT-overvoltage-set-late", "full"),
+    ("movicom-main-2r", "hw-dead-relay1-led", "eol"),
+)
+
+
+def _movicom_generated(family: str, profile: str) -> dict[str, MovicomMutant]:
+    generate = movicom_eol_mutants if profile == "eol" else movicom_mutants
+    found, _ = generate(load_spec(ROOT / "hil/duts/movicom_main_2/spec.yaml"), family)
+    return {m.name: m for m in found}
+
+
+def test_a_movicom_mutant_declares_the_example_and_applies_one_change() -> None:
+    mutant = _movicom_generated("movicom-main-2r", "full")["MM-PROT-overvoltage-set-late"]
+    declared, applied = mutant.declared(), mutant.settings()
+    assert declared["variant"] == applied["variant"] == "main-2r"
+    assert declared["protections"]["overvoltage"]["set"] == 3.65
+    assert applied["protections"]["overvoltage"]["set"] == 3.75
+    applied["protections"]["overvoltage"]["set"] = 3.65
+    assert applied == declared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "name", "profile"), MOVICOM_SUBSET)
+def test_the_movicom_plan_catches_the_mutant(family: str, name: str, profile: str, tmp_path: Path) -> None:
+    mutant = _movicom_generated(family, profile)[name]
+    run = run_movicom_mutant(mutant, tmp_path, ROOT, profile)
+    assert run.exit_code == 1, f"{name}: the {profile} profile passed a non-conforming unit"
     assert run.failing & mutant.requirements, (
         f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"
     )

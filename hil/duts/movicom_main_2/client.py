@@ -15,9 +15,10 @@ from typing import Any, Literal, cast
 
 import can
 import canopen
-from cantools.database import Database
+from cantools.database import Database, DecodeError
 from pymodbus import FramerType
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+from pymodbus.pdu import ModbusPDU
 
 from hil.can_monitor import CanMonitor, Frame, open_bus
 from hil.dut import DutClient
@@ -46,6 +47,29 @@ def configuration(station: Station) -> MovicomConfig:
     if config.variant != expected:  # a 2.1 file on a 2R station: the twin and the bench would disagree
         raise ConfigError(str(station.firmware_file), "variant", f"{expected} ({station.model.dut.name})")
     return config
+
+
+def answer_value(codec: Codec, name: str, answer: ModbusPDU, transport: Transport = "rtu") -> Value:
+    """The value of register `name` in the unit's answer to its read; DutError when the unit refused
+    or answered with another number of registers than the row has (fuzzed: benchmarks/fuzz.py)."""
+    reg = codec.register_map.get(name)
+    if answer.isError():
+        raise DutError(f"Modbus {transport.upper()}: {name} refused: {answer}")
+    registers = list(getattr(answer, "registers", None) or [])
+    if len(registers) != reg.words:
+        raise DutError(
+            f"Modbus {transport.upper()}: {name} is {reg.words} register(s), answered {len(registers)}"
+        )
+    return codec.decode(reg, registers)
+
+
+def decode_tpdo(dbc: Database, number: int, data: bytes) -> dict[str, Any]:
+    """TPDO `number`'s signals in one frame (the DBC); DutError for a frame of another length."""
+    message = dbc.get_message_by_name(f"TPDO{number}")
+    try:
+        return dict(cast(Mapping[str, Any], message.decode(bytes(data), decode_choices=False)))
+    except DecodeError as exc:
+        raise DutError(f"CANopen: TPDO{number} frame {bytes(data).hex()} does not decode: {exc}") from exc
 
 
 class MovicomClient(DutClient):
@@ -109,9 +133,7 @@ class MovicomClient(DutClient):
                 answer = call(reg.address, count=reg.words, device_id=self.unit)
             except Exception as exc:  # pymodbus raises ModbusIOException on silence
                 raise DutError(f"Modbus {transport.upper()}: no answer reading {name}: {exc}") from exc
-            if answer.isError():
-                raise DutError(f"Modbus {transport.upper()}: {name} refused: {answer}")
-            values[name] = self.codec.decode(reg, answer.registers)
+            values[name] = answer_value(self.codec, name, answer, transport)
         return values
 
     def value(self, name: str, transport: Transport = "rtu") -> Value:
@@ -161,10 +183,10 @@ class MovicomClient(DutClient):
 
     def tpdo(self, number: int, since: float) -> list[tuple[float, dict[str, Any]]]:
         """TPDO `number` frames received since `since`, decoded with the DBC: (time, signals)."""
-        message = self.dbc.get_message_by_name(f"TPDO{number}")
+        frame_id = self.dbc.get_message_by_name(f"TPDO{number}").frame_id
         return [
-            (f.timestamp, dict(cast(Mapping[str, Any], message.decode(f.data, decode_choices=False))))
-            for f in self._monitor().since(since, message.frame_id)
+            (f.timestamp, decode_tpdo(self.dbc, number, f.data))
+            for f in self._monitor().since(since, frame_id)
         ]
 
     def _monitor(self) -> CanMonitor:

@@ -309,6 +309,7 @@ class Behaviour(_Section):
     current_sign: bool = Field(default=True, description="false: charging reported negative")
     ev_opens_allow_charging: bool = True
     software_control: bool = Field(default=True, description="false: 0x5100+ writes are ignored")
+    heater_hysteresis: bool = Field(default=True, description="false: the heater goes off above on_below_c")
 
 
 class Hardware(_Section):
@@ -320,6 +321,18 @@ class Hardware(_Section):
     temperature_offset_c: float = Field(default=0.0, description="added to every external temperature input")
     termination_missing: bool = Field(default=False, description="terminators open with the jumper fitted")
     termination_always: bool = Field(default=False, description="terminators in circuit with it removed")
+
+    relay_stuck_closed: int = Field(
+        default=0, ge=0, le=4, description="relay n (1-4) whose contact never opens"
+    )
+    weak_output: int = Field(default=0, ge=0, le=4, description="discrete output n (1-4) with a weak driver")
+    weak_output_extra_ohm: float = Field(
+        default=0.0, ge=0, description="the weak output's extra source resistance"
+    )
+    dead_led: str = Field(default="", description="an LED (e.g. DS7) that never lights")
+    supply_min_offset_v: float = Field(
+        default=0.0, description="the unit runs from the variant's minimum + this (negative: below it too)"
+    )
 
 
 #: the defaults that differ by variant (X8 low range and X9 high range on a 2R:

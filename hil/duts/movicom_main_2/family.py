@@ -2,6 +2,7 @@
 
 The variants differ by data (variants.yaml) and so by the default configuration each declaration
 names; the plant, client and bench read the variant from the configuration (docs/families.md).
+Each declares its released firmware and parameter set for the EOL read-back (protocol/readback.py).
 """
 
 from pathlib import Path
@@ -24,6 +25,7 @@ FAMILY_21 = DutFamily(
     spec=Path("spec.yaml"),
     plan_dir=_REPO / "testplans" / "movicom_main_2",
     variant="main-2.1",
+    released=Path("released-main-2.1.yaml"),
 )
 
 FAMILY_2R = DutFamily(
@@ -39,4 +41,5 @@ FAMILY_2R = DutFamily(
     spec=Path("spec.yaml"),
     plan_dir=_REPO / "testplans" / "movicom_main_2",
     variant="main-2r",
+    released=Path("released-main-2r.yaml"),
 )

@@ -16,7 +16,8 @@ their timing is whatever clock produces the SYNC.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+import struct
+from contextlib import AbstractContextManager, nullcontext, suppress
 from typing import Any
 
 import canopen
@@ -31,6 +32,8 @@ from hil.duts.movicom_main_2.sim.twin.twin import MovicomTwin
 from hil.duts.movicom_main_2.sim.twin.values import pdo_values
 
 NMT_START = 0x01
+NMT_LENGTH = 2
+SDO_LENGTH = 8
 NMT_RESET_NODE = 0x81
 #: bitfield fields of the PDOs and the register whose bit names they carry (same firmware source)
 BITFIELD_REGISTERS = {
@@ -82,6 +85,21 @@ class CanopenNode:
             self.node.nmt.stop_heartbeat()  # type: ignore[no-untyped-call]
             self.node.nmt.state = "INITIALISING"
             self._booted = False
+
+    def receive(self, can_id: int, data: bytes, timestamp: float) -> None:
+        """A frame from the bus. CiA 301 fixes the length of an NMT command (2) and an SDO request
+        (8): a frame of another length is dropped, as a node does (canopen's handlers unpack them
+        unchecked). A segment request with no transfer open is dropped too: canopen's server cannot
+        abort it (it packs the abort with no index)."""
+        if can_id == 0 and len(data) != NMT_LENGTH:
+            return
+        if can_id == 0x600 + self.twin.config.can.node_id:
+            if len(data) != SDO_LENGTH:
+                return
+            with suppress(struct.error):
+                self.network.notify(can_id, bytearray(data), timestamp)
+            return
+        self.network.notify(can_id, bytearray(data), timestamp)
 
     def close(self) -> None:
         """Stop the heartbeat and leave the network."""

@@ -18,7 +18,8 @@ each step and held over it, as the twin's contract says.
 Buses: Modbus RTU on the lab's RS-485 (`serial`) and Modbus TCP (`modbus_tcp`, the 2.1) are
 decoded and encoded with pymodbus's framers and answered from the twin's registers by
 `TwinRegisters` (sim/modbus.py, shared with the standalone servers); a unit that is not running,
-or a request to another unit, gets no answer (a silent RS-485 device). CANopen: the twin's
+a request to another unit, or a frame whose PDU pymodbus cannot decode gets no answer (a silent
+RS-485 device; benchmarks/fuzz_movicom.py feeds it random and mutated frames). CANopen: the twin's
 `CanopenNode` (canopen's LocalNode) on a `VirtualNetwork`, so its heartbeat is sent from the step on
 virtual time and its TPDOs answer each SYNC a bus client sends.
 """
@@ -26,10 +27,12 @@ virtual time and its TPDOs answer each SYNC a bus client sends.
 from __future__ import annotations
 
 import math
+from contextlib import suppress
 from typing import Any, cast
 
 from canopen.sdo.base import SdoRecord
 from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import ModbusIOException
 from pymodbus.framer import FramerBase, FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
 from pymodbus.pdu.register_message import (
@@ -270,7 +273,16 @@ class MovicomPlant(Plant):
         waits for each answer (half duplex), so a whole request leaves nothing behind it."""
         self._rtu += data
         framer = FramerRTU(DecodePDU(is_server=True))
-        _, request = framer.handleFrame(self._rtu, 0, 0)
+        try:
+            _, request = framer.handleFrame(self._rtu, 0, 0)
+        except ModbusIOException:  # a whole frame with a good CRC but no request pymodbus knows
+            self._rtu = b""
+            return b""
+        if request is None and len(data) < len(self._rtu):
+            # RTU frames are separated by silence: a whole request in this write follows whatever
+            # unreadable bytes came before it (a frame of an unknown function code has no length)
+            with suppress(ModbusIOException):
+                _, request = framer.handleFrame(data, 0, 0)
         if request is None:
             if len(self._rtu) > RTU_BUFFER_MAX:  # no request in a full buffer: line noise
                 self._rtu = b""
@@ -283,7 +295,10 @@ class MovicomPlant(Plant):
         if not self.config.hardware_variant.modbus_tcp:
             return b""
         framer = FramerSocket(DecodePDU(is_server=True))
-        _, request = framer.handleFrame(data, 0, 0)
+        try:
+            _, request = framer.handleFrame(data, 0, 0)
+        except ModbusIOException:  # a frame whose PDU pymodbus cannot decode: no answer
+            return b""
         return b"" if request is None else self._answer(framer, request)
 
     def _answer(self, framer: FramerBase, request: ModbusPDU) -> bytes:
@@ -323,7 +338,7 @@ class MovicomPlant(Plant):
     def can_received(self, t: float, can_id: int, data: bytes) -> None:
         """A frame from a bus client: NMT, SYNC and SDO go to the canopen node."""
         self.t = t
-        self.network.notify(can_id, bytearray(data), t)
+        self.node.receive(can_id, data, t)
 
     # --- control port ---------------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:

@@ -204,7 +204,7 @@ class MovicomTwin:
 
     def _power(self) -> None:
         supply = self.config.hardware_variant.supply
-        running = self.inputs.supply_v >= supply.min_v
+        running = self.inputs.supply_v >= supply.min_v + self.config.hardware.supply_min_offset_v
         if running and not self._running:  # power-up: a fresh start
             self._power_on_t = self._t
             for timer in self._timers.values():
@@ -286,7 +286,7 @@ class MovicomTwin:
             self._heater_on = False
         elif min(temps) < heater.on_below_c:
             self._heater_on = True
-        elif min(temps) > heater.off_above_c:
+        elif min(temps) > (heater.off_above_c if cfg.behaviour.heater_hysteresis else heater.on_below_c):
             self._heater_on = False
         by_function = {
             "none": False,
@@ -400,15 +400,19 @@ class MovicomTwin:
 
     def output_levels_v(self) -> tuple[float, ...]:
         """Voltage at each output terminal under its load (+5 V through the source resistance)."""
-        f = self.config.fixed
+        f, hw = self.config.fixed, self.config.hardware
+        ohms = [f.output_resistance_ohm] * len(self.inputs.output_load_a)
+        if hw.weak_output:
+            ohms[hw.weak_output - 1] += hw.weak_output_extra_ohm
         return tuple(
-            max(0.0, f.output_high_v - f.output_resistance_ohm * load) if high else 0.0
-            for high, load in zip(self.outputs(), self.inputs.output_load_a, strict=True)
+            max(0.0, f.output_high_v - ohm * load) if high else 0.0
+            for high, load, ohm in zip(self.outputs(), self.inputs.output_load_a, ohms, strict=True)
         )
 
     def contact_resistance_ohm(self, relay: int) -> float | None:
-        """Resistance of relay `relay` (1-4) across V+ and NO: None when open."""
-        if not self.relays[relay - 1]:
+        """Resistance of relay `relay` (1-4) across V+ and NO: None when open (a contact that
+        never opens, a SIM-ONLY hardware fault, stays closed even unpowered; the firmware does not know)."""
+        if not self.relays[relay - 1] and self.config.hardware.relay_stuck_closed != relay:
             return None
         return self.config.fixed.contact_resistance_ohm + self.config.hardware.contact_resistance_extra_ohm
 
@@ -452,4 +456,7 @@ class MovicomTwin:
             leds[hw.leds.power] = LedState(hw.leds.power, "red", on)
         for relay, closed in zip(hw.relays, self.relays, strict=True):
             leds[relay.led] = LedState(relay.led, "green", on and closed)
+        dead = self.config.hardware.dead_led
+        if dead in leds:  # SIM-ONLY hardware fault: an LED that never lights
+            leds[dead] = LedState(dead, leds[dead].colour, False)
         return leds
