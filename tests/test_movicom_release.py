@@ -94,5 +94,5 @@ def test_eol_run_fails_a_2r_whose_battery_parameter_differs_and_keeps_the_design
     assert "stay in the EOL profile as tests" in eol["note"]
     # the design row's own test ran in the EOL profile (no read-back can prove it)
     tests = {e["test"].split("::")[1] for e in entries if e["type"] == "test"}
-    assert "test_cell_voltage_protection_go_no_go[overvoltage]" in tests
+    assert "test_trip_go_no_go[overvoltage]" in tests
     assert str(ROOT / "hil/duts/movicom_main_2/released-main-2r.yaml").endswith(m["data"]["released_file"])
