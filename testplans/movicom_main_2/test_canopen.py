@@ -108,16 +108,15 @@ def test_tpdos_answer_a_sync_with_the_stimulus(bench: MovicomBench, spec_data: S
 
 @pytest.mark.requirement("MM-CAN")
 @pytest.mark.variants("main-2r")  # the 2.1 has one CAN interface: not applicable to it
-def test_internal_can_bus_not_tested(bench: MovicomBench, spec_data: SpecFile, check) -> None:
+def test_internal_can_bus_not_tested(bench: MovicomBench, check) -> None:
     """The 2R's internal CAN2 (X12): NOT TESTED, with the reason, so the row says it (PARTIAL)."""
     internal = [bus for bus in bench.hw.can_buses if not bus.external]
     assert internal, f"{bench.hw.title}: variants.yaml names no internal CAN bus"
     for bus in internal:
-        named = ", ".join(items(spec_data, "MM-CAN", bench, bus.header)) or f"{bus.header} {bus.name}"
         why = (
-            f"{named} not tested: a station declares one CAN bus (buses.can, the adapter on the external "
-            f"interface), so no adapter can be declared on {bus.header}; and {bus.name}'s protocol "
-            "(internal equipment: BMS Indication, Display) is not public"
+            "not tested: a station declares one CAN bus (buses.can, the adapter on the external interface), "
+            f"so no adapter can be declared on {bus.header}; and {bus.name}'s protocol (internal equipment: "
+            "BMS Indication, Display) is not public"
         )
         check(
             info(
