@@ -39,6 +39,7 @@ def _lab(station: str = "sim-movicom-main-2.1.yaml", settings: dict[str, Any] | 
         lab.instruments[f"cells_{c}"].execute("VOLT 3.3,(@1:4)")
         lab.instruments[f"cells_{c}"].execute("OUTP ON,(@1:4)")
     lab.instruments["analog"].execute("SOUR:VOLT 2.5,(@104,105)")
+    lab.instruments["fiu"].execute("ROUT:CLOS (@1004)")  # IN_4 / DI_4: the inverted battery cover on
     lab.advance(3.0)  # past the Logic link's initialisation
     return lab
 

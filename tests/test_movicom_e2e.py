@@ -20,6 +20,9 @@ COVERED = {"MM-MODBUS", "MM-CS", "MM-PROT", "MM-SUP-V", "MM-CAN", "MM-LOGIC", "M
 COVERED |= {"MM-SUP-I", "MM-RLY-RATE", "MM-TS", "MM-TERM-CAN", "MM-TERM-485"}
 #: rows a variant characterises rather than judges (the 2R has no supply-current figure)
 CHARACTERISED = {"movicom-main-2r": {"MM-SUP-I"}}
+#: rows with an item NOT TESTED (an INFO result with the reason) beside passed results: the 2R's
+#: internal CAN2 (no second CAN bus can be declared on a station)
+PARTLY_NOT_TESTED = {"movicom-main-2r": {"MM-CAN"}}
 COVERED |= {"MM-RLY-DSG", "MM-RLY-ALLOW", "MM-RLY-CHG", "MM-RLY-HEAT", "MM-CRIT", "MM-DI", "MM-DO"}
 
 
@@ -52,8 +55,11 @@ def test_hil_run_passes_the_plan_on_the_sim_station(tmp_path: Path, dut: str, se
         if m["type"] == "measurement":
             verdicts.setdefault(m["requirement"], set()).add(m["verdict"])
     assert set(verdicts) == COVERED
-    characterised = CHARACTERISED.get(dut, set())
-    assert all(v == ({"info"} if r in characterised else {"pass"}) for r, v in verdicts.items()), verdicts
+    characterised, partly = CHARACTERISED.get(dut, set()), PARTLY_NOT_TESTED.get(dut, set())
+    expected = {
+        r: {"info"} if r in characterised else {"pass", "info"} if r in partly else {"pass"} for r in verdicts
+    }
+    assert verdicts == expected
     values = {(m["requirement"], m["name"]): m["value"] for m in entries if m["type"] == "measurement"}
     assert values[("MM-CS", "battery current (positive = charging)")] is not None
     currents = [v for (r, n), v in values.items() if r == "MM-CS" and n.startswith("battery current")]

@@ -1,7 +1,7 @@
 """The Movicom relay and discrete-I/O rows catch non-conforming units: `hil run` with a mutated twin
 configuration (`--firmware`) against the declared one (`--hil-dut-config`) fails each row with its
-own ID and the measurement that shows it; a unit configured with an inverted input passes MM-DI with
-the inversion covered. Three plan runs, each of only the tests involved (`-k`)."""
+own ID and the measurement that shows it; the default configuration (its battery cover inverted) passes
+MM-DI with the inversion covered. Three plan runs, each of only the tests involved (`-k`)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,6 @@ from hil.report.model import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"movicom-main-2.1": "main-2.1", "movicom-main-2r": "main-2r"}
-#: a battery-cover switch that opens when the cover is lifted: the input inverted
-INVERTED_COVER = {"inputs": [
-    {"function": "charger_connected"}, {"function": "inhibit_charging"},
-    {"function": "inhibit_discharging"}, {"function": "battery_cover", "inverted": True},
-]}  # fmt: skip
 
 
 def _config(dut: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -95,8 +90,9 @@ def test_one_mutation_per_row_fails_that_row_by_its_own_measurement(tmp_path: Pa
 def test_an_inverted_input_is_covered_and_a_unit_ignoring_inversion_fails_mm_di(
     tmp_path: Path, dut: str, honoured: bool
 ) -> None:
-    declared = _config(dut, INVERTED_COVER)
-    applied = _config(dut, {**INVERTED_COVER, "behaviour.honour_inversion": honoured})
+    declared = _config(dut, {})  # the example configuration: IN_4 / DI_4 battery cover, inverted
+    assert declared["inputs"][3] == {"function": "battery_cover", "inverted": True}
+    applied = _config(dut, {"behaviour.honour_inversion": honoured})
     out = _run(tmp_path, dut, declared, applied, "input_function_and_inversion")
     row = next(r for r in load_run(out).requirement_rows() if r.spec.get("id") == "MM-DI")
     if honoured:

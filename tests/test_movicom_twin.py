@@ -23,6 +23,12 @@ def _twin(variant: str = "main-2.1", *, ideal: bool = True, **overrides: Any) ->
     return twin
 
 
+def _lift_cover(twin: MovicomTwin) -> None:
+    """IN_4 = battery cover, inverted in the example configuration: its contact opens when lifted."""
+    twin.inputs.contacts[3] = False
+    twin.inputs_changed()
+
+
 def _set_cells(twin: MovicomTwin, volts: float, board: int = 0, cell: int = 0) -> None:
     twin.inputs.boards[board].cell_v[cell] = volts
     twin.inputs_changed()
@@ -155,8 +161,7 @@ def test_battery_cover_is_critical_and_opens_all_relays() -> None:
     _charger(twin, True)
     twin.advance(2.0)
     assert twin.relays == (True, True, True, True)
-    twin.inputs.contacts[3] = True  # IN_4 = battery cover
-    twin.inputs_changed()
+    _lift_cover(twin)
     twin.advance(0.49)
     assert twin.relays == (True, True, True, True)
     twin.advance(0.01)
@@ -174,8 +179,7 @@ def test_adc_error_from_a_missing_sensor_is_critical() -> None:
 
 def test_critical_flag_off_is_a_nonconforming_unit() -> None:
     twin = _twin(behaviour={"critical_opens_all": False})
-    twin.inputs.contacts[3] = True
-    twin.inputs_changed()
+    _lift_cover(twin)
     twin.advance(1.0)
     assert twin.critical and twin.relays[DSG]
 
@@ -189,6 +193,9 @@ def test_input_functions_inversion_and_software_control() -> None:
     twin.inputs_changed()
     assert twin.relays[DSG]
     inverted = _twin(inputs=[{"function": "inhibit_discharging", "inverted": True}, {}, {}, {}])
+    assert inverted.inputs.contacts[0] and inverted.relays[DSG]  # at rest: the contact closed, inactive
+    inverted.inputs.contacts[0] = False
+    inverted.inputs_changed()
     assert not inverted.relays[DSG]  # open contact = active
     inverted.inputs.contacts[0] = True
     inverted.inputs_changed()
@@ -197,7 +204,9 @@ def test_input_functions_inversion_and_software_control() -> None:
         inputs=[{"function": "inhibit_discharging", "inverted": True}, {}, {}, {}],
         behaviour={"honour_inversion": False},
     )
-    assert ignoring.relays[DSG]  # the mutant ignores the flag
+    ignoring.inputs.contacts[0] = False
+    ignoring.inputs_changed()
+    assert ignoring.relays[DSG]  # the mutant ignores the flag: open reads inactive
     twin.set_software_control(InputFunction.INHIBIT_DISCHARGING, 1)
     assert not twin.relays[DSG]
     twin.set_software_control(InputFunction.INHIBIT_DISCHARGING, 2)

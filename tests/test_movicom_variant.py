@@ -197,7 +197,7 @@ def test_prepare_acknowledges_a_locked_error_over_modbus() -> None:
 
 
 # --------------------------------------------------------------------------- jumpers
-def test_nominal_inputs_open_the_contacts_and_keep_the_jumpers(tmp_path: Path) -> None:
+def test_nominal_inputs_make_every_input_inactive_and_keep_the_jumpers(tmp_path: Path) -> None:
     station = Station.open(ROOT / "stations" / "sim-movicom-main-2r.yaml")
     try:
         client = registry.dut_family("movicom-main-2r").load("client")(station, None)
@@ -208,7 +208,8 @@ def test_nominal_inputs_open_the_contacts_and_keep_the_jumpers(tmp_path: Path) -
             bench.set_jumper(jumper, False)
         bench.nominal_inputs()
         closed = {t: bench.switches[t].is_closed(t) for t in ("DI_1", "DI_4", "JMP_J1", "JMP_J2", "JMP_J3")}
-        assert closed == {"DI_1": False, "DI_4": False, "JMP_J1": True, "JMP_J2": True, "JMP_J3": True}
+        # DI_1 opened; DI_4, the inverted battery cover (example configuration), closed: the cover on
+        assert closed == {"DI_1": False, "DI_4": True, "JMP_J1": True, "JMP_J2": True, "JMP_J3": True}
     finally:
         station.close()
 

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from hil.duts.movicom_main_2.bench import MovicomBench
-from hil.measure import equals, within
+from hil.measure import equals, info, within
 from hil.spec import SpecFile
 from testplans.movicom_main_2.coverage import items
 
@@ -102,5 +102,30 @@ def test_tpdos_answer_a_sync_with_the_stimulus(bench: MovicomBench, spec_data: S
                 low=STIMULUS_A - current_tol - adc - 0.1,  # 0.1 A: the PDO's resolution
                 high=STIMULUS_A + current_tol + adc + 0.1,
                 method="decoded with protocol/movicom_main_2.dbc (cantools)",
+            )
+        )
+
+
+@pytest.mark.requirement("MM-CAN")
+@pytest.mark.variants("main-2r")  # the 2.1 has one CAN interface: not applicable to it
+def test_internal_can_bus_not_tested(bench: MovicomBench, check) -> None:
+    """The 2R's internal CAN2 (X12): NOT TESTED, with the reason, so the row says it (PARTIAL)."""
+    internal = [bus for bus in bench.hw.can_buses if not bus.external]
+    assert internal, f"{bench.hw.title}: variants.yaml names no internal CAN bus"
+    for bus in internal:
+        why = (
+            "not tested: a station declares one CAN bus (buses.can, the adapter on the external interface), "
+            f"so no adapter can be declared on {bus.header}; and {bus.name}'s protocol (internal equipment: "
+            "BMS Indication, Display) is not public"
+        )
+        check(
+            info(
+                "MM-CAN",
+                f"{bus.name} ({bus.header})",
+                None,
+                "",
+                bench.clock.now(),
+                notes=why,
+                data={"not_covered": why},
             )
         )

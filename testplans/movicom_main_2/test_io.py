@@ -2,7 +2,8 @@
 
 MM-DI: each input's signal follows its contact at the level its inversion flag makes active (Modbus
 0x2000, bits 1-7 OUR READING), and its function takes effect on the relays or errors. Inversion is
-covered only when the unit's configuration inverts an input (run with --dut-config to show it).
+covered only when the unit's configuration inverts an input (the example configuration, the default,
+inverts the battery cover's: a cover switch that opens when the cover is lifted).
 MM-DO: each output high (+5 V under the fixture's 20 mA load, read by the DAQ) while its function is
 active and low while it is not; limits OUR READING (none documented): the station's expectations
 `output_high_min_v` (default 4.5 V), `output_high_max_v` (5.5 V), `output_low_max_v` (0.5 V).

@@ -356,7 +356,8 @@ class MovicomConfig(BaseModel):
         InputAssignment(function=InputFunction.CHARGER_CONNECTED),
         InputAssignment(function=InputFunction.INHIBIT_CHARGING),
         InputAssignment(function=InputFunction.INHIBIT_DISCHARGING),
-        InputAssignment(function=InputFunction.BATTERY_COVER),
+        # OUR EXAMPLE: a cover switch that opens when the cover is lifted (configs/example-*.yaml)
+        InputAssignment(function=InputFunction.BATTERY_COVER, inverted=True),
     )
     relays: tuple[RelayAssignment, RelayAssignment, RelayAssignment, RelayAssignment] = (
         RelayAssignment(function="discharge"),

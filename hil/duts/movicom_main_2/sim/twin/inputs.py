@@ -42,7 +42,8 @@ class PlantInputs:
 
     @classmethod
     def nominal(cls, config: MovicomConfig) -> PlantInputs:
-        """A healthy pack at rest: mid-range cells at 25 °C, zero current, all contacts open."""
+        """A healthy pack at rest: mid-range cells at 25 °C, zero current, every input inactive (its
+        contact open, an inverted one's closed: e.g. a battery-cover switch closed while the cover is on)."""
         hw = config.hardware_variant
         a = config.analog
         logic = config.logic
@@ -59,6 +60,7 @@ class PlantInputs:
                 a.temperature_v_at_0c + 25.0 * a.temperature_v_per_c for _ in hw.temperature_inputs
             ],
             humidity_v=humidity_v,
+            contacts=[a.inverted for a in config.inputs],
         )
 
     def check(self, config: MovicomConfig) -> None:

@@ -1,0 +1,211 @@
+"""MM-MODBUS: the current, the Logic temperatures, one Logic board's cell data (selected by a write
+to holding register 0x4000) and the input signals, read over every Modbus transport of the variant
+(RTU; TCP on the 2.1), agree with the stimulus.
+
+Limits: the unit's own error (current: the ADC's 1 mV, S4, through the configured sensor gain; cells
+and temperatures: the Logic's error, OUR READING) plus the stimulus's limit of error; U is the
+stimulus's. The 0x2011-0x20C9 layout is OUR PLACEHOLDER (provisional in the register map)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from hil.duts.movicom_main_2.bench import (
+    LOGIC_CELL_ACCURACY_V,
+    LOGIC_TEMPERATURE_ACCURACY_C,
+    MovicomBench,
+)
+from hil.duts.movicom_main_2.client import Transport
+from hil.duts.movicom_main_2.config import InputFunction
+from hil.measure import capable, equals, within
+from hil.uncertainty import budget, rectangular
+
+ROW = "MM-MODBUS"
+#: the stimulus currents, charging and discharging (A), inside the configured over-current limits
+CURRENTS_A = [20.0, -20.0]
+#: the Logic thermistors' stimulus (°C), inside the configured temperature limits
+LOGIC_TEMPERATURE_C = 30.0
+#: the Logic board read through 0x4000 (the second: the default selection is the first) and the
+#: voltage its cells are set to, apart from nominal so the board is told from the other
+SELECTED_BOARD = 2
+SELECTED_CELL_V = 3.40
+#: the inputs made active for the input-signal read (by number, 1-4)
+ACTIVE_INPUTS = (1, 3)
+
+
+def _transports(bench: MovicomBench) -> Iterator[Transport]:
+    yield "rtu"
+    if bench.hw.modbus_tcp:
+        yield "tcp"
+
+
+@pytest.mark.requirement(ROW)
+@pytest.mark.parametrize("amps", CURRENTS_A, ids=["charging", "discharging"])
+def test_current_over_modbus_agrees_with_the_hall_sensor_signal(
+    bench: MovicomBench, amps: float, check
+) -> None:
+    bench.set_current_trimmed(amps)
+    bench.clock.sleep(bench.settle_s)
+    sensor = bench.config.current_sensors[0]
+    adc = bench.config.fixed.adc_error_mv / 1000.0 * sensor.rated_a / sensor.volts_at_rated
+    u = bench.current_budget(amps)
+    # the stimulus's limit of error: each contribution's half-width (a resolution step's half)
+    setting = sum(c.figure / 2 if c.kind == "resolution" else c.figure for c in u.contributions)
+    for transport in _transports(bench):
+        value = bench.dut.value("battery_current", transport)
+        assert isinstance(value, float)
+        check(
+            capable(
+                within(
+                    ROW,
+                    f"battery_current over Modbus {transport.upper()} at {amps:+g} A",
+                    value,
+                    "A",
+                    bench.clock.now(),
+                    low=amps - adc - setting,
+                    high=amps + adc + setting,
+                    uncertainty=u,
+                    method=f"Vcs - Vref set for {amps:+g} A ({sensor.volts_at_rated} V at "
+                    f"{sensor.rated_a:g} A, configuration; trimmed by the DMM where the station wires it); "
+                    f"limit: the ADC's 1 mV (S4) through that gain, {adc:.3g} A, + the stimulus's limit "
+                    f"of error {setting:.3g} A",
+                    data={"covers": ["current"]},
+                )
+            )
+        )
+    bench.set_current(0.0)
+
+
+@pytest.mark.requirement(ROW)
+def test_logic_temperatures_over_modbus_agree_with_the_thermistors(bench: MovicomBench, check) -> None:
+    bench.set_temperatures(LOGIC_TEMPERATURE_C)
+    bench.clock.sleep(bench.settle_s)
+    name, error = bench.ntc_error(bench.ntcs[bench.ntc_terminals[0]].name, LOGIC_TEMPERATURE_C)
+    u = budget(rectangular(f"{name}: NTC at {LOGIC_TEMPERATURE_C:g} °C", error), unit="°C")
+    tolerance = LOGIC_TEMPERATURE_ACCURACY_C + error
+    for transport in _transports(bench):
+        values = bench.dut.read(["min_cell_temperature", "max_cell_temperature"], transport)
+        for register, value in values.items():
+            assert isinstance(value, float)
+            check(
+                capable(
+                    within(
+                        ROW,
+                        f"{register} over Modbus {transport.upper()}",
+                        value,
+                        "°C",
+                        bench.clock.now(),
+                        low=LOGIC_TEMPERATURE_C - tolerance,
+                        high=LOGIC_TEMPERATURE_C + tolerance,
+                        uncertainty=u,
+                        method=f"every Logic thermistor emulated at {LOGIC_TEMPERATURE_C:g} °C; limit: the "
+                        "Logic's ±2 °C (OUR READING) + the emulator's limit of error",
+                        data={"covers": ["temperature"]},
+                    )
+                )
+            )
+    bench.set_temperatures(bench.NEUTRAL_C)
+
+
+@pytest.mark.requirement(ROW)
+def test_cell_data_of_the_logic_selected_by_0x4000(bench: MovicomBench, check) -> None:
+    boards, cells = bench.config.logic.boards, bench.config.logic.cells_per_board
+    board = min(SELECTED_BOARD, boards)
+    for cell in range(1, cells + 1):
+        bench.set_cell(board, cell, SELECTED_CELL_V)
+    bench.clock.sleep(bench.settle_s)
+    name, error = bench.cell_error(SELECTED_CELL_V)
+    u = budget(rectangular(f"{name}: setting {SELECTED_CELL_V:g} V", error), unit="V")
+    tolerance = LOGIC_CELL_ACCURACY_V + error
+    method = (
+        f"WRITE: holding 0x4000 (logic_select) = {board} selects the Logic whose data appear at "
+        f"0x2010-0x20C9; its {cells} cells at {SELECTED_CELL_V} V, the other boards' at "
+        f"{bench.NOMINAL_CELL_V} V; 0x2011-0x20C9 layout OUR PLACEHOLDER (provisional)"
+    )
+    try:
+        for transport in _transports(bench):
+            bench.dut.write("logic_select", board, transport)
+            values = bench.dut.read(["logic_address", "logic_cell_count", "logic_cell_voltages"], transport)
+            now = bench.clock.now()
+            label = transport.upper()
+            check(
+                equals(
+                    ROW,
+                    f"logic_address after the write ({label})",
+                    str(values["logic_address"]),
+                    str(board),
+                    now,
+                    method=method,
+                )
+            )
+            check(
+                equals(
+                    ROW,
+                    f"logic_cell_count ({label})",
+                    str(values["logic_cell_count"]),
+                    str(cells),
+                    now,
+                    method=method,
+                )
+            )
+            voltages = values["logic_cell_voltages"]
+            assert isinstance(voltages, tuple)
+            for cell in range(1, cells + 1):
+                check(
+                    capable(
+                        within(
+                            ROW,
+                            f"L{board}C{cell:02d} over Modbus {label} (0x4000 = {board})",
+                            float(voltages[cell - 1]),
+                            "V",
+                            now,
+                            low=SELECTED_CELL_V - tolerance,
+                            high=SELECTED_CELL_V + tolerance,
+                            uncertainty=u,
+                            method=method + "; limit: the Logic's cell error (OUR READING) + the emulator's "
+                            "limit of error",
+                            data={"covers": ["cell data via 0x4000"]},
+                        )
+                    )
+                )
+    finally:
+        bench.dut.write("logic_select", 1)  # the default selection back
+        bench.set_cells(bench.NOMINAL_CELL_V)
+
+
+@pytest.mark.requirement(ROW)
+def test_input_signals_over_modbus_agree_with_the_contacts(bench: MovicomBench, check) -> None:
+    bits = {b.name for b in bench.dut.codec.register_map.get("discrete_inputs_1").bits}
+    assigned = {
+        i: a.function
+        for i, a in enumerate(bench.config.inputs, 1)
+        if a.function is not InputFunction.NONE and a.function.name.lower() in bits
+    }
+    active = {i for i in ACTIVE_INPUTS if i in assigned}
+    for index in assigned:
+        bench.set_input(index, index in active)
+    bench.clock.sleep(bench.settle_s)
+    expected = {assigned[i].name.lower(): i in active for i in assigned}
+    contacts = ", ".join(
+        f"input {i} {'active' if i in active else 'inactive'} ({assigned[i].name.lower()}, inverted: "
+        f"{bench.config.inputs[i - 1].inverted})"
+        for i in sorted(assigned)
+    )
+    for transport in _transports(bench):
+        signals = bench.dut.value("discrete_inputs_1", transport)
+        assert isinstance(signals, frozenset)
+        seen = {name: name in signals for name in expected}
+        check(
+            equals(
+                ROW,
+                f"discrete_inputs_1 over Modbus {transport.upper()}",
+                ", ".join(f"{n} {'on' if v else 'off'}" for n, v in sorted(seen.items())),
+                ", ".join(f"{n} {'on' if v else 'off'}" for n, v in sorted(expected.items())),
+                bench.clock.now(),
+                method=f"contacts set through the switch: {contacts}; 0x2000 bits 1-7 OUR READING",
+                data={"covers": ["inputs"]},
+            )
+        )
+    bench.prepare()
