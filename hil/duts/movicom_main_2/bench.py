@@ -15,9 +15,19 @@ from hil.bench import Stimulus
 from hil.duts.movicom_main_2.bench_analog import AnalogMixin
 from hil.duts.movicom_main_2.bench_base import SOFTWARE_CONTROL_PHYSICAL
 from hil.duts.movicom_main_2.bench_protections import PROTECTION_QUANTITIES, ProtectionsMixin
-from hil.duts.movicom_main_2.bench_relays import LOGIC_CELL_ACCURACY_V, RelaysMixin
+from hil.duts.movicom_main_2.bench_relays import (
+    LOGIC_CELL_ACCURACY_V,
+    LOGIC_TEMPERATURE_ACCURACY_C,
+    RelaysMixin,
+)
 
-__all__ = ["LOGIC_CELL_ACCURACY_V", "PROTECTION_QUANTITIES", "SOFTWARE_CONTROL_PHYSICAL", "MovicomBench"]
+__all__ = [
+    "LOGIC_CELL_ACCURACY_V",
+    "LOGIC_TEMPERATURE_ACCURACY_C",
+    "PROTECTION_QUANTITIES",
+    "SOFTWARE_CONTROL_PHYSICAL",
+    "MovicomBench",
+]
 
 
 class MovicomBench(ProtectionsMixin, AnalogMixin, RelaysMixin):
