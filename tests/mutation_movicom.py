@@ -87,8 +87,6 @@ SKIPPED_FIXED = {
     "output_resistance_ohm": "the healthy driver (hardware.weak_output is the fault)",
 }
 NOT_GENERATED = (
-    "MM-TERM-CAN, MM-TERM-485: the terminators are the fixture's jumpers (station file); the twin "
-    "has no per-unit terminator fault yet",
     "MM-CAN bit rate: the simulated CAN bus does not model a node at another bit rate",
     "modbus.unit / baudrate: a unit that does not answer at all stops the bench (exit 3), it is "
     "not a failing row",
@@ -263,7 +261,12 @@ def _function_mutants(defaults: dict[str, Any], dut: str) -> list[MovicomMutant]
     # assignments: one input, one relay and one output given another function than declared
     found += [
         m("MM-DI-input1-unassigned", frozenset({"MM-DI"}), (("inputs.0.function", "none"),), dut),
-        m("MM-DI-input4-inverted", frozenset({"MM-DI"}), (("inputs.3.inverted", True),), dut),
+        m(
+            "MM-DI-input4-inversion-flipped",
+            frozenset({"MM-DI"}),
+            (("inputs.3.inverted", not defaults["inputs"][3]["inverted"]),),
+            dut,
+        ),
         m("MM-RLY-DSG-unassigned", frozenset({"MM-RLY-DSG"}), (("relays.0.function", "none"),), dut),
         m("MM-DO-output1-unassigned", frozenset({"MM-DO"}), (("outputs.0.function", "none"),), dut),
         m(
@@ -308,6 +311,9 @@ def _hardware_mutants(dut: str) -> tuple[list[MovicomMutant], list[str]]:
     add("hw-relay-contact-resistance", {"MM-RLY-RATE"}, contact_resistance_extra_ohm=0.5)
     add("hw-output1-weak", {"MM-DO"}, weak_output=1, weak_output_extra_ohm=150.0)
     add("hw-current-offset", {"MM-CS", "MM-MODBUS"}, current_offset_a=3.0)
+    add("hw-temperature-input-offset", {"MM-TS"}, temperature_offset_c=4.0)
+    add("hw-termination-missing", {"MM-TERM-CAN", "MM-TERM-485"}, termination_missing=True)
+    add("hw-termination-always", {"MM-TERM-CAN", "MM-TERM-485"}, termination_always=True)
     add("hw-dead-relay1-led", {"MM-LED"}, dead_led=hw.relays[0].led)
     add("hw-dead-run-led", {"MM-LED"}, dead_led=hw.leds.run)
     add("hw-brown-out-high", {"MM-SUP-V"}, supply_min_offset_v=1.0)

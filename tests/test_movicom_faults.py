@@ -90,8 +90,15 @@ def test_every_generated_mutant_is_a_valid_unit_naming_spec_rows(dut: str) -> No
     assert {f"flag-{f}" for f in Behaviour.model_fields} <= {m.name for m in found}
     assert set(FLAG_ROWS) == set(Behaviour.model_fields)
     kinds = {m.changes[0][0] for m in found if m.kind == "hardware"}
-    assert {"hardware.relay_stuck_closed", "hardware.weak_output", "hardware.dead_led"} <= kinds
-    assert any("MM-TERM-CAN" in line for line in skipped)
+    assert {
+        "hardware.relay_stuck_closed",
+        "hardware.weak_output",
+        "hardware.dead_led",
+        "hardware.temperature_offset_c",
+        "hardware.termination_missing",
+        "hardware.termination_always",
+    } <= kinds
+    assert any("MM-CAN bit rate" in line for line in skipped)
     for m in found:
         assert m.settings() != m.declared(), m.name
     eol, _ = eol_mutants(SPEC, dut)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hil.duts.movicom_main_2.bench import LOGIC_CELL_ACCURACY_V, MovicomBench
-from hil.measure import within
+from hil.measure import capable, within
 from hil.spec import SpecFile
 from testplans.movicom_main_2.coverage import items
 
@@ -57,30 +57,36 @@ def test_cell_voltages_over_modbus_agree_with_the_cell_emulator(bench: MovicomBe
 def test_current_agrees_with_the_hall_sensor_signal_with_its_sign(
     bench: MovicomBench, spec_data: SpecFile, amps: float, check
 ) -> None:
-    bench.set_current(amps)
+    bench.set_current_trimmed(amps)
     bench.clock.sleep(bench.settle_s)
     sensor = bench.config.current_sensors[0]
     amps_per_volt = sensor.rated_a / sensor.volts_at_rated
     adc = bench.config.fixed.adc_error_mv / 1000.0 * amps_per_volt
-    _, setting = bench.current_error()
+    u = bench.current_budget(amps)
+    # the stimulus's limit of error: each contribution's half-width (a resolution step's half)
+    setting = sum(c.figure / 2 if c.kind == "resolution" else c.figure for c in u.contributions)
     value = bench.dut.value("battery_current")
     assert isinstance(value, float)
     check(
-        within(
-            "MM-CS",
-            "battery current (positive = charging)",
-            value,
-            "A",
-            bench.clock.now(),
-            low=amps - adc - setting,
-            high=amps + adc + setting,
-            method=f"Vcs - Vref set for {amps:+g} A ({sensor.volts_at_rated} V at {sensor.rated_a:g} A); "
-            "limit: the ADC's 1 mV (S4) + the analog source's limit of error on Vcs and Vref",
-            data={
-                "covers": [
-                    *items(spec_data, "MM-CS", bench, bench.hw.current_sensors[0].header),
-                    "charging" if amps > 0 else "discharging",
-                ]
-            },
+        capable(
+            within(
+                "MM-CS",
+                "battery current (positive = charging)",
+                value,
+                "A",
+                bench.clock.now(),
+                low=amps - adc - setting,
+                high=amps + adc + setting,
+                uncertainty=u,
+                method=f"Vcs - Vref set for {amps:+g} A ({sensor.volts_at_rated} V at {sensor.rated_a:g} A), "
+                "trimmed by the DMM where the station wires Vcs and Vref; limit: the ADC's 1 mV (S4) "
+                f"through that gain, {adc:.3g} A, + the stimulus's limit of error {setting:.3g} A",
+                data={
+                    "covers": [
+                        *items(spec_data, "MM-CS", bench, bench.hw.current_sensors[0].header),
+                        "charging" if amps > 0 else "discharging",
+                    ]
+                },
+            )
         )
     )
