@@ -49,10 +49,7 @@ def test_current_over_modbus_agrees_with_the_hall_sensor_signal(
     bench.set_current_trimmed(amps)
     bench.clock.sleep(bench.settle_s)
     sensor = bench.config.current_sensors[0]
-    adc = bench.config.fixed.adc_error_mv / 1000.0 * sensor.rated_a / sensor.volts_at_rated
-    u = bench.current_budget(amps)
-    # the stimulus's limit of error: each contribution's half-width (a resolution step's half)
-    setting = sum(c.figure / 2 if c.kind == "resolution" else c.figure for c in u.contributions)
+    adc, setting, u = bench.current_reading_error(amps)
     for transport in _transports(bench):
         value = bench.dut.value("battery_current", transport)
         assert isinstance(value, float)

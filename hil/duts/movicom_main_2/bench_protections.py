@@ -145,6 +145,16 @@ class ProtectionsMixin(MovicomBenchBase):
             unit="A",
         )
 
+    def current_reading_error(self, amps: float) -> tuple[float, float, Budget]:
+        """(the ADC's 1 mV through the first sensor's gain (A), the stimulus's limit of error (A:
+        each contribution's half-width, a resolution step's half), its budget) for judging a
+        reported current against the trimmed stimulus `amps` (MM-CS, MM-MODBUS)."""
+        sensor = self.config.current_sensors[0]
+        adc = self.config.fixed.adc_error_mv / 1000.0 * sensor.rated_a / sensor.volts_at_rated
+        u = self.current_budget(amps)
+        setting = sum(c.figure / 2 if c.kind == "resolution" else c.figure for c in u.contributions)
+        return adc, setting, u
+
     def _trimmed(self, out: str, ref: str) -> bool:
         return self.dmm is not None and out in self.dmm.info.channels and ref in self.dmm.info.channels
 
