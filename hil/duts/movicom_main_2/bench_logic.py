@@ -24,6 +24,7 @@ def set_board_powered(bench: MovicomBench, board: int, on: bool) -> None:
         mine = [t for t in cells if t in instrument.info.channels]
         if mine:
             instrument.set_output(on, mine)
+    bench.log_event(f"Logic board {board} cells", "on" if on else "off")
 
 
 def lose_board(bench: MovicomBench, board: int) -> str:
