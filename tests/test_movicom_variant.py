@@ -257,3 +257,17 @@ def test_client_and_plant_take_the_variant_the_family_declares() -> None:
         assert type(config) is model and config.variant == variant
     with pytest.raises(UsageError, match="DUT family 'bms12100' declares variant ''"):
         family_variant("bms12100")
+
+
+@pytest.mark.slow
+def test_the_2r_can_row_is_partial_naming_why_can2_is_not_tested(tmp_path: Path) -> None:
+    """CAN2 (X12) has no documented behaviour to judge: MM-CAN on a 2R is PARTIAL and its not-covered
+    list says why, as OUR READING, beside the CAN1 results that passed."""
+    result, out = _run(tmp_path, "--dut", "movicom-main-2r", "--requirement", "MM-CAN")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    row = {r.id: r for r in load_run(out).requirement_rows()}["MM-CAN"]
+    assert row.label == "PARTIAL"
+    assert row.covered == ["Main 2R: X13 CAN1"]
+    (reason,) = [n for n in row.not_covered if n.startswith("CAN2 (X12): ")]
+    assert "OUR READING" in reason and "no bit rate, protocol, node ID or frame for CAN2" in reason
+    assert "Main 2R: X12 CAN2 (internal)" in row.not_covered
