@@ -126,13 +126,20 @@ class MovicomBenchBase(DutBench):
         return dataclasses.replace(m, data={**m.data, "stimulus": applied}) if applied else m
 
     # --- stimuli --------------------------------------------------------------------------------------
-    def set_cell(self, board: int, cell: int, volts: float) -> None:
-        """One cell of one Logic board (sent only when it changes)."""
+    def set_cell(self, board: int, cell: int, volts: float, log: bool = True) -> None:
+        """One cell of one Logic board (sent only when it changes; `log` False: the caller logs it)."""
         terminal = cell_terminal(board, cell)
         if self._cell_v.get(terminal) != volts:
             self.cells[terminal].set_voltage(terminal, volts)
             self._cell_v[terminal] = volts
-        self.log_level(f"cell {terminal} [V]", volts)
+        if log:
+            self.log_level(f"cell {terminal} [V]", volts)
+
+    def set_board_cells(self, board: int, volts: float) -> None:
+        """Every cell of Logic board `board` to `volts` (one stimulus: the board's cells)."""
+        for cell in range(1, self.config.logic.cells_per_board + 1):
+            self.set_cell(board, cell, volts, log=False)
+        self.log_level(f"Logic board {board} cells [V]", volts)
 
     def set_cells(self, volts: float) -> None:
         """Every configured cell to `volts`."""
