@@ -5,8 +5,10 @@ them, the inputs and their signals, software control over Modbus 0x5100+, the DM
 Stimuli: the Logic boards' cells (cell emulator), their thermistors (temperature emulator, as
 `LOGIC_NTC`), the board's supply (power supply `SUPPLY`), the Hall-sensor outputs against their
 references (analog source; the current a sensor reports is (Vcs - Vref) / (V at rated / rated A),
-positive = charging) and the dry-contact inputs (switch). The sections (bench_protections,
-bench_analog, bench_relays) are mixins on this class; MovicomBench (bench.py) joins them.
+positive = charging) and the dry-contact inputs (switch). Each stimulus primitive logs what it
+applied (stimulus_log.py); the plan's `check` declares it on each result, for the report's
+timeline. The sections (bench_protections, bench_analog, bench_relays) are mixins on this class;
+MovicomBench (bench.py) joins them.
 """
 
 from __future__ import annotations
