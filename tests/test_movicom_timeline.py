@@ -56,6 +56,21 @@ def test_a_return_to_nominal_ends_every_level_and_pending_event() -> None:
     assert log.before(1.0) == {"current [A]": -20.0}
 
 
+def test_a_level_earlier_results_of_the_requirement_declared_comes_back_at_its_nominal() -> None:
+    """Between two tests of a section the plot's step series returns to nominal, not holding the level
+    of the last test until the next one; another requirement's results do not declare it."""
+    log = StimulusLog()
+    log.level(1.0, "Logic thermistors [°C]", -20.0, nominal=25.0)
+    assert log.before(2.0, "MM-RLY-DSG") == {"Logic thermistors [°C]": -20.0}
+    log.restart()
+    log.level(3.5, "supply [V]", 9.0)  # no nominal given: never declared at nominal
+    assert log.before(4.0, "MM-RLY-DSG") == {"supply [V]": 9.0, "Logic thermistors [°C]": 25.0}
+    assert log.before(4.0, "MM-SUP-V") == {"supply [V]": 9.0}
+    log.nominal(5.0)
+    assert log.before(6.0, "MM-RLY-DSG") == {"Logic thermistors [°C]": 25.0}
+    assert log.before(6.0, "MM-SUP-V") == {}
+
+
 def _measurements(out: Path) -> list[dict[str, Any]]:
     lines = (out / "record.jsonl").read_text(encoding="utf-8").splitlines()
     return [e for e in map(json.loads, lines) if e["type"] == "measurement"]

@@ -69,7 +69,7 @@ class AnalogMixin(MovicomBenchBase):
         """One sensor input (Vts, Vhs, T_SENS1/2) driven to `volts`; returns the DMM's reading of the
         level at the pin after the settle time (the stimulus's reference value)."""
         self.analog[terminal].set_voltage(terminal, volts)
-        self.log_level(f"{terminal} [V]", volts)
+        self.log_pin(terminal, volts)
         self.clock.sleep(self.settle_s)
         return self.meter().measure_dc_voltage(terminal)
 

@@ -111,9 +111,24 @@ class MovicomBenchBase(DutBench):
         self.stimulus_log = StimulusLog()
 
     # --- the stimulus a result declares ---------------------------------------------------------------
-    def log_level(self, name: str, value: float) -> None:
-        """Log a stimulus level set now (`name` ends in its unit: "supply [V]")."""
-        self.stimulus_log.level(self.clock.now(), name, value)
+    def log_level(self, name: str, value: float, nominal: float | None) -> None:
+        """Log a stimulus level set now (`name` ends in its unit: "supply [V]") and its nominal level."""
+        self.stimulus_log.level(self.clock.now(), name, value, nominal)
+
+    def log_pin(self, terminal: str, volts: float) -> None:
+        """Log an analog input pin set to `volts` now (its nominal: `pin_nominal_v`)."""
+        self.log_level(f"{terminal} [V]", volts, self.pin_nominal_v(terminal))
+
+    def pin_nominal_v(self, terminal: str) -> float | None:
+        """An analog input pin's level at nominal conditions (what `nominal_inputs` sets), None if unknown."""
+        a = self.config.analog
+        if terminal in temperature_terminals(self.hw):
+            return a.temperature_v_at_0c + self.NEUTRAL_C * a.temperature_v_per_c
+        if terminal == humidity_terminal(self.hw):
+            return a.humidity_v_offset + NEUTRAL_HUMIDITY_PCT * a.humidity_v_per_percent
+        if any(terminal in pair for pair in sensor_terminals(self.hw)):
+            return VREF_V  # zero current: Vcs at Vref
+        return None
 
     def log_event(self, name: str, value: str) -> None:
         """Log a stimulus without a level done now ("IN_1" -> "closed")."""
@@ -124,7 +139,7 @@ class MovicomBenchBase(DutBench):
         declares its own); unchanged when nothing beyond nominal was applied."""
         if "stimulus" in m.data:
             return m
-        applied = self.stimulus_log.before(m.time)
+        applied = self.stimulus_log.before(m.time, m.requirement)
         return dataclasses.replace(m, data={**m.data, "stimulus": applied}) if applied else m
 
     # --- stimuli --------------------------------------------------------------------------------------
@@ -135,13 +150,13 @@ class MovicomBenchBase(DutBench):
             self.cells[terminal].set_voltage(terminal, volts)
             self._cell_v[terminal] = volts
         if log:
-            self.log_level(f"cell {terminal} [V]", volts)
+            self.log_level(f"cell {terminal} [V]", volts, self.NOMINAL_CELL_V)
 
     def set_board_cells(self, board: int, volts: float) -> None:
         """Every cell of Logic board `board` to `volts` (one stimulus: the board's cells)."""
         for cell in range(1, self.config.logic.cells_per_board + 1):
             self.set_cell(board, cell, volts, log=False)
-        self.log_level(f"Logic board {board} cells [V]", volts)
+        self.log_level(f"Logic board {board} cells [V]", volts, self.NOMINAL_CELL_V)
 
     def set_cells(self, volts: float) -> None:
         """Every configured cell to `volts`."""
@@ -149,31 +164,31 @@ class MovicomBenchBase(DutBench):
             if self._cell_v.get(terminal) != volts:
                 self.cells[terminal].set_voltage(terminal, volts)
                 self._cell_v[terminal] = volts
-        self.log_level("every cell [V]", volts)
+        self.log_level("every cell [V]", volts, self.NOMINAL_CELL_V)
 
     def set_temperatures(self, celsius: float) -> None:
         """Every Logic thermistor to the NTC resistance of `celsius`."""
         for terminal in self.ntc_terminals:
             self.ntcs[terminal].set_temperature(terminal, celsius, self.ntc.resistance_ohm)
-        self.log_level("Logic thermistors [°C]", celsius)
+        self.log_level("Logic thermistors [°C]", celsius, self.NEUTRAL_C)
 
     def set_supply(self, volts: float) -> None:
         """The board's supply to `volts` (output on)."""
         self.hold_supply(self.supply, volts, SUPPLY_LIMIT_A)
         self.supply_v = volts
-        self.log_level("supply [V]", volts)
+        self.log_level("supply [V]", volts, self.hw.supply.nominal_v)
 
     def supply_off(self) -> None:
         """The board's supply output off (`set_supply` or `prepare` turns it on again)."""
         self.supply.set_output(False)
-        self.log_level("supply [V]", 0.0)
+        self.log_event("supply output", "off")
 
     def set_current(self, amps: float) -> None:
         """Every Hall-sensor output to what its sensor gives at `amps` (positive = charging)."""
         for (out, ref), sensor in zip(sensor_terminals(self.hw), self.config.current_sensors, strict=False):
             self.analog[ref].set_voltage(ref, VREF_V)
             self.analog[out].set_voltage(out, VREF_V + amps * sensor.volts_at_rated / sensor.rated_a)
-        self.log_level("current [A]", amps)
+        self.log_level("current [A]", amps, 0.0)
 
     def set_external_temperature(self, celsius: float) -> None:
         """The analog temperature inputs (Vts / T_SENS) wired on this station to `celsius`."""
@@ -182,7 +197,7 @@ class MovicomBenchBase(DutBench):
             if terminal in self.analog:
                 volts = a.temperature_v_at_0c + celsius * a.temperature_v_per_c
                 self.analog[terminal].set_voltage(terminal, volts)
-                self.log_level(f"{terminal} [V]", volts)
+                self.log_pin(terminal, volts)
 
     def set_contact(self, index: int, closed: bool) -> None:
         """Dry-contact input `index` (1-4) closed or open by its relay."""

@@ -93,7 +93,7 @@ class ProtectionsMixin(MovicomBenchBase):
         elif quantity == "cell_temperature":
             terminal = self.ntc_terminals[0]
             self.ntcs[terminal].set_temperature(terminal, level, self.ntc.resistance_ohm)
-            self.log_level(f"thermistor {terminal} [°C]", level)
+            self.log_level(f"thermistor {terminal} [°C]", level, self.NEUTRAL_C)
         else:
             self.set_current_trimmed(level if section == "charge_overcurrent" else -level)
 

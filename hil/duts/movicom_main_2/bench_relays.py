@@ -141,7 +141,7 @@ class RelaysMixin(MovicomBenchBase):
         """Hall sensor 1's Vref (and Vcs with it: zero current) at `volts`."""
         for terminal in sensor_terminals(self.hw)[0]:
             self.analog[terminal].set_voltage(terminal, volts)
-            self.log_level(f"{terminal} [V]", volts)
+            self.log_pin(terminal, volts)
 
     def apply_condition(self, condition: str) -> tuple[str, float]:
         """Apply the named condition from nominal; (what was done, how long until it acts: the set
