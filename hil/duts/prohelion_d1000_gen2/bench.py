@@ -77,6 +77,16 @@ WARNING_SIGNALS: dict[str, str] = {
     "warningCellOverVoltage": "SoPMaxCurrentCharge",
     "warningCellUnderVoltage": "SoPMaxCurrentDischarge",
 }
+#: faults a BMU may keep until it is reset (contactor, self-test): not kept powered between tests
+RESET_FAULTS = (
+    InfoBit.CONTACTOR_FAULT_1,
+    InfoBit.CONTACTOR_FAULT_2,
+    InfoBit.CONTACTOR_FAULT_3,
+    InfoBit.CONTACTOR_FAULT_4,
+    InfoBit.CONTACTOR_FAULT_5,
+    InfoBit.REASON_CONTACTORFAIL,
+    InfoBit.REASON_SELFTESTFAIL,
+)
 #: station expectation keys for rows without a documented tolerance, by quantity
 TOLERANCE_KEYS = {
     "cell_temperature": ("temperature_tolerance_c", 1.0),
@@ -178,6 +188,8 @@ class D1000Bench(DutBench):
         self._cell_v: dict[CellId, float] = {}
         self._temp_c: dict[SensorId, float] = {}
         self._fault_on: set[str] = set()
+        #: where the chamber's air is heading while no test waits for it (head_air), None: standby
+        self.air_heading: float | None = None
 
     # --- time -------------------------------------------------------------------------------
     def wait(self, seconds: float) -> None:
@@ -314,13 +326,25 @@ class D1000Bench(DutBench):
         """The chamber to `celsius` (and `percent` %RH, None: humidity not controlled), waited until
         settled (the station's band and soak); returns the chamber's monitor then."""
         chamber = self.need_chamber()
-        exp = self.expectations
         chamber.set_humidity(percent)
         chamber.set_temperature(celsius)
         chamber.run()
+        self.air_heading = None
+        return self._settled(chamber, self.expectations.get("chamber_band_c", 0.5))
+
+    def set_humidity(self, percent: float) -> ChamberReading:
+        """The chamber's humidity to `percent` %RH, waited until it settled; the temperature keeps
+        heading where `head_air` sent it (its travel goes on, not waited for)."""
+        chamber = self.need_chamber()
+        chamber.set_humidity(percent)
+        chamber.run()
+        return self._settled(chamber, math.inf)
+
+    def _settled(self, chamber: ClimaticChamber, band_c: float) -> ChamberReading:
+        exp = self.expectations
         done = chamber.wait_settled(
             self.clock,
-            exp.get("chamber_band_c", 0.5),
+            band_c,
             exp.get("chamber_band_pct", 2.0),
             exp.get("chamber_soak_s", 60.0),
             exp.get("chamber_timeout_s", 3600.0),
@@ -329,6 +353,35 @@ class D1000Bench(DutBench):
         if not done.settled:
             raise BenchError(done.detail)
         return chamber.monitor()
+
+    def head_air(self, celsius: float) -> None:
+        """Send the chamber's air towards `celsius` (humidity not controlled) without waiting: it
+        travels while other tests run (EOL: they do not depend on the air inside the BMU's limits),
+        and the chamber is kept running between tests until a test settles or ends it."""
+        chamber = self.need_chamber()
+        chamber.set_humidity(None)
+        chamber.set_temperature(celsius)
+        chamber.run()
+        self.air_heading = celsius
+
+    def pass_air(self, celsius: float, onward: float) -> float:
+        """Head the air for `onward` and wait until it has passed `celsius` on the way, then the
+        station's soak (the travel goes on); the chamber's air temperature then."""
+        chamber = self.need_chamber()
+        exp = self.expectations
+        self.head_air(onward)
+        sign = 1.0 if onward >= celsius else -1.0
+        passed = self.wait_until(
+            lambda: (chamber.monitor().temperature - celsius) * sign >= 0.0,
+            exp.get("chamber_timeout_s", 3600.0),
+            MAX_WAIT_S,
+        )
+        if not passed:
+            raise BenchError(
+                f"{chamber.name}: the air did not pass {celsius:g} °C on its way to {onward:g} °C"
+            )
+        self.wait(exp.get("chamber_soak_s", 60.0))
+        return chamber.monitor().temperature
 
     def set_enclosure(self, kpa: float) -> float:
         """The enclosure to `kpa` absolute, waited until the controller is in limits; returns its reading."""
@@ -347,6 +400,21 @@ class D1000Bench(DutBench):
         exp = self.expectations
         self.set_air(exp.get("ambient_temperature_c", NEUTRAL_C), exp.get("ambient_humidity_pct", 40.0))
         self.need_chamber().standby()
+
+    def rest_between_tests(self) -> frozenset[str]:
+        """EOL between two passed tests: the BMU commanded IDLE (contactors open) and its supply
+        kept on, as the cells are, so the next test needs no boot; the chamber kept running while
+        its air heads for the next level (head_air). Load, charger, relays, thermistors, pressure
+        controller: made safe as after every test. A BMU showing a fault IDLE cannot clear
+        (contactor, self-test: latched until reset, PH-SM-IDLE) is switched off, as after a full
+        profile's test: the next test's boot resets it without waiting for an IDLE first."""
+        self.dut.send_command(BmsCommand.IDLE)
+        kept = set()
+        if not any(self.flag(bit) for bit in RESET_FAULTS):
+            kept.add(self.bmu_supply.name)
+        if self.chamber is not None and self.air_heading is not None:
+            kept.add(self.chamber.name)
+        return frozenset(kept)
 
     # --- observations -----------------------------------------------------------------------
     def state(self) -> BmsState | None:
