@@ -296,7 +296,7 @@ def _env(bench: D1000Bench, quantity: str) -> EnvLimit:
     """The configured limits of `quantity` and how this station stimulates it."""
     cfg, exp = bench.config, bench.expectations
     name, unit, below, above, signals, margin, tolerance, digits = _ENV_QUANTITIES[quantity]
-    stimulus = bench.need_pressure() if quantity == "pressure" else bench.need_chamber()
+    stimulus = bench.env.need_pressure() if quantity == "pressure" else bench.env.need_chamber()
     lim = stimulus.info.limits
     stem = name.removeprefix("bmu").lower()
     return EnvLimit(
@@ -348,16 +348,16 @@ def test_environment_temperature(bench: D1000Bench, side: str, profile: str, che
             bench,
             check,
             env,
-            lambda c: bench.set_air(c).temperature,
+            lambda c: bench.env.set_air(c).temperature,
             "the chamber's limits",
             sides=(side,),
-            passing=partial(bench.pass_air, onward=onward) if eol else None,
+            passing=partial(bench.env.pass_air, onward=onward) if eol else None,
         )
     finally:
         if eol:
-            bench.head_air(onward)
+            bench.env.head_air(onward)
         else:
-            bench.ambient_air()
+            bench.env.ambient_air()
 
 
 @pytest.mark.requirement("PH-ENV")
@@ -372,19 +372,19 @@ def test_environment_humidity(bench: D1000Bench, profile: str, check) -> None:
     ambient = bench.expectations.get("ambient_temperature_c", 25.0)
 
     def humidity(pct: float) -> float:
-        reading = bench.set_humidity(pct) if eol else bench.set_air(ambient, pct)
+        reading = bench.env.set_humidity(pct) if eol else bench.env.set_air(ambient, pct)
         assert reading.humidity is not None, "the chamber reports no humidity"
         return reading.humidity
 
     if eol:
-        bench.head_air(hot)
+        bench.env.head_air(hot)
     try:
         _probe_limits(bench, check, env, humidity, "the chamber's humidity control floor")
     finally:
         if eol:
-            bench.head_air(hot)  # humidity no longer controlled; the air goes on heating
+            bench.env.head_air(hot)  # humidity no longer controlled; the air goes on heating
         else:
-            bench.ambient_air()
+            bench.env.ambient_air()
 
 
 @pytest.mark.requirement("PH-ENV")
@@ -392,9 +392,9 @@ def test_environment_pressure(bench: D1000Bench, check) -> None:
     """bmuPressureMin/Max on the sensor's enclosure: Max from both sides; Min 0 kPa (absolute vacuum) is
     unreachable, so it is checked from inside at the controller's reachable floor."""
     env = _env(bench, "pressure")
-    controller = bench.need_pressure()
+    controller = bench.env.need_pressure()
     try:
-        _probe_limits(bench, check, env, bench.set_enclosure, "the controller's vacuum floor")
+        _probe_limits(bench, check, env, bench.env.set_enclosure, "the controller's vacuum floor")
     finally:
         controller.set_output(False)
         controller.vent()
