@@ -465,7 +465,7 @@ class D1000Bench(DutBench):
             if not self.to_idle():
                 raise BenchError(
                     f"the BMU does not reach IDLE at nominal inputs (state {self.state()}, "
-                    f"flags {sorted(b.signal for b in self.dut.flags())})"
+                    f"flags {sorted(b.signal for b in self.dut.flags())}{self.env.air_note()})"
                 )
         return self.state()
 

@@ -137,3 +137,12 @@ class BmuEnvironment:
         celsius = exp.get("ambient_temperature_c", AMBIENT_C)
         self.set_air(celsius, exp.get("ambient_humidity_pct", AMBIENT_PCT))
         self.need_chamber().standby()
+
+    def air_note(self) -> str:
+        """Where the chamber's air is, for a message about a BMU that will not leave SAFE: in EOL
+        the air travels between tests, so an environment limit inside the probes' levels shows
+        as a fault there ("" without a chamber)."""
+        if self.chamber is None:
+            return ""
+        reading = self.chamber.monitor()
+        return f"; the chamber's air at {reading.temperature:g} °C, {reading.humidity} %RH ({reading.mode})"
