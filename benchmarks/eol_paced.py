@@ -6,7 +6,10 @@ virtual time each `unit` row's tests took (a test of several rows is shared betw
 read-back and the preparation between tests on lines of their own), each test's own seconds and
 the preparation before it (power cycles, settling), and each unit
 row's floor: the waits the DUT itself imposes on that row's EOL check (for the D1000's PH-ENV,
-the station's chamber and pressure travel; docs/eol.md).
+the station's chamber travel; docs/eol.md). The floor of the run is the sum of the rows' floors,
+or, where the family's EOL order runs the other tests inside one row's travel (`OVERLAPPED_BY`:
+the D1000's PH-ENV), the larger of that row's floor and the others' sum; paced, it prints whether
+the wall time is within floor + 10 %.
 
     .venv/bin/python benchmarks/eol_paced.py [--dut NAME] [--no-pace]
 
@@ -55,13 +58,14 @@ FLOORS_12100: dict[str, tuple[float, str]] = {
 }
 
 #: D1000 Gen2 unit rows: the waits their EOL check cannot avoid (s). PH-ENV's is the station's: the
-#: chamber and pressure controller must carry the BMU beyond each configured limit and back at
-#: their rates (sim model: 0.2 °C/s, 1 %RH/s, 20 kPa/s), with the default limits and margins.
+#: chamber must carry the BMU beyond each configured temperature limit and back inside at its rate
+#: (sim model 0.2 °C/s), default limits and margins, the station's 5 s soak in a ±0.5 °C band.
 FLOORS_D1000: dict[str, tuple[float, str]] = {
     "PH-ENV": (
-        993.0,
-        "travel 168 °C / 0.2 °C/s (25>58>62>58>-18>-22>-18>25) + 146 %RH / 1 %RH/s "
-        "(40>87>93>87>20>40) + 138 kPa / 20 kPa/s; station, not DUT",
+        642.6,
+        "travel 125 °C / 0.2 °C/s = 625 s (25>58>62>-18>-22>-18, once; back inside Max on the way) + "
+        "4 levels held 5 s from entering their ±0.5 °C band (+2.5 s each) + 5 s soak after the last "
+        "pass + 2 x 1.3 s inside holds; humidity (1 %RH/s) and pressure ride on it; station, not DUT",
     ),
     "PH-SUP-V": (1.5, "start-up at the nominal supply: initialise 0.5 s + calibrate 1 s (assumed)"),
     "PH-SUP-I": (1.5, "start-up to SAFE for the SAFE reading (initialise + calibrate)"),
@@ -73,6 +77,9 @@ FLOORS_D1000: dict[str, tuple[float, str]] = {
     "PH-LSS": (0.0, "nothing to command in V1.2"),
 }
 FLOORS = {"bms12100": FLOORS_12100, "prohelion-d1000-gen2": FLOORS_D1000}
+#: a row whose station wait the other rows' tests run inside (the family's EOL order): the run's
+#: floor is the larger of its floor and the sum of the others', not the sum of all
+OVERLAPPED_BY = {"prohelion-d1000-gen2": "PH-ENV"}
 
 
 def entries(out: Path) -> list[dict[str, Any]]:
@@ -152,7 +159,15 @@ def main() -> int:
     print(f"{'between':11s} {between:8.1f}  (preparation between tests: settling, power cycles, precharge)")
     if floors:
         total = sum(f for f, _ in floors.values())
-        print(f"sum of the unit rows' floors {total:.1f} s; floor + 10 % = {total * 1.1:.1f} s")
+        carrier = OVERLAPPED_BY.get(args.dut)
+        if carrier is not None:
+            rest = total - floors[carrier][0]
+            total = max(floors[carrier][0], rest)
+            print(f"the other unit rows' floors ({rest:.1f} s) run inside {carrier}'s travel")
+        print(f"floor of the run {total:.1f} s; floor + 10 % = {total * 1.1:.1f} s")
+        if not args.no_pace:
+            verdict = "met" if wall <= total * 1.1 else "NOT met"
+            print(f"floor + 10 %: {verdict} ({wall:.1f} s of wall time)")
     target = TARGET_S.get(args.dut)
     if target is not None and not args.no_pace:
         verdict = "met" if wall <= target else "NOT met"

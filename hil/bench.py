@@ -108,6 +108,12 @@ class DutBench(ABC):
         """Bring the bench to where the row's threshold can be seen (nothing by default)."""
         del req
 
+    def rest_between_tests(self) -> frozenset[str]:
+        """Leave the DUT at rest between two passed tests of an EOL run; the instruments (station
+        names) to keep as they are instead of making them safe: the DUT's own supply, an instrument
+        still travelling to the next test's level. Default: none (every output safe, cells kept)."""
+        return frozenset()
+
     # --- stimuli ------------------------------------------------------------------------------
     def stimulus(self, req: Requirement) -> Stimulus[Any]:
         """How this bench sets the row's quantity; ValueError if it cannot."""

@@ -13,6 +13,7 @@ station, then reads each output back, for the record's last entry before its sea
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -341,16 +342,20 @@ class Station:
         roles = self.model.instruments
         return sorted(names, key=lambda n: SAFE_ORDER.index(roles[n].role))
 
-    def make_safe(self, keep_cells: bool = False) -> dict[str, str]:
+    def make_safe(self, keep_cells: bool = False, keep: Collection[str] = ()) -> dict[str, str]:
         """Every opened instrument to its safe state, in SAFE_ORDER; returns what happened per instrument.
 
         Best effort: an instrument that fails is reported ("could not make safe: why") and the
         others are still made safe. `keep_cells` leaves the cell emulator at its present level
-        between tests (it powers the DUT; its level is inside the limits the driver enforces).
+        between tests (it powers the DUT; its level is inside the limits the driver enforces);
+        `keep` names further instruments left as they are between tests (reported "kept").
         """
         report: dict[str, str] = {}
         for name in self._in_safe_order(list(self._open)):
             if keep_cells and self.model.instruments[name].role == "cell_emulator":
+                continue
+            if name in keep:
+                report[name] = "kept"
                 continue
             try:
                 self._open[name].safe()

@@ -19,13 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from hil.bench import DutBench, Stimulus
+from hil.duts.prohelion_d1000_gen2.bench_environment import BmuEnvironment
 from hil.duts.prohelion_d1000_gen2.client import D1000Client, state_of
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
 from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsCommand, BmsState, InfoBit
 from hil.duts.prohelion_d1000_gen2.terminals import (
-    AIR,
     COILS,
-    ENCLOSURE,
     FAULT_POINTS,
     CellId,
     SensorId,
@@ -36,12 +35,9 @@ from hil.errors import BenchError
 from hil.instruments.bank import TerminalBank
 from hil.instruments.roles import (
     CellEmulator,
-    ChamberReading,
-    ClimaticChamber,
     Dmm,
     ElectronicLoad,
     PowerSupply,
-    PressureController,
     Switch,
     TemperatureEmulator,
 )
@@ -77,6 +73,16 @@ WARNING_SIGNALS: dict[str, str] = {
     "warningCellOverVoltage": "SoPMaxCurrentCharge",
     "warningCellUnderVoltage": "SoPMaxCurrentDischarge",
 }
+#: faults a BMU may keep until it is reset (contactor, self-test): not kept powered between tests
+RESET_FAULTS = (
+    InfoBit.CONTACTOR_FAULT_1,
+    InfoBit.CONTACTOR_FAULT_2,
+    InfoBit.CONTACTOR_FAULT_3,
+    InfoBit.CONTACTOR_FAULT_4,
+    InfoBit.CONTACTOR_FAULT_5,
+    InfoBit.REASON_CONTACTORFAIL,
+    InfoBit.REASON_SELFTESTFAIL,
+)
 #: station expectation keys for rows without a documented tolerance, by quantity
 TOLERANCE_KEYS = {
     "cell_temperature": ("temperature_tolerance_c", 1.0),
@@ -162,8 +168,7 @@ class D1000Bench(DutBench):
         daqs = TerminalBank(station, "dmm", Dmm)
         self.daq = daqs.instruments[0] if daqs.instruments else None
         # the BMU's environment (PH-ENV), optional: a chamber around it, a controller on its enclosure
-        self.chamber = TerminalBank(station, "climatic_chamber", ClimaticChamber).get(AIR)
-        self.pressure = TerminalBank(station, "pressure_controller", PressureController).get(ENCLOSURE)
+        self.env = BmuEnvironment(station, self.wait)
         self.cell_ids: list[CellId] = cells_of(self.config.cells_per_node())
         self.sensor_ids: list[SensorId] = sensors_of(self.config.temps_per_node())
         missing = [c.terminal for c in self.cell_ids if c.terminal not in self.cells]
@@ -290,63 +295,21 @@ class D1000Bench(DutBench):
         self.discharge(0.0)
         return done
 
-    # --- the BMU's environment (PH-ENV) -------------------------------------------------------
-    def need_chamber(self) -> ClimaticChamber:
-        """The climatic chamber around the BMU; a station without one cannot run the test (bench error)."""
-        if self.chamber is None:
-            raise BenchError(
-                f"station {self.station.model.name} has no climatic chamber around the BMU (role "
-                f"climatic_chamber, terminal {AIR}): the BMU temperature/humidity limits are not tested"
-            )
-        return self.chamber
-
-    def need_pressure(self) -> PressureController:
-        """The pressure controller on the BMU's sensor enclosure; without one the test cannot run."""
-        if self.pressure is None:
-            raise BenchError(
-                f"station {self.station.model.name} has no pressure controller on the BMU's sensor "
-                f"enclosure (role pressure_controller, terminal {ENCLOSURE}): the pressure limits are "
-                "not tested"
-            )
-        return self.pressure
-
-    def set_air(self, celsius: float, percent: float | None = None) -> ChamberReading:
-        """The chamber to `celsius` (and `percent` %RH, None: humidity not controlled), waited until
-        settled (the station's band and soak); returns the chamber's monitor then."""
-        chamber = self.need_chamber()
-        exp = self.expectations
-        chamber.set_humidity(percent)
-        chamber.set_temperature(celsius)
-        chamber.run()
-        done = chamber.wait_settled(
-            self.clock,
-            exp.get("chamber_band_c", 0.5),
-            exp.get("chamber_band_pct", 2.0),
-            exp.get("chamber_soak_s", 60.0),
-            exp.get("chamber_timeout_s", 3600.0),
-            poll_s=MAX_WAIT_S,
-        )
-        if not done.settled:
-            raise BenchError(done.detail)
-        return chamber.monitor()
-
-    def set_enclosure(self, kpa: float) -> float:
-        """The enclosure to `kpa` absolute, waited until the controller is in limits; returns its reading."""
-        pressure = self.need_pressure()
-        exp = self.expectations
-        pressure.set_in_limits(exp.get("pressure_inlimits_pct_fs", 0.05), exp.get("pressure_inlimits_s", 2.0))
-        pressure.set_pressure(kpa)
-        pressure.set_output(True)
-        done = pressure.wait_settled(self.clock, exp.get("pressure_timeout_s", 120.0), poll_s=MAX_WAIT_S)
-        if not done.settled:
-            raise BenchError(done.detail)
-        return pressure.measure_pressure()
-
-    def ambient_air(self) -> None:
-        """The chamber back to the station's ambient (settled), then standby."""
-        exp = self.expectations
-        self.set_air(exp.get("ambient_temperature_c", NEUTRAL_C), exp.get("ambient_humidity_pct", 40.0))
-        self.need_chamber().standby()
+    # --- between tests (EOL) ---------------------------------------------------------------
+    def rest_between_tests(self) -> frozenset[str]:
+        """EOL between two passed tests: the BMU commanded IDLE (contactors open) and its supply
+        kept on, as the cells are, so the next test needs no boot; the chamber kept running while
+        its air heads for the next level (`env.head_air`). Load, charger, relays, thermistors, pressure
+        controller: made safe as after every test. A BMU showing a fault IDLE cannot clear
+        (contactor, self-test: latched until reset, PH-SM-IDLE) is switched off, as after a full
+        profile's test: the next test's boot resets it without waiting for an IDLE first."""
+        self.dut.send_command(BmsCommand.IDLE)
+        kept = set()
+        if not any(self.flag(bit) for bit in RESET_FAULTS):
+            kept.add(self.bmu_supply.name)
+        if self.env.chamber is not None and self.env.air_heading is not None:
+            kept.add(self.env.chamber.name)
+        return frozenset(kept)
 
     # --- observations -----------------------------------------------------------------------
     def state(self) -> BmsState | None:
@@ -502,7 +465,7 @@ class D1000Bench(DutBench):
             if not self.to_idle():
                 raise BenchError(
                     f"the BMU does not reach IDLE at nominal inputs (state {self.state()}, "
-                    f"flags {sorted(b.signal for b in self.dut.flags())})"
+                    f"flags {sorted(b.signal for b in self.dut.flags())}{self.env.air_note()})"
                 )
         return self.state()
 
