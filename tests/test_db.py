@@ -101,11 +101,14 @@ def test_an_older_schema_is_upgraded_on_open(db_url: str, tmp_path: Path) -> Non
             command.downgrade(cfg, "0001")
             names = {ix["name"] for ix in inspect(connection).get_indexes("measurement")}
             assert "ix_measurement_req_run_verdict" not in names
+            assert "ix_measurement_req_name" in names
     with ResultsDB(db_url) as db:
         with db.engine.connect() as connection:
             assert connection.scalar(text("SELECT version_num FROM alembic_version")) == HEAD_REVISION
             names = {ix["name"] for ix in inspect(connection).get_indexes("measurement")}
-            assert "ix_measurement_req_run_verdict" in names
+            # 0002 added the TFPY index, 0003 folded it and the trend's into one
+            assert "ix_measurement_req_name_run_verdict" in names
+            assert not names & {"ix_measurement_req_run_verdict", "ix_measurement_req_name"}
         assert [a.status for a in db.attempts("OLD1")] == ["pass"]
 
 
