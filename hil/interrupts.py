@@ -46,7 +46,7 @@ _state = _State()
 
 
 def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
+    return threading.get_ident() == threading.main_thread().ident
 
 
 def _note(text: str) -> None:
@@ -110,29 +110,43 @@ def stopping() -> bool:
     return _state.stopping
 
 
-@contextlib.contextmanager
-def shielded(strict: bool = False) -> Iterator[None]:
-    """Hold signals until the block ends (then raise the held one).
+class _Shield:
+    """The section `shielded()` returns (a class, not a generator: every record entry and every
+    instrument exchange enters one, and a generator-based context manager costs several times more)."""
 
-    A second signal breaks a non-strict block at once (an exchange that hangs must not keep
-    the operator waiting twice); a strict block (a record entry) always completes.
-    """
-    if not _in_main_thread() or not installed():
-        yield
-        return
-    _state.depth += 1
-    _state.strict += int(strict)
-    try:
-        yield
-    finally:
+    __slots__ = ("active", "strict")
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = int(strict)
+        self.active = False
+
+    def __enter__(self) -> None:
+        if not _in_main_thread() or not installed():
+            return
+        self.active = True
+        _state.depth += 1
+        _state.strict += self.strict
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.active:
+            return
         _state.depth -= 1
-        _state.strict -= int(strict)
+        _state.strict -= self.strict
         held = _state.pending
         if _state.depth == 0 and held is not None:
             _state.pending = None
             if not (_state.stopping and not _state.safe_done):
                 _state.stopping = True
                 raise RunInterrupted(held)
+
+
+def shielded(strict: bool = False) -> _Shield:
+    """Hold signals until the block ends (then raise the held one).
+
+    A second signal breaks a non-strict block at once (an exchange that hangs must not keep
+    the operator waiting twice); a strict block (a record entry) always completes.
+    """
+    return _Shield(strict)
 
 
 @contextlib.contextmanager

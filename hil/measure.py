@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -213,16 +214,22 @@ class Measurement:
     def to_json(self) -> dict[str, Any]:
         """The record entry's fields in declaration order (shallow: serialised at once, so nothing
         is copied deeply; read from `__dict__` in one pass, as it runs for every measurement)."""
-        data = dict(zip(_FIELDS, map(self.__dict__.__getitem__, _FIELDS), strict=True))
-        data["verdict"] = self.verdict.value
+        data = dict(zip(_FIELDS, _FIELD_VALUES(self.__dict__), strict=True))
+        data["verdict"] = self.verdict._value_  # the plain attribute: `.value` is a Python property
         return data
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> Measurement:
-        """A measurement from its record entry (extra record fields are ignored)."""
-        if _FIELD_SET.issubset(entry.keys()):  # every field written (any record since to_json's first)
+        """A measurement from its record entry (extra record fields are ignored). It runs for every
+        measurement a report or the results database reads: the fields in one `itemgetter` call
+        and a new `__dict__` (no `__init__`, which only assigns them)."""
+        try:
+            values = _FIELD_VALUES(entry)  # every field written (any record since to_json's first)
+        except KeyError:
+            values = None
+        if values is not None:
             new = object.__new__(cls)
-            new.__dict__.update(zip(_FIELDS, map(entry.__getitem__, _FIELDS), strict=True))
+            new.__dict__ = dict(zip(_FIELDS, values, strict=True))
             verdict = entry["verdict"]
             new.verdict = _VERDICTS[verdict] if verdict in _VERDICTS else Verdict(verdict)
             return new
@@ -233,7 +240,8 @@ class Measurement:
 
 
 _FIELDS = tuple(f.name for f in fields(Measurement))
-_FIELD_SET = frozenset(_FIELDS)
+#: the values of every field, in `_FIELDS` order, from a mapping (raises KeyError when one is missing)
+_FIELD_VALUES = itemgetter(*_FIELDS)
 #: each verdict by its value (a dict lookup: calling the enum costs several times more)
 _VERDICTS: dict[str, Verdict] = {v.value: v for v in Verdict}
 

@@ -99,6 +99,8 @@ class _GroupSync(threading.Thread):
         self._sync_lock = threading.Lock()
 
     def mark(self) -> None:
+        if self._pending:  # already due: the coming fsync covers every entry flushed before it
+            return
         with self._wake:
             if not self._pending:
                 self._pending = True
@@ -190,6 +192,10 @@ class Recorder:
         An `end` entry gets `entries` (how many came before it) and `record_sha256` (of every byte
         before it); nothing can be written after it.
         """
+        return self._append(kind, fields)
+
+    def _append(self, kind: str, fields: dict[str, Any]) -> str:
+        """`write`, with the fields as one dict (not copied into keyword arguments first)."""
         with interrupts.shielded(strict=True), self._lock:
             if self._ended or self._file.closed:
                 raise RecordClosedError(f"{self.path}: the record is closed")
@@ -246,7 +252,9 @@ class Recorder:
 
     def measurement(self, m: Measurement, test: str = "") -> None:
         """Record one measurement (kept in memory only with `keep`: the record is where it is read back)."""
-        self.write("measurement", test=test, **m.to_json())
+        fields = {"test": test}
+        fields.update(m.to_json())
+        self._append("measurement", fields)
 
     def sync(self) -> None:
         """Make every entry written so far durable (fsync) before returning."""
@@ -392,16 +400,12 @@ def _flat(entry: dict[str, Any]) -> bool:
     """Whether every field of `entry` is one of JSON's own scalars or an empty list or dict, so the
     entry reads back equal; empty containers are replaced by new ones (the writer's own, e.g. a
     measurement's `data`, may still change after the entry was written)."""
-    if _SCALARS.issuperset(map(type, entry.values())):
-        return True
-    for key, value in entry.items():
+    for key in [key for key, value in entry.items() if type(value) not in _SCALARS]:
+        value = entry[key]
         kind = type(value)
-        if kind in _SCALARS:
-            continue
-        if (kind is dict or kind is list) and not value:
-            entry[key] = kind()
-            continue
-        return False
+        if (kind is not dict and kind is not list) or value:
+            return False
+        entry[key] = kind()
     return True
 
 

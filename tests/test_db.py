@@ -30,6 +30,7 @@ from hil.db.stats import Filters, line_stats
 from hil.db.store import HEAD_REVISION, MES_URL_KEY, alembic_config
 from hil.db.summary import summarise
 from hil.db.trend import plot, trend
+from hil.measure import equals, info, within
 from hil.record import Recorder, file_sha256
 from hil.report.model import RecordAlteredError
 
@@ -100,11 +101,14 @@ def test_an_older_schema_is_upgraded_on_open(db_url: str, tmp_path: Path) -> Non
             command.downgrade(cfg, "0001")
             names = {ix["name"] for ix in inspect(connection).get_indexes("measurement")}
             assert "ix_measurement_req_run_verdict" not in names
+            assert "ix_measurement_req_name" in names
     with ResultsDB(db_url) as db:
         with db.engine.connect() as connection:
             assert connection.scalar(text("SELECT version_num FROM alembic_version")) == HEAD_REVISION
             names = {ix["name"] for ix in inspect(connection).get_indexes("measurement")}
-            assert "ix_measurement_req_run_verdict" in names
+            # 0002 added the TFPY index, 0003 folded it and the trend's into one
+            assert "ix_measurement_req_name_run_verdict" in names
+            assert not names & {"ix_measurement_req_run_verdict", "ix_measurement_req_name"}
         assert [a.status for a in db.attempts("OLD1")] == ["pass"]
 
 
@@ -162,6 +166,61 @@ def test_a_run_indexed_from_the_entries_as_written_equals_its_import(
         assert [(r.seq, r.requirement, r.value, r.verdict) for r in rows] == [
             (m.seq, m.requirement, m.value, m.verdict) for m in from_file.measurements
         ]
+
+
+def test_rows_keep_every_kind_of_result_and_older_entries(db: ResultsDB, tmp_path: Path) -> None:
+    """The rows are built from the entries without `Measurement`s: an int is a number, a bool, a
+    state and a missing value are not, U and limits stay as recorded, and an entry of an older
+    recorder without the optional fields gives None there; the kept entries give the same rows."""
+    rec = Recorder(tmp_path / "r" / "record.jsonl", keep=True)
+    rec.write("header", started=T0.isoformat(), dut={"family": "bms12100", "expected_serial": "SN9"})
+    test = "testplans/bms12100/test_x.py::test_kinds"
+    rec.measurement(within("ACC-CV", "count", 7, "", 0.0, low=5, high=9, uncertainty=0.5), test)
+    rec.measurement(equals("PROT-OV", "tripped", True, True, 1.0), test)
+    rec.measurement(equals("PROT-OV", "state", "FAULT", "OPEN", 2.0), test)
+    rec.measurement(within("ACC-CT", "no reading", None, "A", 3.0, high=51.0), test)
+    rec.measurement(info("TEMP", "ambient", 21.5, "°C", 4.0), test)
+    rec.write(
+        "measurement",
+        test=test,
+        requirement="OLD",
+        name="older",
+        value=1.5,
+        unit="V",
+        verdict="pass",
+        time=5.0,
+    )
+    rec.write("test", test=test, phase="call", outcome="failed", duration_s=1.0, requirements=["ACC-CV"])
+    rec.write("end", ended=T0.isoformat(), status="completed", reason="", exitstatus=1)
+    rec.close()
+    written = rec.written()
+    assert written is not None
+    rows = summarise(tmp_path / "r").measurements
+    assert summarise(tmp_path / "r", written).measurements == rows
+    assert [(r.seq, r.requirement, r.name, r.value, r.value_text, r.unit) for r in rows] == [
+        (1, "ACC-CV", "count", 7.0, None, ""),
+        (2, "PROT-OV", "tripped", None, "True", ""),
+        (3, "PROT-OV", "state", None, "FAULT", ""),
+        (4, "ACC-CT", "no reading", None, None, "A"),
+        (5, "TEMP", "ambient", 21.5, None, "°C"),
+        (6, "OLD", "older", 1.5, None, "V"),
+    ]
+    assert isinstance(rows[0].value, float) and (rows[0].low, rows[0].high, rows[0].uncertainty) == (
+        5.0,
+        9.0,
+        0.5,
+    )
+    assert [(r.expected, r.verdict) for r in rows[1:3]] == [("True", "pass"), ("OPEN", "fail")]
+    assert [r.verdict for r in rows[3:]] == ["fail", "info", "pass"]
+    assert (rows[5].low, rows[5].high, rows[5].expected, rows[5].uncertainty) == (None, None, None, None)
+    assert rows[5].test == test
+    assert db.import_run(tmp_path / "r", written) == 1
+    with db.session() as s:
+        stored = s.scalars(select(MeasurementRow).order_by(MeasurementRow.seq)).all()
+        assert [(m.value, m.value_text, m.verdict) for m in stored] == [
+            (r.value, r.value_text, r.verdict) for r in rows
+        ]
+        assert s.scalars(select(Run.status)).one() == "fail"
 
 
 def test_absent_socket_and_lot_are_null_and_an_interrupted_run_is_incomplete(

@@ -110,8 +110,8 @@ class MeasurementRow(Base):
 
     __tablename__ = "measurement"
     __table_args__ = (
-        Index("ix_measurement_req_name", "requirement", "name"),
-        Index("ix_measurement_req_run_verdict", "requirement", "run_id", "verdict"),  # TFPY
+        # a measurement's trend (its prefix) and the TFPY (read from the index alone), in one index
+        Index("ix_measurement_req_name_run_verdict", "requirement", "name", "run_id", "verdict"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

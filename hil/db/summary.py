@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, SkipValidation
 
-from hil.measure import Measurement, Verdict
+from hil.measure import Verdict
 from hil.record import VerifyResult
 from hil.report.model import RunReport, load_run
 
@@ -21,6 +22,9 @@ Written = tuple[list[dict[str, Any]], VerifyResult]
 #: verdicts that make a run fail (a conditional pass is not accepted either)
 NOT_ACCEPTED = {Verdict.FAIL, Verdict.CONDITIONAL_FAIL, Verdict.CONDITIONAL_PASS, Verdict.ERROR}
 STATUSES = ("pass", "fail", "incomplete", "error")
+#: NOT_ACCEPTED as a tuple, for tests on every result (a member is found by identity; a set would
+#: hash it, which runs Python code)
+_NOT_ACCEPTED = tuple(NOT_ACCEPTED)
 
 
 class InstrumentInfo(BaseModel):
@@ -113,14 +117,15 @@ def _utc(text: str) -> dt.datetime | None:
 
 def _status(run: RunReport) -> str:
     """pass, fail (the DUT was judged and not accepted), incomplete (did not finish) or error."""
-    word, _ = run.overall()
+    rows = run.requirement_rows()  # once: they are built from every result of the run
+    word, _ = run.overall(rows)
     if word in ("PASS", "PARTIAL"):  # PARTIAL: every result accepted, some rows covered in part (exit 0)
         return "pass"
     if word == "INCOMPLETE":
         return "incomplete"
     if word == "NOT PERFORMED":
         return "error"
-    verdicts = {r.verdict for r in run.requirement_rows() if r.tested}
+    verdicts = {r.verdict for r in rows if r.tested}
     if verdicts & {"fail", "conditional-fail", "conditional-pass"}:
         return "fail"
     return "error"  # only bench errors: the DUT was not judged
@@ -130,38 +135,67 @@ def _failed_requirements(run: RunReport) -> list[str]:
     """Requirement IDs not accepted, in the order the run met them (first = the first failed)."""
     failed: list[str] = []
     for test in run.tests.values():
-        ids = [m.requirement for m in test.measurements if m.verdict in NOT_ACCEPTED]
+        ids = [m.requirement for m in test.measurements if m.verdict in _NOT_ACCEPTED]
         if test.outcome == "failed" and not test.failed_measurements:
             ids += test.requirements[:1]  # the test broke: its requirement was not judged
         failed += [rid for rid in ids if rid and rid not in failed]
     return failed
 
 
-def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
 _NUMBERS = (int, float)
+#: a measurement entry's row fields, in `MeasurementInfo` order but `value` and `value_text` (one)
+_ROW_FIELDS = itemgetter(
+    "seq", "test", "requirement", "name", "value", "unit", "low", "high", "expected", "uncertainty", "verdict"
+)
 
 
-def _measurement(seq: int, test: str, m: Measurement) -> MeasurementInfo:
-    """One row (positional and inline: it runs for every measurement of the run)."""
-    value, low, high, u, expected = m.value, m.low, m.high, m.uncertainty, m.expected
-    numeric = isinstance(value, _NUMBERS) and not isinstance(value, bool)
-    return MeasurementInfo(
-        seq,
-        test,
-        str(m.requirement),
-        str(m.name),
-        float(value) if numeric else None,  # type: ignore[arg-type]
-        None if numeric or value is None else str(value),
-        str(m.unit),
-        None if low is None else float(low),
-        None if high is None else float(high),
-        None if expected is None else str(expected),
-        None if u is None else float(u),
-        m.verdict.value,
-    )
+def _rows(entries: list[dict[str, Any]]) -> list[MeasurementInfo]:
+    """The measurement rows, straight from the record's entries: no `Measurement` is built for them
+    (`load_run` has built and checked one per entry already). One pass, positional and inline, as
+    it runs for every measurement of the run."""
+    rows: list[MeasurementInfo] = []
+    append = rows.append
+    for entry in entries:
+        if entry.get("type") != "measurement":
+            continue
+        try:
+            seq, test, requirement, name, value, unit, low, high, expected, u, verdict = _ROW_FIELDS(entry)
+        except KeyError:  # a record older than `Measurement.to_json`'s fields: the missing ones are None
+            get = entry.get
+            seq, requirement, name, value, unit, verdict = (
+                entry["seq"], get("requirement"), get("name"), get("value"), get("unit"), get("verdict")
+            )  # fmt: skip
+            test, low, high, expected, u = (
+                get("test", ""),
+                get("low"),
+                get("high"),
+                get("expected"),
+                get("uncertainty"),
+            )
+        kind = type(value)
+        if kind is float:
+            text = None
+        elif value is None or kind is bool or not isinstance(value, _NUMBERS):
+            value, text = None, None if value is None else str(value)
+        else:
+            value, text = float(value), None
+        append(
+            MeasurementInfo(
+                seq,
+                str(test),
+                str(requirement),
+                str(name),
+                value,
+                text,
+                str(unit),
+                None if low is None else float(low),
+                None if high is None else float(high),
+                None if expected is None else str(expected),
+                None if u is None else float(u),
+                str(verdict),
+            )
+        )
+    return rows
 
 
 def _station(header: dict[str, Any]) -> StationInfo:
@@ -198,8 +232,7 @@ def summarise(folder: Path, written: Written | None = None) -> RunSummary:
     ended = _utc(run.ended)
     dut = run.dut or {}
     failed = _failed_requirements(run)
-    seqs = [e["seq"] for e in run.entries if e.get("type") == "measurement"]
-    measurements = [_measurement(seq, test, m) for seq, (test, m) in zip(seqs, run.measurements)]
+    measurements = _rows(run.entries)
     serial = dut.get("serial") or (header.get("dut") or {}).get("expected_serial")
     return RunSummary(
         run_id=run.run_id,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,8 @@ def row_coverage(
     covered: dict[str, None] = {}
     gaps: dict[str, None] = {}
     for m in measurements:
+        if not m.data:  # most results say nothing about coverage: skip them at once
+            continue
         reason = m.data.get("not_covered")
         if reason:
             gaps[f"{m.name}: {reason}"] = None
@@ -139,6 +142,21 @@ def not_applicable(spec: dict[str, Any], variant: str) -> list[str]:
 
 def _worst(verdicts: list[str]) -> str:
     return max(verdicts, key=lambda v: SEVERITY.get(v, 0))
+
+
+_VERDICT_OF = attrgetter("verdict")
+_REQUIREMENT_OF = attrgetter("requirement")
+
+
+def _verdict_values(measurements: list[Measurement]) -> list[str]:
+    """The distinct verdicts of `measurements` as text, in the order first met. It runs over every
+    result of a run: members are compared by identity in a short list and read by their plain
+    `_value_` (hashing a member or reading `.value` runs Python code per call)."""
+    seen: list[Verdict] = []
+    for verdict in map(_VERDICT_OF, measurements):
+        if verdict not in seen:
+            seen.append(verdict)
+    return [verdict._value_ for verdict in seen]
 
 
 def format_value(value: Any, digits: int = 6) -> str:
@@ -306,13 +324,14 @@ class RunReport:
 
     def requirement_rows(self) -> list[RequirementRow]:
         """Every requirement of the spec (tested or not), then any measured ID the spec lacks."""
-        by_req: dict[str, list[Measurement]] = {}
+        by_req: defaultdict[str, list[Measurement]] = defaultdict(list)
         for _, m in self.measurements:
-            by_req.setdefault(m.requirement, []).append(m)
+            by_req[m.requirement].append(m)
         tests_by_req: dict[str, list[TestResult]] = {}
         for test in self.tests.values():
-            ids = list(dict.fromkeys(test.requirements + [m.requirement for m in test.measurements]))
-            for rid in ids:
+            named = dict.fromkeys(test.requirements)
+            named.update(dict.fromkeys(map(_REQUIREMENT_OF, test.measurements)))
+            for rid in named:
                 tests_by_req.setdefault(rid, []).append(test)
         specs = {str(r.get("id")): r for r in self.spec_rows()}
         ids = list(specs) + [rid for rid in list(by_req) + list(tests_by_req) if rid not in specs]
@@ -363,12 +382,12 @@ class RunReport:
         return "no test of the plan evidences this row (a gap in the plan)"
 
     def _verdict(self, spec: dict[str, Any], measurements: list[Measurement], tests: list[TestResult]) -> str:
-        verdicts = [m.verdict.value for m in measurements]
+        verdicts = _verdict_values(measurements)
+        rid = spec.get("id")
         for test in tests:
-            own = [m for m in test.measurements if m.requirement == spec.get("id")]
             if test.outcome == "failed" and not test.failed_measurements:
                 verdicts.append(Verdict.ERROR.value)  # the test broke: the requirement was not judged
-            elif test.outcome == "interrupted" and own:
+            elif test.outcome == "interrupted" and any(m.requirement == rid for m in test.measurements):
                 verdicts.append("incomplete")
         if not verdicts:
             if spec.get("testable") is False:
@@ -379,9 +398,11 @@ class RunReport:
             return worst if SEVERITY.get(worst, 0) >= SEVERITY[Verdict.CONDITIONAL_FAIL] else "incomplete"
         return _worst(verdicts)
 
-    def overall(self) -> tuple[str, str]:
-        """(verdict word, one sentence) for the first page."""
-        rows = [r for r in self.requirement_rows() if r.tested]
+    def overall(self, rows: list[RequirementRow] | None = None) -> tuple[str, str]:
+        """(verdict word, one sentence) for the first page; `rows`: `requirement_rows()` when the
+        caller has them already (they are built from every result of the run)."""
+        every = self.requirement_rows() if rows is None else rows
+        rows = [r for r in every if r.tested]
         worst = _worst([r.verdict for r in rows]) if rows else "not-tested"
         # a failed test is explained by its results not accepted; one without any broke (error)
         unexplained = [t for t in self.tests.values() if t.outcome == "failed" and not t.failed_measurements]
@@ -390,7 +411,7 @@ class RunReport:
         if self.status == "stopped":
             reason = (self.stopped or {}).get("message") or (self.end or {}).get("reason", "")
             return "NOT PERFORMED", f"The run stopped before any stimulus: {reason}"
-        counts = self.verdict_counts()
+        counts = self.verdict_counts(every)
         summary = ", ".join(f"{n} {VERDICT_LABELS[v].lower()}" for v, n in counts.items() if n)
         coverage = f"{tested} of {total} requirements tested" if total else f"{tested} requirements tested"
         if self.status == "incomplete":
@@ -412,9 +433,10 @@ class RunReport:
             )
         return "PASS", f"{coverage}: {summary}."
 
-    def verdict_counts(self) -> dict[str, int]:
+    def verdict_counts(self, rows: list[RequirementRow] | None = None) -> dict[str, int]:
+        """Requirement rows per verdict; `rows`: `requirement_rows()` when the caller has them already."""
         counts = dict.fromkeys(VERDICT_LABELS, 0)
-        for row in self.requirement_rows():
+        for row in self.requirement_rows() if rows is None else rows:
             counts[row.verdict] = counts.get(row.verdict, 0) + 1
         return counts
 
