@@ -11,7 +11,7 @@ it (both placed by the decision rule) and the clear delay, both delays from time
 configuration does not declare shows as no release. No tolerance is documented for a threshold or a
 delay: the bench's (bench.protection_tolerance) and DELAY_TOLERANCE are OUR READING, stated in each
 result. Temperature levels are the unit's own reading (the thermistor trimmed by its reading error),
-so a threshold moved by less than the Logic's ±2 °C still shows; that error is MM-TS's row.
+so a threshold moved by less than the Logic's ±2 °C still shows; MM-MODBUS judges that error.
 """
 
 from __future__ import annotations

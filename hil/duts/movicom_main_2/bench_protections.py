@@ -44,7 +44,7 @@ UNITS = {"cell_voltage": "V", "cell_temperature": "°C", "current": "A"}
 #: the unit's reading a temperature stimulus is trimmed to, by the protection's direction
 TRIM_READINGS = {"below": "min_cell_temperature", "above": "max_cell_temperature"}
 #: the largest correction the trim applies: the Logic's ±2 °C and room (a reading further off is
-#: not the trimmed thermistor's, and MM-TS fails the unit)
+#: not the trimmed thermistor's, and MM-MODBUS fails the unit)
 TRIM_MAX_C = 3.0
 #: where the reading error is measured: this far inside a temperature protection's tolerant level
 TRIM_SAFE_C = 3.0
@@ -59,7 +59,7 @@ TOLERANCES: dict[str, tuple[str, float, str]] = {
     "cell_temperature": (
         "protection_temperature_tolerance_c",
         0.5,
-        "in the unit's own reading (the stimulus is trimmed to it; the Logic's ±2 °C is MM-TS's): "
+        "in the unit's own reading (the stimulus is trimmed to it; the Logic's ±2 °C is MM-MODBUS's): "
         "the firmware's comparison and the reading's resolution",
     ),
     "current": (
@@ -181,8 +181,8 @@ class ProtectionsMixin(MovicomBenchBase):
 
     def set_temperature_trimmed(self, section: str, celsius: float) -> None:
         """The first Logic thermistor at `celsius` corrected by the unit's reading error there: the
-        firmware compares its own reading with the threshold, and the Logic's ±2 °C error (MM-TS's
-        row) is wider than a threshold moved by less than the hysteresis."""
+        firmware compares its own reading with the threshold, and the Logic's ±2 °C error (judged by
+        MM-MODBUS) is wider than a threshold moved by less than the hysteresis."""
         terminal = self.ntc_terminals[0]
         offset = self.temperature_reading_offset(section)
         self.ntcs[terminal].set_temperature(terminal, celsius - offset, self.ntc.resistance_ohm)
@@ -190,7 +190,7 @@ class ProtectionsMixin(MovicomBenchBase):
     def temperature_reading_offset(self, section: str) -> float:
         """What the unit reads minus what the first Logic thermistor is set to, on the safe side of
         the protection's tolerant level (TRIM_SAFE_C inside it): measured once per protection (the
-        reading settles first), 0 when further off than TRIM_MAX_C (MM-TS fails such a unit)."""
+        reading settles first), 0 when further off than TRIM_MAX_C (MM-MODBUS fails such a unit)."""
         if section in self._reading_offsets:
             return self._reading_offsets[section]
         p, direction = self.protection(section), PROTECTION_DIRECTIONS[section]
@@ -212,7 +212,7 @@ class ProtectionsMixin(MovicomBenchBase):
         return (
             f" Levels are the unit's own {TRIM_READINGS[PROTECTION_DIRECTIONS[section]]} reading (the first "
             f"Logic thermistor trimmed by the reading error{measured}; OUR READING: the firmware compares "
-            "that reading; the Logic's accuracy is MM-TS's)."
+            "that reading; the Logic's accuracy is MM-MODBUS's)."
         )
 
     @cached_property
