@@ -21,7 +21,7 @@ COVERED |= {"MM-SUP-I", "MM-RLY-RATE", "MM-TS", "MM-TERM-CAN", "MM-TERM-485"}
 #: rows a variant characterises rather than judges (the 2R has no supply-current figure)
 CHARACTERISED = {"movicom-main-2r": {"MM-SUP-I"}}
 #: rows with an item NOT TESTED (an INFO result with the reason) beside passed results: the 2R's
-#: internal CAN2 (no second CAN bus can be declared on a station)
+#: internal CAN2 (the vendor documents nothing on it to judge: OUR READING)
 PARTLY_NOT_TESTED = {"movicom-main-2r": {"MM-CAN"}}
 COVERED |= {"MM-RLY-DSG", "MM-RLY-ALLOW", "MM-RLY-CHG", "MM-RLY-HEAT", "MM-CRIT", "MM-DI", "MM-DO"}
 

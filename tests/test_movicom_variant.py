@@ -21,11 +21,13 @@ from hil.duts.movicom_main_2.bench import SOFTWARE_CONTROL_PHYSICAL, MovicomBenc
 from hil.duts.movicom_main_2.config import InputFunction, Main2RConfig, MovicomConfig, load_config
 from hil.duts.movicom_main_2.protocol.modbus_codec import Codec, EncodeError
 from hil.duts.movicom_main_2.protocol.registers import RegisterMap, load_map
-from hil.errors import ConfigError
+from hil.duts.movicom_main_2.sim.plant import _config as plant_config
+from hil.duts.movicom_main_2.variants import family_variant
+from hil.errors import ConfigError, UsageError
 from hil.measure import Measurement, Verdict
 from hil.report.model import load_run, not_applicable, row_coverage
 from hil.spec import load_spec
-from hil.station.station import Station
+from hil.station.station import Station, load_station
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "hil" / "duts" / "movicom_main_2" / "spec.yaml"
@@ -242,3 +244,30 @@ def test_a_test_of_the_other_variant_is_not_applicable_not_skipped(
     rows = {r.id: r for r in load_run(out).requirement_rows()}
     assert rows["MM-TS"].label == rows["MM-CS"].label == "PASS"
     assert rows["MM-TS"].not_covered == [] and rows["MM-TS"].not_applicable
+
+
+# --------------------------------------------------------------------------- the variant from the registry
+def test_client_and_plant_take_the_variant_the_family_declares() -> None:
+    """No table of family names in the family: the plant's twin and the client's configuration are the
+    variant `DutFamily.variant` names (family.py), and a family that is no Movicom variant is refused."""
+    for name, variant, model in (("2.1", "main-2.1", MovicomConfig), ("2r", "main-2r", Main2RConfig)):
+        station = load_station(ROOT / "stations" / f"sim-movicom-main-{name}.yaml")
+        assert family_variant(station.dut.name) == variant
+        config = plant_config(station, None)  # the lab side's configuration of the station
+        assert type(config) is model and config.variant == variant
+    with pytest.raises(UsageError, match="DUT family 'bms12100' declares variant ''"):
+        family_variant("bms12100")
+
+
+@pytest.mark.slow
+def test_the_2r_can_row_is_partial_naming_why_can2_is_not_tested(tmp_path: Path) -> None:
+    """CAN2 (X12) has no documented behaviour to judge: MM-CAN on a 2R is PARTIAL and its not-covered
+    list says why, as OUR READING, beside the CAN1 results that passed."""
+    result, out = _run(tmp_path, "--dut", "movicom-main-2r", "--requirement", "MM-CAN")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    row = {r.id: r for r in load_run(out).requirement_rows()}["MM-CAN"]
+    assert row.label == "PARTIAL"
+    assert row.covered == ["Main 2R: X13 CAN1"]
+    (reason,) = [n for n in row.not_covered if n.startswith("CAN2 (X12): ")]
+    assert "OUR READING" in reason and "no bit rate, protocol, node ID or frame for CAN2" in reason
+    assert "Main 2R: X12 CAN2 (internal)" in row.not_covered

@@ -18,6 +18,15 @@ HEARTBEATS = 5
 PERIOD_TOLERANCE_S = 0.01
 STIMULUS_A = 20.0
 TIMESTAMP_S = 1e-5
+#: why the 2R's internal CAN bus is not tested: the vendor documents nothing on it to judge against
+INTERNAL_BUS_NOT_TESTED = (
+    "not tested. OUR READING of the vendor's material: the Main 2R installation page names {header} only "
+    "as the {name} H and L lines 'for communication with internal equipment' (BMS Indication, BMS Display) "
+    "and states no bit rate, protocol, node ID or frame for {name}; no Main 2R protocol page was found. "
+    "Nothing on {name} has a documented behaviour to judge, so a CAN adapter there (a station declares one "
+    "CAN bus, on the external interface) would show traffic without a limit. Its terminator ({jumper}) is "
+    "tested under MM-TERM-CAN"
+)
 
 
 def _external_bus(spec_data: SpecFile, bench: MovicomBench) -> list[str]:
@@ -113,11 +122,7 @@ def test_internal_can_bus_not_tested(bench: MovicomBench, check) -> None:
     internal = [bus for bus in bench.hw.can_buses if not bus.external]
     assert internal, f"{bench.hw.title}: variants.yaml names no internal CAN bus"
     for bus in internal:
-        why = (
-            "not tested: a station declares one CAN bus (buses.can, the adapter on the external interface), "
-            f"so no adapter can be declared on {bus.header}; and {bus.name}'s protocol (internal equipment: "
-            "BMS Indication, Display) is not public"
-        )
+        why = INTERNAL_BUS_NOT_TESTED.format(name=bus.name, header=bus.header, jumper=bus.termination_jumper)
         check(
             info(
                 "MM-CAN",

@@ -36,7 +36,7 @@ def test_link_led_blinks_25_hz_once_established(bench: MovicomBench, check) -> N
 @pytest.mark.requirement("MM-LOGIC")
 def test_link_led_blinks_2_hz_while_initialising(bench: MovicomBench, check) -> None:
     hz = bench.config.fixed.link_init_blink_hz
-    bench.supply.set_output(False)
+    bench.supply_off()
     bench.clock.sleep(bench.settle_s)
     bench.set_supply(bench.hw.supply.nominal_v)
     bench.clock.sleep(0.1)

@@ -115,8 +115,7 @@ def test_logic_temperatures_over_modbus_agree_with_the_thermistors(bench: Movico
 def test_cell_data_of_the_logic_selected_by_0x4000(bench: MovicomBench, check) -> None:
     boards, cells = bench.config.logic.boards, bench.config.logic.cells_per_board
     board = min(SELECTED_BOARD, boards)
-    for cell in range(1, cells + 1):
-        bench.set_cell(board, cell, SELECTED_CELL_V)
+    bench.set_board_cells(board, SELECTED_CELL_V)
     bench.clock.sleep(bench.settle_s)
     name, error = bench.cell_error(SELECTED_CELL_V)
     u = budget(rectangular(f"{name}: setting {SELECTED_CELL_V:g} V", error), unit="V")

@@ -56,6 +56,7 @@ class AnalogMixin(MovicomBenchBase):
         load = self.relay_loads[terminal]
         load.set_cc(amps)
         load.set_input(True)
+        self.log_event(f"{terminal} load", f"{amps:g} A for the reading")
         try:
             self.clock.sleep(self.settle_s)
             drop = self.meter().measure_dc_voltage(terminal)
@@ -68,6 +69,7 @@ class AnalogMixin(MovicomBenchBase):
         """One sensor input (Vts, Vhs, T_SENS1/2) driven to `volts`; returns the DMM's reading of the
         level at the pin after the settle time (the stimulus's reference value)."""
         self.analog[terminal].set_voltage(terminal, volts)
+        self.log_pin(terminal, volts)
         self.clock.sleep(self.settle_s)
         return self.meter().measure_dc_voltage(terminal)
 

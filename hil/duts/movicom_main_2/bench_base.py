@@ -5,18 +5,22 @@ them, the inputs and their signals, software control over Modbus 0x5100+, the DM
 Stimuli: the Logic boards' cells (cell emulator), their thermistors (temperature emulator, as
 `LOGIC_NTC`), the board's supply (power supply `SUPPLY`), the Hall-sensor outputs against their
 references (analog source; the current a sensor reports is (Vcs - Vref) / (V at rated / rated A),
-positive = charging) and the dry-contact inputs (switch). The sections (bench_protections,
-bench_analog, bench_relays) are mixins on this class; MovicomBench (bench.py) joins them.
+positive = charging) and the dry-contact inputs (switch). Each stimulus primitive logs what it
+applied (stimulus_log.py); the plan's `check` declares it on each result, for the report's
+timeline. The sections (bench_protections, bench_analog, bench_relays) are mixins on this class;
+MovicomBench (bench.py) joins them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 from typing import ClassVar, Literal
 
 from hil.bench import DutBench
 from hil.duts.movicom_main_2.client import MovicomClient
 from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, InputFunction, Protection
+from hil.duts.movicom_main_2.stimulus_log import StimulusLog
 from hil.duts.movicom_main_2.terminals import (
     LOGIC_NTC,
     SUPPLY,
@@ -43,6 +47,7 @@ from hil.instruments.roles import (
     Switch,
     TemperatureEmulator,
 )
+from hil.measure import Measurement
 from hil.spec import Requirement
 from hil.station.station import Station
 from hil.uncertainty import Budget, station_uncertainty
@@ -102,14 +107,56 @@ class MovicomBenchBase(DutBench):
             )
         self._cell_v: dict[str, float] = {}
         self.supply_v = self.hw.supply.nominal_v
+        #: what the primitives below applied, for the `stimulus` each result declares (the report's timeline)
+        self.stimulus_log = StimulusLog()
+
+    # --- the stimulus a result declares ---------------------------------------------------------------
+    def log_level(self, name: str, value: float, nominal: float | None) -> None:
+        """Log a stimulus level set now (`name` ends in its unit: "supply [V]") and its nominal level."""
+        self.stimulus_log.level(self.clock.now(), name, value, nominal)
+
+    def log_pin(self, terminal: str, volts: float) -> None:
+        """Log an analog input pin set to `volts` now (its nominal: `pin_nominal_v`)."""
+        self.log_level(f"{terminal} [V]", volts, self.pin_nominal_v(terminal))
+
+    def pin_nominal_v(self, terminal: str) -> float | None:
+        """An analog input pin's level at nominal conditions (what `nominal_inputs` sets), None if unknown."""
+        a = self.config.analog
+        if terminal in temperature_terminals(self.hw):
+            return a.temperature_v_at_0c + self.NEUTRAL_C * a.temperature_v_per_c
+        if terminal == humidity_terminal(self.hw):
+            return a.humidity_v_offset + NEUTRAL_HUMIDITY_PCT * a.humidity_v_per_percent
+        if any(terminal in pair for pair in sensor_terminals(self.hw)):
+            return VREF_V  # zero current: Vcs at Vref
+        return None
+
+    def log_event(self, name: str, value: str) -> None:
+        """Log a stimulus without a level done now ("IN_1" -> "closed")."""
+        self.stimulus_log.event(self.clock.now(), name, value)
+
+    def with_stimulus(self, m: Measurement) -> Measurement:
+        """`m` declaring in `data["stimulus"]` what the bench applied before it was taken (unless it
+        declares its own); unchanged when nothing beyond nominal was applied."""
+        if "stimulus" in m.data:
+            return m
+        applied = self.stimulus_log.before(m.time, m.requirement)
+        return dataclasses.replace(m, data={**m.data, "stimulus": applied}) if applied else m
 
     # --- stimuli --------------------------------------------------------------------------------------
-    def set_cell(self, board: int, cell: int, volts: float) -> None:
-        """One cell of one Logic board (sent only when it changes)."""
+    def set_cell(self, board: int, cell: int, volts: float, log: bool = True) -> None:
+        """One cell of one Logic board (sent only when it changes; `log` False: the caller logs it)."""
         terminal = cell_terminal(board, cell)
         if self._cell_v.get(terminal) != volts:
             self.cells[terminal].set_voltage(terminal, volts)
             self._cell_v[terminal] = volts
+        if log:
+            self.log_level(f"cell {terminal} [V]", volts, self.NOMINAL_CELL_V)
+
+    def set_board_cells(self, board: int, volts: float) -> None:
+        """Every cell of Logic board `board` to `volts` (one stimulus: the board's cells)."""
+        for cell in range(1, self.config.logic.cells_per_board + 1):
+            self.set_cell(board, cell, volts, log=False)
+        self.log_level(f"Logic board {board} cells [V]", volts, self.NOMINAL_CELL_V)
 
     def set_cells(self, volts: float) -> None:
         """Every configured cell to `volts`."""
@@ -117,22 +164,31 @@ class MovicomBenchBase(DutBench):
             if self._cell_v.get(terminal) != volts:
                 self.cells[terminal].set_voltage(terminal, volts)
                 self._cell_v[terminal] = volts
+        self.log_level("every cell [V]", volts, self.NOMINAL_CELL_V)
 
     def set_temperatures(self, celsius: float) -> None:
         """Every Logic thermistor to the NTC resistance of `celsius`."""
         for terminal in self.ntc_terminals:
             self.ntcs[terminal].set_temperature(terminal, celsius, self.ntc.resistance_ohm)
+        self.log_level("Logic thermistors [°C]", celsius, self.NEUTRAL_C)
 
     def set_supply(self, volts: float) -> None:
         """The board's supply to `volts` (output on)."""
         self.hold_supply(self.supply, volts, SUPPLY_LIMIT_A)
         self.supply_v = volts
+        self.log_level("supply [V]", volts, self.hw.supply.nominal_v)
+
+    def supply_off(self) -> None:
+        """The board's supply output off (`set_supply` or `prepare` turns it on again)."""
+        self.supply.set_output(False)
+        self.log_event("supply output", "off")
 
     def set_current(self, amps: float) -> None:
         """Every Hall-sensor output to what its sensor gives at `amps` (positive = charging)."""
         for (out, ref), sensor in zip(sensor_terminals(self.hw), self.config.current_sensors, strict=False):
             self.analog[ref].set_voltage(ref, VREF_V)
             self.analog[out].set_voltage(out, VREF_V + amps * sensor.volts_at_rated / sensor.rated_a)
+        self.log_level("current [A]", amps, 0.0)
 
     def set_external_temperature(self, celsius: float) -> None:
         """The analog temperature inputs (Vts / T_SENS) wired on this station to `celsius`."""
@@ -141,11 +197,13 @@ class MovicomBenchBase(DutBench):
             if terminal in self.analog:
                 volts = a.temperature_v_at_0c + celsius * a.temperature_v_per_c
                 self.analog[terminal].set_voltage(terminal, volts)
+                self.log_pin(terminal, volts)
 
     def set_contact(self, index: int, closed: bool) -> None:
         """Dry-contact input `index` (1-4) closed or open by its relay."""
         terminal = self.hw.inputs[index - 1]
         self.switches[terminal].set_closed(terminal, closed)
+        self.log_event(terminal, "closed" if closed else "open")
 
     # --- hooks ----------------------------------------------------------------------------------------
     def nominal_inputs(self) -> None:
@@ -162,6 +220,7 @@ class MovicomBenchBase(DutBench):
             self.analog[humidity].set_voltage(humidity, volts)
         self.rest_switches()
         self.inputs_inactive()
+        self.stimulus_log.nominal(self.clock.now())
 
     def rest_switches(self) -> None:
         """The dry-contact inputs, the outputs' 20 mA loads and the DMM routes open; a jumper's
@@ -210,19 +269,19 @@ class MovicomBenchBase(DutBench):
             self.boot()
         self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
         locked = self.errors()
-        if not locked:
-            return
-        errors_1 = self.dut.codec.register_map.get("errors_1")  # one bit per error, its layout
-        if locked <= {b.name for b in errors_1.bits}:  # a locked error stays until acknowledged (0x4001)
-            self.dut.write("acknowledge_errors", sum(1 << errors_1.bit(name) for name in locked))
-            self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
-        else:  # e.g. a locked charge-temperature error (errors_2): only a power cycle clears it
-            self.power_cycle()
+        if locked:
+            errors_1 = self.dut.codec.register_map.get("errors_1")  # one bit per error, its layout
+            if locked <= {b.name for b in errors_1.bits}:  # locked until acknowledged (0x4001)
+                self.dut.write("acknowledge_errors", sum(1 << errors_1.bit(name) for name in locked))
+                self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
+            else:  # e.g. a locked charge-temperature error (errors_2): only a power cycle clears it
+                self.power_cycle()
+        self.stimulus_log.nominal(self.clock.now())
 
     def power_cycle(self) -> None:
         """The supply off for the settle time, then on again: the firmware starts afresh (every
         error cleared, locked ones included)."""
-        self.supply.set_output(False)
+        self.supply_off()
         self.clock.sleep(self.settle_s)
         self.boot()
 
@@ -296,6 +355,7 @@ class MovicomBenchBase(DutBench):
         the one way the bench writes software control. Returns the register written."""
         name = f"input_control_{function.name.lower()}"
         self.dut.write(name, value)
+        self.log_event(f"Modbus {name}", {0: "reset", 1: "set"}.get(value, "physical input"))
         if value >= SOFTWARE_CONTROL_PHYSICAL:
             self._forced.discard(name)
         else:
@@ -352,6 +412,7 @@ class MovicomBenchBase(DutBench):
         """Fit (pins 1-2) or remove termination jumper `jumper` through its fixture relay."""
         terminal = jumper_terminal(jumper)
         self.switches[terminal].set_closed(terminal, fitted)
+        self.log_event(f"jumper {jumper}", "fitted" if fitted else "not fitted")
 
     def protection_relays(self) -> dict[int, RelayFunctionName]:
         """Relays (1-4) whose configured function a protection opens, with that function."""

@@ -24,6 +24,7 @@ def set_board_powered(bench: MovicomBench, board: int, on: bool) -> None:
         mine = [t for t in cells if t in instrument.info.channels]
         if mine:
             instrument.set_output(on, mine)
+    bench.log_event(f"Logic board {board} cells", "on" if on else "off")
 
 
 def lose_board(bench: MovicomBench, board: int) -> str:
@@ -37,6 +38,5 @@ def lose_board(bench: MovicomBench, board: int) -> str:
 
 def restore_board(bench: MovicomBench, board: int) -> None:
     """Logic board `board` powered again at the nominal cell voltage."""
-    for cell in range(1, bench.config.logic.cells_per_board + 1):
-        bench.set_cell(board, cell, bench.NOMINAL_CELL_V)
+    bench.set_board_cells(board, bench.NOMINAL_CELL_V)
     set_board_powered(bench, board, True)

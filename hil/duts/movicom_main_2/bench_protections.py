@@ -186,6 +186,7 @@ class ProtectionsMixin(MovicomBenchBase):
         terminal = self.ntc_terminals[0]
         offset = self.temperature_reading_offset(section)
         self.ntcs[terminal].set_temperature(terminal, celsius - offset, self.ntc.resistance_ohm)
+        self.log_level(f"thermistor {terminal} [°C]", celsius - offset, self.NEUTRAL_C)
 
     def temperature_reading_offset(self, section: str) -> float:
         """What the unit reads minus what the first Logic thermistor is set to, on the safe side of
@@ -197,6 +198,7 @@ class ProtectionsMixin(MovicomBenchBase):
         celsius = p.tolerant - TRIM_SAFE_C if direction == "above" else p.tolerant + TRIM_SAFE_C
         terminal = self.ntc_terminals[0]
         self.ntcs[terminal].set_temperature(terminal, celsius, self.ntc.resistance_ohm)
+        self.log_level(f"thermistor {terminal} [°C]", celsius, self.NEUTRAL_C)
         self.clock.sleep(self.settle_s)
         read = self.dut.value(TRIM_READINGS[direction], self._poll_transport())
         offset = float(read) - celsius if isinstance(read, float) else 0.0

@@ -96,6 +96,7 @@ class RelaysMixin(MovicomBenchBase):
         """The fixture's 20 mA load on discrete output `output` (1-4) connected or not."""
         terminal = load_terminal(self.hw.outputs[output - 1])
         self.switches[terminal].set_closed(terminal, on)
+        self.log_event(f"{self.hw.outputs[output - 1]} 20 mA load", "on" if on else "off")
 
     def output_voltage(self, output: int) -> float:
         """Discrete output `output` (1-4) as the DAQ reads it (V)."""
@@ -140,6 +141,7 @@ class RelaysMixin(MovicomBenchBase):
         """Hall sensor 1's Vref (and Vcs with it: zero current) at `volts`."""
         for terminal in sensor_terminals(self.hw)[0]:
             self.analog[terminal].set_voltage(terminal, volts)
+            self.log_pin(terminal, volts)
 
     def apply_condition(self, condition: str) -> tuple[str, float]:
         """Apply the named condition from nominal; (what was done, how long until it acts: the set

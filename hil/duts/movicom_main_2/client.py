@@ -27,12 +27,11 @@ from hil.duts.movicom_main_2.protocol.canopen_od import SYNC_COB_ID, build_objec
 from hil.duts.movicom_main_2.protocol.dbc import build_database
 from hil.duts.movicom_main_2.protocol.modbus_codec import Codec, Value
 from hil.duts.movicom_main_2.protocol.registers import load_map
+from hil.duts.movicom_main_2.variants import family_variant
 from hil.errors import ConfigError, DutError
 from hil.station.station import Station
 
 Transport = Literal["rtu", "tcp"]
-#: the variant each declared family is (its default configuration)
-FAMILY_VARIANTS = {"movicom-main-2.1": "main-2.1", "movicom-main-2r": "main-2r"}
 #: how long (wall time) a frame sent may take to come back through the station's capture
 ECHO_TIMEOUT_S = 1.0
 _READ_FC: dict[str, int] = {"input": 4, "holding": 3}
@@ -40,7 +39,7 @@ _READ_FC: dict[str, int] = {"input": 4, "holding": 3}
 
 def configuration(station: Station) -> MovicomConfig:
     """The unit's configuration for this run: its configuration file, else the variant's defaults."""
-    expected = FAMILY_VARIANTS.get(station.model.dut.name, "main-2.1")
+    expected = family_variant(station.model.dut.name)
     if station.firmware_file is None:
         return config_class(expected)()
     config = load_config(station.firmware_file, expected)

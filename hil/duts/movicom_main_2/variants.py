@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hil.config import load_model
+from hil.errors import UsageError
+from hil.registry import dut_family
 
 VARIANTS_PATH = Path(__file__).with_name("variants.yaml")
 VariantId = Literal["main-2.1", "main-2r"]
@@ -122,6 +124,18 @@ class VariantsFile(_Strict):
 def load_variants(path: Path = VARIANTS_PATH) -> dict[str, Variant]:
     """The variants by id (a problem raises ConfigError naming file and field)."""
     return {v.id: v for v in load_model(path, VariantsFile).variants}
+
+
+def family_variant(family: str) -> VariantId:
+    """The variant a declared DUT family is (its `DutFamily.variant`, family.py): what a station's
+    `dut.name` says the unit is, read from the family registry so no table repeats it."""
+    declared = dut_family(family).variant
+    if declared not in get_args(VariantId):
+        known = ", ".join(get_args(VariantId))
+        raise UsageError(
+            f"DUT family {family!r} declares variant {declared!r}; a Movicom Main 2 is one of {known}"
+        )
+    return cast(VariantId, declared)
 
 
 def variant(variant_id: str) -> Variant:

@@ -64,6 +64,7 @@ from hil.duts.movicom_main_2.terminals import (
     termination_terminal,
     terminations,
 )
+from hil.duts.movicom_main_2.variants import family_variant
 from hil.sim.instruments.base import SimInstrument
 from hil.sim.instruments.feasa_led_analyser import LedLight
 from hil.sim.plant import CanPublish, Plant
@@ -80,15 +81,13 @@ CONTACT_SOURCE_V = 12.0
 LED_INTENSITY = 800.0
 #: the default serial number of a simulated unit per variant (CANopen 0x1018 sub 4)
 SIM_SERIALS = {"main-2.1": 21_000_001, "main-2r": 22_000_001}
-#: the variant each declared family simulates by default
-FAMILY_VARIANTS = {"movicom-main-2.1": "main-2.1", "movicom-main-2r": "main-2r"}
 IDLE_STEP_S = 1.0
 #: the longest Modbus RTU frame (bytes): more without a request is noise
 RTU_BUFFER_MAX = 256
 
 
 def _config(station: StationModel, settings: dict[str, Any] | None) -> MovicomConfig:
-    cls = config_class(FAMILY_VARIANTS.get(station.dut.name, "main-2.1"))
+    cls = config_class(family_variant(station.dut.name))
     return cls.model_validate(settings or {})
 
 
