@@ -47,7 +47,7 @@ CASES: dict[str, tuple[str, str, Fields, Fields, str, set[str]]] = {
         "example-main-2r.yaml",
         {("undervoltage", "lock"): True},
         {
-            ("high_charge_temperature", "set"): 50.0,  # trips 5 °C late (tolerance 2 °C)
+            ("high_charge_temperature", "set"): 50.0,  # trips 5 °C late (tolerance 0.5 °C)
             ("low_discharge_temperature", "clear_delay_s"): 3.0,  # declared 2.0 s ± 10 %
             ("undervoltage", "lock"): False,  # declared locked
         },

@@ -1,6 +1,7 @@
 """MM-MODBUS: the current, the Logic temperatures, one Logic board's cell data (selected by a write
 to holding register 0x4000) and the input signals, read over every Modbus transport of the variant
-(RTU; TCP on the 2.1), agree with the stimulus.
+(RTU; TCP on the 2.1), agree with the stimulus; a software-control write (0x5100 + code - 1, the
+plan's other write access) forces an input signal and hands it back to the input.
 
 Limits: the unit's own error (current: the ADC's 1 mV, S4, through the configured sensor gain; cells
 and temperatures: the Logic's error, OUR READING) plus the stimulus's limit of error; U is the
@@ -15,6 +16,7 @@ import pytest
 from hil.duts.movicom_main_2.bench import (
     LOGIC_CELL_ACCURACY_V,
     LOGIC_TEMPERATURE_ACCURACY_C,
+    SOFTWARE_CONTROL_PHYSICAL,
     MovicomBench,
 )
 from hil.duts.movicom_main_2.client import Transport
@@ -33,6 +35,9 @@ SELECTED_BOARD = 2
 SELECTED_CELL_V = 3.40
 #: the inputs made active for the input-signal read (by number, 1-4)
 ACTIVE_INPUTS = (1, 3)
+#: the signal forced by software control (0x5104, provisional): it opens the discharge relay, which
+#: is closed at nominal conditions
+SOFTWARE_CONTROLLED = InputFunction.INHIBIT_DISCHARGING
 
 
 def _transports(bench: MovicomBench) -> Iterator[Transport]:
@@ -205,3 +210,52 @@ def test_input_signals_over_modbus_agree_with_the_contacts(bench: MovicomBench, 
             )
         )
     bench.prepare()
+
+
+@pytest.mark.requirement(ROW)
+def test_software_control_forces_an_input_signal(bench: MovicomBench, check) -> None:
+    """A write to 0x5100 + code - 1 forces the signal (1 set, 0 reset over an active input) and 2
+    hands it back to the input: seen on 0x2000 and on the relay the signal acts on."""
+    function = SOFTWARE_CONTROLLED
+    name = function.name.lower()
+    relay = bench.config.relay_with("discharge")
+    index = bench.input_of(function)
+
+    def observe(step: str, active: bool, method: str) -> None:
+        bench.clock.sleep(bench.settle_s)
+        seen = [("0x2000 signal", bench.signal_reported(function), active)]
+        if relay is not None:
+            seen.append((f"relay {relay + 1} (discharge) closed", bench.relay_closed(relay + 1), not active))
+        for what, value, expected in seen:
+            check(
+                equals(
+                    ROW,
+                    f"software control, {step}: {what}",
+                    value,
+                    expected,
+                    bench.clock.now(),
+                    method=f"{method}; the register numbering beyond 0x5100/0x5113 is OUR READING "
+                    "(provisional in the map)",
+                    data={"covers": ["inputs"]},
+                )
+            )
+
+    try:
+        register = bench.software_control(function, 1)
+        observe(f"{name} set", True, f"Modbus write {register} = 1 (set), inputs inactive")
+        bench.software_control(function, SOFTWARE_CONTROL_PHYSICAL)
+        observe(
+            f"{name} back to its input", False, f"{register} = {SOFTWARE_CONTROL_PHYSICAL}, inputs inactive"
+        )
+        if index is not None:
+            bench.set_input(index, True)
+            bench.software_control(function, 0)
+            observe(f"{name} reset", False, f"input {index} active, {register} = 0 (reset)")
+            bench.software_control(function, SOFTWARE_CONTROL_PHYSICAL)
+            observe(
+                f"{name} from its active input",
+                True,
+                f"input {index} active, {register} = {SOFTWARE_CONTROL_PHYSICAL}",
+            )
+    finally:
+        bench.prepare()

@@ -7,9 +7,11 @@ run's decision rule (hil.procedures.placement). Full profile only (`not_eol`): t
 bisection with its U; the trip delay and which relays open (the unit's Modbus `relays` and the
 contacts on the DAQ's RLYn channels, against the relay functions the configuration gives each
 protection); no release just short of the configured `tolerant` level, then the release just beyond
-it (both placed by the decision rule) and the clear delay, both delays from timestamps. No tolerance
-is documented for a threshold or a delay: the bench's (bench.protection_tolerance) and
-DELAY_TOLERANCE are OUR READING, stated in each result.
+it (both placed by the decision rule) and the clear delay, both delays from timestamps; a lock the
+configuration does not declare shows as no release. No tolerance is documented for a threshold or a
+delay: the bench's (bench.protection_tolerance) and DELAY_TOLERANCE are OUR READING, stated in each
+result. Temperature levels are the unit's own reading (the thermistor trimmed by its reading error),
+so a threshold moved by less than the Logic's ±2 °C still shows; MM-MODBUS judges that error.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def test_trip_go_no_go(bench: MovicomBench, section: str, check) -> None:
                 probe.time,
                 method=f"held {probe.level:.6g} {unit} for {setup.settle_s:g} s (set delay + settle); "
                 f"configured set {p.set:g} {unit}; " + placement.describe(unit),
-                notes=f"tolerance {tolerance:g} {unit}: {source}",
+                notes=f"tolerance {tolerance:g} {unit}: {source}." + bench.stimulus_note(section),
                 data={**placement.data(probe.level), "covers": [section]},
             )
         )
@@ -164,7 +166,8 @@ def test_trip_point(bench: MovicomBench, section: str, check) -> None:
                 ),
                 method=f"bisection over {p.set:g} ± {span:.3g} {unit}, {search.count} probes "
                 f"(bound {expected_probe_count(span, step)}), each re-armed by the clear delay",
-                notes=f"configured set {p.set:g} {unit}; tolerance {tolerance:g} ({source}). {search.note}",
+                notes=f"configured set {p.set:g} {unit}; tolerance {tolerance:g} ({source}). {search.note}"
+                + bench.stimulus_note(section),
                 data={"covers": [section], "probes": [(x.level, x.tripped, x.time) for x in search.probes]},
             )
         )
@@ -315,7 +318,7 @@ def test_delays_relays_and_release(bench: MovicomBench, section: str, check) -> 
             True,
             bench.clock.now(),
             method=f"{past:.6g} {unit} held up to the clear delay + {fraction:.0%} + 1 s; configured "
-            f"tolerant {p.tolerant:g} {unit}; " + placement.describe(unit),
+            f"tolerant {p.tolerant:g} {unit}, lock {str(p.lock).lower()}; " + placement.describe(unit),
             data={**placement.data(past), **covers},
         )
     )

@@ -13,7 +13,8 @@ from hil.duts.movicom_main_2.bench import MovicomBench
 from hil.duts.movicom_main_2.config import InputFunction
 from hil.duts.movicom_main_2.variants import RelayFunctionName
 from hil.measure import equals, info, within
-from hil.procedures.threshold import go_no_go
+from hil.procedures.placement import place
+from hil.procedures.threshold import ThresholdSetup, go_no_go
 from hil.procedures.timing import measure_delay
 
 DSG_CONDITIONS = [
@@ -89,6 +90,43 @@ def test_allow_charging_relay_opens_on_each_inhibiting_condition(
     method, wait = bench.apply_condition(condition)
     bench.clock.sleep(wait)
     _check_relay(bench, check, "MM-RLY-ALLOW", number, False, f"on {condition}", method, (condition,))
+    bench.prepare()
+
+
+@pytest.mark.requirement("MM-RLY-ALLOW")
+def test_allow_charging_relay_at_the_ev_level(bench: MovicomBench, check) -> None:
+    """The EV level by go/no-go, probes placed by the run's decision rule: allow-charging stays
+    closed with cell L1C01 just below the configured EV and opens just above it (the EV opening
+    holds until the charger goes, so the probe below comes first)."""
+    number, ev = bench.relay_number("allow_charging"), bench.config.charge_control.ev_cell_v
+    tolerance, source = bench.protection_tolerance("overvoltage")  # the cell thresholds' tolerance
+    placement = place(check.rule, tolerance, bench.protection_budget("overvoltage", ev))
+    charger, wait = bench.apply_condition("charger")
+    bench.clock.sleep(wait)
+    setup = ThresholdSetup(
+        clock=bench.clock,
+        apply=lambda volts: bench.set_cell(1, 1, volts),
+        tripped=lambda: not bench.relay_closed(number),
+        rearm=lambda: None,  # the charger's Ton is behind; the cells are nominal
+        settle_s=bench.settle_s,
+        direction="above",
+    )
+    result = go_no_go(setup, ev, placement.distance)
+    for probe, closed, side in ((result.inside, True, "below"), (result.beyond, False, "above")):
+        check(
+            equals(
+                "MM-RLY-ALLOW",
+                f"relay {number} {'closed' if closed else 'open'} with a cell just {side} EV: DAQ",
+                not probe.tripped,
+                closed,
+                probe.time,
+                method=f"{charger}; cell L1C01 at {probe.level:.6g} V for {setup.settle_s:g} s; configured "
+                f"EV {ev:g} V; " + placement.describe("V"),
+                notes=f"tolerance {tolerance:g} V, the cell protections' (none is documented for EV): "
+                + source,
+                data={**placement.data(probe.level), "covers": ["EV level"]},
+            )
+        )
     bench.prepare()
 
 

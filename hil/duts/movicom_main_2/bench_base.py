@@ -262,17 +262,28 @@ class MovicomBenchBase(DutBench):
     def prepare(self) -> None:
         """Nominal inputs; the supply back on at nominal if it is not (the bench's safe state after
         every test switches power supplies off: the board boots again), and no error left (an error
-        clears after its clear delay once its condition is gone; a locked one is acknowledged)."""
+        clears after its clear delay once its condition is gone; a locked one is acknowledged, or
+        power-cycled away when the acknowledge layout has no bit for it)."""
         self.nominal_inputs()
         if not self.supply.output_is_on() or self.supply_v != self.hw.supply.nominal_v:
             self.boot()
         self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
         locked = self.errors()
-        if locked:  # a locked error stays until acknowledged (Modbus 0x4001)
+        if locked:
             errors_1 = self.dut.codec.register_map.get("errors_1")  # one bit per error, its layout
-            self.dut.write("acknowledge_errors", sum(1 << errors_1.bit(name) for name in locked))
-            self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
+            if locked <= {b.name for b in errors_1.bits}:  # locked until acknowledged (0x4001)
+                self.dut.write("acknowledge_errors", sum(1 << errors_1.bit(name) for name in locked))
+                self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
+            else:  # e.g. a locked charge-temperature error (errors_2): only a power cycle clears it
+                self.power_cycle()
         self.stimulus_log.nominal(self.clock.now())
+
+    def power_cycle(self) -> None:
+        """The supply off for the settle time, then on again: the firmware starts afresh (every
+        error cleared, locked ones included)."""
+        self.supply_off()
+        self.clock.sleep(self.settle_s)
+        self.boot()
 
     def _longest_clear_s(self) -> float:
         p = self.config.protections

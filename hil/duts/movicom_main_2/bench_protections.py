@@ -1,12 +1,14 @@
 """The Movicom bench's protection section (MM-PROT): each threshold protection of config.Protections
-as a stimulus (cell L1C01, the first Logic thermistor, or the current on every Hall-sensor input,
-trimmed with the DMM where the station wires it), its error bit, its tolerance and budget, and the
-relays it opens. `protection_setup(section)` drives one protection across its configured threshold
-for `hil.procedures.threshold` (limits from the unit's configuration).
+as a stimulus (cell L1C01; the first Logic thermistor, trimmed to the unit's own reading; or the
+current on every Hall-sensor input, trimmed with the DMM where the station wires it), its error bit,
+its tolerance and budget, and the relays it opens. `protection_setup(section)` drives one
+protection across its configured threshold for `hil.procedures.threshold` (limits from the unit's
+configuration).
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from hil.duts.movicom_main_2.bench_base import CHARGE_RELAYS, POLL_S, VREF_V, MovicomBenchBase
@@ -39,6 +41,13 @@ PROTECTION_QUANTITIES: dict[str, Literal["cell_voltage", "cell_temperature", "cu
     "high_discharge_temperature": "cell_temperature",
 }
 UNITS = {"cell_voltage": "V", "cell_temperature": "°C", "current": "A"}
+#: the unit's reading a temperature stimulus is trimmed to, by the protection's direction
+TRIM_READINGS = {"below": "min_cell_temperature", "above": "max_cell_temperature"}
+#: the largest correction the trim applies: the Logic's ±2 °C and room (a reading further off is
+#: not the trimmed thermistor's, and MM-MODBUS fails the unit)
+TRIM_MAX_C = 3.0
+#: where the reading error is measured: this far inside a temperature protection's tolerant level
+TRIM_SAFE_C = 3.0
 #: per quantity: (station expectation key, default, why) of a protection's trip tolerance; no
 #: tolerance is documented, so the default is the front end's accuracy (OUR READING)
 TOLERANCES: dict[str, tuple[str, float, str]] = {
@@ -49,8 +58,9 @@ TOLERANCES: dict[str, tuple[str, float, str]] = {
     ),
     "cell_temperature": (
         "protection_temperature_tolerance_c",
-        2.0,
-        "the Logic temperature error ±2 °C (MM-TS)",
+        0.5,
+        "in the unit's own reading (the stimulus is trimmed to it; the Logic's ±2 °C is MM-MODBUS's): "
+        "the firmware's comparison and the reading's resolution",
     ),
     "current": (
         "protection_current_tolerance_a",
@@ -91,9 +101,7 @@ class ProtectionsMixin(MovicomBenchBase):
         if quantity == "cell_voltage":
             self.set_cell(1, 1, level)
         elif quantity == "cell_temperature":
-            terminal = self.ntc_terminals[0]
-            self.ntcs[terminal].set_temperature(terminal, level, self.ntc.resistance_ohm)
-            self.log_level(f"thermistor {terminal} [°C]", level, self.NEUTRAL_C)
+            self.set_temperature_trimmed(section, level)
         else:
             self.set_current_trimmed(level if section == "charge_overcurrent" else -level)
 
@@ -170,6 +178,49 @@ class ProtectionsMixin(MovicomBenchBase):
             target = amps * sensor.volts_at_rated / sensor.rated_a
             measured = self.dmm.measure_dc_voltage(out) - self.dmm.measure_dc_voltage(ref)
             self.analog[out].set_voltage(out, VREF_V + 2 * target - measured)
+
+    def set_temperature_trimmed(self, section: str, celsius: float) -> None:
+        """The first Logic thermistor at `celsius` corrected by the unit's reading error there: the
+        firmware compares its own reading with the threshold, and the Logic's ±2 °C error (judged by
+        MM-MODBUS) is wider than a threshold moved by less than the hysteresis."""
+        terminal = self.ntc_terminals[0]
+        offset = self.temperature_reading_offset(section)
+        self.ntcs[terminal].set_temperature(terminal, celsius - offset, self.ntc.resistance_ohm)
+        self.log_level(f"thermistor {terminal} [°C]", celsius - offset, self.NEUTRAL_C)
+
+    def temperature_reading_offset(self, section: str) -> float:
+        """What the unit reads minus what the first Logic thermistor is set to, on the safe side of
+        the protection's tolerant level (TRIM_SAFE_C inside it): measured once per protection (the
+        reading settles first), 0 when further off than TRIM_MAX_C (MM-MODBUS fails such a unit)."""
+        if section in self._reading_offsets:
+            return self._reading_offsets[section]
+        p, direction = self.protection(section), PROTECTION_DIRECTIONS[section]
+        celsius = p.tolerant - TRIM_SAFE_C if direction == "above" else p.tolerant + TRIM_SAFE_C
+        terminal = self.ntc_terminals[0]
+        self.ntcs[terminal].set_temperature(terminal, celsius, self.ntc.resistance_ohm)
+        self.log_level(f"thermistor {terminal} [°C]", celsius, self.NEUTRAL_C)
+        self.clock.sleep(self.settle_s)
+        read = self.dut.value(TRIM_READINGS[direction], self._poll_transport())
+        offset = float(read) - celsius if isinstance(read, float) else 0.0
+        self._reading_offsets[section] = offset if abs(offset) <= TRIM_MAX_C else 0.0
+        return self._reading_offsets[section]
+
+    def stimulus_note(self, section: str) -> str:
+        """How the protection's levels are set, for a result's notes ('' for cell voltage and current)."""
+        if PROTECTION_QUANTITIES[section] != "cell_temperature":
+            return ""
+        offset = self._reading_offsets.get(section)
+        measured = "" if offset is None else f": the unit read {offset:+.3g} °C off the thermistor"
+        return (
+            f" Levels are the unit's own {TRIM_READINGS[PROTECTION_DIRECTIONS[section]]} reading (the first "
+            f"Logic thermistor trimmed by the reading error{measured}; OUR READING: the firmware compares "
+            "that reading; the Logic's accuracy is MM-MODBUS's)."
+        )
+
+    @cached_property
+    def _reading_offsets(self) -> dict[str, float]:
+        """`temperature_reading_offset` by protection section."""
+        return {}
 
     def protection_error(self, section: str) -> str:
         """The error (register bit name) the protection raises."""
