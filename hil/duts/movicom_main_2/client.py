@@ -11,6 +11,7 @@ station clock's, and decoded with the family's DBC (cantools).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Literal, cast
 
 import can
@@ -18,6 +19,7 @@ import canopen
 from cantools.database import Database, DecodeError
 from pymodbus import FramerType
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
 from hil.can_monitor import CanMonitor, Frame, open_bus
@@ -29,6 +31,7 @@ from hil.duts.movicom_main_2.protocol.modbus_codec import Codec, Value
 from hil.duts.movicom_main_2.protocol.registers import load_map
 from hil.duts.movicom_main_2.variants import family_variant
 from hil.errors import ConfigError, DutError
+from hil.retry import RetryPolicy
 from hil.station.station import Station
 
 Transport = Literal["rtu", "tcp"]
@@ -81,6 +84,8 @@ class MovicomClient(DutClient):
         register_map = load_map(self.config.hardware_variant.register_map)
         self.codec = Codec(register_map, self.config.modbus.register_order)
         self.unit = self.config.modbus.unit
+        #: a read that got no answer is asked again (the shared policy); a write is sent once
+        self.policy = RetryPolicy()
         self.node_id = self.config.can.node_id
         buses = station.model.buses
         self.rtu: ModbusSerialClient | None = None
@@ -129,7 +134,11 @@ class MovicomClient(DutClient):
             fc = _READ_FC[reg.table]
             call = client.read_input_registers if fc == 4 else client.read_holding_registers
             try:
-                answer = call(reg.address, count=reg.words, device_id=self.unit)
+                answer = self.policy.call(
+                    partial(call, reg.address, count=reg.words, device_id=self.unit),
+                    read=True,
+                    lost=(ModbusIOException, ConnectionException),
+                )
             except Exception as exc:  # pymodbus raises ModbusIOException on silence
                 raise DutError(f"Modbus {transport.upper()}: no answer reading {name}: {exc}") from exc
             values[name] = answer_value(self.codec, name, answer, transport)
