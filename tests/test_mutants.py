@@ -12,6 +12,9 @@ timeout scaled, a documented constant moved, one contactor's auxiliary check off
 broken) runs with the twin applying it while the plan checks the declared configuration.
 The Movicom (tests/mutation_movicom.py) likewise: a protection threshold moved on the 2.1, a
 SIM-ONLY hardware fault through the 2R's EOL profile.
+
+The focus (what a mutant run selects, `hil run --list`, nothing run): a threshold mutant's row
+tests, and in the EOL profile the read-back test that catches a changed parameter.
 """
 
 from __future__ import annotations
