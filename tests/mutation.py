@@ -79,6 +79,8 @@ class MutantRun:
     exit_code: int
     failing: frozenset[str]
     wall_s: float
+    #: judged results naming one of the mutant's IDs (a missed mutant's evidence: all accepted)
+    judged: int = 0
 
     @property
     def caught(self) -> bool:
@@ -86,21 +88,25 @@ class MutantRun:
         return self.exit_code == 1 and bool(self.failing & self.mutant.requirements)
 
 
-def failing_ids(out: Path) -> frozenset[str]:
-    """Requirement IDs with a failing (or conditional) measurement in a run's record."""
-    found: set[str] = set()
+def _measurements(out: Path) -> list[dict[str, Any]]:
     record = out / "record.jsonl"
     if not record.exists():
-        return frozenset()
-    for line in record.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        if entry.get("type") == "measurement" and entry.get("verdict") not in (
-            "pass",
-            "info",
-            "conditional-pass",
-        ):
-            found.add(str(entry.get("requirement")))
-    return frozenset(found)
+        return []
+    entries = (json.loads(line) for line in record.read_text(encoding="utf-8").splitlines())
+    return [e for e in entries if e.get("type") == "measurement"]
+
+
+def failing_ids(out: Path) -> frozenset[str]:
+    """Requirement IDs with a failing (or conditional) measurement in a run's record."""
+    accepted = ("pass", "info", "conditional-pass")
+    return frozenset(
+        str(e.get("requirement")) for e in _measurements(out) if e.get("verdict") not in accepted
+    )
+
+
+def judged_count(out: Path, ids: frozenset[str]) -> int:
+    """How many judged (not info) measurements of a run's record name one of `ids`."""
+    return sum(1 for e in _measurements(out) if e.get("requirement") in ids and e.get("verdict") != "info")
 
 
 class UnitFile(Protocol):
@@ -115,6 +121,42 @@ class UnitFile(Protocol):
     def write(self, folder: Path) -> Path: ...
 
 
+#: how a mutant run selects the plan's tests; benchmarks/mutants.py prints it beside the score
+FOCUS = "focus: only the tests of the mutant's IDs"
+WHOLE_PLAN = "whole plan: every test of the profile"
+
+
+def _plan_command(firmware: Path, profile: str, dut: str) -> list[str]:
+    """`hil run` of the DUT family's `profile` with the twin configured by `firmware`."""
+    cmd = [sys.executable, "-m", "hil", "run", "--dut", dut, "--firmware", str(firmware)]
+    return [*cmd, "--profile", profile]
+
+
+def focus_selection(mutant: UnitFile) -> list[str]:
+    """The plan options that select the tests marked with one of the mutant's requirement IDs.
+
+    A test tracing to many rows (the EOL read-back names every row a parameter governs) is among
+    them for each of its rows."""
+    return [arg for rid in sorted(mutant.requirements) for arg in ("--hil-requirement", rid)]
+
+
+def focus_tests(
+    mutant: UnitFile,
+    folder: Path,
+    root: Path,
+    profile: str = "full",
+    dut: str = "bms12100",
+    plan_args: Sequence[str] = (),
+) -> list[str]:
+    """The tests a focused run of the mutant selects (`hil run --list`: collected, nothing run)."""
+    cmd = [*_plan_command(mutant.write(folder), profile, dut), "--list", "--", *plan_args]
+    listed = subprocess.run(
+        [*cmd, *focus_selection(mutant)], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    tests = [line.strip() for line in listed.splitlines() if line.startswith("  ")]
+    return list(dict.fromkeys(tests))  # a test of two of the IDs is listed under each
+
+
 def run_mutant(
     mutant: UnitFile,
     folder: Path,
@@ -122,38 +164,25 @@ def run_mutant(
     profile: str = "full",
     dut: str = "bms12100",
     plan_args: Sequence[str] = (),
+    focus: bool = True,
 ) -> MutantRun:
-    """Run the plan's tests for the mutant's requirement IDs against the twin configured as that unit.
+    """Run the plan against the twin configured as that unit: the tests of the mutant's IDs
+    (`focus`), or every test of the profile (to check that the focus loses no catch).
 
     `dut` is the family `hil run --dut` takes; `plan_args` go to the plan after `--` (the D1000's
     `--hil-dut-config declared.yaml`: the configuration the unit claims, which the plan checks).
     """
     firmware = mutant.write(folder)
-    out = folder / f"out-{mutant.name}"
-    selection = [arg for rid in sorted(mutant.requirements) for arg in ("--hil-requirement", rid)]
-    cmd = [
-        sys.executable,
-        "-m",
-        "hil",
-        "run",
-        "--dut",
-        dut,
-        "--firmware",
-        str(firmware),
-        "--profile",
-        profile,
-        "--reports",
-        "none",  # the verdicts are read from the record: the reports would only cost time
-    ]
+    out = folder / f"out-{profile}-{'focus' if focus else 'whole'}-{mutant.name}"  # --profile both
+    selection = focus_selection(mutant) if focus else []
+    # the verdicts are read from the record: the reports would only cost time
+    cmd = [*_plan_command(firmware, profile, dut), "--reports", "none", "--out", str(out)]
     start = time.monotonic()
     proc = subprocess.run(
-        [*cmd, "--out", str(out), "--", *plan_args, *selection],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
+        [*cmd, "--", *plan_args, *selection], cwd=root, capture_output=True, text=True, check=False
     )
-    return MutantRun(mutant, proc.returncode, failing_ids(out), time.monotonic() - start)
+    wall = time.monotonic() - start
+    return MutantRun(mutant, proc.returncode, failing_ids(out), wall, judged_count(out, mutant.requirements))
 
 
 def room_of(req: Requirement) -> float:

@@ -143,10 +143,17 @@ def _write(file: Path, data: dict[str, Any]) -> Path:
     return file
 
 
-def run_d1000_mutant(mutant: D1000Mutant, folder: Path, root: Path, profile: str = "full") -> MutantRun:
-    """Run the plan's tests for the mutant's IDs: the twin applies it, the plan checks the declared file."""
-    declared = mutant.write_declared(folder)
-    return run_mutant(mutant, folder, root, profile, dut=DUT, plan_args=["--hil-dut-config", str(declared)])
+def run_d1000_mutant(
+    mutant: D1000Mutant, folder: Path, root: Path, profile: str = "full", focus: bool = True
+) -> MutantRun:
+    """Run the plan (the tests of the mutant's IDs when `focus`): the twin applies the mutant, the
+    plan checks the declared file."""
+    return run_mutant(mutant, folder, root, profile, DUT, plan_args(mutant, folder), focus)
+
+
+def plan_args(mutant: D1000Mutant, folder: Path) -> list[str]:
+    """The plan's options for this unit: its declared configuration (written into `folder`)."""
+    return ["--hil-dut-config", str(mutant.write_declared(folder))]
 
 
 def _limit_mutants(spec: SpecFile, defaults: D1000Config) -> list[D1000Mutant]:

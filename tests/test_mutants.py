@@ -12,6 +12,9 @@ timeout scaled, a documented constant moved, one contactor's auxiliary check off
 broken) runs with the twin applying it while the plan checks the declared configuration.
 The Movicom (tests/mutation_movicom.py) likewise: a protection threshold moved on the 2.1, a
 SIM-ONLY hardware fault through the 2R's EOL profile.
+
+The focus (what a mutant run selects, `hil run --list`, nothing run): a threshold mutant's row
+tests, and in the EOL profile the read-back test that catches a changed parameter.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mutation import Mutant, mutants, run_mutant
+from mutation import Mutant, focus_tests, mutants, run_mutant
 from mutation_d1000 import D1000Mutant, run_d1000_mutant
 from mutation_d1000 import mutants as d1000_mutants
 from mutation_eol import EolMutant, eol_mutants
-from mutation_movicom import MovicomMutant, run_movicom_mutant
+from mutation_movicom import MovicomMutant, plan_args, run_movicom_mutant
 from mutation_movicom import eol_mutants as movicom_eol_mutants
 from mutation_movicom import mutants as movicom_mutants
 
@@ -165,3 +168,34 @@ def test_the_movicom_plan_catches_the_mutant(family: str, name: str, profile: st
     assert run.failing & mutant.requirements, (
         f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"
     )
+
+
+#: benchmarks/mutants.py --focus (its default) runs per mutant only the tests these selections list
+RELEASE_12100 = "testplans/bms12100/test_release.py::test_released_set_read_back"
+RELEASE_MOVICOM = "testplans/movicom_main_2/test_release.py::test_released_set_read_back"
+
+
+def test_the_focus_of_a_threshold_mutant_is_its_row_s_tests(tmp_path: Path) -> None:
+    tests = focus_tests(_generated()["CV-OVP-trip-early"], tmp_path, ROOT)
+    assert "testplans/bms12100/test_thresholds.py::test_threshold[CV-OVP]" in tests
+    assert "testplans/bms12100/test_thresholds.py::test_release[CV-OVP-recovery]" in tests
+    assert RELEASE_12100 in tests  # the full profile runs the read-back too: it names CV-OVP
+    assert not [t for t in tests if "CV-UVP" in t or "test_accuracy" in t]
+
+
+def test_the_eol_focus_of_a_parameter_mutant_is_the_read_back(tmp_path: Path) -> None:
+    """The EOL profile leaves out the design row's own tests; the read-back, which names every row a
+    parameter governs, is what catches a changed parameter there, and the focus keeps it."""
+    mutant = _eol_generated()["param-cell_low_voltage_alarm.trigger"]
+    assert focus_tests(mutant, tmp_path, ROOT, "eol") == [RELEASE_12100]
+    hardware = focus_tests(_eol_generated()["hw-charge-fet-stuck-on"], tmp_path, ROOT, "eol")
+    assert "testplans/bms12100/test_thresholds.py::test_threshold[CV-OVP]" in hardware
+
+
+def test_the_movicom_eol_focus_of_a_read_back_mutant(tmp_path: Path) -> None:
+    generated = _movicom_generated("movicom-main-2r", "eol")
+    mutant = next(m for name, m in generated.items() if name.startswith("readback-"))
+    tests = focus_tests(mutant, tmp_path, ROOT, "eol", mutant.dut, plan_args(mutant, tmp_path))
+    assert RELEASE_MOVICOM in tests
+    assert any("test_modbus_values.py" in t for t in tests)  # MM-MODBUS's value tests
+    assert not [t for t in tests if "test_protection.py" in t]
