@@ -59,30 +59,11 @@ def test_current_agrees_with_the_hall_sensor_signal_with_its_sign(
 ) -> None:
     bench.set_current_trimmed(amps)
     bench.clock.sleep(bench.settle_s)
-    sensor = bench.config.current_sensors[0]
-    adc, setting, u = bench.current_reading_error(amps)
     value = bench.dut.value("battery_current")
     assert isinstance(value, float)
-    check(
-        capable(
-            within(
-                "MM-CS",
-                "battery current (positive = charging)",
-                value,
-                "A",
-                bench.clock.now(),
-                low=amps - adc - setting,
-                high=amps + adc + setting,
-                uncertainty=u,
-                method=f"Vcs - Vref set for {amps:+g} A ({sensor.volts_at_rated} V at {sensor.rated_a:g} A), "
-                "trimmed by the DMM where the station wires Vcs and Vref; limit: the ADC's 1 mV (S4) "
-                f"through that gain, {adc:.3g} A, + the stimulus's limit of error {setting:.3g} A",
-                data={
-                    "covers": [
-                        *items(spec_data, "MM-CS", bench, bench.hw.current_sensors[0].header),
-                        "charging" if amps > 0 else "discharging",
-                    ]
-                },
-            )
-        )
-    )
+    covers = [
+        *items(spec_data, "MM-CS", bench, bench.hw.current_sensors[0].header),
+        "charging" if amps > 0 else "discharging",
+    ]
+    name = "battery current (positive = charging)"
+    check(capable(bench.current_reading_result("MM-CS", name, value, amps, covers)))

@@ -53,30 +53,11 @@ def test_current_over_modbus_agrees_with_the_hall_sensor_signal(
 ) -> None:
     bench.set_current_trimmed(amps)
     bench.clock.sleep(bench.settle_s)
-    sensor = bench.config.current_sensors[0]
-    adc, setting, u = bench.current_reading_error(amps)
     for transport in _transports(bench):
         value = bench.dut.value("battery_current", transport)
         assert isinstance(value, float)
-        check(
-            capable(
-                within(
-                    ROW,
-                    f"battery_current over Modbus {transport.upper()} at {amps:+g} A",
-                    value,
-                    "A",
-                    bench.clock.now(),
-                    low=amps - adc - setting,
-                    high=amps + adc + setting,
-                    uncertainty=u,
-                    method=f"Vcs - Vref set for {amps:+g} A ({sensor.volts_at_rated} V at "
-                    f"{sensor.rated_a:g} A, configuration; trimmed by the DMM where the station wires it); "
-                    f"limit: the ADC's 1 mV (S4) through that gain, {adc:.3g} A, + the stimulus's limit "
-                    f"of error {setting:.3g} A",
-                    data={"covers": ["current"]},
-                )
-            )
-        )
+        name = f"battery_current over Modbus {transport.upper()} at {amps:+g} A"
+        check(capable(bench.current_reading_result(ROW, name, value, amps, ["current"])))
     bench.set_current(0.0)
 
 

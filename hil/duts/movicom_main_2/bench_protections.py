@@ -14,6 +14,7 @@ from typing import Literal
 from hil.duts.movicom_main_2.bench_base import CHARGE_RELAYS, POLL_S, VREF_V, MovicomBenchBase
 from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, InputFunction
 from hil.duts.movicom_main_2.terminals import sensor_terminals
+from hil.measure import Measurement, within
 from hil.procedures.threshold import ThresholdSetup
 from hil.uncertainty import Budget, budget, rectangular, resolution
 
@@ -39,6 +40,12 @@ PROTECTION_QUANTITIES: dict[str, Literal["cell_voltage", "cell_temperature", "cu
     "low_discharge_temperature": "cell_temperature",
     "high_charge_temperature": "cell_temperature",
     "high_discharge_temperature": "cell_temperature",
+}
+#: how each row's method text goes on after the current sensor's gain (the two rows word the trim
+#: differently; kept so that their records read as before)
+TRIM_WORDING = {
+    "MM-CS": "), trimmed by the DMM where the station wires Vcs and Vref",
+    "MM-MODBUS": ", configuration; trimmed by the DMM where the station wires it)",
 }
 UNITS = {"cell_voltage": "V", "cell_temperature": "°C", "current": "A"}
 #: the unit's reading a temperature stimulus is trimmed to, by the protection's direction
@@ -154,15 +161,30 @@ class ProtectionsMixin(MovicomBenchBase):
             unit="A",
         )
 
-    def current_reading_error(self, amps: float) -> tuple[float, float, Budget]:
-        """(the ADC's 1 mV through the first sensor's gain (A), the stimulus's limit of error (A:
-        each contribution's half-width, a resolution step's half), its budget) for judging a
-        reported current against the trimmed stimulus `amps` (MM-CS, MM-MODBUS)."""
+    def current_reading_result(
+        self, requirement: str, name: str, value: float, amps: float, covers: list[str]
+    ) -> Measurement:
+        """A reported current judged against the trimmed stimulus `amps` (MM-CS, MM-MODBUS): limits
+        `amps` ∓ (the ADC's 1 mV through the first sensor's gain + the stimulus's limit of error:
+        each contribution's half-width, a resolution step's half), U the stimulus's budget."""
         sensor = self.config.current_sensors[0]
         adc = self.config.fixed.adc_error_mv / 1000.0 * sensor.rated_a / sensor.volts_at_rated
         u = self.current_budget(amps)
         setting = sum(c.figure / 2 if c.kind == "resolution" else c.figure for c in u.contributions)
-        return adc, setting, u
+        return within(
+            requirement,
+            name,
+            value,
+            "A",
+            self.clock.now(),
+            low=amps - adc - setting,
+            high=amps + adc + setting,
+            uncertainty=u,
+            method=f"Vcs - Vref set for {amps:+g} A ({sensor.volts_at_rated} V at {sensor.rated_a:g} A"
+            f"{TRIM_WORDING[requirement]}; limit: the ADC's 1 mV (S4) through that gain, {adc:.3g} A, + "
+            f"the stimulus's limit of error {setting:.3g} A",
+            data={"covers": covers},
+        )
 
     def _trimmed(self, out: str, ref: str) -> bool:
         return self.dmm is not None and out in self.dmm.info.channels and ref in self.dmm.info.channels
