@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import mutation_d1000  # noqa: E402
 import mutation_eol  # noqa: E402
 import mutation_movicom  # noqa: E402
-from mutation import FOCUS, WHOLE_PLAN, MutantRun, failing_ids, mutants, run_mutant  # noqa: E402
+from mutation import FOCUS, WHOLE_PLAN, MutantRun, failing_ids, mutants, run_declared, run_mutant  # noqa: E402
 
 from hil import registry  # noqa: E402
 from hil.spec import load_spec  # noqa: E402
@@ -69,7 +69,7 @@ def _generated(dut: str, profile: str) -> tuple[list[Any], list[str], Runner]:
         return (
             found_d,
             skipped_d,
-            lambda m, folder, focus: mutation_d1000.run_d1000_mutant(m, folder, ROOT, profile, focus),
+            lambda m, folder, focus: run_declared(m, folder, ROOT, profile, focus),
         )
     if dut in mutation_movicom.VARIANTS:
         generate = mutation_movicom.eol_mutants if profile == "eol" else mutation_movicom.mutants
@@ -77,7 +77,7 @@ def _generated(dut: str, profile: str) -> tuple[list[Any], list[str], Runner]:
         return (
             found_m,
             skipped_m,
-            lambda m, folder, focus: mutation_movicom.run_movicom_mutant(m, folder, ROOT, profile, focus),
+            lambda m, folder, focus: run_declared(m, folder, ROOT, profile, focus),
         )
     if profile == "eol":
         found_e, skipped_e = mutation_eol.eol_mutants(spec)

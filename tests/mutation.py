@@ -1,4 +1,6 @@
-"""Non-conforming 12100 units generated from the default firmware settings.
+"""The mutation runner every DUT family shares (a mutant's files, the plan run against it, the IDs
+it failed; tests/mutation_d1000.py, mutation_movicom.py and mutation_eol.py hold only their family's
+mutants), and the non-conforming 12100 units generated from the default firmware settings.
 
 Each mutant changes one thing: a threshold or a function limit (balancing start voltage and
 temperature bans, the charge-mode charger voltage, the cycle threshold, lock counts) moved beyond
@@ -13,10 +15,11 @@ import json
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 import yaml
 
@@ -46,18 +49,73 @@ COUNTS: dict[str, str] = {
 }
 
 
+class UnitMutant(ABC):
+    """What every family's mutant shares: a name, the requirement IDs the plan must fail it on, and
+    the configuration it applies (`settings`), written as the twin's --firmware file."""
+
+    name: str
+    requirements: frozenset[str]
+    #: the firmware file's name prefix (the 12100's EOL mutants: "eol-")
+    FILE_PREFIX: ClassVar[str] = ""
+
+    @property
+    def requirement(self) -> str:
+        return sorted(self.requirements)[0]
+
+    @abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """The configuration the unit applies."""
+
+    def write(self, folder: Path) -> Path:
+        """The applied configuration as the twin's --firmware file."""
+        return write_yaml(folder / f"{self.FILE_PREFIX}{self.name}.yaml", self.settings())
+
+
+class DeclaredMutant(UnitMutant):
+    """A unit that applies one configuration while declaring another (the D1000's, the Movicom's):
+    the twin runs `settings`, the plan checks `declared` (`--hil-dut-config`)."""
+
+    dut: str
+
+    @abstractmethod
+    def declared(self) -> dict[str, Any]:
+        """The configuration the unit claims."""
+
+    def write_declared(self, folder: Path) -> Path:
+        """The declared configuration as the plan's --hil-dut-config file."""
+        return write_yaml(folder / f"{self.name}.declared.yaml", self.declared())
+
+    def plan_args(self, folder: Path) -> list[str]:
+        """The plan's options for this unit: its declared configuration (written into `folder`)."""
+        return ["--hil-dut-config", str(self.write_declared(folder))]
+
+
+def write_yaml(file: Path, data: dict[str, Any]) -> Path:
+    """A configuration dump as YAML, keys in model order."""
+    file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return file
+
+
+def put(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path (list items by index) in a configuration dump."""
+    *parents, key = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(key)] = value
+    else:
+        node[key] = value
+
+
 @dataclass(frozen=True)
-class Mutant:
-    """One non-conforming unit: a settings path, its new value, the IDs the plan may name for it."""
+class Mutant(UnitMutant):
+    """One non-conforming 12100 unit: a settings path, its new value, the IDs the plan may name for it."""
 
     name: str
     requirements: frozenset[str]
     path: str
     value: Any
-
-    @property
-    def requirement(self) -> str:
-        return sorted(self.requirements)[0]
 
     def settings(self) -> dict[str, Any]:
         s = Settings()
@@ -65,17 +123,12 @@ class Mutant:
         data: dict[str, Any] = s.model_dump(mode="json")
         return data
 
-    def write(self, folder: Path) -> Path:
-        file = folder / f"{self.name}.yaml"
-        file.write_text(yaml.safe_dump(self.settings(), sort_keys=False), encoding="utf-8")
-        return file
-
 
 @dataclass(frozen=True)
 class MutantRun:
     """The plan's answer to one mutant: exit code, the requirement IDs that failed, wall time."""
 
-    mutant: UnitFile
+    mutant: UnitMutant
     exit_code: int
     failing: frozenset[str]
     wall_s: float
@@ -109,18 +162,6 @@ def judged_count(out: Path, ids: frozenset[str]) -> int:
     return sum(1 for e in _measurements(out) if e.get("requirement") in ids and e.get("verdict") != "info")
 
 
-class UnitFile(Protocol):
-    """What run_mutant needs of a mutant: a name, its requirement IDs, and its firmware file."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def requirements(self) -> frozenset[str]: ...
-
-    def write(self, folder: Path) -> Path: ...
-
-
 #: how a mutant run selects the plan's tests; benchmarks/mutants.py prints it beside the score
 FOCUS = "focus: only the tests of the mutant's IDs"
 WHOLE_PLAN = "whole plan: every test of the profile"
@@ -132,7 +173,7 @@ def _plan_command(firmware: Path, profile: str, dut: str) -> list[str]:
     return [*cmd, "--profile", profile]
 
 
-def focus_selection(mutant: UnitFile) -> list[str]:
+def focus_selection(mutant: UnitMutant) -> list[str]:
     """The plan options that select the tests marked with one of the mutant's requirement IDs.
 
     A test tracing to many rows (the EOL read-back names every row a parameter governs) is among
@@ -141,7 +182,7 @@ def focus_selection(mutant: UnitFile) -> list[str]:
 
 
 def focus_tests(
-    mutant: UnitFile,
+    mutant: UnitMutant,
     folder: Path,
     root: Path,
     profile: str = "full",
@@ -158,7 +199,7 @@ def focus_tests(
 
 
 def run_mutant(
-    mutant: UnitFile,
+    mutant: UnitMutant,
     folder: Path,
     root: Path,
     profile: str = "full",
@@ -183,6 +224,14 @@ def run_mutant(
     )
     wall = time.monotonic() - start
     return MutantRun(mutant, proc.returncode, failing_ids(out), wall, judged_count(out, mutant.requirements))
+
+
+def run_declared(
+    mutant: DeclaredMutant, folder: Path, root: Path, profile: str = "full", focus: bool = True
+) -> MutantRun:
+    """`run_mutant` of a unit that declares another configuration than it applies: the twin applies
+    the mutant, the plan checks the declared file."""
+    return run_mutant(mutant, folder, root, profile, mutant.dut, mutant.plan_args(folder), focus)
 
 
 def room_of(req: Requirement) -> float:

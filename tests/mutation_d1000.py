@@ -13,11 +13,9 @@ sequence needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-from mutation import MutantRun, run_mutant
+from mutation import DeclaredMutant, put
 from pydantic import ValidationError
 
 from hil.duts.prohelion_d1000_gen2.config import CONTACTOR_COUNT, Behaviour, D1000Config
@@ -98,7 +96,7 @@ SKIPPED_FIXED = {
 
 
 @dataclass(frozen=True)
-class D1000Mutant:
+class D1000Mutant(DeclaredMutant):
     """One unit applying `path` = `value` while declaring `base` on the defaults; the IDs it must fail."""
 
     name: str
@@ -106,54 +104,20 @@ class D1000Mutant:
     path: str
     value: Any
     base: tuple[tuple[str, Any], ...] = field(default=())
-
-    @property
-    def requirement(self) -> str:
-        return sorted(self.requirements)[0]
+    dut: str = DUT
 
     def declared(self) -> dict[str, Any]:
         """The configuration the unit claims: the documented defaults with `base` applied."""
         data: dict[str, Any] = D1000Config().model_dump(mode="json", by_alias=True)
         for key, value in self.base:
-            _put(data, key, value)
+            put(data, key, value)
         return data
 
     def settings(self) -> dict[str, Any]:
         """The configuration the unit applies: the declared one with the mutation."""
         data = self.declared()
-        _put(data, self.path, self.value)
+        put(data, self.path, self.value)
         return data
-
-    def write(self, folder: Path) -> Path:
-        """The applied configuration as the twin's --firmware file."""
-        return _write(folder / f"{self.name}.yaml", self.settings())
-
-    def write_declared(self, folder: Path) -> Path:
-        """The declared configuration as the plan's --hil-dut-config file."""
-        return _write(folder / f"{self.name}.declared.yaml", self.declared())
-
-
-def _put(data: dict[str, Any], path: str, value: Any) -> None:
-    section, _, key = path.rpartition(".")
-    (data[section] if section else data)[key] = value
-
-
-def _write(file: Path, data: dict[str, Any]) -> Path:
-    file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return file
-
-
-def run_d1000_mutant(
-    mutant: D1000Mutant, folder: Path, root: Path, profile: str = "full", focus: bool = True
-) -> MutantRun:
-    """Run the plan (the tests of the mutant's IDs when `focus`): the twin applies the mutant, the
-    plan checks the declared file."""
-    return run_mutant(mutant, folder, root, profile, DUT, plan_args(mutant, folder), focus)
-
-
-def plan_args(mutant: D1000Mutant, folder: Path) -> list[str]:
-    """The plan's options for this unit: its declared configuration (written into `folder`)."""
-    return ["--hil-dut-config", str(mutant.write_declared(folder))]
 
 
 def _limit_mutants(spec: SpecFile, defaults: D1000Config) -> list[D1000Mutant]:

@@ -10,10 +10,9 @@ reading) cannot show without an image checksum; the full profile's mutants cover
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
+from mutation import UnitMutant
 
 from hil.duts.bms12100.config import PARAMETERS, Settings, from_wire, to_wire
 from hil.duts.bms12100.sim.twin import validate_settings
@@ -40,17 +39,14 @@ HARDWARE_FAULTS: dict[str, tuple[frozenset[str], dict[str, Any]]] = {
 
 
 @dataclass(frozen=True)
-class EolMutant:
+class EolMutant(UnitMutant):
     """One unit: changes to the default settings (dotted paths) and the IDs EOL must fail it on."""
 
     name: str
     requirements: frozenset[str]
     changes: tuple[tuple[str, Any], ...]
     kind: str  # "hardware" or "parameter"
-
-    @property
-    def requirement(self) -> str:
-        return sorted(self.requirements)[0]
+    FILE_PREFIX: ClassVar[str] = "eol-"
 
     def settings(self) -> dict[str, Any]:
         s = Settings()
@@ -58,11 +54,6 @@ class EolMutant:
             s.set(path, value)
         data: dict[str, Any] = s.model_dump(mode="json")
         return data
-
-    def write(self, folder: Path) -> Path:
-        file = folder / f"eol-{self.name}.yaml"
-        file.write_text(yaml.safe_dump(self.settings(), sort_keys=False), encoding="utf-8")
-        return file
 
 
 def hardware_mutants() -> list[EolMutant]:

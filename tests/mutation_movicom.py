@@ -18,11 +18,9 @@ parameter (a battery parameter: MM-MODBUS by read-back).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-from mutation import MutantRun, run_mutant
+from mutation import DeclaredMutant, put
 from pydantic import ValidationError
 
 from hil import registry
@@ -94,7 +92,7 @@ NOT_GENERATED = (
 
 
 @dataclass(frozen=True)
-class MovicomMutant:
+class MovicomMutant(DeclaredMutant):
     """One unit applying `changes` while declaring `base` on the variant's example configuration."""
 
     name: str
@@ -103,10 +101,6 @@ class MovicomMutant:
     dut: str = "movicom-main-2.1"
     base: tuple[tuple[str, Any], ...] = field(default=())
     kind: str = "configuration"  # "configuration", "behaviour", "fixed" or "hardware"
-
-    @property
-    def requirement(self) -> str:
-        return sorted(self.requirements)[0]
 
     def declared(self) -> dict[str, Any]:
         """The configuration the unit claims: the variant's defaults with `base` applied."""
@@ -121,51 +115,6 @@ class MovicomMutant:
         for path, value in self.changes:
             put(data, path, value)
         return data
-
-    def write(self, folder: Path) -> Path:
-        """The applied configuration as the twin's --firmware file."""
-        return _write(folder / f"{self.name}.yaml", self.settings())
-
-    def write_declared(self, folder: Path) -> Path:
-        """The declared configuration as the plan's --hil-dut-config file."""
-        return _write(folder / f"{self.name}.declared.yaml", self.declared())
-
-
-def put(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set a dotted path (list items by index) in a configuration dump."""
-    *parents, key = path.split(".")
-    node: Any = data
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(node, list):
-        node[int(key)] = value
-    else:
-        node[key] = value
-
-
-def get(data: dict[str, Any], path: str) -> Any:
-    node: Any = data
-    for part in path.split("."):
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
-
-
-def _write(file: Path, data: dict[str, Any]) -> Path:
-    file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return file
-
-
-def run_movicom_mutant(
-    mutant: MovicomMutant, folder: Path, root: Path, profile: str = "full", focus: bool = True
-) -> MutantRun:
-    """Run the plan (the tests of the mutant's IDs when `focus`): the twin applies the mutant, the
-    plan checks the declared file."""
-    return run_mutant(mutant, folder, root, profile, mutant.dut, plan_args(mutant, folder), focus)
-
-
-def plan_args(mutant: MovicomMutant, folder: Path) -> list[str]:
-    """The plan's options for this unit: its declared configuration (written into `folder`)."""
-    return ["--hil-dut-config", str(mutant.write_declared(folder))]
 
 
 def _protection_mutants(defaults: dict[str, Any], dut: str) -> tuple[list[MovicomMutant], list[str]]:

@@ -22,11 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mutation import Mutant, focus_tests, mutants, run_mutant
-from mutation_d1000 import D1000Mutant, run_d1000_mutant
+from mutation import Mutant, focus_tests, mutants, run_declared, run_mutant
+from mutation_d1000 import D1000Mutant
 from mutation_d1000 import mutants as d1000_mutants
 from mutation_eol import EolMutant, eol_mutants
-from mutation_movicom import MovicomMutant, plan_args, run_movicom_mutant
+from mutation_movicom import MovicomMutant
 from mutation_movicom import eol_mutants as movicom_eol_mutants
 from mutation_movicom import mutants as movicom_mutants
 
@@ -98,7 +98,7 @@ def test_a_d1000_mutant_declares_the_defaults_and_applies_one_change() -> None:
 @pytest.mark.parametrize("name", D1000_SUBSET)
 def test_the_d1000_plan_catches_the_mutant(name: str, tmp_path: Path) -> None:
     mutant = _d1000_generated()[name]
-    run = run_d1000_mutant(mutant, tmp_path, ROOT)
+    run = run_declared(mutant, tmp_path, ROOT)
     assert run.exit_code == 1, f"{name}: the plan passed a non-conforming unit"
     assert run.failing & mutant.requirements, (
         f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"
@@ -163,7 +163,7 @@ def test_a_movicom_mutant_declares_the_example_and_applies_one_change() -> None:
 @pytest.mark.parametrize(("family", "name", "profile"), MOVICOM_SUBSET)
 def test_the_movicom_plan_catches_the_mutant(family: str, name: str, profile: str, tmp_path: Path) -> None:
     mutant = _movicom_generated(family, profile)[name]
-    run = run_movicom_mutant(mutant, tmp_path, ROOT, profile)
+    run = run_declared(mutant, tmp_path, ROOT, profile)
     assert run.exit_code == 1, f"{name}: the {profile} profile passed a non-conforming unit"
     assert run.failing & mutant.requirements, (
         f"{name}: failed on {sorted(run.failing)}, expected one of {sorted(mutant.requirements)}"
@@ -195,7 +195,7 @@ def test_the_eol_focus_of_a_parameter_mutant_is_the_read_back(tmp_path: Path) ->
 def test_the_movicom_eol_focus_of_a_read_back_mutant(tmp_path: Path) -> None:
     generated = _movicom_generated("movicom-main-2r", "eol")
     mutant = next(m for name, m in generated.items() if name.startswith("readback-"))
-    tests = focus_tests(mutant, tmp_path, ROOT, "eol", mutant.dut, plan_args(mutant, tmp_path))
+    tests = focus_tests(mutant, tmp_path, ROOT, "eol", mutant.dut, mutant.plan_args(tmp_path))
     assert RELEASE_MOVICOM in tests
     assert any("test_modbus_values.py" in t for t in tests)  # MM-MODBUS's value tests
     assert not [t for t in tests if "test_protection.py" in t]
