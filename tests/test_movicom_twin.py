@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from hil.duts.movicom_main_2.config import InputFunction, MovicomConfig
+from hil.duts.movicom_main_2.config import ERROR_NAMES, InputFunction, MovicomConfig
 from hil.duts.movicom_main_2.sim.twin import MovicomTwin
-from hil.duts.movicom_main_2.sim.twin.twin import ERROR_NAMES
 from hil.duts.movicom_main_2.sim.twin.values import internal_signals, pdo_values, register_values
 
 LINK_UP = 2.0  # fixed.logic_init_s of the example configuration

@@ -12,23 +12,12 @@ from functools import cached_property
 from typing import Literal
 
 from hil.duts.movicom_main_2.bench_base import CHARGE_RELAYS, POLL_S, VREF_V, MovicomBenchBase
-from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, InputFunction
+from hil.duts.movicom_main_2.config import ERROR_NAMES, PROTECTION_DIRECTIONS, InputFunction
 from hil.duts.movicom_main_2.terminals import sensor_terminals
 from hil.measure import Measurement, within
 from hil.procedures.threshold import ThresholdSetup
 from hil.uncertainty import Budget, budget, rectangular, resolution
 
-#: error name (register bits) each protection section raises (the twin's and the map's names)
-ERRORS = {
-    "overvoltage": "overvoltage",
-    "undervoltage": "undervoltage",
-    "charge_overcurrent": "overcurrent",
-    "discharge_overcurrent": "overcurrent",
-    "low_charge_temperature": "low_charge_temperature",
-    "low_discharge_temperature": "low_discharge_temperature",
-    "high_charge_temperature": "high_charge_temperature",
-    "high_discharge_temperature": "high_discharge_temperature",
-}
 #: the quantity each protection section compares (cell voltages and temperatures from the Logic
 #: boards, the current from the Hall sensors)
 PROTECTION_QUANTITIES: dict[str, Literal["cell_voltage", "cell_temperature", "current"]] = {
@@ -246,12 +235,12 @@ class ProtectionsMixin(MovicomBenchBase):
 
     def protection_error(self, section: str) -> str:
         """The error (register bit name) the protection raises."""
-        return ERRORS[section]
+        return ERROR_NAMES[section]
 
     def protection_tripped(self, section: str) -> bool:
         """Whether the protection's error is active now (one Modbus read: the register with its bit;
         a read costs tens of ms at 9600 Bd, and delays are polled)."""
-        bit = ERRORS[section]
+        bit = ERROR_NAMES[section]
         register = next(
             r.name
             for r in self.dut.codec.register_map.registers
@@ -265,11 +254,11 @@ class ProtectionsMixin(MovicomBenchBase):
     def acknowledgeable(self, section: str) -> bool:
         """Whether the protection's error has a bit in the acknowledge register's layout (errors_1,
         OUR READING; the charge temperature errors are in errors_2)."""
-        return any(b.name == ERRORS[section] for b in self.dut.codec.register_map.get("errors_1").bits)
+        return any(b.name == ERROR_NAMES[section] for b in self.dut.codec.register_map.get("errors_1").bits)
 
     def acknowledge_protection(self, section: str) -> None:
         """Unlock the protection's locked error: its errors_1 bit written to holding 0x4001."""
-        bit = self.dut.codec.register_map.get("errors_1").bit(ERRORS[section])
+        bit = self.dut.codec.register_map.get("errors_1").bit(ERROR_NAMES[section])
         self.dut.write("acknowledge_errors", 1 << bit)
 
     def rearm_protection(self, section: str) -> None:

@@ -141,6 +141,21 @@ PROTECTION_DIRECTIONS: dict[str, Literal["above", "below"]] = {
     "high_discharge_temperature": "above",
     "high_humidity": "above",
 }
+#: the error (register map bit name, errors_1 / errors_2) each protection section raises: the
+#: twin's errors and the bench's bits to read
+ERROR_NAMES: dict[str, str] = {
+    "overvoltage": "overvoltage",
+    "undervoltage": "undervoltage",
+    "charge_overcurrent": "overcurrent",
+    "discharge_overcurrent": "overcurrent",
+    "low_charge_temperature": "low_charge_temperature",
+    "low_discharge_temperature": "low_discharge_temperature",
+    "high_charge_temperature": "high_charge_temperature",
+    "high_discharge_temperature": "high_discharge_temperature",
+    "high_humidity": "high_humidity",
+    "battery_cover": "battery_cover_error",
+    "logic_offline": "logic_offline",
+}
 
 
 class ChargeControl(_Section):

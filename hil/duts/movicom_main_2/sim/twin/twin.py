@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import random
 
-from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, InputFunction, MovicomConfig
+from hil.duts.movicom_main_2.config import ERROR_NAMES, PROTECTION_DIRECTIONS, InputFunction, MovicomConfig
 from hil.duts.movicom_main_2.sim.twin.charging import ChargeTimers
 from hil.duts.movicom_main_2.sim.twin.inputs import PlantInputs
 from hil.duts.movicom_main_2.sim.twin.leds import LedState
@@ -45,20 +45,6 @@ FIRMWARE_VERSION = (0, 0, 2, 0)  # patch, minor, major, 0 (the twin's; a unit re
 HARDWARE_VERSION = (1, 2)  # minor, major
 SOFTWARE_CONTROL_PHYSICAL = 2
 _EPS = 1e-9
-#: error name (register map bit name) of each protection section
-ERROR_NAMES: dict[str, str] = {
-    "overvoltage": "overvoltage",
-    "undervoltage": "undervoltage",
-    "charge_overcurrent": "overcurrent",
-    "discharge_overcurrent": "overcurrent",
-    "low_charge_temperature": "low_charge_temperature",
-    "low_discharge_temperature": "low_discharge_temperature",
-    "high_charge_temperature": "high_charge_temperature",
-    "high_discharge_temperature": "high_discharge_temperature",
-    "high_humidity": "high_humidity",
-    "battery_cover": "battery_cover_error",
-    "logic_offline": "logic_offline",
-}
 CHARGE_INHIBITS = frozenset(
     {"overvoltage", "charge_overcurrent", "discharge_overcurrent", "low_charge_temperature",
      "high_charge_temperature", "logic_offline"}
