@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from matplotlib.figure import Figure
 from pypdf import PdfReader
 
 from hil.measure import Measurement, Verdict, equals, info
 from hil.report.figures import plot_job
-from hil.report.timeline import stimuli, timeline, unit_of
+from hil.report.timeline import stimuli, timeline, timeline_figure, unit_of
 
 HIL = str(Path(sys.executable).parent / "hil")
 
@@ -71,6 +73,44 @@ def test_a_failed_result_is_drawn_too() -> None:
     failed = _wake("woken by the button", 40.0, {"button": "0.5 s press"}, value=False)
     assert failed.verdict is Verdict.FAIL
     assert timeline("PM-WAKE", [failed]) is not None
+
+
+def _drawn(fig: Figure) -> dict[str, str]:
+    """Each stimulus series drawn (step lines carry their name as label) and its axis's y label."""
+    return {
+        str(line.get_label()): a.get_ylabel()
+        for a in fig.axes
+        for line in a.get_lines()
+        if not str(line.get_label()).startswith("_")
+    }
+
+
+def test_every_stimulus_unit_is_drawn_with_three_units_on_stacked_panels() -> None:
+    """MM-RLY-DSG's stimulus has voltage, temperature and current: none of them is left out."""
+    stimulus: dict[str, object] = {"cell L1C01 [V]": 3.3, "thermistor T1 [°C]": 25.0, "current [A]": -20.0}
+    later: dict[str, object] = {"cell L1C01 [V]": 2.4, "thermistor T1 [°C]": 25.0, "current [A]": -20.0}
+    fig = timeline_figure(
+        "MM-RLY-DSG", [_wake("relay closed", 5.0, stimulus), _wake("relay open", 9.0, later)]
+    )
+    assert fig is not None
+    assert _drawn(fig) == {
+        "cell L1C01 [V]": "stimulus [V]",
+        "thermistor T1 [°C]": "stimulus [°C]",
+        "current [A]": "stimulus [A]",
+    }
+    legend = fig.axes[0].get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == list(stimulus)
+    assert len(fig.axes) == 4  # three stimulus panels and the response panel
+    series = [line for a in fig.axes for line in a.get_lines() if line.get_label() == "current [A]"]
+    assert np.asarray(series[0].get_ydata()).tolist() == [-20.0, -20.0]
+
+
+def test_two_units_share_one_panel_left_and_right() -> None:
+    fig = timeline_figure("PM-WAKE", [_wake("woken", 5.0, {"supply [V]": 9.6, "charge current [A]": 2.0})])
+    assert fig is not None
+    assert _drawn(fig) == {"supply [V]": "stimulus [V]", "charge current [A]": "stimulus [A]"}
+    assert len(fig.axes) == 3  # the stimulus panel, its right-hand axis, the response panel
 
 
 @pytest.fixture(scope="module")

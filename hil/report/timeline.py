@@ -2,8 +2,9 @@
 
 A plan states what it applied before a result in the result's `data["stimulus"]`, a mapping of
 what was applied to its level or to an event, e.g. `{"supply [V]": 9.6}` or `{"command": "IDLE"}`.
-The upper panel draws each numeric stimulus as a step series (its unit from the `[unit]` suffix)
-and each event as a marked instant; the lower panel puts every result of the section on its own
+The upper panel draws each numeric stimulus as a step series (its unit from the `[unit]` suffix;
+two units on a left and a right axis, more on one stacked panel each, so no unit is left out) and
+each event as a marked instant; the lower panel puts every result of the section on its own
 lane against time, coloured by its verdict and labelled with its value. A section that declares
 no stimulus (a read-back, a bus observed) gets no timeline: it has nothing to plot against.
 """
@@ -73,17 +74,16 @@ def _shown(m: Measurement) -> str:
     return str(m.value)[:VALUE_CHARS]
 
 
-def _draw_stimuli(ax: Axes, found: Stimuli) -> None:
-    """Upper panel: numeric stimuli as steps (first unit on the left axis, a second on the right),
-    events as dotted instants with their text."""
-    units = list(dict.fromkeys(unit_of(n) for n in found.levels))[:2]
-    axes: dict[str, Axes] = {units[0]: ax} if units else {}
-    if len(units) > 1:
+def _draw_stimuli(panels: list[Axes], found: Stimuli) -> None:
+    """Upper panels: numeric stimuli as steps, events as dotted instants with their text. One panel:
+    the first unit on its left axis, a second on its right; more units: one stacked panel each."""
+    units = list(dict.fromkeys(unit_of(n) for n in found.levels))
+    ax = panels[0]
+    axes: dict[str, Axes] = dict(zip(units, panels, strict=False))
+    if len(panels) == 1 and len(units) == 2:
         axes[units[1]] = ax.twinx()
     for index, (name, points) in enumerate(found.levels.items()):
-        target = axes.get(unit_of(name))
-        if target is None:
-            continue
+        target = axes[unit_of(name)]
         times, levels = [p[0] for p in points], [p[1] for p in points]
         colour = f"C{index % 10}"
         target.step(times, levels, where="post", color=colour, linewidth=1.2, label=name)
@@ -92,7 +92,8 @@ def _draw_stimuli(ax: Axes, found: Stimuli) -> None:
         target.set_ylabel(f"stimulus [{unit}]" if unit else "stimulus", fontsize=8)
         target.tick_params(labelsize=7)
     for time, text in found.events:
-        ax.axvline(time, color="#455a64", linestyle=":", linewidth=0.9)
+        for panel in panels:
+            panel.axvline(time, color="#455a64", linestyle=":", linewidth=0.9)
         ax.annotate(
             text[:LABEL_CHARS],
             (time, 1.0),
@@ -108,34 +109,48 @@ def _draw_stimuli(ax: Axes, found: Stimuli) -> None:
     handles = [h for a in axes.values() for h in a.get_legend_handles_labels()[0]]
     if handles:
         ax.legend(handles=handles, fontsize=6, loc="best", framealpha=0.7)
+    for panel in panels:
+        panel.tick_params(labelbottom=False)
+        panel.grid(True, linewidth=0.3)
 
 
 def timeline(requirement: str, measurements: Sequence[Measurement]) -> bytes | None:
-    """Stimulus (upper) and each result (lower) against time; None when no result declares a stimulus."""
+    """The timeline figure as PNG bytes; None when no result declares a stimulus."""
+    fig = timeline_figure(requirement, measurements)
+    return None if fig is None else _png(fig, OVERVIEW_DPI)
+
+
+def timeline_figure(requirement: str, measurements: Sequence[Measurement]) -> Figure | None:
+    """Stimulus (upper: one panel, or one per unit beyond two units) and each result (lower) against
+    time; None when no result declares a stimulus."""
     found = stimuli(measurements)
     timed = [m for m in measurements if isinstance(m.time, int | float)]
     if not found or not timed:
         return None
     lanes = list(dict.fromkeys(m.name for m in sorted(timed, key=lambda m: m.time)))
     shown, hidden = lanes[:MAX_LANES], len(lanes) - MAX_LANES
-    height = 2.6 + 0.22 * len(shown)  # inches: fixed margins below, so the time axis is never cut
+    units = len({unit_of(n) for n in found.levels})
+    stacked = units if units > 2 else 1
+    # inches: fixed margins below, so the time axis is never cut; 1.1 more per stacked panel
+    height = 2.6 + 0.22 * len(shown) + 1.1 * (stacked - 1)
     fig = Figure(figsize=(7.2, height))
+    upper_ratio, lower_ratio = 2 + 1.1 * (stacked - 1), max(1.5, 0.35 * len(shown))
     grid = fig.add_gridspec(
         2,
         1,
-        height_ratios=[2, max(1.5, 0.35 * len(shown))],
+        height_ratios=[upper_ratio, lower_ratio],
         left=0.36,
         right=0.9,
         top=1 - 0.3 / height,
         bottom=0.45 / height,
-        hspace=0.35,
+        hspace=0.35 * (2 + lower_ratio) / (upper_ratio + lower_ratio),  # the one-panel gap, stacked too
     )
-    ax = fig.add_subplot(grid[0, 0])
+    upper = grid[0, 0].subgridspec(stacked, 1, hspace=0.12)
+    ax = fig.add_subplot(upper[0, 0])
+    panels = [ax, *(fig.add_subplot(upper[i, 0], sharex=ax) for i in range(1, stacked))]
     resp = fig.add_subplot(grid[1, 0], sharex=ax)
-    _draw_stimuli(ax, found)
+    _draw_stimuli(panels, found)
     ax.set_title(f"{requirement}: stimulus and response against time", fontsize=9)
-    ax.tick_params(labelbottom=False)
-    ax.grid(True, linewidth=0.3)
     for m in timed:
         if m.name not in shown:
             continue
@@ -149,4 +164,4 @@ def timeline(requirement: str, measurements: Sequence[Measurement]) -> bytes | N
     resp.grid(True, linewidth=0.3)
     more = f" (+{hidden} more results in the table)" if hidden > 0 else ""
     resp.set_title(f"response: each result at the time it was taken, by verdict colour{more}", fontsize=7)
-    return _png(fig, OVERVIEW_DPI)
+    return fig
