@@ -19,9 +19,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from hil.duts.bms12100.config import Behaviour, Settings
 from hil.duts.bms12100.config_map import DELAY_PATHS, ENABLE_PATHS, FLAG_ROWS, THRESHOLDS
@@ -88,6 +89,24 @@ class DeclaredMutant(UnitMutant):
     def plan_args(self, folder: Path) -> list[str]:
         """The plan's options for this unit: its declared configuration (written into `folder`)."""
         return ["--hil-dut-config", str(self.write_declared(folder))]
+
+
+Declared = TypeVar("Declared", bound=DeclaredMutant)
+
+
+def valid_units(found: list[Declared], model: type[BaseModel], skipped: list[str]) -> list[Declared]:
+    """The mutants whose applied and declared configurations the family's model accepts; each other
+    one goes into `skipped` with the model's first complaint."""
+    valid = []
+    for m in found:
+        try:
+            model.model_validate(m.settings())
+            model.model_validate(m.declared())
+        except ValidationError as exc:
+            skipped.append(f"{m.name}: not a valid configuration ({exc.errors()[0]['msg']})")
+            continue
+        valid.append(m)
+    return valid
 
 
 def write_yaml(file: Path, data: dict[str, Any]) -> Path:

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mutation import DeclaredMutant, put
-from pydantic import ValidationError
+from mutation import DeclaredMutant, put, valid_units
 
 from hil.duts.prohelion_d1000_gen2.config import CONTACTOR_COUNT, Behaviour, D1000Config
 from hil.spec import SpecFile
@@ -197,12 +196,4 @@ def mutants(spec: SpecFile) -> tuple[list[D1000Mutant], list[str]]:
             continue
         rows, base = FLAG_ROWS[flag]
         found.append(D1000Mutant(f"flag-{flag}", rows, f"behaviour.{flag}", False, base))
-    valid = []
-    for m in found:
-        try:
-            D1000Config.model_validate(m.settings())
-        except ValidationError as exc:
-            skipped.append(f"{m.name}: not a valid configuration ({exc.errors()[0]['msg']})")
-            continue
-        valid.append(m)
-    return valid, skipped
+    return valid_units(found, D1000Config, skipped), skipped

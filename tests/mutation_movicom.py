@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mutation import DeclaredMutant, put
-from pydantic import ValidationError
+from mutation import DeclaredMutant, put, valid_units
 
 from hil import registry
 from hil.duts.movicom_main_2.config import PROTECTION_DIRECTIONS, Behaviour, MovicomConfig, config_class
@@ -302,19 +301,11 @@ def mutants(spec: SpecFile, dut: str = "movicom-main-2.1") -> tuple[list[Movicom
     skipped += [f"fixed.{name}: {why}" for name, why in SKIPPED_FIXED.items()]
     skipped += list(NOT_GENERATED)
     ids = spec.ids()
-    valid = []
     for m in found:
         unknown = sorted(m.requirements - set(ids))
         if unknown:
             raise AssertionError(f"{m.name}: no spec row {unknown[0]}")
-        try:
-            MovicomConfig.model_validate(m.settings())
-            MovicomConfig.model_validate(m.declared())
-        except ValidationError as exc:
-            skipped.append(f"{m.name}: not a valid configuration ({exc.errors()[0]['msg']})")
-            continue
-        valid.append(m)
-    return valid, skipped
+    return valid_units(found, MovicomConfig, skipped), skipped
 
 
 def eol_mutants(spec: SpecFile, dut: str = "movicom-main-2.1") -> tuple[list[MovicomMutant], list[str]]:
