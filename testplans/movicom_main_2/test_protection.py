@@ -3,12 +3,14 @@ configuration: over/under-voltage on a Logic cell, the four temperature limits o
 charge and discharge over-current on the Hall-sensor inputs.
 
 EOL and full profiles: the trip threshold by go/no-go at the configured `set`, probes placed by the
-run's decision rule (hil.procedures.placement). Full profile only (`not_eol`): the trip point by
-bisection with its U; the trip delay and which relays open (the unit's Modbus `relays` and the
-contacts on the DAQ's RLYn channels, against the relay functions the configuration gives each
-protection); no release just short of the configured `tolerant` level, then the release just beyond
-it (both placed by the decision rule) and the clear delay, both delays from timestamps; a lock the
-configuration does not declare shows as no release. No tolerance is documented for a threshold or a
+run's decision rule (hil.procedures.placement); the trip delay and which relays open (the unit's
+Modbus `relays` and the contacts on the DAQ's RLYn channels, against the relay functions the
+configuration gives each protection); no release just short of the configured `tolerant` level,
+then the release just beyond it (both placed by the decision rule) and the clear delay, both delays
+from timestamps; a lock the configuration does not declare shows as no release. MM-PROT is a design
+row the unit cannot read back (docs/eol.md), so EOL tests all of it. Full profile only (`not_eol`):
+the trip point by bisection with its U (a characterisation the go/no-go already decides).
+No tolerance is documented for a threshold or a
 delay: the bench's (bench.protection_tolerance) and DELAY_TOLERANCE are OUR READING, stated in each
 result. Temperature levels are the unit's own reading (the thermistor trimmed by its reading error),
 so a threshold moved by less than the Logic's ±2 °C still shows; MM-MODBUS judges that error.
@@ -175,7 +177,6 @@ def test_trip_point(bench: MovicomBench, section: str, check) -> None:
     bench.rearm_protection(section)
 
 
-@pytest.mark.not_eol
 def test_delays_relays_and_release(bench: MovicomBench, section: str, check) -> None:
     """Trip delay and the relays that open; no release short of `tolerant`, release beyond it after
     the clear delay (from timestamps)."""
