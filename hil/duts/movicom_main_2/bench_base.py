@@ -291,8 +291,8 @@ class MovicomBenchBase(DutBench):
 
     def errors(self) -> frozenset[str]:
         """The unit's active errors (Modbus errors_1 and errors_2 bits: the charge temperature
-        errors are in errors_2)."""
-        values = self.dut.read(["errors_1", "errors_2"])
+        errors are in errors_2), over the polling transport: the waits poll them often."""
+        values = self.dut.read(["errors_1", "errors_2"], self._poll_transport())
         return frozenset().union(*(v for v in values.values() if isinstance(v, frozenset)))
 
     def tripped(self, req: Requirement) -> bool:
