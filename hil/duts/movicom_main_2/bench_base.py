@@ -62,6 +62,9 @@ NEUTRAL_HUMIDITY_PCT = 40.0
 SOFTWARE_CONTROL_PHYSICAL = 2
 #: how often a wait polls the DUT (s)
 POLL_S = 0.1
+#: the preparation's wait for errors to clear: no result is timed from it, and each poll is a
+#: Modbus round trip (about 80 ms on the RTU-only 2R), so it polls coarser than a measurement
+PREPARE_POLL_S = 0.5
 #: a relay contact reads closed below this (Ω): the DAQ's 2-wire ohms, open reads as overload
 CONTACT_CLOSED_OHM = 10.0
 #: the relay functions a protection opens (S8, S9): the charge relays and the discharge relay
@@ -267,13 +270,13 @@ class MovicomBenchBase(DutBench):
         self.nominal_inputs()
         if not self.supply.output_is_on() or self.supply_v != self.hw.supply.nominal_v:
             self.boot()
-        self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
+        self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, PREPARE_POLL_S)
         locked = self.errors()
         if locked:
             errors_1 = self.dut.codec.register_map.get("errors_1")  # one bit per error, its layout
             if locked <= {b.name for b in errors_1.bits}:  # locked until acknowledged (0x4001)
                 self.dut.write("acknowledge_errors", sum(1 << errors_1.bit(name) for name in locked))
-                self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, POLL_S)
+                self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, PREPARE_POLL_S)
             else:  # e.g. a locked charge-temperature error (errors_2): only a power cycle clears it
                 self.power_cycle()
         self.stimulus_log.nominal(self.clock.now())
