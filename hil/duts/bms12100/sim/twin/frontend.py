@@ -218,7 +218,7 @@ class Frontend:
             cell_mv=tuple(v * 1000.0 for v in inputs.cell_v),
             pack_v=math.fsum(inputs.cell_v),
             current_a=inputs.current_a,
-            temperatures_c=tuple(cls._temperature(EXACT, ohm, _NO_NOISE) for ohm in inputs.ntc_ohm),
+            temperatures_c=tuple(_true_temperature(ohm) for ohm in inputs.ntc_ohm),
             charger_v=inputs.charger_v,
             soc_pct=soc_pct,
             mode=mode,
@@ -235,3 +235,9 @@ class Frontend:
         if ohm <= HOT_END_OHM:
             return NTC_MAX_C  # a short: the Beta equation has no temperature below ~0.1 Ω
         return min(NTC_MAX_C, max(NTC_MIN_C, ch.apply(_celsius(ohm), rng)))
+
+
+@functools.lru_cache(maxsize=256)
+def _true_temperature(ohm: float | None) -> float:
+    """What an exact channel reads at `ohm` (every cycle converts the same few resistances)."""
+    return Frontend._temperature(EXACT, ohm, _NO_NOISE)
