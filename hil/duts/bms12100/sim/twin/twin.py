@@ -9,6 +9,10 @@ front end, counts charge, tracks the mode, runs the alarm/protection monitors of
 sleep and the under-voltage shutdown (power.py), and exposes what the model uses: the MOSFET
 states, `precharge_active`, `bleed_currents()` and `supply_current_a()`.
 No I/O, no threads, no wall-clock time: the same seed and the same calls give the same results.
+The monitors are event-driven: while the inputs and settings hold, a monitor that nothing can move
+(`Monitor.quiet`: nothing tripped or timed, no reading inside the front end's error extremes beyond
+its trigger) is not run; the front end still samples every cycle, so the results are exactly those
+of running every monitor every cycle.
 
 Shutdown (PM-UVSD, PM-SLEEP) is recorded in the history as a trigger of its ID, the wake-up as its
 release with the wake source. Wake sources (PM-WAKE): the charger (wake comparator, power.py),
