@@ -267,10 +267,16 @@ def _encode(frame_id: int, values: Mapping[str, float]) -> tuple[int, bytes]:
     """One frame from physical values (unused bits stay zero).
 
     Values are clamped to their DBC ranges first, so cantools' own range check (strict) would
-    find nothing: it is left out, it cost more than the rest of the encoding.
+    find nothing: it is left out, it cost more than the rest of the encoding. A twin sends the
+    same values cycle after cycle, so the payloads of recent values are kept (`_payload`).
     """
+    return frame_id, _payload(frame_id, tuple(values.items()))
+
+
+@functools.lru_cache(maxsize=512)
+def _payload(frame_id: int, values: tuple[tuple[str, float], ...]) -> bytes:
     msg = _message(frame_id)
-    return frame_id, bytes(msg.encode(_clamped(msg, values), scaling=True, strict=False))
+    return bytes(msg.encode(_clamped(msg, dict(values)), scaling=True, strict=False))
 
 
 def _any_active(active: frozenset[str], ids: Iterable[str]) -> bool:

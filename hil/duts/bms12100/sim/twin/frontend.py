@@ -26,6 +26,7 @@ works from a hardware comparator on the true current (tables.py, SCP), as on usu
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from hil.duts.bms12100 import CELL_COUNT, NTC_NAMES
 from hil.duts.bms12100.ntc import resistance_ohm, temperature_c
 from hil.duts.bms12100.protocol.snapshot import Mode
-from hil.models.channel import EXACT, ChannelError, ErrorBudget
+from hil.models.channel import EXACT, NOISE_SIGMAS, ChannelError, ErrorBudget
 
 # OUR ASSUMPTION (the seed says nothing): an open NTC reads as the bottom of the reported range and a
 # shorted one as the top, as on typical BMS firmware; readings are clamped to that range.
@@ -106,6 +107,24 @@ TEMPERATURE_BUDGET = ErrorBudget(gain=0.0, offset=0.6, noise_sigma=0.12)
 _NO_NOISE = random.Random(0)  # an exact channel never draws on it
 
 
+@functools.lru_cache(maxsize=256)
+def _celsius(ohm: float) -> float:
+    """The NTC's temperature at `ohm` (the firmware converts the same few resistances every cycle)."""
+    return temperature_c(ohm)
+
+
+def _saturated(amps: float) -> float:
+    """A current reading clamped to the shunt ADC's range."""
+    return min(CURRENT_RANGE_A, max(-CURRENT_RANGE_A, amps))
+
+
+def _edge(ch: ChannelError, true_value: float, sign: float) -> float:
+    """`ch.apply(true_value)` with its noise at the truncation limit on the side of `sign`: the
+    same arithmetic, so the bound holds for the rounded readings too."""
+    noise = sign * NOISE_SIGMAS * ch.noise_sigma if ch.noise_sigma > 0.0 else 0.0
+    return true_value * (1.0 + ch.gain) + ch.offset + noise
+
+
 def _ideal_channels(n: int) -> tuple[ChannelError, ...]:
     return tuple(ChannelError() for _ in range(n))
 
@@ -160,6 +179,36 @@ class Frontend:
             charger_v=res(self.charger.apply(inputs.charger_v, rng), 2),
         )
 
+    def extremes(self, inputs: TerminalInputs) -> tuple[Readings, Readings]:
+        """The lowest and the highest readings `measure` can give for `inputs` (noise at -3 σ and at
+        +3 σ, rounded alike), without drawing on the channels: every reading lies between them."""
+        low, high = (
+            Readings(
+                t=0.0,
+                cell_mv=tuple(
+                    max(0, round(_edge(ch, v, sign) * 1000.0))
+                    for ch, v in zip(self.cells, inputs.cell_v, strict=True)
+                ),
+                pack_v=round(_edge(self.pack, math.fsum(inputs.cell_v), sign), 2) + 0.0,
+                current_a=round(_saturated(_edge(self.current, inputs.current_a, sign)), 2) + 0.0,
+                temperatures_c=tuple(
+                    round(self._temperature_edge(ch, ohm, sign), 1) + 0.0
+                    for ch, ohm in zip(self.temperatures, inputs.ntc_ohm, strict=True)
+                ),
+                charger_v=round(_edge(self.charger, inputs.charger_v, sign), 2) + 0.0,
+            )
+            for sign in (-1.0, 1.0)
+        )
+        return low, high
+
+    @staticmethod
+    def _temperature_edge(ch: ChannelError, ohm: float | None, sign: float) -> float:
+        if ohm is None:
+            return NTC_MIN_C
+        if ohm <= HOT_END_OHM:
+            return NTC_MAX_C
+        return min(NTC_MAX_C, max(NTC_MIN_C, _edge(ch, _celsius(ohm), sign)))
+
     @classmethod
     def true_values(cls, t: float, inputs: TerminalInputs, soc_pct: float, mode: Mode) -> Readings:
         """What `ideal().measure(..., rounded=False)` gives, without drawing on the channels: the
@@ -169,7 +218,7 @@ class Frontend:
             cell_mv=tuple(v * 1000.0 for v in inputs.cell_v),
             pack_v=math.fsum(inputs.cell_v),
             current_a=inputs.current_a,
-            temperatures_c=tuple(cls._temperature(EXACT, ohm, _NO_NOISE) for ohm in inputs.ntc_ohm),
+            temperatures_c=tuple(_true_temperature(ohm) for ohm in inputs.ntc_ohm),
             charger_v=inputs.charger_v,
             soc_pct=soc_pct,
             mode=mode,
@@ -177,7 +226,7 @@ class Frontend:
 
     def _current(self, amps: float, rng: random.Random, *, saturate: bool) -> float:
         reading = self.current.apply(amps, rng)
-        return min(CURRENT_RANGE_A, max(-CURRENT_RANGE_A, reading)) if saturate else reading
+        return _saturated(reading) if saturate else reading
 
     @staticmethod
     def _temperature(ch: ChannelError, ohm: float | None, rng: random.Random) -> float:
@@ -185,4 +234,10 @@ class Frontend:
             return NTC_MIN_C
         if ohm <= HOT_END_OHM:
             return NTC_MAX_C  # a short: the Beta equation has no temperature below ~0.1 Ω
-        return min(NTC_MAX_C, max(NTC_MIN_C, ch.apply(temperature_c(ohm), rng)))
+        return min(NTC_MAX_C, max(NTC_MIN_C, ch.apply(_celsius(ohm), rng)))
+
+
+@functools.lru_cache(maxsize=256)
+def _true_temperature(ohm: float | None) -> float:
+    """What an exact channel reads at `ohm` (every cycle converts the same few resistances)."""
+    return Frontend._temperature(EXACT, ohm, _NO_NOISE)

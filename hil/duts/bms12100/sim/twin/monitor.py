@@ -121,6 +121,9 @@ class MonitorSpec:
     modes: frozenset[Mode] | None = None
     # A hardware comparator: trips on the true value (not the ADC reading, which may saturate).
     comparator: bool = False
+    # The quantity is a non-decreasing function of the channel readings alone (one channel, the
+    # highest, the lowest): while the inputs hold, the reading extremes then bound it (`quiet`).
+    from_channels: bool = True
 
     def is_enabled(self, settings: Settings) -> bool:
         """Whether the function is switched on (a disabled function never trips)."""
@@ -276,6 +279,26 @@ class Monitor:
         if self._hold(dt, delay):
             return self._release(t - (self.pending_s - delay), debounced)
         return None
+
+    def quiet(self, low: Readings, high: Readings, true_m: Readings, settings: Settings) -> bool:
+        """Whether, while the inputs and settings stay as they are, `update` can only leave this
+        monitor as it is: nothing tripped or timed, the true value settled, and no reading between
+        the extremes `low` and `high` (or the true value, for a comparator) beyond the trigger.
+        The twin then skips it until its inputs or settings change."""
+        spec = self.spec
+        if self.tripped or self.pending or not spec.from_channels or self._true_rate != 0.0:
+            return False
+        if self._true_value is None or self._true_value != spec.quantity(true_m):
+            return False
+        r = self.resolved(settings)
+        if not r.enabled or r.trigger is None:
+            return True
+        if spec.comparator:
+            return not spec.direction.beyond(self._true_value, r.trigger)
+        return not (
+            spec.direction.beyond(spec.quantity(low), r.trigger)
+            or spec.direction.beyond(spec.quantity(high), r.trigger)
+        )
 
     def boot_check(self, t: float, m: Readings, settings: Settings) -> Transition | None:
         """Apply the boot-time release alternatives (the firmware re-checks after a wake/reboot)."""

@@ -392,6 +392,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         quantity=soc_pct,
         enabled="soc_alarm.enabled",
         delay_ms=SOC_DELAY_MS,
+        from_channels=False,
     ),
     MonitorSpec(
         **thresholds("SOC-LP"),
@@ -400,6 +401,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         enabled="soc_protection.enabled",
         delay_ms=SOC_DELAY_MS,
         alternatives=(recovery(flag="soc_lp_release_on_recovery"),),
+        from_channels=False,
     ),
     MonitorSpec(
         **thresholds("CELL-FAIL"),
@@ -407,6 +409,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         enabled="cell_failure_alarm.enabled",
         delay_ms=CELL_FAIL_DELAY_MS,
         near=SPREAD_NEAR_MV,
+        from_channels=False,
     ),
 )
 

@@ -9,6 +9,10 @@ front end, counts charge, tracks the mode, runs the alarm/protection monitors of
 sleep and the under-voltage shutdown (power.py), and exposes what the model uses: the MOSFET
 states, `precharge_active`, `bleed_currents()` and `supply_current_a()`.
 No I/O, no threads, no wall-clock time: the same seed and the same calls give the same results.
+The monitors are event-driven: while the inputs and settings hold, a monitor that nothing can move
+(`Monitor.quiet`: nothing tripped or timed, no reading inside the front end's error extremes beyond
+its trigger) is not run; the front end still samples every cycle, so the results are exactly those
+of running every monitor every cycle.
 
 Shutdown (PM-UVSD, PM-SLEEP) is recorded in the history as a trigger of its ID, the wake-up as its
 release with the wake source. Wake sources (PM-WAKE): the charger (wake comparator, power.py),
@@ -109,6 +113,9 @@ class Bms12100Twin:
         self._max_step_cache: tuple[Settings, float] | None = None
         self._seen: TerminalInputs | None = None  # the inputs of the last cycle (a copy)
         self._blocked: Block | None = None  # paths opened by tripped monitors and locks (None: recompute)
+        # The monitors a cycle runs while the inputs hold (None: all, and decide again); see `_run`.
+        self._awake: list[Monitor] | None = None
+        self._held: tuple[TerminalInputs, Settings, Frontend] | None = None
 
     # --- settings --------------------------------------------------------------------------
     @property
@@ -159,6 +166,7 @@ class Bms12100Twin:
         for lock in self.locks:
             lock.reset()
         self._blocked = None
+        self._awake = None
         self.balancer.reset()
         self._precharge.abort()
         self._idle.reset()
@@ -225,7 +233,7 @@ class Bms12100Twin:
         s = self._settings
         active = self._modes.mode in (Mode.CHARGE, Mode.DISCHARGE)
         limit = ACTIVE_MAX_STEP_S if active else IDLE_MAX_STEP_S
-        for monitor in self.monitors:
+        for monitor in self.monitors if self._awake is None else self._awake:  # a quiet one sets none
             limit = min(limit, monitor.step_limit(s))
         for lock in self.locks:
             limit = min(limit, lock.step_limit())
@@ -334,8 +342,13 @@ class Bms12100Twin:
             self._boot_check = False
             for monitor in self.monitors:
                 self._record(monitor.boot_check(t, m, s), m)
-        for monitor in self.monitors:
+        held = self._held
+        if held is None or held[1] is not s or held[2] is not self.frontend or held[0] != inputs:
+            self._awake = None
+        for monitor in self.monitors if self._awake is None else self._awake:
             self._record(monitor.update(t, dt, m, s, true_m), m)
+        if self._awake is None and dt > 0.0:
+            self._sleep_quiet(inputs, s, true_m)
         for lock in self.locks:
             self._record(lock.update(t, dt, m, s, self._by_rid[lock.spec.counts]), m)
         self._t = t
@@ -352,10 +365,21 @@ class Bms12100Twin:
         if due is not None and t >= due - _EPS:
             self._shutdown(due, UVSD_RID, "under-voltage shutdown", m)
 
+    def _sleep_quiet(self, inputs: TerminalInputs, s: Settings, true_m: Readings) -> None:
+        """Event-driven monitors: after a cycle of every monitor, keep running only those that could
+        change (`Monitor.quiet`) until the inputs, the settings or the front end change. The others'
+        updates would change nothing, whatever noise the front end draws: the twin's results, its
+        timing and its random sequence stay exactly those of running every monitor every cycle."""
+        low, high = self.frontend.extremes(inputs)
+        self._awake = [monitor for monitor in self.monitors if not monitor.quiet(low, high, true_m, s)]
+        held = replace(inputs, cell_v=list(inputs.cell_v), ntc_ohm=list(inputs.ntc_ohm))
+        self._held = (held, s, self.frontend)
+
     def _stale(self) -> None:
         """Something besides the inputs changed: the next zero-length step must run a cycle."""
         self._max_step_cache = None
         self._seen = None
+        self._awake = None
 
     def _update_precharge(self, t: float) -> None:
         """PRE: start the precharge when the discharge path turns on (at boot, or by the flag)."""
@@ -418,6 +442,7 @@ class Bms12100Twin:
         self._booting = True
         self._dsg_was_on = False
         self._modes = ModeTracker()
+        self._awake = None
         for monitor in self.monitors:
             monitor.reset_timers()
         self.balancer.reset()
