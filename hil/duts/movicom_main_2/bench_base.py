@@ -270,13 +270,13 @@ class MovicomBenchBase(DutBench):
         self.nominal_inputs()
         if not self.supply.output_is_on() or self.supply_v != self.hw.supply.nominal_v:
             self.boot()
-        self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, PREPARE_POLL_S)
+        self._wait_errors_cleared()
         locked = self.errors()
         if locked:
             errors_1 = self.dut.codec.register_map.get("errors_1")  # one bit per error, its layout
             if locked <= {b.name for b in errors_1.bits}:  # locked until acknowledged (0x4001)
                 self.dut.write("acknowledge_errors", sum(1 << errors_1.bit(name) for name in locked))
-                self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, PREPARE_POLL_S)
+                self._wait_errors_cleared()
             else:  # e.g. a locked charge-temperature error (errors_2): only a power cycle clears it
                 self.power_cycle()
         self.stimulus_log.nominal(self.clock.now())
@@ -291,6 +291,9 @@ class MovicomBenchBase(DutBench):
     def _longest_clear_s(self) -> float:
         p = self.config.protections
         return max(float(getattr(p, s).clear_delay_s) for s in PROTECTION_DIRECTIONS)
+
+    def _wait_errors_cleared(self) -> None:
+        self.clock.wait_until(lambda: not self.errors(), self._longest_clear_s() + 1.0, PREPARE_POLL_S)
 
     def errors(self) -> frozenset[str]:
         """The unit's active errors (Modbus errors_1 and errors_2 bits: the charge temperature
