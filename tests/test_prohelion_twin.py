@@ -26,7 +26,7 @@ from hil.duts.prohelion_d1000_gen2.sim.twin import (
     contactor_fault_bit,
 )
 from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import NodeReadings
-from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import PlantInputs
+from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import NodeInputs, PlantInputs
 from hil.duts.prohelion_d1000_gen2.sim.twin.protection import evaluate
 
 S = BmsState
@@ -1094,6 +1094,30 @@ def test_a_changed_input_resamples_only_its_node_and_each_cycle_resamples_all(
     assert after[1].cells[2] == pytest.approx(3.5, abs=0.01)
     rig.twin.advance(0.1)  # firmware cycles: every node sampled again
     assert kept[1:] and all(k is None for k in kept[1:])
+
+
+def test_a_full_sample_reads_replaced_nodes_and_edited_ones_after_inputs_changed() -> None:
+    """The twin reads a node's inputs again only when its object was replaced (the plant's way) or
+    after `inputs_changed()` (an edit in place); the readings equal those of a front end that reads
+    every node every time."""
+    cfg = config(num_cmu_nodes=3)
+    rig = Rig(cfg)  # an ideal front end: readings are the inputs rounded
+    rig.run(1.0)
+    inputs = rig.twin.inputs
+    cells = cfg.cells_per_node()[1]
+    inputs.nodes[1] = NodeInputs([3.5] * cells, list(inputs.nodes[1].thermistor_ohm))  # replaced
+    rig.twin.inputs_changed(resample=False)
+    rig.twin.advance(0.1)
+    assert rig.snap().nodes[1].cells == (3.5,) * cells
+    inputs.nodes[2].cell_v[0] = 3.2  # edited in place: seen once the twin is told
+    inputs.nodes[2].thermistor_ohm[3] = None
+    rig.twin.inputs_changed()
+    rig.twin.advance(0.1)
+    snap = rig.snap()
+    assert snap.nodes[2].cells[0] == 3.2 and snap.nodes[2].temps[3] is None
+    assert (snap.min_cell_voltage_node_id, snap.min_cell_voltage_cell_id) == (2, 1)
+    fresh = Frontend.ideal().measure(inputs, cfg, random.Random(1))
+    assert rig.twin._readings.nodes == fresh.nodes
 
 
 def test_cell_extremes_take_the_first_of_equal_cells_and_skip_missing_ones() -> None:

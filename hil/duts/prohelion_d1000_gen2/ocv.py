@@ -11,6 +11,7 @@ table they clamp to its ends.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from hil.models.ocv import interpolate
@@ -34,6 +35,7 @@ DEFAULT_OCV_TABLE_MV: tuple[int, ...] = (
 DEFAULT_OCV_TABLE_V: tuple[float, ...] = tuple(mv / 1000.0 for mv in DEFAULT_OCV_TABLE_MV)
 
 
+@functools.cache  # asked for each snapshot (every 100 ms of telemetry), always for one table length
 def soc_points(length: int) -> tuple[float, ...]:
     """The SoC (%) of each entry of a table of `length` entries (evenly spaced, 0 % to 100 %)."""
     if length < 2:

@@ -34,7 +34,7 @@ from hil.duts.prohelion_d1000_gen2.config import (
     TEMPS_PER_NODE_MAX,
     D1000Config,
 )
-from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import PlantInputs
+from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import NodeInputs, PlantInputs
 from hil.models.channel import EXACT, NOISE_SIGMAS, ChannelError, ErrorBudget
 from hil.models.ntc import KELVIN_OFFSET, BetaNtc
 
@@ -170,6 +170,32 @@ class Readings:
     nox_ppb: int
 
 
+@dataclass
+class TrueInputs:
+    """The true values last read from each node's inputs (one row per node), with the input objects
+    they were read from: kept by the twin from one sample to the next, so a node whose input
+    object is the one last read is not read again (a full 448-cell sample then reads only the
+    nodes a stimulus replaced). Valid only while node inputs are replaced, never edited in place:
+    `clear()` after an edit.
+    """
+
+    config: D1000Config | None = None
+    sources: list[NodeInputs | None] = field(default_factory=lambda: [None] * NODE_COUNT_MAX)
+    cell_v: np.ndarray = field(default_factory=lambda: np.zeros((NODE_COUNT_MAX, CELLS_PER_NODE_MAX)))
+    ohm: np.ndarray = field(default_factory=lambda: np.full((NODE_COUNT_MAX, TEMPS_PER_NODE_MAX), np.nan))
+
+    def clear(self) -> None:
+        """Forget every row (the next sample reads every node's inputs again)."""
+        self.config = None
+        self.sources = [None] * NODE_COUNT_MAX
+
+    def fit(self, config: D1000Config) -> None:
+        """Rows are read for one configuration (its channel counts): another one starts afresh."""
+        if config is not self.config:
+            self.clear()
+            self.config = config
+
+
 def _ideal(n: int) -> tuple[ChannelError, ...]:
     return tuple(ChannelError() for _ in range(n))
 
@@ -223,20 +249,54 @@ class Frontend:
         )
         return noise
 
-    def _cell_volts(
+    @staticmethod
+    def _read_node(
+        node: NodeInputs | None, cells: int, temps: int, true_v: np.ndarray, ohm: np.ndarray
+    ) -> None:
+        """One node's true cell voltages and thermistor resistances into its rows (0 V and NaN
+        where there is no input: a disconnected node reads nothing)."""
+        true_v[:] = 0.0
+        ohm[:] = np.nan
+        if node is None or not node.connected:
+            return
+        k = min(cells, len(node.cell_v))
+        if k:
+            true_v[:k] = node.cell_v[:k]
+        k = min(temps, len(node.thermistor_ohm))
+        if k:
+            ohm[:k] = np.array(node.thermistor_ohm[:k], dtype=float)  # None → NaN
+
+    def _true_inputs(
         self,
         inputs: PlantInputs,
         todo: list[int],
-        cells_per_node: Sequence[int],
-        noise_rng: np.random.Generator,
-    ) -> np.ndarray:
+        counts: tuple[Sequence[int], Sequence[int]],
+        memory: TrueInputs | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The true cell voltages and thermistor resistances of nodes `todo` (configured `counts`
+        of cells and sensors per node), one row per node; with `memory`, read only from the nodes
+        whose input object changed since the last sample."""
+        cells_per_node, temps_per_node = counts
+        nodes = inputs.nodes
+
+        def node(n: int) -> NodeInputs | None:
+            return nodes[n] if n < len(nodes) else None
+
+        if memory is None:
+            true_v = np.zeros((len(todo), CELLS_PER_NODE_MAX))
+            ohm = np.full((len(todo), TEMPS_PER_NODE_MAX), np.nan)
+            for row, n in enumerate(todo):
+                self._read_node(node(n), cells_per_node[n], temps_per_node[n], true_v[row], ohm[row])
+            return true_v, ohm
+        for n in todo:
+            source = node(n)
+            if source is None or memory.sources[n] is not source:
+                self._read_node(source, cells_per_node[n], temps_per_node[n], memory.cell_v[n], memory.ohm[n])
+                memory.sources[n] = source
+        return memory.cell_v[todo], memory.ohm[todo]
+
+    def _cell_volts(self, true: np.ndarray, todo: list[int], noise_rng: np.random.Generator) -> np.ndarray:
         """The cells of nodes `todo` sampled once (V, 1 mV resolution), one row per node."""
-        true = np.zeros((len(todo), CELLS_PER_NODE_MAX))
-        for row, n in enumerate(todo):
-            node = inputs.nodes[n] if n < len(inputs.nodes) else None
-            if node is not None and node.connected and node.cell_v:
-                k = min(cells_per_node[n], len(node.cell_v))
-                true[row, :k] = node.cell_v[:k]
         gain, offset, sigma, noisy = self._cell_errors
         reading = true * gain[todo] + offset[todo]
         if noisy:
@@ -245,33 +305,19 @@ class Frontend:
         return rounded
 
     def _temperatures(
-        self,
-        inputs: PlantInputs,
-        todo: list[int],
-        temps_per_node: Sequence[int],
-        ntc: BetaNtc,
-        noise_rng: np.random.Generator,
-    ) -> tuple[list[list[float | None]], np.ndarray, np.ndarray]:
+        self, ohm: np.ndarray, todo: list[int], ntc: BetaNtc, noise_rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The thermistors of nodes `todo` sampled once (°C, 0.1 °C resolution), one row per node,
-        None where the input is open, shorted or beyond the conversion's range; where one is
-        connected, as a (node, sensor) array; and the readings as an array."""
-        ohm = np.full((len(todo), TEMPS_PER_NODE_MAX), np.nan)
-        for row, n in enumerate(todo):
-            node = inputs.nodes[n] if n < len(inputs.nodes) else None
-            k = min(temps_per_node[n], len(node.thermistor_ohm)) if node is not None else 0
-            if node is not None and node.connected and k:
-                ohm[row, :k] = np.array(node.thermistor_ohm[:k], dtype=float)  # None → NaN
+        and where one reads a temperature: not where the input is open, shorted or beyond the
+        conversion's range (NaN resistance: no input)."""
         r_open, r_short = ntc.resistance_ohm(NTC_RANGE_C[0]), ntc.resistance_ohm(NTC_RANGE_C[1])
         valid = (ohm >= r_short) & (ohm <= r_open)  # NaN compares False
         gain, sigma, noisy = self._thermistor_errors
         factor = gain[todo] + self._noise(sigma[todo], noise_rng) if noisy else gain[todo]
         measured = np.where(valid, ohm, ntc.r_ref_ohm) * factor
         inv = 1.0 / (ntc.t_ref_c + KELVIN_OFFSET) + np.log(measured / ntc.r_ref_ohm) / ntc.beta_k
-        celsius = np.rint((1.0 / inv - KELVIN_OFFSET) * 10.0) / 10.0 + 0.0
-        readings = celsius.astype(object)
-        readings[~valid] = None
-        rows: list[list[float | None]] = readings.tolist()
-        return rows, valid, celsius
+        celsius: np.ndarray = np.rint((1.0 / inv - KELVIN_OFFSET) * 10.0) / 10.0 + 0.0
+        return celsius, valid
 
     @classmethod
     def from_rng(cls, rng: random.Random) -> Frontend:
@@ -307,12 +353,15 @@ class Frontend:
         rng: random.Random,
         keep: Mapping[int, NodeReadings] | None = None,
         noise_rng: np.random.Generator | None = None,
+        memory: TrueInputs | None = None,
     ) -> Readings:
         """Sample every input once, for the channels `config` declares.
 
         `keep`: nodes whose previous sample stands (their inputs did not change since it was
         taken); the others are sampled again. `noise_rng`: the generator of the cell and
         thermistor noise (default: one seeded from `rng`, so a seeded unit stays reproducible).
+        `memory`: the caller's `TrueInputs` (node inputs replaced, never edited, since it was
+        last used or cleared): only the nodes whose input object changed are read again.
         """
         count = config.num_cmu_nodes
         if keep is not None and all(n in keep for n in range(count)):
@@ -320,7 +369,7 @@ class Frontend:
         else:
             if noise_rng is None:
                 noise_rng = np.random.default_rng(rng.getrandbits(64))
-            nodes = self._sample_nodes(inputs, config, noise_rng, keep)
+            nodes = self._sample_nodes(inputs, config, noise_rng, keep, memory)
         bju = inputs.bju
         env = inputs.environment
 
@@ -349,47 +398,24 @@ class Frontend:
         config: D1000Config,
         noise_rng: np.random.Generator,
         keep: Mapping[int, NodeReadings] | None,
+        memory: TrueInputs | None,
     ) -> list[NodeReadings]:
         """Every configured node's readings: the kept ones as they are, the others sampled (in one
         vector operation over the nodes to sample)."""
         ntc = BetaNtc(config.fixed.thermistor_r25_ohm, float(config.thermistor_beta_value))
-        present_v = config.fixed.cell_present_v
-        cells_per_node, temps_per_node = config.cells_per_node(), config.temps_per_node()
+        counts = cells_per_node, temps_per_node = config.cells_per_node(), config.temps_per_node()
         todo = [
             n
             for n in range(len(cells_per_node))
             if (keep is None or n not in keep) and n < len(inputs.nodes) and inputs.nodes[n].connected
         ]
-        volts = self._cell_volts(inputs, todo, cells_per_node, noise_rng)
-        present = volts >= present_v
-        totals = np.rint(np.where(present, volts, 0.0).sum(axis=1) * 1e3) / 1e3 + 0.0
-        temp_rows, connected, celsius = self._temperatures(inputs, todo, temps_per_node, ntc, noise_rng)
-        # the extremes of the configured channels only (a node's readings hold no more)
-        cells_mask = np.arange(CELLS_PER_NODE_MAX) < np.array([cells_per_node[n] for n in todo])[:, None]
-        temps_mask = np.arange(TEMPS_PER_NODE_MAX) < np.array([temps_per_node[n] for n in todo])[:, None]
-        sampled = zip(
-            todo,
-            volts.tolist(),
-            present.tolist(),
-            temp_rows,
-            totals.tolist(),
-            present.sum(axis=1).tolist(),
-            connected.sum(axis=1).tolist(),
-            volts.max(axis=1, initial=0.0).tolist(),
-            _row_extremes(volts, present & cells_mask),
-            _row_extremes(celsius, connected & temps_mask),
-            strict=True,
-        )
-        fresh = {
-            n: NodeReadings.sampled(
-                tuple(v[: cells_per_node[n]]),
-                tuple(p[: cells_per_node[n]]),
-                tuple(t[: temps_per_node[n]]),
-                (total, cells, sensors, highest),
-                (cell_ext, temp_ext),
-            )
-            for n, v, p, t, total, cells, sensors, highest, cell_ext, temp_ext in sampled
-        }
+        if memory is not None:
+            memory.fit(config)
+        true_v, ohm = self._true_inputs(inputs, todo, counts, memory)
+        volts = self._cell_volts(true_v, todo, noise_rng)
+        celsius, valid = self._temperatures(ohm, todo, ntc, noise_rng)
+        present = volts >= config.fixed.cell_present_v
+        fresh = dict(zip(todo, self._build(todo, volts, present, celsius, valid, counts), strict=True))
         nodes: list[NodeReadings] = []
         for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
             if keep is not None and n in keep:
@@ -399,6 +425,48 @@ class Frontend:
             else:  # not on the CMU bus
                 nodes.append(NodeReadings(False, (0.0,) * cells, (False,) * cells, (None,) * temps))
         return nodes
+
+    @staticmethod
+    def _build(
+        todo: list[int],
+        volts: np.ndarray,
+        present: np.ndarray,
+        celsius: np.ndarray,
+        valid: np.ndarray,
+        counts: tuple[Sequence[int], Sequence[int]],
+    ) -> list[NodeReadings]:
+        """The `NodeReadings` of the sampled rows (node `todo[row]`), their totals and extremes
+        worked out for all rows at once."""
+        cells_per_node, temps_per_node = counts
+        temps = celsius.astype(object)
+        temps[~valid] = None  # open, shorted or beyond the conversion's range
+        totals = np.rint(np.where(present, volts, 0.0).sum(axis=1) * 1e3) / 1e3 + 0.0
+        # the extremes of the configured channels only (a node's readings hold no more)
+        cells_mask = np.arange(CELLS_PER_NODE_MAX) < np.array([cells_per_node[n] for n in todo])[:, None]
+        temps_mask = np.arange(TEMPS_PER_NODE_MAX) < np.array([temps_per_node[n] for n in todo])[:, None]
+        sampled = zip(
+            todo,
+            volts.tolist(),
+            present.tolist(),
+            temps.tolist(),
+            totals.tolist(),
+            present.sum(axis=1).tolist(),
+            valid.sum(axis=1).tolist(),
+            volts.max(axis=1, initial=0.0).tolist(),
+            _row_extremes(volts, present & cells_mask),
+            _row_extremes(celsius, valid & temps_mask),
+            strict=True,
+        )
+        return [
+            NodeReadings.sampled(
+                tuple(vs[: cells_per_node[n]]),
+                tuple(ps[: cells_per_node[n]]),
+                tuple(ts[: temps_per_node[n]]),
+                (total, cells, sensors, highest),
+                (cell_ext, temp_ext),
+            )
+            for n, vs, ps, ts, total, cells, sensors, highest, cell_ext, temp_ext in sampled
+        ]
 
 
 def filter_step(previous: float | None, sample: float, dt: float, tau_s: float) -> float:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
 from hil.duts.prohelion_d1000_gen2.protocol.codes import HvilLoop, InfoBit
-from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import Extremes, NodeReadings, Readings
+from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import NodeReadings, Readings
 from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import PlantInputs
 
 NODE_ID_BASE = 0
@@ -59,21 +59,6 @@ class Evaluation:
     min_temperature: Extreme | None
 
 
-def _pack(connected: list[tuple[int, Extremes]], base: int) -> tuple[Extreme | None, Extreme | None]:
-    """The highest and lowest of the nodes' own extremes (node order, first occurrence on ties)."""
-    high: Extreme | None = None
-    low: Extreme | None = None
-    for node_id, extremes in connected:
-        if extremes is None:
-            continue
-        (high_v, high_i), (low_v, low_i) = extremes
-        if high is None or high_v > high.value:
-            high = Extreme(high_v, node_id, high_i + base)
-        if low is None or low_v < low.value:
-            low = Extreme(low_v, node_id, low_i + base)
-    return high, low
-
-
 @dataclass(frozen=True)
 class PackExtremes:
     """What the node readings alone decide: the extremes and whether a channel is missing."""
@@ -89,13 +74,43 @@ class PackExtremes:
 def pack_extremes(nodes: tuple[NodeReadings, ...]) -> PackExtremes:
     """The cell and temperature extremes over the connected nodes, from each node's own extremes
     (worked out once per sample, so a cycle that re-samples one node costs the same at 448 cells
-    as at 14)."""
-    connected = [(n + NODE_ID_BASE, node) for n, node in enumerate(nodes) if node.connected]
+    as at 14), in one pass: node order, first occurrence on ties."""
+    # (value, node, index from 0) of the highest and lowest cell and temperature so far
+    cell_high: tuple[float, int, int] | None = None
+    cell_low: tuple[float, int, int] | None = None
+    temp_high: tuple[float, int, int] | None = None
+    temp_low: tuple[float, int, int] | None = None
+    cell_missing = sensor_missing = False
+    for n, node in enumerate(nodes):
+        if not node.connected:
+            continue
+        cells = node.cell_extremes
+        if cells is not None:
+            (high_v, high_i), (low_v, low_i) = cells
+            if cell_high is None or high_v > cell_high[0]:
+                cell_high = (high_v, n, high_i)
+            if cell_low is None or low_v < cell_low[0]:
+                cell_low = (low_v, n, low_i)
+        temps = node.temperature_extremes
+        if temps is not None:
+            (high_v, high_i), (low_v, low_i) = temps
+            if temp_high is None or high_v > temp_high[0]:
+                temp_high = (high_v, n, high_i)
+            if temp_low is None or low_v < temp_low[0]:
+                temp_low = (low_v, n, low_i)
+        cell_missing = cell_missing or node.connected_cells < len(node.cell_v)
+        sensor_missing = sensor_missing or node.connected_temp_sensors < len(node.temperature_c)
+
+    def extreme(found: tuple[float, int, int] | None, base: int) -> Extreme | None:
+        return None if found is None else Extreme(found[0], found[1] + NODE_ID_BASE, found[2] + base)
+
     return PackExtremes(
-        *_pack([(n, node.cell_extremes) for n, node in connected], CELL_ID_BASE),
-        any(node.connected_cells < len(node.cell_v) for _, node in connected),
-        *_pack([(n, node.temperature_extremes) for n, node in connected], SENSOR_ID_BASE),
-        any(node.connected_temp_sensors < len(node.temperature_c) for _, node in connected),
+        extreme(cell_high, CELL_ID_BASE),
+        extreme(cell_low, CELL_ID_BASE),
+        cell_missing,
+        extreme(temp_high, SENSOR_ID_BASE),
+        extreme(temp_low, SENSOR_ID_BASE),
+        sensor_missing,
     )
 
 

@@ -87,7 +87,13 @@ from hil.duts.prohelion_d1000_gen2.protocol.codes import (
     engaged_contactors,
 )
 from hil.duts.prohelion_d1000_gen2.sim.twin.contactors import ContactorSupervisor
-from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import Frontend, NodeReadings, Readings, filter_step
+from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import (
+    Frontend,
+    NodeReadings,
+    Readings,
+    TrueInputs,
+    filter_step,
+)
 from hil.duts.prohelion_d1000_gen2.sim.twin.hardware import with_hardware
 from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import NodeInputs, PlantInputs
 from hil.duts.prohelion_d1000_gen2.sim.twin.protection import (
@@ -162,6 +168,7 @@ class D1000Twin:
         # Replaceable (e.g. by `Frontend.ideal()`) to test logic at exact thresholds.
         self.frontend = with_hardware(Frontend.from_rng(self._rng), config.hardware)
         self._noise_rng = np.random.default_rng(self._rng.getrandbits(64))  # cell/thermistor noise
+        self._true = TrueInputs()  # each node's inputs as last read (replaced, never edited)
         self.inputs = inputs if inputs is not None else PlantInputs.nominal(config)
         self.inputs.check()
         self.history: list[Transition] = []
@@ -284,6 +291,7 @@ class D1000Twin:
         """
         if resample:
             self._sampled = None
+            self._true.clear()  # a node's inputs may have been edited in place
         self._dirty = True
 
     def set_cell_voltage(self, node: int, cell: int, volts: float) -> None:
@@ -477,8 +485,14 @@ class D1000Twin:
         actual = self._contactors.actual(self.inputs.aux_closed, cfg)
         configured_cells = sum(cfg.cells_per_node())
         configured_temps = sum(cfg.temps_per_node())
-        connected_cells = sum(node.connected_cells for node in r.nodes)
-        connected_temps = sum(node.connected_temp_sensors for node in r.nodes)
+        # the pack's totals in one pass over the nodes (every 100 ms, up to 32 nodes)
+        pack_v: float = 0  # (0, not 0.0, as sum() starts: a pack without cells reports 0)
+        connected_cells, connected_temps, disconnected_nodes = 0, 0, 0
+        for node in r.nodes:
+            pack_v += node.total_voltage
+            connected_cells += node.connected_cells
+            connected_temps += node.connected_temp_sensors
+            disconnected_nodes += not node.connected
         hvil = self.inputs.hvil
         charge_limit = cfg.max_charge_current if ev.charge_allowed else 0.0
         discharge_limit = cfg.max_discharge_current if ev.discharge_allowed else 0.0
@@ -505,9 +519,9 @@ class D1000Twin:
             soh_percentage=100.0,
             sop_max_current_discharge=discharge_limit,
             sop_max_current_charge=charge_limit,
-            total_pack_voltage=round(sum(node.total_voltage for node in r.nodes), 3),
+            total_pack_voltage=round(pack_v, 3),
             pack_balance_threshold=cfg.cell_balancing_voltage,
-            total_cells_balancing=sum(bin(mask).count("1") for mask in self._balancing),
+            total_cells_balancing=sum(mask.bit_count() for mask in self._balancing),
             max_cell_voltage=ev.max_cell.value if ev.max_cell else None,
             max_cell_voltage_node_id=ev.max_cell.node_id if ev.max_cell else None,
             max_cell_voltage_cell_id=ev.max_cell.index if ev.max_cell else None,
@@ -531,7 +545,7 @@ class D1000Twin:
             contactor_state=tuple(CONTACTOR_CLOSED if actual[n] else CONTACTOR_OPEN for n in CONTACTORS),
             total_configured_nodes=cfg.num_cmu_nodes,
             total_connected_nodes=r.connected_nodes,
-            total_disconnected_nodes=sum(1 for node in r.nodes if not node.connected),
+            total_disconnected_nodes=disconnected_nodes,
             total_configured_cells=configured_cells,
             total_connected_cells=connected_cells,
             total_disconnected_cells=configured_cells - connected_cells,
@@ -661,7 +675,9 @@ class D1000Twin:
     def _cycle(self, t: float, dt: float) -> None:
         """One firmware cycle at t covering (t - dt, t]."""
         cfg = self._config
-        r = self.frontend.measure(self.inputs, cfg, self._rng, self._unchanged_nodes(dt), self._noise_rng)
+        r = self.frontend.measure(
+            self.inputs, cfg, self._rng, self._unchanged_nodes(dt), self._noise_rng, self._true
+        )
         self._sampled = (list(self.inputs.nodes), cfg)
         self._filtered = filter_step(self._filtered, r.current_a, dt, cfg.fixed.filtered_current_tau_s)
         self._soc.count(r.current_a, dt, cfg.pack_capacity)
