@@ -20,6 +20,7 @@ import pytest
 
 from hil.duts.prohelion_d1000_gen2.bench import D1000Bench, same
 from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsState, InfoBit
+from hil.instruments.roles import ChamberReading
 from hil.measure import Measurement, Verdict, capable, info, within
 from hil.uncertainty import reading, station_uncertainty
 
@@ -31,11 +32,16 @@ def test_environment(bench: D1000Bench, check) -> None:
     The limits themselves: test_environment_temperature / _humidity / _pressure (chamber and
     pressure controller). Here the configured ranges are recorded and the readings checked
     against the station's ambient.
+
+    On a line the chamber may still hold the air where the previous unit left it (EOL: near one
+    side's inside level, docs/eol.md): then the temperature and humidity readings are judged
+    against the chamber's readback, as at the probes' inside levels, not against the ambient.
     """
     req = "PH-ENV"
     cfg = bench.config
     exp = bench.expectations
     bench.wait_fresh(["SensorData1"])
+    air = _air_away_from_ambient(bench)
     for signal, key, unit in (
         ("Temperature1", "ambient_temperature", "°C"),
         ("Temperature2", "ambient_temperature", "°C"),
@@ -44,7 +50,12 @@ def test_environment(bench: D1000Bench, check) -> None:
     ):
         suffix = {"°C": "_c", "kPa": "_kpa", "%RH": "_pct"}[unit]
         centre, tol = exp.get(key + suffix), exp.get(f"{key}_tolerance{suffix}")
-        check(_sensor_reading(bench, req, signal, "at the bench ambient", unit, centre, tol))
+        label = "at the bench ambient"
+        if air is not None and unit != "kPa":
+            centre = air.temperature if unit == "°C" else air.humidity
+            tol = exp.get(f"environment_reading_tolerance{suffix}", 1.0 if unit == "°C" else 4.0)
+            label = f"in the chamber's air (readback {centre:g} {unit}, {air.mode}; not yet at ambient)"
+        check(_sensor_reading(bench, req, signal, label, unit, centre, tol))
     for name, low, high, unit in (
         ("bmuTemperature", cfg.bmu_temperature_min, cfg.bmu_temperature_max, "°C"),
         ("bmuPressure", cfg.bmu_pressure_min, cfg.bmu_pressure_max, "kPa"),
@@ -64,6 +75,20 @@ def test_environment(bench: D1000Bench, check) -> None:
     faults = [b.signal for b in ENV_FAULTS if bench.flag(b)]
     check(same(req, "no environment fault at ambient", faults, [], bench.clock.now()))
     check(same(req, "IDLE at ambient", bench.state(), BmsState.IDLE, bench.clock.now()))
+
+
+def _air_away_from_ambient(bench: D1000Bench) -> ChamberReading | None:
+    """The chamber's reading when its air is outside the station's ambient tolerance (a line's
+    previous unit left it at a side of the range); None at ambient or without a chamber."""
+    chamber = bench.env.chamber
+    if chamber is None:
+        return None
+    exp = bench.expectations
+    reading = chamber.monitor()
+    ambient = exp.get("ambient_temperature_c", 25.0)
+    if abs(reading.temperature - ambient) <= exp.get("ambient_temperature_tolerance_c", 5.0):
+        return None
+    return reading
 
 
 #: the BMSInfo reasons an environment excursion sets (BMU temperature: OUR READING, see protection.py)
@@ -321,15 +346,20 @@ def _inside(env: EnvLimit, side: str) -> float:
 
 @pytest.mark.requirement("PH-ENV")
 @pytest.mark.parametrize("side", SIDES)
-def test_environment_temperature(bench: D1000Bench, side: str, profile: str, check) -> None:
+def test_environment_temperature(
+    bench: D1000Bench, side: str, profile: str, first_side_of_travel: str, check
+) -> None:
     """bmuTemperatureMin/Max (read as -20.0..60.0 °C) in the climatic chamber, humidity not controlled:
     inside the side's limit by the margin no fault; beyond, OVERTEMP / UNDERTEMP (OUR READING: V1.2
     has no BMU temperature reason) and SAFE; back inside, IDLE on command IDLE.
 
-    EOL: back inside as the air passes the inside level, heading on (Max: to the Min side's inside
-    level, while the tests between run; Min: to the ambient); full: settled there, then ambient."""
+    EOL: back inside as the air passes the inside level, heading on (the side the travel starts
+    from, nearer the air at the run's start: to the other side's inside level, while the tests
+    between run; the other side: to the ambient); full: settled there, then ambient."""
     env = _env(bench, "temperature")
-    if side == SIDES[0]:
+    eol = profile != "full"
+    if side == first_side_of_travel:
+        start = f" EOL: the chamber's travel starts from the {side} side, nearer its air at the run's start."
         check(
             info(
                 "PH-ENV",
@@ -337,12 +367,13 @@ def test_environment_temperature(bench: D1000Bench, side: str, profile: str, che
                 env.high - env.low,
                 "°C",
                 bench.clock.now(),
-                notes=f"{env.low:g}..{env.high:g} °C. {bench.config.bmu_temperature_range_note}",
+                notes=f"{env.low:g}..{env.high:g} °C. {bench.config.bmu_temperature_range_note}"
+                + (start if eol else ""),
             )
         )
-    eol = profile != "full"
     ambient = bench.expectations.get("ambient_temperature_c", 25.0)
-    onward = _inside(env, "Min") if side == "Max" else ambient
+    other = "Min" if side == "Max" else "Max"
+    onward = _inside(env, other) if side == first_side_of_travel else ambient
     try:
         _probe_limits(
             bench,
@@ -364,8 +395,9 @@ def test_environment_temperature(bench: D1000Bench, side: str, profile: str, che
 def test_environment_humidity(bench: D1000Bench, profile: str, check) -> None:
     """bmuHumidityMin/Max in the chamber: Max from both sides; Min 0 %RH is below any chamber's
     humidity control range, so it is checked from inside at the chamber's floor. Full: at the
-    ambient temperature; EOL: while the air heads for bmuTemperatureMax's inside level (inside
-    every limit: the humidity is settled at each level, the temperature travels on)."""
+    ambient temperature; EOL: while the air travels (inside every limit: the humidity is settled
+    at each level, the temperature travels on) towards bmuTemperatureMax's inside level, or, where
+    the Max side came first (the air started hot), on from it towards the cold side."""
     env = _env(bench, "humidity")
     eol = profile != "full"
     hot = _inside(_env(bench, "temperature"), "Max")
@@ -376,13 +408,14 @@ def test_environment_humidity(bench: D1000Bench, profile: str, check) -> None:
         assert reading.humidity is not None, "the chamber reports no humidity"
         return reading.humidity
 
+    heading = bench.env.air_heading if bench.env.air_heading is not None else hot
     if eol:
-        bench.env.head_air(hot)
+        bench.env.head_air(heading)
     try:
         _probe_limits(bench, check, env, humidity, "the chamber's humidity control floor")
     finally:
         if eol:
-            bench.env.head_air(hot)  # humidity no longer controlled; the air goes on heating
+            bench.env.head_air(heading)  # humidity no longer controlled; the air travels on
         else:
             bench.env.ambient_air()
 
