@@ -4,7 +4,7 @@ run's end and the full profile get every output safe (docs/eol.md "Time and floo
 the next unit finds the chamber where the last one left it: a unit started with the air cold runs
 the cold side first.
 
-Five `hil run` processes (virtual time), two at a time, started when the module starts; the runs
+Six `hil run` processes (virtual time), two at a time, started when the module starts; the runs
 of a unit started cold or hot attach to a lab of their own whose chamber was left there first.
 """
 
@@ -34,11 +34,14 @@ BMU_SUPPLY, CHAMBER = "bmu_supply", "chamber"
 SELECTION = ["--", "--hil-requirement", "PH-ENV", "--hil-requirement", "PH-CMU"]
 
 
-def _lab_left_at(base: Path, name: str, celsius: float) -> tuple[SimProcess, Path]:
-    """A lab of the default station whose chamber left the air near `celsius` in standby (as the
-    last unit's side leaves it), and a station file that attaches a run to it."""
+def _lab_left_at(
+    base: Path, name: str, celsius: float, firmware: Path | None = None
+) -> tuple[SimProcess, Path]:
+    """A lab of the default station (its twin configured by `firmware`) whose chamber left the air
+    near `celsius` in standby (as the last unit's side leaves it), and a station file that attaches
+    a run to it."""
     station_file = registry.dut_family(DUT).default_station
-    lab = SimProcess(station_file, paced=False)
+    lab = SimProcess(station_file, firmware_file=firmware, paced=False)
     data = yaml.safe_load(station_file.read_text(encoding="utf-8"))
     data["sim"]["attach"] = lab.endpoints["control"]
     attached = base / f"attached-{name}.yaml"
@@ -62,6 +65,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     base = tmp_path_factory.mktemp("d1000-eol")
     cold_lab, cold = _lab_left_at(base, "cold", -18.0)
     hot_lab, hot = _lab_left_at(base, "hot", 58.0)
+    # a unit whose bmuTemperatureMin sits 6 °C inside the declared one, started in the cold air
+    min_raised = settings_file(base, "min-14.yaml", DUT, {"bmuTemperatureMin": -14.0})
+    raised_lab, raised = _lab_left_at(base, "min-raised", -18.0, min_raised)
     defaults = settings_file(base, "defaults.yaml", DUT, {})
     # a unit whose humidity limit sits 9 %RH inside the declared one: the humidity probes fail
     humid = settings_file(base, "humidity-81.yaml", DUT, {"bmuHumidityMax": 81.0})
@@ -75,13 +81,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         ],
         "cold": ["--station", str(cold), "--profile", "eol", "--reports", "none", *SELECTION],
         "hot": ["--station", str(hot), "--profile", "eol", "--reports", "none", *SELECTION],
+        "cold-min-raised": [
+            "--station", str(raised), "--profile", "eol", "--reports", "none",
+            *SELECTION, "--hil-dut-config", str(defaults),
+        ],
     }  # fmt: skip
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             yield start_runs(pool, base, plans, RUN_TIMEOUT_S)
     finally:
-        cold_lab.stop()
-        hot_lab.stop()
+        for lab in (cold_lab, hot_lab, raised_lab):
+            lab.stop()
 
 
 def _tests(run: Run) -> list[dict[str, Any]]:
@@ -178,8 +188,8 @@ def test_a_failed_eol_test_is_followed_by_every_output_safe(runs: dict[str, Run]
 
 def _judged(run: Run) -> dict[str, str]:
     """PH-ENV's judged results by name (levels; readback values left out) with their verdicts; the
-    start's sensor readings, judged against the ambient or the chamber's air, left out."""
-    start = ("at the bench ambient", "in the chamber's air")
+    start's results (at the ambient, or in the chamber's air a line's last unit left) left out."""
+    start = ("at ambient", "at the bench ambient", "in the chamber's air")
     return {
         re.sub(r" \(readback [^)]*\)", "", m["name"]): m["verdict"]
         for m in run.measurements()
@@ -203,9 +213,13 @@ def test_a_unit_started_with_the_chamber_cold_runs_the_cold_side_first_with_the_
     ]
     assert all(t["outcome"] == "passed" for t in _tests(run))
     # the ambient readings are judged against the chamber's cold air, not the 25 °C ambient
-    start = [m for m in run.measurements() if "chamber's air" in m["name"]]
+    air = [m for m in run.measurements() if "chamber's air" in m["name"]]
+    start = [m for m in air if m["name"].startswith("SensorData1")]
     assert {m["name"].split()[0] for m in start} == {"SensorData1.Temperature1", "SensorData1.Temperature2",
                                                       "SensorData1.Humidity"}  # fmt: skip
+    checks = [m["name"] for m in run.measurements() if m["name"].startswith(("no environment", "IDLE in"))]
+    assert len(checks) == 2 and all("in the chamber's air" in n for n in checks), checks
+    assert all(m["verdict"] == "pass" for m in air), air
     cold = next(m for m in start if m["name"].startswith("SensorData1.Temperature1"))
     assert cold["verdict"] == "pass" and cold["value"] < -10.0, cold
     # every level and its verdict as on the unit started at ambient (hot side first)
@@ -240,3 +254,19 @@ def test_a_unit_started_with_the_chamber_hot_runs_the_max_side_first_then_the_hu
     assert "passed on the way on" in back["notes"], back
     hot = next(m for m in run.measurements() if m["name"].startswith("SensorData1.Temperature1 in the"))
     assert hot["verdict"] == "pass" and hot["value"] > 45.0, hot
+
+
+@pytest.mark.slow
+def test_a_unit_faulting_in_the_cold_air_it_starts_in_fails_env_and_is_no_bench_error(
+    runs: dict[str, Run],
+) -> None:
+    """bmuTemperatureMin -14 °C (declared -20) in air left at -18 °C: the BMU shows UNDERTEMP from
+    its power-up; the start's readings judge it (PH-ENV fails, exit 1) as a first unit's Min side
+    would, instead of a bench error before any test (exit 3)."""
+    run = runs["cold-min-raised"]
+    assert run.code == 1, run.output[-3000:]
+    assert run.failed_requirements() == {"PH-ENV"}
+    start = {m["name"]: m for m in run.measurements() if m["name"].startswith("no environment fault")}
+    ((name, fault),) = start.items()
+    assert "in the chamber's air" in name and fault["verdict"] == "fail", fault
+    assert "BMSReasonUNDERTEMP" in str(fault["value"]), fault
