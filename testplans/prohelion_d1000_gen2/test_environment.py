@@ -196,17 +196,17 @@ class EnvLimit:
 
 
 def _levels(env: EnvLimit, sides: tuple[str, ...] = SIDES) -> list[tuple[str, float, InfoBit | None, str]]:
-    """(label, level, the reason expected or None, note) in the order visited: Max side, then Min side
-    (of `sides`).
+    """(label, level, the reason expected or None, note) in the order visited: the sides in the
+    order `sides` gives them.
 
     A level beyond what the station can reach is left out with a note; an inside level the
     station cannot reach is moved to its reachable end (still inside the limit).
     """
     floor, ceiling = env.reachable
     levels: list[tuple[str, float, InfoBit | None, str]] = []
-    for side, limit, sign, bit in (("Max", env.high, 1.0, env.above), ("Min", env.low, -1.0, env.below)):
-        if side not in sides:
-            continue
+    ends = {"Max": (env.high, 1.0, env.above), "Min": (env.low, -1.0, env.below)}
+    for side in sides:
+        limit, sign, bit = ends[side]
         inside = round(limit - sign * env.margin, env.digits)
         beyond = round(limit + sign * env.margin, env.digits)
         note = ""
@@ -434,7 +434,10 @@ def test_environment_humidity(bench: D1000Bench, profile: str, check) -> None:
     if eol:
         bench.env.head_air(heading)
     try:
-        _probe_limits(bench, check, env, humidity, "the chamber's humidity control floor")
+        # EOL: the Min side (at the chamber's floor, 20 %RH) first, from the ambient 40 %RH, then the
+        # Max side: 40 > 20 > 87 > 93 > 87, 99 %RH of travel instead of 40 > 87 > 93 > 87 > 20, 126
+        sides = ("Min", "Max") if eol else SIDES
+        _probe_limits(bench, check, env, humidity, "the chamber's humidity control floor", sides)
     finally:
         if eol:
             bench.env.head_air(heading)  # humidity no longer controlled; the air travels on
