@@ -3,26 +3,75 @@ a pressure controller on its sensor's enclosure (terminal ENCLOSURE), set and wa
 station's clock. Both are optional on a station: a test that needs one gets a bench error naming it.
 
 The EOL profile sends the chamber's air towards its next level (`head_air`) and lets other tests
-run meanwhile; `air_heading` tells the bench to keep the chamber running between them.
+run meanwhile; `air_heading` tells the bench to keep the chamber running between them. On a line
+the chamber keeps the air where the last unit left it: `air_at_start` reads it before the run is
+ordered and `first_side` picks the side the travel starts from, `already_hot` where the humidity probes
+go (docs/eol.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 from hil.clock import Clock
 from hil.duts.prohelion_d1000_gen2.terminals import AIR, ENCLOSURE
 from hil.errors import BenchError
 from hil.instruments.bank import TerminalBank
 from hil.instruments.roles import ChamberReading, ClimaticChamber, PressureController
-from hil.station.station import Station
+from hil.station.station import Station, load_station
 
 #: the longest single wait of a poll (the bench's MAX_WAIT_S: its BMS commands keep coming)
 POLL_S = 1.0
 #: the ambient the air returns to when the station file gives none (°C, %RH)
 AMBIENT_C = 25.0
 AMBIENT_PCT = 40.0
+
+
+def air_at_start(station_file: Path) -> float | None:
+    """The chamber's air temperature (°C) before the run, read from the chamber (MON?, nothing set).
+
+    None where nothing is there to read: a station without a chamber, a simulated station whose
+    run starts a lab of its own (its chamber powers on with the air at the lab's ambient), or a
+    chamber that does not answer (the run's own checks then report it)."""
+    model = load_station(station_file)
+    name = next((n for n, inst in model.instruments.items() if inst.role == "climatic_chamber"), None)
+    if name is None or (model.simulated and not (model.sim and model.sim.attach)):
+        return None
+    try:
+        station = Station.open(station_file)
+    except Exception:
+        return None
+    try:
+        chamber = station.named(name, ClimaticChamber)
+        return chamber.monitor().temperature
+    except Exception:
+        return None
+    finally:  # only read: nothing to make safe; close the chamber and the lab connection
+        for inst in station.opened.values():
+            with contextlib.suppress(Exception):
+                inst.close()
+        if station.sim is not None:
+            with contextlib.suppress(Exception):
+                station.sim.stop()
+
+
+def first_side(air_c: float | None, cold_inside: float, hot_inside: float) -> str:
+    """The side of the temperature range the chamber's travel starts from: "Min" when the air is
+    nearer the cold inside level than the hot one, else "Max" (also when the air is unknown: a
+    fresh chamber at ambient)."""
+    if air_c is not None and abs(air_c - cold_inside) < abs(air_c - hot_inside):
+        return "Min"
+    return "Max"
+
+
+def already_hot(air_c: float | None, hot_inside: float, ambient_c: float) -> bool:
+    """True when the air starts nearer the hot inside level than the ambient (a line's previous unit
+    left it there): the heating no longer gives the humidity probes a travel to ride on, so the EOL
+    runs them after the Max side, while the air cools towards the cold side."""
+    return air_c is not None and abs(air_c - hot_inside) < abs(air_c - ambient_c)
 
 
 class BmuEnvironment:
