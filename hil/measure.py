@@ -211,10 +211,12 @@ class Measurement:
         new.__dict__.update(self.__dict__, **changes)
         return new
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, into: dict[str, Any] | None = None) -> dict[str, Any]:
         """The record entry's fields in declaration order (shallow: serialised at once, so nothing
-        is copied deeply; read from `__dict__` in one pass, as it runs for every measurement)."""
-        data = dict(zip(_FIELDS, _FIELD_VALUES(self.__dict__), strict=True))
+        is copied deeply; read from `__dict__` in one pass, as it runs for every measurement);
+        `into`: added to this dict (the record's entry) instead of a new one, which is returned."""
+        data = {} if into is None else into
+        data.update(zip(_FIELDS, _FIELD_VALUES(self.__dict__), strict=True))
         data["verdict"] = self.verdict._value_  # the plain attribute: `.value` is a Python property
         return data
 

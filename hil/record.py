@@ -32,10 +32,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +63,41 @@ _ENCODER = json.JSONEncoder(default=str)
 _DECODE = json.JSONDecoder().decode
 
 
+def _entry_encoder() -> Callable[[dict[str, Any]], str]:
+    """`_ENCODER.encode`, without the C encoder it makes anew for every call: the standard library's
+    own C encoder with `_ENCODER`'s options, made once, without the check for circular references
+    (an entry is a tree; a cycle fails with RecursionError instead, before anything is written).
+    The pure-Python encoder where there is no C encoder, or where this one would not write what
+    `_ENCODER` writes."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _ENCODER.encode
+    c_encode = make(None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+    def encode(entry: dict[str, Any]) -> str:
+        return "".join(c_encode(entry, 0))
+
+    sample: dict[str, Any] = {
+        "s": 'µ"\n',
+        "f": [1.5, -0.0, 1e-7, 2.0**70, math.inf],
+        "n": None,
+        "b": True,
+        "d": {"k": [(1,)]},
+        "o": b"written with str()",
+    }
+    try:
+        same = encode(sample) == _ENCODER.encode(sample)
+    except Exception:  # another Python's C encoder takes other arguments
+        same = False
+    return encode if same else _ENCODER.encode
+
+
+_ENCODE = _entry_encoder()
+
+
 def _seal(entry: dict[str, Any]) -> tuple[bytes, str]:
     """The line for an entry (without `hash`) and its hash."""
-    body = _ENCODER.encode(entry).encode()
+    body = _ENCODE(entry).encode()
     digest = hashlib.sha256(body).hexdigest()
     return body[:-1] + b', "hash": "' + digest.encode() + b'"}\n', digest
 
@@ -169,7 +203,7 @@ class Recorder:
             self._sha.update(path.read_bytes())
         elif path.exists() and path.stat().st_size > 0:
             raise FileExistsError(f"{path} already holds a record; a record is never appended to")
-        self._file = path.open("ab")
+        self._file = path.open("ab", buffering=0)  # each entry goes to the OS in one write()
         _fsync_dir(path.parent)
         self._lock = threading.Lock()
         self._ended = False
@@ -197,30 +231,43 @@ class Recorder:
     def _append(self, kind: str, fields: dict[str, Any]) -> str:
         """`write`, with the fields as one dict (not copied into keyword arguments first)."""
         with interrupts.shielded(strict=True), self._lock:
-            if self._ended or self._file.closed:
-                raise RecordClosedError(f"{self.path}: the record is closed")
+            self._check_open()
             entry: dict[str, Any] = {"seq": self._seq, "type": kind, "run_id": self.run_id, **fields}
             if kind == "end":
                 entry["entries"] = self._seq
                 entry["record_sha256"] = self._sha.hexdigest()
-            entry["prev"] = self._prev
-            line, digest = _seal(entry)
-            self._file.write(line)
-            self._file.flush()  # in the OS from here on: a killed process loses nothing
-            if kind in SYNC_KINDS:
-                self._group.sync()
-            else:
-                self._group.mark()
-                durability.pending = True
-            self._sha.update(line)
-            if self._kept is not None:
-                self._keep(entry, digest, line)
-            self._prev = digest
-            self._seq += 1
-            self.last_type = kind
-            if kind == "end":
-                self._ended = True
-            return digest
+            return self._commit(kind, entry)
+
+    def _check_open(self) -> None:
+        if self._ended or self._file.closed:
+            raise RecordClosedError(f"{self.path}: the record is closed")
+
+    def _commit(self, kind: str, entry: dict[str, Any]) -> str:
+        """Chain, write and account for `entry` (its `seq`, `type` and `run_id` set); under the lock."""
+        entry["prev"] = self._prev
+        line, digest = _seal(entry)
+        self._write(line)  # in the OS from here on: a killed process loses nothing
+        if kind in SYNC_KINDS:
+            self._group.sync()
+        else:
+            self._group.mark()
+            durability.pending = True
+        self._sha.update(line)
+        if self._kept is not None:
+            self._keep(entry, digest, line)
+        self._prev = digest
+        self._seq += 1
+        self.last_type = kind
+        if kind == "end":
+            self._ended = True
+        return digest
+
+    def _write(self, line: bytes) -> None:
+        """All of `line` to the file, each call one write() to the OS (the file is unbuffered; a
+        regular file takes it whole, a short write is continued)."""
+        written = self._file.write(line) or 0
+        while written < len(line):
+            written += self._file.write(line[written:]) or 0
 
     def _keep(self, entry: dict[str, Any], digest: str, line: bytes) -> None:
         """Keep the entry as a reader of the record would decode it: itself when its fields are
@@ -251,10 +298,12 @@ class Recorder:
         return self._kept, _result(self._kept, on_disk)
 
     def measurement(self, m: Measurement, test: str = "") -> None:
-        """Record one measurement (kept in memory only with `keep`: the record is where it is read back)."""
-        fields = {"test": test}
-        fields.update(m.to_json())
-        self._append("measurement", fields)
+        """Record one measurement (kept in memory only with `keep`: the record is where it is read back).
+        The entry is built as one dict, in `write`'s field order (it runs for every measurement)."""
+        with interrupts.shielded(strict=True), self._lock:
+            self._check_open()
+            entry = {"seq": self._seq, "type": "measurement", "run_id": self.run_id, "test": test}
+            self._commit("measurement", m.to_json(entry))
 
     def sync(self) -> None:
         """Make every entry written so far durable (fsync) before returning."""
@@ -400,12 +449,13 @@ def _flat(entry: dict[str, Any]) -> bool:
     """Whether every field of `entry` is one of JSON's own scalars or an empty list or dict, so the
     entry reads back equal; empty containers are replaced by new ones (the writer's own, e.g. a
     measurement's `data`, may still change after the entry was written)."""
-    for key in [key for key, value in entry.items() if type(value) not in _SCALARS]:
-        value = entry[key]
+    for key, value in entry.items():
         kind = type(value)
+        if kind in _SCALARS:
+            continue
         if (kind is not dict and kind is not list) or value:
             return False
-        entry[key] = kind()
+        entry[key] = kind()  # a key's value replaced: the dict's size stays, so iterating it goes on
     return True
 
 

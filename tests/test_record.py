@@ -46,6 +46,37 @@ def test_each_entry_carries_its_hash_and_the_previous_one(tmp_path: Path) -> Non
     assert end["record_sha256"] == hashlib.sha256(b"".join(lines[:-1])).hexdigest()
 
 
+def test_each_line_is_what_json_writes_for_its_entry(tmp_path: Path) -> None:
+    """The recorder's encoder (the standard library's C encoder, made once) writes each entry byte
+    for byte as `json.dumps(entry, default=str)` does: escapes, floats, NaN, non-JSON values as text."""
+    rec = Recorder(tmp_path / "record.jsonl", run_id="run-1")
+    odd = {"µ": 'quote " and\nnewline', "floats": [0.1, -0.0, 1e-7, 2.0**70, float("inf")], "path": tmp_path}
+    rec.write("header", started="2026-01-01T00:00:00+00:00", odd=odd, none=None, flag=False)
+    m = within("CV-OVP", "trip point ±", 3655.04, "mV", 41.2, low=3620.0, high=3680.0, data={"t": (1, 2)})
+    rec.measurement(m, "t1")
+    rec.measurement(within("CV-OVP", "nothing measured", float("nan"), "mV", 42.0, low=0.0, high=1.0), "t1")
+    rec.close()
+    lines = (tmp_path / "record.jsonl").read_bytes().splitlines()
+    entries, _ = read_entries(tmp_path / "record.jsonl")
+    header = {"seq": 0, "type": "header", "run_id": "run-1", "started": "2026-01-01T00:00:00+00:00"}
+    header |= {"odd": odd, "none": None, "flag": False, "prev": GENESIS}
+    assert (
+        lines[0]
+        == json.dumps(header, default=str).encode()[:-1]
+        + b', "hash": "'
+        + entries[0]["hash"].encode()
+        + b'"}'
+    )
+    for number, measured in ((1, m), (2, None)):
+        line = lines[number]
+        body = line[: line.rindex(b', "hash": ')] + b"}"
+        if measured is not None:
+            entry = {"seq": 1, "type": "measurement", "run_id": "run-1", "test": "t1", **measured.to_json()}
+            assert body == json.dumps({**entry, "prev": entries[0]["hash"]}, default=str).encode()
+        assert body == json.dumps({k: v for k, v in entries[number].items() if k != "hash"}).encode()
+    assert entries[2]["value"] != entries[2]["value"]  # NaN, written as JSON's NaN
+
+
 def test_verify_intact_record(tmp_path: Path) -> None:
     result = verify(write_record(tmp_path))
     assert (result.ok, result.complete, result.entries) == (True, True, 5)

@@ -506,18 +506,19 @@ def load_run(folder: Path, read: tuple[list[dict[str, Any]], VerifyResult] | Non
     dut = safe = end = stopped = None
     tests: OrderedDict[str, TestResult] = OrderedDict()
     measurements: list[tuple[str, Measurement]] = []
+    from_json = Measurement.from_json
     for entry in entries[1:]:
         kind = entry.get("type")
-        if kind == "station":
-            station = entry
-        elif kind == "dut":
-            dut = {k: v for k, v in entry.items() if k not in ("seq", "type", "run_id", "prev", "hash")}
-        elif kind == "measurement":
-            m = Measurement.from_json(entry)
+        if kind == "measurement":  # most entries: tested first
+            m = from_json(entry)
             test_id = str(entry.get("test", ""))
             measurements.append((test_id, m))
             result = tests.get(test_id) or tests.setdefault(test_id, TestResult(test_id))
             result.measurements.append(m)
+        elif kind == "station":
+            station = entry
+        elif kind == "dut":
+            dut = {k: v for k, v in entry.items() if k not in ("seq", "type", "run_id", "prev", "hash")}
         elif kind == "test":
             test_id = str(entry.get("test", ""))
             result = tests.setdefault(test_id, TestResult(test_id))
