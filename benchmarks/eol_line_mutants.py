@@ -78,7 +78,7 @@ def run_one(
         out = folder / f"out-{side}-{mutant.name}"
         cmd = [sys.executable, "-m", "hil", "run", "--station", str(attached), "--profile", "eol"]
         cmd += ["--reports", "none", "--out", str(out), "--"]
-        cmd += mutation_d1000.plan_args(mutant, folder) + focus_selection(mutant)
+        cmd += mutant.plan_args(folder) + focus_selection(mutant)
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     finally:
         lab.stop()
