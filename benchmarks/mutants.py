@@ -47,7 +47,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 import mutation_d1000  # noqa: E402
 import mutation_eol  # noqa: E402
 import mutation_movicom  # noqa: E402
-from mutation import FOCUS, WHOLE_PLAN, MutantRun, failing_ids, mutants, run_declared, run_mutant  # noqa: E402
+from mutation import (  # noqa: E402
+    FOCUS,
+    WHOLE_PLAN,
+    MutantRun,
+    broken_tests,
+    failing_ids,
+    mutants,
+    run_declared,
+    run_mutant,
+)
 
 from hil import registry  # noqa: E402
 from hil.spec import load_spec  # noqa: E402
@@ -235,6 +244,9 @@ def main() -> int:
                     f"conforming twin, seed {seed:2d}: exit {proc.returncode} failing {sorted(bad)}",
                     flush=True,
                 )
+                if proc.returncode != 0:
+                    for line in broken_tests(out) or [proc.stderr.decode(errors="replace")[-500:]]:
+                        print(f"    {line}", flush=True)
             print(f"conforming twin: {failures} failing run(s) in {args.seeds} seeds")
     return 0 if not missed else 1
 

@@ -176,6 +176,21 @@ def failing_ids(out: Path) -> frozenset[str]:
     )
 
 
+def broken_tests(out: Path) -> list[str]:
+    """Tests of a run's record that neither passed nor were skipped, each with the first line of
+    its message: why a run exited non-zero with no failing requirement (an error, not a verdict)."""
+    record = out / "record.jsonl"
+    if not record.exists():
+        return ["no record"]
+    found: list[str] = []
+    for line in record.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line) if line.strip() else {}
+        if entry.get("type") == "test" and entry.get("outcome") not in ("passed", "skipped"):
+            message = str(entry.get("message") or "").strip().splitlines()
+            found.append(f"{entry.get('test')} {entry.get('outcome')}: {message[0] if message else ''}")
+    return found
+
+
 def judged_count(out: Path, ids: frozenset[str]) -> int:
     """How many judged (not info) measurements of a run's record name one of `ids`."""
     return sum(1 for e in _measurements(out) if e.get("requirement") in ids and e.get("verdict") != "info")
