@@ -34,6 +34,8 @@ NODE_ID_BASE = 0
 CELL_ID_BASE = 1
 SENSOR_ID_BASE = 1
 _EPS = 1e-9
+#: (value, node, channel) of a pack extreme, as it is being found
+_Found = tuple[float, int, int] | None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,18 @@ class PackExtremes:
     sensor_missing: bool
 
 
+def _widen(
+    high: _Found, low: _Found, extremes: tuple[tuple[float, int], tuple[float, int]], node: int
+) -> tuple[_Found, _Found]:
+    """The pack's (highest, lowest) so far, widened by one node's own extremes."""
+    (high_v, high_i), (low_v, low_i) = extremes
+    if high is None or high_v > high[0]:
+        high = (high_v, node, high_i)
+    if low is None or low_v < low[0]:
+        low = (low_v, node, low_i)
+    return high, low
+
+
 def pack_extremes(nodes: tuple[NodeReadings, ...]) -> PackExtremes:
     """The cell and temperature extremes over the connected nodes, from each node's own extremes
     (worked out once per sample, so a cycle that re-samples one node costs the same at 448 cells
@@ -84,20 +98,10 @@ def pack_extremes(nodes: tuple[NodeReadings, ...]) -> PackExtremes:
     for n, node in enumerate(nodes):
         if not node.connected:
             continue
-        cells = node.cell_extremes
-        if cells is not None:
-            (high_v, high_i), (low_v, low_i) = cells
-            if cell_high is None or high_v > cell_high[0]:
-                cell_high = (high_v, n, high_i)
-            if cell_low is None or low_v < cell_low[0]:
-                cell_low = (low_v, n, low_i)
-        temps = node.temperature_extremes
-        if temps is not None:
-            (high_v, high_i), (low_v, low_i) = temps
-            if temp_high is None or high_v > temp_high[0]:
-                temp_high = (high_v, n, high_i)
-            if temp_low is None or low_v < temp_low[0]:
-                temp_low = (low_v, n, low_i)
+        if node.cell_extremes is not None:
+            cell_high, cell_low = _widen(cell_high, cell_low, node.cell_extremes, n)
+        if node.temperature_extremes is not None:
+            temp_high, temp_low = _widen(temp_high, temp_low, node.temperature_extremes, n)
         cell_missing = cell_missing or node.connected_cells < len(node.cell_v)
         sensor_missing = sensor_missing or node.connected_temp_sensors < len(node.temperature_c)
 
