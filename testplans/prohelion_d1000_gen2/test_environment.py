@@ -71,12 +71,13 @@ def test_environment(bench_at_start: D1000Bench, check) -> None:
     ):
         suffix = {"°C": "_c", "kPa": "_kpa", "%RH": "_pct"}[unit]
         centre, tol = exp.get(key + suffix), exp.get(f"{key}_tolerance{suffix}")
-        label = "at the bench ambient"
+        label, readback = "at the bench ambient", ""
         if air is not None and unit != "kPa":
             centre = air.temperature if unit == "°C" else air.humidity
             tol = exp.get(f"environment_reading_tolerance{suffix}", 1.0 if unit == "°C" else 4.0)
-            label = f"in the chamber's air (readback {centre:g} {unit}, {air.mode}; not yet at ambient)"
-        check(_sensor_reading(bench, req, signal, label, unit, centre, tol))
+            label = f"in the chamber's air ({air.mode}; not yet at ambient)"
+            readback = f"chamber readback {centre:g} {unit}"
+        check(_sensor_reading(bench, req, signal, label, unit, centre, tol, readback))
     for name, low, high, unit in (
         ("bmuTemperature", cfg.bmu_temperature_min, cfg.bmu_temperature_max, "°C"),
         ("bmuPressure", cfg.bmu_pressure_min, cfg.bmu_pressure_max, "kPa"),
@@ -130,8 +131,10 @@ def _sensor_reading(
     unit: str,
     centre: float | None,
     tolerance: float | None,
+    notes: str = "",
 ) -> Measurement:
-    """One SensorData1 reading judged against centre ± tolerance (recorded only, without them).
+    """One SensorData1 reading judged against centre ± tolerance (recorded only, without them);
+    the name stays the same from unit to unit (trends by name), the readback goes into `notes`.
 
     U: the reference instrument's accuracy at the centre (chamber or pressure controller, from the
     station file) and the reading's 0.1 step (DBC); without a reference instrument on the station
@@ -156,10 +159,13 @@ def _sensor_reading(
         low=low,
         high=high,
         uncertainty=None if u is None else u.plus(reading(f"SensorData1.{signal}", SENSOR_STEP, unit)),
+        notes=notes,
     )
     if u is None and (low is not None or high is not None):
         why = f"not judged: no {role} on this station to give the reference's uncertainty"
-        result = replace(result, verdict=Verdict.INFO, decision_rule="none", notes=why)
+        result = replace(
+            result, verdict=Verdict.INFO, decision_rule="none", notes="; ".join(filter(None, (notes, why)))
+        )
         return replace(result, data={"not_covered": why})
     return capable(result)
 
@@ -292,8 +298,8 @@ def _probe_limits(
                 )
             )
             for signal in env.signals:
-                label = f"at {level:g} {env.unit} (readback {readback:g})"
-                check(_sensor_reading(bench, req, signal, label, env.unit, readback, env.tolerance))
+                label, note = f"at {level:g} {env.unit}", f"stimulus readback {readback:g} {env.unit}"
+                check(_sensor_reading(bench, req, signal, label, env.unit, readback, env.tolerance, note))
             continue
         seen = bench.wait_until(partial(bench.flag, bit), delay)
         check(same(req, f"{label} at {level:g} {env.unit}: {bit.signal}", seen, True, now()))
