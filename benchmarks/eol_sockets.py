@@ -36,7 +36,7 @@ def run_line(sockets: int, units: int, requirement: str, out: Path) -> tuple[flo
         lot=f"B{sockets}",
         max_retests=10 * units,
         out=str(out),
-        pytest_args=["--hil-requirement", requirement, "--hil-pace"],
+        pytest_args=([] if requirement == "all" else ["--hil-requirement", requirement]) + ["--hil-pace"],
         sockets=[SocketModel(name=f"S{i + 1}", station=str(STATION)) for i in range(sockets)],
     )
     line = Line(model, ROOT, out)
@@ -65,7 +65,9 @@ def run_line(sockets: int, units: int, requirement: str, out: Path) -> tuple[flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=8, help="units per socket count (default 8)")
-    parser.add_argument("--requirement", default="CV-OVP", help="the plan subset each unit runs")
+    parser.add_argument(
+        "--requirement", default="CV-OVP", help="the plan subset each unit runs (all: the whole EOL profile)"
+    )
     parser.add_argument("--sockets", default="1,2,4", help="socket counts to measure")
     args = parser.parse_args()
     counts = [int(c) for c in args.sockets.split(",")]
