@@ -202,6 +202,7 @@ def print_unit(dut: str, run: UnitRun, unit_rows: set[str], pace: bool) -> None:
         print(f"{rid:11s} {rows.get(rid, 0.0):8.1f} {f_text}")
     print(f"{'read-back':11s} {readback:8.1f}")
     print(f"{'between':11s} {between:8.1f}  (preparation between tests: settling, power cycles, precharge)")
+    target = TARGET_S.get(dut)
     if floors:
         total = sum(f for f, _ in floors.values())
         carrier = OVERLAPPED_BY.get(dut)
@@ -210,11 +211,9 @@ def print_unit(dut: str, run: UnitRun, unit_rows: set[str], pace: bool) -> None:
             total = max(floors[carrier][0], rest)
             print(f"the other unit rows' floors ({rest:.1f} s) run inside {carrier}'s travel")
         print(f"floor of the run {total:.1f} s; floor + 10 % = {total * 1.1:.1f} s")
-        target_s = TARGET_S.get(dut)
-        if pace and target_s is not None and total > target_s:  # the target impossible: the floor's rule
+        if pace and target is not None and total > target:  # the target impossible: the floor's rule
             verdict = "met" if run.wall <= total * 1.1 else "NOT met"
             print(f"floor + 10 % (the target is below the floor): {verdict} ({run.wall:.1f} s of wall time)")
-    target = TARGET_S.get(dut)
     if target is not None and pace:
         verdict = "met" if run.wall <= target else "NOT met"
         print(f"target {target:g} s of wall time per unit: {verdict} ({run.wall:.1f} s)")
