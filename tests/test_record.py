@@ -330,7 +330,7 @@ def test_resume_continues_an_open_chain_and_refuses_a_closed_or_damaged_one(tmp_
 def test_kept_entries_are_what_a_reader_of_the_file_decodes(tmp_path: Path) -> None:
     """With `keep`, the recorder hands over its entries as `read_entries` would decode them (a
     tuple or a nested object as JSON reads it back, a measurement's `data` as it was when written),
-    only once closed and only while the file holds exactly the bytes it wrote."""
+    only once closed, only while the file holds exactly the bytes it wrote, and only once."""
     path = tmp_path / "record.jsonl"
     rec = Recorder(path, run_id="run-1", keep=True)
     rec.write("header", started="2026-01-01T00:00:00+00:00", station={"name": "s", "ids": (1, 2)})
@@ -350,9 +350,14 @@ def test_kept_entries_are_what_a_reader_of_the_file_decodes(tmp_path: Path) -> N
         written[1].status == "interrupted"
         and written[1].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     )
-    with path.open("ab") as fh:
+    assert rec.written() is None  # handed over: the recorder no longer holds them
+    altered = Recorder(tmp_path / "altered.jsonl", keep=True)
+    altered.write("header")
+    altered.write("end", status="completed")
+    altered.close()
+    with altered.path.open("ab") as fh:
         fh.write(b"\n")  # the file is no longer what was written: it must be read and verified
-    assert rec.written() is None
+    assert altered.written() is None
     assert Recorder(tmp_path / "other.jsonl").written() is None  # nothing kept without `keep`
     bounded = Recorder(tmp_path / "long.jsonl", keep=True, keep_max=3)
     for kind in ("header", "note", "note", "note", "end"):
