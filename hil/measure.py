@@ -235,7 +235,11 @@ class Measurement:
         is copied deeply; read from `__dict__` in one pass, as it runs for every measurement);
         `into`: added to this dict (the record's entry) instead of a new one, which is returned."""
         data = {} if into is None else into
-        data.update(zip(_FIELDS, _FIELD_VALUES(self.__dict__), strict=True))
+        fields = self.__dict__
+        if tuple(fields) == _FIELDS:  # as every constructor here leaves it: copied whole, in C
+            data.update(fields)
+        else:  # an attribute added or deleted and set again: the fields alone, in their order
+            data.update(zip(_FIELDS, _FIELD_VALUES(fields), strict=True))
         data["verdict"] = self.verdict._value_  # the plain attribute: `.value` is a Python property
         return data
 

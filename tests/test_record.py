@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hil.cli import main
-from hil.measure import equals, within
+from hil.measure import Measurement, equals, within
 from hil.record import GENESIS, RecordClosedError, Recorder, read_entries, verify
 
 
@@ -75,6 +76,30 @@ def test_each_line_is_what_json_writes_for_its_entry(tmp_path: Path) -> None:
             assert body == json.dumps({**entry, "prev": entries[0]["hash"]}, default=str).encode()
         assert body == json.dumps({k: v for k, v in entries[number].items() if k != "hash"}).encode()
     assert entries[2]["value"] != entries[2]["value"]  # NaN, written as JSON's NaN
+
+
+def test_a_measurement_entry_holds_its_fields_in_declaration_order_and_nothing_else(tmp_path: Path) -> None:
+    """`to_json` copies the instance's attributes whole when they are exactly the fields in order;
+    an attribute added, or deleted and set again (which moves it last), still gives the fields alone,
+    in their declared order."""
+    rec = Recorder(tmp_path / "record.jsonl", run_id="run-1")
+    rec.write("header")
+    plain = within("CV-OVP", "a", 3655.04, "mV", 41.2, low=3620.0, high=3680.0)
+    added = within("CV-OVP", "b", 3655.04, "mV", 41.2, low=3620.0, high=3680.0)
+    added.operator = "not a field"  # type: ignore[attr-defined]
+    moved = within("CV-OVP", "c", 3655.04, "mV", 41.2, low=3620.0, high=3680.0)
+    unit = moved.unit
+    del moved.unit
+    moved.unit = unit
+    for m in (plain, added, moved):
+        rec.measurement(m, "t1")
+    rec.close()
+    entries, result = read_entries(tmp_path / "record.jsonl")
+    names = [f.name for f in dataclasses.fields(Measurement)]
+    assert result.ok and len(entries) == 4
+    for entry, m in zip(entries[1:], (plain, added, moved), strict=True):
+        assert list(entry) == ["seq", "type", "run_id", "test", *names, "prev", "hash"]
+        assert entry["name"] == m.name and entry["unit"] == "mV" and entry["verdict"] == "pass"
 
 
 def test_verify_intact_record(tmp_path: Path) -> None:
