@@ -205,7 +205,7 @@ class Measurement:
             and fields["verdict"] not in _UNJUDGED
         ):
             # the common case (every `check(within(...))` of a run under simple acceptance), inline:
-            # what `judge` gives for it (NaN compares False, so it fails), at half the cost
+            # what `judge` gives for it (NaN compares False, so it fails), at two thirds of the cost
             inside = (low is None or value >= low) and (high is None or value <= high)
             new = object.__new__(type(self))
             new.__dict__ = {
