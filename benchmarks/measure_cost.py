@@ -12,6 +12,11 @@ bench-only environment (`.bench-venv/openhtf`, made on first use from PyPI), nev
 The run folders are on a real disk (`--dir`, default `reports/bench-measure` in the repository),
 not on tmpfs, since the record's durability (fsync) is part of the cost.
 
+`--phases` also splits each hil side's slope by phase of its pytest process (CPU, from
+`os.times()` taken by a conftest in the test's folder): the `check(within(...))` loop, sealing and
+indexing the run (`pytest_sessionfinish`), the exit after `pytest_unconfigure` (pytest's clean-up,
+`atexit`, the interpreter's finalisation) and the rest (start-up, collection: the fixed part's noise).
+
 Every child compiles its modules once into a byte-code cache of the work folder
 (`PYTHONPYCACHEPREFIX`, a warm-up run of each side before the first round), also when the calling
 environment says PYTHONDONTWRITEBYTECODE: otherwise pytest re-writes and compiles every module it
@@ -21,6 +26,7 @@ rewrites in each process, seconds of CPU that are the same for N = 0 and N but w
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -34,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OPENHTF = "openhtf==1.6.3"
 #: extra pytest options of the hil side (`--no-index`: the run is not indexed into the results database)
 HIL_EXTRA: list[str] = []
+#: `--phases`: time the hil children's phases too
+PHASES_ON = False
 
 HIL_TEST = """
 from hil.measure import within
@@ -43,6 +51,54 @@ def test_measurements(check):
     for i in range({n}):
         check(within("CV-OVP", f"m{{i}}", 1.0 + i * 1e-6, "V", 0.0, low=0.0, high=2.0))
 """
+
+#: `--phases`: the hil child's conftest, which writes the CPU time at each phase's edge to PHASES_OUT
+PHASES_CONFTEST = """
+import atexit, json, os
+import pytest
+
+T = {}
+
+
+def _mark(key):
+    t = os.times()
+    T[key] = t.user + t.system
+
+
+@atexit.register
+def _write():
+    with open(os.environ["PHASES_OUT"], "w") as fh:
+        json.dump(T, fh)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    _mark("loop0")
+    try:
+        return (yield)
+    finally:
+        _mark("loop1")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    _mark("finish0")
+    try:
+        return (yield)
+    finally:
+        _mark("finish1")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    _mark("unconfigure")
+"""
+#: `--phases`: the phases, from the conftest's marks and the whole process's CPU ("total")
+PHASES = {
+    "loop": ("loop0", "loop1"),
+    "seal+index": ("finish0", "finish1"),
+    "exit": ("unconfigure", "total"),
+}
 
 OPENHTF_SCRIPT = """
 import sys
@@ -101,12 +157,19 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple
     return elapsed, cpu
 
 
+#: `--phases`: CPU s of each phase of each hil run, by (side, n, round)
+PHASE_TIMES: dict[tuple[str, int, int], dict[str, float]] = {}
+
+
 def hil_run(n: int, work: Path, round_no: int, python: str = sys.executable) -> tuple[float, float]:
     """One hil run of `n` measurements with `python` (another checkout's interpreter: its hil)."""
     side = "hil" if python == sys.executable else "base"
     test_dir = work / f"{side}-{n}"
     test_dir.mkdir(parents=True, exist_ok=True)
     (test_dir / "test_cost.py").write_text(HIL_TEST.format(n=n))
+    phases = test_dir / "phases.json"
+    if PHASES_ON:
+        (test_dir / "conftest.py").write_text(PHASES_CONFTEST)
     out = work / side / f"out-{n}-{round_no}"  # each side's runs share one results database
     cmd = [
         python,
@@ -121,7 +184,12 @@ def hil_run(n: int, work: Path, round_no: int, python: str = sys.executable) -> 
         "--hil-reports=none",
         *HIL_EXTRA,
     ]
-    return timed(cmd, cwd=test_dir)
+    wall, cpu = timed(cmd, cwd=test_dir, env={"PHASES_OUT": str(phases)} if PHASES_ON else None)
+    if PHASES_ON:
+        marks = {**json.loads(phases.read_text()), "total": cpu}
+        PHASE_TIMES[side, n, round_no] = {k: marks[b] - marks[a] for k, (a, b) in PHASES.items()}
+        PHASE_TIMES[side, n, round_no]["whole"] = cpu
+    return wall, cpu
 
 
 def openhtf_run(python: Path, n: int, work: Path, round_no: int) -> tuple[float, float]:
@@ -145,7 +213,14 @@ def main() -> int:
         help="also run hil with this interpreter (e.g. main's checkout, /work/main/.venv/bin/python), "
         "interleaved in the same rounds, as 'base'",
     )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="hil: also split each slope by phase (the loop, sealing and indexing, the exit, the rest)",
+    )
     args = parser.parse_args()
+    global PHASES_ON
+    PHASES_ON = args.phases
     if args.no_index:
         HIL_EXTRA.append("--hil-db=none")
     base = Path(args.dir)
@@ -191,6 +266,8 @@ def main() -> int:
     med = {k: [statistics.median(x[i] for x in v) * 1e6 for i in (0, 1)] for k, v in slopes.items() if v}
     for side, (wall, cpu) in med.items():
         print(f"  {side:8s} {wall:7.1f} µs wall  {cpu:7.1f} µs CPU")
+    if PHASES_ON:
+        print_phases(args.count, args.repeat)
     if "openhtf" in med:
         (ow, oc) = med["openhtf"]
         for side in ("hil", "base"):
@@ -198,6 +275,23 @@ def main() -> int:
                 hw, hc = med[side]
                 print(f"  {side}/openhtf {hw / ow:5.2f}x wall  {hc / oc:5.2f}x CPU  (target <= 0.5x)")
     return 0
+
+
+def print_phases(count: int, repeat: int) -> None:
+    """Each hil side's slope by phase, the median of the rounds (CPU µs per measurement)."""
+    print(f"\nby phase, CPU µs per measurement (median of {repeat}; rest = start-up and collection):")
+    for side in ("hil", "base"):
+        rounds = []
+        for r in range(repeat):
+            if (side, 0, r) not in PHASE_TIMES:
+                continue
+            t0, t1 = PHASE_TIMES[side, 0, r], PHASE_TIMES[side, count, r]
+            slope = {k: (t1[k] - t0[k]) / count * 1e6 for k in t0}
+            slope["rest"] = slope["whole"] - sum(slope[k] for k in PHASES)
+            rounds.append(slope)
+        if rounds:
+            cells = "  ".join(f"{k} {statistics.median(x[k] for x in rounds):6.1f}" for k in rounds[0])
+            print(f"  {side:8s} {cells}")
 
 
 if __name__ == "__main__":

@@ -286,16 +286,22 @@ class Recorder:
     def written(self) -> tuple[list[dict[str, Any]], VerifyResult] | None:
         """The entries kept as written and what `read_entries` would find, without reading them
         back: only after close(), and only when the file holds exactly the bytes written (its
-        SHA-256 is compared); None otherwise (then the record must be read and verified)."""
-        if self._kept is None or not self._file.closed:
+        SHA-256 is compared); None otherwise (then the record must be read and verified).
+
+        The entries are handed over: the recorder lets go of them, so a later call gives None.
+        Held until the process ends, a long run's entries (two objects the garbage collector
+        tracks per entry) made the collections at interpreter exit cost 6-7 µs per measurement."""
+        kept, self._kept = self._kept, None
+        if kept is None or not self._file.closed:
+            self._kept = kept  # still open: not handed over yet
             return None
         try:
             on_disk = file_sha256(self.path)
         except OSError:
             return None
-        if on_disk != self._sha.hexdigest() or not self._kept:
+        if on_disk != self._sha.hexdigest() or not kept:
             return None
-        return self._kept, _result(self._kept, on_disk)
+        return kept, _result(kept, on_disk)
 
     def measurement(self, m: Measurement, test: str = "") -> None:
         """Record one measurement (kept in memory only with `keep`: the record is where it is read back).

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 import yaml
 from hilcli import ROOT, hil
 
-from hil.measure import DecisionRule, Verdict, capable, within
+from hil.measure import DecisionRule, Verdict, capable, judge, within
 from hil.procedures.placement import place
 from hil.procedures.timing import DelayResult, Edge
 from hil.report.model import format_measurement, gum_round
@@ -98,3 +99,29 @@ def test_a_row_is_partial_when_its_results_cover_only_some_of_what_it_states() -
     weak = capable(within("PM-WAKE", "5 A", 1.0, "A", 0.0, low=0.9, high=1.1, uncertainty=0.5))
     covered, missing = row_coverage({"id": "X"}, [weak])
     assert covered == [] and missing[0].startswith("5 A: not judged")
+
+
+@pytest.mark.parametrize("limits", [(0.0, 2.0), (None, 2.0), (0.0, None), (1, 1)])
+def test_judged_under_simple_acceptance_is_judge_verdict_and_leaves_the_original(
+    limits: tuple[float | None, float | None],
+) -> None:
+    """`judged` takes a shortcut for a float under simple acceptance: each result (at, inside and
+    beyond either limit, -0.0, inf, NaN; with and without U) is what `judge` gives, in a copy whose
+    record entry differs from the original's only in verdict, rule and guard band."""
+    low, high = limits
+    simple = DecisionRule.parse("simple")
+    for value in (-1.0, -0.0, 0.0, 1.0, 1.5, 2.0, 2.5, math.inf, -math.inf, math.nan):
+        for u in (None, 0.3):
+            m = within("CV-OVP", "v", value, "V", 1.0, low=low, high=high, uncertainty=u)
+            m.verdict = Verdict.FAIL if m.verdict is Verdict.PASS else Verdict.PASS  # to be re-judged
+            before = m.to_json()
+            got = m.judged(simple)
+            expected, w = judge(value, low, high, u, simple)
+            assert (got.verdict, got.decision_rule, got.guard_band) == (expected, "simple", w)
+            assert got.to_json() == {
+                **before,
+                "verdict": expected.value,
+                "decision_rule": "simple",
+                "guard_band": 0.0,
+            }
+            assert list(got.to_json()) == list(before) and m.to_json() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hil.cli import main
-from hil.measure import equals, within
+from hil.measure import Measurement, equals, within
 from hil.record import GENESIS, RecordClosedError, Recorder, read_entries, verify
 
 
@@ -75,6 +76,30 @@ def test_each_line_is_what_json_writes_for_its_entry(tmp_path: Path) -> None:
             assert body == json.dumps({**entry, "prev": entries[0]["hash"]}, default=str).encode()
         assert body == json.dumps({k: v for k, v in entries[number].items() if k != "hash"}).encode()
     assert entries[2]["value"] != entries[2]["value"]  # NaN, written as JSON's NaN
+
+
+def test_a_measurement_entry_holds_its_fields_in_declaration_order_and_nothing_else(tmp_path: Path) -> None:
+    """`to_json` copies the instance's attributes whole when they are exactly the fields in order;
+    an attribute added, or deleted and set again (which moves it last), still gives the fields alone,
+    in their declared order."""
+    rec = Recorder(tmp_path / "record.jsonl", run_id="run-1")
+    rec.write("header")
+    plain = within("CV-OVP", "a", 3655.04, "mV", 41.2, low=3620.0, high=3680.0)
+    added = within("CV-OVP", "b", 3655.04, "mV", 41.2, low=3620.0, high=3680.0)
+    added.operator = "not a field"  # type: ignore[attr-defined]
+    moved = within("CV-OVP", "c", 3655.04, "mV", 41.2, low=3620.0, high=3680.0)
+    unit = moved.unit
+    del moved.unit
+    moved.unit = unit
+    for m in (plain, added, moved):
+        rec.measurement(m, "t1")
+    rec.close()
+    entries, result = read_entries(tmp_path / "record.jsonl")
+    names = [f.name for f in dataclasses.fields(Measurement)]
+    assert result.ok and len(entries) == 4
+    for entry, m in zip(entries[1:], (plain, added, moved), strict=True):
+        assert list(entry) == ["seq", "type", "run_id", "test", *names, "prev", "hash"]
+        assert entry["name"] == m.name and entry["unit"] == "mV" and entry["verdict"] == "pass"
 
 
 def test_verify_intact_record(tmp_path: Path) -> None:
@@ -330,7 +355,7 @@ def test_resume_continues_an_open_chain_and_refuses_a_closed_or_damaged_one(tmp_
 def test_kept_entries_are_what_a_reader_of_the_file_decodes(tmp_path: Path) -> None:
     """With `keep`, the recorder hands over its entries as `read_entries` would decode them (a
     tuple or a nested object as JSON reads it back, a measurement's `data` as it was when written),
-    only once closed and only while the file holds exactly the bytes it wrote."""
+    only once closed, only while the file holds exactly the bytes it wrote, and only once."""
     path = tmp_path / "record.jsonl"
     rec = Recorder(path, run_id="run-1", keep=True)
     rec.write("header", started="2026-01-01T00:00:00+00:00", station={"name": "s", "ids": (1, 2)})
@@ -350,9 +375,14 @@ def test_kept_entries_are_what_a_reader_of_the_file_decodes(tmp_path: Path) -> N
         written[1].status == "interrupted"
         and written[1].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     )
-    with path.open("ab") as fh:
+    assert rec.written() is None  # handed over: the recorder no longer holds them
+    altered = Recorder(tmp_path / "altered.jsonl", keep=True)
+    altered.write("header")
+    altered.write("end", status="completed")
+    altered.close()
+    with altered.path.open("ab") as fh:
         fh.write(b"\n")  # the file is no longer what was written: it must be read and verified
-    assert rec.written() is None
+    assert altered.written() is None
     assert Recorder(tmp_path / "other.jsonl").written() is None  # nothing kept without `keep`
     bounded = Recorder(tmp_path / "long.jsonl", keep=True, keep_max=3)
     for kind in ("header", "note", "note", "note", "end"):
