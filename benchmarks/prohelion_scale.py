@@ -61,8 +61,7 @@ def sweep(bench: D1000Bench) -> tuple[int, list[str]]:
         for beyond in (False, True):
             high = cfg.warning_cell_over_voltage + (MARGIN_V if beyond else -MARGIN_V)
             low = cfg.warning_cell_under_voltage - (MARGIN_V if beyond else -MARGIN_V)
-            bench.set_cell(cell, high)
-            bench.set_cell(other, low)
+            bench.set_cell_voltages({cell: high, other: low})
             t0 = bench.clock.now()
             if not bench.wait_fresh(["NodeCellInfo", "BMSSoPData"], t0 + 1e-3, FRAME_WAIT_S):
                 problems.append(f"{cell.terminal}: no fresh telemetry")
@@ -84,8 +83,7 @@ def sweep(bench: D1000Bench) -> tuple[int, list[str]]:
                     f"{cell.terminal}: {'beyond' if beyond else 'inside'}: charge/discharge "
                     f"disabled {blocked}"
                 )
-        bench.set_cell(cell, NOMINAL_CELL_V)
-        bench.set_cell(other, NOMINAL_CELL_V)
+        bench.set_cell_voltages({cell: NOMINAL_CELL_V, other: NOMINAL_CELL_V})
     return probes, problems
 
 
