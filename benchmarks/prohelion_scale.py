@@ -5,7 +5,9 @@ the simulated lab started and the bench powered up; then every cell is swept onc
 framework's own path (SCPI to the cell emulators, virtual time through the control port, CAN
 through socketcand): cell k just inside warningCellOverVoltage and its neighbour just inside
 warningCellUnderVoltage (no warning, extremes at k and k+1), then both just beyond (charge and
-discharge disabled on BMSSoPData, NodeCellInfo naming node/cell of both). Each pack is swept
+discharge disabled on BMSSoPData, NodeCellInfo naming node/cell of both). A probe's cell settings
+go out in one message per cell emulator, the previous pair's return to nominal with the next
+probe's (as a plan that knows its next stimulus would send them). Each pack is swept
 `--repeat` times in one lab and the fastest sweep printed (the others met a busy machine): its wall
 time, its time per cell, the CPU time per cell of the test process (the framework: SCPI, clock,
 CAN capture and decoding) and of the lab (the simulated pack: the twin's firmware cycles, the
@@ -43,6 +45,7 @@ from hil.duts.prohelion_d1000_gen2.bench import NOMINAL_CELL_V, D1000Bench  # no
 from hil.duts.prohelion_d1000_gen2.client import D1000Client  # noqa: E402
 from hil.duts.prohelion_d1000_gen2.config import D1000Config, dump_config  # noqa: E402
 from hil.duts.prohelion_d1000_gen2.sim.stations import station  # noqa: E402
+from hil.duts.prohelion_d1000_gen2.terminals import CellId  # noqa: E402
 from hil.station.station import Station  # noqa: E402
 
 CELLS_PER_NODE = 14
@@ -56,13 +59,14 @@ def sweep(bench: D1000Bench) -> tuple[int, list[str]]:
     cells = bench.cell_ids
     problems: list[str] = []
     probes = 0
+    restore: dict[CellId, float] = {}  # the previous pair, back to nominal with the next settings
     for k, cell in enumerate(cells):
         other = cells[(k + 1) % len(cells)]
         for beyond in (False, True):
             high = cfg.warning_cell_over_voltage + (MARGIN_V if beyond else -MARGIN_V)
             low = cfg.warning_cell_under_voltage - (MARGIN_V if beyond else -MARGIN_V)
-            bench.set_cell(cell, high)
-            bench.set_cell(other, low)
+            bench.set_cell_voltages({**restore, cell: high, other: low})
+            restore = {}
             t0 = bench.clock.now()
             if not bench.wait_fresh(["NodeCellInfo", "BMSSoPData"], t0 + 1e-3, FRAME_WAIT_S):
                 problems.append(f"{cell.terminal}: no fresh telemetry")
@@ -84,8 +88,8 @@ def sweep(bench: D1000Bench) -> tuple[int, list[str]]:
                     f"{cell.terminal}: {'beyond' if beyond else 'inside'}: charge/discharge "
                     f"disabled {blocked}"
                 )
-        bench.set_cell(cell, NOMINAL_CELL_V)
-        bench.set_cell(other, NOMINAL_CELL_V)
+        restore = {cell: NOMINAL_CELL_V, other: NOMINAL_CELL_V}
+    bench.set_cell_voltages(restore)
     return probes, problems
 
 

@@ -59,6 +59,32 @@ def test_set_voltage(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recor
     assert wire.sent == ["VOLT 3.3,(@2)", "SYST:ERR?"]
 
 
+def test_several_cells_in_one_message(
+    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport
+) -> None:
+    driver.set_voltages([3.0, 3.0, 3.0, 3.0])
+    wire.sent.clear()
+    driver.set_cell_voltages({"CELL1": 3.6, "CELL2": 2.5})
+    assert (sim.channel_setting(1).voltage, sim.channel_setting(2).voltage) == (3.6, 2.5)
+    # the cell that goes down first: no state on the way adds up to more than the end state
+    assert wire.sent == ["VOLT 2.5,(@2);:VOLT 3.6,(@1)", "SYST:ERR?"]
+    assert driver.programmed == {"CELL1": 3.6, "CELL2": 2.5, "CELL3": 3.0, "CELL4": 3.0}
+
+
+def test_several_cells_refused_before_anything_is_sent(resource: str, wire: RecordingTransport) -> None:
+    limits = Limits(voltage_max=4.0, sum_voltage_max=13.0, sources={"sum_voltage_max": "dut.limits.x"})
+    info = InstrumentInfo(role="cells", model="N6705C", resource=resource, channels=CHANNELS, limits=limits)
+    driver = KeysightN6705C(info, wire)
+    driver.set_voltages([3.25, 3.25, 3.25, 3.25])
+    wire.sent.clear()
+    with pytest.raises(LimitError, match=r"add up to 13\.1 V"):
+        driver.set_cell_voltages({"CELL1": 3.3, "CELL2": 3.3})
+    with pytest.raises(LimitError):
+        driver.set_cell_voltages({"CELL1": 4.1, "CELL2": 3.0})
+    assert wire.sent == []
+    assert driver.programmed["CELL1"] == 3.25
+
+
 def test_set_current_limit_both_quadrants(
     driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport
 ) -> None:

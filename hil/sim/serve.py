@@ -159,6 +159,9 @@ class LabServer:
                     reply = {"ok": True, **self._handle(request)}
                 except Exception as exc:  # every failure goes back to the client as an answer
                     reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                # the frames the request put on the bus go out before its answer: the capture has
+                # them by the time the client reads the answer and asks for them
+                self.lab.hub.flush()
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):

@@ -15,7 +15,7 @@ station the client repeats it after each wait, so `wait()` splits long waits (MA
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hil.bench import DutBench, Stimulus
@@ -220,8 +220,17 @@ class D1000Bench(DutBench):
 
     def set_cells(self, volts: float, cells: list[CellId] | None = None) -> None:
         """Every configured cell (or the listed ones) to `volts`."""
-        for cell in cells if cells is not None else self.cell_ids:
-            self.set_cell(cell, volts)
+        self.set_cell_voltages(dict.fromkeys(cells if cells is not None else self.cell_ids, volts))
+
+    def set_cell_voltages(self, volts: Mapping[CellId, float]) -> None:
+        """Several cells, each to its own voltage (those that change): one message per emulator."""
+        by_emulator: dict[str, list[CellId]] = {}
+        for cell, value in volts.items():
+            if self._cell_v.get(cell) != value:
+                by_emulator.setdefault(self.cells[cell.terminal].name, []).append(cell)
+        for cells in by_emulator.values():
+            self.cells[cells[0].terminal].set_cell_voltages({c.terminal: volts[c] for c in cells})
+            self._cell_v.update((c, volts[c]) for c in cells)
 
     def set_temperature(self, sensor: SensorId, celsius: float) -> None:
         """One thermistor input to the NTC resistance of `celsius` (configured Beta, assumed R25)."""

@@ -15,7 +15,7 @@ Not checked against the printed document here: the guide's part number and editi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from hil.errors import InstrumentError
 from hil.instruments.roles import CellEmulator
@@ -60,6 +60,24 @@ class KeysightN6705C(CellEmulator, ScpiInstrument):
         self.check_voltage(cell, volts)
         self.configure(f"VOLT {nrf(volts)},(@{self._ch(cell)})")
         self.programmed[cell] = volts
+
+    def set_cell_voltages(self, volts: Mapping[str, float]) -> None:
+        """Several cells in one program message (one exchange and one error check for all).
+
+        Each is refused beyond the cell limit and the lot beyond the stack limit before anything is
+        sent; the cells that go down are sent first, so no state on the way exceeds the stack limit.
+        """
+        if len(volts) < 2:
+            for cell, value in volts.items():
+                self.set_voltage(cell, value)
+            return
+        for value in volts.values():
+            self.info.limits.check(self.name, "voltage", value)
+        others = sum(v for c, v in self.programmed.items() if c not in volts)
+        self.info.limits.check_sum(self.name, others + sum(volts.values()))
+        order = sorted(volts, key=lambda c: volts[c] - self.programmed.get(c, 0.0))
+        self.configure(";:".join(f"VOLT {nrf(volts[c])},(@{self._ch(c)})" for c in order))
+        self.programmed.update(volts)
 
     def set_current_limit(self, cell: str, amps: float) -> None:
         """Symmetric source/sink limit: the sink side matters when the BMS balances or charges."""

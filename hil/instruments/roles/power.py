@@ -109,6 +109,11 @@ class CellEmulator(Role):
         for cell, value in zip(self.cells, volts, strict=True):
             self.set_voltage(cell, value)
 
+    def set_cell_voltages(self, volts: Mapping[str, float]) -> None:
+        """Several cells, each to its own voltage (a driver may send them in one message)."""
+        for cell, value in volts.items():
+            self.set_voltage(cell, value)
+
     @abstractmethod
     def set_current_limit(self, cell: str, amps: float) -> None: ...
 
