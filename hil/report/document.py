@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import getpass
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +191,9 @@ def breakable(label: str) -> Markup:
     return Markup(" ".join(str(escape(w)) for w in words))
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
+    """One environment per process, so each template is compiled once (65 sections, two each)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -203,6 +206,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+@functools.cache
 def _css() -> str:
     return (TEMPLATES / "report.css").read_text(encoding="utf-8")
 
