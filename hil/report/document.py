@@ -211,6 +211,11 @@ def _css() -> str:
     return (TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
+def pdf_style() -> str:
+    """The PDF parts' stylesheet: given to weasyprint apart from their HTML (hil.report.pdfparts)."""
+    return _css()
+
+
 def render_html(context: dict[str, Any], for_pdf: bool) -> str:
     template = _environment().get_template("report.html.j2")
     return template.render(**context, css=_css(), for_pdf=for_pdf)
@@ -225,12 +230,12 @@ def section_html(section: Section, number: int, heading: bool) -> str:
 
 
 def pdf_parts(context: dict[str, Any]) -> tuple[list[str], str]:
-    """The PDF's parts, each a whole HTML document starting on a new page: the front (first page,
-    summary, matrix; it carries the document's metadata), one per tested requirement, the tail.
-    Also the frame: a page's running header and footer, with `{pages}` for the page count."""
+    """The PDF's parts, each a whole HTML document starting on a new page (their stylesheet is
+    `pdf_style`, given apart): the front (first page, summary, matrix; it carries the document's
+    metadata), one per tested requirement, the tail. Also the frame: a page's running header and
+    footer, with `{pages}` for the page count."""
     env = _environment()
-    css = _css()
-    head = env.get_template("report_head.html.j2").render(**context, css=css, for_pdf=True)
+    head = env.get_template("report_head.html.j2").render(**context, css="", for_pdf=True)
     front = env.get_template("report_front.html.j2").render(**context, for_pdf=True)
     parts = [head + front + "</body>\n</html>\n"]
     sections = context["sections"]
@@ -241,7 +246,7 @@ def pdf_parts(context: dict[str, Any]) -> tuple[list[str], str]:
     tail = env.get_template("report_tail.html.j2").render(**context, for_pdf=True)
     parts.append(_part(env, tail))
     frame = env.get_template("report_frame.html.j2")
-    framed = frame.render(**context, css=css, for_pdf=True, pages=1)
+    framed = frame.render(**context, css="", for_pdf=True, pages=1)
     return parts, framed.replace('<div class="frame"></div>\n', pdfparts.FRAME)
 
 
@@ -249,7 +254,7 @@ SECTION_HEADING = '<h2 class="section">3 Results by requirement</h2>\n'
 
 
 def _part(env: jinja2.Environment, body: str) -> str:
-    return env.get_template("report_part.html.j2").render(css=_css(), body=Markup(body))
+    return env.get_template("report_part.html.j2").render(css="", body=Markup(body))
 
 
 def write_html(
@@ -278,6 +283,7 @@ def write_pdf(
         parts,
         frame,
         base_url=str(out),
+        style=pdf_style(),
         target=tmp,
         record=run.record_path,
         description=f"Run record {run.run_id}, SHA-256 {run.record_sha256}",

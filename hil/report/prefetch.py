@@ -234,9 +234,15 @@ def draw(
             pages.append(document.section_html(section, number, number == 1))
     if laid is not None:
         for html in pages:
-            pdfparts.lay_out_ahead(html, str(folder), laid)
+            pdfparts.lay_out_ahead(html, str(folder), laid, _pdf_style())
         return []
     return pages
+
+
+def _pdf_style() -> str:
+    from hil.report import document  # weasyprint and jinja: only in the worker
+
+    return document.pdf_style()
 
 
 def write_pdf(folder: Path, drawn: Prefetched, laid: LaidOut) -> None:
@@ -296,7 +302,7 @@ def main(argv: list[str]) -> int:
         except queue.Empty:
             with contextlib.suppress(Exception):  # odd data: that section is laid out at the end
                 if waiting:
-                    pdfparts.lay_out_ahead(waiting.pop(0), str(folder), laid)
+                    pdfparts.lay_out_ahead(waiting.pop(0), str(folder), laid, _pdf_style())
                     _log("section laid out")
                 else:
                     rids = list(ahead)
