@@ -1,7 +1,8 @@
 """Wall time of the 12100 plan on the simulated lab, and the probe counts of its searches.
 
 Prints, for `hil run --profile full` (virtual time): wall time (and the plan's share of it, the
-rest being start-up and the reports), virtual time covered, their ratio;
+rest being start-up and the reports), when each report was on disk after the seal, what the
+prefetch worker had laid out by then (its timeline, HIL_PREFETCH_LOG), virtual time covered;
 for `hil run --profile eol` with the lab paced to real time (`--hil-pace`): wall time over the
 sum of mandatory dwell times (the waits the spec forces on any bench); and for each
 characterising search, its probe count against log2(range/resolution).
@@ -32,12 +33,17 @@ def run(out: Path, *args: str, tree: Path = ROOT) -> tuple[int, float]:
     return code, wall
 
 
+#: the prefetch worker's timeline (hil.report.prefetch.LOG_ENV), kept next to the run folder
+WORKER_LOG = "prefetch-worker.log"
+
+
 def timed(out: Path, *args: str, tree: Path = ROOT) -> tuple[int, float, float]:
     """`hil run` from `tree`: exit code, wall seconds, CPU seconds of it and all it waited for."""
     cmd = [sys.executable, "-m", "hil", "run", "--out", str(out), *args]
+    env = {**os.environ, "HIL_PREFETCH_LOG": str(out.parent / f"{out.name}-{WORKER_LOG}")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False, env=env)
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -79,6 +85,7 @@ def side_by_side(ref: str, repeat: int, tmp: Path) -> None:
                     f"CPU {cpu:.1f} s, {load()}",
                     flush=True,
                 )
+                print(after_seal(out, record), flush=True)
                 records.setdefault(name, verdicts(record))
                 if records[name] != verdicts(record):
                     print(f"  {name}: verdicts differ between its own runs")
@@ -115,6 +122,35 @@ def probe_counts(record: list[dict[str, Any]]) -> list[tuple[str, str, int, int]
         if m:
             rows.append((str(e["requirement"]), str(e["name"]), int(m.group(1)), int(m.group(2))))
     return rows
+
+
+def after_seal(out: Path, record: list[dict[str, Any]]) -> str:
+    """When each report was on disk, in seconds after the seal; what the prefetch worker had done by
+    the seal and what it did after (its CPU seconds), from its timeline if it wrote one."""
+    ended = record[-1].get("ended") if record and record[-1].get("type") == "end" else None
+    if not isinstance(ended, str):
+        return "  (no end entry)"
+    sealed = dt.datetime.fromisoformat(ended).timestamp()
+    files = ("report.html", "allure-results", "junit.xml", "report.pdf")
+    on_disk = [name for name in files if (out / name).exists()]
+    done = [f"{name} +{(out / name).stat().st_mtime - sealed:.1f} s" for name in on_disk]
+    lines = ["  after the seal: " + ", ".join(done)]
+    log = out.parent / f"{out.name}-{WORKER_LOG}"
+    if log.exists():
+        events = [line.split(" ", 2) for line in log.read_text(encoding="utf-8").splitlines()]
+        before = [(float(c), e) for t, c, e in events if float(t) <= sealed]
+        cpu_at_seal = before[-1][0] if before else 0.0
+        cpu_end = float(events[-1][1]) if events else 0.0
+        laid = sum(1 for _, e in before if e.startswith("section laid out"))
+        ahead = sum(len(e.split(":", 1)[1].split()) for _, e in before if e.startswith("figures drawn ahead"))
+        pending = [e for _, _, e in events if e.startswith("sealed:")]
+        lines.append(
+            f"  prefetch worker: by the seal {cpu_at_seal:.1f} s CPU, {laid} sections laid out, "
+            f"{ahead} requirements' figures drawn ahead; at its end of input "
+            f"{pending[0].removeprefix('sealed: ') if pending else '?'}; after the seal "
+            f"{cpu_end - cpu_at_seal:.1f} s CPU"
+        )
+    return "\n".join(lines)
 
 
 def plan_span(record: list[dict[str, Any]]) -> float | None:
@@ -161,6 +197,7 @@ def main() -> int:
                     f"  of the wall time: the plan (record opened to sealed) {plan:.1f} s; start-up, lab "
                     f"start and the reports (HTML, PDF/A-3, Allure, JUnit) {wall - plan:.1f} s"
                 )
+            print(after_seal(out, record))
             for line in not_passed(record):
                 print(f"  not passed: {line}")
             counts = probe_counts(record)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import getpass
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +191,9 @@ def breakable(label: str) -> Markup:
     return Markup(" ".join(str(escape(w)) for w in words))
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
+    """One environment per process, so each template is compiled once (65 sections, two each)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -203,8 +206,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+@functools.cache
 def _css() -> str:
     return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+
+
+def pdf_style() -> str:
+    """The PDF parts' stylesheet: given to weasyprint apart from their HTML (hil.report.pdfparts)."""
+    return _css()
 
 
 def render_html(context: dict[str, Any], for_pdf: bool) -> str:
@@ -221,12 +230,12 @@ def section_html(section: Section, number: int, heading: bool) -> str:
 
 
 def pdf_parts(context: dict[str, Any]) -> tuple[list[str], str]:
-    """The PDF's parts, each a whole HTML document starting on a new page: the front (first page,
-    summary, matrix; it carries the document's metadata), one per tested requirement, the tail.
-    Also the frame: a page's running header and footer, with `{pages}` for the page count."""
+    """The PDF's parts, each a whole HTML document starting on a new page (their stylesheet is
+    `pdf_style`, given apart): the front (first page, summary, matrix; it carries the document's
+    metadata), one per tested requirement, the tail. Also the frame: a page's running header and
+    footer, with `{pages}` for the page count."""
     env = _environment()
-    css = _css()
-    head = env.get_template("report_head.html.j2").render(**context, css=css, for_pdf=True)
+    head = env.get_template("report_head.html.j2").render(**context, css="", for_pdf=True)
     front = env.get_template("report_front.html.j2").render(**context, for_pdf=True)
     parts = [head + front + "</body>\n</html>\n"]
     sections = context["sections"]
@@ -237,7 +246,7 @@ def pdf_parts(context: dict[str, Any]) -> tuple[list[str], str]:
     tail = env.get_template("report_tail.html.j2").render(**context, for_pdf=True)
     parts.append(_part(env, tail))
     frame = env.get_template("report_frame.html.j2")
-    framed = frame.render(**context, css=css, for_pdf=True, pages=1)
+    framed = frame.render(**context, css="", for_pdf=True, pages=1)
     return parts, framed.replace('<div class="frame"></div>\n', pdfparts.FRAME)
 
 
@@ -245,7 +254,7 @@ SECTION_HEADING = '<h2 class="section">3 Results by requirement</h2>\n'
 
 
 def _part(env: jinja2.Environment, body: str) -> str:
-    return env.get_template("report_part.html.j2").render(css=_css(), body=Markup(body))
+    return env.get_template("report_part.html.j2").render(css="", body=Markup(body))
 
 
 def write_html(
@@ -274,6 +283,7 @@ def write_pdf(
         parts,
         frame,
         base_url=str(out),
+        style=pdf_style(),
         target=tmp,
         record=run.record_path,
         description=f"Run record {run.run_id}, SHA-256 {run.record_sha256}",

@@ -12,9 +12,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import json
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -34,6 +38,30 @@ DPI = 100
 OVERVIEW_DPI = 80
 #: probe series side by side in one stimulus/response figure
 MAX_COLUMNS = 3
+#: figures kept by `_drawn` (a full plan draws about 100, some 70 kB each)
+MAX_DRAWN = 256
+_DRAWN: OrderedDict[str, bytes] = OrderedDict()
+
+
+def _plain(value: object) -> object:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else str(value)  # type: ignore[arg-type]
+
+
+def _drawn(drawn_from: object, draw: Callable[[], bytes]) -> bytes:
+    """The figure drawn from exactly `drawn_from` (everything `draw` reads), drawn once per process:
+    the prefetch worker draws a requirement's figures ahead, and those whose inputs did not change
+    by its last test are not drawn again."""
+    try:
+        key = hashlib.sha256(json.dumps(drawn_from, sort_keys=True, default=_plain).encode()).hexdigest()
+    except (TypeError, ValueError):  # odd data: drawn, not kept
+        return draw()
+    png = _DRAWN.pop(key, None)
+    if png is None:
+        png = draw()
+    _DRAWN[key] = png
+    while len(_DRAWN) > MAX_DRAWN:
+        _DRAWN.popitem(last=False)
+    return png
 
 
 def _png(fig: Figure, dpi: int = DPI) -> bytes:
@@ -61,11 +89,16 @@ def stimulus_response(
 ) -> bytes | None:
     """Stimulus and response against time for every measurement with probes; None if there are none."""
     series = [(m, _probes(m)) for m in measurements]
-    series = [(m, p) for m, p in series if p]
+    series = [(m, p) for m, p in series if p][:MAX_COLUMNS]
     if not series:
         return None
-    spec = spec or {}
-    series = series[:MAX_COLUMNS]
+    drawn_from = ("stimulus_response", requirement, [m for m, _ in series], spec or {})
+    return _drawn(drawn_from, lambda: _stimulus_response(requirement, series, spec or {}))
+
+
+def _stimulus_response(
+    requirement: str, series: list[tuple[Measurement, list[tuple[float, bool, float]]]], spec: dict[str, Any]
+) -> bytes:
     fig = Figure(figsize=(7.2, 3.4))
     grid = fig.add_gridspec(
         2,
@@ -199,7 +232,13 @@ def go_no_go(
     points, level_unit = _held_levels(measurements)
     if not points:
         return None
-    spec = spec or {}
+    drawn_from = ("go_no_go", requirement, points, level_unit, spec or {})
+    return _drawn(drawn_from, lambda: _go_no_go(requirement, points, level_unit, spec or {}))
+
+
+def _go_no_go(
+    requirement: str, points: list[tuple[float, bool, float]], level_unit: str | None, spec: dict[str, Any]
+) -> bytes:
     spec_unit = str(spec.get("unit") or "")
     unit = level_unit or spec_unit
     fig = Figure(figsize=(7.2, 3.0))

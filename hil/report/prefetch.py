@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import queue
+import resource
 import select
 import struct
 import subprocess
@@ -43,6 +44,8 @@ MAX_WORKERS = 2
 WORKER_NICE = 10
 #: what the worker prints last once it has written report.pdf
 PDF_WRITTEN = b"report.pdf written\n"
+#: a developer's aid (benchmarks/full_plan.py): the worker appends its timeline to this file
+LOG_ENV = "HIL_PREFETCH_LOG"
 
 
 class PlotPrefetch:
@@ -81,13 +84,21 @@ class PlotPrefetch:
             proc.stdin.flush()
             return True
         except OSError:
-            self._procs.remove(proc)
+            if proc in self._procs:
+                self._procs.remove(proc)
             _stop(proc)
             return False
 
     def _send_all(self, message: object) -> None:
         for proc in list(self._procs):
             self._send(proc, message)
+
+    def ran(self, requirements: Iterable[str]) -> None:
+        """A test of these requirements has finished, others are to come: with one worker, it may
+        draw their figures ahead while it has nothing else to do (kept if nothing changes after)."""
+        wanted = list(requirements)
+        if wanted and len(self._procs) == 1:
+            self._send(self._procs[0], {"ran": wanted})
 
     def complete(self, requirements: Iterable[str]) -> None:
         """All tests of these requirements have finished: their figures can be drawn now."""
@@ -105,6 +116,9 @@ class PlotPrefetch:
         (`pdf_written` waits for it); False if there is no such worker.
         """
         procs, self._procs = self._procs, []
+        for proc in list(procs):  # the run is over: the reports are what is waited for now
+            if not self._send(proc, {"sealed": True}):
+                procs.remove(proc)
         if pdf and procs and self._send(procs[0], {"pdf": True}):
             self._pdf = procs[0]
         drawn: Prefetched = {}
@@ -209,7 +223,9 @@ def draw(
             continue
         if row.measurements:
             job: PlotJob = (row.id, row.measurements, row.spec)
-            into[row.id] = (job_digest(job), plot_job(job)[1])
+            digest = job_digest(job)
+            if into.get(row.id, ("", []))[0] != digest:  # drawn ahead from the same inputs: kept
+                into[row.id] = (digest, plot_job(job)[1])
         if row.id in numbers and (row.measurements or row.tests):
             from hil.report import document
 
@@ -218,9 +234,15 @@ def draw(
             pages.append(document.section_html(section, number, number == 1))
     if laid is not None:
         for html in pages:
-            pdfparts.lay_out_ahead(html, str(folder), laid)
+            pdfparts.lay_out_ahead(html, str(folder), laid, _pdf_style())
         return []
     return pages
+
+
+def _pdf_style() -> str:
+    from hil.report import document  # weasyprint and jinja: only in the worker
+
+    return document.pdf_style()
 
 
 def write_pdf(folder: Path, drawn: Prefetched, laid: LaidOut) -> None:
@@ -235,6 +257,14 @@ def write_pdf(folder: Path, drawn: Prefetched, laid: LaidOut) -> None:
     document.write_pdf(run, folder, None, plots, laid)
 
 
+def _log(event: str) -> None:
+    """One line of the worker's timeline (wall clock, its CPU seconds, what it did), if asked for."""
+    path = os.environ.get(LOG_ENV)
+    if path:
+        with contextlib.suppress(OSError), Path(path).open("a", encoding="utf-8") as fh:
+            fh.write(f"{time.time():.3f} {time.process_time():.3f} {event}\n")
+
+
 def _lines(into: queue.Queue[str | None]) -> None:
     """stdin's lines into a queue, then None at EOF (so the worker can lay out while none waits)."""
     for line in sys.stdin:
@@ -244,45 +274,66 @@ def _lines(into: queue.Queue[str | None]) -> None:
 
 def main(argv: list[str]) -> int:
     """The worker: on stdin, per line, a JSON list of finished requirement IDs, or {"sections": [...]}
-    (lay out their PDF sections too) or {"pdf": true} (write report.pdf after the figures); at
-    EOF, the figures (length-prefixed pickle) on stdout, then report.pdf if asked for.
+    (lay out their PDF sections too), {"ran": [...]} (requirements with tests still to run),
+    {"sealed": true} (the run is over: back to normal priority) or {"pdf": true} (write
+    report.pdf after the figures); at EOF, the figures (length-prefixed
+    pickle) on stdout, then report.pdf if asked for.
 
-    Figures come first: a section is laid out only while no line waits, and the sections still
-    waiting at EOF are laid out with the rest of the PDF.
+    Finished requirements come first; a section is laid out only while no line waits, and the
+    figures and sections of requirements still running only while nothing else waits (a final
+    record with the same inputs keeps them, other inputs mean they are made again). The sections
+    still waiting at EOF are laid out with the rest of the PDF.
     """
     folder = Path(argv[0])
+    _log("start")
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)  # the run comes first
     drawn: Prefetched = {}
     sections: list[str] | None = None
     laid: LaidOut = {}
     waiting: list[str] = []  # sections' HTML not laid out yet
+    ahead: dict[str, None] = {}  # requirements with tests still to run: drawn when nothing else waits
     pdf = False
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_lines, args=(lines,), daemon=True).start()
     while True:
         try:
-            line = lines.get_nowait() if waiting else lines.get()
+            line = lines.get_nowait() if waiting or ahead else lines.get()
         except queue.Empty:
             with contextlib.suppress(Exception):  # odd data: that section is laid out at the end
-                pdfparts.lay_out_ahead(waiting.pop(0), str(folder), laid)
+                if waiting:
+                    pdfparts.lay_out_ahead(waiting.pop(0), str(folder), laid, _pdf_style())
+                    _log("section laid out")
+                else:
+                    rids = list(ahead)
+                    ahead.clear()
+                    draw(folder, rids, drawn)  # figures only: a section is laid out once it is final
+                    _log(f"figures drawn ahead: {' '.join(rids)}")
             continue
         if line is None:
+            _log(f"sealed: {len(waiting)} section(s) not laid out")
             break
         try:
             message: Any = json.loads(line)
             if isinstance(message, dict):
                 sections = [str(i) for i in message["sections"]] if "sections" in message else sections
                 pdf = pdf or bool(message.get("pdf"))
+                if message.get("sealed"):
+                    with contextlib.suppress(OSError):  # the run is over: its reports are waited for
+                        os.setpriority(os.PRIO_PROCESS, 0, 0)
+                ahead.update(dict.fromkeys(str(i) for i in message.get("ran", ())))
                 continue
+            for rid in message:
+                ahead.pop(str(rid), None)
             waiting += draw(folder, [str(i) for i in message], drawn, sections)
+            _log(f"figures drawn: {' '.join(map(str, message))}")
         except Exception:  # a torn record or odd data: those figures are drawn at the end
             continue
     _write_framed(sys.stdout.buffer, drawn)
+    _log("figures handed over")
     if pdf:
-        with contextlib.suppress(OSError):  # the run is over: the report is what is waited for now
-            os.setpriority(os.PRIO_PROCESS, 0, 0)
         write_pdf(folder, drawn, laid)
+        _log(f"report.pdf written (peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB)")
         sys.stdout.buffer.write(PDF_WRITTEN)
         sys.stdout.buffer.flush()
     return 0
