@@ -189,6 +189,10 @@ class SocketRunner:
                 self._warm.close()
             self._warm = WarmProcess(self.line.dut, self.out / f"warm-{self.name}.log")
 
+    def ready(self, timeout_s: float) -> bool:
+        """True once the warm process has imported (at once without one); False if it died."""
+        return self._warm is None or self._warm.wait_ready(timeout_s)
+
     def _fork(self, argv: list[str], env: dict[str, str], log: Path) -> UnitProcess:
         """The unit's run forked by the warm process; its death is the unit's bench error (exit 3)."""
         self.warm_up()
@@ -435,9 +439,15 @@ class Line:
         for runner in self.sockets.values():
             runner.panel_url = url
 
-    def start_watching(self) -> None:
+    def warm_up(self) -> None:
+        """Start every socket's warm process, and import the ticket's PDF renderer once here (about
+        a second the first unit's ticket would otherwise take while its socket waits)."""
         for runner in self.sockets.values():
             runner.warm_up()
+        import weasyprint  # noqa: F401
+
+    def start_watching(self) -> None:
+        self.warm_up()
         self._thread.start()
 
     def _watch(self) -> None:

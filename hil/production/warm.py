@@ -8,8 +8,9 @@ log, the runner's environment, `hil run`'s exit code. The plan's modules (`fixtu
 `testplans.*`, `hil.progress`) are never imported here: pytest rewrites their asserts in the child.
 
 Protocol (JSON lines): the runner writes `{"argv", "env", "cwd", "log"}` on the warm process's stdin;
-the warm process answers `{"pid"}` once the child runs and `{"pid", "code"}` when it has ended
-(`code` as `Popen.returncode`: negative for a signal). EOF on stdin ends the warm process.
+the warm process says `{"ready": true}` once it has imported, then `{"pid"}` once a child runs and
+`{"pid", "code"}` when it has ended (`code` as `Popen.returncode`: negative for a signal). EOF on
+stdin ends the warm process.
 
     python -m hil.production.warm [--dut FAMILY]
 """
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import json
 import os
+import pkgutil
 import random
 import signal
 import subprocess
@@ -48,6 +51,18 @@ WARM_MODULES = (
     "allure_commons",
     "pygments.lexers.python",
     "pygments.formatters.terminal",
+    "jinja2",
+    "pdb",
+    "statistics",
+    "tomllib",
+    "urllib.request",
+    "can.interfaces.socketcand",
+    "serial.urlhandler.protocol_socket",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "pydantic.root_model",
+    "faulthandler",
+    "encodings.idna",
+    "_pytest._argcomplete",
     "hil.cli",
     "hil.runopts",
     "hil.record",
@@ -71,6 +86,12 @@ WARM_MODULES = (
     "hil.report",
     "hil.report.junit",
     "hil.report.allure",
+    "hil.report.document",
+    "hil.report.prefetch",
+    "hil.procedures.placement",
+    "hil.procedures.timing",
+    "hil.station.identity",
+    "hil.models.ocv",
 )
 #: never imported before the child's pytest.main: pytest loads (and rewrites) them itself
 NOT_WARM = ("fixtures", "testplans", "conftest", "hil.progress")
@@ -83,17 +104,24 @@ def warm_up(dut: str | None) -> None:
     """Import what a unit's run imports, the DUT family's client and bench included."""
     for name in WARM_MODULES:
         importlib.import_module(name)
+    import hil.instruments.drivers as drivers
+    from hil.cli import build_parser
+
+    build_parser()  # the families' entries and the sub-commands' modules, as `hil run` parses its line
+    for driver in pkgutil.iter_modules(drivers.__path__, f"{drivers.__name__}."):
+        importlib.import_module(driver.name)  # the station's instruments, whichever the line has
     import _pytest.config
 
     for plugin in _pytest.config.default_plugins:  # pytest's built-in plugins, loaded by every run
         importlib.import_module(f"_pytest.{plugin}")
-    if dut:
-        from hil import registry
+    from hil import registry
 
-        family = registry.dut_family(dut)
-        for what in ("config", "client", "bench"):
-            with contextlib.suppress(Exception):  # a missing part fails in the unit's own run, not here
-                family.load(what)
+    for name in registry.DUTS:  # a run looks every family up (the station names one)
+        with contextlib.suppress(Exception):  # a broken family fails in the unit's own run, not here
+            family = registry.DUTS[name]
+            if name == dut:
+                for what in ("config", "client", "bench"):
+                    family.load(what)
     bad = [m for m in sys.modules if m.split(".")[0] in NOT_WARM or m in NOT_WARM]
     if bad:  # pytest would warn (and not rewrite) in every unit
         raise RuntimeError(f"warm process imported {bad[0]}, which pytest must import itself")
@@ -159,7 +187,10 @@ def main() -> int:
     os.close(null)
     os.dup2(2, 1)
     warm_up(args.dut)
+    gc.freeze()  # what is imported stays shared with the children: their collector never walks it
     requests, replies = os.fdopen(fd_in, "r"), os.fdopen(fd_out, "w")
+    replies.write(json.dumps({"ready": True}) + "\n")
+    replies.flush()
     request = serve(requests, replies)
     if request is None:
         return 0
@@ -213,6 +244,8 @@ class WarmProcess:
 
     def __init__(self, dut: str | None, log: Path | None = None) -> None:
         cmd = [sys.executable, "-m", "hil.production.warm"] + (["--dut", dut] if dut else [])
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("ab") if log else None
         self.proc = subprocess.Popen(
             cmd,
@@ -224,8 +257,13 @@ class WarmProcess:
         self.unit: UnitProcess | None = None
         self._lock = threading.Lock()
         self._started = threading.Event()
+        self._ready = threading.Event()  # imported (or dead)
         self._reader = threading.Thread(target=self._read, name="warm-reader", daemon=True)
         self._reader.start()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until the warm process has imported; False if it died or took longer."""
+        return self._ready.wait(timeout_s) and self.alive()
 
     def alive(self) -> bool:
         return self.proc.poll() is None and self._reader.is_alive()
@@ -257,12 +295,16 @@ class WarmProcess:
         for line in self.proc.stdout:
             reply = json.loads(line)
             with self._lock:
-                if "code" in reply and self.unit is not None and self.unit.pid == reply["pid"]:
-                    self.unit._end(int(reply["code"]))
-                elif "code" not in reply:
+                if "ready" in reply:
+                    self._ready.set()
+                elif "code" in reply:
+                    if self.unit is not None and self.unit.pid == reply["pid"]:
+                        self.unit._end(int(reply["code"]))
+                else:
                     self.unit = UnitProcess(int(reply["pid"]), self)
                     self._started.set()
         self._started.set()  # EOF: the warm process has ended; a unit it was running is orphaned
+        self._ready.set()
         with self._lock:
             unit = self.unit
         if unit is not None and unit.returncode is None:
