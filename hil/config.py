@@ -13,6 +13,9 @@ from hil.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
+#: the same safe loader with libyaml's C parser when PyYAML was built with it
+_FAST_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
 
 @runtime_checkable
 class SelfChecking(Protocol):
@@ -31,6 +34,10 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), "-", "an existing file") from None
     except OSError as exc:
         raise ConfigError(str(path), "-", f"a readable file ({exc.strerror})") from None
+    try:  # libyaml's parser, 6x faster on a spec (each unit's run reads it several times)
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        pass  # the pure-Python parser below says what is wrong exactly as it always has
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -1,5 +1,9 @@
 """Units through the sockets of a line: one `hil run` child process per unit, sockets in parallel.
 
+Each socket keeps a warm process (hil.production.warm) that has imported hil once and forks each
+unit's `hil run` from there, so units starting at once on parallel sockets do not contend for the
+CPU their imports would take; `warm=False` starts a fresh `python -m hil run` per unit instead.
+
 Per socket: serial accepted (pattern, retest policy) → fixture loaded and closed → running (the
 child's progress and questions come through the panel) → PASS / FAIL / STOPPED / ERROR with the
 ticket and label in the run folder → next unit. Stop sends SIGINT to the child: the same way out
@@ -23,6 +27,7 @@ from typing import Any
 from hil.production.history import RecordHistory, UnitHistory, read_summary
 from hil.production.line import LineModel, SocketModel, check_serial, resolve
 from hil.production.ticket import UnitResult, write_label, write_ticket
+from hil.production.warm import UnitProcess, WarmProcess
 
 #: the panel answers a child's question with this when the unit was stopped
 CANCELLED = "\x18cancelled"
@@ -49,7 +54,7 @@ class Unit:
     profile: str = "eol"
     sampling: str | None = None
     folder: Path | None = None
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | UnitProcess | None = None
     started: float = 0.0
     ended: float | None = None
     test: str = ""
@@ -88,10 +93,13 @@ class SocketRunner:
         history: UnitHistory,
         lot: LotCounter,
         panel_url: str = "",
+        warm: bool = True,
     ) -> None:
         self.line, self.line_dir, self.sock, self.out = line, line_dir, sock, out
         self.history, self.lot = history, lot
         self.panel_url = panel_url
+        self.warm = warm  # units forked by this socket's warm process, else a fresh process each
+        self._warm: WarmProcess | None = None
         self.state = "idle"  # idle | loaded | running | done
         self.unit: Unit | None = None
         self.message = ""  # why the last serial was refused
@@ -158,18 +166,49 @@ class SocketRunner:
             folder.mkdir(parents=True)
             unit.folder = folder
             env = dict(os.environ, HIL_PANEL_URL=self.panel_url, HIL_PANEL_SOCKET=self.name)
-            with (folder / "hil-run.log").open("wb") as log:
-                unit.proc = subprocess.Popen(
-                    self.command(unit, folder),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    env=env,
-                    start_new_session=True,  # Ctrl-C reaches the panel, which forwards it once
-                )
             unit.started = time.monotonic()
+            if self.warm:
+                unit.proc = self._fork(self.command(unit, folder)[3:], env, folder / "hil-run.log")
+            else:
+                with (folder / "hil-run.log").open("wb") as log:
+                    unit.proc = subprocess.Popen(
+                        self.command(unit, folder),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        env=env,
+                        start_new_session=True,  # Ctrl-C reaches the panel, which forwards it once
+                    )
             self.state = "running"
             return None
+
+    def warm_up(self) -> None:
+        """Start the socket's warm process (it imports while the operator loads the fixture)."""
+        if self.warm and (self._warm is None or not self._warm.alive()):
+            if self._warm is not None:
+                self._warm.close()
+            self._warm = WarmProcess(self.line.dut, self.out / f"warm-{self.name}.log")
+
+    def ready(self, timeout_s: float) -> bool:
+        """True once the warm process has imported (at once without one); False if it died."""
+        return self._warm is None or self._warm.wait_ready(timeout_s)
+
+    def _fork(self, argv: list[str], env: dict[str, str], log: Path) -> UnitProcess:
+        """The unit's run forked by the warm process; its death is the unit's bench error (exit 3)."""
+        self.warm_up()
+        assert self._warm is not None
+        try:
+            return self._warm.run(argv, env, log)
+        except RuntimeError as exc:
+            gone = UnitProcess(0, self._warm)
+            gone._end(3, str(exc))
+            return gone
+
+    def close(self) -> None:
+        """End the warm process (after its current unit)."""
+        if self._warm is not None:
+            self._warm.close()
+            self._warm = None
 
     def choose_profile(self, unit: Unit) -> None:
         """The line's profile, or the audit profile for every `audit_every`th unit of the lot."""
@@ -283,6 +322,8 @@ class SocketRunner:
             verdict in ("PASS", "FAIL", "ERROR") and summary.bench_errors
         ):  # the bench's problem (hil run exits 3): the unit is not judged
             verdict, message = "ERROR", f"bench error: {summary.bench_errors[0]}"
+        elif isinstance(unit.proc, UnitProcess) and unit.proc.error:
+            verdict, message = "ERROR", f"bench error: {unit.proc.error}"
         elif verdict == "ERROR":
             message = _last_error(unit.folder / "hil-run.log") or f"hil run exit code {code}"
         elif verdict == "STOPPED":
@@ -372,7 +413,12 @@ class Line:
     """All sockets of a line, the signed-in operator and the watcher thread."""
 
     def __init__(
-        self, line: LineModel, line_dir: Path, out: Path, history: UnitHistory | None = None
+        self,
+        line: LineModel,
+        line_dir: Path,
+        out: Path,
+        history: UnitHistory | None = None,
+        warm: bool = True,
     ) -> None:
         self.model, self.out = line, out
         self.operator = ""
@@ -381,7 +427,8 @@ class Line:
         counter = LotCounter(records.lot_units(line.lot))
         busy: set[str] = set()
         self.sockets = {
-            s.name: SocketRunner(line, line_dir, s, out, self.history, counter) for s in line.sockets
+            s.name: SocketRunner(line, line_dir, s, out, self.history, counter, warm=warm)
+            for s in line.sockets
         }
         for runner in self.sockets.values():
             runner.busy_serials = busy
@@ -392,7 +439,15 @@ class Line:
         for runner in self.sockets.values():
             runner.panel_url = url
 
+    def warm_up(self) -> None:
+        """Start every socket's warm process, and import the ticket's PDF renderer once here (about
+        a second the first unit's ticket would otherwise take while its socket waits)."""
+        for runner in self.sockets.values():
+            runner.warm_up()
+        import weasyprint  # noqa: F401
+
     def start_watching(self) -> None:
+        self.warm_up()
         self._thread.start()
 
     def _watch(self) -> None:
@@ -420,6 +475,7 @@ class Line:
             unit = runner.unit
             if unit is not None and unit.finisher is not None:
                 unit.finisher.join(max(0.1, deadline - time.monotonic()))
+            runner.close()
         self._stop.set()
 
     def snapshot(self) -> dict[str, Any]:
