@@ -138,15 +138,24 @@ class NodeReadings:
     ) -> NodeReadings:
         """A connected node's readings with (total voltage, connected cells, connected sensors,
         highest cell) and (cell, temperature) extremes already worked out for many nodes at once
-        by the front end (they fill the cached values)."""
-        node = cls(True, cell_v, cell_present, temperature_c)
-        node.__dict__.update(
-            total_voltage=totals[0],
-            connected_cells=totals[1],
-            connected_temp_sensors=totals[2],
-            max_cell_voltage=totals[3],
-            cell_extremes=extremes[0],
-            temperature_extremes=extremes[1],
+        by the front end (they fill the cached values). Up to 32 every 100 ms: the fields and the
+        cached values go in as one dict, not through the frozen `__init__` (half the cost)."""
+        node = object.__new__(cls)
+        object.__setattr__(
+            node,
+            "__dict__",
+            {
+                "connected": True,
+                "cell_v": cell_v,
+                "cell_present": cell_present,
+                "temperature_c": temperature_c,
+                "total_voltage": totals[0],
+                "connected_cells": totals[1],
+                "connected_temp_sensors": totals[2],
+                "max_cell_voltage": totals[3],
+                "cell_extremes": extremes[0],
+                "temperature_extremes": extremes[1],
+            },
         )
         return node
 
