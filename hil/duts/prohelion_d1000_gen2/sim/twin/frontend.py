@@ -436,6 +436,29 @@ class Frontend:
         return nodes
 
     @staticmethod
+    def _build_one(
+        n: int,
+        volts: np.ndarray,
+        present: np.ndarray,
+        celsius: np.ndarray,
+        valid: np.ndarray,
+        counts: tuple[Sequence[int], Sequence[int]],
+    ) -> NodeReadings:
+        """`_build` of one sampled row (node n; the cycle after a stimulus), on Python lists: the
+        same values without the vector operations' fixed cost (the total's sum stays numpy's)."""
+        cells, temps = counts[0][n], counts[1][n]
+        vs, ps, cs, ok = volts[0].tolist(), present[0].tolist(), celsius[0].tolist(), valid[0].tolist()
+        total = round(float(np.where(present[0], volts[0], 0.0).sum()) * 1e3) / 1e3 + 0.0
+        ts = [c if k else None for c, k in zip(cs, ok, strict=True)]
+        return NodeReadings.sampled(
+            tuple(vs[:cells]),
+            tuple(ps[:cells]),
+            tuple(ts[:temps]),
+            (total, sum(ps), sum(ok), max(0.0, *vs)),  # as numpy's max(initial=0.0)
+            (_extremes(vs[:cells], ps[:cells]), _extremes(cs[:temps], ok[:temps])),
+        )
+
+    @staticmethod
     def _build(
         todo: list[int],
         volts: np.ndarray,
@@ -446,6 +469,8 @@ class Frontend:
     ) -> list[NodeReadings]:
         """The `NodeReadings` of the sampled rows (node `todo[row]`), their totals and extremes
         worked out for all rows at once."""
+        if len(todo) == 1:
+            return [Frontend._build_one(todo[0], volts, present, celsius, valid, counts)]
         cells_per_node, temps_per_node = counts
         temps = celsius.astype(object)
         temps[~valid] = None  # open, shorted or beyond the conversion's range
