@@ -34,6 +34,8 @@ NODE_ID_BASE = 0
 CELL_ID_BASE = 1
 SENSOR_ID_BASE = 1
 _EPS = 1e-9
+#: (value, node, channel) of a pack extreme, as it is being found
+_Found = tuple[float, int, int] | None
 
 
 @dataclass(frozen=True)
@@ -71,42 +73,49 @@ class PackExtremes:
     sensor_missing: bool
 
 
-#: a node's own highest and lowest channel ((value, index), (value, index)) beside its index
-_NodeExtremes = tuple[int, tuple[tuple[float, int], tuple[float, int]]]
-
-
-def _pack_pair(found: list[_NodeExtremes], base: int) -> tuple[Extreme | None, Extreme | None]:
-    """The pack's highest and lowest of the nodes' own (node, extremes), first occurrence on ties
-    (`max`/`min` and `index` over plain lists: a C loop, not a Python one, per 100 ms)."""
-    if not found:
-        return None, None
-    highs = [ext[0][0] for _, ext in found]
-    lows = [ext[1][0] for _, ext in found]
-    h = highs.index(max(highs))
-    lo = lows.index(min(lows))
-    (n_high, (high, _)), (n_low, (_, low)) = found[h], found[lo]
-    return (
-        Extreme(high[0], n_high + NODE_ID_BASE, high[1] + base),
-        Extreme(low[0], n_low + NODE_ID_BASE, low[1] + base),
-    )
+def _widen(
+    high: _Found, low: _Found, extremes: tuple[tuple[float, int], tuple[float, int]], node: int
+) -> tuple[_Found, _Found]:
+    """The pack's (highest, lowest) so far, widened by one node's own extremes."""
+    (high_v, high_i), (low_v, low_i) = extremes
+    if high is None or high_v > high[0]:
+        high = (high_v, node, high_i)
+    if low is None or low_v < low[0]:
+        low = (low_v, node, low_i)
+    return high, low
 
 
 def pack_extremes(nodes: tuple[NodeReadings, ...]) -> PackExtremes:
     """The cell and temperature extremes over the connected nodes, from each node's own extremes
     (worked out once per sample, so a cycle that re-samples one node costs the same at 448 cells
-    as at 14): node order, first occurrence on ties."""
-    connected = [(n, node) for n, node in enumerate(nodes) if node.connected]
-    cells: list[_NodeExtremes] = [
-        (n, ext) for n, node in connected if (ext := node.cell_extremes) is not None
-    ]
-    temps: list[_NodeExtremes] = [
-        (n, ext) for n, node in connected if (ext := node.temperature_extremes) is not None
-    ]
-    cell_missing = any(node.connected_cells < len(node.cell_v) for _, node in connected)
-    sensor_missing = any(node.connected_temp_sensors < len(node.temperature_c) for _, node in connected)
-    max_cell, min_cell = _pack_pair(cells, CELL_ID_BASE)
-    max_temp, min_temp = _pack_pair(temps, SENSOR_ID_BASE)
-    return PackExtremes(max_cell, min_cell, cell_missing, max_temp, min_temp, sensor_missing)
+    as at 14), in one pass: node order, first occurrence on ties."""
+    # (value, node, index from 0) of the highest and lowest cell and temperature so far
+    cell_high: tuple[float, int, int] | None = None
+    cell_low: tuple[float, int, int] | None = None
+    temp_high: tuple[float, int, int] | None = None
+    temp_low: tuple[float, int, int] | None = None
+    cell_missing = sensor_missing = False
+    for n, node in enumerate(nodes):
+        if not node.connected:
+            continue
+        if node.cell_extremes is not None:
+            cell_high, cell_low = _widen(cell_high, cell_low, node.cell_extremes, n)
+        if node.temperature_extremes is not None:
+            temp_high, temp_low = _widen(temp_high, temp_low, node.temperature_extremes, n)
+        cell_missing = cell_missing or node.connected_cells < len(node.cell_v)
+        sensor_missing = sensor_missing or node.connected_temp_sensors < len(node.temperature_c)
+
+    def extreme(found: tuple[float, int, int] | None, base: int) -> Extreme | None:
+        return None if found is None else Extreme(found[0], found[1] + NODE_ID_BASE, found[2] + base)
+
+    return PackExtremes(
+        extreme(cell_high, CELL_ID_BASE),
+        extreme(cell_low, CELL_ID_BASE),
+        cell_missing,
+        extreme(temp_high, SENSOR_ID_BASE),
+        extreme(temp_low, SENSOR_ID_BASE),
+        sensor_missing,
+    )
 
 
 def evaluate(
