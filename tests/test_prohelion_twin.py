@@ -28,7 +28,7 @@ from hil.duts.prohelion_d1000_gen2.sim.twin import (
 )
 from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import NodeReadings
 from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import NodeInputs, PlantInputs
-from hil.duts.prohelion_d1000_gen2.sim.twin.protection import evaluate
+from hil.duts.prohelion_d1000_gen2.sim.twin.protection import evaluate, pack_extremes, pack_extremes_moved
 
 S = BmsState
 C = BmsCommand
@@ -1206,3 +1206,29 @@ def test_one_sampled_node_reads_as_it_does_among_others() -> None:
         among = Frontend._build([5, 5], two[0], two[1], two[2], two[3], counts)
         assert alone == among[0]
         assert {k: alone.__dict__[k] for k in among[0].__dict__} == among[0].__dict__
+
+
+def test_pack_extremes_after_one_node_moved_are_those_of_a_full_pass() -> None:
+    """When one node's readings change, the pack extremes worked out from the last ones (or a full
+    pass where they cannot tell) equal a pass over every node: ties, nodes leaving the bus,
+    missing cells and sensors, the node that held an extreme moving away from it."""
+    rng = random.Random(5)
+
+    def node() -> NodeReadings:
+        cells = tuple(rng.choice((3.69, 3.7, 3.71, 0.0)) for _ in range(4))
+        temps = tuple(rng.choice((24.9, 25.0, 25.1, None)) for _ in range(3))
+        return NodeReadings(rng.random() > 0.15, cells, tuple(v > 0.5 for v in cells), temps)
+
+    nodes = [node() for _ in range(6)]
+    before = pack_extremes(tuple(nodes))
+    incremental = 0
+    for _ in range(2000):
+        n = rng.randrange(len(nodes))
+        old, nodes[n] = nodes[n], node()
+        full = pack_extremes(tuple(nodes))
+        moved = pack_extremes_moved(before, old, nodes[n], n)
+        if moved is not None:
+            incremental += 1
+            assert moved == full
+        before = full
+    assert incremental > 500  # about half the changes are worked out from the last extremes
