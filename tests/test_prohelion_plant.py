@@ -212,6 +212,41 @@ def test_a_colliding_configuration_is_sent_as_the_vendor_lays_it_out() -> None:
     assert node_frame_id(0x600, 31, "Diagnostics") in ids
 
 
+def test_frames_of_an_encoder_that_sent_before_are_those_of_a_fresh_one() -> None:
+    """The encoder re-sends a message's last payload while its values stand: after every kind of
+    change (cells, a missing cell, thermistors, an open one, a node off the bus, the BJU), each
+    frame is the one an encoder without that history makes."""
+    config = D1000Config(num_cmu_nodes=3, node_num_cells=[14], node_num_temp=[4])
+    twin = D1000Twin(config, 1, powered=False)
+    twin.set_all_cells(3.7)
+    twin.set_all_temperatures(25.0)
+    twin.power_on(0.0)
+    kept = TelemetryEncoder(config.node_id, config.num_cmu_nodes)
+    changes: list[Callable[[], None]] = [
+        lambda: twin.set_cell_voltage(1, 6, 3.9),
+        lambda: twin.set_cell_voltage(2, 14, 3.1),
+        lambda: twin.set_cell_voltage(0, 1, 0.0),
+        lambda: twin.set_temperature(2, 4, 41.0),
+        lambda: twin.set_thermistor(1, 2, None),
+        lambda: twin.set_node_connected(2, False),
+        lambda: twin.set_bju(current_a=12.5),
+        lambda: twin.set_node_connected(2, True),
+        lambda: twin.set_all_cells(3.7),
+    ]
+    moved = 0
+    last: list[tuple[int, bytes]] | None = None
+    for change in changes:
+        change()
+        twin.advance(0.1)
+        snap = twin.snapshot(nodes=True)
+        sent = list(kept.frames(snap, True, True))
+        fresh = list(TelemetryEncoder(config.node_id, config.num_cmu_nodes).frames(snap, True, True))
+        assert sent == fresh
+        moved += last is not None and sent != last
+        last = sent
+    assert moved == len(changes) - 1  # every change moved some frame
+
+
 def test_a_programmed_emulator_is_read_reported_and_resampled_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

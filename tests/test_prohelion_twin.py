@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from hil.duts.prohelion_d1000_gen2.config import D1000Config
@@ -27,7 +28,7 @@ from hil.duts.prohelion_d1000_gen2.sim.twin import (
 )
 from hil.duts.prohelion_d1000_gen2.sim.twin.frontend import NodeReadings
 from hil.duts.prohelion_d1000_gen2.sim.twin.inputs import NodeInputs, PlantInputs
-from hil.duts.prohelion_d1000_gen2.sim.twin.protection import evaluate
+from hil.duts.prohelion_d1000_gen2.sim.twin.protection import evaluate, pack_extremes, pack_extremes_moved
 
 S = BmsState
 C = BmsCommand
@@ -1186,3 +1187,48 @@ def test_a_snapshot_without_nodes_has_the_same_pack_totals() -> None:
     assert replace(full, nodes=()) == fast
     assert full.total_pack_voltage == pytest.approx(sum(n.total_voltage for n in full.nodes), abs=1e-9)
     assert full.total_connected_temp_sensors == 3 * 4 - 1
+
+
+def test_one_sampled_node_reads_as_it_does_among_others() -> None:
+    """A cycle after a stimulus makes one node's readings on lists; they equal the vector path's
+    for the same sample (ties, missing cells, open thermistors, fewer configured channels)."""
+    gen = np.random.default_rng(7)
+    for trial in range(200):
+        volts = np.rint(gen.uniform(3.69, 3.71, (1, 14)) * 1e3) / 1e3  # many equal cells
+        volts[0, gen.integers(0, 14, 3)] = 0.0  # cells reading nothing
+        present = volts >= 0.5
+        celsius = np.rint(gen.uniform(24.0, 26.0, (1, 4)) * 5.0) / 5.0
+        valid = gen.random((1, 4)) > 0.3
+        celsius[~valid] = np.nan if trial % 2 else 30.0  # what an open input reads is not kept
+        counts = ([14 - trial % 3] * 32, [4 - trial % 2] * 32)
+        (alone,) = Frontend._build([5], volts, present, celsius, valid, counts)
+        two = [np.repeat(a, 2, axis=0) for a in (volts, present, celsius, valid)]
+        among = Frontend._build([5, 5], two[0], two[1], two[2], two[3], counts)
+        assert alone == among[0]
+        assert {k: alone.__dict__[k] for k in among[0].__dict__} == among[0].__dict__
+
+
+def test_pack_extremes_after_one_node_moved_are_those_of_a_full_pass() -> None:
+    """When one node's readings change, the pack extremes worked out from the last ones (or a full
+    pass where they cannot tell) equal a pass over every node: ties, nodes leaving the bus,
+    missing cells and sensors, the node that held an extreme moving away from it."""
+    rng = random.Random(5)
+
+    def node() -> NodeReadings:
+        cells = tuple(rng.choice((3.69, 3.7, 3.71, 0.0)) for _ in range(4))
+        temps = tuple(rng.choice((24.9, 25.0, 25.1, None)) for _ in range(3))
+        return NodeReadings(rng.random() > 0.15, cells, tuple(v > 0.5 for v in cells), temps)
+
+    nodes = [node() for _ in range(6)]
+    before = pack_extremes(tuple(nodes))
+    incremental = 0
+    for _ in range(2000):
+        n = rng.randrange(len(nodes))
+        old, nodes[n] = nodes[n], node()
+        full = pack_extremes(tuple(nodes))
+        moved = pack_extremes_moved(before, old, nodes[n], n)
+        if moved is not None:
+            incremental += 1
+            assert moved == full
+        before = full
+    assert incremental > 500  # about half the changes are worked out from the last extremes

@@ -548,7 +548,7 @@ class D1000Config(BaseModel):
 
 
 def _expand(values: list[int], nodes: int) -> tuple[int, ...]:
-    return tuple(values[0] for _ in range(nodes)) if len(values) == 1 else tuple(values[:nodes])
+    return (values[0],) * nodes if len(values) == 1 else tuple(values[:nodes])
 
 
 def _digit(bits: int, contactor: int) -> int:

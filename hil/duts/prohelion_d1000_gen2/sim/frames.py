@@ -15,8 +15,9 @@ disconnected thermistor) go out as 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 from hil.duts.prohelion_d1000_gen2.protocol.can_codec import D1000CanCodec, Value
 from hil.duts.prohelion_d1000_gen2.protocol.dbc import (
@@ -152,6 +153,88 @@ def fixed_signals(snap: D1000Snapshot, name: str) -> Mapping[str, Value]:
     return {}  # watchdog, self-test, CMU bus diagnostics and status registers: all 0 (healthy)
 
 
+#: the snapshot fields each fixed message's signals are made from (`fixed_signals`): a message whose
+#: fields hold the values last sent is sent again as it was, without building its signals
+FIXED_FIELDS: dict[str, tuple[str, ...]] = {
+    "DeviceHeartbeat": ("device_type", "device_serial"),
+    "DeviceFirmwareInfo": (
+        "firmware_major_version",
+        "firmware_minor_version",
+        "firmware_patch_version",
+        "firmware_build_number",
+    ),
+    "BMSCurrentData": ("instantaneous_current", "filtered_current"),
+    "BMSVoltageData": ("battery_voltage", "load_voltage"),
+    "BMSAuxiliaryData": ("auxiliary_voltage", "power"),
+    "BMSSoCData": ("soc_percentage", "soc_capacity", "ocv", "soh_percentage"),
+    "BMSSoPData": ("sop_max_current_discharge", "sop_max_current_charge"),
+    "NodeInfo": ("total_pack_voltage", "pack_balance_threshold", "total_cells_balancing"),
+    "NodeCellInfo": (
+        "max_cell_voltage",
+        "max_cell_voltage_node_id",
+        "max_cell_voltage_cell_id",
+        "min_cell_voltage",
+        "min_cell_voltage_node_id",
+        "min_cell_voltage_cell_id",
+    ),
+    "NodeTempInfo": (
+        "max_temperature",
+        "max_temperature_node_id",
+        "max_temperature_sensor_id",
+        "min_temperature",
+        "min_temperature_node_id",
+        "min_temperature_sensor_id",
+    ),
+    "HVILInfo": ("hvil_flag_nok", "hvil_flag_scg", "hvil_flag_scb", "hvil_flag_open_loop"),
+    "ContactorInfo": ("contactor_target", "contactor_state"),
+    "NodeStats": ("total_configured_nodes", "total_connected_nodes", "total_disconnected_nodes"),
+    "NodeCellStats": ("total_configured_cells", "total_connected_cells", "total_disconnected_cells"),
+    "NodeTempStats": (
+        "total_configured_temp_sensors",
+        "total_connected_temp_sensors",
+        "total_disconnected_temp_sensors",
+    ),
+    "SensorData1": ("temperature1", "temperature2", "pressure", "humidity"),
+    "SensorData2": ("voc", "nox"),
+}
+
+
+def _fields_of(name: str) -> Callable[[D1000Snapshot], tuple[object, ...]]:
+    """The values of a fixed message's FIXED_FIELDS in a snapshot, as one tuple (() for a message
+    sent as all 0)."""
+    fields = FIXED_FIELDS.get(name, ())
+    if not fields:
+        return lambda snap: ()
+    getter = attrgetter(*fields)
+    if len(fields) == 1:  # pragma: no cover - every message above has two fields or more
+        return lambda snap: (getter(snap),)
+    return getter
+
+
+def node_key(node: NodeSnapshot, kind: str) -> tuple[object, ...]:
+    """What one per-node message's signals are made from (`node_signals`): a kind whose key holds
+    the values last sent is sent again as it was."""
+    if kind == "VoltageInfo":
+        return node.total_voltage, node.high_resistance_cell_sense
+    if kind.startswith("CellVoltages"):
+        first = 4 * (int(kind[-1]) - 1)
+        return node.cells[first : first + 4]
+    if kind == "CellTemps":
+        return node.temps[:4]
+    if kind == "Stats":
+        return (
+            node.connected_cells,
+            node.disconnected_cells,
+            node.connected_temp_sensors,
+            node.disconnected_temp_sensors,
+            node.cell_balance_command_sent,
+            node.cell_balance_status,
+        )
+    if kind == "Diagnostics":
+        return node.node, node.connected
+    return ()
+
+
 def node_signals(node: NodeSnapshot, kind: str) -> Mapping[str, Value]:
     """The physical values of one per-node message, names without the node prefix (`Cell01`)."""
     if kind == "VoltageInfo":
@@ -205,6 +288,10 @@ class TelemetryEncoder:
             for n in range(self.node_count)
             for kind in NODE_KINDS
         }
+        #: per message (a fixed one's name, or a node and kind): the values its last payload was
+        #: made from, and that payload; only a message whose values moved is built and encoded
+        self._fixed_fields = {name: _fields_of(name) for name in FAST_MESSAGES + SLOW_FIXED}
+        self._sent: dict[object, tuple[tuple[object, ...], bytes]] = {}
 
     def frames(self, snap: D1000Snapshot, fast: bool, slow: bool) -> Iterator[Frame]:
         """The frames due: the fast group, the slow group (per-node messages included), or both."""
@@ -214,7 +301,12 @@ class TelemetryEncoder:
                 yield self.codec.frame_id(name), snap.bms_info.to_bytes(8, "little")
                 continue
             can_id = self.codec.frame_id(name)
-            yield can_id, self._encoded(can_id, fixed_signals(snap, name), name, None)
+            key = self._fixed_fields[name](snap)
+            last = self._sent.get(name)
+            if last is None or last[0] != key:
+                last = key, self._encoded(can_id, fixed_signals(snap, name), name, None)
+                self._sent[name] = last
+            yield can_id, last[1]
         if not slow:
             return
         for node in snap.nodes[: self.node_count]:
@@ -232,7 +324,12 @@ class TelemetryEncoder:
                 continue
             # a node beyond the non-colliding ones is laid out like node 0, at its own (colliding) ID
             template = node.node if node.node < self.fitting else 0
-            yield can_id, self._encoded(can_id, node_signals(node, kind), kind, template)
+            key = node_key(node, kind)
+            last = self._sent.get((node.node, kind))
+            if last is None or last[0] != key:
+                last = key, self._encoded(can_id, node_signals(node, kind), kind, template)
+                self._sent[(node.node, kind)] = last
+            yield can_id, last[1]
 
     def _encoded(self, can_id: int, signals: Mapping[str, Value], name: str, node: int | None) -> bytes:
         """The payload of message `name` (a node message kind laid out like `node`), from the cache

@@ -207,3 +207,71 @@ def evaluate(
         max_temperature=max_temp,
         min_temperature=min_temp,
     )
+
+
+def _node_candidate(node: NodeReadings, high: bool, cells: bool) -> tuple[float, int] | None:
+    """One node's own highest or lowest cell or temperature as (value, index from 0), if it has one."""
+    if not node.connected:
+        return None
+    own = node.cell_extremes if cells else node.temperature_extremes
+    return None if own is None else own[0 if high else 1]
+
+
+def _moved_extreme(
+    before: Extreme | None, old: NodeReadings, new: NodeReadings, n: int, high: bool, cells: bool
+) -> tuple[Extreme | None] | None:
+    """The pack's extreme once node n's readings went from `old` to `new` (the other nodes as they
+    were), or None when only a pass over every node can tell (the node that held it moved away)."""
+    base = CELL_ID_BASE if cells else SENSOR_ID_BASE
+    found = _node_candidate(new, high, cells)
+    mine = None if found is None else Extreme(found[0], n + NODE_ID_BASE, found[1] + base)
+    if before is None:  # no node had a candidate: n's is the only one
+        return (mine,) if _node_candidate(old, high, cells) is None else None
+    held = before.node_id - NODE_ID_BASE == n
+    if mine is None:
+        return None if held else (before,)
+    better = mine.value > before.value if high else mine.value < before.value
+    if held:  # n held it: kept if its new value is at least as extreme (first on ties: n still)
+        return (mine,) if better or mine.value == before.value else None
+    if better or (mine.value == before.value and n < before.node_id - NODE_ID_BASE):
+        return (mine,)
+    return (before,)
+
+
+def _moved_missing(before: bool, old: bool, new: bool) -> bool | None:
+    """Whether a channel is missing once one node's flag went from `old` to `new` (None: unknown)."""
+    if new or not before:
+        return new or before
+    return True if not old else None
+
+
+def pack_extremes_moved(
+    before: PackExtremes, old: NodeReadings, new: NodeReadings, n: int
+) -> PackExtremes | None:
+    """`pack_extremes` after one node's readings changed, from the extremes before it (a cycle after
+    a one-cell stimulus re-samples one node of up to 32), or None when the nodes must be passed
+    over again (the node that held an extreme moved away from it, or its missing channel went)."""
+    found = [
+        _moved_extreme(before.max_cell, old, new, n, True, True),
+        _moved_extreme(before.min_cell, old, new, n, False, True),
+        _moved_extreme(before.max_temperature, old, new, n, True, False),
+        _moved_extreme(before.min_temperature, old, new, n, False, False),
+    ]
+    cell_missing = _moved_missing(
+        before.cell_missing,
+        old.connected and old.connected_cells < len(old.cell_v),
+        new.connected and new.connected_cells < len(new.cell_v),
+    )
+    sensor_missing = _moved_missing(
+        before.sensor_missing,
+        old.connected and old.connected_temp_sensors < len(old.temperature_c),
+        new.connected and new.connected_temp_sensors < len(new.temperature_c),
+    )
+    if cell_missing is None or sensor_missing is None:
+        return None
+    extremes: list[Extreme | None] = []
+    for one in found:
+        if one is None:
+            return None
+        extremes.append(one[0])
+    return PackExtremes(extremes[0], extremes[1], cell_missing, extremes[2], extremes[3], sensor_missing)

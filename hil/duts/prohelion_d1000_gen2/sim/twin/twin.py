@@ -101,6 +101,7 @@ from hil.duts.prohelion_d1000_gen2.sim.twin.protection import (
     PackExtremes,
     evaluate,
     pack_extremes,
+    pack_extremes_moved,
 )
 from hil.duts.prohelion_d1000_gen2.sim.twin.snapshot import D1000Snapshot, NodeSnapshot
 from hil.duts.prohelion_d1000_gen2.sim.twin.soc import SocEstimator
@@ -681,8 +682,8 @@ class D1000Twin:
         self._sampled = (list(self.inputs.nodes), cfg)
         self._filtered = filter_step(self._filtered, r.current_a, dt, cfg.fixed.filtered_current_tau_s)
         self._soc.count(r.current_a, dt, cfg.pack_capacity)
-        if not self._same_nodes(r.nodes):
-            self._extremes = (r.nodes, pack_extremes(r.nodes))  # only when a node was sampled again
+        if not self._same_nodes(r.nodes):  # only when a node was sampled again
+            self._extremes = (r.nodes, self._pack_extremes(r.nodes))
         assert self._extremes is not None
         ev = evaluate(r, self.inputs, cfg, self._extremes[1])
         active = set(ev.active)
@@ -708,6 +709,19 @@ class D1000Twin:
             self._contactors.drive(t, engaged)
         self._update_balancing(r)
         self._t = t
+
+    def _pack_extremes(self, nodes: tuple[NodeReadings, ...]) -> PackExtremes:
+        """The pack extremes of `nodes`: from the last ones when a single node was sampled again
+        (the cycle after a one-cell stimulus), by a pass over every node otherwise."""
+        if self._extremes is not None and len(self._extremes[0]) == len(nodes):
+            before, extremes = self._extremes
+            moved = [n for n, (a, b) in enumerate(zip(before, nodes, strict=True)) if a is not b]
+            if len(moved) == 1:
+                n = moved[0]
+                found = pack_extremes_moved(extremes, before[n], nodes[n], n)
+                if found is not None:
+                    return found
+        return pack_extremes(nodes)
 
     def _same_nodes(self, nodes: tuple[NodeReadings, ...]) -> bool:
         """Whether `nodes` are the very readings the pack extremes were worked out for."""
