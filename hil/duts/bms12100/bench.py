@@ -357,12 +357,13 @@ class Bms12100Bench(DutBench):
     def active(self, requirement_id: str) -> bool:
         return requirement_id in self.dut.active()
 
-    def wait_state(self, requirement_id: str, active: bool, timeout: float) -> bool:
+    def wait_state(self, requirement_id: str, active: bool, timeout: float, polls: int = STATE_POLLS) -> bool:
         """Whether the row reaches the state within `timeout` (when exactly is not measured here).
 
-        Polls twenty times over the window (0.1 s to 1 s apart): each poll is an RS-485 exchange.
+        Polls `polls` times over the window (0.1 s to 1 s apart; the last poll falls on the
+        timeout): each poll is an RS-485 exchange and a control-port round trip.
         """
-        poll = min(STATE_POLL_MAX_S, max(STATE_POLL_MIN_S, timeout / STATE_POLLS))
+        poll = min(STATE_POLL_MAX_S, max(STATE_POLL_MIN_S, timeout / polls))
         met, _ = self.clock.wait_until(lambda: self.active(requirement_id) == active, timeout, poll)
         return met
 
