@@ -279,12 +279,18 @@ class Bms12100Bench(DutBench):
         _set_current(self, amps)
 
     def set_cells(self, volts: list[float]) -> None:
+        """Program the cells that change, in one message where the emulator's driver allows it
+        (one exchange and one error check instead of one per cell; no time passes between them)."""
         cells = self.station.cells
+        changed: dict[str, float] = {}
         for i, (cell, new) in enumerate(zip(cells.cells, volts, strict=True)):
             old = self._programmed[i]
             if old is None or abs(new - old) > 1e-9:
-                cells.set_voltage(cell, new)
-                self._programmed[i] = new
+                changed[cell] = new
+        cells.set_cell_voltages(changed)
+        for i, cell in enumerate(cells.cells):
+            if cell in changed:
+                self._programmed[i] = changed[cell]
         self.cell_v = list(volts)
 
     @property
@@ -357,12 +363,13 @@ class Bms12100Bench(DutBench):
     def active(self, requirement_id: str) -> bool:
         return requirement_id in self.dut.active()
 
-    def wait_state(self, requirement_id: str, active: bool, timeout: float) -> bool:
+    def wait_state(self, requirement_id: str, active: bool, timeout: float, polls: int = STATE_POLLS) -> bool:
         """Whether the row reaches the state within `timeout` (when exactly is not measured here).
 
-        Polls twenty times over the window (0.1 s to 1 s apart): each poll is an RS-485 exchange.
+        Polls `polls` times over the window (0.1 s to 1 s apart; the last poll falls on the
+        timeout): each poll is an RS-485 exchange and a control-port round trip.
         """
-        poll = min(STATE_POLL_MAX_S, max(STATE_POLL_MIN_S, timeout / STATE_POLLS))
+        poll = min(STATE_POLL_MAX_S, max(STATE_POLL_MIN_S, timeout / polls))
         met, _ = self.clock.wait_until(lambda: self.active(requirement_id) == active, timeout, poll)
         return met
 
