@@ -544,3 +544,27 @@ def test_hil_run_indexes_the_sealed_record_in_postgresql(
         stats = line_stats(db, Filters())
         assert (stats.units, stats.first_pass, stats.retest_runs, stats.passed_on_retest) == (1, 0, 1, 1)
         assert stats.pareto == [("CV-OVP", 1)]
+
+
+def test_sockets_opening_a_new_sqlite_database_together_all_get_it(tmp_path: Path) -> None:
+    """Eight sockets open one new SQLite file at once, twenty times: none is told it is locked.
+
+    SQLite refuses the switch to WAL at once ("database is locked") while another connection
+    makes it; each socket must wait its turn, as it does for a write."""
+    for k in range(20):
+        url = f"sqlite:///{tmp_path / f'new{k}.sqlite'}"
+        errors: list[BaseException] = []
+
+        def opener(url: str = url, errors: list[BaseException] = errors) -> None:
+            try:
+                with ResultsDB(url) as own, own.engine.connect() as connection:
+                    assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            except BaseException as exc:
+                errors.append(exc)
+
+        openers = [threading.Thread(target=opener) for _ in range(8)]
+        for t in openers:
+            t.start()
+        for t in openers:
+            t.join(timeout=120)
+        assert errors == [], f"round {k}: {errors[0]!r}"

@@ -7,6 +7,8 @@ SQLite by default (a file `results.sqlite` in the runs root), PostgreSQL for a
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ MIGRATION_LOCK = 0x68696C01
 MES_URL_KEY = "mes_url"
 #: the newest migration in migrations/versions (a test checks it): a database there needs no Alembic
 HEAD_REVISION = "0003"
+#: how long a SQLite writer waits for another socket's transaction, and for the switch to WAL
+SQLITE_BUSY_TIMEOUT_S = 60.0
 
 
 def default_url(runs_root: Path) -> str:
@@ -70,7 +74,7 @@ def alembic_config() -> Any:
 def _engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 60})
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
             database = engine.url.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +84,7 @@ def _engine(url: str) -> Engine:
                 dbapi_connection.isolation_level = None  # transactions as SQLAlchemy begins them
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(cursor)
                 # an index `hil db import` rebuilds from the records: a commit need not wait for the
                 # disk (WAL stays consistent after a crash; a power loss can cost the last runs' rows)
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -95,6 +99,24 @@ def _engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise UsageError(f"--db: {url!r} is not a database URL this build can open ({exc})") from None
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode=WAL`, tried again while another connection holds the lock.
+
+    SQLite answers a journal-mode change with "database is locked" at once, without its busy
+    timeout, when several sockets open a new database together; each waits its turn here instead.
+    """
+    deadline, pause = time.monotonic() + SQLITE_BUSY_TIMEOUT_S, 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.2)
 
 
 def _revision(connection: Any) -> str | None:
