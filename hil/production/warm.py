@@ -25,11 +25,11 @@ import json
 import os
 import pkgutil
 import random
+import select
 import signal
 import subprocess
 import sys
 import threading
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,10 +314,7 @@ class WarmProcess:
         """The warm process died under a unit: stop the unit the SIGTERM way, then a bench error."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(unit.pid, signal.SIGTERM)  # safe state, record sealed as interrupted
-        deadline = time.monotonic() + ORPHAN_TIMEOUT_S
-        while _running(unit.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _running(unit.pid):
+        if not _exited(unit.pid, ORPHAN_TIMEOUT_S):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(unit.pid, signal.SIGKILL)
         unit._end(3, f"the socket's warm process ended during the unit ({self._why()}); unit stopped")
@@ -345,13 +342,16 @@ class WarmProcess:
             self._log.close()
 
 
-def _running(pid: int) -> bool:
-    """The process exists and is no zombie (an orphan's parent may not reap it at once)."""
+def _exited(pid: int, timeout_s: float) -> bool:
+    """Wait until the process has ended (a zombie counts: an orphan's parent may not reap it at once)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:  # a pidfd reads ready once the process has ended
+        return bool(select.select([fd], [], [], timeout_s)[0])
+    finally:
+        os.close(fd)
 
 
 if __name__ == "__main__":
