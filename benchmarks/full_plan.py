@@ -2,7 +2,7 @@
 
 Prints, for `hil run --profile full` (virtual time): wall time (and the plan's share of it, the
 rest being start-up and the reports), when each report was on disk after the seal, what the
-prefetch worker had laid out by then (its timeline, HIL_PREFETCH_LOG), virtual time covered;
+prefetch worker had made by then (its timeline, HIL_PREFETCH_LOG), virtual time covered;
 for `hil run --profile eol` with the lab paced to real time (`--hil-pace`): wall time over the
 sum of mandatory dwell times (the waits the spec forces on any bench); and for each
 characterising search, its probe count against log2(range/resolution).
@@ -141,11 +141,11 @@ def after_seal(out: Path, record: list[dict[str, Any]]) -> str:
         before = [(float(c), e) for t, c, e in events if float(t) <= sealed]
         cpu_at_seal = before[-1][0] if before else 0.0
         cpu_end = float(events[-1][1]) if events else 0.0
-        laid = sum(1 for _, e in before if e.startswith("section laid out"))
+        laid = sum(1 for _, e in before if e.startswith(("section laid out", "section written")))
         ahead = sum(len(e.split(":", 1)[1].split()) for _, e in before if e.startswith("figures drawn ahead"))
         pending = [e for _, _, e in events if e.startswith("sealed:")]
         lines.append(
-            f"  prefetch worker: by the seal {cpu_at_seal:.1f} s CPU, {laid} sections laid out, "
+            f"  prefetch worker: by the seal {cpu_at_seal:.1f} s CPU, {laid} sections made, "
             f"{ahead} requirements' figures drawn ahead; at its end of input "
             f"{pending[0].removeprefix('sealed: ') if pending else '?'}; after the seal "
             f"{cpu_end - cpu_at_seal:.1f} s CPU"

@@ -448,11 +448,11 @@ def test_pdf_written_by_the_worker_from_sections_laid_out_during_the_run_is_the_
     assert reader.attachments["record.jsonl"][0] == (out / "record.jsonl").read_bytes()
 
 
-def test_a_section_laid_out_before_its_last_result_is_laid_out_again(
+def test_a_section_written_before_its_last_result_is_written_again(
     hil_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
     from hil.report import document
-    from hil.report.pdfparts import LaidOut
+    from hil.report.pdfparts import Written
     from hil.report.prefetch import draw
 
     out, _ = hil_run
@@ -463,9 +463,9 @@ def test_a_section_laid_out_before_its_last_result_is_laid_out_again(
     (early / "record.jsonl").write_text("".join(lines[:last]), encoding="utf-8")  # its last result not yet in
     rid = json.loads(lines[last])["requirement"]
     tested = [r.id for r in load_run(out).requirement_rows() if r.measurements or r.tests]
-    laid: LaidOut = {}
-    assert draw(early, [rid], {}, tested, laid) == [] and len(laid) == 1
-    stale = dict(laid)
-    document.write_pdf(load_run(out), tmp_path, None, {}, laid)
-    assert laid == stale  # not taken: the sealed record gives this section another HTML
+    written: Written = {}
+    assert draw(early, [rid], {}, tested, written) == [] and len(written) == 1
+    stale = dict(written)
+    document.write_pdf(load_run(out), tmp_path, None, {}, written)
+    assert written == stale  # not taken: the sealed record gives this section another HTML
     assert text_of(tmp_path / "report.pdf").count(rid) == text_of(out / "report.pdf").count(rid)

@@ -32,7 +32,7 @@ from hil.report.model import (
     format_value,
     gum_pair,
 )
-from hil.report.pdfparts import LaidOut
+from hil.report.pdfparts import Written
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "reports" / "templates"
@@ -271,10 +271,10 @@ def write_pdf(
     out: Path,
     authorised_by: str | None = None,
     cache: dict[str, list[bytes]] | None = None,
-    laid: LaidOut | None = None,
+    written: Written | None = None,
 ) -> Path:
-    """report.pdf as PDF/A-3b with record.jsonl embedded (AFRelationship Source). `laid`: parts laid
-    out during the run (hil.report.prefetch), used where their HTML is the same."""
+    """report.pdf as PDF/A-3b with record.jsonl embedded (AFRelationship Source). `written`: parts
+    written during the run (hil.report.prefetch), used where their HTML is the same."""
     context = build_context(run, authorised_by, {} if cache is None else cache)
     parts, frame = pdf_parts(context)
     path = out / "report.pdf"
@@ -287,7 +287,7 @@ def write_pdf(
         target=tmp,
         record=run.record_path,
         description=f"Run record {run.run_id}, SHA-256 {run.record_sha256}",
-        laid=laid,
+        written=written,
     )
     tmp.replace(path)
     return path

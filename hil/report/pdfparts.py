@@ -1,12 +1,14 @@
-"""The PDF/A-3 report laid out in parts, so that most of it can be laid out while the plan runs.
+"""The PDF/A-3 report written in parts, so that most of it can be written while the plan runs.
 
 Each part is a whole HTML document that starts on a new page: the front (first page, summary,
 matrix), one per tested requirement's section, and the tail. weasyprint lays each part out alone,
-with the report's stylesheet given apart (parsed once per process, not once per part); their pages
-are joined into one document, and every page takes its margin boxes (the running header, "Page N
-of M") from the frame: N empty pages laid out with the same `@page` rules, which costs little. A
-part laid out earlier (hil.report.prefetch, as each requirement finishes) is used when its HTML is
-the same as the sealed record gives, so the content cannot differ.
+with the report's stylesheet given apart (parsed once per process, not once per part), and writes
+it as PDF bytes (the PDF/A-3b variant, so each page is painted as in one document); the bytes and
+what the join needs of the layout (anchors, cross-part links, bookmarks) pickle, so a part can be
+written by another process or ahead of the seal. hil.report.pdfjoin joins them into one PDF/A-3b,
+every page framed as page N of M by the frame: N empty pages written with the same `@page` rules.
+A part written earlier (hil.report.prefetch, as each requirement finishes) is used when its HTML
+is the same as the sealed record gives, so the content cannot differ.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hil.report.pdfjoin import Part, join
+
 if TYPE_CHECKING:
     from weasyprint import Document
 
-#: parts laid out ahead, by the SHA-256 of their stylesheet and HTML
-LaidOut = dict[str, "Document"]
+#: parts written ahead, by the SHA-256 of their stylesheet and HTML
+Written = dict[str, Part]
 FRAME = "{frames}"
+PDF_VARIANT = "pdf/a-3b"
+#: PDF points per CSS pixel (weasyprint's scale at zoom 1)
+SCALE = 0.75
 
 
 def part_key(html: str, style: str) -> str:
@@ -59,32 +66,57 @@ def lay_out(html: str, base_url: str, style: str) -> Document:
     return document
 
 
-def lay_out_ahead(html: str, base_url: str, into: LaidOut, style: str) -> None:
-    """Lay a part out now, to be used by `write` if the sealed record gives the same HTML."""
+def write_part(html: str, base_url: str, style: str, attachments: list[Any] | None = None) -> Part:
+    """One part laid out and written as PDF/A-3b bytes; its anchors, the internal links it cannot
+    resolve alone and its bookmarks are taken out of its pages first and kept for the join, and
+    its margin boxes dropped (the frame gives every page its own)."""
+    from weasyprint.matrix import Matrix
+
+    document = lay_out(html, base_url, style)
+    boxes = _weasyprint().formatting_structure.boxes
+    own = {name for page in document.pages for name in page.anchors}
+    part = Part(b"", len(document.pages))
+    for number, page in enumerate(document.pages):
+        flip = Matrix(a=SCALE, d=-SCALE, f=page.height * SCALE)
+        for name, (x, y, _, _) in page.anchors.items():
+            part.anchors.append((name, number, flip.transform_point(x, y)))
+        kept = []
+        for link in page.links:
+            kind, target, rect, _ = link
+            if kind == "internal" and target not in own:
+                x1, y1 = flip.transform_point(*rect[:2])
+                x2, y2 = flip.transform_point(*rect[2:])
+                part.links.append((number, (x1, y1, x2, y2), str(target)))
+            else:
+                kept.append(link)
+        page.links = kept
+        for level, label, (x, y), state in page.bookmarks:
+            part.bookmarks.append((number, level, label, flip.transform_point(x, y), state))
+        page.bookmarks = []
+        # the margin boxes ("Page N of M", the running header) come from the frame
+        page._page_box.children = tuple(
+            c for c in page._page_box.children if not isinstance(c, boxes.MarginBox)
+        )
+    part.pdf = document.write_pdf(
+        pdf_variant=PDF_VARIANT, attachments=attachments or [], uncompressed_pdf=False
+    )
+    return part
+
+
+def write_ahead(html: str, base_url: str, into: Written, style: str) -> None:
+    """Write a part now, to be used by `write` if the sealed record gives the same HTML."""
     key = part_key(html, style)
     if key not in into:
-        into[key] = lay_out(html, base_url, style)
+        into[key] = write_part(html, base_url, style)
 
 
-def _framed(page: Any, frame: Any) -> None:
-    """Give `page` the margin boxes (running header, footers) of the frame's page."""
-    boxes = _weasyprint().formatting_structure.boxes
-    own = [child for child in page._page_box.children if not isinstance(child, boxes.MarginBox)]
-    margins = [child for child in frame._page_box.children if isinstance(child, boxes.MarginBox)]
-    page._page_box.children = tuple(own + margins)
-
-
-def join(parts: list[str], frame: str, base_url: str, style: str, laid: LaidOut | None = None) -> Document:
-    """The parts' pages in order, each framed as page N of M; `laid` parts are not laid out again."""
-    ahead = laid if laid is not None else {}
-    documents = [ahead.pop(part_key(html, style), None) or lay_out(html, base_url, style) for html in parts]
-    pages = [page for document in documents for page in document.pages]
-    frames = lay_out(frame.replace(FRAME, '<div class="frame"></div>\n' * len(pages)), base_url, style)
-    if len(frames.pages) != len(pages):
-        raise RuntimeError(f"the PDF frame has {len(frames.pages)} pages for {len(pages)} pages of content")
-    for page, framed in zip(pages, frames.pages, strict=True):
-        _framed(page, framed)
-    return documents[0].copy(pages)
+def frame_pdf(frame: str, pages: int, base_url: str, style: str) -> bytes:
+    """`pages` empty pages with the running header and "Page N of M" (the frame of the parts)."""
+    document = lay_out(frame.replace(FRAME, '<div class="frame"></div>\n' * pages), base_url, style)
+    if len(document.pages) != pages:
+        raise RuntimeError(f"the PDF frame has {len(document.pages)} pages for {pages} pages of content")
+    data: bytes = document.write_pdf(pdf_variant=PDF_VARIANT, uncompressed_pdf=False)
+    return data
 
 
 def write(
@@ -96,11 +128,18 @@ def write(
     target: Path,
     record: Path,
     description: str,
-    laid: LaidOut | None = None,
+    written: Written | None = None,
 ) -> None:
-    """Write the joined parts to `target` as PDF/A-3b with `record` embedded (AFRelationship Source)."""
-    document = join(parts, frame, base_url, style, laid)
+    """Write the joined parts to `target` as PDF/A-3b with `record` embedded (AFRelationship Source);
+    `written` parts (by their HTML) are not written again."""
+    ahead = written if written is not None else {}
     attachment = _weasyprint().Attachment(
         filename=str(record), name="record.jsonl", description=description, relationship="Source"
     )
-    document.write_pdf(str(target), pdf_variant="pdf/a-3b", attachments=[attachment], uncompressed_pdf=False)
+    front = write_part(parts[0], base_url, style, [attachment])
+    rest = [
+        ahead.pop(key) if (key := part_key(html, style)) in ahead else write_part(html, base_url, style)
+        for html in parts[1:]
+    ]
+    pages = front.pages + sum(part.pages for part in rest)
+    join(front, rest, frame_pdf(frame, pages, base_url, style), target)

@@ -8,10 +8,11 @@ only if the inputs it was drawn from (the requirement's measurements and spec ro
 as in the sealed record, so a measurement that came later only means the figure is drawn again at
 the end.
 
-With `sections` (the requirements the plan tests), one worker also lays out each finished
-requirement's PDF section (hil.report.pdfparts) and, after the seal, writes report.pdf itself
-(`finish(pdf=True)`) while the run writes the other reports: only the first pages and the tail are
-laid out after the seal, and a section is used only if the sealed record gives the same HTML.
+With `sections` (the requirements the plan tests), one worker also writes each finished
+requirement's PDF section as PDF bytes (hil.report.pdfparts) and, after the seal, writes report.pdf
+itself (`finish(pdf=True)`) while the run writes the other reports: only the first pages, the tail
+and the frame are written after the seal, the parts joined by pypdf (hil.report.pdfjoin), and a
+section is used only if the sealed record gives the same HTML.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import IO, Any
 from hil.report import pdfparts
 from hil.report.figures import PlotJob, job_digest, plot_job
 from hil.report.model import load_run
-from hil.report.pdfparts import LaidOut
+from hil.report.pdfparts import Written
 
 #: drawn figures by requirement: (digest of the inputs, PNGs)
 Prefetched = dict[str, tuple[str, list[bytes]]]
@@ -112,7 +113,7 @@ class PlotPrefetch:
     def finish(self, timeout: float = FINISH_TIMEOUT_S, pdf: bool = False) -> Prefetched:
         """The figures drawn (each worker ends its queue first); what a failed worker drew is lost.
 
-        `pdf`: the worker that laid out sections goes on to write report.pdf from the sealed record
+        `pdf`: the worker that wrote sections goes on to write report.pdf from the sealed record
         (`pdf_written` waits for it); False if there is no such worker.
         """
         procs, self._procs = self._procs, []
@@ -209,11 +210,11 @@ def draw(
     requirements: Iterable[str],
     into: Prefetched,
     sections: list[str] | None = None,
-    laid: LaidOut | None = None,
+    written: Written | None = None,
 ) -> list[str]:
     """Draw the figures of `requirements` from the record in `folder` as it stands now; with
     `sections` (the tested requirements, which fix each section's number), also the HTML of their
-    PDF sections: laid out into `laid` at once, or returned if `laid` is None."""
+    PDF sections: written into `written` at once, or returned if `written` is None."""
     wanted = set(requirements)
     rows = load_run(folder).requirement_rows()
     numbers = {rid: n for n, rid in enumerate((r.id for r in rows if r.id in set(sections or ())), 1)}
@@ -232,9 +233,9 @@ def draw(
             section = document.section_of(row, into[row.id][1] if row.measurements else [])
             number = numbers[row.id]
             pages.append(document.section_html(section, number, number == 1))
-    if laid is not None:
+    if written is not None:
         for html in pages:
-            pdfparts.lay_out_ahead(html, str(folder), laid, _pdf_style())
+            pdfparts.write_ahead(html, str(folder), written, _pdf_style())
         return []
     return pages
 
@@ -245,8 +246,8 @@ def _pdf_style() -> str:
     return document.pdf_style()
 
 
-def write_pdf(folder: Path, drawn: Prefetched, laid: LaidOut) -> None:
-    """report.pdf from the sealed record, with the sections laid out ahead where they still hold."""
+def write_pdf(folder: Path, drawn: Prefetched, written: Written) -> None:
+    """report.pdf from the sealed record, with the sections written ahead where they still hold."""
     from hil.report import document, figures
     from hil.report.integrity import check_verdicts
 
@@ -254,7 +255,7 @@ def write_pdf(folder: Path, drawn: Prefetched, laid: LaidOut) -> None:
     check_verdicts(run.entries, run.record_path)  # a verdict its numbers do not give: no report
     plots: dict[str, list[bytes]] = {}
     figures.all_plots(run, plots, drawn)
-    document.write_pdf(run, folder, None, plots, laid)
+    document.write_pdf(run, folder, None, plots, written)
 
 
 def _log(event: str) -> None:
@@ -279,10 +280,10 @@ def main(argv: list[str]) -> int:
     report.pdf after the figures); at EOF, the figures (length-prefixed
     pickle) on stdout, then report.pdf if asked for.
 
-    Finished requirements come first; a section is laid out only while no line waits, and the
+    Finished requirements come first; a section is written only while no line waits, and the
     figures and sections of requirements still running only while nothing else waits (a final
     record with the same inputs keeps them, other inputs mean they are made again). The sections
-    still waiting at EOF are laid out with the rest of the PDF.
+    still waiting at EOF are written with the rest of the PDF.
     """
     folder = Path(argv[0])
     _log("start")
@@ -290,8 +291,8 @@ def main(argv: list[str]) -> int:
         os.nice(WORKER_NICE)  # the run comes first
     drawn: Prefetched = {}
     sections: list[str] | None = None
-    laid: LaidOut = {}
-    waiting: list[str] = []  # sections' HTML not laid out yet
+    written: Written = {}
+    waiting: list[str] = []  # sections' HTML not written yet
     ahead: dict[str, None] = {}  # requirements with tests still to run: drawn when nothing else waits
     pdf = False
     lines: queue.Queue[str | None] = queue.Queue()
@@ -300,18 +301,18 @@ def main(argv: list[str]) -> int:
         try:
             line = lines.get_nowait() if waiting or ahead else lines.get()
         except queue.Empty:
-            with contextlib.suppress(Exception):  # odd data: that section is laid out at the end
+            with contextlib.suppress(Exception):  # odd data: that section is written at the end
                 if waiting:
-                    pdfparts.lay_out_ahead(waiting.pop(0), str(folder), laid, _pdf_style())
-                    _log("section laid out")
+                    pdfparts.write_ahead(waiting.pop(0), str(folder), written, _pdf_style())
+                    _log("section written")
                 else:
                     rids = list(ahead)
                     ahead.clear()
-                    draw(folder, rids, drawn)  # figures only: a section is laid out once it is final
+                    draw(folder, rids, drawn)  # figures only: a section is written once it is final
                     _log(f"figures drawn ahead: {' '.join(rids)}")
             continue
         if line is None:
-            _log(f"sealed: {len(waiting)} section(s) not laid out")
+            _log(f"sealed: {len(waiting)} section(s) not written")
             break
         try:
             message: Any = json.loads(line)
@@ -332,7 +333,7 @@ def main(argv: list[str]) -> int:
     _write_framed(sys.stdout.buffer, drawn)
     _log("figures handed over")
     if pdf:
-        write_pdf(folder, drawn, laid)
+        write_pdf(folder, drawn, written)
         _log(f"report.pdf written (peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB)")
         sys.stdout.buffer.write(PDF_WRITTEN)
         sys.stdout.buffer.flush()
