@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import functools
 import getpass
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,9 +273,12 @@ def write_pdf(
     authorised_by: str | None = None,
     cache: dict[str, list[bytes]] | None = None,
     written: Written | None = None,
+    processes: int = 1,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """report.pdf as PDF/A-3b with record.jsonl embedded (AFRelationship Source). `written`: parts
-    written during the run (hil.report.prefetch), used where their HTML is the same."""
+    written during the run (hil.report.prefetch), used where their HTML is the same; `processes`:
+    forked processes that write the other parts, `log` told of each stage (hil.report.pdfparts.write)."""
     context = build_context(run, authorised_by, {} if cache is None else cache)
     parts, frame = pdf_parts(context)
     path = out / "report.pdf"
@@ -288,6 +292,8 @@ def write_pdf(
         record=run.record_path,
         description=f"Run record {run.run_id}, SHA-256 {run.record_sha256}",
         written=written,
+        processes=processes,
+        log=log,
     )
     tmp.replace(path)
     return path

@@ -16,7 +16,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import multiprocessing
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +122,14 @@ def frame_pdf(frame: str, pages: int, base_url: str, style: str) -> bytes:
     return data
 
 
+def write_front(html: str, base_url: str, style: str, record: Path, description: str) -> Part:
+    """The front part, with `record` embedded (AFRelationship Source): its catalog is the document's."""
+    attachment = _weasyprint().Attachment(
+        filename=str(record), name="record.jsonl", description=description, relationship="Source"
+    )
+    return write_part(html, base_url, style, [attachment])
+
+
 def write(
     parts: list[str],
     frame: str,
@@ -129,17 +140,41 @@ def write(
     record: Path,
     description: str,
     written: Written | None = None,
+    processes: int = 1,
+    log: Callable[[str], None] | None = None,
 ) -> None:
     """Write the joined parts to `target` as PDF/A-3b with `record` embedded (AFRelationship Source);
-    `written` parts (by their HTML) are not written again."""
+    `written` parts (by their HTML) are not written again. With `processes` > 1 the parts still to
+    write are written by that many forked processes (the front, the longest, first), then the frame
+    and the join here: only for a process with no other threads (the report worker). `log`: told
+    when each stage is done (the worker's timeline)."""
+    told = log or (lambda _: None)
     ahead = written if written is not None else {}
-    attachment = _weasyprint().Attachment(
-        filename=str(record), name="record.jsonl", description=description, relationship="Source"
-    )
-    front = write_part(parts[0], base_url, style, [attachment])
-    rest = [
-        ahead.pop(key) if (key := part_key(html, style)) in ahead else write_part(html, base_url, style)
-        for html in parts[1:]
-    ]
-    pages = front.pages + sum(part.pages for part in rest)
-    join(front, rest, frame_pdf(frame, pages, base_url, style), target)
+    made: dict[int, Part] = {
+        n: ahead.pop(key) for n, html in enumerate(parts) if n and (key := part_key(html, style)) in ahead
+    }
+    todo = [n for n in range(len(parts)) if n not in made]
+    if processes > 1 and len(todo) > 1:
+        context = multiprocessing.get_context("fork")  # the stylesheet and fonts are loaded once
+        with ProcessPoolExecutor(min(processes, len(todo)), mp_context=context) as pool:
+            futures = {
+                n: pool.submit(write_front, parts[0], base_url, style, record, description)
+                if n == 0
+                else pool.submit(write_part, parts[n], base_url, style)
+                for n in todo
+            }
+            made.update((n, future.result()) for n, future in futures.items())
+    else:
+        for n in todo:
+            made[n] = (
+                write_front(parts[0], base_url, style, record, description)
+                if n == 0
+                else write_part(parts[n], base_url, style)
+            )
+    told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
+    ordered = [made[n] for n in range(len(parts))]
+    pages = sum(part.pages for part in ordered)
+    framed = frame_pdf(frame, pages, base_url, style)
+    told(f"PDF frame written: {pages} pages")
+    join(ordered[0], ordered[1:], framed, target)
+    told("PDF parts joined")

@@ -255,7 +255,9 @@ def write_pdf(folder: Path, drawn: Prefetched, written: Written) -> None:
     check_verdicts(run.entries, run.record_path)  # a verdict its numbers do not give: no report
     plots: dict[str, list[bytes]] = {}
     figures.all_plots(run, plots, drawn)
-    document.write_pdf(run, folder, None, plots, written)
+    _log("figures of the sealed record drawn")
+    processes = min(os.cpu_count() or 1, MAX_WORKERS)
+    document.write_pdf(run, folder, None, plots, written, processes=processes, log=_log)
 
 
 def _log(event: str) -> None:
