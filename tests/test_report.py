@@ -469,3 +469,49 @@ def test_a_section_written_before_its_last_result_is_written_again(
     document.write_pdf(load_run(out), tmp_path, None, {}, written)
     assert written == stale  # not taken: the sealed record gives this section another HTML
     assert text_of(tmp_path / "report.pdf").count(rid) == text_of(out / "report.pdf").count(rid)
+
+
+def test_joined_pdf_links_the_matrix_to_each_section_and_outlines_every_section(tmp_path: Path) -> None:
+    """The parts are written apart and joined by pypdf: the matrix's links into the sections, the
+    named destinations and the outline are made again for the whole document, on the right pages."""
+    result = run_plan(tmp_path, "--hil-reports=pdf")
+    assert result.returncode == 0, result.stdout + result.stderr
+    reader = PdfReader(tmp_path / "run" / "report.pdf")
+    texts = [" ".join(page.extract_text().split()) for page in reader.pages]
+    n = len(texts)
+    assert [t.count(f"of {n}") for t in texts] == [1] * n and all(
+        f"Page {i} of {n}" in t for i, t in enumerate(texts, 1)
+    )
+    tested = [r.id for r in load_run(tmp_path / "run").requirement_rows() if r.measurements or r.tests]
+    assert len(tested) >= 3
+    dests: dict[str, int] = {}
+    for name, destination in reader.named_destinations.items():
+        page = reader.get_destination_page_number(destination)
+        assert page is not None
+        dests[name] = page
+    for number, rid in enumerate(tested, 1):
+        assert f"3.{number} {rid} - " in texts[dests[f"req-{rid}"]]  # the section starts on that page
+    links = [
+        (page, str(a.get_object()["/Dest"]))
+        for page, p in enumerate(reader.pages)
+        for a in p.get("/Annots") or []
+        if a.get_object().get("/Dest") is not None
+    ]
+    assert {dest for _, dest in links} == {f"req-{rid}" for rid in tested}
+    assert all(page < dests[dest] for page, dest in links)  # from the front (the matrix) onwards
+    assert all(a.get_object()["/F"] == 4 for p in reader.pages for a in p.get("/Annots") or [])  # printable
+    sections = _outline_children(reader.outline, "3 Results by requirement")
+    assert [(str(c.title).split(" - ")[0], reader.get_destination_page_number(c)) for c in sections] == [
+        (f"3.{number} {rid}", dests[f"req-{rid}"]) for number, rid in enumerate(tested, 1)
+    ]
+
+
+def _outline_children(items: list[Any], title: str) -> list[Any]:
+    """The outline items nested under the item titled `title` (pypdf lists them after it)."""
+    for n, item in enumerate(items):
+        if isinstance(item, list):
+            if found := _outline_children(item, title):
+                return found
+        elif item.title == title and n + 1 < len(items) and isinstance(items[n + 1], list):
+            return [c for c in items[n + 1] if not isinstance(c, list)]
+    return []
