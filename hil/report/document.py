@@ -233,12 +233,14 @@ def section_html(section: Section, number: int, heading: bool) -> str:
 def pdf_parts(context: dict[str, Any]) -> tuple[list[str], str]:
     """The PDF's parts, each a whole HTML document starting on a new page (their stylesheet is
     `pdf_style`, given apart): the front (first page, summary, matrix; it carries the document's
-    metadata), one per tested requirement, the tail. Also the frame: a page's running header and
+    metadata; cut at its page breaks: the first page, the summary, the matrix), one per tested
+    requirement, the tail. Also the frame: a page's running header and
     footer, with `{pages}` for the page count."""
     env = _environment()
     head = env.get_template("report_head.html.j2").render(**context, css="", for_pdf=True)
     front = env.get_template("report_front.html.j2").render(**context, for_pdf=True)
-    parts = [head + front + "</body>\n</html>\n"]
+    first, *rest = _split(front, FRONT_BREAKS)
+    parts = [head + first + "</body>\n</html>\n", *(_part(env, piece) for piece in rest)]
     sections = context["sections"]
     for number, section in enumerate(sections, 1):
         parts.append(section_html(section, number, number == 1))
@@ -252,6 +254,21 @@ def pdf_parts(context: dict[str, Any]) -> tuple[list[str], str]:
 
 
 SECTION_HEADING = '<h2 class="section">3 Results by requirement</h2>\n'
+#: where the front's forced page breaks are (after the first page, before the matrix): the front is
+#: three parts, written side by side after the seal
+FRONT_BREAKS = ("<h2>1 Summary</h2>", '<h2 class="section">2 Traceability matrix</h2>')
+
+
+def _split(html: str, markers: tuple[str, ...]) -> list[str]:
+    """`html` cut before each marker it has (each follows a forced page break, so each piece lays
+    out as it did in one document)."""
+    pieces = []
+    for marker in markers:
+        at = html.find(marker)
+        if at > 0:
+            pieces.append(html[:at])
+            html = html[at:]
+    return [*pieces, html]
 
 
 def _part(env: jinja2.Environment, body: str) -> str:
