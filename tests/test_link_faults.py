@@ -24,7 +24,7 @@ from can.interfaces.virtual import VirtualBus
 from hilcli import hil
 
 from hil import can_monitor
-from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_bus
+from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_station_bus
 from hil.clock import Clock
 from hil.duts.bms12100.bench import Bms12100Bench
 from hil.duts.bms12100.client import Bms12100Client
@@ -73,9 +73,7 @@ def station() -> Iterator[Station]:
 def monitor(station: Station) -> Iterator[CanMonitor]:
     bus = station.model.buses.can
     assert bus is not None
-    mon = CanMonitor(
-        open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port), station.clock
-    )
+    mon = CanMonitor(open_station_bus(bus), station.clock)
     try:
         yield mon
     finally:
@@ -338,7 +336,7 @@ def test_a_dut_frame_that_does_not_decode_is_counted(
     bus = station.model.buses.can
     assert bus is not None
     before = monitor.link_stats()
-    other = open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port)
+    other = open_station_bus(bus)
     try:
         other.send(can.Message(arbitration_id=ID_LIMITS, data=b"\x01\x02\x03", is_extended_id=False))
         other.send(can.Message(arbitration_id=0x123, data=b"\x00" * 8, is_extended_id=False))  # not ours
