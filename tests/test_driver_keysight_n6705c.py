@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
-import pyvisa
 from pyvisa.resources import MessageBasedResource
 
 from hil.errors import InstrumentError, LimitError
@@ -29,17 +26,8 @@ def driver(resource: str, wire: RecordingTransport) -> KeysightN6705C:
     return KeysightN6705C(info, wire)
 
 
-def test_plain_pyvisa_idn(resource: str) -> None:
-    rm = pyvisa.ResourceManager("@py")
-    inst = cast(
-        MessageBasedResource,
-        rm.open_resource(resource, read_termination="\n", write_termination="\n", timeout=5000),
-    )
-    try:
-        assert inst.query("*IDN?") == "Keysight Technologies,N6705C,MY56000123,D.03.04"
-    finally:
-        inst.close()
-        rm.close()
+def test_plain_pyvisa_idn(visa: MessageBasedResource) -> None:
+    assert visa.query("*IDN?") == "Keysight Technologies,N6705C,MY56000123,D.03.04"
 
 
 def test_chanlist_folds_runs() -> None:
