@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import partial
@@ -17,8 +18,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def hil(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`python -m hil ARGS` from the repository root, output captured, never raising on exit codes."""
+def hil(
+    *args: str, cwd: Path = ROOT, timeout: float = 60, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m hil ARGS` from the repository root (in `env`, default this process's environment),
+    output captured, never raising on exit codes."""
     return subprocess.run(
         [sys.executable, "-m", "hil", *args],
         cwd=cwd,
@@ -27,6 +31,7 @@ def hil(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.Complet
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
 
 
