@@ -1,7 +1,8 @@
-"""Small stand-ins shared by tests."""
+"""Small stand-ins shared by tests: clocks that move only when told, a simulated instrument that listens."""
 
 from __future__ import annotations
 
+from hil.clock import Clock
 from hil.sim.instruments.base import SimInstrument
 
 
@@ -17,6 +18,21 @@ class StepClock:
 
     def sleep(self, seconds: float) -> None:
         self.t += seconds
+
+
+class ManualClock(Clock):
+    """A station clock for in-process tests: time (from `start`) moves only on sleep()."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        super().__init__()
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def _advance(self, seconds: float) -> dict[str, float]:
+        self.t += seconds
+        return {}
 
 
 class Heard(SimInstrument):

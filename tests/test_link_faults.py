@@ -21,11 +21,11 @@ from typing import Any
 import can
 import pytest
 from can.interfaces.virtual import VirtualBus
+from fakes import ManualClock
 from hilcli import hil
 
 from hil import can_monitor
 from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_station_bus
-from hil.clock import Clock
 from hil.duts.bms12100.bench import Bms12100Bench
 from hil.duts.bms12100.client import Bms12100Client
 from hil.duts.bms12100.protocol import rs485
@@ -46,6 +46,7 @@ from hil.station.station import Station
 
 ROOT = Path(__file__).resolve().parents[1]
 STATION = ROOT / "stations" / "sim-bms12100.yaml"
+CLOCK_START_S = 100.0  # where the in-process tests' station clocks start
 ANSWER_TIMEOUT_S = 0.3  # short: the silent cases wait it out once per attempt
 OVP = "cell_overvoltage_protection.trigger"
 #: the BMS's periodic inverter frames (one each per 1 s cycle)
@@ -352,21 +353,6 @@ def test_a_dut_frame_that_does_not_decode_is_counted(
 # --- CAN bus states and full error frames (python-can virtual bus, in-process) ------------------
 
 
-class ManualClock(Clock):
-    """A station clock for in-process tests: time moves only on sleep()."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.t = 100.0
-
-    def now(self) -> float:
-        return self.t
-
-    def _advance(self, seconds: float) -> dict[str, float]:
-        self.t += seconds
-        return {}
-
-
 class StatefulBus(VirtualBus):
     """A virtual bus whose controller state a test sets, as pcan or kvaser report theirs."""
 
@@ -384,7 +370,7 @@ class StatefulBus(VirtualBus):
 
 
 def test_bus_state_changes_are_recorded_at_the_station_time() -> None:
-    clock = ManualClock()
+    clock = ManualClock(CLOCK_START_S)
     bus = StatefulBus("link-faults-state")
     monitor = CanMonitor(bus, clock)
     try:
@@ -405,7 +391,7 @@ def test_bus_state_changes_are_recorded_at_the_station_time() -> None:
 
 
 def test_full_error_frames_tell_error_passive_and_keep_their_bus_timestamp() -> None:
-    clock = ManualClock()
+    clock = ManualClock(CLOCK_START_S)
     channel = "link-faults-frames"
     monitor = CanMonitor(VirtualBus(channel=channel), clock)
     sender = VirtualBus(channel=channel, preserve_timestamps=True)
@@ -429,7 +415,7 @@ def test_full_error_frames_tell_error_passive_and_keep_their_bus_timestamp() -> 
 
 
 def test_a_listener_that_raises_is_counted_and_capture_goes_on() -> None:
-    clock = ManualClock()
+    clock = ManualClock(CLOCK_START_S)
     channel = "link-faults-listener"
     monitor = CanMonitor(VirtualBus(channel=channel), clock)
     sender = VirtualBus(channel=channel)
@@ -557,7 +543,7 @@ class LabCountersClock(ManualClock):
     """A clock whose waits report, as the lab does, the timestamp of the last frame it sent."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(CLOCK_START_S)
         self.can_last_t = 0.0
 
     def _advance(self, seconds: float) -> dict[str, float]:
@@ -597,7 +583,7 @@ def test_catch_up_waits_while_frames_keep_arriving_and_fails_once_they_stop(
 
 
 def test_frames_are_counted_per_id_and_a_wait_for_one_ends_when_it_arrives() -> None:
-    clock = ManualClock()
+    clock = ManualClock(CLOCK_START_S)
     channel = "link-faults-count"
     monitor = CanMonitor(VirtualBus(channel=channel), clock)
     sender = VirtualBus(channel=channel)
