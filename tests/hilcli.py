@@ -35,6 +35,24 @@ def hil(
     )
 
 
+def own_plan(
+    plan: Path, *args: str, timeout: float = 300, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A user's own plan file run with plain pytest and the hil plugin (`python -m pytest PLAN
+    ARGS`, rooted in its folder, no cache), output captured, never raising on exit codes."""
+    pytest = [sys.executable, "-m", "pytest", str(plan), f"--rootdir={plan.parent}", "-p", "no:cacheprovider"]
+    return subprocess.run(
+        [*pytest, "-q", *args],
+        cwd=plan.parent,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
+
+
 def settings_file(folder: Path, name: str, dut: str, change: dict[str, Any]) -> Path:
     """A configuration file made the documented way: `hil dut config DUT`, then `change` merged in."""
     result = hil("dut", "config", dut)

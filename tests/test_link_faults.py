@@ -10,8 +10,6 @@ socketcand cannot carry, use python-can's in-process `virtual` bus.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +20,7 @@ import can
 import pytest
 from can.interfaces.virtual import VirtualBus
 from fakes import ManualClock
-from hilcli import hil
+from hilcli import hil, own_plan
 
 from hil import can_monitor
 from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_station_bus
@@ -499,28 +497,7 @@ def test_a_run_record_carries_link_findings_and_still_verifies(tmp_path: Path) -
     plan = tmp_path / "test_faulty_plan.py"
     plan.write_text(FAULTY_PLAN, encoding="utf-8")
     out = tmp_path / "out"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(plan),
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            "--hil-out",
-            str(out),
-            "--hil-reports",
-            "html",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run = own_plan(plan, "--hil-out", str(out), "--hil-reports", "html")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     entries = [json.loads(line) for line in (out / "record.jsonl").read_text(encoding="utf-8").splitlines()]
     links = [e for e in entries if e["type"] == "link"]
