@@ -97,7 +97,12 @@ class Bms12100Plant(Plant):
             for terminal in inst.channels
         }
         self._switch_sims = list({id(sim): sim for sim in self.switches.values()}.values())
-        self._inserted: tuple[tuple[int, ...], frozenset[str]] | None = None  # (switch versions, points)
+        self._inserted: frozenset[str] | None = None  # the closed fault points (None: read again)
+        # commands to the switches and the NTC emulator so far: the held inputs are built again after one
+        self._input_moves = 0
+        for moved in [*self._switch_sims, *([self.ntc] if self.ntc is not None else [])]:
+            moved.on_settings_change(self._inputs_moved)
+        self._held: tuple[tuple[object, ...], TerminalInputs] | None = None  # (what they depend on, inputs)
         self._cells_read: tuple[int, list[float]] | None = None  # (emulator version, volts)
         self._button_closed = False
         self.powered = False
@@ -123,11 +128,14 @@ class Bms12100Plant(Plant):
 
     def _inserted_points(self) -> frozenset[str]:
         """The fault points whose relays are closed, read again only after a switch command."""
-        versions = tuple(sim.settings_version() for sim in self._switch_sims)
-        if self._inserted is None or self._inserted[0] != versions:
-            points = frozenset(p for p, sim in self.switches.items() if sim.closed(p))
-            self._inserted = (versions, points)
-        return self._inserted[1]
+        if self._inserted is None:
+            self._inserted = frozenset(p for p, sim in self.switches.items() if sim.closed(p))
+        return self._inserted
+
+    def _inputs_moved(self) -> None:
+        """A switch or the NTC emulator took a command: relays and resistances are read again."""
+        self._input_moves += 1
+        self._inserted = None
 
     def faults(self) -> list[str]:
         """The fault points inserted now."""
@@ -245,13 +253,21 @@ class Bms12100Plant(Plant):
         self._report()
 
     def _inputs(self) -> TerminalInputs:
-        return TerminalInputs(
+        """The twin's terminal inputs now; built again only when the cells, a relay, an NTC, the
+        power path's current or P+ moved (the twin copies what it keeps, it never changes them)."""
+        cells = self._cells_read[0] if self._cells_read is not None else None
+        key = (cells, self._input_moves, self.i_pack, self.v_p, self.powered)
+        if self._held is not None and self._held[0] == key:
+            return self._held[1]
+        inputs = TerminalInputs(
             cell_v=self._sensed_cells(),
             ntc_ohm=self._ntc_ohms(),
             current_a=self.i_pack,
             charger_v=self.v_p,
             powered=self.powered,
         )
+        self._held = (key, inputs)
+        return inputs
 
     def step(self, t: float, dt: float) -> None:
         self._solve(t)
