@@ -61,6 +61,8 @@ MIN_POWER_V = 6.0
 SHORT_OHM = 0.005
 #: resistance of the BMS's own power path (MOSFETs, shunt, copper): our assumption, below EL-RDS's 2 mΩ
 BMS_PATH_OHM = 0.0015
+#: the step a held state allows (the lab cuts it to the time asked; the twin splits it itself)
+HELD_STEP_S = math.inf
 
 
 class Bms12100Plant(Plant):
@@ -104,6 +106,8 @@ class Bms12100Plant(Plant):
             moved.on_settings_change(self._inputs_moved)
         self._held: tuple[tuple[object, ...], TerminalInputs] | None = None  # (what they depend on, inputs)
         self._cells_read: tuple[int, list[float]] | None = None  # (emulator version, volts)
+        self._settled: tuple[object, ...] | None = None  # `_state()` after the last step
+        self._holding = False  # the step max_step allowed is a held one (until an output changes)
         self._button_closed = False
         self.powered = False
         self.next_can = 0.0
@@ -269,7 +273,7 @@ class Bms12100Plant(Plant):
         self._held = (key, inputs)
         return inputs
 
-    def step(self, t: float, dt: float) -> None:
+    def step(self, t: float, dt: float) -> float:
         self._solve(t)
         powered = self.v_pack > MIN_POWER_V
         if powered and not self.powered:
@@ -279,13 +283,40 @@ class Bms12100Plant(Plant):
             self.powered = False
         self._relays(t - dt)  # set before this step began (the lab normally saw it in max_step)
         if self.powered:
-            self.twin.step(t, dt, self._inputs())
+            # a held step (see max_step) runs the twin's cycles until one changes what we read
+            t = self.twin.step(t, dt, self._inputs(), until_change=self._holding)
             self._solve(t)  # the MOSFETs may have changed
+        self._holding = False
         self._report()
         if self._talking() and t + 1e-9 >= self.next_can:
             for can_id, data in encode_telemetry(self.twin.telemetry()):
                 self.publish(t, can_id, data)
             self.next_can = t + CYCLE_S
+        self._settled = self._state()
+        return t
+
+    def _state(self) -> tuple[object, ...]:
+        """What a step solves and reports, and the settings behind it: equal before and after a
+        step, so stepping again with nothing changed would report the same (see `max_step`)."""
+        versions = tuple(
+            cast(SimInstrument, port).settings_version()
+            for port in (self.charger, self.load, self.cells)
+            if port is not None
+        )
+        supply = cast(SourcePort, self.charger).source() if self.charger is not None else None
+        return (
+            self.powered,
+            self.v_p,
+            self.v_b,
+            self.i_pack,
+            self.i_charger,
+            self.i_load,
+            tuple(self.cell_v),
+            supply,
+            versions,
+            self._input_moves,
+            self.twin.outputs() if self.powered else None,
+        )
 
     def _talking(self) -> bool:
         """The BMS sends on CAN while awake and on the bus; frames nobody listens to are not built."""
@@ -325,12 +356,18 @@ class Bms12100Plant(Plant):
             # that its max_step covers the timers they start (the SCP's 300 µs).
             self.twin.step(t, 0.0, self._inputs())
         step = self.twin.max_step() if self.powered else 1.0
-        if self._talking():
+        talking = self._talking()
+        if talking:
             step = min(step, max(self.next_can - t, 1e-4))
-        if self.load is not None:
-            change = cast(LoadPort, self.load).next_change(t)
-            if change is not None and change > t:
-                step = min(step, max(change - t, 1e-4))
+        change = cast(LoadPort, self.load).next_change(t) if self.load is not None else None
+        if change is not None and change > t:
+            step = min(step, max(change - t, 1e-4))
+        elif self.powered and not talking and self._state() == self._settled:
+            # Nothing scheduled outside the twin, and the last step left everything as it is now:
+            # step after step would hold the same inputs and report the same until a twin cycle
+            # changes an output, so the twin runs its own cycles (the same ones) until then.
+            self._holding = True
+            return HELD_STEP_S
         return step
 
     def serial(self, t: float, data: bytes) -> bytes:
