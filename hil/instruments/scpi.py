@@ -57,7 +57,7 @@ class ScpiInstrument(Instrument):
     def _pipelines(self) -> bool:
         """Whether a configure may hand its commands and first SYST:ERR? to the transport as one
         exchange: only where the driver changes neither how messages travel nor how errors are read
-        (a gateway's addressing, an ESR-based check keep their own path)."""
+        (a driver with a gateway or an ESR-based check overrides `_send_checked` itself)."""
         cls = type(self)
         return (
             cls.write is Instrument.write
