@@ -1,13 +1,14 @@
 """The twin of the 12100-1203-1CA BMS firmware: pure, deterministic, driven by the electrical model.
 
 The electrical model calls `power_on` when the cells are connected and then `step(t, dt, inputs)`
-with dt <= `max_step()`; inputs are held over the step (t-dt, t]. After changing the inputs it
-calls `step(t, 0.0, inputs)` so that `max_step()` reflects them (e.g. a short circuit starts the
-300 µs SCP timer and the next step is that short). The twin measures the inputs through its seeded
-front end, counts charge, tracks the mode, runs the alarm/protection monitors of
-`tables.ALL_MONITORS`, the locks (locks.py), balancing (balancing.py), precharge, the automatic
-sleep and the under-voltage shutdown (power.py), and exposes what the model uses: the MOSFET
-states, `precharge_active`, `bleed_currents()` and `supply_current_a()`.
+with dt <= `max_step()`; inputs are held over the step (t-dt, t]. After changing the inputs it calls
+`step(t, 0.0, inputs)` so that `max_step()` reflects them (e.g. a short circuit starts the 300 µs
+SCP timer and the next step is that short); with `until_change` it runs its own cycles through a
+long step and stops after the first that changes `outputs()` (the model's held steps). The twin
+measures the inputs through its seeded front end, counts charge, tracks the mode, runs the
+alarm/protection monitors of `tables.ALL_MONITORS`, the locks (locks.py), balancing (balancing.py),
+precharge, the automatic sleep and the under-voltage shutdown (power.py), and exposes what the model
+uses: the MOSFET states, `precharge_active`, `bleed_currents()` and `supply_current_a()`.
 No I/O, no threads, no wall-clock time: the same seed and the same calls give the same results.
 The monitors are event-driven: while the inputs and settings hold, a monitor that nothing can move
 (`Monitor.quiet`: nothing tripped or timed, no reading inside the front end's error extremes beyond
