@@ -253,7 +253,15 @@ class Measurement:
             values = None
         if values is not None:
             new = object.__new__(cls)
-            new.__dict__ = dict(zip(_FIELDS, values, strict=True))
+            fields = None
+            if len(entry) == _ENTRY_SIZE:  # a record entry as the recorder writes it: the fields and
+                fields = entry.copy()  # its own keys, so a copy without them is the fields alone
+                try:
+                    for key in _RECORD_KEYS:
+                        del fields[key]
+                except KeyError:  # a field under another name: the fields one by one
+                    fields = None
+            new.__dict__ = dict(zip(_FIELDS, values, strict=True)) if fields is None else fields
             verdict = entry["verdict"]
             new.verdict = _VERDICTS[verdict] if verdict in _VERDICTS else Verdict(verdict)
             return new
@@ -268,6 +276,9 @@ _UNJUDGED = (Verdict.ERROR, Verdict.INFO)
 _FIELDS = tuple(f.name for f in fields(Measurement))
 #: the values of every field, in `_FIELDS` order, from a mapping (raises KeyError when one is missing)
 _FIELD_VALUES = itemgetter(*_FIELDS)
+#: the keys a record's measurement entry has beside the fields, and how many it has in all
+_RECORD_KEYS = ("seq", "type", "run_id", "test", "prev", "hash")
+_ENTRY_SIZE = len(_FIELDS) + len(_RECORD_KEYS)
 #: a measurement entry's fields in their order, and their values from a mapping (as `_FIELDS`,
 #: `_FIELD_VALUES`): the record writes its measurement entries from them
 MEASUREMENT_FIELDS = _FIELDS

@@ -123,6 +123,28 @@ def test_a_measurement_line_from_the_template_is_what_json_writes(tmp_path: Path
     assert written[1] == result
 
 
+def test_a_measurement_read_from_its_entry_is_the_one_recorded(tmp_path: Path) -> None:
+    """`Measurement.from_json` of an entry as the recorder writes it (its fields and the record's
+    own keys) gives the measurement recorded, its fields alone and in order; an entry with a key
+    of its own, or with another key in place of a record key, still gives the fields alone."""
+    rec = Recorder(tmp_path / "record.jsonl", run_id="run-1")
+    rec.write("header")
+    recorded = [
+        within("CV-OVP", "a", 3655.04, "mV", 41.2, low=3620.0, high=3680.0),
+        equals("CV-OVP", "b", True, False, 9.6, data={"n": [3]}),
+    ]
+    for m in recorded:
+        rec.measurement(m, "t1")
+    rec.close()
+    entries, _ = read_entries(tmp_path / "record.jsonl")
+    names = [f.name for f in dataclasses.fields(Measurement)]
+    renamed = {("station" if k == "run_id" else k): v for k, v in entries[1].items()}  # as many keys
+    variants = [entries[1], {**entries[1], "extra": 1}, renamed]
+    for entry, m in zip([*variants, entries[2]], [*[recorded[0]] * 3, recorded[1]], strict=True):
+        read = Measurement.from_json(entry)
+        assert read == m and list(vars(read)) == names and read.verdict is m.verdict
+
+
 def test_a_measurement_entry_holds_its_fields_in_declaration_order_and_nothing_else(tmp_path: Path) -> None:
     """`to_json` copies the instance's attributes whole when they are exactly the fields in order;
     an attribute added, or deleted and set again (which moves it last), still gives the fields alone,
