@@ -54,8 +54,9 @@ HUMIDITY_BUDGET = ErrorBudget(gain=0.0, offset=2.0, noise_sigma=0.1)
 #: a node's highest and lowest channel as ((value, index), (value, index)); None without a channel
 Extremes = tuple[tuple[float, int], tuple[float, int]] | None
 
-#: the sampled nodes' rows of a (node, channel) array: a slice when they are nodes 0..k-1 (a full
-#: sample of a pack on the bus: views of the arrays, not copies by fancy indexing)
+#: the sampled nodes' rows of a (node, channel) array: a slice when they are consecutive (a full
+#: sample of a pack on the bus, the one node of a stimulus): views of the arrays, not copies by
+#: fancy indexing
 Rows = list[int] | slice
 
 
@@ -430,7 +431,8 @@ class Frontend:
         ]
         if memory is not None:
             memory.fit(config)
-        rows: Rows = slice(0, len(todo)) if todo and todo[-1] == len(todo) - 1 else todo  # todo ascends
+        consecutive = bool(todo) and todo[-1] - todo[0] == len(todo) - 1  # todo ascends
+        rows: Rows = slice(todo[0], todo[-1] + 1) if consecutive else todo
         true_v, ohm = self._true_inputs(inputs, todo, counts, memory, rows)
         volts = self._cell_volts(true_v, rows, noise_rng)
         celsius, valid = self._temperatures(ohm, rows, ntc, noise_rng)
