@@ -398,7 +398,7 @@ class Frontend:
 
         return Readings(
             nodes=tuple(nodes),
-            connected_nodes=sum(1 for node in inputs.nodes if node.connected),
+            connected_nodes=[node.connected for node in inputs.nodes].count(True),
             bju_present=bju.present,
             current_a=res(self.current.apply(bju.current_a, rng), 3) if bju.present else 0.0,
             battery_v=res(self.battery.apply(bju.battery_v, rng), 3) if bju.present else 0.0,
