@@ -1270,3 +1270,18 @@ def test_pack_extremes_after_one_node_moved_are_those_of_a_full_pass() -> None:
             assert moved == full
         before = full
     assert incremental > 500  # about half the changes are worked out from the last extremes
+
+
+def test_inputs_beyond_a_cmu_are_refused_at_the_check() -> None:
+    """A node with more cell or thermistor inputs than a CMU has is refused, whichever node it is."""
+    cfg = config(num_cmu_nodes=3)
+    inputs = PlantInputs.nominal(cfg, cell_v=3.7)
+    inputs.check()
+    inputs.nodes[2].cell_v = [3.7] * 15
+    with pytest.raises(ValueError, match="a CMU has 14 cell inputs, got 15"):
+        inputs.check()
+    inputs.nodes[2].cell_v = [3.7] * 14
+    inputs.check()
+    inputs.nodes[1].thermistor_ohm = [10_000.0] * 5
+    with pytest.raises(ValueError, match="a CMU has 4 thermistor inputs, got 5"):
+        inputs.check()
