@@ -715,7 +715,12 @@ class D1000Twin:
         (the cycle after a one-cell stimulus), by a pass over every node otherwise."""
         if self._extremes is not None and len(self._extremes[0]) == len(nodes):
             before, extremes = self._extremes
-            moved = [n for n, (a, b) in enumerate(zip(before, nodes, strict=True)) if a is not b]
+            moved: list[int] = []
+            for n, (a, b) in enumerate(zip(before, nodes, strict=True)):
+                if a is not b:
+                    moved.append(n)
+                    if len(moved) > 1:
+                        break  # a full sample moved them all: the pass over every node
             if len(moved) == 1:
                 n = moved[0]
                 found = pack_extremes_moved(extremes, before[n], nodes[n], n)
