@@ -437,7 +437,10 @@ class Frontend:
         volts = self._cell_volts(true_v, rows, noise_rng)
         celsius, valid = self._temperatures(ohm, rows, ntc, noise_rng)
         present = volts >= config.fixed.cell_present_v
-        fresh = dict(zip(todo, self._build(todo, volts, present, celsius, valid, counts), strict=True))
+        built = self._build(todo, volts, present, celsius, valid, counts)
+        if len(todo) == len(cells_per_node):  # every configured node sampled: none kept, none off the bus
+            return built
+        fresh = dict(zip(todo, built, strict=True))
         nodes: list[NodeReadings] = []
         for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
             if keep is not None and n in keep:
