@@ -260,7 +260,7 @@ def main() -> int:
                 line += "   openhtf {:7.1f} µs wall {:7.1f} µs CPU".format(
                     *(x * 1e6 for x in slopes["openhtf"][-1])
                 )
-            print(line, flush=True)
+            print(f"{line}   (load {os.getloadavg()[0]:.2f})", flush=True)
     load = os.getloadavg()
     print(f"\nper measurement (median of {args.repeat}, N={args.count}, load {load[0]:.2f} {load[1]:.2f}):")
     med = {k: [statistics.median(x[i] for x in v) * 1e6 for i in (0, 1)] for k, v in slopes.items() if v}

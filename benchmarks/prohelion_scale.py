@@ -40,7 +40,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hil.can_monitor import CanMonitor, open_bus  # noqa: E402
+from hil.can_monitor import CanMonitor, open_station_bus  # noqa: E402
 from hil.duts.prohelion_d1000_gen2.bench import NOMINAL_CELL_V, D1000Bench  # noqa: E402
 from hil.duts.prohelion_d1000_gen2.client import D1000Client  # noqa: E402
 from hil.duts.prohelion_d1000_gen2.config import D1000Config, dump_config  # noqa: E402
@@ -123,9 +123,7 @@ def run(nodes: int, folder: Path, repeat: int = 1) -> dict[str, float | int | st
     st = Station.open(station_file, firmware_file=config_file)
     bus = st.model.buses.can
     assert bus is not None
-    monitor = CanMonitor(
-        open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port), st.clock
-    )
+    monitor = CanMonitor(open_station_bus(bus), st.clock)
     client = D1000Client(st, monitor)
     try:
         bench = D1000Bench(st, client)

@@ -42,6 +42,7 @@ import can
 from hil.clock import Clock
 from hil.errors import BenchError
 from hil.link import LinkLog, LinkStats
+from hil.station.model import CanBusModel
 
 #: how long the monitor waits without a new frame for frames the lab says it has sent
 CATCH_UP_TIMEOUT_S = 5.0
@@ -152,6 +153,11 @@ def open_bus(interface: str, channel: str, bitrate: int, **kwargs: Any) -> can.B
         return can.Bus(**params)
     except Exception as exc:  # python-can raises backend-specific types
         raise BenchError(f"CAN bus {interface}:{channel} could not be opened: {exc}") from exc
+
+
+def open_station_bus(bus: CanBusModel) -> can.BusABC:
+    """Open the CAN bus a station file names (its `buses.can`): the one spelling of `open_bus` for it."""
+    return open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port)
 
 
 class _StreamLog:

@@ -39,11 +39,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import call, itemgetter
 from pathlib import Path
 from typing import Any
 
 from hil import durability, interrupts
-from hil.measure import Measurement
+from hil.measure import MEASUREMENT_FIELDS, Measurement, Verdict, field_values
 
 GENESIS = "0" * 64
 #: the kind of a safe-state entry: `scope` "run" (the final one, before `end`) or "test" (a failure)
@@ -93,6 +94,105 @@ def _entry_encoder() -> Callable[[dict[str, Any]], str]:
 
 
 _ENCODE = _entry_encoder()
+#: JSON's text of a string (the C function the C encoder calls for every string)
+_STRING = json.encoder.encode_basestring_ascii
+
+
+class _NotFlat(Exception):
+    """A measurement field holds a non-empty container: its entry takes the general path."""
+
+
+def _empty_container(value: dict[Any, Any] | list[Any]) -> str:
+    if value:
+        raise _NotFlat
+    return "{}" if type(value) is dict else "[]"
+
+
+#: how each kind of field value is written (what the C encoder writes for it; a float's text is
+#: checked afterwards for inf and NaN, which JSON writes as Infinity and NaN); containers only empty
+_TEXT: dict[type, Callable[[Any], str]] = {
+    str: _STRING,
+    Verdict: _STRING,  # a str: its value
+    float: repr,
+    int: repr,
+    bool: {True: "true", False: "false"}.__getitem__,
+    type(None): {None: "null"}.__getitem__,
+    dict: _empty_container,
+    list: _empty_container,
+}
+#: a measurement entry's line as text pieces, the keys and fixed values, each followed by a slot
+#: for a value: `seq`, `run_id`, `test`, the fields in `Measurement.to_json`'s order, `prev`
+_PIECES: list[str | None] = []
+for _key in ('{"seq": ', ', "type": "measurement", "run_id": ', ', "test": '):
+    _PIECES += [_key, None]
+for _key in MEASUREMENT_FIELDS:
+    _PIECES += [f", {_STRING(_key)}: ", None]
+_PIECES += [', "prev": "', None, '"}']
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How the fields of measurements whose values have one combination of types are written:
+    a function per field, and which of them are floats (to check for inf and NaN)."""
+
+    texts: tuple[Callable[[Any], str], ...]
+    floats: Callable[[list[str]], Any] | None
+
+
+#: a plan per combination of field types (None: a type the template does not write)
+_PLANS: dict[tuple[type, ...], _Plan | None] = {}
+
+
+def _plan(types: tuple[type, ...]) -> _Plan | None:
+    """The plan for measurements whose field values have these types (made once per combination)."""
+    if types in _PLANS:
+        return _PLANS[types]
+    plan: _Plan | None = None
+    if all(t in _TEXT for t in types) and types[MEASUREMENT_FIELDS.index("verdict")] is Verdict:
+        where = [i for i, t in enumerate(types) if t is float]
+        plan = _Plan(tuple(_TEXT[t] for t in types), itemgetter(*where, *where) if where else None)
+    if len(_PLANS) < 256:
+        _PLANS[types] = plan
+    return plan
+
+
+def _measurement_text(seq: int, run_id: str, test: str, values: tuple[Any, ...], prev: str) -> str | None:
+    """A measurement entry's text without its hash, from the pieces (about half the C encoder's
+    cost: the keys and the fixed fields are written once); `run_id` and `test` as JSON text. None
+    where the pieces cannot hold exactly what the encoder writes (a field that is not a JSON
+    scalar or an empty container, a float that is inf or NaN): the entry takes the general path."""
+    types = tuple(map(type, values))
+    plan = _PLANS[types] if types in _PLANS else _plan(types)
+    if plan is None:
+        return None
+    try:
+        parts = [str(seq), run_id, test, *map(call, plan.texts, values), prev]
+    except _NotFlat:
+        return None
+    if plan.floats is not None:
+        floats = "".join(plan.floats(parts[3:]))
+        if "n" in floats or "f" in floats:  # inf, -inf, nan: a finite float's repr has neither
+            return None
+    pieces = _PIECES.copy()
+    pieces[1::2] = parts
+    return "".join(pieces)  # type: ignore[arg-type]  # every slot filled
+
+
+def _template_writes_as_the_encoder() -> bool:
+    """Whether the template writes a sample measurement entry exactly as `_ENCODE` does (checked
+    once, at import: otherwise every measurement takes the general path)."""
+    sample = Measurement("R-1", 'µ "x"\n', -0.0, "mV", Verdict.PASS, 1e-07, low=None, high=2.0**70)
+    sample.notes, sample.expected, sample.guard_band = "ünits", True, 0.1
+    values = field_values(sample.__dict__)
+    text = _measurement_text(3, _STRING("run"), _STRING("t::x"), values, GENESIS)
+    entry = {"seq": 3, "type": "measurement", "run_id": "run", "test": "t::x", **sample.to_json()}
+    return text == _ENCODE({**entry, "prev": GENESIS})
+
+
+#: the keys a kept measurement entry takes from what was written, in the entry's order
+_KEPT_KEYS = ("seq", "test", *MEASUREMENT_FIELDS, "prev", "hash")
+#: measurement entries are written from the template (else all by the encoder)
+_TEMPLATE = _template_writes_as_the_encoder()
 
 
 def _seal(entry: dict[str, Any]) -> tuple[bytes, str]:
@@ -203,6 +303,11 @@ class Recorder:
             self._sha.update(path.read_bytes())
         elif path.exists() and path.stat().st_size > 0:
             raise FileExistsError(f"{path} already holds a record; a record is never appended to")
+        self._run_id_text = _STRING(self.run_id)  # as JSON text, for the measurement template
+        self._test, self._test_text = "", _STRING("")
+        #: a kept measurement entry's keys in their order, the fixed values set (`_keep_measurement`)
+        self._kept_entry: dict[str, Any] = dict.fromkeys(("seq", "type", "run_id", *_KEPT_KEYS[1:]))
+        self._kept_entry |= {"type": "measurement", "run_id": self.run_id}
         self._file = path.open("ab", buffering=0)  # each entry goes to the OS in one write()
         _fsync_dir(path.parent)
         self._lock = threading.Lock()
@@ -262,10 +367,9 @@ class Recorder:
             self._ended = True
         return digest
 
-    def _write(self, line: bytes) -> None:
-        """All of `line` to the file, each call one write() to the OS (the file is unbuffered; a
-        regular file takes it whole, a short write is continued)."""
-        written = self._file.write(line) or 0
+    def _write(self, line: bytes, written: int = 0) -> None:
+        """All of `line` from `written` on to the file, each call one write() to the OS (the file is
+        unbuffered; a regular file takes it whole, a short write is continued)."""
         while written < len(line):
             written += self._file.write(line[written:]) or 0
 
@@ -305,11 +409,54 @@ class Recorder:
 
     def measurement(self, m: Measurement, test: str = "") -> None:
         """Record one measurement (kept in memory only with `keep`: the record is where it is read back).
-        The entry is built as one dict, in `write`'s field order (it runs for every measurement)."""
+        It runs for every measurement: the line is written from a template (`_measurement_text`)
+        where it can be, else the entry is built as one dict in `write`'s field order."""
         with interrupts.shielded(strict=True), self._lock:
             self._check_open()
-            entry = {"seq": self._seq, "type": "measurement", "run_id": self.run_id, "test": test}
-            self._commit("measurement", m.to_json(entry))
+            seq = self._seq
+            try:
+                values = field_values(m.__dict__)
+            except KeyError:  # a field deleted: `to_json` says which
+                values = None
+            if test != self._test:
+                self._test, self._test_text = test, _STRING(test)
+            text = None
+            if values is not None and _TEMPLATE:
+                text = _measurement_text(seq, self._run_id_text, self._test_text, values, self._prev)
+            if text is None:
+                entry = {"seq": seq, "type": "measurement", "run_id": self.run_id, "test": test}
+                self._commit("measurement", m.to_json(entry))
+                return
+            assert values is not None
+            body = text.encode()
+            digest = hashlib.sha256(body).hexdigest()
+            line = body[:-1] + b', "hash": "' + digest.encode() + b'"}\n'
+            written = self._file.write(line) or 0  # a regular file takes the line in one write()
+            if written < len(line):
+                self._write(line, written)
+            # in the OS from here on: a killed process loses nothing
+            self._group.mark()
+            durability.pending = True
+            self._sha.update(line)
+            if self._kept is not None:
+                self._keep_measurement(test, values, digest)
+            self._prev = digest
+            self._seq = seq + 1
+            self.last_type = "measurement"
+
+    def _keep_measurement(self, test: str, values: tuple[Any, ...], digest: str) -> None:
+        """Keep a measurement entry written from the template as a reader decodes it: its fields are
+        JSON scalars (kept as they are, the verdict as its text) and empty containers (new ones)."""
+        assert self._kept is not None
+        if len(self._kept) >= self._keep_max:
+            self._kept = None
+            return
+        entry = self._kept_entry.copy()  # every key in place: filled without growing the dict
+        entry.update(zip(_KEPT_KEYS, (self._seq, test, *values, self._prev, digest)))
+        entry["verdict"] = entry["verdict"]._value_
+        entry["data"] = {}
+        entry["budget"] = []
+        self._kept.append(entry)
 
     def sync(self) -> None:
         """Make every entry written so far durable (fsync) before returning."""

@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from plain_visa import plain_visa
+from pyvisa.resources import MessageBasedResource
 
 from hil.instruments.transport import RecordingTransport, VisaTransport
 from hil.sim.instruments.base import SimInstrument
@@ -26,3 +28,10 @@ def wire(resource: str, sim: SimInstrument) -> Iterator[RecordingTransport]:
     transport = RecordingTransport(VisaTransport(sim.role, resource))
     yield transport
     transport.close()
+
+
+@pytest.fixture
+def visa(resource: str) -> Iterator[MessageBasedResource]:
+    """A plain PyVISA session to the simulated instrument (no driver), as a user's script opens one."""
+    with plain_visa(resource) as inst:
+        yield inst

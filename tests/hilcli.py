@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import partial
@@ -17,17 +18,37 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def hil(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`python -m hil ARGS` from the repository root, output captured, never raising on exit codes."""
+def _python_m(
+    module: str, args: list[str], cwd: Path, timeout: float, env: Mapping[str, str] | None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m MODULE ARGS` in `cwd` (in `env`, default this process's environment), stdin
+    closed, output captured, never raising on exit codes."""
     return subprocess.run(
-        [sys.executable, "-m", "hil", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
+
+
+def hil(
+    *args: str, cwd: Path = ROOT, timeout: float = 60, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m hil ARGS` from the repository root, output captured, never raising on exit codes."""
+    return _python_m("hil", list(args), cwd, timeout, env)
+
+
+def own_plan(
+    plan: Path, *args: str, timeout: float = 300, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A user's own plan file run with plain pytest and the hil plugin (`python -m pytest PLAN
+    ARGS`, rooted in its folder, no cache), output captured, never raising on exit codes."""
+    pytest = [str(plan), f"--rootdir={plan.parent}", "-p", "no:cacheprovider", "-q", *args]
+    return _python_m("pytest", pytest, plan.parent, timeout, env)
 
 
 def settings_file(folder: Path, name: str, dut: str, change: dict[str, Any]) -> Path:

@@ -1,4 +1,5 @@
-"""Where the project's shared documents (specs/, references/) are, for tests that read them.
+"""Where the project's shared documents (specs/, references/) are, for tests that read them, and the
+requirement IDs a spec reading's tables list.
 
 Beside the repository by default (`../shared`); a clone elsewhere finds them beside the
 repository it was cloned from, or where `HIL_SHARED` points.
@@ -7,6 +8,7 @@ repository it was cloned from, or where `HIL_SHARED` points.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -52,3 +54,17 @@ def require_shared(path: Path, what: str) -> Path:
             "(put them in ../shared or point HIL_SHARED at them to run this comparison)"
         )
     return path
+
+
+def ids_in_reading(text: str) -> list[str]:
+    """The first column of every table row of the markdown reading, headers and rules left out."""
+    ids: list[str] = []
+    for line in text.splitlines():
+        match = re.match(r"^\|\s*([^|]*?)\s*\|", line)
+        if match is None:
+            continue
+        cell = match.group(1)
+        if cell == "ID" or set(cell) <= set("-: "):
+            continue
+        ids.append(cell)
+    return ids

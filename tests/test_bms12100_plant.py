@@ -286,3 +286,70 @@ def test_same_seed_same_run() -> None:
     assert first == second
     assert {"SCP", "TE-OTP"} <= {rid for _, _, rid, _ in first[0]}
     assert first[1] != other[1]
+
+
+class CountingPlant(Bms12100Plant):
+    """The plant as it runs, counting the steps the lab makes it take."""
+
+    steps = 0
+
+    def step(self, t: float, dt: float) -> float:
+        self.steps += 1
+        return super().step(t, dt)
+
+
+class EveryStepPlant(CountingPlant):
+    """The reference: never settled, so the lab steps it one twin cycle at a time (no held steps)."""
+
+    def _state(self) -> tuple[object, ...]:
+        return (object(),)
+
+
+def held_scenario(plant_class: type[Bms12100Plant]) -> tuple[list[object], list[HistoryEvent], int]:
+    """Discharge, an over-voltage trip while charging, the automatic sleep and a charger wake-up, in
+    long and short advances; what the bench and the DUT show after each, and the plant's steps."""
+    rig = Rig(seed=3, settings={"power_management": {"max_standby_h": 1}})
+    rig.lab.plant.__class__ = plant_class  # the same plant object, stepped as that class steps
+    shown: list[object] = []
+
+    def look() -> None:
+        tel = rig.twin.telemetry()
+        shown.append(
+            (rig.lab.t, tel, rig.plant.state(), rig.cell_current(2), rig.supply_current(), rig.p_voltage())
+        )
+
+    rig.power_up()
+    rig.load_on(5.0)
+    for seconds in (0.3, 2.5, 100.0, 0.05, 250.0):
+        rig.advance(seconds)
+        look()
+    rig.scpi(rig.load, "INPut OFF")
+    rig.charger_on(14.6, 10.0)
+    rig.advance(30.0)
+    look()
+    rig.set_cells(3.70, 3.30, 3.30, 3.30)  # CV-OVP trips inside the next advance: the paths change
+    for seconds in (0.5, 40.0, 5.0):
+        rig.advance(seconds)
+        look()
+    rig.scpi(rig.charger, "OUTPut OFF")
+    rig.set_cells(3.30, 3.30, 3.30, 3.30)
+    rig.advance(3700.0)  # standby past max_standby_h: PM-SLEEP shuts it down inside the advance
+    look()
+    rig.advance(600.0)
+    look()
+    rig.charger_on(14.6, 10.0)  # the charger wakes it
+    for seconds in (0.2, 90.0):
+        rig.advance(seconds)
+        look()
+    plant = rig.lab.plant
+    assert isinstance(plant, CountingPlant)
+    return shown, list(rig.twin.history), plant.steps
+
+
+def test_held_steps_give_exactly_what_stepping_every_cycle_gives() -> None:
+    held, held_history, held_steps = held_scenario(CountingPlant)
+    every, every_history, every_steps = held_scenario(EveryStepPlant)
+    assert held == every
+    assert held_history == every_history  # times, readings and details of every trip and release
+    assert {"CV-OVP", "PM-SLEEP"} <= {e.rid for e in held_history}  # paths and mode changed inside
+    assert held_steps < every_steps / 10  # and the held steps did hold

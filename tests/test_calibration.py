@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from hilcli import own_plan
 from pypdf import PdfReader
 
 from hil.station.station import load_station
@@ -90,25 +91,13 @@ def test_allowed_expired_calibration_is_on_the_first_page(tmp_path: Path) -> Non
     plan.parent.mkdir()
     plan.write_text(PLAN)
     out = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(plan),
-            f"--rootdir={plan.parent}",
-            f"--hil-station={expired_station(tmp_path)}",
-            "--hil-allow-expired-calibration",
-            f"--hil-out={out}",
-            "--hil-reports=pdf",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-        ],
-        capture_output=True,
-        text=True,
+    result = own_plan(
+        plan,
+        f"--hil-station={expired_station(tmp_path)}",
+        "--hil-allow-expired-calibration",
+        f"--hil-out={out}",
+        "--hil-reports=pdf",
         timeout=180,
-        cwd=plan.parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert entries(out)[-1]["status"] == "completed"

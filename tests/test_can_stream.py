@@ -11,24 +11,9 @@ from pathlib import Path
 
 import can
 from can.interfaces.virtual import VirtualBus
+from fakes import ManualClock
 
 from hil.can_monitor import CanMonitor
-from hil.clock import Clock
-
-
-class ManualClock(Clock):
-    """Time moves only on sleep()."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def _advance(self, seconds: float) -> dict[str, float]:
-        self.t += seconds
-        return {}
 
 
 def _stream(channel: str, frames: list[tuple[float, int]], log: Path | None, window: int) -> CanMonitor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import fcntl
 import json
 import math
 import threading
@@ -568,3 +569,27 @@ def test_sockets_opening_a_new_sqlite_database_together_all_get_it(tmp_path: Pat
         for t in openers:
             t.join(timeout=120)
         assert errors == [], f"round {k}: {errors[0]!r}"
+
+
+def test_an_opener_of_a_new_sqlite_database_waits_its_turn_on_the_wal_lock(tmp_path: Path) -> None:
+    """The switch to WAL is made with `results.sqlite.wal-lock` held (an flock beside the file): an
+    opener that finds it held waits for it, then opens the database in WAL mode."""
+    database = tmp_path / "results.sqlite"
+    modes: list[str] = []
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            with ResultsDB(f"sqlite:///{database}") as own, own.engine.connect() as connection:
+                modes.append(str(connection.exec_driver_sql("PRAGMA journal_mode").scalar()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    with (tmp_path / "results.sqlite.wal-lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=opener)
+        waiting.start()
+        waiting.join(timeout=2.0)
+        assert waiting.is_alive() and modes == [] and errors == [], "opened with the WAL lock held"
+    waiting.join(timeout=60)
+    assert (modes, errors) == (["wal"], [])

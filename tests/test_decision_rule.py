@@ -125,3 +125,17 @@ def test_judged_under_simple_acceptance_is_judge_verdict_and_leaves_the_original
                 "guard_band": 0.0,
             }
             assert list(got.to_json()) == list(before) and m.to_json() == before
+
+
+@pytest.mark.parametrize("limits", [(0.0, 2.0), (0.0, None), (None, 2.0), (None, None)])
+def test_within_without_u_or_rule_judges_as_judge_does(limits: tuple[float | None, float | None]) -> None:
+    """`within` takes a shortcut when neither U, a rule nor extra fields are given: its verdict is
+    what `judge` gives (at, inside and beyond each limit, -0.0, ±inf, NaN, None, an int), and the
+    measurement is the one the general path builds (the same fields, in the same order)."""
+    low, high = limits
+    for value in (-1.0, -0.0, 0.0, 1.0, 2.0, 2.5, math.inf, -math.inf, math.nan, None, 1, 3):
+        short = within("CV-OVP", "v", value, "V", 1.0, low=low, high=high)
+        general = within("CV-OVP", "v", value, "V", 1.0, low=low, high=high, notes="")  # an extra field
+        assert short.verdict is judge(value, low, high)[0], value
+        assert list(short.to_json()) == list(general.to_json())
+        assert str(short.to_json()) == str(general.to_json())  # NaN: compared as text

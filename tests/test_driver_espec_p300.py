@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes import StepClock
+from fakes import Heard, StepClock
 
 from hil.errors import BenchUnusable, InstrumentError, InstrumentTimeout, LimitError
 from hil.instruments.drivers.espec_p300 import EspecP300
@@ -23,16 +23,8 @@ def clock() -> StepClock:
     return StepClock()
 
 
-class HeardChamber(SimEspecP300):
-    """The simulated chamber, keeping every line it executed: what reached the instrument's side."""
-
-    def __init__(self, role: str, channels: dict[str, str], seed: int = 0, serial: str = "") -> None:
-        super().__init__(role, channels, seed, serial)
-        self.heard: list[str] = []
-
-    def execute(self, line: str) -> str | None:
-        self.heard.append(line.strip())
-        return super().execute(line)
+class HeardChamber(Heard, SimEspecP300):
+    """The simulated chamber, keeping every line it executed."""
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes import StepClock
+from fakes import Heard, StepClock
 
 from hil.errors import BenchUnusable, InstrumentError, InstrumentTimeout
 from hil.instruments.drivers.feasa_led_analyser import FeasaLedAnalyser
@@ -19,16 +19,8 @@ from hil.sim.tcp import scpi_server_thread
 FIBRES = {"DS1": "1", "DS2": "2", "DS3": "3", "DS4": "4", "DS5": "5", "DS9": "25"}
 
 
-class HeardAnalyser(SimFeasaLedAnalyser):
+class HeardAnalyser(Heard, SimFeasaLedAnalyser):
     """The simulated analyser, keeping every line it executed."""
-
-    def __init__(self, role: str, channels: dict[str, str], seed: int = 0, serial: str = "") -> None:
-        super().__init__(role, channels, seed, serial)
-        self.heard: list[str] = []
-
-    def execute(self, line: str) -> str | None:
-        self.heard.append(line.strip())
-        return super().execute(line)
 
 
 @pytest.fixture

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import cast
 
 import pytest
-import pyvisa
 from pyvisa.resources import MessageBasedResource
 
 from hil.errors import InstrumentError, LimitError
@@ -31,18 +28,6 @@ def driver(resource: str, wire: RecordingTransport) -> IetPrs202Bank:
     limits = Limits(resistance_min=250.0, resistance_max=250_000.0)
     info = InstrumentInfo(role="ntc", model="PRS-202", resource=resource, channels=CHANNELS, limits=limits)
     return IetPrs202Bank(info, wire)
-
-
-@pytest.fixture
-def visa(resource: str) -> Iterator[MessageBasedResource]:
-    rm = pyvisa.ResourceManager("@py")
-    inst = cast(
-        MessageBasedResource,
-        rm.open_resource(resource, read_termination="\n", write_termination="\n", timeout=5000),
-    )
-    yield inst
-    inst.close()
-    rm.close()
 
 
 def test_resistance_string() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-import pyvisa
+from plain_visa import plain_visa
 
 from hil.errors import InstrumentError, LimitError
 from hil.instruments.drivers.itech_it8900 import ItechIT8900
@@ -88,14 +88,8 @@ PULSE_SEQUENCE = [
 
 
 def test_identification_follows_the_manual_format(bench: Bench) -> None:
-    rm = pyvisa.ResourceManager("@py")
-    try:
-        inst = rm.open_resource(bench.resource, read_termination="\n", write_termination="\n")
-        assert isinstance(inst, pyvisa.resources.MessageBasedResource)
+    with plain_visa(bench.resource) as inst:
         fields = inst.query("*IDN?").strip().split(",")
-        inst.close()
-    finally:
-        rm.close()
     time.sleep(SETTLE_S)
     assert len(fields) == 4
     assert fields[0] == "ITECH Ltd."

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import cast
 
 import pytest
-import pyvisa
 from pyvisa.resources import MessageBasedResource
 
 from hil.errors import InstrumentError
@@ -54,18 +51,6 @@ def sim(plant: FakePlant) -> SimKeysightDAQ970A:
 def driver(resource: str, wire: RecordingTransport) -> KeysightDAQ970A:
     info = InstrumentInfo(role="dmm", model="DAQ970A", resource=resource, channels=CHANNELS)
     return KeysightDAQ970A(info, wire)
-
-
-@pytest.fixture
-def visa(resource: str) -> Iterator[MessageBasedResource]:
-    rm = pyvisa.ResourceManager("@py")
-    inst = cast(
-        MessageBasedResource,
-        rm.open_resource(resource, read_termination="\n", write_termination="\n", timeout=5000),
-    )
-    yield inst
-    inst.close()
-    rm.close()
 
 
 def test_plain_pyvisa_idn(visa: MessageBasedResource) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
-import pyvisa
 from pyvisa.resources import MessageBasedResource
 
 from hil.errors import InstrumentError, LimitError
@@ -29,17 +26,8 @@ def driver(resource: str, wire: RecordingTransport) -> KeysightN6705C:
     return KeysightN6705C(info, wire)
 
 
-def test_plain_pyvisa_idn(resource: str) -> None:
-    rm = pyvisa.ResourceManager("@py")
-    inst = cast(
-        MessageBasedResource,
-        rm.open_resource(resource, read_termination="\n", write_termination="\n", timeout=5000),
-    )
-    try:
-        assert inst.query("*IDN?") == "Keysight Technologies,N6705C,MY56000123,D.03.04"
-    finally:
-        inst.close()
-        rm.close()
+def test_plain_pyvisa_idn(visa: MessageBasedResource) -> None:
+    assert visa.query("*IDN?") == "Keysight Technologies,N6705C,MY56000123,D.03.04"
 
 
 def test_chanlist_folds_runs() -> None:
@@ -69,6 +57,23 @@ def test_several_cells_in_one_message(
     # the cell that goes down first: no state on the way adds up to more than the end state
     assert wire.sent == ["VOLT 2.5,(@2);:VOLT 3.6,(@1)", "SYST:ERR?"]
     assert driver.programmed == {"CELL1": 3.6, "CELL2": 2.5, "CELL3": 3.0, "CELL4": 3.0}
+
+
+def test_every_cell_in_one_message_and_only_the_changes_again(
+    driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport
+) -> None:
+    driver.set_voltages([3.0, 3.1, 3.2, 3.3])  # nothing programmed yet: every cell, one message
+    assert wire.sent == ["VOLT 3,(@1);:VOLT 3.1,(@2);:VOLT 3.2,(@3);:VOLT 3.3,(@4)", "SYST:ERR?"]
+    assert [sim.channel_setting(n).voltage for n in range(1, 5)] == [3.0, 3.1, 3.2, 3.3]
+    wire.sent.clear()
+    driver.set_voltages([3.0, 3.1, 3.2, 3.3])
+    driver.set_cell_voltages({"CELL1": 3.0, "CELL2": 3.1 + 1e-12})  # the same settings
+    assert wire.sent == []
+    driver.set_voltages([3.0, 3.6, 3.2, 3.3])  # one changed: only it goes out
+    assert wire.sent == ["VOLT 3.6,(@2)", "SYST:ERR?"]
+    wire.sent.clear()
+    driver.set_voltage("CELL2", 3.6)  # one named cell is sent as asked, changed or not
+    assert wire.sent == ["VOLT 3.6,(@2)", "SYST:ERR?"]
 
 
 def test_several_cells_refused_before_anything_is_sent(resource: str, wire: RecordingTransport) -> None:

@@ -320,11 +320,7 @@ def test_acquire_api_gives_working_resources_and_releases(bench: Bench) -> None:
         target.deactivate_all_drivers()
         # another place over the same bench: refused while this one holds the resources
         bench.make_place("api-overlap")
-        overlap = subprocess.run(
-            [sys.executable, "-m", "hil", "run", "--place", "api-overlap",
-             "--coordinator", bench.coordinator],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
-        )  # fmt: skip
+        overlap = hil("run", "--place", "api-overlap", "--coordinator", bench.coordinator, env=bench.env)
         assert overlap.returncode == 2 and overlap.stderr.count("\n") == 1
         assert re.match(
             rf"error: place api-overlap: its resource hil-exporter/{GROUP}/\w+/\w+ is in place api, "
@@ -353,11 +349,17 @@ def test_plan_runs_through_a_place_and_a_second_client_is_refused(bench: Bench, 
         first.send_signal(signal.SIGSTOP)  # held, and still held however slowly the second one starts
         holder = bench.holder("bench-a")
         assert holder is not None and f"acquired as {holder} " in acquired
-        second = subprocess.run(
-            [sys.executable, "-m", "hil", "run", "--place", "bench-a", "--coordinator", bench.coordinator,
-             "--out", str(tmp_path / "second"), *SELECT],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
-        )  # fmt: skip
+        second = hil(
+            "run",
+            "--place",
+            "bench-a",
+            "--coordinator",
+            bench.coordinator,
+            "--out",
+            str(tmp_path / "second"),
+            *SELECT,
+            env=bench.env,
+        )
         assert second.returncode == 2, second.stderr
         assert second.stderr.count("\n") == 1
         assert f"place bench-a is held by {holder}" in second.stderr and "--wait" in second.stderr
@@ -436,25 +438,16 @@ def test_sigterm_releases_the_place(bench: Bench, tmp_path: Path) -> None:
 
 def test_place_without_station_is_one_line_and_exit_2(bench: Bench) -> None:
     bench.make_place("untagged", tag_station=False)
-    result = subprocess.run(
-        [sys.executable, "-m", "hil", "run", "--place", "untagged", "--coordinator", bench.coordinator],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
-    )  # fmt: skip
+    result = hil("run", "--place", "untagged", "--coordinator", bench.coordinator, env=bench.env)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "set-tags station=" in result.stderr
     assert bench.holder("untagged") is None
-    unknown = subprocess.run(
-        [sys.executable, "-m", "hil", "run", "--place", "nowhere", "--coordinator", bench.coordinator],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
-    )  # fmt: skip
+    unknown = hil("run", "--place", "nowhere", "--coordinator", bench.coordinator, env=bench.env)
     assert unknown.returncode == 2 and "no place 'nowhere'" in unknown.stderr
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         nobody = f"127.0.0.1:{probe.getsockname()[1]}"
-    down = subprocess.run(
-        [sys.executable, "-m", "hil", "run", "--place", "untagged", "--coordinator", nobody],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
-    )  # fmt: skip
+    down = hil("run", "--place", "untagged", "--coordinator", nobody, env=bench.env)
     assert down.returncode == 2
     assert down.stderr.startswith(f"error: no labgrid coordinator answers at {nobody} (")
     assert down.stderr.count("\n") == 1
@@ -500,21 +493,22 @@ def test_two_runs_one_folder_or_one_bench(bench: Bench, tmp_path: Path) -> None:
         # the first run holds its locks; stopped meanwhile (virtual time waits), so that it is still
         # running however slowly the refused runs start on a loaded machine
         first.send_signal(signal.SIGSTOP)
-        same_bench = subprocess.run(
-            [sys.executable, "-m", "hil", "run", "--station", str(bench.station), "--out",
-             str(tmp_path / "other"), *SELECT],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
-        )  # fmt: skip
-        same_folder = subprocess.run(
-            [sys.executable, "-m", "hil", "run", "--reports", "junit", "--out", str(out), *SELECT],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
-        )  # fmt: skip
+        same_bench = hil(
+            "run", "--station", str(bench.station), "--out", str(tmp_path / "other"), *SELECT, env=bench.env
+        )
+        same_folder = hil("run", "--reports", "junit", "--out", str(out), *SELECT, env=bench.env)
         bench.make_place("bench-d")
-        place_same_folder = subprocess.run(
-            [sys.executable, "-m", "hil", "run", "--place", "bench-d", "--coordinator", bench.coordinator,
-             "--out", str(out), *SELECT],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, env=bench.env, check=False,
-        )  # fmt: skip
+        place_same_folder = hil(
+            "run",
+            "--place",
+            "bench-d",
+            "--coordinator",
+            bench.coordinator,
+            "--out",
+            str(out),
+            *SELECT,
+            env=bench.env,
+        )
         first.send_signal(signal.SIGCONT)
         code = first.wait(RUN_TIMEOUT_S)
         assert code == 0, first.stderr.read() if first.stderr else ""

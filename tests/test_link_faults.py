@@ -10,8 +10,6 @@ socketcand cannot carry, use python-can's in-process `virtual` bus.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,11 +19,11 @@ from typing import Any
 import can
 import pytest
 from can.interfaces.virtual import VirtualBus
-from hilcli import hil
+from fakes import ManualClock
+from hilcli import hil, own_plan
 
 from hil import can_monitor
-from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_bus
-from hil.clock import Clock
+from hil.can_monitor import CAN_ERR_BUSOFF, CAN_ERR_CRTL, CanMonitor, error_frame_kind, open_station_bus
 from hil.duts.bms12100.bench import Bms12100Bench
 from hil.duts.bms12100.client import Bms12100Client
 from hil.duts.bms12100.protocol import rs485
@@ -46,6 +44,7 @@ from hil.station.station import Station
 
 ROOT = Path(__file__).resolve().parents[1]
 STATION = ROOT / "stations" / "sim-bms12100.yaml"
+CLOCK_START_S = 100.0  # where the in-process tests' station clocks start
 ANSWER_TIMEOUT_S = 0.3  # short: the silent cases wait it out once per attempt
 OVP = "cell_overvoltage_protection.trigger"
 #: the BMS's periodic inverter frames (one each per 1 s cycle)
@@ -73,9 +72,7 @@ def station() -> Iterator[Station]:
 def monitor(station: Station) -> Iterator[CanMonitor]:
     bus = station.model.buses.can
     assert bus is not None
-    mon = CanMonitor(
-        open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port), station.clock
-    )
+    mon = CanMonitor(open_station_bus(bus), station.clock)
     try:
         yield mon
     finally:
@@ -338,7 +335,7 @@ def test_a_dut_frame_that_does_not_decode_is_counted(
     bus = station.model.buses.can
     assert bus is not None
     before = monitor.link_stats()
-    other = open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port)
+    other = open_station_bus(bus)
     try:
         other.send(can.Message(arbitration_id=ID_LIMITS, data=b"\x01\x02\x03", is_extended_id=False))
         other.send(can.Message(arbitration_id=0x123, data=b"\x00" * 8, is_extended_id=False))  # not ours
@@ -352,21 +349,6 @@ def test_a_dut_frame_that_does_not_decode_is_counted(
 
 
 # --- CAN bus states and full error frames (python-can virtual bus, in-process) ------------------
-
-
-class ManualClock(Clock):
-    """A station clock for in-process tests: time moves only on sleep()."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.t = 100.0
-
-    def now(self) -> float:
-        return self.t
-
-    def _advance(self, seconds: float) -> dict[str, float]:
-        self.t += seconds
-        return {}
 
 
 class StatefulBus(VirtualBus):
@@ -386,7 +368,7 @@ class StatefulBus(VirtualBus):
 
 
 def test_bus_state_changes_are_recorded_at_the_station_time() -> None:
-    clock = ManualClock()
+    clock = ManualClock(CLOCK_START_S)
     bus = StatefulBus("link-faults-state")
     monitor = CanMonitor(bus, clock)
     try:
@@ -407,7 +389,7 @@ def test_bus_state_changes_are_recorded_at_the_station_time() -> None:
 
 
 def test_full_error_frames_tell_error_passive_and_keep_their_bus_timestamp() -> None:
-    clock = ManualClock()
+    clock = ManualClock(CLOCK_START_S)
     channel = "link-faults-frames"
     monitor = CanMonitor(VirtualBus(channel=channel), clock)
     sender = VirtualBus(channel=channel, preserve_timestamps=True)
@@ -431,7 +413,7 @@ def test_full_error_frames_tell_error_passive_and_keep_their_bus_timestamp() -> 
 
 
 def test_a_listener_that_raises_is_counted_and_capture_goes_on() -> None:
-    clock = ManualClock()
+    clock = ManualClock(CLOCK_START_S)
     channel = "link-faults-listener"
     monitor = CanMonitor(VirtualBus(channel=channel), clock)
     sender = VirtualBus(channel=channel)
@@ -515,28 +497,7 @@ def test_a_run_record_carries_link_findings_and_still_verifies(tmp_path: Path) -
     plan = tmp_path / "test_faulty_plan.py"
     plan.write_text(FAULTY_PLAN, encoding="utf-8")
     out = tmp_path / "out"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(plan),
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            "--hil-out",
-            str(out),
-            "--hil-reports",
-            "html",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run = own_plan(plan, "--hil-out", str(out), "--hil-reports", "html")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     entries = [json.loads(line) for line in (out / "record.jsonl").read_text(encoding="utf-8").splitlines()]
     links = [e for e in entries if e["type"] == "link"]
@@ -559,7 +520,7 @@ class LabCountersClock(ManualClock):
     """A clock whose waits report, as the lab does, the timestamp of the last frame it sent."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(CLOCK_START_S)
         self.can_last_t = 0.0
 
     def _advance(self, seconds: float) -> dict[str, float]:
@@ -599,7 +560,7 @@ def test_catch_up_waits_while_frames_keep_arriving_and_fails_once_they_stop(
 
 
 def test_frames_are_counted_per_id_and_a_wait_for_one_ends_when_it_arrives() -> None:
-    clock = ManualClock()
+    clock = ManualClock(CLOCK_START_S)
     channel = "link-faults-count"
     monitor = CanMonitor(VirtualBus(channel=channel), clock)
     sender = VirtualBus(channel=channel)

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hilcli import hil
 
 from hil import registry
 from hil.duts.movicom_main_2.config import MovicomConfig
@@ -132,14 +131,7 @@ def test_a_2r_station_without_the_second_analog_source_is_a_station_error(tmp_pa
     text = (ROOT / "stations" / "sim-movicom-main-2r.yaml").read_text(encoding="utf-8")
     station = tmp_path / "no-second-dac.yaml"
     station.write_text(re.sub(r"  analog_2:\n(    .*\n)+", "", text), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "hil", "station", "check", str(station)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = hil("station", "check", str(station))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "T_SENS1, T_SENS2 wired to a analog_source channel" in result.stderr
     assert "Traceback" not in result.stderr
@@ -154,23 +146,10 @@ def _failures(tmp_path: Path, dut: str, hardware: dict[str, Any], rows: list[str
     text = example.read_text(encoding="utf-8")  # the variant's example: its sensors as the sim's unit
     config.write_text(f"{text}\nhardware: {json.dumps(hardware)}\n", encoding="utf-8")
     out = tmp_path / "out"
-    args = [
-        sys.executable,
-        "-m",
-        "hil",
-        "run",
-        "--dut",
-        dut,
-        "--dut-config",
-        str(config),
-        "--reports",
-        "none",
-    ]
+    args = ["run", "--dut", dut, "--dut-config", str(config), "--reports", "none"]
     for row in rows:
         args += ["--requirement", row]
-    result = subprocess.run(
-        [*args, "--out", str(out), "-q"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
+    result = hil(*args, "--out", str(out), "-q", timeout=300)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     failed: dict[str, list[str]] = {}
     for line in (out / "record.jsonl").read_text(encoding="utf-8").splitlines():
@@ -241,14 +220,7 @@ def test_a_bench_that_cannot_move_the_jumpers_tests_the_declared_position_and_sa
     station.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     args = ["--requirement", "MM-TERM-CAN", "--requirement", "MM-TERM-485", "--reports", "none", "-q"]
-    result = subprocess.run(
-        [sys.executable, "-m", "hil", "run", "--station", str(station), *args, "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = hil("run", "--station", str(station), *args, "--out", str(out), timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = {r.id: r for r in load_run(out).requirement_rows()}
     assert rows["MM-TERM-CAN"].label == rows["MM-TERM-485"].label == "PARTIAL"

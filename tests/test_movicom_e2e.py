@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hilcli import hil
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the rows the plan tests on both variants (testplans/movicom_main_2)
@@ -37,15 +38,7 @@ def _entries(out: Path) -> list[dict[str, Any]]:
 )
 def test_hil_run_passes_the_plan_on_the_sim_station(tmp_path: Path, dut: str, serial: str) -> None:
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "hil", "run", "--dut", dut, "--reports", "none", "--out", str(out)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = hil("run", "--dut", dut, "--reports", "none", "--out", str(out), timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     entries = _entries(out)
     assert entries[0]["dut"]["family"] == dut

@@ -5,17 +5,15 @@ the measurement that shows it, and the conforming twin passes both rows fully co
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from hilcli import hil
 
 from hil.duts.movicom_main_2.config import config_class
 from hil.report.model import load_run
 
-ROOT = Path(__file__).resolve().parents[1]
 SELECT = "logic_link or modbus_values"
 
 
@@ -27,18 +25,9 @@ def _run(tmp_path: Path, behaviour: dict[str, bool]) -> Path:
         files[name] = tmp_path / f"{name}.yaml"
         files[name].write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "hil",
-        "run",
-        "--dut",
-        "movicom-main-2.1",
-        "--firmware",
-        str(files["applied"]),
-    ]
-    cmd += ["--reports", "none", "--out", str(out), "--", "--hil-dut-config", str(files["declared"])]
-    subprocess.run([*cmd, "-k", SELECT], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    args = ["run", "--dut", "movicom-main-2.1", "--firmware", str(files["applied"])]
+    args += ["--reports", "none", "--out", str(out), "--", "--hil-dut-config", str(files["declared"])]
+    hil(*args, "-k", SELECT, timeout=300)
     return out
 
 

@@ -6,13 +6,12 @@ measurements of the moved values fail, naming MM-PROT."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hilcli import hil
 
 from hil.duts.movicom_main_2.config import load_config
 from hil.duts.movicom_main_2.sim.plant import MovicomPlant
@@ -81,21 +80,9 @@ def test_a_unit_off_its_declared_configuration_fails_mm_prot_naming_the_measurem
     declared = _config_file(tmp_path, "declared", CONFIGS / example, declares)
     twin = _config_file(tmp_path, "twin", CONFIGS / example, declares, moved)
     out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "hil",
-        "run",
-        "--dut",
-        family,
-        "--firmware",
-        str(twin),
-    ]
-    cmd += ["--reports", "none", "--out", str(out), "--", "--hil-dut-config", str(declared)]
-    cmd += ["--hil-requirement", "MM-PROT", "-k", selection]
-    result = subprocess.run(
-        cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, check=False
-    )
+    args = ["run", "--dut", family, "--firmware", str(twin)]
+    args += ["--reports", "none", "--out", str(out), "--", "--hil-dut-config", str(declared)]
+    result = hil(*args, "--hil-requirement", "MM-PROT", "-k", selection, timeout=300)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     entries = [json.loads(line) for line in (out / "record.jsonl").read_text(encoding="utf-8").splitlines()]
     measurements = [e for e in entries if e["type"] == "measurement"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hilcli import hil
 
 from hil import registry
 from hil.cli import load_config as cli_load_config
@@ -130,15 +130,7 @@ def test_a_file_naming_no_variant_is_the_familys_and_another_variant_is_refused(
 
 def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "hil", "run", *args, "--reports", "none", "--out", str(out), "-q"],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = hil("run", *args, "--reports", "none", "--out", str(out), "-q", timeout=300)
     return result, out
 
 

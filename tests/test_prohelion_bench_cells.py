@@ -4,38 +4,21 @@ the cells' voltages in the instruments and in the BMU's own extremes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from d1000_rig import d1000_rig
 
-from hil.can_monitor import CanMonitor, open_bus
 from hil.duts.prohelion_d1000_gen2.bench import NOMINAL_CELL_V, D1000Bench
-from hil.duts.prohelion_d1000_gen2.client import D1000Client
 from hil.duts.prohelion_d1000_gen2.terminals import CellId
 from hil.errors import LimitError
-from hil.station.station import Station
-
-ROOT = Path(__file__).resolve().parents[1]
-STATION = ROOT / "stations" / "sim-prohelion-d1000-gen2.yaml"
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[D1000Bench]:
-    station = Station.open(STATION)
-    bus = station.model.buses.can
-    assert bus is not None
-    monitor = CanMonitor(
-        open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port), station.clock
-    )
-    client = D1000Client(station, monitor)
-    try:
-        b = D1000Bench(station, client)
+    with d1000_rig() as rig:
+        b = D1000Bench(rig.station, rig.client)
         b.power_up()
         yield b
-    finally:
-        client.close()
-        monitor.close()
-        station.close()
 
 
 def _lab_volts(bench: D1000Bench, cell: CellId) -> float:

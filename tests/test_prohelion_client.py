@@ -7,39 +7,29 @@ client checks each frame's ID and length as it arrives and decodes a message onl
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import can
 import pytest
+from d1000_rig import d1000_rig
 
-from hil.can_monitor import CanMonitor, open_bus
+from hil.can_monitor import CanMonitor, open_station_bus
 from hil.duts.prohelion_d1000_gen2.client import D1000Client, state_of
 from hil.duts.prohelion_d1000_gen2.protocol.codes import BmsState
-from hil.station.station import Station
 
-ROOT = Path(__file__).resolve().parents[1]
-STATION = ROOT / "stations" / "sim-prohelion-d1000-gen2.yaml"
 WAIT_S = 5.0
 
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[tuple[D1000Client, CanMonitor, can.BusABC]]:
-    station = Station.open(STATION)
-    bus = station.model.buses.can
-    assert bus is not None
-    monitor = CanMonitor(
-        open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port), station.clock
-    )
-    client = D1000Client(station, monitor)
-    client.sending = False
-    other = open_bus(bus.interface, bus.channel, bus.bitrate, host=bus.host, port=bus.port)
-    try:
-        yield client, monitor, other
-    finally:
-        other.shutdown()
-        client.close()
-        monitor.close()
-        station.close()
+    with d1000_rig() as opened:
+        opened.client.sending = False
+        bus = opened.station.model.buses.can
+        assert bus is not None
+        other = open_station_bus(bus)
+        try:
+            yield opened.client, opened.monitor, other
+        finally:
+            other.shutdown()
 
 
 def _put(rig: tuple[D1000Client, CanMonitor, can.BusABC], can_id: int, data: bytes) -> None:

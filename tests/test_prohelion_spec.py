@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from shared_docs import SHARED, require_shared
+from shared_docs import SHARED, ids_in_reading, require_shared
 
 from hil.duts.prohelion_d1000_gen2.protocol import dbc
 from hil.spec import Requirement, SpecFile, load_spec
@@ -66,20 +66,6 @@ CELL_ACCURACY_V = 0.002
 @pytest.fixture(scope="module")
 def spec() -> SpecFile:
     return load_spec(SPEC_PATH)
-
-
-def ids_in_reading(text: str) -> list[str]:
-    """The first column of every table row of the markdown reading, headers and rules left out."""
-    ids: list[str] = []
-    for line in text.splitlines():
-        match = re.match(r"^\|\s*([^|]*?)\s*\|", line)
-        if match is None:
-            continue
-        cell = match.group(1)
-        if cell == "ID" or set(cell) <= set("-: "):
-            continue
-        ids.append(cell)
-    return ids
 
 
 def parse_parameters(text: str) -> dict[str, dict[str, str]]:

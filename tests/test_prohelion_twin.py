@@ -1208,6 +1208,44 @@ def test_one_sampled_node_reads_as_it_does_among_others() -> None:
         assert {k: alone.__dict__[k] for k in among[0].__dict__} == among[0].__dict__
 
 
+def test_many_sampled_nodes_read_as_their_own_formulas() -> None:
+    """A full sample makes every node's readings at once (with shortcuts where every channel is
+    present and configured); each equals the readings worked out from the node's own values:
+    totals, counts and extremes, ties first, with and without missing cells, open sensors and
+    fewer configured channels."""
+    gen = np.random.default_rng(11)
+    for trial in range(300):
+        rows = 4
+        volts = np.rint(gen.uniform(3.69, 3.71, (rows, 14)) * 1e3) / 1e3  # many equal cells
+        celsius = np.rint(gen.uniform(24.0, 26.0, (rows, 4)) * 5.0) / 5.0
+        valid = np.ones((rows, 4), dtype=bool)
+        if trial % 2:  # missing cells and open sensors; else every channel reads
+            volts[gen.integers(0, rows, 3), gen.integers(0, 14, 3)] = 0.0
+            valid = gen.random((rows, 4)) > 0.3
+            celsius[~valid] = np.nan
+        full = trial % 3 == 0
+        counts = ([14] * 32, [4] * 32) if full else ([14 - trial % 5] * 32, [4 - trial % 4] * 32)
+        volts[:, counts[0][0] :] = 0.0  # a channel not configured has no input
+        valid[:, counts[1][0] :] = False
+        present = volts >= 0.5
+        todo = [0, 3, 4, 9]
+        built = Frontend._build(todo, volts, present, celsius, valid, counts)
+        for row, (n, node) in enumerate(zip(todo, built, strict=True)):
+            cells, temps = counts[0][n], counts[1][n]
+            own = NodeReadings(
+                True,
+                tuple(volts[row, :cells].tolist()),
+                tuple(present[row, :cells].tolist()),
+                tuple(c if ok else None for c, ok in zip(celsius[row, :temps].tolist(), valid[row, :temps])),
+            )
+            assert node == own
+            assert node.total_voltage == pytest.approx(own.total_voltage, abs=1e-9)
+            assert node.connected_cells == own.connected_cells
+            assert node.connected_temp_sensors == own.connected_temp_sensors
+            assert node.cell_extremes == own.cell_extremes
+            assert node.temperature_extremes == own.temperature_extremes
+
+
 def test_pack_extremes_after_one_node_moved_are_those_of_a_full_pass() -> None:
     """When one node's readings change, the pack extremes worked out from the last ones (or a full
     pass where they cannot tell) equal a pass over every node: ties, nodes leaving the bus,
@@ -1232,3 +1270,18 @@ def test_pack_extremes_after_one_node_moved_are_those_of_a_full_pass() -> None:
             assert moved == full
         before = full
     assert incremental > 500  # about half the changes are worked out from the last extremes
+
+
+def test_inputs_beyond_a_cmu_are_refused_at_the_check() -> None:
+    """A node with more cell or thermistor inputs than a CMU has is refused, whichever node it is."""
+    cfg = config(num_cmu_nodes=3)
+    inputs = PlantInputs.nominal(cfg, cell_v=3.7)
+    inputs.check()
+    inputs.nodes[2].cell_v = [3.7] * 15
+    with pytest.raises(ValueError, match="a CMU has 14 cell inputs, got 15"):
+        inputs.check()
+    inputs.nodes[2].cell_v = [3.7] * 14
+    inputs.check()
+    inputs.nodes[1].thermistor_ohm = [10_000.0] * 5
+    with pytest.raises(ValueError, match="a CMU has 4 thermistor inputs, got 5"):
+        inputs.check()

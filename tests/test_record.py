@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from hil import record
 from hil.cli import main
-from hil.measure import Measurement, equals, within
+from hil.measure import DecisionRule, Measurement, equals, within
 from hil.record import GENESIS, RecordClosedError, Recorder, read_entries, verify
+
+GUARDED = DecisionRule("guarded")
 
 
 def write_record(folder: Path, end: bool = True, status: str | None = None) -> Path:
@@ -76,6 +79,70 @@ def test_each_line_is_what_json_writes_for_its_entry(tmp_path: Path) -> None:
             assert body == json.dumps({**entry, "prev": entries[0]["hash"]}, default=str).encode()
         assert body == json.dumps({k: v for k, v in entries[number].items() if k != "hash"}).encode()
     assert entries[2]["value"] != entries[2]["value"]  # NaN, written as JSON's NaN
+
+
+def test_a_measurement_line_from_the_template_is_what_json_writes(tmp_path: Path) -> None:
+    """A measurement entry written from the template (keys and fixed fields written once) is byte
+    for byte what `json.dumps(entry, default=str)` writes, for every kind of field value it takes
+    and for those it leaves to the encoder (inf, NaN, a container with something in it, a value
+    that is not a JSON scalar); kept entries are what a reader decodes; tests change mid-record."""
+    assert record._TEMPLATE  # CPython's encoder: the template is in use
+    cases = [
+        within("CV-OVP", "plain", 3655.04, "mV", 41.2, low=3620.0, high=3680.0),
+        within("CV-OVP", "one-sided", -0.0, "mV", 1e-07, high=2.0**70),
+        within("CV-OVP", "int", 7, "count", 3, low=0, high=10),
+        within("CV-OVP", "none", None, "mV", 4.0, low=0.0, high=1.0),
+        within("CV-OVP", 'µ "quoted"\n\ttab', 1.5, "°C", 2.0, low=1.0, high=2.0, notes="ünïcode \x01"),
+        within("CV-OVP", "with U", 1.25, "V", 2.0, low=1.0, high=2.0, uncertainty=0.01),
+        within("CV-OVP", "guarded", 1.99, "V", 2.0, low=1.0, high=2.0, uncertainty=0.02, rule=GUARDED),
+        equals("CV-OVP", "tripped", True, True, 9.6),
+        equals("CV-OVP", "state", "CHARGING", "IDLE", 9.7),
+        within("CV-OVP", "inf", float("inf"), "mV", 5.0, low=0.0, high=1.0),
+        within("CV-OVP", "-inf limit", 0.5, "mV", 5.0, low=float("-inf"), high=1.0),
+        within("CV-OVP", "nan", float("nan"), "mV", 5.0, low=0.0),
+        within("CV-OVP", "data", 0.5, "mV", 5.0, low=0.0, high=1.0, data={"t": (1, 2)}),
+        within("CV-OVP", "path", 0.5, "mV", 5.0, low=0.0, high=1.0, method=tmp_path),
+    ]
+    rec = Recorder(tmp_path / "record.jsonl", run_id='run "1"', keep=True)
+    rec.write("header")
+    for number, m in enumerate(cases):
+        rec.measurement(m, f"t{number % 3}")
+    rec.write("end", status="completed")
+    rec.close()
+    lines = (tmp_path / "record.jsonl").read_bytes().splitlines()
+    entries, result = read_entries(tmp_path / "record.jsonl")
+    assert result.complete and len(entries) == len(cases) + 2
+    for number, m in enumerate(cases, start=1):
+        entry = {"seq": number, "type": "measurement", "run_id": 'run "1"', "test": f"t{(number - 1) % 3}"}
+        entry |= {**m.to_json(), "prev": entries[number - 1]["hash"]}
+        body = lines[number][: lines[number].rindex(b', "hash": ')] + b"}"
+        assert body == json.dumps(entry, default=str).encode(), m.name
+    written = rec.written()
+    assert written is not None
+    assert json.dumps(written[0]) == json.dumps(entries)  # NaN is not equal to itself: compared as text
+    assert written[1] == result
+
+
+def test_a_measurement_read_from_its_entry_is_the_one_recorded(tmp_path: Path) -> None:
+    """`Measurement.from_json` of an entry as the recorder writes it (its fields and the record's
+    own keys) gives the measurement recorded, its fields alone and in order; an entry with a key
+    of its own, or with another key in place of a record key, still gives the fields alone."""
+    rec = Recorder(tmp_path / "record.jsonl", run_id="run-1")
+    rec.write("header")
+    recorded = [
+        within("CV-OVP", "a", 3655.04, "mV", 41.2, low=3620.0, high=3680.0),
+        equals("CV-OVP", "b", True, False, 9.6, data={"n": [3]}),
+    ]
+    for m in recorded:
+        rec.measurement(m, "t1")
+    rec.close()
+    entries, _ = read_entries(tmp_path / "record.jsonl")
+    names = [f.name for f in dataclasses.fields(Measurement)]
+    renamed = {("station" if k == "run_id" else k): v for k, v in entries[1].items()}  # as many keys
+    variants = [entries[1], {**entries[1], "extra": 1}, renamed]
+    for entry, m in zip([*variants, entries[2]], [*[recorded[0]] * 3, recorded[1]], strict=True):
+        read = Measurement.from_json(entry)
+        assert read == m and list(vars(read)) == names and read.verdict is m.verdict
 
 
 def test_a_measurement_entry_holds_its_fields_in_declaration_order_and_nothing_else(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hilcli import hil
+from hilcli import hil, own_plan
 
 from hil import interrupts
 from hil.duts.bms12100.ntc import resistance_ohm
@@ -211,27 +211,14 @@ def run_plan(lab: Lab, out: Path, case: str, *args: str) -> subprocess.Completed
     plan = out.parent / f"plan-{case}" / "test_plan.py"
     plan.parent.mkdir(parents=True)
     plan.write_text(PLAN, encoding="utf-8")
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(plan),
-            f"--rootdir={plan.parent}",
-            f"--hil-station={lab.station}",
-            f"--hil-out={out}",
-            "--hil-reports=none",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
+    return own_plan(
+        plan,
+        f"--hil-station={lab.station}",
+        f"--hil-out={out}",
+        "--hil-reports=none",
+        *args,
         timeout=RUN_TIMEOUT_S,
-        cwd=plan.parent,
         env={**os.environ, "SAFETY_CASE": case},
-        check=False,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from shared_docs import SHARED, require_shared
+from shared_docs import SHARED, ids_in_reading, require_shared
 
 from hil.duts.bms12100 import PACKAGE_DIR
 from hil.duts.bms12100.config import PARAMETERS_BY_PATH, Behaviour, Settings
@@ -130,20 +130,6 @@ def spec() -> SpecFile:
 @pytest.fixture(scope="module")
 def defaults() -> Settings:
     return Settings()
-
-
-def ids_in_reading(text: str) -> list[str]:
-    """The first column of every table row of the markdown reading, headers and rules left out."""
-    ids: list[str] = []
-    for line in text.splitlines():
-        match = re.match(r"^\|\s*([^|]*?)\s*\|", line)
-        if match is None:
-            continue
-        cell = match.group(1)
-        if cell == "ID" or set(cell) <= set("-: "):
-            continue
-        ids.append(cell)
-    return ids
 
 
 def settings_unit(path: str) -> str:

@@ -7,8 +7,7 @@ SQLite by default (a file `results.sqlite` in the runs root), PostgreSQL for a
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-import time
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,8 +31,10 @@ MIGRATION_LOCK = 0x68696C01
 MES_URL_KEY = "mes_url"
 #: the newest migration in migrations/versions (a test checks it): a database there needs no Alembic
 HEAD_REVISION = "0003"
-#: how long a SQLite writer waits for another socket's transaction, and for the switch to WAL
+#: how long a SQLite writer waits for another socket's transaction
 SQLITE_BUSY_TIMEOUT_S = 60.0
+#: beside a SQLite file: the lock its openers take in turn to switch it to WAL (`results.sqlite.wal-lock`)
+WAL_LOCK_SUFFIX = ".wal-lock"
 
 
 def default_url(runs_root: Path) -> str:
@@ -76,15 +77,17 @@ def _engine(url: str) -> Engine:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
             database = engine.url.database
+            wal_lock: Path | None = None  # in memory: no other connection to wait for
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+                wal_lock = Path(database + WAL_LOCK_SUFFIX)
 
             @event.listens_for(engine, "connect")
             def _connect(dbapi_connection: Any, _record: Any) -> None:
                 dbapi_connection.isolation_level = None  # transactions as SQLAlchemy begins them
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA foreign_keys=ON")
-                _switch_to_wal(cursor)
+                _switch_to_wal(cursor, wal_lock)
                 # an index `hil db import` rebuilds from the records: a commit need not wait for the
                 # disk (WAL stays consistent after a crash; a power loss can cost the last runs' rows)
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -101,22 +104,20 @@ def _engine(url: str) -> Engine:
         raise UsageError(f"--db: {url!r} is not a database URL this build can open ({exc})") from None
 
 
-def _switch_to_wal(cursor: Any) -> None:
-    """`PRAGMA journal_mode=WAL`, tried again while another connection holds the lock.
+def _switch_to_wal(cursor: Any, lock: Path | None) -> None:
+    """`PRAGMA journal_mode=WAL` with the lock file `lock` held (an exclusive flock) around it.
 
     SQLite answers a journal-mode change with "database is locked" at once, without its busy
-    timeout, when several sockets open a new database together; each waits its turn here instead.
+    timeout, when several sockets open a new database together; so each opener waits in the kernel
+    for its turn instead (a lock file of its own: SQLite's POSIX locks on the database file are
+    dropped when any descriptor of it closes). Closing the file releases the flock.
     """
-    deadline, pause = time.monotonic() + SQLITE_BUSY_TIMEOUT_S, 0.005
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(2 * pause, 0.2)
+    if lock is None:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        return
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        cursor.execute("PRAGMA journal_mode=WAL")
 
 
 def _revision(connection: Any) -> str | None:

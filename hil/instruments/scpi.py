@@ -15,6 +15,10 @@ from hil.instruments.base import LINK_FAULTS, Instrument
 
 #: query headers that change the instrument's state when read: never asked twice
 NOT_IDEMPOTENT = ("SYST:ERR", "SYSTEM:ERR", "*ESR?", "DATA:REM", "R?")
+#: the error queue's next entry (SCPI-1999 SYSTem:ERRor[:NEXT]?)
+ERROR_QUERY = "SYST:ERR?"
+#: at most this many SYST:ERR? per check (an instrument that never answers 0 does not hang us)
+ERROR_QUERIES_MAX = 32
 
 
 def nrf(value: float) -> str:
@@ -38,14 +42,42 @@ class ScpiInstrument(Instrument):
 
     def errors(self) -> list[str]:
         """Drain the error queue (SYST:ERR? until 0)."""
+        return self._drain(self.query(ERROR_QUERY))
+
+    def _drain(self, entry: str) -> list[str]:
+        """The error queue from its first `entry` on: SYST:ERR? again until it answers 0."""
         found: list[str] = []
-        for _ in range(32):
-            entry = self.query("SYST:ERR?")
-            code = entry.split(",", 1)[0].strip()
-            if code in ("0", "+0"):
-                break
+        while entry.split(",", 1)[0].strip() not in ("0", "+0"):
             found.append(entry)
+            if len(found) == ERROR_QUERIES_MAX:
+                break
+            entry = self.query(ERROR_QUERY)
         return found
+
+    def _pipelines(self) -> bool:
+        """Whether a configure may hand its commands and first SYST:ERR? to the transport as one
+        exchange: only where the driver changes neither how messages travel nor how errors are read
+        (a driver with a gateway or an ESR-based check overrides `_send_checked` itself)."""
+        cls = type(self)
+        return (
+            cls.write is Instrument.write
+            and cls._exchange is Instrument._exchange
+            and cls.errors is ScpiInstrument.errors
+        )
+
+    def _send_checked(self, commands: tuple[str, ...]) -> list[str]:
+        """The commands, then the error queue: one exchange where the transport can (a raw socket),
+        the same messages in the same order either way."""
+        if not self._pipelines():
+            for command in commands:
+                self.write(command)
+            return self.errors()
+        try:
+            first = self.transport.pipeline(commands, ERROR_QUERY)
+        except LINK_FAULTS as exc:
+            self.suspect = str(exc)
+            raise
+        return self._drain(first)
 
     def configure(self, *commands: str) -> None:
         """Send configuration commands, then check the error queue; raise if anything failed.
@@ -56,9 +88,7 @@ class ScpiInstrument(Instrument):
         unit = "; ".join(commands)
         with interrupts.shielded():
             try:
-                for command in commands:
-                    self.write(command)
-                problems = self.errors()
+                problems = self._send_checked(commands)
             except LINK_FAULTS as exc:
                 # the whole unit is named: which of its commands took effect is unknown
                 raise type(exc)(self.name, unit, f"{exc.detail} (at {exc.command!r})") from exc

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hil import durability, interrupts
@@ -36,6 +36,13 @@ class Transport(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    def pipeline(self, commands: Sequence[str], query: str) -> str:
+        """Send `commands`, then `query`; its answer. The same messages in the same order as
+        `write` each and `query`; a transport that can hands them over in one write."""
+        for command in commands:
+            self.write(command)
+        return self.query(query)
 
     def read(self) -> str:
         """Read one more line of a multi-line answer (after `query`); one-line transports refuse."""
@@ -60,6 +67,7 @@ class VisaTransport(Transport):
         self.resource_name = resource
         self.timeout_s = timeout_s
         self._res: Any = None
+        self._stream = False  # a raw socket: one byte stream, each message ends at its newline
         self._stale = False
         self._closed = False
         self._generation = 0
@@ -79,6 +87,7 @@ class VisaTransport(Transport):
         self._res.read_termination = "\n"
         self._res.write_termination = "\n"
         sock = self._socket()
+        self._stream = sock is not None
         if sock is not None:
             # A command followed by SYST:ERR? would otherwise wait for a delayed ACK (Nagle).
             # pyvisa-py exposes no VI_ATTR_TCPIP_NODELAY setter, so reach its socket.
@@ -114,6 +123,26 @@ class VisaTransport(Transport):
 
     def query(self, message: str) -> str:
         return str(self._call(self._res_method("query"), message)).strip()
+
+    def pipeline(self, commands: Sequence[str], query: str) -> str:
+        """On a raw socket the commands and the query leave in one write (each its own line, as
+        `write` and `query` send them), so a configure and its error check cost one exchange; on
+        other resources (GPIB, USB: the bus frames each message) one message at a time."""
+        if not self._stream or not commands:
+            return super().pipeline(commands, query)
+        durability.barrier()  # as `write`: what was recorded before a stimulus is durable first
+        data = "".join(f"{message}\n" for message in (*commands, query))
+
+        def send(message: str) -> Any:
+            del message
+            return self._res.write_raw(data.encode(self._res.encoding))
+
+        def answer(message: str) -> Any:
+            del message
+            return self._res.read()
+
+        self._call(send, "; ".join(commands))
+        return str(self._call(answer, query)).strip()
 
     def read(self) -> str:
         """The next line of a multi-line answer (pyvisa read up to the termination)."""
@@ -199,6 +228,10 @@ class RecordingTransport(Transport):
     def query(self, message: str) -> str:
         self.sent.append(message)
         return self.inner.query(message)
+
+    def pipeline(self, commands: Sequence[str], query: str) -> str:
+        self.sent += [*commands, query]
+        return self.inner.pipeline(commands, query)
 
     def read(self) -> str:
         return self.inner.read()

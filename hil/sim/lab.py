@@ -94,7 +94,9 @@ class Lab:
         while end - self.t > _EPS:
             step = min(end - self.t, max(self.plant.max_step(self.t), 1e-6))
             self.t = end if end - (self.t + step) < _EPS else self.t + step
-            self.plant.step(self.t, step)
+            reached = self.plant.step(self.t, step)
+            if reached is not None:  # the plant stopped early: its state changed (Plant.step)
+                self.t = reached
 
     def reset(self, settings: dict[str, Any] | None = None) -> None:
         """Power-cycle: every instrument to its *RST state, a fresh DUT with the given settings."""

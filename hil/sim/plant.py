@@ -55,12 +55,14 @@ class Plant(ABC):
         """Boot the DUT at time t (after construction and after a reset)."""
 
     @abstractmethod
-    def step(self, t: float, dt: float) -> None:
-        """Advance physics and firmware from t - dt to t."""
+    def step(self, t: float, dt: float) -> float | None:
+        """Advance physics and firmware from t - dt to t; a plant that stopped earlier (its
+        state changed where stepping on would need new inputs) returns the time it reached."""
 
     @abstractmethod
     def max_step(self, t: float) -> float:
-        """The largest step from time t that keeps the DUT's timing accurate."""
+        """The largest step from time t that keeps the DUT's timing accurate (unbounded where the
+        plant keeps the timing itself and stops its step early, see `step`)."""
 
     def serial(self, t: float, data: bytes) -> bytes:
         """Bytes arriving on the DUT's serial bus (rs485) at time t; returns the DUT's answer bytes

@@ -287,7 +287,7 @@ def probe_buses(station: StationModel, log: TextIO | None) -> list[Problem]:
     """The DUT's buses open (nothing is sent)."""
     import serial
 
-    from hil.can_monitor import open_bus
+    from hil.can_monitor import open_station_bus
 
     found: list[Problem] = []
     can_bus = station.buses.can
@@ -295,9 +295,7 @@ def probe_buses(station: StationModel, log: TextIO | None) -> list[Problem]:
         with _logged(log, "buses.can") as caught:
             if can_bus.interface == "socketcand":  # python-can waits for the greeting without a timeout
                 _socketcand_greets(str(can_bus.host), int(can_bus.port or 0))
-            bus = open_bus(
-                can_bus.interface, can_bus.channel, can_bus.bitrate, host=can_bus.host, port=can_bus.port
-            )
+            bus = open_station_bus(can_bus)
             with contextlib.suppress(Exception):
                 bus.shutdown()
         if caught:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hil import registry
-from hil.can_monitor import CanMonitor, open_bus
+from hil.can_monitor import CanMonitor, open_station_bus
 from hil.sim.client import ControlClient
 from hil.sim.clock import SimClock
 from hil.station.model import StationModel
@@ -32,10 +32,7 @@ def power_on(model: StationModel, file: Path, endpoints: dict[str, Any], paced: 
     try:
         can_bus = bound.buses.can
         if can_bus is not None and "can" in family.buses:
-            bus = open_bus(
-                can_bus.interface, can_bus.channel, can_bus.bitrate, host=can_bus.host, port=can_bus.port
-            )
-            monitor = CanMonitor(bus, station.clock)
+            monitor = CanMonitor(open_station_bus(can_bus), station.clock)
         client = family.load("client")(station, monitor)
         family.load("bench")(station, client).power_up()
         identity: dict[str, Any] = client.identity()

@@ -162,7 +162,6 @@ class Bms12100Bench(DutBench):
         self.protection_delay_s = self.expectations.get("voltage_protection_delay_max_s", 3.0)
         self.rated_ah = 100.0
         self.cell_v = [NOMINAL_CELL_V] * CELL_COUNT
-        self._programmed: list[float | None] = [None] * CELL_COUNT  # unknown until first set
         self._driving: str | None = None  # the power path the bench drives now
         self._rest_cell_a = 0.0  # the reference cell's current with the power path idle
         self._booted_at = -math.inf  # the bench's last restart of the BMS (power cycle, button)
@@ -279,18 +278,9 @@ class Bms12100Bench(DutBench):
         _set_current(self, amps)
 
     def set_cells(self, volts: list[float]) -> None:
-        """Program the cells that change, in one message where the emulator's driver allows it
-        (one exchange and one error check instead of one per cell; no time passes between them)."""
-        cells = self.station.cells
-        changed: dict[str, float] = {}
-        for i, (cell, new) in enumerate(zip(cells.cells, volts, strict=True)):
-            old = self._programmed[i]
-            if old is None or abs(new - old) > 1e-9:
-                changed[cell] = new
-        cells.set_cell_voltages(changed)
-        for i, cell in enumerate(cells.cells):
-            if cell in changed:
-                self._programmed[i] = changed[cell]
+        """Program every cell, in one message where the emulator's driver allows it (one exchange
+        and one error check; no time passes between them); the driver sends only the cells that change."""
+        self.station.cells.set_voltages(volts)
         self.cell_v = list(volts)
 
     @property

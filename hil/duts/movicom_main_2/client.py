@@ -22,7 +22,7 @@ from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from hil.can_monitor import CanMonitor, Frame, open_bus
+from hil.can_monitor import CanMonitor, Frame, open_station_bus
 from hil.dut import DutClient
 from hil.duts.movicom_main_2.config import MovicomConfig, config_class, load_config
 from hil.duts.movicom_main_2.protocol.canopen_od import SYNC_COB_ID, build_object_dictionary
@@ -111,7 +111,7 @@ class MovicomClient(DutClient):
         self.node: canopen.RemoteNode | None = None
         if buses.can is not None:
             c = buses.can
-            can_bus = open_bus(c.interface, c.channel, c.bitrate, host=c.host, port=c.port)
+            can_bus = open_station_bus(c)
             self.network = canopen.Network(can_bus)
             self.network.notifier = can.Notifier(can_bus, self.network.listeners, 0.1)
             od = build_object_dictionary(self.node_id, c.bitrate, self.config.can.heartbeat_ms)

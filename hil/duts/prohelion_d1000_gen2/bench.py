@@ -187,7 +187,6 @@ class D1000Bench(DutBench):
             )
         self.target_cell = self.cell_ids[0]
         self.target_sensor = self.sensor_ids[0] if self.sensor_ids else SensorId(0, 1)
-        self._cell_v: dict[CellId, float] = {}
         self._temp_c: dict[SensorId, float] = {}
         self._fault_on: set[str] = set()
 
@@ -212,25 +211,21 @@ class D1000Bench(DutBench):
 
     # --- stimuli ----------------------------------------------------------------------------
     def set_cell(self, cell: CellId, volts: float) -> None:
-        """One cell input to `volts` (sent only when it changes)."""
-        if self._cell_v.get(cell) == volts:
-            return
-        self.cells[cell.terminal].set_voltage(cell.terminal, volts)
-        self._cell_v[cell] = volts
+        """One cell input to `volts` (the emulator sends it only when it changes)."""
+        self.cells[cell.terminal].set_cell_voltages({cell.terminal: volts})
 
     def set_cells(self, volts: float, cells: list[CellId] | None = None) -> None:
         """Every configured cell (or the listed ones) to `volts`."""
         self.set_cell_voltages(dict.fromkeys(cells if cells is not None else self.cell_ids, volts))
 
     def set_cell_voltages(self, volts: Mapping[CellId, float]) -> None:
-        """Several cells, each to its own voltage (those that change): one message per emulator."""
-        by_emulator: dict[str, list[CellId]] = {}
+        """Several cells, each to its own voltage: one message per emulator (of the cells that
+        change: the emulator sends only those)."""
+        by_emulator: dict[str, dict[str, float]] = {}
         for cell, value in volts.items():
-            if self._cell_v.get(cell) != value:
-                by_emulator.setdefault(self.cells[cell.terminal].name, []).append(cell)
+            by_emulator.setdefault(self.cells[cell.terminal].name, {})[cell.terminal] = value
         for cells in by_emulator.values():
-            self.cells[cells[0].terminal].set_cell_voltages({c.terminal: volts[c] for c in cells})
-            self._cell_v.update((c, volts[c]) for c in cells)
+            self.cells[next(iter(cells))].set_cell_voltages(cells)
 
     def set_temperature(self, sensor: SensorId, celsius: float) -> None:
         """One thermistor input to the NTC resistance of `celsius` (configured Beta, assumed R25)."""
@@ -259,7 +254,7 @@ class D1000Bench(DutBench):
     @property
     def pack_v(self) -> float:
         """The pack voltage the cell stimuli add up to."""
-        return sum(self._cell_v.get(c, NOMINAL_CELL_V) for c in self.cell_ids)
+        return sum(self.cells[c.terminal].programmed.get(c.terminal, NOMINAL_CELL_V) for c in self.cell_ids)
 
     @property
     def path_v(self) -> float:
@@ -443,7 +438,6 @@ class D1000Bench(DutBench):
         for driver in self.cells.instruments:
             for cell in driver.cells:
                 driver.set_current_limit(cell, CELL_CURRENT_LIMIT_A)
-        self._cell_v.clear()
         self.set_cells(NOMINAL_CELL_V)
         for driver in self.cells.instruments:
             driver.set_output(True)

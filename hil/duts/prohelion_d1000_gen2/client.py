@@ -22,7 +22,7 @@ from typing import Any
 
 import can
 
-from hil.can_monitor import CanMonitor, Frame, open_bus
+from hil.can_monitor import CanMonitor, Frame, open_station_bus
 from hil.clock import Clock
 from hil.dut import DutClient
 from hil.duts.prohelion_d1000_gen2.config import D1000Config, load_config
@@ -121,13 +121,7 @@ class D1000Client(DutClient):
         self.command: BmsCommand = BmsCommand.NONE
         self.sending = True
         self.last_sent = -1e9
-        self.tx: can.BusABC = open_bus(
-            bus_model.interface,
-            bus_model.channel,
-            bus_model.bitrate,
-            host=bus_model.host,
-            port=bus_model.port,
-        )
+        self.tx: can.BusABC = open_station_bus(bus_model)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.simulated = station.simulated

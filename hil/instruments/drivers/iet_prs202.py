@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 
 from hil.errors import InstrumentError, LimitError
+from hil.instruments.base import LINK_FAULTS
 from hil.instruments.info import InstrumentInfo
 from hil.instruments.roles import TemperatureEmulator
 from hil.instruments.scpi import ScpiInstrument
@@ -34,6 +35,10 @@ from hil.instruments.transport import Transport
 
 #: Prologix set-up sent once per connection: controller mode, no automatic read-after-write
 CONTROLLER_SETUP = ("++mode 1", "++auto 0")
+#: the controller's read of the addressed unit's answer (up to EOI)
+READ_AFTER = "++read eoi"
+#: the unit's error check: its Standard Event Status Register, cleared by reading
+ESR_QUERY = "*ESR?"
 #: IEEE 488.2 Standard Event Status Register error bits
 ESR_ERRORS = {4: "query error", 8: "device-specific error", 16: "execution error", 32: "command error"}
 #: resolution (the least significant decade) and range of the unit modelled
@@ -111,17 +116,31 @@ class IetPrs202Bank(TemperatureEmulator, ScpiInstrument):
     def _exchange(self, command: str) -> str:
         self._controller()
         self.transport.write(command)
-        return self.transport.query("++read eoi")
+        return self.transport.query(READ_AFTER)
 
     def errors(self) -> list[str]:
         """The addressed unit's error bits from *ESR? (reading clears them)."""
-        command = "*ESR?"
-        answer = self.query(command).strip()
+        return self._esr(self.query(ESR_QUERY))
+
+    def _esr(self, answer: str) -> list[str]:
+        """The error bits of an *ESR? answer."""
+        text = answer.strip()
         try:
-            esr = int(answer)
+            esr = int(text)
         except ValueError as exc:
-            raise InstrumentError(self.name, command, f"expected an integer, got {answer!r}") from exc
-        return [f"ESR={esr} ({text})" for bit, text in ESR_ERRORS.items() if esr & bit]
+            raise InstrumentError(self.name, ESR_QUERY, f"expected an integer, got {text!r}") from exc
+        return [f"ESR={esr} ({bit_text})" for bit, bit_text in ESR_ERRORS.items() if esr & bit]
+
+    def _send_checked(self, commands: tuple[str, ...]) -> list[str]:
+        """The commands, *ESR? and the controller's read as one exchange where the transport can:
+        the lines `write` and `errors` send, in their order (controller set-up first)."""
+        self._controller()
+        try:
+            answer = self.transport.pipeline([*commands, ESR_QUERY], READ_AFTER)
+        except LINK_FAULTS as exc:
+            self.suspect = str(exc)
+            raise
+        return self._esr(answer)
 
     def configure_unit(self, terminal: str, *commands: str) -> None:
         """Send commands to one unit and check its event status; raise if any failed."""

@@ -61,7 +61,7 @@ class KeysightN6705C(CellEmulator, ScpiInstrument):
         self.configure(f"VOLT {nrf(volts)},(@{self._ch(cell)})")
         self.programmed[cell] = volts
 
-    def set_cell_voltages(self, volts: Mapping[str, float]) -> None:
+    def program_cells(self, volts: Mapping[str, float]) -> None:
         """Several cells in one program message (one exchange and one error check for all).
 
         Each is refused beyond the cell limit and the lot beyond the stack limit before anything is

@@ -8,6 +8,9 @@ from functools import cached_property
 
 from hil.instruments.roles.role import Role
 
+#: a cell voltage this close to the programmed one is the same setting (V): not sent again
+SAME_V = 1e-9
+
 
 class PowerSupply(Role):
     """A DC source in CV/CC (the charger on P+/P-)."""
@@ -105,12 +108,24 @@ class CellEmulator(Role):
     def set_voltage(self, cell: str, volts: float) -> None: ...
 
     def set_voltages(self, volts: Sequence[float]) -> None:
-        """Set every cell, in cell order."""
-        for cell, value in zip(self.cells, volts, strict=True):
-            self.set_voltage(cell, value)
+        """Every cell, in cell order: `set_cell_voltages` of them all."""
+        self.set_cell_voltages(dict(zip(self.cells, volts, strict=True)))
 
     def set_cell_voltages(self, volts: Mapping[str, float]) -> None:
-        """Several cells, each to its own voltage (a driver may send them in one message)."""
+        """Several cells, each to its own voltage; a cell already programmed to its value (within
+        SAME_V) is not sent again, so a caller may pass every cell and only the changes go out."""
+        programmed = self.programmed
+        changed = {
+            cell: value
+            for cell, value in volts.items()
+            if (old := programmed.get(cell)) is None or abs(value - old) > SAME_V
+        }
+        if changed:
+            self.program_cells(changed)
+
+    def program_cells(self, volts: Mapping[str, float]) -> None:
+        """Send several cells' voltages, no matter what was programmed (a driver may send them in
+        one message): the step under `set_cell_voltages`."""
         for cell, value in volts.items():
             self.set_voltage(cell, value)
 

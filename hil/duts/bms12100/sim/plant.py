@@ -61,6 +61,8 @@ MIN_POWER_V = 6.0
 SHORT_OHM = 0.005
 #: resistance of the BMS's own power path (MOSFETs, shunt, copper): our assumption, below EL-RDS's 2 mΩ
 BMS_PATH_OHM = 0.0015
+#: the step a held state allows (the lab cuts it to the time asked; the twin splits it itself)
+HELD_STEP_S = math.inf
 
 
 class Bms12100Plant(Plant):
@@ -97,8 +99,15 @@ class Bms12100Plant(Plant):
             for terminal in inst.channels
         }
         self._switch_sims = list({id(sim): sim for sim in self.switches.values()}.values())
-        self._inserted: tuple[tuple[int, ...], frozenset[str]] | None = None  # (switch versions, points)
+        self._inserted: frozenset[str] | None = None  # the closed fault points (None: read again)
+        # commands to the switches and the NTC emulator so far: the held inputs are built again after one
+        self._input_moves = 0
+        for moved in [*self._switch_sims, *([self.ntc] if self.ntc is not None else [])]:
+            moved.on_settings_change(self._inputs_moved)
+        self._held: tuple[tuple[object, ...], TerminalInputs] | None = None  # (what they depend on, inputs)
         self._cells_read: tuple[int, list[float]] | None = None  # (emulator version, volts)
+        self._settled: tuple[object, ...] | None = None  # `_state()` after the last step
+        self._holding = False  # the step max_step allowed is a held one (until an output changes)
         self._button_closed = False
         self.powered = False
         self.next_can = 0.0
@@ -123,11 +132,14 @@ class Bms12100Plant(Plant):
 
     def _inserted_points(self) -> frozenset[str]:
         """The fault points whose relays are closed, read again only after a switch command."""
-        versions = tuple(sim.settings_version() for sim in self._switch_sims)
-        if self._inserted is None or self._inserted[0] != versions:
-            points = frozenset(p for p, sim in self.switches.items() if sim.closed(p))
-            self._inserted = (versions, points)
-        return self._inserted[1]
+        if self._inserted is None:
+            self._inserted = frozenset(p for p, sim in self.switches.items() if sim.closed(p))
+        return self._inserted
+
+    def _inputs_moved(self) -> None:
+        """A switch or the NTC emulator took a command: relays and resistances are read again."""
+        self._input_moves += 1
+        self._inserted = None
 
     def faults(self) -> list[str]:
         """The fault points inserted now."""
@@ -245,15 +257,23 @@ class Bms12100Plant(Plant):
         self._report()
 
     def _inputs(self) -> TerminalInputs:
-        return TerminalInputs(
+        """The twin's terminal inputs now; built again only when the cells, a relay, an NTC, the
+        power path's current or P+ moved (the twin copies what it keeps, it never changes them)."""
+        cells = self._cells_read[0] if self._cells_read is not None else None
+        key = (cells, self._input_moves, self.i_pack, self.v_p, self.powered)
+        if self._held is not None and self._held[0] == key:
+            return self._held[1]
+        inputs = TerminalInputs(
             cell_v=self._sensed_cells(),
             ntc_ohm=self._ntc_ohms(),
             current_a=self.i_pack,
             charger_v=self.v_p,
             powered=self.powered,
         )
+        self._held = (key, inputs)
+        return inputs
 
-    def step(self, t: float, dt: float) -> None:
+    def step(self, t: float, dt: float) -> float:
         self._solve(t)
         powered = self.v_pack > MIN_POWER_V
         if powered and not self.powered:
@@ -263,13 +283,40 @@ class Bms12100Plant(Plant):
             self.powered = False
         self._relays(t - dt)  # set before this step began (the lab normally saw it in max_step)
         if self.powered:
-            self.twin.step(t, dt, self._inputs())
+            # a held step (see max_step) runs the twin's cycles until one changes what we read
+            t = self.twin.step(t, dt, self._inputs(), until_change=self._holding)
             self._solve(t)  # the MOSFETs may have changed
+        self._holding = False
         self._report()
         if self._talking() and t + 1e-9 >= self.next_can:
             for can_id, data in encode_telemetry(self.twin.telemetry()):
                 self.publish(t, can_id, data)
             self.next_can = t + CYCLE_S
+        self._settled = self._state()
+        return t
+
+    def _state(self) -> tuple[object, ...]:
+        """What a step solves and reports, and the settings behind it: equal before and after a
+        step, so stepping again with nothing changed would report the same (see `max_step`)."""
+        versions = tuple(
+            cast(SimInstrument, port).settings_version()
+            for port in (self.charger, self.load, self.cells)
+            if port is not None
+        )
+        supply = cast(SourcePort, self.charger).source() if self.charger is not None else None
+        return (
+            self.powered,
+            self.v_p,
+            self.v_b,
+            self.i_pack,
+            self.i_charger,
+            self.i_load,
+            tuple(self.cell_v),
+            supply,
+            versions,
+            self._input_moves,
+            self.twin.outputs() if self.powered else None,
+        )
 
     def _talking(self) -> bool:
         """The BMS sends on CAN while awake and on the bus; frames nobody listens to are not built."""
@@ -309,12 +356,18 @@ class Bms12100Plant(Plant):
             # that its max_step covers the timers they start (the SCP's 300 µs).
             self.twin.step(t, 0.0, self._inputs())
         step = self.twin.max_step() if self.powered else 1.0
-        if self._talking():
+        talking = self._talking()
+        if talking:
             step = min(step, max(self.next_can - t, 1e-4))
-        if self.load is not None:
-            change = cast(LoadPort, self.load).next_change(t)
-            if change is not None and change > t:
-                step = min(step, max(change - t, 1e-4))
+        change = cast(LoadPort, self.load).next_change(t) if self.load is not None else None
+        if change is not None and change > t:
+            step = min(step, max(change - t, 1e-4))
+        elif self.powered and not talking and self._state() == self._settled:
+            # Nothing scheduled outside the twin, and the last step left everything as it is now:
+            # step after step would hold the same inputs and report the same until a twin cycle
+            # changes an output, so the twin runs its own cycles (the same ones) until then.
+            self._holding = True
+            return HELD_STEP_S
         return step
 
     def serial(self, t: float, data: bytes) -> bytes:

@@ -1,13 +1,14 @@
 """The twin of the 12100-1203-1CA BMS firmware: pure, deterministic, driven by the electrical model.
 
 The electrical model calls `power_on` when the cells are connected and then `step(t, dt, inputs)`
-with dt <= `max_step()`; inputs are held over the step (t-dt, t]. After changing the inputs it
-calls `step(t, 0.0, inputs)` so that `max_step()` reflects them (e.g. a short circuit starts the
-300 µs SCP timer and the next step is that short). The twin measures the inputs through its seeded
-front end, counts charge, tracks the mode, runs the alarm/protection monitors of
-`tables.ALL_MONITORS`, the locks (locks.py), balancing (balancing.py), precharge, the automatic
-sleep and the under-voltage shutdown (power.py), and exposes what the model uses: the MOSFET
-states, `precharge_active`, `bleed_currents()` and `supply_current_a()`.
+with dt <= `max_step()`; inputs are held over the step (t-dt, t]. After changing the inputs it calls
+`step(t, 0.0, inputs)` so that `max_step()` reflects them (e.g. a short circuit starts the 300 µs
+SCP timer and the next step is that short); with `until_change` it runs its own cycles through a
+long step and stops after the first that changes `outputs()` (the model's held steps). The twin
+measures the inputs through its seeded front end, counts charge, tracks the mode, runs the
+alarm/protection monitors of `tables.ALL_MONITORS`, the locks (locks.py), balancing (balancing.py),
+precharge, the automatic sleep and the under-voltage shutdown (power.py), and exposes what the model
+uses: the MOSFET states, `precharge_active`, `bleed_currents()` and `supply_current_a()`.
 No I/O, no threads, no wall-clock time: the same seed and the same calls give the same results.
 The monitors are event-driven: while the inputs and settings hold, a monitor that nothing can move
 (`Monitor.quiet`: nothing tripped or timed, no reading inside the front end's error extremes beyond
@@ -193,13 +194,17 @@ class Bms12100Twin:
             return
         self._reboot(t)
 
-    def step(self, t: float, dt: float, inputs: TerminalInputs) -> None:
-        """Run the firmware from t-dt to t with `inputs` held over that interval.
+    def step(self, t: float, dt: float, inputs: TerminalInputs, *, until_change: bool = False) -> float:
+        """Run the firmware from t-dt to t with `inputs` held over that interval; returns the time
+        reached (t, unless `until_change` stopped it earlier).
 
         A step longer than `max_step()` is split internally, so timing inside the twin stays exact
-        for any dt; the caller only sees the FETs change at the end of its step. After changing the
-        inputs, `step(t, 0.0, inputs)` lets the twin see them before the caller asks `max_step()`
-        (with unchanged inputs and nothing else changed such a call does nothing).
+        for any dt; the caller only sees the FETs change at the end of its step. With `until_change`
+        the twin stops after the first cycle that changes what the electrical model reads
+        (`outputs`): a caller that would have stepped cycle by cycle, holding the same inputs while
+        the outputs hold, gets the same cycles in one call. After changing the inputs,
+        `step(t, 0.0, inputs)` lets the twin see them before the caller asks `max_step()` (with
+        unchanged inputs and nothing else changed such a call does nothing).
         """
         if dt < 0.0:
             raise ValueError(f"dt must not be negative, got {dt}")
@@ -207,22 +212,27 @@ class Bms12100Twin:
         if not inputs.powered:
             self._powered = False
             self._t = t
-            return
+            return t
         if not self._powered:
             self.power_on(t, inputs)
-            return
+            return t
         now = max(t - dt, self._t)  # never re-run time the firmware has already run (e.g. a boot at t)
         if t - now <= _EPS:
             # A zero-length step shows the firmware changed inputs; unchanged ones show it nothing.
             if inputs != self._seen or self._boot_check or t > self._t + _EPS:
                 self._cycle(t, 0.0, inputs)
-            return
+            return t
+        before = self.outputs() if until_change else None
         while True:
             h = min(t - now, self.max_step())
             now = t if t - now - h <= _EPS else now + h
             self._cycle(now, h, inputs)
             if now >= t:
-                return
+                return t
+            if before is not None:
+                after = self.outputs()
+                if after != before:
+                    return now
 
     def max_step(self) -> float:
         """Largest dt the caller may use next without losing the twin's timing accuracy."""
@@ -248,6 +258,18 @@ class Bms12100Twin:
         return limit
 
     # --- outputs ---------------------------------------------------------------------------
+    def outputs(self) -> tuple[object, ...]:
+        """Everything the electrical model reads from the twin: the paths, precharge, the mode, the
+        supply and bleed currents (equal tuples: the model would solve and report the same)."""
+        return (
+            self.charge_path_closed,
+            self.discharge_path_closed,
+            self.precharge_active,
+            self.mode,
+            self.supply_current_a(),
+            tuple(self.bleed_currents()),
+        )
+
     @property
     def charge_path_closed(self) -> bool:
         """Charge MOSFET on (or stuck on: a SIM-ONLY hardware fault)."""

@@ -54,6 +54,11 @@ HUMIDITY_BUDGET = ErrorBudget(gain=0.0, offset=2.0, noise_sigma=0.1)
 #: a node's highest and lowest channel as ((value, index), (value, index)); None without a channel
 Extremes = tuple[tuple[float, int], tuple[float, int]] | None
 
+#: the sampled nodes' rows of a (node, channel) array: a slice when they are consecutive (a full
+#: sample of a pack on the bus, the one node of a stimulus): views of the arrays, not copies by
+#: fancy indexing
+Rows = list[int] | slice
+
 
 def _extremes(values: Sequence[float], present: Sequence[bool]) -> Extremes:
     """The highest and lowest present value and their indexes, first occurrence on ties."""
@@ -70,11 +75,16 @@ def _extremes(values: Sequence[float], present: Sequence[bool]) -> Extremes:
 
 
 def _row_extremes(values: np.ndarray, present: np.ndarray) -> list[Extremes]:
-    """`_extremes` of every row of a (node, channel) array at once (argmax/argmin: first on ties)."""
-    high = np.where(present, values, -np.inf).argmax(axis=1)
-    low = np.where(present, values, np.inf).argmin(axis=1)
+    """`_extremes` of every row of a (node, channel) array at once (argmax/argmin: first on ties);
+    every channel present (the usual full sample): the values as they are, without the masking."""
+    if present.all():
+        high, low = values.argmax(axis=1), values.argmin(axis=1)
+        any_present: list[bool] = [True] * values.shape[0]
+    else:
+        high = np.where(present, values, -np.inf).argmax(axis=1)
+        low = np.where(present, values, np.inf).argmin(axis=1)
+        any_present = np.any(present, axis=1).tolist()
     rows = np.arange(values.shape[0])
-    any_present: list[bool] = np.any(present, axis=1).tolist()
     return [
         ((hv, hi), (lv, li)) if ok else None
         for ok, hv, hi, lv, li in zip(
@@ -281,6 +291,7 @@ class Frontend:
         todo: list[int],
         counts: tuple[Sequence[int], Sequence[int]],
         memory: TrueInputs | None,
+        rows: Rows,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The true cell voltages and thermistor resistances of nodes `todo` (configured `counts`
         of cells and sensors per node), one row per node; with `memory`, read only from the nodes
@@ -302,27 +313,27 @@ class Frontend:
             if source is None or memory.sources[n] is not source:
                 self._read_node(source, cells_per_node[n], temps_per_node[n], memory.cell_v[n], memory.ohm[n])
                 memory.sources[n] = source
-        return memory.cell_v[todo], memory.ohm[todo]
+        return memory.cell_v[rows], memory.ohm[rows]
 
-    def _cell_volts(self, true: np.ndarray, todo: list[int], noise_rng: np.random.Generator) -> np.ndarray:
-        """The cells of nodes `todo` sampled once (V, 1 mV resolution), one row per node."""
+    def _cell_volts(self, true: np.ndarray, rows: Rows, noise_rng: np.random.Generator) -> np.ndarray:
+        """The cells of the nodes in `rows` sampled once (V, 1 mV resolution), one row per node."""
         gain, offset, sigma, noisy = self._cell_errors
-        reading = true * gain[todo] + offset[todo]
+        reading = true * gain[rows] + offset[rows]
         if noisy:
-            reading += self._noise(sigma[todo], noise_rng)
+            reading += self._noise(sigma[rows], noise_rng)
         rounded: np.ndarray = np.maximum(0.0, np.rint(reading * 1e3) / 1e3) + 0.0
         return rounded
 
     def _temperatures(
-        self, ohm: np.ndarray, todo: list[int], ntc: BetaNtc, noise_rng: np.random.Generator
+        self, ohm: np.ndarray, rows: Rows, ntc: BetaNtc, noise_rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The thermistors of nodes `todo` sampled once (°C, 0.1 °C resolution), one row per node,
+        """The thermistors of the nodes in `rows` sampled once (°C, 0.1 °C resolution), one row per node,
         and where one reads a temperature: not where the input is open, shorted or beyond the
         conversion's range (NaN resistance: no input)."""
         r_open, r_short = ntc.resistance_ohm(NTC_RANGE_C[0]), ntc.resistance_ohm(NTC_RANGE_C[1])
         valid = (ohm >= r_short) & (ohm <= r_open)  # NaN compares False
         gain, sigma, noisy = self._thermistor_errors
-        factor = gain[todo] + self._noise(sigma[todo], noise_rng) if noisy else gain[todo]
+        factor = gain[rows] + self._noise(sigma[rows], noise_rng) if noisy else gain[rows]
         measured = np.where(valid, ohm, ntc.r_ref_ohm) * factor
         inv = 1.0 / (ntc.t_ref_c + KELVIN_OFFSET) + np.log(measured / ntc.r_ref_ohm) / ntc.beta_k
         celsius: np.ndarray = np.rint((1.0 / inv - KELVIN_OFFSET) * 10.0) / 10.0 + 0.0
@@ -387,7 +398,7 @@ class Frontend:
 
         return Readings(
             nodes=tuple(nodes),
-            connected_nodes=sum(1 for node in inputs.nodes if node.connected),
+            connected_nodes=[node.connected for node in inputs.nodes].count(True),
             bju_present=bju.present,
             current_a=res(self.current.apply(bju.current_a, rng), 3) if bju.present else 0.0,
             battery_v=res(self.battery.apply(bju.battery_v, rng), 3) if bju.present else 0.0,
@@ -420,11 +431,16 @@ class Frontend:
         ]
         if memory is not None:
             memory.fit(config)
-        true_v, ohm = self._true_inputs(inputs, todo, counts, memory)
-        volts = self._cell_volts(true_v, todo, noise_rng)
-        celsius, valid = self._temperatures(ohm, todo, ntc, noise_rng)
+        consecutive = bool(todo) and todo[-1] - todo[0] == len(todo) - 1  # todo ascends
+        rows: Rows = slice(todo[0], todo[-1] + 1) if consecutive else todo
+        true_v, ohm = self._true_inputs(inputs, todo, counts, memory, rows)
+        volts = self._cell_volts(true_v, rows, noise_rng)
+        celsius, valid = self._temperatures(ohm, rows, ntc, noise_rng)
         present = volts >= config.fixed.cell_present_v
-        fresh = dict(zip(todo, self._build(todo, volts, present, celsius, valid, counts), strict=True))
+        built = self._build(todo, volts, present, celsius, valid, counts)
+        if len(todo) == len(cells_per_node):  # every configured node sampled: none kept, none off the bus
+            return built
+        fresh = dict(zip(todo, built, strict=True))
         nodes: list[NodeReadings] = []
         for n, (cells, temps) in enumerate(zip(cells_per_node, temps_per_node, strict=True)):
             if keep is not None and n in keep:
@@ -472,23 +488,32 @@ class Frontend:
         if len(todo) == 1:
             return [Frontend._build_one(todo[0], volts, present, celsius, valid, counts)]
         cells_per_node, temps_per_node = counts
-        temps = celsius.astype(object)
-        temps[~valid] = None  # open, shorted or beyond the conversion's range
+        if valid.all():
+            temps: list[list[float | None]] = celsius.tolist()
+        else:
+            with_none = celsius.astype(object)
+            with_none[~valid] = None  # open, shorted or beyond the conversion's range
+            temps = with_none.tolist()
         totals = np.rint(np.where(present, volts, 0.0).sum(axis=1) * 1e3) / 1e3 + 0.0
         # the extremes of the configured channels only (a node's readings hold no more)
-        cells_mask = np.arange(CELLS_PER_NODE_MAX) < np.array([cells_per_node[n] for n in todo])[:, None]
-        temps_mask = np.arange(TEMPS_PER_NODE_MAX) < np.array([temps_per_node[n] for n in todo])[:, None]
+        cells_present, temps_valid = present, valid
+        if min((cells_per_node[n] for n in todo), default=CELLS_PER_NODE_MAX) < CELLS_PER_NODE_MAX:
+            configured = np.array([cells_per_node[n] for n in todo])[:, None]
+            cells_present = present & (np.arange(CELLS_PER_NODE_MAX) < configured)
+        if min((temps_per_node[n] for n in todo), default=TEMPS_PER_NODE_MAX) < TEMPS_PER_NODE_MAX:
+            configured = np.array([temps_per_node[n] for n in todo])[:, None]
+            temps_valid = valid & (np.arange(TEMPS_PER_NODE_MAX) < configured)
         sampled = zip(
             todo,
             volts.tolist(),
             present.tolist(),
-            temps.tolist(),
+            temps,
             totals.tolist(),
             present.sum(axis=1).tolist(),
             valid.sum(axis=1).tolist(),
             volts.max(axis=1, initial=0.0).tolist(),
-            _row_extremes(volts, present & cells_mask),
-            _row_extremes(celsius, valid & temps_mask),
+            _row_extremes(volts, cells_present),
+            _row_extremes(celsius, temps_valid),
             strict=True,
         )
         return [

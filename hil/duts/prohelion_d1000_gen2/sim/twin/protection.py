@@ -73,35 +73,34 @@ class PackExtremes:
     sensor_missing: bool
 
 
-def _widen(
-    high: _Found, low: _Found, extremes: tuple[tuple[float, int], tuple[float, int]], node: int
-) -> tuple[_Found, _Found]:
-    """The pack's (highest, lowest) so far, widened by one node's own extremes."""
-    (high_v, high_i), (low_v, low_i) = extremes
-    if high is None or high_v > high[0]:
-        high = (high_v, node, high_i)
-    if low is None or low_v < low[0]:
-        low = (low_v, node, low_i)
-    return high, low
-
-
 def pack_extremes(nodes: tuple[NodeReadings, ...]) -> PackExtremes:
     """The cell and temperature extremes over the connected nodes, from each node's own extremes
     (worked out once per sample, so a cycle that re-samples one node costs the same at 448 cells
     as at 14), in one pass: node order, first occurrence on ties."""
     # (value, node, index from 0) of the highest and lowest cell and temperature so far
-    cell_high: tuple[float, int, int] | None = None
-    cell_low: tuple[float, int, int] | None = None
-    temp_high: tuple[float, int, int] | None = None
-    temp_low: tuple[float, int, int] | None = None
+    cell_high: _Found = None
+    cell_low: _Found = None
+    temp_high: _Found = None
+    temp_low: _Found = None
     cell_missing = sensor_missing = False
+    # widened node by node in line (a call per node and kind cost as much as its comparisons)
     for n, node in enumerate(nodes):
         if not node.connected:
             continue
-        if node.cell_extremes is not None:
-            cell_high, cell_low = _widen(cell_high, cell_low, node.cell_extremes, n)
-        if node.temperature_extremes is not None:
-            temp_high, temp_low = _widen(temp_high, temp_low, node.temperature_extremes, n)
+        found = node.cell_extremes
+        if found is not None:
+            (high_v, high_i), (low_v, low_i) = found
+            if cell_high is None or high_v > cell_high[0]:
+                cell_high = (high_v, n, high_i)
+            if cell_low is None or low_v < cell_low[0]:
+                cell_low = (low_v, n, low_i)
+        found = node.temperature_extremes
+        if found is not None:
+            (high_v, high_i), (low_v, low_i) = found
+            if temp_high is None or high_v > temp_high[0]:
+                temp_high = (high_v, n, high_i)
+            if temp_low is None or low_v < temp_low[0]:
+                temp_low = (low_v, n, low_i)
         cell_missing = cell_missing or node.connected_cells < len(node.cell_v)
         sensor_missing = sensor_missing or node.connected_temp_sensors < len(node.temperature_c)
 

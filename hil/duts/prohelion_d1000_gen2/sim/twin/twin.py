@@ -522,7 +522,7 @@ class D1000Twin:
             sop_max_current_charge=charge_limit,
             total_pack_voltage=round(pack_v, 3),
             pack_balance_threshold=cfg.cell_balancing_voltage,
-            total_cells_balancing=sum(mask.bit_count() for mask in self._balancing),
+            total_cells_balancing=sum(map(int.bit_count, self._balancing)),
             max_cell_voltage=ev.max_cell.value if ev.max_cell else None,
             max_cell_voltage_node_id=ev.max_cell.node_id if ev.max_cell else None,
             max_cell_voltage_cell_id=ev.max_cell.index if ev.max_cell else None,
@@ -715,7 +715,12 @@ class D1000Twin:
         (the cycle after a one-cell stimulus), by a pass over every node otherwise."""
         if self._extremes is not None and len(self._extremes[0]) == len(nodes):
             before, extremes = self._extremes
-            moved = [n for n, (a, b) in enumerate(zip(before, nodes, strict=True)) if a is not b]
+            moved: list[int] = []
+            for n, (a, b) in enumerate(zip(before, nodes, strict=True)):
+                if a is not b:
+                    moved.append(n)
+                    if len(moved) > 1:
+                        break  # a full sample moved them all: the pass over every node
             if len(moved) == 1:
                 n = moved[0]
                 found = pack_extremes_moved(extremes, before[n], nodes[n], n)
@@ -871,11 +876,14 @@ class D1000Twin:
         """Balance the cells at/above cellBalancingVoltage, in ENABLED only (PH-BAL)."""
         cfg = self._config
         allowed = self._state is BmsState.ENABLED or not cfg.behaviour.balance_only_in_enabled
+        if not allowed:  # (every cycle, up to 32 nodes, outside ENABLED)
+            self._balancing = [0] * len(r.nodes)
+            return
         threshold = cfg.cell_balancing_voltage - _EPS
         masks: list[int] = []
         for node in r.nodes:
             mask = 0
-            if allowed and node.connected and node.max_cell_voltage >= threshold:
+            if node.connected and node.max_cell_voltage >= threshold:
                 for i, (v, ok) in enumerate(zip(node.cell_v, node.cell_present, strict=True)):
                     if ok and v >= threshold:
                         mask |= 1 << i
