@@ -43,21 +43,15 @@ class Part:
     links: list[tuple[int, tuple[float, float, float, float], str]] = field(default_factory=list)
     #: (page in the part, level, label, point, state): weasyprint's bookmarks (h1-h6)
     bookmarks: list[tuple[int, int, str, Point, str]] = field(default_factory=list)
-    #: its first page in `pdf` (parts written together share one PDF, hil.report.pdfparts)
-    start: int = 0
 
 
 def join(front: Part, rest: list[Part], frame: bytes, target: Path) -> None:
     """Write the front's pages then the other parts' as one PDF to `target`, each page framed."""
     writer = PdfWriter(clone_from=io.BytesIO(front.pdf))
     offsets = [0]
-    readers: dict[int, PdfReader] = {}  # one per PDF, so the resources its parts share are copied once
     for part in rest:
         offsets.append(len(writer.pages))
-        if id(part.pdf) not in readers:
-            readers[id(part.pdf)] = PdfReader(io.BytesIO(part.pdf))
-        reader = readers[id(part.pdf)]
-        for page in reader.pages[part.start : part.start + part.pages]:
+        for page in PdfReader(io.BytesIO(part.pdf)).pages:
             writer.add_page(page)
     frames = PdfReader(io.BytesIO(frame)).pages
     if len(frames) != len(writer.pages):

@@ -8,9 +8,7 @@ what the join needs of the layout (anchors, cross-part links, bookmarks) pickle,
 written by another process or ahead of the seal. hil.report.pdfjoin joins them into one PDF/A-3b,
 every page framed as page N of M by the frame: N empty pages written with the same `@page` rules.
 A part written earlier (hil.report.prefetch, as each requirement finishes) is used when its HTML
-is the same as the sealed record gives, so the content cannot differ. The parts left to write at
-the end are still laid out one by one, but written together, one PDF per process (a part written
-alone costs a document and a font subset of its own: about as much as its layout).
+is the same as the sealed record gives, so the content cannot differ.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import functools
 import hashlib
 import logging
 import multiprocessing
-import re
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -72,12 +69,13 @@ def lay_out(html: str, base_url: str, style: str) -> Document:
     return document
 
 
-def _take_out(document: Document) -> Part:
-    """What the join needs of a laid-out part (its anchors, the internal links it cannot resolve
-    alone, its bookmarks), taken out of its pages, and its margin boxes dropped (the frame gives
-    every page its own); the PDF bytes are left to the caller."""
+def write_part(html: str, base_url: str, style: str, attachments: list[Any] | None = None) -> Part:
+    """One part laid out and written as PDF/A-3b bytes; its anchors, the internal links it cannot
+    resolve alone and its bookmarks are taken out of its pages first and kept for the join, and
+    its margin boxes dropped (the frame gives every page its own)."""
     from weasyprint.matrix import Matrix
 
+    document = lay_out(html, base_url, style)
     boxes = _weasyprint().formatting_structure.boxes
     own = {name for page in document.pages for name in page.anchors}
     part = Part(b"", len(document.pages))
@@ -102,32 +100,10 @@ def _take_out(document: Document) -> Part:
         page._page_box.children = tuple(
             c for c in page._page_box.children if not isinstance(c, boxes.MarginBox)
         )
-    return part
-
-
-def write_part(html: str, base_url: str, style: str, attachments: list[Any] | None = None) -> Part:
-    """One part laid out and written as PDF/A-3b bytes, with what the join needs of its layout."""
-    document = lay_out(html, base_url, style)
-    part = _take_out(document)
     part.pdf = document.write_pdf(
         pdf_variant=PDF_VARIANT, attachments=attachments or [], uncompressed_pdf=False
     )
     return part
-
-
-def write_combined(htmls: list[str], base_url: str, style: str) -> list[Part]:
-    """Several parts, each laid out alone as by `write_part`, written as ONE PDF (one document,
-    one font subset: a part's own write costs about as much as its layout); each Part shares
-    those bytes and names its first page in them (`start`)."""
-    documents = [lay_out(html, base_url, style) for html in htmls]
-    parts = [_take_out(document) for document in documents]
-    pages = [page for document in documents for page in document.pages]
-    pdf: bytes = documents[0].copy(pages).write_pdf(pdf_variant=PDF_VARIANT, uncompressed_pdf=False)
-    start = 0
-    for part in parts:
-        part.pdf, part.start = pdf, start
-        start += part.pages
-    return parts
 
 
 def write_ahead(html: str, base_url: str, into: Written, style: str) -> None:
@@ -169,28 +145,32 @@ def write(
 ) -> None:
     """Write the joined parts to `target` as PDF/A-3b with `record` embedded (AFRelationship Source);
     `written` parts (by their HTML) are not written again. With `processes` > 1 the parts still to
-    write are dealt to that many forked processes, each writing its share (the front aside) as one
-    PDF, then the frame and the join here: only for a process with no other threads (the report
-    worker). `log`: told when each stage is done (the worker's timeline)."""
+    write are written by that many forked processes (the front, the longest, first), then the frame
+    and the join here: only for a process with no other threads (the report worker). `log`: told
+    when each stage is done (the worker's timeline)."""
     told = log or (lambda _: None)
     ahead = written if written is not None else {}
     made: dict[int, Part] = {
         n: ahead.pop(key) for n, html in enumerate(parts) if n and (key := part_key(html, style)) in ahead
     }
     todo = [n for n in range(len(parts)) if n not in made]
-    groups = _groups(todo, parts, processes)
-    if len(groups) > 1:
+    if processes > 1 and len(todo) > 1:
         context = multiprocessing.get_context("fork")  # the stylesheet and fonts are loaded once
-        with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
-            futures = [
-                pool.submit(_write_group, group, parts, base_url, style, record, description)
-                for group in groups
-            ]
-            for future in futures:
-                made.update(future.result())
+        with ProcessPoolExecutor(min(processes, len(todo)), mp_context=context) as pool:
+            futures = {
+                n: pool.submit(write_front, parts[0], base_url, style, record, description)
+                if n == 0
+                else pool.submit(write_part, parts[n], base_url, style)
+                for n in todo
+            }
+            made.update((n, future.result()) for n, future in futures.items())
     else:
-        for group in groups:
-            made.update(_write_group(group, parts, base_url, style, record, description))
+        for n in todo:
+            made[n] = (
+                write_front(parts[0], base_url, style, record, description)
+                if n == 0
+                else write_part(parts[n], base_url, style)
+            )
     told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
     ordered = [made[n] for n in range(len(parts))]
     pages = sum(part.pages for part in ordered)
@@ -198,34 +178,3 @@ def write(
     told(f"PDF frame written: {pages} pages")
     join(ordered[0], ordered[1:], framed, target)
     told("PDF parts joined")
-
-
-def _weight(html: str) -> int:
-    """A part's writing cost, roughly: its HTML without the figures' data URIs."""
-    return len(re.sub(r"data:[^\"')]*", "", html))
-
-
-def _groups(todo: list[int], parts: list[str], processes: int) -> list[list[int]]:
-    """`todo` dealt to at most `processes` groups of about the same cost (the heaviest part first to
-    the lightest group), each group in page order."""
-    bins: list[list[int]] = [[] for _ in range(max(1, min(processes, len(todo))))]
-    loads = [0] * len(bins)
-    for n in sorted(todo, key=lambda n: -_weight(parts[n])):
-        lightest = loads.index(min(loads))
-        bins[lightest].append(n)
-        loads[lightest] += _weight(parts[n])
-    return [sorted(group) for group in bins if group]
-
-
-def _write_group(
-    group: list[int], parts: list[str], base_url: str, style: str, record: Path, description: str
-) -> dict[int, Part]:
-    """One process's parts: the front alone (it carries the catalog and the record), the others
-    written as one PDF."""
-    made: dict[int, Part] = {}
-    rest = [n for n in group if n != 0]
-    if 0 in group:
-        made[0] = write_front(parts[0], base_url, style, record, description)
-    if rest:
-        made.update(zip(rest, write_combined([parts[n] for n in rest], base_url, style), strict=True))
-    return made
