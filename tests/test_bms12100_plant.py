@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -305,18 +305,28 @@ class EveryStepPlant(CountingPlant):
         return (object(),)
 
 
-def held_scenario(plant_class: type[Bms12100Plant]) -> tuple[list[object], list[HistoryEvent], int]:
+def held_scenario(
+    plant_class: type[Bms12100Plant], listening: bool = False
+) -> tuple[list[object], list[HistoryEvent], int]:
     """Discharge, an over-voltage trip while charging, the automatic sleep and a charger wake-up, in
-    long and short advances; what the bench and the DUT show after each, and the plant's steps."""
+    long and short advances; what the bench and the DUT show after each, and the plant's steps.
+    `listening`: a CAN client is connected, so the BMS broadcasts its telemetry every second, and
+    what is shown after each advance includes the frames that advance put on the bus, in order."""
     rig = Rig(seed=3, settings={"power_management": {"max_standby_h": 1}})
     rig.lab.plant.__class__ = plant_class  # the same plant object, stepped as that class steps
     shown: list[object] = []
+    frames: list[tuple[float, int, bytes, bool]] = []
+    if listening:
+        rig.plant.can_listeners = lambda: 1
+        rig.lab.hub.publish = lambda *frame: frames.append(frame)  # type: ignore[method-assign]
 
     def look() -> None:
         tel = rig.twin.telemetry()
         shown.append(
             (rig.lab.t, tel, rig.plant.state(), rig.cell_current(2), rig.supply_current(), rig.p_voltage())
         )
+        shown.append(list(frames))  # this advance's frames, with their timestamps
+        frames.clear()
 
     rig.power_up()
     rig.load_on(5.0)
@@ -353,3 +363,14 @@ def test_held_steps_give_exactly_what_stepping_every_cycle_gives() -> None:
     assert held_history == every_history  # times, readings and details of every trip and release
     assert {"CV-OVP", "PM-SLEEP"} <= {e.rid for e in held_history}  # paths and mode changed inside
     assert held_steps < every_steps / 10  # and the held steps did hold
+
+
+def test_held_steps_with_a_can_listener_give_the_same_frames_at_the_same_times() -> None:
+    held, held_history, held_steps = held_scenario(CountingPlant, listening=True)
+    every, every_history, every_steps = held_scenario(EveryStepPlant, listening=True)
+    assert held == every  # the bench, the DUT, and each advance's frames, timestamps and order
+    assert held_history == every_history
+    assert {"CV-OVP", "PM-SLEEP"} <= {e.rid for e in held_history}
+    frames = [frame for batch in held[1::2] for frame in cast(list[Any], batch)]
+    assert len(frames) > 20_000  # a frame set every second while awake, from inside the held steps
+    assert held_steps < every_steps / 10

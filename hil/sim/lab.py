@@ -15,11 +15,10 @@ from typing import Any
 from hil import registry
 from hil.errors import ConfigError
 from hil.sim.instruments.base import SimInstrument
-from hil.sim.plant import Plant
+from hil.sim.plant import TIME_EPS_S, Plant, lab_step
 from hil.sim.socketcand import SocketcandHub
 from hil.station.model import StationModel
 
-_EPS = 1e-9
 #: what `rs485_fault` can do to the DUT's next answers
 RS485_FAULT_MODES = ("checksum", "length", "truncate", "garbage", "address", "silent", "none")
 #: what `can_fault` can do: one-off error frames, or the DUT's frames gone (bus-off, silent)
@@ -91,9 +90,8 @@ class Lab:
     def advance(self, dt: float) -> None:
         """Run the plant through `dt` seconds of virtual time in steps it allows."""
         end = self.t + dt
-        while end - self.t > _EPS:
-            step = min(end - self.t, max(self.plant.max_step(self.t), 1e-6))
-            self.t = end if end - (self.t + step) < _EPS else self.t + step
+        while end - self.t > TIME_EPS_S:
+            self.t, step = lab_step(self.t, end, self.plant.max_step(self.t))
             reached = self.plant.step(self.t, step)
             if reached is not None:  # the plant stopped early: its state changed (Plant.step)
                 self.t = reached

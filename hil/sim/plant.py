@@ -15,6 +15,18 @@ from hil.sim.instruments.base import SimInstrument
 from hil.station.model import StationModel
 
 CanPublish = Callable[[float, int, bytes], None]
+#: times closer than this are the same instant (the lab's steps land on the end of an advance)
+TIME_EPS_S = 1e-9
+#: the shortest step the lab takes, whatever the plant allows
+MIN_LAB_STEP_S = 1e-6
+
+
+def lab_step(t: float, end: float, allowed: float) -> tuple[float, float]:
+    """The lab's next step from t towards `end` when the plant allows `allowed` seconds: the time
+    reached and the step. One rule for the lab and for a plant that runs the lab's steps itself
+    (a held step), so both land on the same floating-point times."""
+    step = min(end - t, max(allowed, MIN_LAB_STEP_S))
+    return (end if end - (t + step) < TIME_EPS_S else t + step), step
 
 
 def corrupt_bytes(mode: str, answer: bytes, rng: random.Random) -> bytes:

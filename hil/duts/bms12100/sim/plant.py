@@ -45,7 +45,7 @@ from hil.duts.bms12100.sim import line_faults
 from hil.duts.bms12100.sim.responder import Rs485Responder
 from hil.duts.bms12100.sim.twin import PRECHARGE_OHM, Bms12100Twin, TerminalInputs
 from hil.sim.instruments.base import SimInstrument
-from hil.sim.plant import CanPublish, Plant
+from hil.sim.plant import TIME_EPS_S, CanPublish, Plant, lab_step
 from hil.sim.ports import LoadPort, MultiSourcePort, ResistancePort, SourcePort
 from hil.station.model import StationModel
 
@@ -108,6 +108,7 @@ class Bms12100Plant(Plant):
         self._cells_read: tuple[int, list[float]] | None = None  # (emulator version, volts)
         self._settled: tuple[object, ...] | None = None  # `_state()` after the last step
         self._holding = False  # the step max_step allowed is a held one (until an output changes)
+        self._held_from = 0.0  # the lab's time when max_step allowed that held step
         self._button_closed = False
         self.powered = False
         self.next_can = 0.0
@@ -284,16 +285,42 @@ class Bms12100Plant(Plant):
         self._relays(t - dt)  # set before this step began (the lab normally saw it in max_step)
         if self.powered:
             # a held step (see max_step) runs the twin's cycles until one changes what we read
-            t = self.twin.step(t, dt, self._inputs(), until_change=self._holding)
+            if self._holding and self._talking():
+                t = self._held_on_bus(t, self._inputs())
+            else:
+                t = self.twin.step(t, dt, self._inputs(), until_change=self._holding)
             self._solve(t)  # the MOSFETs may have changed
         self._holding = False
         self._report()
-        if self._talking() and t + 1e-9 >= self.next_can:
+        if self._talking():
+            self._publish_due(t)
+        self._settled = self._state()
+        return t
+
+    def _held_on_bus(self, end: float, inputs: TerminalInputs) -> float:
+        """A held step while the BMS talks to a CAN listener: the lab's own steps (each bounded by
+        the twin's `max_step` and the next telemetry), taken here without the bookkeeping around
+        them, each frame set published at its step's time; stops after the step whose cycle changes
+        what we read, or at `end`. The step that ends it publishes in `step`, as any step does."""
+        t = self._held_from
+        before = self.twin.outputs()
+        while True:
+            t, dt = lab_step(t, end, self._bus_step(t, self.twin.max_step()))
+            self.twin.step(t, dt, inputs)
+            if end - t <= TIME_EPS_S or self.twin.outputs() != before:
+                return t
+            self._publish_due(t)
+
+    def _bus_step(self, t: float, step: float) -> float:
+        """`step` cut so that the step from t ends when the next telemetry is due."""
+        return min(step, max(self.next_can - t, 1e-4))
+
+    def _publish_due(self, t: float) -> None:
+        """The telemetry frames at time t, if due (the BMS broadcasts every `CYCLE_S`)."""
+        if t + 1e-9 >= self.next_can:
             for can_id, data in encode_telemetry(self.twin.telemetry()):
                 self.publish(t, can_id, data)
             self.next_can = t + CYCLE_S
-        self._settled = self._state()
-        return t
 
     def _state(self) -> tuple[object, ...]:
         """What a step solves and reports, and the settings behind it: equal before and after a
@@ -356,17 +383,18 @@ class Bms12100Plant(Plant):
             # that its max_step covers the timers they start (the SCP's 300 µs).
             self.twin.step(t, 0.0, self._inputs())
         step = self.twin.max_step() if self.powered else 1.0
-        talking = self._talking()
-        if talking:
-            step = min(step, max(self.next_can - t, 1e-4))
+        if self._talking():
+            step = self._bus_step(t, step)
         change = cast(LoadPort, self.load).next_change(t) if self.load is not None else None
         if change is not None and change > t:
             step = min(step, max(change - t, 1e-4))
-        elif self.powered and not talking and self._state() == self._settled:
-            # Nothing scheduled outside the twin, and the last step left everything as it is now:
-            # step after step would hold the same inputs and report the same until a twin cycle
-            # changes an output, so the twin runs its own cycles (the same ones) until then.
+        elif self.powered and self._state() == self._settled:
+            # Nothing scheduled outside the twin but its telemetry, and the last step left everything
+            # as it is now: step after step would hold the same inputs and report the same until a
+            # twin cycle changes an output, so the twin runs its own cycles (the same ones) until
+            # then, and while a listener is connected `_held_on_bus` takes the lab's steps itself.
             self._holding = True
+            self._held_from = t
             return HELD_STEP_S
         return step
 
