@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -133,6 +134,19 @@ def test_handshake_and_published_frames(hub: Hub) -> None:
     assert second.is_extended_id
     assert hub.hub.frames_published == 2
     assert hub.hub.last_timestamp == 4.0
+
+
+def test_frames_sharing_a_timestamp_carry_its_text(hub: Hub) -> None:
+    """The hub makes a timestamp's text once for the frames of one lab step: each still carries its own."""
+    bus = hub.connect()
+    hub.sync(bus)
+    stamps = [5.0, 5.0, 5.000001, -0.0, 0.0, 0.0, 5.0]
+    for n, t in enumerate(stamps):
+        hub.publish(t, 0x600 + n, bytes([n]))
+    got = [bus.recv(RECV_TIMEOUT_S) for _ in stamps]
+    assert [
+        (m.arbitration_id, m.timestamp, math.copysign(1.0, m.timestamp)) for m in got if m is not None
+    ] == [(0x600 + n, t, math.copysign(1.0, t)) for n, t in enumerate(stamps)]
 
 
 def test_frames_published_right_after_the_handshake_are_held_not_dropped(hub: Hub, long_guard: None) -> None:

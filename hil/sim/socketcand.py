@@ -43,10 +43,12 @@ def format_error(timestamp: float, error_class: int) -> bytes:
     return f"< error {error_class & 0x1FFFFFFF:03X} {timestamp:.6f} >".encode("ascii")
 
 
-def format_frame(timestamp: float, can_id: int, data: bytes, extended: bool = False) -> bytes:
-    """One frame in socketcand's raw-mode syntax."""
+def format_frame(
+    timestamp: float, can_id: int, data: bytes, extended: bool = False, stamp: str = ""
+) -> bytes:
+    """One frame in socketcand's raw-mode syntax; `stamp`, when given, is `timestamp`'s text."""
     ident = f"{can_id:08X}" if extended else f"{can_id:03X}"
-    return f"< frame {ident} {timestamp:.6f} {data.hex().upper()} >".encode("ascii")
+    return f"< frame {ident} {stamp or f'{timestamp:.6f}'} {data.hex().upper()} >".encode("ascii")
 
 
 @dataclass
@@ -60,14 +62,18 @@ class SocketcandHub:
     last_timestamp: float = -1.0
     _clients: list[_Client] = field(default_factory=list)
     _flush_scheduled: bool = False
+    _stamp: tuple[float, str] = (0.0, "")  # the last timestamp published and its text
 
     def listeners(self) -> int:
         """Clients subscribed to the bus now."""
         return len(self._clients)
 
     def publish(self, timestamp: float, can_id: int, data: bytes, extended: bool = False) -> None:
-        """Put a frame on the bus (from the DUT twin)."""
-        self._fan_out(timestamp, format_frame(timestamp, can_id, data, extended))
+        """Put a frame on the bus (from the DUT twin). The frames of one lab step share their
+        timestamp: its text (half a frame's formatting) is made once for them."""
+        if timestamp != self._stamp[0] or timestamp == 0.0:  # (0.0 == -0.0, not their text)
+            self._stamp = (timestamp, f"{timestamp:.6f}")
+        self._fan_out(timestamp, format_frame(timestamp, can_id, data, extended, self._stamp[1]))
 
     def publish_error(self, timestamp: float, error_class: int) -> None:
         """Put an error frame on the bus (fault insertion): every client sees it with this timestamp."""
