@@ -165,6 +165,25 @@ def test_pdf_is_pdfa3_with_the_record_attached_and_its_hash_printed(
         assert item in first
 
 
+def test_pdf_joined_from_parts_stores_each_alike_stream_once(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """Each part brings its own colour profile, alpha masks and font subsets: the join keeps one of
+    each that is alike (same dictionary, same bytes), and the document still has them."""
+    out, _ = hil_run
+    reader = PdfReader(out / "report.pdf")
+    streams = []
+    for generation in reader.xref.values():
+        for number in generation:
+            obj = reader.get_object(number)
+            if isinstance(obj, StreamObject):
+                keys = sorted((str(k), str(v)) for k, v in obj.items() if k != "/Length")
+                streams.append((repr(keys), obj.get_data()))
+    assert len(streams) == len(set(streams))
+    assert sum(1 for keys, _ in streams if "'/N'" in keys) == 1  # one ICC profile for every part
+    assert any("'/Length1'" in keys for keys, _ in streams)  # the fonts are embedded
+
+
 def test_pdf_text_has_every_requirement_id_with_its_verdict(
     hil_run: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:

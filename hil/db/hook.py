@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from hil.gcpause import collection_paused
 
 if TYPE_CHECKING:
     from hil.db.summary import Written
@@ -24,20 +23,6 @@ def display_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL: say it as given
         return url
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: indexing a run builds tens of thousands of objects (its
-    rows, its results), enough to set off full collections of the whole heap, about 0.1 s each in a
-    test process. Reference counting still frees them; any cycle left is collected after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def index_sealed(folder: Path, url: str | None, written: Written | None = None) -> bool:

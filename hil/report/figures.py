@@ -17,6 +17,7 @@ import subprocess
 import sys
 from typing import Any
 
+from hil.gcpause import collection_paused
 from hil.measure import Measurement
 from hil.report.model import RequirementRow, RunReport
 
@@ -27,6 +28,13 @@ WORKER_TIMEOUT_S = 600
 
 
 def _plots_of(requirement: str, measurements: list[Measurement], spec: dict[str, Any]) -> list[bytes]:
+    """A requirement's figures, drawn with the cyclic collector paused (matplotlib's artists set
+    off collections of the whole heap: a sixth of the drawing's CPU; their cycles are freed after)."""
+    with collection_paused():
+        return _drawn(requirement, measurements, spec)
+
+
+def _drawn(requirement: str, measurements: list[Measurement], spec: dict[str, Any]) -> list[bytes]:
     from hil.report import plots  # matplotlib: only when there is something to draw
 
     images = []

@@ -291,10 +291,10 @@ def main(argv: list[str]) -> int:
     report.pdf after the figures); at EOF, the figures (length-prefixed
     pickle) on stdout, then report.pdf if asked for.
 
-    Finished requirements come first; a section is written only while no line waits, and the
-    figures and sections of requirements still running only while nothing else waits (a final
-    record with the same inputs keeps them, other inputs mean they are made again). The sections
-    still waiting at EOF are written with the rest of the PDF.
+    Finished requirements come first; while no line waits, a section is written and the figures
+    of requirements still running are drawn, in turns (a final record with the same inputs keeps
+    them, other inputs mean they are drawn again). The sections still waiting at EOF are written
+    with the rest of the PDF.
     """
     folder = Path(argv[0])
     _log("start")
@@ -305,6 +305,9 @@ def main(argv: list[str]) -> int:
     written: Written = {}
     waiting: list[str] = []  # sections' HTML not written yet
     ahead: dict[str, None] = {}  # requirements with tests still to run: drawn when nothing else waits
+    # sections to write and figures to draw ahead take turns: the figures drawn after the seal hold
+    # up every report (on a loaded machine the threshold rows' 30 were all left to the seal)
+    figures_turn = False
     pdf = False
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_lines, args=(lines,), daemon=True).start()
@@ -313,7 +316,7 @@ def main(argv: list[str]) -> int:
             line = lines.get_nowait() if waiting or ahead else lines.get()
         except queue.Empty:
             with contextlib.suppress(Exception):  # odd data: that section is written at the end
-                if waiting:
+                if waiting and not (ahead and figures_turn):
                     pdfparts.write_ahead(waiting.pop(0), str(folder), written, _pdf_style())
                     _log("section written")
                 else:
@@ -321,6 +324,7 @@ def main(argv: list[str]) -> int:
                     ahead.clear()
                     draw(folder, rids, drawn)  # figures only: a section is written once it is final
                     _log(f"figures drawn ahead: {' '.join(rids)}")
+            figures_turn = not figures_turn
             continue
         if line is None:
             _log(f"sealed: {len(waiting)} section(s) not written")
