@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -26,6 +27,8 @@ from typing import Any, TextIO
 from hil.sim.lab import Lab
 from hil.sim.tcp import serve_scpi
 from hil.station.model import StationModel
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 # Fixed ports when a person starts the lab (so their tools can be pointed at it); ephemeral for tests.
@@ -255,8 +258,9 @@ class LabServer:
 class _Answering(asyncio.Protocol):
     """A byte link to the DUT (RS-485, Modbus TCP): the bytes that arrive, the DUT's answer out.
 
-    The answer is written from the callback that brings the bytes, in the same event-loop turn:
-    no stream reader, task wake-up or drain between a request and its answer.
+    No stream reader, future, task or drain between a request and its answer. The answer is made
+    one event-loop hop after the bytes arrive, as a stream handler's would be: bytes that reached
+    the lab earlier on another socket (a CAN frame, a closed CAN connection) are taken first.
     """
 
     def __init__(self, answer: Callable[[bytes], bytes], links: set[asyncio.Transport]) -> None:
@@ -270,7 +274,17 @@ class _Answering(asyncio.Protocol):
         self._links.add(transport)
 
     def data_received(self, data: bytes) -> None:
-        reply = self._answer(data)
+        asyncio.get_running_loop().call_soon(self._reply, data)
+
+    def _reply(self, data: bytes) -> None:
+        """The DUT takes the bytes even when the client has gone meanwhile (they reached it)."""
+        try:
+            reply = self._answer(data)
+        except Exception:
+            log.exception("DUT link: no answer, connection closed")
+            if self._transport is not None:
+                self._transport.close()
+            return
         if reply and self._transport is not None and not self._transport.is_closing():
             self._transport.write(reply)
 
