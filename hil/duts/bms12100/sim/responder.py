@@ -5,7 +5,7 @@ bus. Traffic addressed to the pack wakes it from shutdown (PM-WAKE); it then ans
 
 A host polls 0x44 again and again while it waits for a state: the bytes of the last 0x44 answer
 are kept with what they were built from (`answers.alarm_info_inputs`) and sent again while that
-has not changed.
+has not changed, or while the answer built again is the same value (new readings, same states).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class Rs485Responder:
         self.twin = twin
         self.address = address
         self.reader = FrameReader()
-        self._alarm_answer: tuple[tuple[object, ...], bytes] | None = None  # inputs, answer frame
+        #: the last 0x44 answer: what it was built from, its value and its frame's bytes
+        self._alarm_answer: tuple[tuple[object, ...], rs485.AlarmInfo, bytes] | None = None
 
     def feed(self, t: float, data: bytes) -> bytes:
         out = bytearray()
@@ -55,10 +56,15 @@ class Rs485Responder:
         assert isinstance(request, rs485.AlarmInfoRequest)
         tel = self.twin.telemetry()
         inputs = answers.alarm_info_inputs(tel, request.pack)
-        if self._alarm_answer is None or self._alarm_answer[0] != inputs:
-            info = answers.alarm_info_from_telemetry(tel, request.pack)
-            self._alarm_answer = inputs, encode(rs485.GetAlarmInfo.response(self.address, info))
-        return self._alarm_answer[1]
+        kept = self._alarm_answer
+        if kept is not None and kept[0] == inputs:
+            return kept[2]
+        info = answers.alarm_info_from_telemetry(tel, request.pack)
+        if kept is not None and kept[1] == info:  # new readings, the same flags and states
+            self._alarm_answer = inputs, info, kept[2]
+        else:
+            self._alarm_answer = inputs, info, encode(rs485.GetAlarmInfo.response(self.address, info))
+        return self._alarm_answer[2]
 
     def answer(self, frame: Frame) -> Frame:
         adr = self.address
