@@ -658,3 +658,38 @@ def test_three_byte_pack_info_and_two_bytes_elsewhere_are_refused() -> None:
         with pytest.raises(rs485.InfoError) as info_error:
             rs485.parse_request(Frame(0x20, 2, 0x46, int(command), info))
         assert info_error.value.rtn == Rtn.COMMAND_FORMAT_ERROR
+
+
+def test_a_repeated_0x44_poll_answers_what_the_bms_shows_now() -> None:
+    """The twin keeps its last 0x44 answer while nothing it says changed: after every change
+    (an alarm, the flagged cell moving, a FET, the mode, full charge) the answer is built again."""
+    from hil.duts.bms12100.sim.responder import Rs485Responder
+
+    class Twin:
+        mode = Mode.DISCHARGE
+        now = telemetry()
+
+        def telemetry(self) -> Telemetry:
+            return self.now
+
+    states = [
+        telemetry(),
+        telemetry(cell_mv=[3300, 3306, 3297, 3311]),  # new readings, nothing active: same answer
+        telemetry(active=frozenset({"CV-HA"})),
+        telemetry(
+            active=frozenset({"CV-HA"}), cell_mv=[3320, 3305, 3298, 3310]
+        ),  # cell 1 is now the high one
+        telemetry(active=frozenset({"CV-HA", "TC-HA"}), cell_mv=[3320, 3305, 3298, 3310]),
+        telemetry(active=frozenset({"CV-HA", "TC-HA"}), temperatures_c=[27.0, 26.1, 22.0, 31.5]),
+        telemetry(discharge_fet=False),
+        telemetry(mode=Mode.CHARGE),
+        telemetry(soc_pct=100.0),
+        telemetry(),
+    ]
+    twin = Twin()
+    responder = Rs485Responder(twin, 2)  # type: ignore[arg-type]
+    reader = FrameReader()
+    for state in states + states[::-1]:
+        twin.now = state
+        (answer,) = reader.feed(responder.feed(0.0, encode(GetAlarmInfo.request(2))))
+        assert GetAlarmInfo.parse_response(answer) == answers.alarm_info_from_telemetry(state, 2)

@@ -27,6 +27,7 @@ MAX_INFO_BYTES = MAX_LENID // 2  # LENID counts hex characters, two per byte
 MIN_FRAME_LEN = 1 + HEADER_CHARS + CHKSUM_CHARS + 1
 MAX_FRAME_LEN = MIN_FRAME_LEN + 2 * MAX_INFO_BYTES
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
+_HEX_BYTES = bytes(sorted(_HEX_DIGITS))  # for `bytes.translate`: a frame's body checked in one call
 _SNIPPET = 48  # bytes of a bad frame quoted in error messages
 
 
@@ -74,13 +75,24 @@ class Frame:
     info: bytes = b""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "info", bytes(self.info))
+        if type(self.info) is not bytes:
+            object.__setattr__(self, "info", bytes(self.info))
+        if not (
+            0 <= self.ver <= 0xFF
+            and 0 <= self.adr <= 0xFF
+            and 0 <= self.cid1 <= 0xFF
+            and 0 <= self.cid2 <= 0xFF
+        ):
+            self._refuse_header()
+        if len(self.info) > MAX_INFO_BYTES:
+            raise ValueError(f"Frame.info holds at most {MAX_INFO_BYTES} bytes, got {len(self.info)}")
+
+    def _refuse_header(self) -> None:
+        """ValueError naming the first header field that is not a byte."""
         for name in ("ver", "adr", "cid1", "cid2"):
             value = getattr(self, name)
             if not 0 <= value <= 0xFF:
                 raise ValueError(f"Frame.{name} must be a byte (0..255), got {value}")
-        if len(self.info) > MAX_INFO_BYTES:
-            raise ValueError(f"Frame.info holds at most {MAX_INFO_BYTES} bytes, got {len(self.info)}")
 
 
 def lchksum(lenid: int) -> int:
@@ -138,9 +150,9 @@ def decode(raw: bytes) -> Frame:
     adr = _header_adr(body)
     if len(raw) < MIN_FRAME_LEN:
         raise FrameError(f"frame too short: {len(raw)} bytes, at least {MIN_FRAME_LEN}", raw=raw, adr=adr)
-    for pos, char in enumerate(body, start=1):
-        if char not in _HEX_DIGITS:
-            raise FrameError(f"non-hex character {bytes([char])!r} at offset {pos}", raw=raw, adr=adr)
+    if body.translate(None, _HEX_BYTES):  # something besides hex digits: name the first
+        pos, char = next((pos, c) for pos, c in enumerate(body, start=1) if c not in _HEX_DIGITS)
+        raise FrameError(f"non-hex character {bytes([char])!r} at offset {pos}", raw=raw, adr=adr)
     if len(body) % 2:
         raise FrameError(f"odd number of hex characters between SOI and EOI ({len(body)})", raw=raw, adr=adr)
     checked, received = body[:-CHKSUM_CHARS], int(body[-CHKSUM_CHARS:], 16)

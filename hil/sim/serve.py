@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -26,6 +27,8 @@ from typing import Any, TextIO
 from hil.sim.lab import Lab
 from hil.sim.tcp import serve_scpi
 from hil.station.model import StationModel
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 # Fixed ports when a person starts the lab (so their tools can be pointed at it); ephemeral for tests.
@@ -58,6 +61,7 @@ class LabServer:
         self.rate = options.rate
         self._servers: list[asyncio.Server] = []
         self._stop = asyncio.Event()
+        self._links: set[asyncio.Transport] = set()  # open RS-485 and Modbus TCP connections
         self.endpoints: dict[str, Any] = {}
 
     def _port(self, fixed: int) -> int:
@@ -71,7 +75,10 @@ class LabServer:
             self._servers.append(server)
             instruments[name] = f"TCPIP0::{HOST}::{_port_of(server)}::SOCKET"
         can = await asyncio.start_server(self.lab.hub.handle, HOST, self._port(ports.get("can", CAN_PORT)))
-        rs485 = await asyncio.start_server(self._serial, HOST, self._port(ports.get("rs485", RS485_PORT)))
+        loop = asyncio.get_running_loop()
+        rs485 = await loop.create_server(
+            lambda: _Answering(self.lab.serial, self._links), HOST, self._port(ports.get("rs485", RS485_PORT))
+        )
         control = await asyncio.start_server(
             self._control, HOST, self._port(ports.get("control", CONTROL_PORT))
         )
@@ -79,7 +86,11 @@ class LabServer:
         modbus = None
         if "modbus_tcp" in self.lab.family.buses:
             port = self._port(ports.get("modbus_tcp", MODBUS_TCP_PORT))
-            modbus = await asyncio.start_server(self._modbus_tcp, HOST, port)
+            modbus = await loop.create_server(
+                lambda: _Answering(lambda data: self.lab.plant.modbus_tcp(self.lab.t, data), self._links),
+                HOST,
+                port,
+            )
             self._servers.append(modbus)
         self.endpoints = {
             "instruments": instruments,
@@ -107,6 +118,8 @@ class LabServer:
             pacer.cancel()
         for server in self._servers:
             server.close()
+        for link in list(self._links):
+            link.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -123,45 +136,20 @@ class LabServer:
             if target > self.lab.t:
                 self.lab.advance(target - self.lab.t)
 
-    async def _serial(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._pump(reader, writer, self.lab.serial)
-
-    async def _modbus_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._pump(reader, writer, lambda data: self.lab.plant.modbus_tcp(self.lab.t, data))
-
-    @staticmethod
-    async def _pump(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: Callable[[bytes], bytes]
-    ) -> None:
-        """Bytes in, the DUT's answer out, until the client goes or the lab stops."""
-        try:
-            while True:
-                data = await reader.read(1024)
-                if not data:
-                    break
-                reply = answer(data)
-                if reply:
-                    writer.write(reply)
-                    await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # client gone, or the lab is stopping
-        finally:
-            writer.close()
-
     async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 raw = await reader.readline()
                 if not raw:
                     break
-                try:
-                    request = json.loads(raw)
-                    reply = {"ok": True, **self._handle(request)}
-                except Exception as exc:  # every failure goes back to the client as an answer
-                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-                # the frames the request put on the bus go out before its answer: the capture has
+                # the frames the request puts on the bus go out before its answer: the capture has
                 # them by the time the client reads the answer and asks for them
-                self.lab.hub.flush()
+                with self.lab.hub.batched():
+                    try:
+                        request = json.loads(raw)
+                        reply = {"ok": True, **self._handle(request)}
+                    except Exception as exc:  # every failure goes back to the client as an answer
+                        reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
@@ -265,6 +253,45 @@ class LabServer:
                     await asyncio.sleep(max(sent / rate - (time.monotonic() - start), 0.001))
         finally:
             state["running"] = False
+
+
+class _Answering(asyncio.Protocol):
+    """A byte link to the DUT (RS-485, Modbus TCP): the bytes that arrive, the DUT's answer out.
+
+    No stream reader, future, task or drain between a request and its answer. The answer is made
+    one event-loop hop after the bytes arrive, as a stream handler's would be: bytes that reached
+    the lab earlier on another socket (a CAN frame, a closed CAN connection) are taken first.
+    """
+
+    def __init__(self, answer: Callable[[bytes], bytes], links: set[asyncio.Transport]) -> None:
+        self._answer = answer
+        self._links = links  # the server's open links, closed when the lab stops
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._links.add(transport)
+
+    def data_received(self, data: bytes) -> None:
+        asyncio.get_running_loop().call_soon(self._reply, data)
+
+    def _reply(self, data: bytes) -> None:
+        """The DUT takes the bytes even when the client has gone meanwhile (they reached it)."""
+        try:
+            reply = self._answer(data)
+        except Exception:
+            log.exception("DUT link: no answer, connection closed")
+            if self._transport is not None:
+                self._transport.close()
+            return
+        if reply and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._links.discard(self._transport)
+        self._transport = None
 
 
 def insert_fault(lab: Lab, point: str, on: bool) -> dict[str, Any]:

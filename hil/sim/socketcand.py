@@ -11,8 +11,9 @@ arbitration ID is the class.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 # python-can reads each handshake answer with one recv(): a frame must never share a TCP segment
@@ -104,6 +105,16 @@ class SocketcandHub:
                 return
             self._flush_scheduled = True
         client.pending.append(line)
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Frames published inside go out in one flush at its end, not in one the loop schedules:
+        the caller (the control port) answers its request right after, frames first."""
+        self._flush_scheduled = True  # as if a flush were due: `_deliver` schedules none
+        try:
+            yield
+        finally:
+            self.flush()
 
     def flush(self) -> None:
         """Write every queued frame, one write per client (dropped for a client that stopped reading)."""

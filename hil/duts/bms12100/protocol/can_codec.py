@@ -298,44 +298,77 @@ def encode_telemetry(
 
     Values outside a field's range saturate. The 0x356 temperature is the hotter of the two cell
     NTCs. 0x359 bits come from `t.active` through `FLAG_BITS` (IDs without a bit are left out);
-    0x35C enables follow the FETs and the force-charge bits follow `REQUEST_IDS`.
+    0x35C enables follow the FETs and the force-charge bits follow `REQUEST_IDS`. Each frame's
+    payload is kept by the few telemetry values it carries: a twin sends five of the six unchanged
+    cycle after cycle, and those are not built again.
     """
     if not t.temperatures_c:
         raise ValueError("telemetry has no temperature to report in 0x356")
-    cell_temps = t.temperatures_c[:2]
+    active = frozenset(t.active)  # the same object when it is one already (hashable either way)
+    return [
+        (
+            ID_LIMITS,
+            _limits_payload(
+                t.charge_voltage_limit_v,
+                t.charge_current_limit_a,
+                t.discharge_current_limit_a,
+                t.discharge_voltage_limit_v,
+            ),
+        ),
+        (ID_SOC_SOH, _soc_payload(round(t.soc_pct), round(t.soh_pct))),
+        (ID_MEASUREMENTS, _measurements_payload(t.pack_v, t.current_a, max(t.temperatures_c[:2]))),
+        (ID_FLAGS, _flags_payload(active, module_count)),
+        (ID_REQUEST, _request_payload(t.charge_fet, t.discharge_fet, active)),
+        (ID_MANUFACTURER, _manufacturer_payload(manufacturer)),
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def _limits_payload(charge_v: float, charge_a: float, discharge_a: float, discharge_v: float) -> bytes:
+    values = {
+        "ChargeVoltageLimit": charge_v,
+        "ChargeCurrentLimit": charge_a,
+        "DischargeCurrentLimit": discharge_a,
+        "DischargeVoltageLimit": discharge_v,
+    }
+    return _encode(ID_LIMITS, values)[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _soc_payload(soc: int, soh: int) -> bytes:
+    return _encode(ID_SOC_SOH, {"StateOfCharge": soc, "StateOfHealth": soh})[1]
+
+
+def _measurements_payload(pack_v: float, current_a: float, temperature_c: float) -> bytes:
+    values = {"PackVoltage": pack_v, "PackCurrent": current_a, "PackTemperature": temperature_c}
+    return _encode(ID_MEASUREMENTS, values)[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _flags_payload(active: frozenset[str], module_count: int) -> bytes:
     flags = {name: 0.0 for name in FLAG_SIGNALS}
-    for req_id in t.active:
+    for req_id in active:
         flag = FLAG_BITS.get(req_id)
         if flag is not None:
             flags[flag] = 1.0
+    values = {**flags, "ModuleCount": module_count, "MarkerP": ord(MARKER[0]), "MarkerN": ord(MARKER[1])}
+    return _encode(ID_FLAGS, values)[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _request_payload(charge_fet: bool, discharge_fet: bool, active: frozenset[str]) -> bytes:
     requests = {
-        "ChargeEnable": float(t.charge_fet),
-        "DischargeEnable": float(t.discharge_fet),
-        **{name: float(_any_active(t.active, ids)) for name, ids in REQUEST_IDS.items()},
+        "ChargeEnable": float(charge_fet),
+        "DischargeEnable": float(discharge_fet),
+        **{name: float(_any_active(active, ids)) for name, ids in REQUEST_IDS.items()},
     }
+    return _encode(ID_REQUEST, requests)[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _manufacturer_payload(manufacturer: str) -> bytes:
     name = _manufacturer_bytes(manufacturer)
-    return [
-        _encode(
-            ID_LIMITS,
-            {
-                "ChargeVoltageLimit": t.charge_voltage_limit_v,
-                "ChargeCurrentLimit": t.charge_current_limit_a,
-                "DischargeCurrentLimit": t.discharge_current_limit_a,
-                "DischargeVoltageLimit": t.discharge_voltage_limit_v,
-            },
-        ),
-        _encode(ID_SOC_SOH, {"StateOfCharge": round(t.soc_pct), "StateOfHealth": round(t.soh_pct)}),
-        _encode(
-            ID_MEASUREMENTS,
-            {"PackVoltage": t.pack_v, "PackCurrent": t.current_a, "PackTemperature": max(cell_temps)},
-        ),
-        _encode(
-            ID_FLAGS,
-            {**flags, "ModuleCount": module_count, "MarkerP": ord(MARKER[0]), "MarkerN": ord(MARKER[1])},
-        ),
-        _encode(ID_REQUEST, requests),
-        _encode(ID_MANUFACTURER, {f"ManufacturerChar{i}": b for i, b in enumerate(name)}),
-    ]
+    return _encode(ID_MANUFACTURER, {f"ManufacturerChar{i}": b for i, b in enumerate(name)})[1]
 
 
 def _manufacturer_text(payload: bytes) -> str:

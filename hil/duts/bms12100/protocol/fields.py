@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
@@ -329,13 +329,22 @@ class Trailer(Field):
             r.uint(1, self.name)
 
 
+#: INFOs whose decoded values a layout keeps (a host polls the same answer while it waits)
+DECODED_KEPT = 8
+
+
 @dataclass(frozen=True)
 class Layout(Generic[T]):
-    """The INFO of one message: `fields` over values of type T, built by `make(**attributes)`."""
+    """The INFO of one message: `fields` over values of type T, built by `make(**attributes)`.
+
+    Every value type is immutable, so a decoded value is kept by its INFO (the last
+    `DECODED_KEPT`) and the same INFO decodes to that value again without walking the fields.
+    """
 
     what: str  # e.g. "GET_ANALOG_VALUES response", the start of every error message
     make: Callable[..., T]
     fields: tuple[Field, ...] = ()
+    _decoded: dict[tuple[Any, ...], T] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def encode(self, value: T) -> bytes:
         w = Writer(self.what)
@@ -345,12 +354,20 @@ class Layout(Generic[T]):
 
     def decode(self, frame: Frame, **known: Any) -> T:
         """The value in `frame`'s INFO; `known` adds attributes from outside INFO (adr, ver)."""
+        key = (frame.info, frame.adr, *known.items())
+        kept = self._decoded.get(key)
+        if kept is not None:
+            return kept
         r = Reader(frame, self.what)
         out: dict[str, Any] = dict(known)
         for f in self.fields:
             f.read(r, out)
         r.end()
-        return self.make(**out)
+        value = self.make(**out)
+        if len(self._decoded) >= DECODED_KEPT:
+            del self._decoded[next(iter(self._decoded))]  # the oldest
+        self._decoded[key] = value
+        return value
 
 
 def itself(value: T) -> T:

@@ -143,11 +143,33 @@ def _target_indices(t: Telemetry, target: _Target) -> list[int]:
     return []
 
 
+def alarm_info_inputs(t: Telemetry, pack: int, info_flag: int = 0) -> tuple[object, ...]:
+    """Everything `alarm_info_from_telemetry` reads, as a hashable key: equal keys, equal answers.
+
+    The readings count only while an ID is active (they pick the flagged cell or NTC); without one
+    every state byte is NORMAL whatever the values, so polls between trips share one answer.
+    """
+    cells: object = tuple(t.cell_mv) if t.active else len(t.cell_mv)
+    temps: object = tuple(t.temperatures_c) if t.active else len(t.temperatures_c)
+    return (
+        pack,
+        info_flag,
+        t.active,
+        cells,
+        temps,
+        t.charge_fet,
+        t.discharge_fet,
+        t.mode,
+        t.soc_pct >= 100.0,
+    )
+
+
 def alarm_info_from_telemetry(t: Telemetry, pack: int, info_flag: int = 0) -> AlarmInfo:
     """What the twin reports for 0x44: our flag bits plus Pylontech's fields derived from them.
 
     Cell and NTC state bytes flag the extreme cell/NTC behind an active ID (all of them on a tie);
-    the first rule that applies to a byte wins, in flag-bit order.
+    the first rule that applies to a byte wins, in flag-bit order. Reads only what
+    `alarm_info_inputs` names (keep the two together).
     """
     flags = alarm_flags(t.active)
     cells = [LimitStatus.NORMAL] * len(t.cell_mv)
