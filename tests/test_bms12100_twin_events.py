@@ -10,9 +10,10 @@ import pytest
 
 from hil.duts.bms12100 import ntc
 from hil.duts.bms12100.config import Settings
+from hil.duts.bms12100.protocol.snapshot import Mode
 from hil.duts.bms12100.sim.twin import Bms12100Twin, Frontend, Readings, TerminalInputs
 from hil.duts.bms12100.sim.twin import hardware as hw_faults
-from hil.duts.bms12100.sim.twin.frontend import CURRENT_RANGE_A
+from hil.duts.bms12100.sim.twin.frontend import CURRENT_RANGE_A, Sampler
 
 
 class EveryCycleTwin(Bms12100Twin):
@@ -113,3 +114,43 @@ def test_event_driven_twin_matches_running_every_monitor_every_cycle(seed: int, 
     assert twin.history == reference.history
     assert len(twin.history) > 10  # the scenario trips and releases things
     assert skipped > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_sampler_gives_what_measure_gives_and_draws_alike(seed: int) -> None:
+    """The cycle's sampler (noise drawn in one go, the rest computed once per held inputs) gives
+    `measure`'s readings and leaves the generator where `measure` leaves it: the same noise draws in
+    the same order, whatever the channels (ideal, faulted), the NTCs (open, shorted) or the spare
+    Gaussian value the generator holds."""
+    rng = random.Random(seed)
+    for case in range(60):
+        settings = faulted_settings() if case % 2 else Settings()
+        front = (
+            Frontend.ideal()
+            if case % 5 == 0
+            else hw_faults.frontend(Frontend.from_rng(random.Random(case)), settings.hardware)
+        )
+        ohms = [rng.choice([None, 0.05, ntc.resistance_ohm(rng.uniform(-50.0, 160.0))]) for _ in range(4)]
+        cells = [rng.choice([0.0, -0.1, rng.uniform(0.0, 5.0)]) for _ in range(4)]
+        held = TerminalInputs(
+            cells, ohms, rng.choice([0.0, rng.uniform(-400.0, 400.0)]), rng.uniform(0.0, 20.0)
+        )
+        measured, sampled = random.Random(case), random.Random(case)
+        for _ in range(case % 3):  # an odd number of earlier draws leaves a spare value
+            measured.gauss(0.0, 1.0)
+            sampled.gauss(0.0, 1.0)
+        sampler = Sampler(front, held)
+        for _ in range(4):
+            m = front.measure(1.5, held, measured)
+            assert sampler.sample(sampled) == (
+                m.cell_mv,
+                m.pack_v,
+                m.current_a,
+                m.temperatures_c,
+                m.charger_v,
+            )
+            assert sampled.getstate() == measured.getstate()
+            assert sampled.gauss_next == measured.gauss_next  # type: ignore[attr-defined]
+        assert sampler.true_values(1.5, 40.0, Mode.CHARGE) == Frontend.true_values(
+            1.5, held, 40.0, Mode.CHARGE
+        )

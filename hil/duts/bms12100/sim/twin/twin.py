@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hil.duts.bms12100.config import PARAMETERS_BY_PID, Parameter, Settings, from_wire, to_wire
 from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
@@ -39,6 +39,7 @@ from hil.duts.bms12100.sim.twin.frontend import (
     EMPTY_READINGS,
     Frontend,
     Readings,
+    Sampler,
     TerminalInputs,
 )
 from hil.duts.bms12100.sim.twin.locks import LOCKS, Lock
@@ -65,6 +66,39 @@ UVSD_RID = "PM-UVSD"
 SLEEP_RID = "PM-SLEEP"
 WAKE_FLAGS = {"charger": "wake_on_charger", "rs485": "wake_on_rs485", "button": "wake_on_button"}
 _EPS = 1e-9
+
+
+#: the terminal inputs as the twin compares them: cells, NTCs, current, charger, powered
+Held = tuple[tuple[float, ...], tuple[float | None, ...], float, float, bool]
+#: one sample of the front end (`Sampler.sample`)
+Sample = tuple[tuple[int, ...], float, float, tuple[float, ...], float]
+
+
+def _held_key(inputs: TerminalInputs) -> Held:
+    """What the twin keeps of `inputs` to see whether the next ones differ (a copy: lists may change)."""
+    return (tuple(inputs.cell_v), tuple(inputs.ntc_ohm), inputs.current_a, inputs.charger_v, inputs.powered)
+
+
+@dataclass(frozen=True)
+class Constants:
+    """The numbers of one `Settings` object that every cycle uses, read once per object (settings
+    are replaced on every write, never changed in place while the twin runs; see `Resolved`)."""
+
+    settings: Settings
+    rated_ah: float
+    cycle_threshold_pct: float
+    sleep_on: bool  # PM-SLEEP is switched on (or the unit ignores its switch, a behaviour flag)
+    standby_s: float  # PM-SLEEP: the standby time before the automatic sleep
+
+    @classmethod
+    def of(cls, s: Settings) -> Constants:
+        return cls(
+            settings=s,
+            rated_ah=float(s.capacity.rated_ah),
+            cycle_threshold_pct=float(s.capacity.cycle_threshold_pct),
+            sleep_on=s.power_management.sleep_enabled or not s.behaviour.sleep_enabled_flag_respected,
+            standby_s=s.power_management.max_standby_h * SECONDS_PER_HOUR,
+        )
 
 
 @dataclass(frozen=True)
@@ -96,7 +130,10 @@ class Bms12100Twin:
         self.frontend = hardware.frontend(Frontend.from_rng(self._rng), settings.hardware)
         self.monitors = [Monitor(spec) for spec in ALL_MONITORS]
         self._by_rid = {monitor.spec.rid: monitor for monitor in self.monitors}
+        # the monitors that may shut the BMS down while tripped (PM-UVSD): `_shutdown_due` reads these
+        self._shutting = [monitor for monitor in self.monitors if monitor.spec.shutdown_after_s is not None]
         self.locks = [Lock(spec) for spec in LOCKS]
+        self._counted = [(lock, self._by_rid[lock.spec.counts]) for lock in self.locks]  # (lock, protection)
         self.balancer = Balancer()
         self.history: list[HistoryEvent] = []
         self._modes = ModeTracker()
@@ -112,11 +149,14 @@ class Bms12100Twin:
         self._t = 0.0
         self._last = EMPTY_READINGS
         self._max_step_cache: tuple[Settings, float] | None = None
-        self._seen: TerminalInputs | None = None  # the inputs of the last cycle (a copy)
+        self._seen: Held | None = None  # the inputs of the last cycle (`_held_key`)
+        # the front end's sampler of the last inputs: (inputs, front end, sampler)
+        self._sampler: tuple[Held, Frontend, Sampler] | None = None
+        self._constants: Constants | None = None
         self._blocked: Block | None = None  # paths opened by tripped monitors and locks (None: recompute)
         # The monitors a cycle runs while the inputs hold (None: all, and decide again); see `_run`.
         self._awake: list[Monitor] | None = None
-        self._held: tuple[TerminalInputs, Settings, Frontend] | None = None
+        self._held: tuple[Sampler, Settings] | None = None  # what `_awake` was decided for
 
     # --- settings --------------------------------------------------------------------------
     @property
@@ -171,9 +211,10 @@ class Bms12100Twin:
         self.balancer.reset()
         self._precharge.abort()
         self._idle.reset()
-        m = self.frontend.measure(t, inputs, self._rng)
-        self._soc.init_from_cells(m.cell_mv)
-        self._run(t, 0.0, inputs, m)
+        sampler = self._sampler_of(inputs, _held_key(inputs))
+        sample = sampler.sample(self._rng)
+        self._soc.init_from_cells(sample[0])
+        self._run(t, 0.0, inputs, sampler, sample)
 
     def wake(self, t: float, reason: str) -> None:
         """Wake from shutdown (PM-WAKE): "rs485", "button" or "charger" (each unless its behaviour
@@ -217,16 +258,17 @@ class Bms12100Twin:
             self.power_on(t, inputs)
             return t
         now = max(t - dt, self._t)  # never re-run time the firmware has already run (e.g. a boot at t)
+        key = _held_key(inputs)
         if t - now <= _EPS:
             # A zero-length step shows the firmware changed inputs; unchanged ones show it nothing.
-            if inputs != self._seen or self._boot_check or t > self._t + _EPS:
-                self._cycle(t, 0.0, inputs)
+            if key != self._seen or self._boot_check or t > self._t + _EPS:
+                self._cycle(t, 0.0, inputs, key)
             return t
         before = self.outputs() if until_change else None
         while True:
             h = min(t - now, self.max_step())
             now = t if t - now - h <= _EPS else now + h
-            self._cycle(now, h, inputs)
+            self._cycle(now, h, inputs, key)
             if now >= t:
                 return t
             if before is not None:
@@ -248,8 +290,9 @@ class Bms12100Twin:
         for lock in self.locks:
             limit = min(limit, lock.step_limit())
         limit = min(limit, self.balancer.step_limit(s), self._precharge.step_limit(self._t))
-        if self._sleep_on():
-            limit = min(limit, self._idle.step_limit(s.power_management.max_standby_h * SECONDS_PER_HOUR))
+        c = self._constants_of(s)
+        if c.sleep_on:
+            limit = min(limit, self._idle.step_limit(c.standby_s))
         due = self._shutdown_due()
         if due is not None:
             limit = min(limit, due - self._t)
@@ -261,10 +304,11 @@ class Bms12100Twin:
     def outputs(self) -> tuple[object, ...]:
         """Everything the electrical model reads from the twin: the paths, precharge, the mode, the
         supply and bleed currents (equal tuples: the model would solve and report the same)."""
+        discharge = self.discharge_path_closed
         return (
             self.charge_path_closed,
-            self.discharge_path_closed,
-            self.precharge_active,
+            discharge,
+            discharge and self._precharge.active(self._t),  # `precharge_active`
             self.mode,
             self.supply_current_a(),
             tuple(self.bleed_currents()),
@@ -340,47 +384,69 @@ class Bms12100Twin:
         )
 
     # --- inside ----------------------------------------------------------------------------
-    def _cycle(self, t: float, dt: float, inputs: TerminalInputs) -> None:
+    def _cycle(self, t: float, dt: float, inputs: TerminalInputs, key: Held) -> None:
         """The firmware over (t-dt, t]: asleep unless a charger wakes it, else one cycle."""
         self._max_step_cache = None
-        self._seen = replace(inputs, cell_v=list(inputs.cell_v), ntc_ohm=list(inputs.ntc_ohm))
+        self._seen = key
         if self._shutdown_rid is not None:
             if not (self._settings.behaviour.wake_on_charger and self._charger_detected(inputs)):
                 self._t = t
                 return
             self._wake(t, "charger")
             dt = 0.0  # the firmware slept until now: its timers did not run
-        self._run(t, dt, inputs, self.frontend.measure(t, inputs, self._rng))
+        sampler = self._sampler_of(inputs, key)
+        self._run(t, dt, inputs, sampler, sampler.sample(self._rng))
 
-    def _run(self, t: float, dt: float, inputs: TerminalInputs, m: Readings) -> None:
-        """One firmware cycle on the sample `m`."""
+    def _sampler_of(self, inputs: TerminalInputs, key: Held) -> Sampler:
+        """The front end's sampler of `inputs` (made again when they or the front end change)."""
+        cached = self._sampler
+        if cached is None or cached[1] is not self.frontend or cached[0] != key:
+            cached = self._sampler = (key, self.frontend, Sampler(self.frontend, inputs))
+        return cached[2]
+
+    def _constants_of(self, s: Settings) -> Constants:
+        """The settings' numbers a cycle uses (for the settings object now in force)."""
+        c = self._constants
+        if c is None or c.settings is not s:
+            c = self._constants = Constants.of(s)
+        return c
+
+    def _run(self, t: float, dt: float, inputs: TerminalInputs, sampler: Sampler, sample: Sample) -> None:
+        """One firmware cycle on the front end's `sample` of `inputs`."""
         self._max_step_cache = None
         s = self._settings
-        self._soc.count(m.current_a, dt, float(s.capacity.rated_ah), float(s.capacity.cycle_threshold_pct))
-        mode = self._modes.update(m.current_a, m.charger_v, s)
-        m = replace(m, soc_pct=self._soc.soc_pct, mode=mode)
-        true_m = Frontend.true_values(t, inputs, m.soc_pct, mode)
+        c = self._constants_of(s)
+        cell_mv, pack_v, current_a, temperatures_c, charger_v = sample
+        soc = self._soc
+        soc.count(current_a, dt, c.rated_ah, c.cycle_threshold_pct)
+        mode = self._modes.update(current_a, charger_v, s)
+        m = Readings(t, cell_mv, pack_v, current_a, temperatures_c, charger_v, soc.soc_pct, mode)
         if self._boot_check:
             self._boot_check = False
             for monitor in self.monitors:
                 self._record(monitor.boot_check(t, m, s), m)
         held = self._held
-        if held is None or held[1] is not s or held[2] is not self.frontend or held[0] != inputs:
+        if held is None or held[0] is not sampler or held[1] is not s:
             self._awake = None
-        for monitor in self.monitors if self._awake is None else self._awake:
-            self._record(monitor.update(t, dt, m, s, true_m), m)
-        if self._awake is None and dt > 0.0:
-            self._sleep_quiet(inputs, s, true_m)
-        for lock in self.locks:
-            self._record(lock.update(t, dt, m, s, self._by_rid[lock.spec.counts]), m)
+        awake = self._awake
+        if awake is None or awake:
+            true_m = sampler.true_values(t, m.soc_pct, mode)
+            for monitor in self.monitors if awake is None else awake:
+                self._record(monitor.update(t, dt, m, s, true_m), m)
+            if awake is None and dt > 0.0:
+                self._sleep_quiet(inputs, s, true_m)
+                self._held = (sampler, s)
+        for lock, protection in self._counted:
+            self._record(lock.update(t, dt, m, s, protection), m)
         self._t = t
         self._last = m
         self.balancer.update(dt, m, s)
         self._update_precharge(t)
-        self._idle.update(dt, mode is Mode.STANDBY and not floating(m, s))
-        limit_s = s.power_management.max_standby_h * SECONDS_PER_HOUR
-        if self._sleep_on() and self._idle.idle and self._idle.idle_s >= limit_s - _EPS:
-            at = t - (self._idle.idle_s - limit_s)
+        idle = self._idle
+        idle.update(dt, mode is Mode.STANDBY and not floating(m, s))
+        limit_s = c.standby_s
+        if c.sleep_on and idle.idle and idle.idle_s >= limit_s - _EPS:
+            at = t - (idle.idle_s - limit_s)
             self._shutdown(at, SLEEP_RID, f"no charger and no effective current for {limit_s:g} s", m)
             return
         due = self._shutdown_due()
@@ -394,8 +460,6 @@ class Bms12100Twin:
         timing and its random sequence stay exactly those of running every monitor every cycle."""
         low, high = self.frontend.extremes(inputs)
         self._awake = [monitor for monitor in self.monitors if not monitor.quiet(low, high, true_m, s)]
-        held = replace(inputs, cell_v=list(inputs.cell_v), ntc_ohm=list(inputs.ntc_ohm))
-        self._held = (held, s, self.frontend)
 
     def _stale(self) -> None:
         """Something besides the inputs changed: the next zero-length step must run a cycle."""
@@ -415,11 +479,6 @@ class Bms12100Twin:
         self._dsg_was_on = on
         self._booting = False
 
-    def _sleep_on(self) -> bool:
-        """PM-SLEEP is switched on (or the unit ignores its switch, a behaviour flag)."""
-        s = self._settings
-        return s.power_management.sleep_enabled or not s.behaviour.sleep_enabled_flag_respected
-
     def _shutdown(self, time: float, rid: str, detail: str, m: Readings) -> None:
         """Shut down (both MOSFETs open, no balancing) for the reason `rid`."""
         self._shutdown_rid = rid
@@ -432,7 +491,7 @@ class Bms12100Twin:
         """When PM-UVSD shuts the BMS down: `shutdown_after_s` after the under-voltage trip or
         the last wake, whichever is later; None while no such protection is active."""
         due: float | None = None
-        for monitor in self.monitors:
+        for monitor in self._shutting:
             if not monitor.tripped:
                 continue
             after = monitor.resolved(self._settings).shutdown_after_s
