@@ -154,3 +154,44 @@ def test_the_sampler_gives_what_measure_gives_and_draws_alike(seed: int) -> None
         assert sampler.true_values(1.5, 40.0, Mode.CHARGE) == Frontend.true_values(
             1.5, held, 40.0, Mode.CHARGE
         )
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_soc_and_cell_spread_monitors_sleep_and_wake_exactly(seed: int) -> None:
+    """SOC-LA, SOC-LP (switched on) and CELL-FAIL sleep while their quantity cannot move or stay
+    inside its bounds (standby: no current is counted; a spread inside the noise band) and the twin
+    still gives what running them every cycle gives: SOC held just above the alarm in standby, then
+    discharged across it and charged back; spreads around CELL-FAIL's trigger and release."""
+    settings = Settings()
+    settings.soc_protection.enabled = True
+    settings.soc_protection.trigger_pct = 14.0
+    twin, reference = Bms12100Twin(settings, seed), EveryCycleTwin(settings, seed)
+    rng = random.Random(seed)
+    plan = [inputs([3.0] * 4)]
+    for _ in range(60):
+        cells = [3.0] * 4
+        # spreads at CELL-FAIL's release and trigger, some inside the noise band (1 mV apart)
+        cells[rng.randrange(4)] = 3.0 + rng.choice([0.0, 0.3, 0.6, *(0.5 + k * 0.001 for k in range(-8, 9))])
+        # currents that read 0.00 A, some only sometimes (at the 10 mA resolution's 5 mA edge)
+        current = rng.choice([0.0, -40.0, -90.0, -90.0, 30.0, *(k * 0.0005 for k in range(6, 15))])
+        plan.append(inputs(cells, current=current, charger=14.0))
+    for twin_ in (twin, reference):
+        twin_.power_on(0.0, plan[0])
+        twin_.set_remaining_capacity(15.1)
+    t, skipped = 0.0, 0
+    for held in plan:
+        for twin_ in (twin, reference):
+            twin_.step(t, 0.0, held)
+        end = t + rng.choice([3.0, 20.0, 130.0])
+        while t < end:
+            assert twin.max_step() == reference.max_step()
+            step = min(end - t, twin.max_step())
+            t = end if end - (t + step) < 1e-9 else t + step
+            for twin_ in (twin, reference):
+                twin_.step(t, step, held)
+            assert twin.telemetry() == reference.telemetry()
+            awake = {monitor.spec.rid for monitor in twin._awake or twin.monitors}  # white box
+            skipped += len({"SOC-LA", "SOC-LP", "CELL-FAIL"} - awake)
+    assert twin.history == reference.history
+    assert {event.rid for event in twin.history} >= {"SOC-LA", "SOC-LP", "CELL-FAIL"}
+    assert skipped > 0

@@ -30,6 +30,9 @@ TIMING_RESOLUTION = 0.01  # near a threshold, step at 1 % of the delay being tim
 _EPS = 1e-9
 
 Quantity = Callable[[Readings], float]
+#: a quantity's range over every reading between the extremes `low` and `high` while the inputs hold,
+#: given the firmware's state now (`true_m`); None where it is not bounded (the monitor keeps running)
+Bounds = Callable[[Readings, Readings, Readings], tuple[float, float] | None]
 
 
 def resolve_number(settings: Settings, value: Value) -> float:
@@ -124,6 +127,9 @@ class MonitorSpec:
     # The quantity is a non-decreasing function of the channel readings alone (one channel, the
     # highest, the lowest): while the inputs hold, the reading extremes then bound it (`quiet`).
     from_channels: bool = True
+    # Otherwise, where the quantity can be bounded all the same (a spread, a SOC that cannot move):
+    # its range while the inputs hold (`quiet`); None: the monitor runs every cycle.
+    bounds: Bounds | None = None
 
     def is_enabled(self, settings: Settings) -> bool:
         """Whether the function is switched on (a disabled function never trips)."""
@@ -286,8 +292,15 @@ class Monitor:
         the extremes `low` and `high` (or the true value, for a comparator) beyond the trigger.
         The twin then skips it until its inputs or settings change."""
         spec = self.spec
-        if self.tripped or self.pending or not spec.from_channels or self._true_rate != 0.0:
+        if self.tripped or self.pending or self._true_rate != 0.0:
             return False
+        if spec.from_channels:
+            span = (spec.quantity(low), spec.quantity(high))
+        else:
+            bounded = spec.bounds(low, high, true_m) if spec.bounds is not None else None
+            if bounded is None:
+                return False  # it may move while the inputs hold: its true value must be tracked
+            span = bounded
         if self._true_value is None or self._true_value != spec.quantity(true_m):
             return False
         r = self.resolved(settings)
@@ -295,10 +308,7 @@ class Monitor:
             return True
         if spec.comparator:
             return not spec.direction.beyond(self._true_value, r.trigger)
-        return not (
-            spec.direction.beyond(spec.quantity(low), r.trigger)
-            or spec.direction.beyond(spec.quantity(high), r.trigger)
-        )
+        return not (spec.direction.beyond(span[0], r.trigger) or spec.direction.beyond(span[1], r.trigger))
 
     def boot_check(self, t: float, m: Readings, settings: Settings) -> Transition | None:
         """Apply the boot-time release alternatives (the firmware re-checks after a wake/reboot)."""

@@ -142,6 +142,21 @@ def cell_spread_mv(m: Readings) -> float:
     return float(m.max_cell_mv - m.min_cell_mv)
 
 
+def cell_spread_bounds(low: Readings, high: Readings, true_m: Readings) -> tuple[float, float]:
+    """The spread of any cell readings between `low` and `high`: from the highest low reading less
+    the lowest high one (or 0) up to the highest high reading less the lowest low one."""
+    del true_m
+    return max(0.0, float(low.max_cell_mv - high.min_cell_mv)), float(high.max_cell_mv - low.min_cell_mv)
+
+
+def soc_bounds(low: Readings, high: Readings, true_m: Readings) -> tuple[float, float] | None:
+    """The firmware's SOC while the inputs hold: the SOC now if the current can only read 0.00 A
+    (nothing is counted, soc.py), else unbounded."""
+    if low.current_a == 0.0 and high.current_a == 0.0:
+        return true_m.soc_pct, true_m.soc_pct
+    return None
+
+
 def recovered_and_soc_below(section: str) -> ReleaseAlternative:
     """OVP: back below the release value AND SOC below `release_soc_pct` (both needed)."""
 
@@ -393,6 +408,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         enabled="soc_alarm.enabled",
         delay_ms=SOC_DELAY_MS,
         from_channels=False,
+        bounds=soc_bounds,
     ),
     MonitorSpec(
         **thresholds("SOC-LP"),
@@ -402,6 +418,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         delay_ms=SOC_DELAY_MS,
         alternatives=(recovery(flag="soc_lp_release_on_recovery"),),
         from_channels=False,
+        bounds=soc_bounds,
     ),
     MonitorSpec(
         **thresholds("CELL-FAIL"),
@@ -410,6 +427,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         delay_ms=CELL_FAIL_DELAY_MS,
         near=SPREAD_NEAR_MV,
         from_channels=False,
+        bounds=cell_spread_bounds,
     ),
 )
 

@@ -157,6 +157,7 @@ class Bms12100Twin:
         # The monitors a cycle runs while the inputs hold (None: all, and decide again); see `_run`.
         self._awake: list[Monitor] | None = None
         self._held: tuple[Sampler, Settings] | None = None  # what `_awake` was decided for
+        self._extremes: tuple[Readings, Readings] | None = None  # of the held inputs, to decide again
 
     # --- settings --------------------------------------------------------------------------
     @property
@@ -436,6 +437,11 @@ class Bms12100Twin:
             if awake is None and dt > 0.0:
                 self._sleep_quiet(inputs, s, true_m)
                 self._held = (sampler, s)
+            elif awake and dt > 0.0 and self._extremes is not None:
+                # once more a cycle later: a quantity that moved into the held inputs has settled
+                low, high = self._extremes
+                self._awake = [monitor for monitor in awake if not monitor.quiet(low, high, true_m, s)]
+                self._extremes = None
         for lock, protection in self._counted:
             self._record(lock.update(t, dt, m, s, protection), m)
         self._t = t
@@ -455,10 +461,11 @@ class Bms12100Twin:
 
     def _sleep_quiet(self, inputs: TerminalInputs, s: Settings, true_m: Readings) -> None:
         """Event-driven monitors: after a cycle of every monitor, keep running only those that could
-        change (`Monitor.quiet`) until the inputs, the settings or the front end change. The others'
+        change (`Monitor.quiet`) until the inputs, the settings or the front end change (those still
+        running are asked once more a cycle later, `_run`). The others'
         updates would change nothing, whatever noise the front end draws: the twin's results, its
         timing and its random sequence stay exactly those of running every monitor every cycle."""
-        low, high = self.frontend.extremes(inputs)
+        low, high = self._extremes = self.frontend.extremes(inputs)
         self._awake = [monitor for monitor in self.monitors if not monitor.quiet(low, high, true_m, s)]
 
     def _stale(self) -> None:
