@@ -434,7 +434,7 @@ class Bms12100Twin:
             true_m = sampler.true_values(t, m.soc_pct, mode)
             for monitor in self.monitors if awake is None else awake:
                 self._record(monitor.update(t, dt, m, s, true_m), m)
-            if awake is None and dt > 0.0:
+            if awake is None:
                 self._sleep_quiet(inputs, s, true_m)
                 self._held = (sampler, s)
             elif awake and dt > 0.0 and self._extremes is not None:
