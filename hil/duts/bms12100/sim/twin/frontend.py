@@ -243,19 +243,18 @@ _TWO_PI = 2.0 * math.pi  # random.gauss's TWOPI
 def _normals(rng: random.Random, k: int) -> list[float]:
     """The z of the next `k` calls of `rng.gauss` (each returns mu + z * sigma), with the same draws
     and the same spare value left in `rng.gauss_next`: CPython's `Random.gauss`, inlined."""
+    if k == 0:
+        return []
     spare = rng.gauss_next  # type: ignore[attr-defined]
-    out: list[float] = [] if spare is None or k == 0 else [spare]
-    draw, log, sqrt, cos, sin = rng.random, math.log, math.sqrt, math.cos, math.sin
-    spare = None if out else spare
-    while len(out) < k:
+    out: list[float] = [] if spare is None else [spare]
+    need = k - len(out)
+    draw, log, sqrt, cos, sin, append = rng.random, math.log, math.sqrt, math.cos, math.sin, out.append
+    for _ in range((need + 1) // 2):
         x2pi = draw() * _TWO_PI
         g2rad = sqrt(-2.0 * log(1.0 - draw()))
-        out.append(cos(x2pi) * g2rad)
-        spare = sin(x2pi) * g2rad
-        if len(out) < k:
-            out.append(spare)
-            spare = None
-    rng.gauss_next = spare  # type: ignore[attr-defined]
+        append(cos(x2pi) * g2rad)
+        append(sin(x2pi) * g2rad)
+    rng.gauss_next = out.pop() if need % 2 else None  # type: ignore[attr-defined]
     return out
 
 

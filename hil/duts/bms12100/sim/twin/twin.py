@@ -66,6 +66,7 @@ UVSD_RID = "PM-UVSD"
 SLEEP_RID = "PM-SLEEP"
 WAKE_FLAGS = {"charger": "wake_on_charger", "rs485": "wake_on_rs485", "button": "wake_on_button"}
 _EPS = 1e-9
+_OFF = (False, False)
 
 
 #: the terminal inputs as the twin compares them: cells, NTCs, current, charger, powered
@@ -153,7 +154,8 @@ class Bms12100Twin:
         # the front end's sampler of the last inputs: (inputs, front end, sampler)
         self._sampler: tuple[Held, Frontend, Sampler] | None = None
         self._constants: Constants | None = None
-        self._blocked: Block | None = None  # paths opened by tripped monitors and locks (None: recompute)
+        # whether tripped monitors and locks keep the (charge, discharge) MOSFETs on (None: recompute)
+        self._fets: tuple[bool, bool] | None = None
         # The monitors a cycle runs while the inputs hold (None: all, and decide again); see `_run`.
         self._awake: list[Monitor] | None = None
         self._held: tuple[Sampler, Settings] | None = None  # what `_awake` was decided for
@@ -207,7 +209,7 @@ class Bms12100Twin:
             monitor.reset()
         for lock in self.locks:
             lock.reset()
-        self._blocked = None
+        self._fets = None
         self._awake = None
         self.balancer.reset()
         self._precharge.abort()
@@ -318,13 +320,13 @@ class Bms12100Twin:
     @property
     def charge_path_closed(self) -> bool:
         """Charge MOSFET on (or stuck on: a SIM-ONLY hardware fault)."""
-        return self._fet_on(Block.CHARGE) or (self._powered and self._settings.hardware.charge_fet_stuck_on)
+        return self._fets_on()[0] or (self._powered and self._settings.hardware.charge_fet_stuck_on)
 
     @property
     def discharge_path_closed(self) -> bool:
         """The discharge path conducts: the discharge MOSFET on, or precharging (`precharge_active`)."""
         stuck = self._powered and self._settings.hardware.discharge_fet_stuck_on
-        return self._fet_on(Block.DISCHARGE) or stuck
+        return self._fets_on()[1] or stuck
 
     @property
     def precharge_active(self) -> bool:
@@ -334,8 +336,9 @@ class Bms12100Twin:
 
     def bleed_currents(self) -> list[float]:
         """Balancing bleed current drawn from each cell (A), 0 where the cell is not bled."""
-        if not self._powered or self._shutdown_rid is not None:
-            return [0.0] * len(self.balancer.bleeding)
+        bleeding = self.balancer.bleeding
+        if not self._powered or self._shutdown_rid is not None or True not in bleeding:
+            return [0.0] * len(bleeding)  # (an open bleed resistor changes no zero)
         return hardware.bleed(self.balancer.bleed_currents(), self._settings.hardware)
 
     def supply_current_a(self) -> float:
@@ -476,7 +479,7 @@ class Bms12100Twin:
 
     def _update_precharge(self, t: float) -> None:
         """PRE: start the precharge when the discharge path turns on (at boot, or by the flag)."""
-        on = self._fet_on(Block.DISCHARGE)
+        on = self._fets_on()[1]
         if not on:
             self._precharge.abort()
         elif not self._dsg_was_on and (
@@ -537,11 +540,12 @@ class Bms12100Twin:
         self._idle.reset()
         self._t = t
 
-    def _fet_on(self, path: Block) -> bool:
+    def _fets_on(self) -> tuple[bool, bool]:
+        """Whether the firmware drives the (charge, discharge) MOSFETs on: awake and not blocked."""
         if not self._powered or self._shutdown_rid is not None:
-            return False
-        blocked = self._blocked
-        if blocked is None:
+            return _OFF
+        fets = self._fets
+        if fets is None:
             blocked = Block.NONE
             for monitor in self.monitors:
                 if monitor.tripped:
@@ -549,13 +553,13 @@ class Bms12100Twin:
             for lock in self.locks:
                 if lock.tripped:
                     blocked |= lock.spec.blocks
-            self._blocked = blocked
-        return path not in blocked
+            fets = self._fets = (Block.CHARGE not in blocked, Block.DISCHARGE not in blocked)
+        return fets
 
     def _record(self, transition: Transition | None, m: Readings) -> None:
         if transition is None:
             return
-        self._blocked = None  # every trip and release passes here
+        self._fets = None  # every trip and release passes here
         self.history.append(
             HistoryEvent(transition.time, transition.kind, transition.rid, m, transition.detail)
         )
