@@ -219,6 +219,8 @@ class Monitor:
     _true_rate: float = 0.0
     _live: bool = True  # at the last update the monitor was tripped or could trip
     _resolved: Resolved | None = field(default=None, repr=False, compare=False)
+    # the twin skips it while the inputs hold (`quiet`; see Bms12100Twin's event-driven monitors)
+    asleep: bool = field(default=False, repr=False, compare=False)
 
     def resolved(self, settings: Settings) -> Resolved:
         """The spec's numbers under `settings` (cached per settings object)."""

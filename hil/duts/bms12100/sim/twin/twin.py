@@ -430,21 +430,25 @@ class Bms12100Twin:
             for monitor in self.monitors:
                 self._record(monitor.boot_check(t, m, s), m)
         held = self._held
-        if held is None or held[0] is not sampler or held[1] is not s:
+        if held is None or held[1] is not s:
             self._awake = None
         awake = self._awake
-        if awake is None or awake:
-            true_m = sampler.true_values(t, m.soc_pct, mode)
+        moved = awake is not None and held is not None and held[0] is not sampler
+        true_m = sampler.true_values(t, m.soc_pct, mode) if moved or awake is None or awake else None
+        if moved:
+            assert true_m is not None
+            awake = self._wake_moved(inputs, s, true_m)
+        if true_m is not None and (awake is None or awake):
             for monitor in self.monitors if awake is None else awake:
                 self._record(monitor.update(t, dt, m, s, true_m), m)
             if awake is None:
                 self._sleep_quiet(inputs, s, true_m)
-                self._held = (sampler, s)
-            elif awake and dt > 0.0 and self._extremes is not None:
-                # once more a cycle later: a quantity that moved into the held inputs has settled
-                low, high = self._extremes
-                self._awake = [monitor for monitor in awake if not monitor.quiet(low, high, true_m, s)]
-                self._extremes = None
+            elif self._extremes is not None and (moved or dt > 0.0):
+                # after new inputs, and once more a cycle later (a quantity that moved has settled)
+                self._awake = self._settle(awake, s, true_m)
+                if not moved:
+                    self._extremes = None
+        self._held = (sampler, s)
         for lock, protection in self._counted:
             self._record(lock.update(t, dt, m, s, protection), m)
         self._t = t
@@ -468,8 +472,32 @@ class Bms12100Twin:
         running are asked once more a cycle later, `_run`). The others'
         updates would change nothing, whatever noise the front end draws: the twin's results, its
         timing and its random sequence stay exactly those of running every monitor every cycle."""
-        low, high = self._extremes = self.frontend.extremes(inputs)
-        self._awake = [monitor for monitor in self.monitors if not monitor.quiet(low, high, true_m, s)]
+        self._extremes = self.frontend.extremes(inputs)
+        self._awake = self._settle(self.monitors, s, true_m)
+
+    def _settle(self, monitors: list[Monitor], s: Settings, true_m: Readings) -> list[Monitor]:
+        """Of `monitors`, those that must keep running under the held inputs (`_extremes`); the
+        others sleep (`Monitor.asleep`)."""
+        assert self._extremes is not None
+        low, high = self._extremes
+        awake = []
+        for monitor in monitors:
+            monitor.asleep = monitor.quiet(low, high, true_m, s)
+            if not monitor.asleep:
+                awake.append(monitor)
+        return awake
+
+    def _wake_moved(self, inputs: TerminalInputs, s: Settings, true_m: Readings) -> list[Monitor]:
+        """New inputs while monitors sleep: a sleeping monitor sleeps on if it is quiet under them too
+        (its true value is unchanged and no reading of theirs is beyond its trigger, so its update
+        would change nothing); the others run again from this cycle (decided again after it)."""
+        self._extremes = low, high = self.frontend.extremes(inputs)
+        awake = self._awake = [
+            monitor
+            for monitor in self.monitors
+            if not (monitor.asleep and monitor.quiet(low, high, true_m, s))
+        ]
+        return awake
 
     def _stale(self) -> None:
         """Something besides the inputs changed: the next zero-length step must run a cycle."""
