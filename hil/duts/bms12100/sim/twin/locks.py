@@ -67,6 +67,8 @@ class Lock:
         self, t: float, dt: float, m: Readings, settings: Settings, protection: Monitor
     ) -> Transition | None:
         """Run the lock over the step from t-dt to t, after `protection` has been updated."""
+        if not self.tripped and self.consecutive == 0 and protection.trips == self._seen:
+            return None  # nothing counted, nothing new to count: every branch below leaves it so
         spec, behaviour = self.spec, settings.behaviour
         new_trips, self._seen = protection.trips - self._seen, protection.trips
         if not self._enabled(settings):

@@ -156,6 +156,7 @@ class Bms12100Twin:
         self._constants: Constants | None = None
         # whether tripped monitors and locks keep the (charge, discharge) MOSFETs on (None: recompute)
         self._fets: tuple[bool, bool] | None = None
+        self._active: frozenset[str] | None = None  # `active_ids` (None: recompute)
         # The monitors a cycle runs while the inputs hold (None: all, and decide again); see `_run`.
         self._awake: list[Monitor] | None = None
         self._held: tuple[Sampler, Settings] | None = None  # what `_awake` was decided for
@@ -209,7 +210,7 @@ class Bms12100Twin:
             monitor.reset()
         for lock in self.locks:
             lock.reset()
-        self._fets = None
+        self._fets = self._active = None
         self._awake = None
         self.balancer.reset()
         self._precharge.abort()
@@ -359,8 +360,11 @@ class Bms12100Twin:
 
     def active_ids(self) -> frozenset[str]:
         """Requirement IDs of the alarms and protections active now."""
-        locks = (lock.spec.rid for lock in self.locks if lock.tripped)
-        return frozenset(m.spec.rid for m in self.monitors if m.tripped).union(locks)
+        active = self._active
+        if active is None:  # (every trip and release passes `_record`, which forgets it)
+            locks = (lock.spec.rid for lock in self.locks if lock.tripped)
+            active = self._active = frozenset(m.spec.rid for m in self.monitors if m.tripped).union(locks)
+        return active
 
     def telemetry(self) -> Telemetry:
         """The BMS's own view: last readings (with its error), states, active IDs, limits."""
@@ -587,7 +591,7 @@ class Bms12100Twin:
     def _record(self, transition: Transition | None, m: Readings) -> None:
         if transition is None:
             return
-        self._fets = None  # every trip and release passes here
+        self._fets = self._active = None  # every trip and release passes here
         self.history.append(
             HistoryEvent(transition.time, transition.kind, transition.rid, m, transition.detail)
         )
