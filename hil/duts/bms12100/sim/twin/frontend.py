@@ -76,6 +76,33 @@ class Readings:
     soc_pct: float = 0.0
     mode: Mode = Mode.STANDBY
 
+    @classmethod
+    def of(
+        cls,
+        t: float,
+        cell_mv: tuple[float, ...],
+        pack_v: float,
+        current_a: float,
+        temperatures_c: tuple[float, ...],
+        charger_v: float,
+        soc_pct: float,
+        mode: Mode,
+    ) -> Readings:
+        """`Readings(...)` of every field, for the firmware cycle (two a cycle): the frozen
+        dataclass's `__init__` sets each field through `object.__setattr__`; this sets them at once."""
+        readings = object.__new__(cls)
+        readings.__dict__.update(
+            t=t,
+            cell_mv=cell_mv,
+            pack_v=pack_v,
+            current_a=current_a,
+            temperatures_c=temperatures_c,
+            charger_v=charger_v,
+            soc_pct=soc_pct,
+            mode=mode,
+        )
+        return readings
+
     @property
     def max_cell_mv(self) -> float:
         """Highest cell reading."""
@@ -320,7 +347,7 @@ class Sampler:
     def true_values(self, t: float, soc_pct: float, mode: Mode) -> Readings:
         """`Frontend.true_values` of the held inputs."""
         cells, pack, current, temps, charger = self._true
-        return Readings(t, cells, pack, current, temps, charger, soc_pct, mode)
+        return Readings.of(t, cells, pack, current, temps, charger, soc_pct, mode)
 
 
 @functools.lru_cache(maxsize=256)

@@ -332,7 +332,12 @@ class Monitor:
         r = self.resolved(settings)
         if not self._live or not r.enabled:
             return math.inf
-        delay = r.release_delay(self.spec) if self.tripped else r.delay(self.spec)
+        if not self.tripped:
+            delay = r.delay_s if r.delay_s is not None else r.delay(self.spec)
+            if not self.pending:  # moving, nothing timed: only the approach limits the step
+                return self._approach_limit(r, delay)
+        else:
+            delay = r.release_delay_s if r.release_delay_s is not None else r.release_delay(self.spec)
         limit = math.inf
         if self.pending:
             limit = max(MIN_STEP_S, delay - self.pending_s)
@@ -346,21 +351,23 @@ class Monitor:
 
     def _approach_limit(self, r: Resolved, delay: float) -> float:
         """Step so that a moving quantity is not carried far past the threshold it heads for."""
-        if self._true_value is None or self._true_rate == 0.0:
+        value, rate = self._true_value, self._true_rate
+        if value is None or rate == 0.0:
             return math.inf
         if not self.tripped:
             threshold = r.trigger
-            toward = self.spec.direction
+            above = self.spec.direction is Direction.ABOVE  # heading above the threshold
         else:
             threshold = r.release if r.watched else None
-            toward = Direction.BELOW if self.spec.direction is Direction.ABOVE else Direction.ABOVE
+            above = self.spec.direction is not Direction.ABOVE
         if threshold is None:
             return math.inf
-        rising = self._true_rate > 0.0
-        if rising != (toward is Direction.ABOVE):
+        rising = rate > 0.0
+        if rising != above:
             return math.inf
-        gap = abs(threshold - self._true_value) if toward.beyond(threshold, self._true_value) else 0.0
-        time_to_band = max(0.0, gap - self.spec.near) / abs(self._true_rate)
+        # `Direction.beyond(threshold, value)` of the direction it heads in
+        gap = abs(threshold - value) if (threshold > value if above else threshold < value) else 0.0
+        time_to_band = max(0.0, gap - self.spec.near) / abs(rate)
         return max(MIN_STEP_S, delay * TIMING_RESOLUTION, time_to_band)
 
     def _track(self, true_value: float, dt: float) -> None:

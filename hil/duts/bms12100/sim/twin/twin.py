@@ -34,7 +34,7 @@ from hil.duts.bms12100.config import PARAMETERS_BY_PID, Parameter, Settings, fro
 from hil.duts.bms12100.protocol.snapshot import Mode, Telemetry
 from hil.duts.bms12100.rules import validate_settings
 from hil.duts.bms12100.sim.twin import hardware
-from hil.duts.bms12100.sim.twin.balancing import Balancer, floating
+from hil.duts.bms12100.sim.twin.balancing import Balancer, Context, floating
 from hil.duts.bms12100.sim.twin.frontend import (
     EMPTY_READINGS,
     Frontend,
@@ -288,19 +288,20 @@ class Bms12100Twin:
             return self._max_step_cache[1]
         s = self._settings
         active = self._modes.mode in (Mode.CHARGE, Mode.DISCHARGE)
-        limit = ACTIVE_MAX_STEP_S if active else IDLE_MAX_STEP_S
-        for monitor in self.monitors if self._awake is None else self._awake:  # a quiet one sets none
-            limit = min(limit, monitor.step_limit(s))
-        for lock in self.locks:
-            limit = min(limit, lock.step_limit())
-        limit = min(limit, self.balancer.step_limit(s), self._precharge.step_limit(self._t))
+        awake = self.monitors if self._awake is None else self._awake  # a quiet monitor sets no limit
+        limits = [monitor.step_limit(s) for monitor in awake]
+        limits += [lock.step_limit() for lock in self.locks]
+        limits.append(ACTIVE_MAX_STEP_S if active else IDLE_MAX_STEP_S)
+        if self.balancer.session is Context.STANDBY:  # (no limit outside a standby session)
+            limits.append(self.balancer.step_limit(s))
+        limits.append(self._precharge.step_limit(self._t))
         c = self._constants_of(s)
-        if c.sleep_on:
-            limit = min(limit, self._idle.step_limit(c.standby_s))
+        if c.sleep_on and self._idle.idle:  # (no limit while not idle)
+            limits.append(self._idle.step_limit(c.standby_s))
         due = self._shutdown_due()
         if due is not None:
-            limit = min(limit, due - self._t)
-        limit = max(MIN_STEP_S, limit)
+            limits.append(due - self._t)
+        limit = max(MIN_STEP_S, min(limits))
         self._max_step_cache = (s, limit)  # valid until the next cycle (or other settings)
         return limit
 
@@ -428,7 +429,7 @@ class Bms12100Twin:
         soc = self._soc
         soc.count(current_a, dt, c.rated_ah, c.cycle_threshold_pct)
         mode = self._modes.update(current_a, charger_v, s)
-        m = Readings(t, cell_mv, pack_v, current_a, temperatures_c, charger_v, soc.soc_pct, mode)
+        m = Readings.of(t, cell_mv, pack_v, current_a, temperatures_c, charger_v, soc.soc_pct, mode)
         if self._boot_check:
             self._boot_check = False
             for monitor in self.monitors:
