@@ -12,8 +12,9 @@ uses: the MOSFET states, `precharge_active`, `bleed_currents()` and `supply_curr
 No I/O, no threads, no wall-clock time: the same seed and the same calls give the same results.
 The monitors are event-driven: while the inputs and settings hold, a monitor that nothing can move
 (`Monitor.quiet`: nothing tripped or timed, no reading inside the front end's error extremes beyond
-its trigger) is not run; the front end still samples every cycle, so the results are exactly those
-of running every monitor every cycle.
+its trigger) is not run, and new inputs wake only the sleeping monitors they can move; the front end
+still samples every cycle (`frontend.Sampler`: the same draws in the same order), so the results are
+exactly those of running every monitor every cycle.
 
 Shutdown (PM-UVSD, PM-SLEEP) is recorded in the history as a trigger of its ID, the wake-up as its
 release with the wake source. Wake sources (PM-WAKE): the charger (wake comparator, power.py),
@@ -309,12 +310,13 @@ class Bms12100Twin:
     def outputs(self) -> tuple[object, ...]:
         """Everything the electrical model reads from the twin: the paths, precharge, the mode, the
         supply and bleed currents (equal tuples: the model would solve and report the same)."""
-        discharge = self.discharge_path_closed
+        charge, discharge = self._paths()
+        awake = self._powered and self._shutdown_rid is None
         return (
-            self.charge_path_closed,
+            charge,
             discharge,
             discharge and self._precharge.active(self._t),  # `precharge_active`
-            self.mode,
+            self._modes.mode if awake else Mode.SHUTDOWN,  # `mode`
             self.supply_current_a(),
             tuple(self.bleed_currents()),
         )
@@ -322,13 +324,12 @@ class Bms12100Twin:
     @property
     def charge_path_closed(self) -> bool:
         """Charge MOSFET on (or stuck on: a SIM-ONLY hardware fault)."""
-        return self._fets_on()[0] or (self._powered and self._settings.hardware.charge_fet_stuck_on)
+        return self._paths()[0]
 
     @property
     def discharge_path_closed(self) -> bool:
         """The discharge path conducts: the discharge MOSFET on, or precharging (`precharge_active`)."""
-        stuck = self._powered and self._settings.hardware.discharge_fet_stuck_on
-        return self._fets_on()[1] or stuck
+        return self._paths()[1]
 
     @property
     def precharge_active(self) -> bool:
@@ -370,8 +371,8 @@ class Bms12100Twin:
     def telemetry(self) -> Telemetry:
         """The BMS's own view: last readings (with its error), states, active IDs, limits."""
         m = self._last
-        rated = float(self._settings.capacity.rated_ah)
-        charge_fet, discharge_fet = self.charge_path_closed, self.discharge_path_closed
+        rated = self._constants_of(self._settings).rated_ah
+        charge_fet, discharge_fet = self._paths()
         return Telemetry(
             cell_mv=[round(v) for v in m.cell_mv],
             temperatures_c=list(m.temperatures_c),
@@ -572,6 +573,16 @@ class Bms12100Twin:
         self.balancer.reset()
         self._idle.reset()
         self._t = t
+
+    def _paths(self) -> tuple[bool, bool]:
+        """(`charge_path_closed`, `discharge_path_closed`): the MOSFETs the firmware drives on, or
+        stuck on (a SIM-ONLY hardware fault of a powered unit)."""
+        charge, discharge = self._fets_on()
+        if self._powered:
+            hardware_faults = self._settings.hardware
+            charge = charge or hardware_faults.charge_fet_stuck_on
+            discharge = discharge or hardware_faults.discharge_fet_stuck_on
+        return charge, discharge
 
     def _fets_on(self) -> tuple[bool, bool]:
         """Whether the firmware drives the (charge, discharge) MOSFETs on: awake and not blocked."""
