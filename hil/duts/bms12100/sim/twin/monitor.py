@@ -250,19 +250,21 @@ class Monitor:
         spec = self.spec
         self._t = t
         self._track(spec.quantity(true_m), dt)
-        r = self.resolved(settings)
+        r = self._resolved
+        if r is None or r.settings is not settings:
+            r = self.resolved(settings)
         trigger = r.trigger
         if not r.enabled or trigger is None:
             self.reset_timers()
             return self._release(t, "disabled") if self.tripped else None
-        self._live = self.tripped or spec.applies(m.mode)
+        self._live = self.tripped or spec.modes is None or m.mode in spec.modes  # `spec.applies`
         if not self._live:
             self.reset_timers()
             return None
         value = spec.quantity(true_m if spec.comparator else m)
         if not self.tripped:
             if not spec.direction.beyond(value, trigger):
-                self.reset_timers()
+                self.pending, self.pending_s = False, 0.0  # `reset_timers`, the common case inline
                 return None
             delay = r.delay(spec)
             if self._hold(dt, delay):
