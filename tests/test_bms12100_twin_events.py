@@ -167,11 +167,16 @@ def test_soc_and_cell_spread_monitors_sleep_and_wake_exactly(seed: int) -> None:
     settings.soc_protection.trigger_pct = 14.0
     twin, reference = Bms12100Twin(settings, seed), EveryCycleTwin(settings, seed)
     rng = random.Random(seed)
-    plan = [inputs([3.0] * 4)]
+    # standby, then a discharge that only the current shows (the cells' inputs hold)
+    plan = [inputs([3.0] * 4), inputs([3.0] * 4, charger=14.0)]
+    plan.append(inputs([3.0] * 4, current=-90.0, charger=14.0))
     for _ in range(60):
-        cells = [3.0] * 4
-        # spreads at CELL-FAIL's release and trigger, some inside the noise band (1 mV apart)
-        cells[rng.randrange(4)] = 3.0 + rng.choice([0.0, 0.3, 0.6, *(0.5 + k * 0.001 for k in range(-8, 9))])
+        cells = list(plan[-1].cell_v)
+        if rng.random() < 0.6:  # else only the current moves
+            cells = [3.0] * 4
+            # spreads at CELL-FAIL's release and trigger, some inside the noise band (1 mV apart)
+            spread = rng.choice([0.0, 0.3, 0.6, *(0.5 + k * 0.001 for k in range(-8, 9))])
+            cells[rng.randrange(4)] = 3.0 + spread
         # currents that read 0.00 A, some only sometimes (at the 10 mA resolution's 5 mA edge)
         current = rng.choice([0.0, -40.0, -90.0, -90.0, 30.0, *(k * 0.0005 for k in range(6, 15))])
         plan.append(inputs(cells, current=current, charger=14.0))

@@ -142,6 +142,17 @@ def cell_spread_mv(m: Readings) -> float:
     return float(m.max_cell_mv - m.min_cell_mv)
 
 
+#: the terminal inputs (`TerminalInputs` fields) each quantity's readings, extremes and true value
+#: depend on: while they hold, a sleeping monitor of that quantity stays asleep (Bms12100Twin)
+QUANTITY_INPUTS: dict[Quantity, frozenset[str]] = {
+    **dict.fromkeys((max_cell_mv, min_cell_mv, pack_v, cell_spread_mv), frozenset({"cell_v"})),
+    **dict.fromkeys((warmest_cell_ntc, coldest_cell_ntc, ambient_c, power_c), frozenset({"ntc_ohm"})),
+    charger_v: frozenset({"charger_v"}),
+    current_a: frozenset({"current_a"}),
+    soc_pct: frozenset({"current_a"}),  # it sleeps only while the current reads 0.00 A (`soc_bounds`)
+}
+
+
 def cell_spread_bounds(low: Readings, high: Readings, true_m: Readings) -> tuple[float, float]:
     """The spread of any cell readings between `low` and `high`: from the highest low reading less
     the lowest high one (or 0) up to the highest high reading less the lowest low one."""

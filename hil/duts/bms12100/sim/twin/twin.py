@@ -55,7 +55,7 @@ from hil.duts.bms12100.sim.twin.power import (
     Precharge,
 )
 from hil.duts.bms12100.sim.twin.soc import CoulombCounter
-from hil.duts.bms12100.sim.twin.tables import ALL_MONITORS
+from hil.duts.bms12100.sim.twin.tables import ALL_MONITORS, QUANTITY_INPUTS
 
 HISTORY_CAPACITY = 1000  # ring buffer; the seed asks for at least 500 records (HIST)
 ACTIVE_MAX_STEP_S = 1.0  # charging or discharging: quantities move, step at most 1 s
@@ -72,13 +72,23 @@ _OFF = (False, False)
 
 #: the terminal inputs as the twin compares them: cells, NTCs, current, charger, powered
 Held = tuple[tuple[float, ...], tuple[float | None, ...], float, float, bool]
+#: what the sleeping monitors were decided for: the sampler, the settings, its inputs and front end
+HeldDecision = tuple[Sampler, Settings, Held, Frontend]
 #: one sample of the front end (`Sampler.sample`)
 Sample = tuple[tuple[int, ...], float, float, tuple[float, ...], float]
+
+
+_HELD_FIELDS = ("cell_v", "ntc_ohm", "current_a", "charger_v", "powered")  # `Held`'s order
 
 
 def _held_key(inputs: TerminalInputs) -> Held:
     """What the twin keeps of `inputs` to see whether the next ones differ (a copy: lists may change)."""
     return (tuple(inputs.cell_v), tuple(inputs.ntc_ohm), inputs.current_a, inputs.charger_v, inputs.powered)
+
+
+def _key_positions(fields: frozenset[str] | None) -> frozenset[int] | None:
+    """The positions in `Held` of these `TerminalInputs` fields (None stays None: unknown)."""
+    return None if fields is None else frozenset(_HELD_FIELDS.index(name) for name in fields)
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,12 @@ class Bms12100Twin:
         self._active: frozenset[str] | None = None  # `active_ids` (None: recompute)
         # The monitors a cycle runs while the inputs hold (None: all, and decide again); see `_run`.
         self._awake: list[Monitor] | None = None
-        self._held: tuple[Sampler, Settings] | None = None  # what `_awake` was decided for
+        # what `_awake` was decided for: the sampler, the settings, its inputs and front end
+        self._held: HeldDecision | None = None
+        # per monitor, the positions in `_held_key` of the inputs its quantity reads (None: unknown)
+        self._reads = [
+            _key_positions(QUANTITY_INPUTS.get(monitor.spec.quantity)) for monitor in self.monitors
+        ]
         self._extremes: tuple[Readings, Readings] | None = None  # of the held inputs, to decide again
 
     # --- settings --------------------------------------------------------------------------
@@ -442,8 +457,8 @@ class Bms12100Twin:
         moved = awake is not None and held is not None and held[0] is not sampler
         true_m = sampler.true_values(t, m.soc_pct, mode) if moved or awake is None or awake else None
         if moved:
-            assert true_m is not None
-            awake = self._wake_moved(inputs, s, true_m)
+            assert true_m is not None and held is not None
+            awake = self._wake_moved(inputs, s, true_m, held)
         if true_m is not None and (awake is None or awake):
             for monitor in self.monitors if awake is None else awake:
                 self._record(monitor.update(t, dt, m, s, true_m), m)
@@ -454,7 +469,8 @@ class Bms12100Twin:
                 self._awake = self._settle(awake, s, true_m)
                 if not moved:
                     self._extremes = None
-        self._held = (sampler, s)
+        assert self._sampler is not None and self._sampler[2] is sampler
+        self._held = (sampler, s, self._sampler[0], self._sampler[1])
         for lock, protection in self._counted:
             self._record(lock.update(t, dt, m, s, protection), m)
         self._t = t
@@ -493,16 +509,32 @@ class Bms12100Twin:
                 awake.append(monitor)
         return awake
 
-    def _wake_moved(self, inputs: TerminalInputs, s: Settings, true_m: Readings) -> list[Monitor]:
+    def _wake_moved(
+        self,
+        inputs: TerminalInputs,
+        s: Settings,
+        true_m: Readings,
+        held: tuple[Sampler, Settings, Held, Frontend],
+    ) -> list[Monitor]:
         """New inputs while monitors sleep: a sleeping monitor sleeps on if it is quiet under them too
         (its true value is unchanged and no reading of theirs is beyond its trigger, so its update
-        would change nothing); the others run again from this cycle (decided again after it)."""
+        would change nothing), which holds without asking if the inputs it reads did not move (the
+        same front end: the sampler is made again when it changes); the others run again from this
+        cycle (decided again after it)."""
         self._extremes = low, high = self.frontend.extremes(inputs)
-        awake = self._awake = [
-            monitor
-            for monitor in self.monitors
-            if not (monitor.asleep and monitor.quiet(low, high, true_m, s))
-        ]
+        assert self._sampler is not None
+        now, front = self._sampler[0], self._sampler[1]
+        front_held = front is held[3]
+        moved = {i for i, (old, new) in enumerate(zip(held[2], now, strict=True)) if old != new}
+        awake = []
+        for monitor, reads in zip(self.monitors, self._reads, strict=True):
+            if monitor.asleep:
+                if front_held and reads is not None and moved.isdisjoint(reads):
+                    continue  # what it reads held: quiet as it was
+                if monitor.quiet(low, high, true_m, s):
+                    continue
+            awake.append(monitor)
+        self._awake = awake
         return awake
 
     def _stale(self) -> None:
