@@ -10,9 +10,10 @@ import pytest
 
 from hil.duts.bms12100 import ntc
 from hil.duts.bms12100.config import Settings
+from hil.duts.bms12100.protocol.snapshot import Mode
 from hil.duts.bms12100.sim.twin import Bms12100Twin, Frontend, Readings, TerminalInputs
 from hil.duts.bms12100.sim.twin import hardware as hw_faults
-from hil.duts.bms12100.sim.twin.frontend import CURRENT_RANGE_A
+from hil.duts.bms12100.sim.twin.frontend import CURRENT_RANGE_A, Sampler
 
 
 class EveryCycleTwin(Bms12100Twin):
@@ -112,4 +113,90 @@ def test_event_driven_twin_matches_running_every_monitor_every_cycle(seed: int, 
             skipped += len(twin.monitors) - (len(awake) if awake is not None else len(twin.monitors))
     assert twin.history == reference.history
     assert len(twin.history) > 10  # the scenario trips and releases things
+    assert skipped > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_sampler_gives_what_measure_gives_and_draws_alike(seed: int) -> None:
+    """The cycle's sampler (noise drawn in one go, the rest computed once per held inputs) gives
+    `measure`'s readings and leaves the generator where `measure` leaves it: the same noise draws in
+    the same order, whatever the channels (ideal, faulted), the NTCs (open, shorted) or the spare
+    Gaussian value the generator holds."""
+    rng = random.Random(seed)
+    for case in range(60):
+        settings = faulted_settings() if case % 2 else Settings()
+        front = (
+            Frontend.ideal()
+            if case % 5 == 0
+            else hw_faults.frontend(Frontend.from_rng(random.Random(case)), settings.hardware)
+        )
+        ohms = [rng.choice([None, 0.05, ntc.resistance_ohm(rng.uniform(-50.0, 160.0))]) for _ in range(4)]
+        cells = [rng.choice([0.0, -0.1, rng.uniform(0.0, 5.0)]) for _ in range(4)]
+        held = TerminalInputs(
+            cells, ohms, rng.choice([0.0, rng.uniform(-400.0, 400.0)]), rng.uniform(0.0, 20.0)
+        )
+        measured, sampled = random.Random(case), random.Random(case)
+        for _ in range(case % 3):  # an odd number of earlier draws leaves a spare value
+            measured.gauss(0.0, 1.0)
+            sampled.gauss(0.0, 1.0)
+        sampler = Sampler(front, held)
+        for _ in range(4):
+            m = front.measure(1.5, held, measured)
+            assert sampler.sample(sampled) == (
+                m.cell_mv,
+                m.pack_v,
+                m.current_a,
+                m.temperatures_c,
+                m.charger_v,
+            )
+            assert sampled.getstate() == measured.getstate()
+            assert sampled.gauss_next == measured.gauss_next  # type: ignore[attr-defined]
+        assert sampler.true_values(1.5, 40.0, Mode.CHARGE) == Frontend.true_values(
+            1.5, held, 40.0, Mode.CHARGE
+        )
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_soc_and_cell_spread_monitors_sleep_and_wake_exactly(seed: int) -> None:
+    """SOC-LA, SOC-LP (switched on) and CELL-FAIL sleep while their quantity cannot move or stay
+    inside its bounds (standby: no current is counted; a spread inside the noise band) and the twin
+    still gives what running them every cycle gives: SOC held just above the alarm in standby, then
+    discharged across it and charged back; spreads around CELL-FAIL's trigger and release."""
+    settings = Settings()
+    settings.soc_protection.enabled = True
+    settings.soc_protection.trigger_pct = 14.0
+    twin, reference = Bms12100Twin(settings, seed), EveryCycleTwin(settings, seed)
+    rng = random.Random(seed)
+    # standby, then a discharge that only the current shows (the cells' inputs hold)
+    plan = [inputs([3.0] * 4), inputs([3.0] * 4, charger=14.0)]
+    plan.append(inputs([3.0] * 4, current=-90.0, charger=14.0))
+    for _ in range(60):
+        cells = list(plan[-1].cell_v)
+        if rng.random() < 0.6:  # else only the current moves
+            cells = [3.0] * 4
+            # spreads at CELL-FAIL's release and trigger, some inside the noise band (1 mV apart)
+            spread = rng.choice([0.0, 0.3, 0.6, *(0.5 + k * 0.001 for k in range(-8, 9))])
+            cells[rng.randrange(4)] = 3.0 + spread
+        # currents that read 0.00 A, some only sometimes (at the 10 mA resolution's 5 mA edge)
+        current = rng.choice([0.0, -40.0, -90.0, -90.0, 30.0, *(k * 0.0005 for k in range(6, 15))])
+        plan.append(inputs(cells, current=current, charger=14.0))
+    for twin_ in (twin, reference):
+        twin_.power_on(0.0, plan[0])
+        twin_.set_remaining_capacity(15.1)
+    t, skipped = 0.0, 0
+    for held in plan:
+        for twin_ in (twin, reference):
+            twin_.step(t, 0.0, held)
+        end = t + rng.choice([3.0, 20.0, 130.0])
+        while t < end:
+            assert twin.max_step() == reference.max_step()
+            step = min(end - t, twin.max_step())
+            t = end if end - (t + step) < 1e-9 else t + step
+            for twin_ in (twin, reference):
+                twin_.step(t, step, held)
+            assert twin.telemetry() == reference.telemetry()
+            awake = {monitor.spec.rid for monitor in twin._awake or twin.monitors}  # white box
+            skipped += len({"SOC-LA", "SOC-LP", "CELL-FAIL"} - awake)
+    assert twin.history == reference.history
+    assert {event.rid for event in twin.history} >= {"SOC-LA", "SOC-LP", "CELL-FAIL"}
     assert skipped > 0

@@ -84,7 +84,7 @@ class Balancer:
     @property
     def active(self) -> bool:
         """A cell is being bled."""
-        return any(self.bleeding)
+        return True in self.bleeding
 
     def bleed_currents(self) -> list[float]:
         """Bleed current drawn from each cell (A)."""
@@ -97,19 +97,16 @@ class Balancer:
         if context is Context.STANDBY:
             if self.session is Context.STANDBY and self.active:
                 self.standby_used_s += dt  # bled through the interval just ended
+            allowed = s.standby_enabled and not self._standby_time_used(settings)
         else:
             self.standby_used_s = 0.0
-        allowed = {
-            Context.CHARGE: s.charge_enabled,
-            Context.STANDBY: s.standby_enabled and not self._standby_time_used(settings),
-            Context.NONE: False,
-        }[context]
+            allowed = context is Context.CHARGE and s.charge_enabled
         if not allowed or self._banned(m, settings):
             self._stop()
             return
-        if self.session not in (Context.NONE, context):
+        if self.session is not Context.NONE and self.session is not context:
             self._stop()  # the context the session started in has ended
-        spread = m.max_cell_mv - m.min_cell_mv
+        spread = max(m.cell_mv) - min(m.cell_mv)
         if self.session is Context.NONE:
             starts = spread >= s.open_diff_mv and any(mv > s.start_mv for mv in m.cell_mv)
             if not starts:
@@ -141,10 +138,12 @@ class Balancer:
     def _banned(m: Readings, settings: Settings) -> bool:
         if not settings.behaviour.balancing_temperature_ban:
             return False
-        cells = [m.temperatures_c[i] for i in _CELL_NTCS]
         s = settings.balancing
-        return max(cells) > s.high_temp_ban_c or min(cells) < s.low_temp_ban_c
+        first, second = (m.temperatures_c[i] for i in _CELL_NTCS)
+        high, low = s.high_temp_ban_c, s.low_temp_ban_c
+        return first > high or second > high or first < low or second < low  # the warmer, the colder
 
     def _stop(self) -> None:
         self.session = Context.NONE
-        self.bleeding = [False] * CELL_COUNT
+        if True in self.bleeding:
+            self.bleeding = [False] * CELL_COUNT

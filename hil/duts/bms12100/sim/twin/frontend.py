@@ -76,6 +76,33 @@ class Readings:
     soc_pct: float = 0.0
     mode: Mode = Mode.STANDBY
 
+    @classmethod
+    def of(
+        cls,
+        t: float,
+        cell_mv: tuple[float, ...],
+        pack_v: float,
+        current_a: float,
+        temperatures_c: tuple[float, ...],
+        charger_v: float,
+        soc_pct: float,
+        mode: Mode,
+    ) -> Readings:
+        """`Readings(...)` of every field, for the firmware cycle (two a cycle): the frozen
+        dataclass's `__init__` sets each field through `object.__setattr__`; this sets them at once."""
+        readings = object.__new__(cls)
+        readings.__dict__.update(
+            t=t,
+            cell_mv=cell_mv,
+            pack_v=pack_v,
+            current_a=current_a,
+            temperatures_c=temperatures_c,
+            charger_v=charger_v,
+            soc_pct=soc_pct,
+            mode=mode,
+        )
+        return readings
+
     @property
     def max_cell_mv(self) -> float:
         """Highest cell reading."""
@@ -235,6 +262,92 @@ class Frontend:
         if ohm <= HOT_END_OHM:
             return NTC_MAX_C  # a short: the Beta equation has no temperature below ~0.1 Ω
         return min(NTC_MAX_C, max(NTC_MIN_C, ch.apply(_celsius(ohm), rng)))
+
+
+_TWO_PI = 2.0 * math.pi  # random.gauss's TWOPI
+
+
+def _normals(rng: random.Random, k: int) -> list[float]:
+    """The z of the next `k` calls of `rng.gauss` (each returns mu + z * sigma), with the same draws
+    and the same spare value left in `rng.gauss_next`: CPython's `Random.gauss`, inlined."""
+    if k == 0:
+        return []
+    spare = rng.gauss_next  # type: ignore[attr-defined]
+    out: list[float] = [] if spare is None else [spare]
+    need = k - len(out)
+    draw, log, sqrt, cos, sin, append = rng.random, math.log, math.sqrt, math.cos, math.sin, out.append
+    for _ in range((need + 1) // 2):
+        x2pi = draw() * _TWO_PI
+        g2rad = sqrt(-2.0 * log(1.0 - draw()))
+        append(cos(x2pi) * g2rad)
+        append(sin(x2pi) * g2rad)
+    rng.gauss_next = out.pop() if need % 2 else None  # type: ignore[attr-defined]
+    return out
+
+
+class Sampler:
+    """`Frontend.measure` of one set of held inputs: what does not depend on the noise (each channel's
+    true value through its gain and offset, the NTCs' temperatures) computed once, and the noise drawn
+    in one go. Gives exactly `measure`'s readings and leaves the generator exactly as it does."""
+
+    __slots__ = ("_channels", "_drawing", "_draws", "_true")
+
+    def __init__(self, front: Frontend, inputs: TerminalInputs) -> None:
+        pack = math.fsum(inputs.cell_v)
+        # every reading in `measure`'s order of draws: (channel, true value); an open or shorted NTC
+        # draws nothing and reads the end of the range, as an exact channel would read that value
+        channels = [(ch, v) for ch, v in zip(front.cells, inputs.cell_v, strict=True)]
+        channels += [(front.pack, pack), (front.current, inputs.current_a)]
+        for ch, ohm in zip(front.temperatures, inputs.ntc_ohm, strict=True):
+            if ohm is None or ohm <= HOT_END_OHM:
+                channels.append((EXACT, NTC_MIN_C if ohm is None else NTC_MAX_C))
+            else:
+                channels.append((ch, _celsius(ohm)))
+        channels.append((front.charger, inputs.charger_v))
+        # (true * (1 + gain) + offset, sigma, 3 sigma): `ChannelError.apply` less its noise
+        self._channels = tuple(
+            (v * (1.0 + ch.gain) + ch.offset, ch.noise_sigma, NOISE_SIGMAS * ch.noise_sigma)
+            for ch, v in channels
+        )
+        drawing = tuple(ch.noise_sigma > 0.0 for ch, _ in channels)
+        self._draws = sum(drawing)
+        # which readings draw, unless all do: one that does not takes z = 0 (noise 0.0 + 0.0 = 0.0)
+        self._drawing = None if all(drawing) else drawing
+        self._true = (
+            tuple(v * 1000.0 for v in inputs.cell_v),
+            pack,
+            inputs.current_a,
+            tuple(_true_temperature(ohm) for ohm in inputs.ntc_ohm),
+            inputs.charger_v,
+        )
+
+    def sample(self, rng: random.Random) -> tuple[tuple[int, ...], float, float, tuple[float, ...], float]:
+        """One sample, rounded as `measure` rounds: (cell mV, pack V, current A, °C, charger V)."""
+        z = _normals(rng, self._draws)
+        if self._drawing is not None:
+            drawn = iter(z)
+            z = [next(drawn) if drawing else 0.0 for drawing in self._drawing]
+        # base + clamp(0.0 + z * sigma, ±3 sigma): `apply`'s arithmetic, operation for operation
+        values = [
+            base + (limit if (n := 0.0 + zi * sigma) > limit else (-limit if n < -limit else n))
+            for (base, sigma, limit), zi in zip(self._channels, z, strict=True)
+        ]
+        cells = tuple([mv if (mv := round(v * 1000.0)) > 0 else 0 for v in values[:CELL_COUNT]])
+        current = values[CELL_COUNT + 1]
+        current = CURRENT_RANGE_A if current > CURRENT_RANGE_A else max(-CURRENT_RANGE_A, current)
+        temps = tuple(
+            [
+                round(NTC_MAX_C if v > NTC_MAX_C else (NTC_MIN_C if v < NTC_MIN_C else v), 1) + 0.0
+                for v in values[CELL_COUNT + 2 : -1]
+            ]
+        )
+        pack, charger = round(values[CELL_COUNT], 2) + 0.0, round(values[-1], 2) + 0.0
+        return cells, pack, round(current, 2) + 0.0, temps, charger
+
+    def true_values(self, t: float, soc_pct: float, mode: Mode) -> Readings:
+        """`Frontend.true_values` of the held inputs."""
+        cells, pack, current, temps, charger = self._true
+        return Readings.of(t, cells, pack, current, temps, charger, soc_pct, mode)
 
 
 @functools.lru_cache(maxsize=256)

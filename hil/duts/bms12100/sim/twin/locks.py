@@ -20,7 +20,7 @@ OUR READINGS where the seed is garbled or silent (spec.yaml ID-TLOCK / SCP-LOCK 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hil.duts.bms12100.config import Settings
 from hil.duts.bms12100.protocol.snapshot import Mode
@@ -53,6 +53,7 @@ class Lock:
     normal_s: float = 0.0  # continuous normal discharge since the last counted trip
     _seen: int = 0  # the protection's trip count already looked at
     _counting_period: bool = False  # a normal discharge period is being timed
+    _switch: tuple[Settings, bool] | None = field(default=None, repr=False, compare=False)  # (settings, on)
 
     def reset(self) -> None:
         """Power-on state."""
@@ -66,9 +67,11 @@ class Lock:
         self, t: float, dt: float, m: Readings, settings: Settings, protection: Monitor
     ) -> Transition | None:
         """Run the lock over the step from t-dt to t, after `protection` has been updated."""
+        if not self.tripped and self.consecutive == 0 and protection.trips == self._seen:
+            return None  # nothing counted, nothing new to count: every branch below leaves it so
         spec, behaviour = self.spec, settings.behaviour
         new_trips, self._seen = protection.trips - self._seen, protection.trips
-        if not bool(settings.get(spec.enabled)):
+        if not self._enabled(settings):
             self.consecutive, self.normal_s, self._counting_period = 0, 0.0, False
             return self._release(t, "disabled") if self.tripped else None
         if m.mode is Mode.CHARGE:
@@ -87,6 +90,13 @@ class Lock:
             return None
         self._count_normal_discharge(dt, m, protection)
         return None
+
+    def _enabled(self, settings: Settings) -> bool:
+        """The lock's switch under `settings` (read once per settings object, see `monitor.Resolved`)."""
+        switch = self._switch
+        if switch is None or switch[0] is not settings:
+            switch = self._switch = (settings, bool(settings.get(self.spec.enabled)))
+        return switch[1]
 
     def step_limit(self) -> float:
         """The longest next step that keeps the normal-discharge timing exact."""

@@ -30,6 +30,9 @@ TIMING_RESOLUTION = 0.01  # near a threshold, step at 1 % of the delay being tim
 _EPS = 1e-9
 
 Quantity = Callable[[Readings], float]
+#: a quantity's range over every reading between the extremes `low` and `high` while the inputs hold,
+#: given the firmware's state now (`true_m`); None where it is not bounded (the monitor keeps running)
+Bounds = Callable[[Readings, Readings, Readings], tuple[float, float] | None]
 
 
 def resolve_number(settings: Settings, value: Value) -> float:
@@ -124,6 +127,9 @@ class MonitorSpec:
     # The quantity is a non-decreasing function of the channel readings alone (one channel, the
     # highest, the lowest): while the inputs hold, the reading extremes then bound it (`quiet`).
     from_channels: bool = True
+    # Otherwise, where the quantity can be bounded all the same (a spread, a SOC that cannot move):
+    # its range while the inputs hold (`quiet`); None: the monitor runs every cycle.
+    bounds: Bounds | None = None
 
     def is_enabled(self, settings: Settings) -> bool:
         """Whether the function is switched on (a disabled function never trips)."""
@@ -213,6 +219,8 @@ class Monitor:
     _true_rate: float = 0.0
     _live: bool = True  # at the last update the monitor was tripped or could trip
     _resolved: Resolved | None = field(default=None, repr=False, compare=False)
+    # the twin skips it while the inputs hold (`quiet`; see Bms12100Twin's event-driven monitors)
+    asleep: bool = field(default=False, repr=False, compare=False)
 
     def resolved(self, settings: Settings) -> Resolved:
         """The spec's numbers under `settings` (cached per settings object)."""
@@ -242,19 +250,21 @@ class Monitor:
         spec = self.spec
         self._t = t
         self._track(spec.quantity(true_m), dt)
-        r = self.resolved(settings)
+        r = self._resolved
+        if r is None or r.settings is not settings:
+            r = self.resolved(settings)
         trigger = r.trigger
         if not r.enabled or trigger is None:
             self.reset_timers()
             return self._release(t, "disabled") if self.tripped else None
-        self._live = self.tripped or spec.applies(m.mode)
+        self._live = self.tripped or spec.modes is None or m.mode in spec.modes  # `spec.applies`
         if not self._live:
             self.reset_timers()
             return None
         value = spec.quantity(true_m if spec.comparator else m)
         if not self.tripped:
             if not spec.direction.beyond(value, trigger):
-                self.reset_timers()
+                self.pending, self.pending_s = False, 0.0  # `reset_timers`, the common case inline
                 return None
             delay = r.delay(spec)
             if self._hold(dt, delay):
@@ -286,8 +296,15 @@ class Monitor:
         the extremes `low` and `high` (or the true value, for a comparator) beyond the trigger.
         The twin then skips it until its inputs or settings change."""
         spec = self.spec
-        if self.tripped or self.pending or not spec.from_channels or self._true_rate != 0.0:
+        if self.tripped or self.pending or self._true_rate != 0.0:
             return False
+        if spec.from_channels:
+            span = (spec.quantity(low), spec.quantity(high))
+        else:
+            bounded = spec.bounds(low, high, true_m) if spec.bounds is not None else None
+            if bounded is None:
+                return False  # it may move while the inputs hold: its true value must be tracked
+            span = bounded
         if self._true_value is None or self._true_value != spec.quantity(true_m):
             return False
         r = self.resolved(settings)
@@ -295,10 +312,7 @@ class Monitor:
             return True
         if spec.comparator:
             return not spec.direction.beyond(self._true_value, r.trigger)
-        return not (
-            spec.direction.beyond(spec.quantity(low), r.trigger)
-            or spec.direction.beyond(spec.quantity(high), r.trigger)
-        )
+        return not (spec.direction.beyond(span[0], r.trigger) or spec.direction.beyond(span[1], r.trigger))
 
     def boot_check(self, t: float, m: Readings, settings: Settings) -> Transition | None:
         """Apply the boot-time release alternatives (the firmware re-checks after a wake/reboot)."""
@@ -320,7 +334,12 @@ class Monitor:
         r = self.resolved(settings)
         if not self._live or not r.enabled:
             return math.inf
-        delay = r.release_delay(self.spec) if self.tripped else r.delay(self.spec)
+        if not self.tripped:
+            delay = r.delay_s if r.delay_s is not None else r.delay(self.spec)
+            if not self.pending:  # moving, nothing timed: only the approach limits the step
+                return self._approach_limit(r, delay)
+        else:
+            delay = r.release_delay_s if r.release_delay_s is not None else r.release_delay(self.spec)
         limit = math.inf
         if self.pending:
             limit = max(MIN_STEP_S, delay - self.pending_s)
@@ -334,21 +353,23 @@ class Monitor:
 
     def _approach_limit(self, r: Resolved, delay: float) -> float:
         """Step so that a moving quantity is not carried far past the threshold it heads for."""
-        if self._true_value is None or self._true_rate == 0.0:
+        value, rate = self._true_value, self._true_rate
+        if value is None or rate == 0.0:
             return math.inf
         if not self.tripped:
             threshold = r.trigger
-            toward = self.spec.direction
+            above = self.spec.direction is Direction.ABOVE  # heading above the threshold
         else:
             threshold = r.release if r.watched else None
-            toward = Direction.BELOW if self.spec.direction is Direction.ABOVE else Direction.ABOVE
+            above = self.spec.direction is not Direction.ABOVE
         if threshold is None:
             return math.inf
-        rising = self._true_rate > 0.0
-        if rising != (toward is Direction.ABOVE):
+        rising = rate > 0.0
+        if rising != above:
             return math.inf
-        gap = abs(threshold - self._true_value) if toward.beyond(threshold, self._true_value) else 0.0
-        time_to_band = max(0.0, gap - self.spec.near) / abs(self._true_rate)
+        # `Direction.beyond(threshold, value)` of the direction it heads in
+        gap = abs(threshold - value) if (threshold > value if above else threshold < value) else 0.0
+        time_to_band = max(0.0, gap - self.spec.near) / abs(rate)
         return max(MIN_STEP_S, delay * TIMING_RESOLUTION, time_to_band)
 
     def _track(self, true_value: float, dt: float) -> None:

@@ -142,6 +142,32 @@ def cell_spread_mv(m: Readings) -> float:
     return float(m.max_cell_mv - m.min_cell_mv)
 
 
+#: the terminal inputs (`TerminalInputs` fields) each quantity's readings, extremes and true value
+#: depend on: while they hold, a sleeping monitor of that quantity stays asleep (Bms12100Twin)
+QUANTITY_INPUTS: dict[Quantity, frozenset[str]] = {
+    **dict.fromkeys((max_cell_mv, min_cell_mv, pack_v, cell_spread_mv), frozenset({"cell_v"})),
+    **dict.fromkeys((warmest_cell_ntc, coldest_cell_ntc, ambient_c, power_c), frozenset({"ntc_ohm"})),
+    charger_v: frozenset({"charger_v"}),
+    current_a: frozenset({"current_a"}),
+    soc_pct: frozenset({"current_a"}),  # it sleeps only while the current reads 0.00 A (`soc_bounds`)
+}
+
+
+def cell_spread_bounds(low: Readings, high: Readings, true_m: Readings) -> tuple[float, float]:
+    """The spread of any cell readings between `low` and `high`: from the highest low reading less
+    the lowest high one (or 0) up to the highest high reading less the lowest low one."""
+    del true_m
+    return max(0.0, float(low.max_cell_mv - high.min_cell_mv)), float(high.max_cell_mv - low.min_cell_mv)
+
+
+def soc_bounds(low: Readings, high: Readings, true_m: Readings) -> tuple[float, float] | None:
+    """The firmware's SOC while the inputs hold: the SOC now if the current can only read 0.00 A
+    (nothing is counted, soc.py), else unbounded."""
+    if low.current_a == 0.0 and high.current_a == 0.0:
+        return true_m.soc_pct, true_m.soc_pct
+    return None
+
+
 def recovered_and_soc_below(section: str) -> ReleaseAlternative:
     """OVP: back below the release value AND SOC below `release_soc_pct` (both needed)."""
 
@@ -393,6 +419,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         enabled="soc_alarm.enabled",
         delay_ms=SOC_DELAY_MS,
         from_channels=False,
+        bounds=soc_bounds,
     ),
     MonitorSpec(
         **thresholds("SOC-LP"),
@@ -402,6 +429,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         delay_ms=SOC_DELAY_MS,
         alternatives=(recovery(flag="soc_lp_release_on_recovery"),),
         from_channels=False,
+        bounds=soc_bounds,
     ),
     MonitorSpec(
         **thresholds("CELL-FAIL"),
@@ -410,6 +438,7 @@ SOC_MONITORS: tuple[MonitorSpec, ...] = (
         delay_ms=CELL_FAIL_DELAY_MS,
         near=SPREAD_NEAR_MV,
         from_channels=False,
+        bounds=cell_spread_bounds,
     ),
 )
 
