@@ -134,7 +134,7 @@ class _Shield:
     __slots__ = ("active", "strict")
 
     def __init__(self, strict: bool) -> None:
-        self.strict = strict
+        self.strict = 1 if strict else 0  # an int: adding a bool to an int is not specialised
         self.active = False
 
     def __enter__(self) -> None:
