@@ -12,11 +12,13 @@ safe state has been reached; SIGKILL remains the way to end the process at once.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from threading import get_ident
 from types import FrameType
 from typing import Any
 
@@ -45,8 +47,22 @@ class _State:
 _state = _State()
 
 
+#: the main thread's id (signal handlers run there): read once, and again in a child process that
+#: a fork made from another thread (there that thread is the main one); `shielded()` compares it on
+#: every record entry and instrument exchange, where `threading.main_thread().ident` costs two calls
+_main_ident: int | None = threading.main_thread().ident
+
+
+def _after_fork() -> None:
+    global _main_ident
+    _main_ident = threading.main_thread().ident
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def _in_main_thread() -> bool:
-    return threading.get_ident() == threading.main_thread().ident
+    return get_ident() == _main_ident
 
 
 def _note(text: str) -> None:
@@ -112,22 +128,23 @@ def stopping() -> bool:
 
 class _Shield:
     """The section `shielded()` returns (a class, not a generator: every record entry and every
-    instrument exchange enters one, and a generator-based context manager costs several times more)."""
+    instrument exchange enters one, and a generator-based context manager costs several times more;
+    its methods test the state inline, as they run for every one)."""
 
     __slots__ = ("active", "strict")
 
     def __init__(self, strict: bool) -> None:
-        self.strict = int(strict)
+        self.strict = 1 if strict else 0  # an int: adding a bool to an int is not specialised
         self.active = False
 
     def __enter__(self) -> None:
-        if not _in_main_thread() or not installed():
+        if _state.installs == 0 or get_ident() != _main_ident:  # not installed, or not the main thread
             return
         self.active = True
         _state.depth += 1
         _state.strict += self.strict
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
         if not self.active:
             return
         _state.depth -= 1

@@ -224,6 +224,57 @@ def test_rows_keep_every_kind_of_result_and_older_entries(db: ResultsDB, tmp_pat
         assert s.scalars(select(Run.status)).one() == "fail"
 
 
+def test_every_row_is_stored_as_summarised_and_in_record_order(db: ResultsDB, tmp_path: Path) -> None:
+    """A run of 257 measurements (on SQLite, more than several multi-row inserts and not a whole
+    number of them) with each nullable column empty in some rows and set in others: the stored
+    rows are the summary's, column for column (an empty column NULL, an infinite limit kept), their
+    ids in the record's order."""
+    rec = Recorder(tmp_path / "r" / "record.jsonl", keep=True)
+    rec.write("header", started=T0.isoformat(), dut={"family": "bms12100", "expected_serial": "SN9"})
+    test = "testplans/bms12100/test_x.py::test_rows"
+    for i in range(257):
+        kind = i % 5
+        if kind == 0:
+            m = within("ACC-CV", f"v{i}", 3.3 + i * 1e-3, "V", i, low=3.2, high=3.6, uncertainty=0.01)
+        elif kind == 1:
+            m = within("ACC-CT", f"c{i}", None if i % 2 else 50.0, "A", i, high=float("inf"))
+        elif kind == 2:
+            m = equals("PROT-OV", f"s{i}", "FAULT" if i % 2 else "OPEN", "OPEN", i)
+        elif kind == 3:
+            m = info("TEMP", f"t{i}", 21.5 if i % 2 else None, "°C", i)
+        else:
+            m = within("ACC-CV", f"l{i}", -0.0, "V", i, low=-1.0)
+        rec.measurement(m, test)
+    rec.write("test", test=test, phase="call", outcome="failed", duration_s=1.0, requirements=["ACC-CV"])
+    rec.write("end", ended=T0.isoformat(), status="completed", reason="", exitstatus=1)
+    rec.close()
+    summary = summarise(tmp_path / "r")
+    assert len(summary.measurements) == 257
+    assert db.import_run(tmp_path / "r") == 1
+    with db.session() as s:
+        stored = s.scalars(select(MeasurementRow).order_by(MeasurementRow.id)).all()
+        assert [
+            (
+                r.run_id,
+                r.seq,
+                r.test,
+                r.requirement,
+                r.name,
+                r.value,
+                r.value_text,
+                r.unit,
+                r.low,
+                r.high,
+                r.expected,
+                r.uncertainty,
+                r.verdict,
+            )
+            for r in stored
+        ] == [(summary.run_id, *m) for m in summary.measurements]
+    for column in ("value", "value_text", "low", "high", "expected", "uncertainty"):  # empty and set
+        assert 0 < sum(getattr(m, column) is None for m in summary.measurements) < 257
+
+
 def test_absent_socket_and_lot_are_null_and_an_interrupted_run_is_incomplete(
     db: ResultsDB, tmp_path: Path
 ) -> None:

@@ -689,3 +689,41 @@ def test_signals_wait_for_the_safe_state_and_are_then_noted_not_raised() -> None
     with interrupts.safe_state_section():
         os.kill(os.getpid(), signal.SIGTERM)
     assert interrupts.last_signal() == signal.SIGTERM  # noted; the safe state was not cut short
+
+
+CHILD_OF_A_THREAD = """
+import os, signal, sys, threading
+from hil import interrupts
+from hil.errors import RunInterrupted
+
+def fork_here():
+    pid = os.fork()
+    if pid:
+        _, status = os.waitpid(pid, 0)
+        codes.append(os.waitstatus_to_exitcode(status))
+        return
+    done = []  # the child: this thread is its main thread, where signal handlers run
+    interrupts.install()
+    try:
+        with interrupts.shielded(strict=True):
+            os.kill(os.getpid(), signal.SIGTERM)
+            done.append("line written")
+    except RunInterrupted:
+        os._exit(0 if done == ["line written"] else 3)
+    os._exit(4)
+
+codes = []
+worker = threading.Thread(target=fork_here)
+worker.start()
+worker.join()
+sys.exit(codes[0])
+"""
+
+
+def test_a_process_forked_from_another_thread_holds_signals_in_its_sections() -> None:
+    """After a fork from a thread other than the main one, that thread is the child's main thread:
+    its shielded sections hold a signal until they end, as the parent's main thread does."""
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD_OF_A_THREAD], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr

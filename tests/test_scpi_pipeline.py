@@ -112,3 +112,35 @@ def test_a_configure_leaves_in_one_write() -> None:
         server.join(5)
         listener.close()
     assert chunks == [b"VOLT 5\nCURR 1\nOUTP ON\nSYST:ERR?\n"]
+
+
+class _CountingN8900(KeysightN8900):
+    """A driver that changes how its messages travel (here: counts them): not pipelined."""
+
+    PIPELINE_CHECK = False
+
+    def __init__(self, info: InstrumentInfo, transport: RecordingTransport) -> None:
+        super().__init__(info, transport)
+        self.written: list[str] = []
+
+    def write(self, command: str) -> None:
+        self.written.append(command)
+        super().write(command)
+
+
+def test_a_driver_that_turns_the_pipeline_off_sends_through_its_own_write(
+    sim: SimKeysightN8900, resource: str
+) -> None:
+    """Each command of a configure goes through the driver's `write`, then the error queue is read:
+    the same messages, in the same order, as the pipeline sends."""
+    wire = RecordingTransport(VisaTransport("charger", resource, timeout_s=3.0))
+    psu = _CountingN8900(
+        InstrumentInfo(role="charger", model="N8920A", resource=resource, limits=Limits()), wire
+    )
+    try:
+        psu.configure("VOLT 12.5", "CURR 3")
+    finally:
+        psu.close()
+    assert psu.written == ["VOLT 12.5", "CURR 3"]
+    assert wire.sent == ["VOLT 12.5", "CURR 3", "SYST:ERR?"]
+    assert (sim.voltage, sim.current_limit) == (12.5, 3.0)

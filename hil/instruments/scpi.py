@@ -36,6 +36,11 @@ class ScpiInstrument(Instrument):
     """A driver speaking one instrument's SCPI dialect (IEEE 488.2 common commands, SYST:ERR?)."""
 
     IDENTITY: ClassVar[tuple[str, ...]] = ("*IDN?",)
+    #: whether a configure may hand its commands and first SYST:ERR? to the transport as one
+    #: exchange (`Transport.pipeline`), bypassing `write` and `errors`: a driver that changes how its
+    #: messages travel (`write`, `_exchange`) or how its errors are read (`errors`) sets it False,
+    #: or overrides `_send_checked` with its own pipeline (the PRS-202 behind its GPIB gateway)
+    PIPELINE_CHECK: ClassVar[bool] = True
 
     def reads_only(self, message: str) -> bool:
         return idempotent(message)
@@ -54,21 +59,10 @@ class ScpiInstrument(Instrument):
             entry = self.query(ERROR_QUERY)
         return found
 
-    def _pipelines(self) -> bool:
-        """Whether a configure may hand its commands and first SYST:ERR? to the transport as one
-        exchange: only where the driver changes neither how messages travel nor how errors are read
-        (a driver with a gateway or an ESR-based check overrides `_send_checked` itself)."""
-        cls = type(self)
-        return (
-            cls.write is Instrument.write
-            and cls._exchange is Instrument._exchange
-            and cls.errors is ScpiInstrument.errors
-        )
-
     def _send_checked(self, commands: tuple[str, ...]) -> list[str]:
         """The commands, then the error queue: one exchange where the transport can (a raw socket),
         the same messages in the same order either way."""
-        if not self._pipelines():
+        if not self.PIPELINE_CHECK:
             for command in commands:
                 self.write(command)
             return self.errors()

@@ -280,6 +280,7 @@ def _lines(into: queue.Queue[str | None]) -> None:
         if '"sealed"' in line:
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, os.getpid(), 0)
+            _log("seal read: back to normal priority")
         into.put(line)
     into.put(None)
 
@@ -297,9 +298,9 @@ def main(argv: list[str]) -> int:
     with the rest of the PDF.
     """
     folder = Path(argv[0])
-    _log("start")
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)  # the run comes first
+    _log("start")  # at low priority from here on
     drawn: Prefetched = {}
     sections: list[str] | None = None
     written: Written = {}
@@ -333,10 +334,7 @@ def main(argv: list[str]) -> int:
             message: Any = json.loads(line)
             if isinstance(message, dict):
                 sections = [str(i) for i in message["sections"]] if "sections" in message else sections
-                pdf = pdf or bool(message.get("pdf"))
-                if message.get("sealed"):
-                    with contextlib.suppress(OSError):  # the run is over: its reports are waited for
-                        os.setpriority(os.PRIO_PROCESS, 0, 0)
+                pdf = pdf or bool(message.get("pdf"))  # {"sealed": true}: `_lines` saw to the priority
                 ahead.update(dict.fromkeys(str(i) for i in message.get("ran", ())))
                 continue
             for rid in message:

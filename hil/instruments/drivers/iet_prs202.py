@@ -85,6 +85,9 @@ class IetPrs202Bank(TemperatureEmulator, ScpiInstrument):
     )
 
     NEUTRAL_OHM = NEUTRAL_OHM
+    #: messages travel through the controller and errors are read by *ESR?: not the SCPI pipeline
+    #: (`_send_checked` below is this bank's own)
+    PIPELINE_CHECK = False
 
     def __init__(self, info: InstrumentInfo, transport: Transport) -> None:
         super().__init__(info, transport)
