@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from gitref import add_arguments, trees
 
 #: run in each tree (cwd), so it imports that tree's hil: prints "wall cpu pages"
 PROBE = """
@@ -70,31 +70,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--left", type=int, default=30, help="requirements finished last, not made ahead")
-    parser.add_argument("--against", metavar="REF", help="also measure this git ref, alternating")
-    parser.add_argument("--repeat", type=int, default=1)
+    add_arguments(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = [("this tree", ROOT)]
-        if args.against:
-            ref = Path(tmp) / "ref"
-            subprocess.run(
-                ["git", "worktree", "add", "--detach", str(ref), args.against], cwd=ROOT, check=True
-            )
-            trees.insert(0, (args.against, ref))
-        try:
-            for i in range(args.repeat):
-                for name, tree in trees:
-                    wall, cpu, pages = measure(tree, args.run_dir.resolve(), args.left, Path(tmp))
-                    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-                    print(
-                        f"{name:>10s} run {i + 1}: {args.left} left, wall {wall:.1f} s, CPU {cpu:.1f} s, "
-                        f"{pages} pages, load {load}",
-                        flush=True,
-                    )
-        finally:
-            if args.against:
-                subprocess.run(
-                    ["git", "worktree", "remove", "--force", str(Path(tmp) / "ref")], cwd=ROOT, check=False
+    with tempfile.TemporaryDirectory() as tmp, trees(args.against, Path(tmp)) as checkouts:
+        for i in range(args.repeat):
+            for name, tree in checkouts:
+                wall, cpu, pages = measure(tree, args.run_dir.resolve(), args.left, Path(tmp))
+                load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(
+                    f"{name:>10s} run {i + 1}: {args.left} left, wall {wall:.1f} s, CPU {cpu:.1f} s, "
+                    f"{pages} pages, load {load}",
+                    flush=True,
                 )
 
 

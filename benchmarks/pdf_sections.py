@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from gitref import add_arguments, trees
 
 #: run in each tree (cwd, PYTHONPATH), so it imports that tree's hil: prints "sections layout write gc bytes"
 PROBE = """
@@ -70,33 +70,19 @@ def measure(tree: Path, run_dir: Path) -> tuple[int, float, float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--against", metavar="REF", help="also measure this git ref, alternating")
-    parser.add_argument("--repeat", type=int, default=1)
+    add_arguments(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = [("this tree", ROOT)]
-        if args.against:
-            ref = Path(tmp) / "ref"
-            subprocess.run(
-                ["git", "worktree", "add", "--detach", str(ref), args.against], cwd=ROOT, check=True
-            )
-            trees.insert(0, (args.against, ref))
-        try:
-            for i in range(args.repeat):
-                for name, tree in trees:
-                    n, laid, written, collected, size = measure(tree, args.run_dir.resolve())
-                    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-                    print(
-                        f"{name:>10s} run {i + 1}: {n} sections, CPU per section: laid out "
-                        f"{laid / n * 1000:.0f} ms, written {written / n * 1000:.0f} ms "
-                        f"(in the collector {collected / n * 1000:.0f} ms of both); "
-                        f"{size / 1e6:.2f} MB; load {load}",
-                        flush=True,
-                    )
-        finally:
-            if args.against:
-                subprocess.run(
-                    ["git", "worktree", "remove", "--force", str(Path(tmp) / "ref")], cwd=ROOT, check=False
+    with tempfile.TemporaryDirectory() as tmp, trees(args.against, Path(tmp)) as checkouts:
+        for i in range(args.repeat):
+            for name, tree in checkouts:
+                n, laid, written, collected, size = measure(tree, args.run_dir.resolve())
+                load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(
+                    f"{name:>10s} run {i + 1}: {n} sections, CPU per section: laid out "
+                    f"{laid / n * 1000:.0f} ms, written {written / n * 1000:.0f} ms "
+                    f"(in the collector {collected / n * 1000:.0f} ms of both); "
+                    f"{size / 1e6:.2f} MB; load {load}",
+                    flush=True,
                 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 
 import pytest
 
@@ -84,6 +85,21 @@ def scenario(seed: int) -> list[tuple[float, TerminalInputs]]:
     return out
 
 
+def in_lockstep(
+    twin: Bms12100Twin, reference: Bms12100Twin, t: float, end: float, held: TerminalInputs
+) -> Iterator[float]:
+    """Both twins stepped from t to `end` by the same steps (the twin's `max_step`, which must be
+    the reference's), their telemetry equal after each; yields the time after each step."""
+    while t < end:
+        assert twin.max_step() == reference.max_step()
+        step = min(end - t, twin.max_step())
+        t = end if end - (t + step) < 1e-9 else t + step
+        for twin_ in (twin, reference):
+            twin_.step(t, step, held)
+        assert twin.telemetry() == reference.telemetry()
+        yield t
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 @pytest.mark.parametrize("faulted", [False, True])
 def test_event_driven_twin_matches_running_every_monitor_every_cycle(seed: int, faulted: bool) -> None:
@@ -92,19 +108,11 @@ def test_event_driven_twin_matches_running_every_monitor_every_cycle(seed: int, 
     plan = scenario(seed)
     for twin_ in (twin, reference):
         twin_.power_on(0.0, plan[0][1])
-    t = 0.0
     skipped = 0
     for (start, held), (end, _) in itertools.pairwise(plan):
         for twin_ in (twin, reference):
             twin_.step(start, 0.0, held)
-        t = start
-        while t < end:
-            assert twin.max_step() == reference.max_step()
-            step = min(end - t, twin.max_step())
-            t = end if end - (t + step) < 1e-9 else t + step
-            for twin_ in (twin, reference):
-                twin_.step(t, step, held)
-            assert twin.telemetry() == reference.telemetry()
+        for _t in in_lockstep(twin, reference, start, end, held):
             assert (twin.charge_path_closed, twin.discharge_path_closed) == (
                 reference.charge_path_closed,
                 reference.discharge_path_closed,
@@ -188,15 +196,10 @@ def test_soc_and_cell_spread_monitors_sleep_and_wake_exactly(seed: int) -> None:
         for twin_ in (twin, reference):
             twin_.step(t, 0.0, held)
         end = t + rng.choice([3.0, 20.0, 130.0])
-        while t < end:
-            assert twin.max_step() == reference.max_step()
-            step = min(end - t, twin.max_step())
-            t = end if end - (t + step) < 1e-9 else t + step
-            for twin_ in (twin, reference):
-                twin_.step(t, step, held)
-            assert twin.telemetry() == reference.telemetry()
+        for _t in in_lockstep(twin, reference, t, end, held):
             awake = {monitor.spec.rid for monitor in twin._awake or twin.monitors}  # white box
             skipped += len({"SOC-LA", "SOC-LP", "CELL-FAIL"} - awake)
+        t = end
     assert twin.history == reference.history
     assert {event.rid for event in twin.history} >= {"SOC-LA", "SOC-LP", "CELL-FAIL"}
     assert skipped > 0
