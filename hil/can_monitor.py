@@ -163,13 +163,15 @@ class _StreamLog:
         self.t0: float | None = None  # the first frame's timestamp: the log's times are relative to it
         self.closed = False
 
-    def write(self, msg: can.Message) -> None:
-        """Append one frame: python-can's message it was received as, logged as it is (on the log's
-        channel) instead of a new one: one message fewer per frame of a busy bus."""
-        if self.t0 is None:
-            self.t0 = msg.timestamp
-        msg.channel = LOG_CHANNEL
-        self.writer.on_message_received(msg)
+    def write(self, batch: list[can.Message]) -> None:
+        """Append frames: python-can's messages they were received as, logged as they are (on the
+        log's channel) instead of new ones: one message fewer per frame of a busy bus."""
+        if self.t0 is None and batch:
+            self.t0 = batch[0].timestamp
+        log = self.writer.on_message_received
+        for msg in batch:
+            msg.channel = LOG_CHANNEL
+            log(msg)
 
     def flush(self) -> None:
         if not self.closed:
@@ -325,9 +327,7 @@ class CanMonitor:
         per-frame objects to carry through its generations.
         """
         with self._lock:
-            write = self._log.write
-            for msg in batch:
-                write(msg)
+            self._log.write(batch)
             self.window.extend(batch)
             self._counts.update(msg.arbitration_id for msg in batch)
             newest = self._newest
