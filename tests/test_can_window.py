@@ -75,17 +75,20 @@ def test_long_and_short_payloads_reuse_a_slot_in_turn() -> None:
     assert len(window._long) == sum(1 for m in sent[-2:] if len(m.data) > 8)  # nothing left behind
 
 
-def test_answers_as_a_deque_of_the_newest_frames_does() -> None:
-    """Random traffic (jittered timestamps, batches of any size): the ring's every answer equals
-    that of a deque of the newest frames, the window the monitor kept before."""
+@pytest.mark.parametrize("back", [0.0, 0.01, 0.3], ids=["in time order", "a rare step back", "jittered"])
+def test_answers_as_a_deque_of_the_newest_frames_does(back: float) -> None:
+    """Random traffic (batches of any size, timestamps that repeat and, with probability `back`,
+    step back): the ring's every answer equals that of a deque of the newest frames, the window
+    the monitor kept before, whether it searches by bisection (in time order) or frame by frame."""
     rng = random.Random(7)
     size = 37
     window, reference = FrameWindow(size), deque[Frame](maxlen=size)
     dropped, t = -float("inf"), 0.0
-    for _ in range(60):
+    for _ in range(150):
         batch = []
         for _ in range(rng.randrange(1, 20)):
-            t += rng.uniform(-0.002, 0.01)  # bus timestamps may step back a little
+            r = rng.random()
+            t += -rng.uniform(0, 0.02) if r < back else 0.0 if r < back + 0.1 else rng.uniform(0, 0.01)
             n = rng.choice([0, 1, 3, 8, 8, 8, 12, 64])
             batch.append(_frame(t, rng.randrange(1 << 29), rng.randbytes(n), error=rng.random() < 0.05))
         window.extend(batch)
@@ -95,8 +98,29 @@ def test_answers_as_a_deque_of_the_newest_frames_does() -> None:
             reference.append(_as_frame(msg))
         assert list(window) == list(reference) and len(window) == len(reference)
         assert window.dropped_t == dropped
-        t0, t1 = sorted(rng.uniform(0, t) for _ in range(2))
-        assert window.between(t0, t1) == [f for f in reference if t0 <= f.timestamp <= t1]
+        stamps = [f.timestamp for f in reference]
+        for t0, t1 in [
+            sorted(rng.uniform(stamps[0] - 0.01, t) for _ in range(2)),
+            sorted(rng.choice(stamps) for _ in range(2)),  # bounds on frames: both ends included
+            (rng.choice(stamps), float("inf")),
+        ]:
+            assert window.between(t0, t1) == [f for f in reference if t0 <= f.timestamp <= t1]
+
+
+def test_a_step_back_in_time_is_forgotten_once_it_has_left_the_window() -> None:
+    window = FrameWindow(4)
+    window.extend(_frame(t, 0x100, b"") for t in (1.0, 2.0, 2.0, 3.0))
+    assert window.in_time_order  # equal timestamps are in order
+    window.extend([_frame(2.5, 0x100, b"")])  # 3.0 then 2.5
+    assert not window.in_time_order
+    window.extend(_frame(t, 0x100, b"") for t in (4.0, 5.0))
+    assert not window.in_time_order  # [3.0, 2.5, 4.0, 5.0]
+    window.extend([_frame(6.0, 0x100, b"")])  # 3.0 leaves
+    assert window.in_time_order and window.between(2.5, 5.0) == [
+        _as_frame(_frame(t, 0x100, b"")) for t in (2.5, 4, 5)
+    ]
+    window.extend([_frame(float("nan"), 0x100, b""), _frame(7.0, 0x100, b"")])  # NaN is never in order
+    assert not window.in_time_order and [f.timestamp for f in window.between(0, 9)] == [5.0, 6.0, 7.0]
 
 
 def test_the_collector_has_nothing_of_the_window_to_walk() -> None:
