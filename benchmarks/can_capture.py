@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hil.can_monitor import CanMonitor, Frame, open_bus
+from hil.can_monitor import CanMonitor, open_bus
+from hil.can_window import Frame
 from hil.sim.client import SimProcess
 from hil.sim.clock import SimClock
 

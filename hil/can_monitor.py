@@ -2,7 +2,8 @@
 
 Memory stays bounded however long the run: every frame goes to the log on disk at once (python-can's
 ASCWriter), and only what waiting tests need stays in memory (counts and the newest frame per ID,
-and a window of the latest `WINDOW_FRAMES` frames). A question about older frames (`since`,
+and a window of the latest `WINDOW_FRAMES` frames in arrays, `hil.can_window`, which the garbage
+collector has nothing of to walk). A question about older frames (`since`,
 `silence`) is answered from the log on disk, so a 48 h capture costs disk, not RAM.
 
 On a simulated station the clock tells the monitor, after each wait, which frames the lab has
@@ -31,14 +32,15 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import can
 
+from hil.can_window import Frame, FrameWindow
 from hil.clock import Clock
 from hil.errors import BenchError
 from hil.link import LinkLog, LinkStats
@@ -102,20 +104,6 @@ def error_frame_kind(error_class: int, data: bytes) -> tuple[str, str]:
     return "error_frame", names
 
 
-class Frame(NamedTuple):
-    """A received frame with its bus timestamp (the station clock's time base).
-
-    The window keeps each frame as a plain tuple of the same fields: CPython stops tracking an
-    exact tuple of atoms at its first collection, but never a NamedTuple, so 50,000 `Frame`s would
-    be traversed by every collection that reaches them.
-    """
-
-    timestamp: float
-    arbitration_id: int
-    data: bytes
-    is_error_frame: bool = False
-
-
 @dataclass(frozen=True)
 class Silence:
     """A stretch with no frame of the watched IDs: from the last one (or the window start) to the next."""
@@ -175,16 +163,15 @@ class _StreamLog:
         self.t0: float | None = None  # the first frame's timestamp: the log's times are relative to it
         self.closed = False
 
-    def write(self, frame: Frame, msg: can.Message | None = None) -> None:
-        """Append one frame; `msg`, python-can's message it was received as, is logged as it is
-        (on the log's channel) instead of a new one: one message fewer per frame of a busy bus."""
-        if self.t0 is None:
-            self.t0 = frame.timestamp
-        if msg is None:
-            msg = _message(frame)
-        else:
+    def write(self, batch: list[can.Message]) -> None:
+        """Append frames: python-can's messages they were received as, logged as they are (on the
+        log's channel) instead of new ones: one message fewer per frame of a busy bus."""
+        if self.t0 is None and batch:
+            self.t0 = batch[0].timestamp
+        log = self.writer.on_message_received
+        for msg in batch:
             msg.channel = LOG_CHANNEL
-        self.writer.on_message_received(msg)
+            log(msg)
 
     def flush(self) -> None:
         if not self.closed:
@@ -208,6 +195,10 @@ class _StreamLog:
 
 #: the channel the capture's messages carry (python-can's ASC writer logs it as channel 2)
 LOG_CHANNEL = 1
+
+
+def _frame(msg: can.Message) -> Frame:
+    return Frame(msg.timestamp, msg.arbitration_id, bytes(msg.data), msg.is_error_frame)
 
 
 def _message(f: Frame) -> can.Message:
@@ -239,8 +230,7 @@ class CanMonitor:
         self.clock = clock
         self.reopen = reopen
         self.gaps: list[tuple[float, float]] = []  # capture paused from, to (station time)
-        #: the newest frames, as plain tuples (see `Frame`); `_frames()` hands them out as `Frame`s
-        self.window: deque[tuple[float, int, bytes, bool]] = deque(maxlen=window)
+        self.window = FrameWindow(window)  # the newest frames
         self.total = 0  # frames received since the capture started
         self.listeners: list[Callable[[Frame], None]] = []
         self.link = LinkLog("can")
@@ -250,8 +240,7 @@ class CanMonitor:
         self._silences_logged: set[tuple[float, tuple[int, ...]]] = set()
         self._running = True
         self._latest = -1.0
-        self._dropped_t = -float("inf")  # the newest timestamp that left the window
-        self._counts: dict[int, int] = {}  # frames received per arbitration ID
+        self._counts: Counter[int] = Counter()  # frames received per arbitration ID
         self._newest: dict[int, Frame] = {}  # the newest frame per arbitration ID
         self._subscribed_at = clock.now()
         self._started_at = self._subscribed_at
@@ -291,7 +280,6 @@ class CanMonitor:
             self._thread = self._start()
 
     def _run(self) -> None:
-        window = self.window
         while self._running:
             try:
                 msg = self.bus.recv(timeout=0.1)
@@ -309,34 +297,45 @@ class CanMonitor:
                 if msg is None:
                     break
                 batch.append(msg)
-            rows = [(msg.timestamp, msg.arbitration_id, bytes(msg.data), msg.is_error_frame) for msg in batch]
-            frames = [Frame._make(row) for row in rows]
-            for frame in frames:
-                if frame.is_error_frame:
-                    kind, names = error_frame_kind(frame.arbitration_id, frame.data)
-                    detail = f"error frame class {frame.arbitration_id:#05x}: {names}"
-                    self.link.add(kind, frame.timestamp, detail, frame.data)
-                # listeners first: once a waiting test sees the frame counted, they have seen it too
-                for listener in list(self.listeners):
-                    try:
-                        listener(frame)
-                    except Exception as exc:  # a listener's bug must not stop the capture
-                        detail = f"{getattr(listener, '__qualname__', listener)}: {type(exc).__name__}: {exc}"
-                        self.link.add("listener_error", frame.timestamp, detail, frame.data)
-            with self._lock:
-                counts, newest = self._counts, self._newest
-                for row, frame, msg in zip(rows, frames, batch, strict=True):
-                    self._log.write(frame, msg)
-                    if len(window) == window.maxlen:
-                        self._dropped_t = max(self._dropped_t, window[0][0])
-                    window.append(row)
-                    counts[frame.arbitration_id] = counts.get(frame.arbitration_id, 0) + 1
-                    newest[frame.arbitration_id] = frame
-                self.total += len(frames)
-                self._latest = max(self._latest, max(frame.timestamp for frame in frames))
-                self._lock.notify_all()
+            self._tell(batch)
+            self._record(batch)
             if gone:
                 break
+
+    def _tell(self, batch: list[can.Message]) -> None:
+        """Log the batch's error frames and hand each frame to the listeners, in arrival order."""
+        for msg in batch:
+            if not (msg.is_error_frame or self.listeners):
+                continue
+            frame = _frame(msg)
+            if frame.is_error_frame:
+                kind, names = error_frame_kind(frame.arbitration_id, frame.data)
+                detail = f"error frame class {frame.arbitration_id:#05x}: {names}"
+                self.link.add(kind, frame.timestamp, detail, frame.data)
+            # listeners first: once a waiting test sees the frame counted, they have seen it too
+            for listener in list(self.listeners):
+                try:
+                    listener(frame)
+                except Exception as exc:  # a listener's bug must not stop the capture
+                    detail = f"{getattr(listener, '__qualname__', listener)}: {type(exc).__name__}: {exc}"
+                    self.link.add("listener_error", frame.timestamp, detail, frame.data)
+
+    def _record(self, batch: list[can.Message]) -> None:
+        """Stream the batch to the log and into the window, count it, and wake the waiting tests.
+
+        Nothing recorded outlives the batch but the newest frame per ID: the collector has no
+        per-frame objects to carry through its generations.
+        """
+        with self._lock:
+            self._log.write(batch)
+            self.window.extend(batch)
+            self._counts.update(msg.arbitration_id for msg in batch)
+            newest = self._newest
+            for msg in {msg.arbitration_id: msg for msg in batch}.values():  # the last of each ID
+                newest[msg.arbitration_id] = _frame(msg)
+            self.total += len(batch)
+            self._latest = max(self._latest, max(msg.timestamp for msg in batch))
+            self._lock.notify_all()
 
     def newest(self, arbitration_id: int) -> Frame | None:
         """The newest frame of one ID (None if none was received)."""
@@ -350,8 +349,8 @@ class CanMonitor:
         read half-written.
         """
         with self._lock:
-            if t0 > self._dropped_t:
-                return [Frame._make(f) for f in self.window if t0 <= f[0] <= t1]
+            if t0 > self.window.dropped_t:
+                return self.window.between(t0, t1)
             return [f for f in self._log.read() if t0 <= f.timestamp <= t1]
 
     def count(self, arbitration_id: int) -> int:

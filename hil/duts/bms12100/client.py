@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import serial
 import serial.rs485
 
-from hil.can_monitor import CanMonitor, Frame
+from hil.can_monitor import CanMonitor
+from hil.can_window import Frame
 from hil.clock import Clock
 from hil.dut import DutClient
 from hil.duts.bms12100.config import PARAMETERS_BY_PATH, from_wire

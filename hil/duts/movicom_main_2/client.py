@@ -22,7 +22,8 @@ from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from hil.can_monitor import CanMonitor, Frame, open_station_bus
+from hil.can_monitor import CanMonitor, open_station_bus
+from hil.can_window import Frame
 from hil.dut import DutClient
 from hil.duts.movicom_main_2.config import MovicomConfig, config_class, load_config
 from hil.duts.movicom_main_2.protocol.canopen_od import SYNC_COB_ID, build_object_dictionary

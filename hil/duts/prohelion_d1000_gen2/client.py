@@ -22,7 +22,8 @@ from typing import Any
 
 import can
 
-from hil.can_monitor import CanMonitor, Frame, open_station_bus
+from hil.can_monitor import CanMonitor, open_station_bus
+from hil.can_window import Frame
 from hil.clock import Clock
 from hil.dut import DutClient
 from hil.duts.prohelion_d1000_gen2.config import D1000Config, load_config
