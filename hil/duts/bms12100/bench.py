@@ -188,7 +188,7 @@ class Bms12100Bench(DutBench):
         (power cycle if needed)."""
         self.neutral_inputs()
         cells = self.station.cells
-        if not all(cells.output_is_on(c) for c in cells.cells):
+        if not all(cells.outputs_on().values()):
             self.power_cycle()
         self.set_cells([NOMINAL_CELL_V] * CELL_COUNT)
         self.clock.sleep(self.settle_s)
