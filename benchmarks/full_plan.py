@@ -51,7 +51,7 @@ def _report() -> None:
     role = "lab" if "serve" in sys.orig_argv and "sim" in sys.orig_argv else "test process"
     if "run" in sys.orig_argv or role == "lab":
         with open(os.environ["{CPU_LOG_ENV}"], "a", encoding="utf-8") as fh:
-            fh.write(f"{{role}}\t{{usage.ru_utime + usage.ru_stime:.3f}}\n")
+            fh.write(f"{{role}}\\t{{usage.ru_utime + usage.ru_stime:.3f}}\\n")
 
 if os.environ.get("{CPU_LOG_ENV}"):
     atexit.register(_report)
