@@ -8,6 +8,10 @@ sum of mandatory dwell times (the waits the spec forces on any bench); and for e
 characterising search, its probe count against log2(range/resolution).
 
     .venv/bin/python benchmarks/full_plan.py [--skip-eol] [--skip-full]
+    .venv/bin/python benchmarks/full_plan.py --skip-eol --skip-full --against main --repeat 3 --reports none
+
+With `--against`, each run's CPU is also split by process: the lab and the test process, each as
+read by itself at its exit (a `sitecustomize` in a temporary folder on the runs' PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -37,10 +41,34 @@ def run(out: Path, *args: str, tree: Path = ROOT) -> tuple[int, float]:
 WORKER_LOG = "prefetch-worker.log"
 
 
-def timed(out: Path, *args: str, tree: Path = ROOT) -> tuple[int, float, float]:
-    """`hil run` from `tree`: exit code, wall seconds, CPU seconds of it and all it waited for."""
+#: env: where each process of a run appends its role and CPU seconds at exit (`_CPU_HOOK`)
+CPU_LOG_ENV = "HIL_BENCH_CPU_LOG"
+#: a sitecustomize that makes each Python process of a run report its own CPU (user + system)
+_CPU_HOOK = f"""import atexit, os, resource, sys
+
+def _report() -> None:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    role = "lab" if "serve" in sys.orig_argv and "sim" in sys.orig_argv else "test process"
+    if "run" in sys.orig_argv or role == "lab":
+        with open(os.environ["{CPU_LOG_ENV}"], "a", encoding="utf-8") as fh:
+            fh.write(f"{{role}}\\t{{usage.ru_utime + usage.ru_stime:.3f}}\\n")
+
+if os.environ.get("{CPU_LOG_ENV}"):
+    atexit.register(_report)
+"""
+
+
+def timed(out: Path, *args: str, tree: Path = ROOT, per_process: bool = False) -> tuple[int, float, float]:
+    """`hil run` from `tree`: exit code, wall seconds, CPU seconds of it and all it waited for;
+    `per_process`: each process's own CPU also goes to `cpu_by_process(out)`."""
     cmd = [sys.executable, "-m", "hil", "run", "--out", str(out), *args]
     env = {**os.environ, "HIL_PREFETCH_LOG": str(out.parent / f"{out.name}-{WORKER_LOG}")}
+    if per_process:
+        hook = out.parent / "cpu-hook"
+        hook.mkdir(parents=True, exist_ok=True)
+        (hook / "sitecustomize.py").write_text(_CPU_HOOK, encoding="utf-8")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), env.get("PYTHONPATH", "")) if p)
+        env[CPU_LOG_ENV] = str(_cpu_log(out))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False, env=env)
@@ -48,6 +76,20 @@ def timed(out: Path, *args: str, tree: Path = ROOT) -> tuple[int, float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return proc.returncode, wall, cpu
+
+
+def _cpu_log(out: Path) -> Path:
+    return out.parent / f"{out.name}-cpu.tsv"
+
+
+def cpu_by_process(out: Path) -> dict[str, float]:
+    """CPU seconds per process role of the run in `out` (lab, test process), as each read it at exit."""
+    found: dict[str, float] = {}
+    log = _cpu_log(out)
+    for line in log.read_text(encoding="utf-8").splitlines() if log.exists() else []:
+        role, seconds = line.split("\t")
+        found[role] = found.get(role, 0.0) + float(seconds)
+    return found
 
 
 def verdicts(record: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -65,8 +107,9 @@ def load() -> str:
     return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def side_by_side(ref: str, repeat: int, tmp: Path) -> None:
-    """The full profile from REF and from this tree, alternating; their figures and verdicts."""
+def side_by_side(ref: str, repeat: int, tmp: Path, extra: tuple[str, ...] = ()) -> None:
+    """The full profile from REF and from this tree, alternating; their figures and verdicts
+    (`extra`: more `hil run` options, e.g. `--reports none`)."""
     tree = tmp / "ref"
     add = ["git", "worktree", "add", "--detach", str(tree), ref]
     subprocess.run(add, cwd=ROOT, check=True, capture_output=True)
@@ -75,14 +118,16 @@ def side_by_side(ref: str, repeat: int, tmp: Path) -> None:
         for i in range(repeat):
             for name, where in ((ref, tree), ("this tree", ROOT)):
                 out = tmp / f"{name.replace(' ', '-')}-{i}"
-                code, wall, cpu = timed(out, "--profile", "full", tree=where)
+                before = load()
+                code, wall, cpu = timed(out, "--profile", "full", *extra, tree=where, per_process=True)
                 record = entries(out)
                 plan = plan_span(record)
                 rest = f"{wall - plan:.1f}" if plan is not None else "?"
+                split = ", ".join(f"{role} {sec:.2f} s" for role, sec in sorted(cpu_by_process(out).items()))
                 print(
                     f"{name:>10s} run {i + 1}: exit {code}, wall {wall:.1f} s "
                     f"(plan {plan or float('nan'):.1f} s, start-up and reports {rest} s), "
-                    f"CPU {cpu:.1f} s, {load()}",
+                    f"CPU {cpu:.1f} s ({split}), {before} before",
                     flush=True,
                 )
                 print(after_seal(out, record), flush=True)
@@ -178,10 +223,14 @@ def main() -> int:
     parser.add_argument("--skip-eol", action="store_true")
     parser.add_argument("--against", metavar="REF", help="also run the full profile from this git ref")
     parser.add_argument("--repeat", type=int, default=1, help="--against: runs of each, alternating")
+    parser.add_argument(
+        "--reports", metavar="FORMATS", help="--against: the runs' `hil run --reports` (none: the plan only)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.against:
-            side_by_side(args.against, args.repeat, Path(tmp))
+            extra = ("--reports", args.reports) if args.reports else ()
+            side_by_side(args.against, args.repeat, Path(tmp), extra)
         if not args.skip_full:
             out = Path(tmp) / "full"
             code, wall, cpu = timed(out, "--profile", "full")

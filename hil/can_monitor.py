@@ -54,6 +54,9 @@ TIMESTAMP_RESOLUTION_S = 1e-6
 WINDOW_FRAMES = 50_000
 #: frames the capture thread takes from the bus at most before it records them under one lock
 BATCH_FRAMES = 256
+#: how long one receive waits for a frame before the capture thread looks whether it is to stop:
+#: pausing or closing the capture waits for the thread, up to this long (the bus has no wake-up)
+RECEIVE_POLL_S = 0.01
 
 # SocketCAN error classes (linux/can/error.h): the arbitration ID of an error frame
 CAN_ERR_TX_TIMEOUT = 0x001
@@ -282,7 +285,7 @@ class CanMonitor:
     def _run(self) -> None:
         while self._running:
             try:
-                msg = self.bus.recv(timeout=0.1)
+                msg = self.bus.recv(timeout=RECEIVE_POLL_S)
             except Exception:  # the bus went away; stop quietly, close() reports nothing lost
                 break
             if msg is None:

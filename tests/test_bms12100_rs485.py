@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
+import serial
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hil.duts.bms12100.client import close_port
 from hil.duts.bms12100.config import PARAMETERS, PARAMETERS_BY_PATH, Parameter, Settings, from_wire
 from hil.duts.bms12100.protocol import rs485
 from hil.duts.bms12100.protocol.rs485 import (
@@ -693,3 +696,20 @@ def test_a_repeated_0x44_poll_answers_what_the_bms_shows_now() -> None:
         twin.now = state
         (answer,) = reader.feed(responder.feed(0.0, encode(GetAlarmInfo.request(2))))
         assert GetAlarmInfo.parse_response(answer) == answers.alarm_info_from_telemetry(state, 2)
+
+
+def test_closing_a_socket_port_closes_its_connection_and_a_second_close_is_harmless() -> None:
+    """`close_port` on a `socket://` port: the far end sees the connection end, the port says it is
+    closed, and pyserial's own close afterwards does nothing (no error)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = serial.serial_for_url(f"socket://127.0.0.1:{listener.getsockname()[1]}", timeout=1)
+        conn, _ = listener.accept()
+        with conn:
+            port.write(b"~")
+            assert conn.recv(1) == b"~"
+            close_port(port)
+            conn.settimeout(5)
+            assert conn.recv(1) == b""  # end of stream: the port's socket was shut and closed
+        assert not port.is_open
+        port.close()
+        assert not port.is_open

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pytest
 from pyvisa.resources import MessageBasedResource
@@ -176,3 +177,48 @@ def test_reconnect_sets_the_controller_up_again(driver: IetPrs202Bank, wire: Rec
     # a new connection: controller mode and address again before the unit is talked to
     assert wire.sent[:2] == SETUP
     assert wire.sent[2:] == ["++addr 8", "++addr 8", "SOUR:DATA?", "++read eoi"]
+
+
+class _Exchanges(RecordingTransport):
+    """Keeps each message the driver hands over as one unit: a write, a query or a pipeline (which a
+    raw socket sends in one write)."""
+
+    def __init__(self, inner: RecordingTransport) -> None:
+        super().__init__(inner)
+        self.units: list[tuple[str, ...]] = []
+
+    def write(self, message: str) -> None:
+        self.units.append(("write", message))
+        super().write(message)
+
+    def query(self, message: str) -> str:
+        self.units.append(("query", message))
+        return super().query(message)
+
+    def pipeline(self, commands: Sequence[str], query: str) -> str:
+        self.units.append(("pipeline", *commands, query))
+        return super().pipeline(commands, query)
+
+
+def test_a_setting_addresses_its_unit_in_the_same_message(
+    resource: str, wire: RecordingTransport, sim: SimIetPrs202Bank
+) -> None:
+    """`++addr`, the setting, *ESR? and the controller's read leave as one exchange (one write on the
+    controller's socket); the unit is still the one addressed after a reconnect."""
+    limits = Limits(resistance_min=250.0, resistance_max=250_000.0)
+    info = InstrumentInfo(role="ntc", model="PRS-202", resource=resource, channels=CHANNELS, limits=limits)
+    exchanges = _Exchanges(wire)
+    bank = IetPrs202Bank(info, exchanges)
+    bank.set_resistance("T_AMB", 4_700.0)
+    bank.neutral()
+    assert exchanges.units[:2] == [("write", "++mode 1"), ("write", "++auto 0")]
+    settings = exchanges.units[2:]
+    assert settings[0] == ("pipeline", "++addr 7", "SOUR:DATA 0000047000", "*ESR?", "++read eoi")
+    assert [unit[:2] for unit in settings[1:]] == [("pipeline", f"++addr {a}") for a in "5678"]
+    for address in "5678":
+        actual = sim.resistance(int(address))
+        assert actual is not None and abs(actual - 10_000.0) <= TOLERANCE * 10_000.0
+    exchanges.units.clear()
+    wire.reconnect()
+    bank.get_resistance("T_CELL1")
+    assert exchanges.units[:3] == [("write", "++mode 1"), ("write", "++auto 0"), ("write", "++addr 8")]

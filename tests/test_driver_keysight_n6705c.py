@@ -118,6 +118,19 @@ def test_outputs(driver: KeysightN6705C, sim: SimKeysightN6705C, wire: Recording
     assert sim.outputs()["2"] == {"on": False, "voltage": 0.0, "current_limit": 0.1}
 
 
+def test_every_output_state_in_one_query(
+    driver: KeysightN6705C, wire: RecordingTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver.set_output(True, ["CELL1", "CELL3", "CELL4"])
+    wire.sent.clear()
+    assert driver.outputs_on() == {"CELL1": True, "CELL2": False, "CELL3": True, "CELL4": True}
+    assert wire.sent == ["OUTP? (@1:4)"]
+    assert driver.outputs_on() == {cell: driver.output_is_on(cell) for cell in driver.cells}
+    monkeypatch.setattr(driver, "query", lambda command: "1,1")  # two answers for four channels
+    with pytest.raises(InstrumentError, match="expected 4 of 0 or 1"):
+        driver.outputs_on()
+
+
 def test_readback_within_n6781a_accuracy(
     driver: KeysightN6705C, sim: SimKeysightN6705C, wire: RecordingTransport
 ) -> None:

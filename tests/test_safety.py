@@ -727,3 +727,24 @@ def test_a_process_forked_from_another_thread_holds_signals_in_its_sections() ->
         [sys.executable, "-c", CHILD_OF_A_THREAD], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_station_knows_which_instruments_are_still_as_make_safe_left_them(lab: Lab) -> None:
+    """`untouched_since_safe`: made safe by the last `make_safe` and sent nothing since (a query
+    counts too); a kept instrument, one never made safe or one sent anything since is not."""
+    station = Station.open(lab.station)
+    try:
+        load, charger = station.load, station.charger
+        assert not station.untouched_since_safe([load.name])  # never made safe
+        station.make_safe(keep_cells=True)
+        assert station.untouched_since_safe([load.name, charger.name])
+        assert lab.outputs()["load"]["input"] is False
+        charger.measure_current()
+        assert not station.untouched_since_safe([load.name, charger.name])
+        assert station.untouched_since_safe([load.name])
+        station.make_safe(keep_cells=True, keep=[load.name])
+        assert station.untouched_since_safe([charger.name])
+        assert not station.untouched_since_safe([load.name])  # kept, not made safe
+        assert not station.untouched_since_safe(["cells"])  # left as it was (keep_cells)
+    finally:
+        station.close()

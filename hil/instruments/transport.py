@@ -56,6 +56,11 @@ class Transport(ABC):
         """How many times the connection was reopened; drivers with per-connection set-up watch it."""
         return 0
 
+    @property
+    def messages(self) -> int | None:
+        """How many messages were handed to the instrument so far (None: this transport does not count)."""
+        return None
+
 
 class VisaTransport(Transport):
     """A PyVISA message-based resource."""
@@ -71,6 +76,7 @@ class VisaTransport(Transport):
         self._stale = False
         self._closed = False
         self._generation = 0
+        self._messages = 0  # every write, query, pipeline and read handed over (`messages`)
         try:
             self._rm = pyvisa.ResourceManager(visa_library)
         except Exception as exc:  # pyvisa raises several unrelated types here
@@ -159,9 +165,14 @@ class VisaTransport(Transport):
 
         return call
 
+    @property
+    def messages(self) -> int:
+        return self._messages
+
     def _call(self, method: Callable[[str], Any], message: str) -> Any:
         import pyvisa
 
+        self._messages += 1
         if self._closed:
             raise InstrumentConnectionError(self.name, message, "the connection was closed by the program")
         if self._stale or self._res is None:
@@ -242,6 +253,10 @@ class RecordingTransport(Transport):
     @property
     def generation(self) -> int:
         return self.inner.generation
+
+    @property
+    def messages(self) -> int | None:
+        return self.inner.messages
 
     def close(self) -> None:
         self.inner.close()

@@ -219,6 +219,8 @@ class Station:
         self.clock = clock
         self.sim = sim
         self._open: dict[str, Instrument] = {}
+        #: per instrument made safe by the last `make_safe`: its transport's message count just after
+        self._safe_marks: dict[str, int] = {}
         self.final: SafeState | None = None
         #: the DUT configuration file the plan reads (the --firmware file unless the run names another
         #: with --hil-dut-config; None: the documented defaults)
@@ -362,7 +364,22 @@ class Station:
                 report[name] = "safe"
             except Exception as exc:  # keep going: every other output must still go off
                 report[name] = f"could not make safe: {_failure(exc)}"
+        self._safe_marks = {
+            name: count
+            for name, what in report.items()
+            if what == "safe" and (count := self._open[name].transport.messages) is not None
+        }
         return report
+
+    def untouched_since_safe(self, names: Collection[str]) -> bool:
+        """Whether each named instrument was made safe by the last `make_safe` and has been sent nothing
+        since: its outputs are still as its safe state left them (a bench need not set them again)."""
+        marks = self._safe_marks
+        for name in names:
+            inst = self._open.get(name)
+            if inst is None or name not in marks or inst.transport.messages != marks[name]:
+                return False
+        return True
 
     def final_safe_state(self, reason: str) -> SafeState:
         """Every instrument of the station safe (cells off), then each output read back.

@@ -6,6 +6,8 @@ from client samples and from CAN frame timestamps share one time base.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -368,4 +370,19 @@ class Bms12100Client(DutClient):
     def close(self) -> None:
         if self.can_monitor is not None and self._on_frame in self.can_monitor.listeners:
             self.can_monitor.listeners.remove(self._on_frame)
-        self.port.close()
+        close_port(self.port)
+
+
+def close_port(port: serial.SerialBase) -> None:
+    """Close an RS-485 port. pyserial's `socket://` port sleeps 0.3 s in its close "in case of quick
+    reconnects"; a client's port is closed for good at the end of a run, so its socket is shut and
+    closed here without that wait (pyserial exposes no other way). Any other port: its own close."""
+    sock = getattr(port, "_socket", None)
+    if not isinstance(sock, socket.socket):
+        port.close()
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    port._socket = None  # what pyserial's close leaves, so a later close() does nothing
+    port.is_open = False

@@ -68,6 +68,10 @@ class ItechIT8900(ElectronicLoad, ScpiInstrument):
         else:
             self.configure("INP:SHOR OFF")
 
+    def safe(self) -> None:
+        """Short off, then input off: one configure (one exchange and one error check for both)."""
+        self.configure("INP:SHOR OFF", "INP OFF")
+
     def pulse(self, high_a: float, width_s: float, low_a: float = 0.0) -> None:
         """One pulse of `high_a` for `width_s` from a bus trigger, then back to `low_a`.
 

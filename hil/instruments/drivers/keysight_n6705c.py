@@ -99,6 +99,15 @@ class KeysightN6705C(CellEmulator, ScpiInstrument):
             raise InstrumentError(self.name, command, f"expected 0 or 1, got {answer!r}")
         return answer == "1"
 
+    def outputs_on(self) -> dict[str, bool]:
+        """Every cell's output state in one query (`OUTP? (@1:4)` answers one 0 or 1 per channel)."""
+        cells = self.cells
+        command = f"OUTP? {chanlist([self._ch(c) for c in cells])}"
+        answers = [a.strip() for a in self.query(command).split(",")]
+        if len(answers) != len(cells) or any(a not in ("0", "1") for a in answers):
+            raise InstrumentError(self.name, command, f"expected {len(cells)} of 0 or 1, got {answers!r}")
+        return {cell: a == "1" for cell, a in zip(cells, answers, strict=True)}
+
     def output_state(self) -> dict[str, object]:
         """Per cell terminal: output on/off and the programmed voltage (OUTP?, VOLT?)."""
         return {

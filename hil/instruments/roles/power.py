@@ -138,6 +138,10 @@ class CellEmulator(Role):
     @abstractmethod
     def output_is_on(self, cell: str) -> bool: ...
 
+    def outputs_on(self) -> dict[str, bool]:
+        """Whether each cell's output is on, in cell order (a driver may ask for all in one query)."""
+        return {cell: self.output_is_on(cell) for cell in self.cells}
+
     @abstractmethod
     def measure_voltage(self, cell: str) -> float: ...
 
