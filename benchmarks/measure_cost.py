@@ -36,10 +36,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from hil.runopts import PLUGIN
+
 ROOT = Path(__file__).resolve().parents[1]
 OPENHTF = "openhtf==1.6.3"
 #: extra pytest options of the hil side (`--no-index`: the run is not indexed into the results database)
 HIL_EXTRA: list[str] = []
+#: the hil side's pytest loads only hil's plugin, as `hil run` has it (`--plugin-autoload`: every
+#: installed one, as before session 27: hypothesis, trio's hook into it, xdist, allure, labgrid)
+HIL_PLUGINS = ["--disable-plugin-autoload", "-p", PLUGIN]
 #: `--phases`: time the hil children's phases too
 PHASES_ON = False
 
@@ -178,6 +183,7 @@ def hil_run(n: int, work: Path, round_no: int, python: str = sys.executable) -> 
         "-q",
         "-p",
         "no:cacheprovider",
+        *HIL_PLUGINS,
         str(test_dir / "test_cost.py"),
         f"--rootdir={test_dir}",
         f"--hil-out={out}",
@@ -199,10 +205,80 @@ def openhtf_run(python: Path, n: int, work: Path, round_no: int) -> tuple[float,
     return timed([str(python), str(script)], cwd=work, env={"PYTHONWARNINGS": "ignore"})
 
 
+#: the sides in a round's first order (rotated by one each round)
+SIDES = ("hil", "base", "openhtf")
+
+
+def round_order(round_no: int, sides: list[str], count: int) -> list[tuple[str, int]]:
+    """The processes of one round, in the order they run: the sides rotated by one each round, and
+    each side's N = 0 and N = `count` runs back to back, N = 0 first in even rounds and last in odd
+    ones, so no side and no N always runs in the same slot (after the same neighbour, at the same
+    point of a drift in the machine's speed)."""
+    k = round_no % len(sides)
+    pairs = (0, count) if round_no % 2 == 0 else (count, 0)
+    return [(side, n) for side in sides[k:] + sides[:k] for n in pairs]
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile) of `values` (inclusive method; one value: itself)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+#: the runs' times: side -> N -> [(wall s, CPU s) of each round]
+Samples = dict[str, dict[int, list[tuple[float, float]]]]
+
+
+def slopes(samples: Samples, side: str, count: int, i: int) -> list[float]:
+    """One side's per-round slopes (T(N) - T(0)) / N, of wall (`i` = 0) or CPU (`i` = 1) seconds."""
+    return [(t1[i] - t0[i]) / count for t0, t1 in zip(samples[side][0], samples[side][count], strict=True)]
+
+
+def floor_slope(samples: Samples, side: str, count: int, i: int) -> float:
+    """The slope between the side's least T(0) and least T(N) over the rounds: on a shared machine a
+    process only ever runs slower than alone (a neighbour on the other core, its caches), so each
+    least time is the best estimate of the undisturbed one, and their slope of the undisturbed cost."""
+    return (min(t[i] for t in samples[side][count]) - min(t[i] for t in samples[side][0])) / count
+
+
+def report(samples: Samples, count: int) -> list[str]:
+    """The summary's lines: per side the median slope (wall, CPU) with the CPU slopes' quartiles,
+    range and floor; then each hil side against OpenHTF, by the medians, by the rounds' own ratios
+    (median and range) and by the floors."""
+    lines = []
+    med: dict[str, tuple[float, float]] = {}
+    for side in (s for s in SIDES if samples.get(s)):
+        wall, cpu = slopes(samples, side, count, 0), slopes(samples, side, count, 1)
+        med[side] = statistics.median(wall), statistics.median(cpu)
+        q1, _, q3 = quartiles(cpu)
+        floor = floor_slope(samples, side, count, 1)
+        lines.append(
+            f"  {side:8s} {med[side][0] * 1e6:7.1f} µs wall  {med[side][1] * 1e6:7.1f} µs CPU"
+            f"   CPU quartiles {q1 * 1e6:.1f}-{q3 * 1e6:.1f},"
+            f" range {min(cpu) * 1e6:.1f}-{max(cpu) * 1e6:.1f}, floor {floor * 1e6:.1f}"
+        )
+    if "openhtf" in med:
+        ref = slopes(samples, "openhtf", count, 1)
+        for side in ("hil", "base"):
+            if side in med:
+                ratios = [h / o for h, o in zip(slopes(samples, side, count, 1), ref, strict=True)]
+                floor = floor_slope(samples, side, count, 1) / floor_slope(samples, "openhtf", count, 1)
+                lines.append(
+                    f"  {side}/openhtf {med[side][0] / med['openhtf'][0]:5.2f}x wall"
+                    f"  {med[side][1] / med['openhtf'][1]:5.2f}x CPU  (target <= 0.5x);"
+                    f" per round CPU: median {statistics.median(ratios):.2f}x,"
+                    f" range {min(ratios):.2f}-{max(ratios):.2f}x, {sum(r <= 0.5 for r in ratios)} of"
+                    f" {len(ratios)} rounds <= 0.5x; floors {floor:.2f}x"
+                )
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=20000, help="measurements per run (N)")
-    parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds (median taken)")
+    parser.add_argument("--count", type=int, default=40000, help="measurements per run (N)")
+    parser.add_argument("--repeat", type=int, default=9, help="interleaved rounds (median taken)")
     parser.add_argument("--dir", default=str(ROOT / "reports" / "bench-measure"), help="work folder")
     parser.add_argument("--no-openhtf", action="store_true", help="hil only (no reference)")
     parser.add_argument(
@@ -218,62 +294,57 @@ def main() -> int:
         action="store_true",
         help="hil: also split each slope by phase (the loop, sealing and indexing, the exit, the rest)",
     )
+    parser.add_argument(
+        "--plugin-autoload",
+        action="store_true",
+        help="hil: let pytest load every installed plugin (the method before session 27), not only hil's",
+    )
+    parser.add_argument(
+        "--raw", type=Path, help="also write every process's (wall, CPU) seconds to this JSON file"
+    )
     args = parser.parse_args()
     global PHASES_ON
     PHASES_ON = args.phases
     if args.no_index:
         HIL_EXTRA.append("--hil-db=none")
-    base = Path(args.dir)
-    base.mkdir(parents=True, exist_ok=True)
+    if args.plugin_autoload:
+        HIL_PLUGINS.clear()
+    base_dir = Path(args.dir)
+    base_dir.mkdir(parents=True, exist_ok=True)
     python = None if args.no_openhtf else openhtf_python()
-    # per side: (wall slope, CPU slope) of each round
-    slopes: dict[str, list[tuple[float, float]]] = {"hil": [], "base": [], "openhtf": []}
+    sides = [
+        s for s in SIDES if s == "hil" or (s == "base" and args.base_python) or (s == "openhtf" and python)
+    ]
+    samples: Samples = {side: {0: [], args.count: []} for side in sides}
 
-    def slope(t0: tuple[float, float], t1: tuple[float, float]) -> tuple[float, float]:
-        return (t1[0] - t0[0]) / args.count, (t1[1] - t0[1]) / args.count
+    def run(side: str, n: int, work: Path, r: int) -> tuple[float, float]:
+        if side == "openhtf":
+            assert python is not None
+            return openhtf_run(python, n, work, r)
+        return hil_run(n, work, r, args.base_python if side == "base" else sys.executable)
 
-    with tempfile.TemporaryDirectory(dir=base) as tmp:
+    with tempfile.TemporaryDirectory(dir=base_dir) as tmp:
         work = Path(tmp)
         CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         # warm-up: each side compiles its modules into the cache once, outside the rounds
-        hil_run(0, work, -1)
-        if args.base_python:
-            hil_run(0, work, -1, args.base_python)
-        if python is not None:
-            openhtf_run(python, 0, work, -1)
+        for side in sides:
+            run(side, 0, work, -1)
         for r in range(args.repeat):
-            slopes["hil"].append(slope(hil_run(0, work, r), hil_run(args.count, work, r)))
-            if args.base_python:
-                base = args.base_python
-                slopes["base"].append(slope(hil_run(0, work, r, base), hil_run(args.count, work, r, base)))
-            if python is not None:
-                slopes["openhtf"].append(
-                    slope(openhtf_run(python, 0, work, r), openhtf_run(python, args.count, work, r))
-                )
-            line = "round {}: hil {:7.1f} µs wall {:7.1f} µs CPU".format(
-                r + 1, *(x * 1e6 for x in slopes["hil"][-1])
-            )
-            if slopes["base"]:
-                base_wall, base_cpu = (x * 1e6 for x in slopes["base"][-1])
-                line += f"   base {base_wall:7.1f} µs wall {base_cpu:7.1f} µs CPU"
-            if slopes["openhtf"]:
-                line += "   openhtf {:7.1f} µs wall {:7.1f} µs CPU".format(
-                    *(x * 1e6 for x in slopes["openhtf"][-1])
-                )
-            print(f"{line}   (load {os.getloadavg()[0]:.2f})", flush=True)
+            for side, n in round_order(r, sides, args.count):
+                samples[side][n].append(run(side, n, work, r))
+            cells = []
+            for side in sides:
+                (t0, t1) = samples[side][0][-1], samples[side][args.count][-1]
+                wall, cpu = ((t1[i] - t0[i]) / args.count * 1e6 for i in (0, 1))
+                cells.append(f"{side} {wall:7.1f} µs wall {cpu:7.1f} µs CPU")
+            print(f"round {r + 1}: {'   '.join(cells)}   (load {os.getloadavg()[0]:.2f})", flush=True)
+    if args.raw:
+        args.raw.write_text(json.dumps({"count": args.count, "samples": samples}))
     load = os.getloadavg()
     print(f"\nper measurement (median of {args.repeat}, N={args.count}, load {load[0]:.2f} {load[1]:.2f}):")
-    med = {k: [statistics.median(x[i] for x in v) * 1e6 for i in (0, 1)] for k, v in slopes.items() if v}
-    for side, (wall, cpu) in med.items():
-        print(f"  {side:8s} {wall:7.1f} µs wall  {cpu:7.1f} µs CPU")
+    print("\n".join(report(samples, args.count)))
     if PHASES_ON:
         print_phases(args.count, args.repeat)
-    if "openhtf" in med:
-        (ow, oc) = med["openhtf"]
-        for side in ("hil", "base"):
-            if side in med:
-                hw, hc = med[side]
-                print(f"  {side}/openhtf {hw / ow:5.2f}x wall  {hc / oc:5.2f}x CPU  (target <= 0.5x)")
     return 0
 
 
