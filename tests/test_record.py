@@ -13,7 +13,7 @@ import pytest
 
 from hil import record
 from hil.cli import main
-from hil.measure import DecisionRule, Measurement, equals, within
+from hil.measure import DecisionRule, Measurement, equals, field_values, within
 from hil.record import GENESIS, RecordClosedError, Recorder, read_entries, verify
 
 GUARDED = DecisionRule("guarded")
@@ -102,7 +102,17 @@ def test_a_measurement_line_from_the_template_is_what_json_writes(tmp_path: Path
         within("CV-OVP", "nan", float("nan"), "mV", 5.0, low=0.0),
         within("CV-OVP", "data", 0.5, "mV", 5.0, low=0.0, high=1.0, data={"t": (1, 2)}),
         within("CV-OVP", "path", 0.5, "mV", 5.0, low=0.0, high=1.0, method=tmp_path),
+        within("CV-OVP", "inf and -inf", float("inf"), "mV", 5.0, low=float("-inf")),
+        within("CV-OVP", "sum overflows", 1.7e308, "mV", 5.0, low=0.0, high=1.7e308),
+        equals("CV-OVP", "false", False, False, 9.8),
+        within("CV-OVP", "int value, float limits", 3, "count", 1.0, low=0.5, high=2.5e-300),
     ]
+    # the template writes the finite ones (also floats whose sum would overflow); inf, NaN and a
+    # container with something in it are left to the encoder, which writes them the same
+    template = record._measurement_text
+    texts = [template(1, '"r"', '"t"', field_values(m.judged(DecisionRule()).__dict__), "0") for m in cases]
+    left = {m.name for m, text in zip(cases, texts, strict=True) if text is None}
+    assert left == {"inf", "-inf limit", "nan", "data", "path", "inf and -inf"}
     rec = Recorder(tmp_path / "record.jsonl", run_id='run "1"', keep=True)
     rec.write("header")
     for number, m in enumerate(cases):
