@@ -67,8 +67,9 @@ def png(fig: Figure, dpi: float) -> bytes:
 
 
 def _emptied(fig: Figure) -> None:
-    """Every artist the last drawing added removed (data, spans, marks, legends, annotations) and
-    the data limits reset, as on a new Axes; titles and labels are set again by the next one."""
+    """Every artist the last drawing added removed (data, spans, marks, legends, annotations), the
+    data limits and the colour cycle reset, as on a new Axes; titles and labels are set again by the
+    next drawing."""
     for ax in fig.axes:
         for container in list(ax.containers):
             container.remove()
@@ -78,6 +79,7 @@ def _emptied(fig: Figure) -> None:
         if legend is not None:
             legend.remove()
         ax.relim()
+        ax.set_prop_cycle(None)  # the default colours from C0 again
 
 
 def _on_agg(made: tuple[Figure, Layout]) -> tuple[Figure, Layout]:
