@@ -365,15 +365,25 @@ def _results_grid(columns: int) -> tuple[Figure, list[Axes]]:
 
 
 def _results_of_unit(ax: Axes, requirement: str, unit: str, mine: list[Measurement]) -> None:
-    """The results in one unit: each value with its U as a bar, its limits as dashes."""
+    """The results in one unit: each value with its U as a bar (one errorbar per verdict colour),
+    its limits as dashes (one collection)."""
+    by_colour: dict[str, list[Measurement]] = {}
     for m in mine:
-        assert isinstance(m.value, int | float)
-        colour = COLOURS.get(m.verdict.value, "#000000")
-        u = m.uncertainty or 0.0
-        ax.errorbar([m.time], [m.value], yerr=[[u], [u]], fmt="o", ms=3, capsize=2, color=colour)
-        for limit in (m.low, m.high):
-            if limit is not None:
-                ax.hlines(limit, m.time - 0.5, m.time + 0.5, color="#2e7d32", linestyle="--", linewidth=0.8)
+        by_colour.setdefault(COLOURS.get(m.verdict.value, "#000000"), []).append(m)
+    for colour, group in by_colour.items():
+        us = [m.uncertainty or 0.0 for m in group]
+        values = [float(m.value) for m in group]  # type: ignore[arg-type]  # numeric: chosen so
+        ax.errorbar([m.time for m in group], values, yerr=[us, us], fmt="o", ms=3, capsize=2, color=colour)
+    limits = [(limit, m.time) for m in mine for limit in (m.low, m.high) if limit is not None]
+    if limits:
+        ax.hlines(
+            [limit for limit, _ in limits],
+            [t - 0.5 for _, t in limits],
+            [t + 0.5 for _, t in limits],
+            color="#2e7d32",
+            linestyle="--",
+            linewidth=0.8,
+        )
     ax.set_ylabel(unit or "value", fontsize=8)
     label = f" [{unit}]" if unit else ""
     ax.set_title(f"{requirement}: results{label} (bars: U; dashes: limits)", fontsize=8)
