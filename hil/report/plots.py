@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hil.measure import Measurement
+from hil.report import canvas
 
 COLOURS = {
     "pass": "#2e7d32",
@@ -64,12 +65,6 @@ def _drawn(drawn_from: object, draw: Callable[[], bytes]) -> bytes:
     return png
 
 
-def _png(fig: Figure, dpi: int = DPI) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    return buf.getvalue()
-
-
 def _probes(m: Measurement) -> list[tuple[float, bool, float]]:
     out = []
     for probe in m.data.get("probes", []) or []:
@@ -99,10 +94,19 @@ def stimulus_response(
 def _stimulus_response(
     requirement: str, series: list[tuple[Measurement, list[tuple[float, bool, float]]]], spec: dict[str, Any]
 ) -> bytes:
+    def fill(columns: list[tuple[Axes, Axes]]) -> None:
+        for (ax, resp), (m, probes) in zip(columns, series, strict=True):
+            _stimulus_column(ax, resp, requirement, m, probes, spec)
+
+    return canvas.drawn_on(("stimulus_response", len(series)), lambda: _response_grid(len(series)), fill, DPI)
+
+
+def _response_grid(columns: int) -> tuple[Figure, list[tuple[Axes, Axes]]]:
+    """The stimulus/response layout: per column a stimulus panel over a response panel (shared time)."""
     fig = Figure(figsize=(7.2, 3.4))
     grid = fig.add_gridspec(
         2,
-        len(series),
+        columns,
         height_ratios=[3, 1],
         left=0.09,
         right=0.98,
@@ -111,59 +115,79 @@ def _stimulus_response(
         hspace=0.12,
         wspace=0.32,
     )
-    for col, (m, probes) in enumerate(series):
+    pairs = []
+    for col in range(columns):
         ax = fig.add_subplot(grid[0, col])
-        resp = fig.add_subplot(grid[1, col], sharex=ax)
-        times = [p[2] for p in probes]
-        levels = [p[0] for p in probes]
-        tripped = [1 if p[1] else 0 for p in probes]
-        ax.step(times, levels, where="post", color="#455a64", linewidth=1.2, label="stimulus")
-        ax.scatter(
-            times,
-            levels,
-            c=["#c62828" if t else "#2e7d32" for t in tripped],
-            s=18,
-            zorder=3,
-            label="probe (red: tripped)",
-        )
-        if m.low is not None and m.high is not None:
-            ax.axhspan(m.low, m.high, color="#2e7d32", alpha=0.10, label="limits")
-        for limit in (m.low, m.high):
+        pairs.append((ax, fig.add_subplot(grid[1, col], sharex=ax)))
+        _stimulus_axis(ax)
+        _response_axis(pairs[-1][1])
+    return fig, pairs
+
+
+def _stimulus_column(
+    ax: Axes,
+    resp: Axes,
+    requirement: str,
+    m: Measurement,
+    probes: list[tuple[float, bool, float]],
+    spec: dict[str, Any],
+) -> None:
+    """One measurement's probes: the stimulus levels (upper panel) and the DUT's response (lower)."""
+    times = [p[2] for p in probes]
+    levels = [p[0] for p in probes]
+    tripped = [1 if p[1] else 0 for p in probes]
+    ax.step(times, levels, where="post", color="#455a64", linewidth=1.2, label="stimulus")
+    ax.scatter(
+        times,
+        levels,
+        c=["#c62828" if t else "#2e7d32" for t in tripped],
+        s=18,
+        zorder=3,
+        label="probe (red: tripped)",
+    )
+    if m.low is not None and m.high is not None:
+        ax.axhspan(m.low, m.high, color="#2e7d32", alpha=0.10, label="limits")
+    for limit in (m.low, m.high):
+        if limit is not None:
+            ax.axhline(limit, color="#2e7d32", linestyle="--", linewidth=0.8)
+    if m.guard_band:
+        for limit, sign in ((m.low, 1), (m.high, -1)):
             if limit is not None:
-                ax.axhline(limit, color="#2e7d32", linestyle="--", linewidth=0.8)
-        if m.guard_band:
-            for limit, sign in ((m.low, 1), (m.high, -1)):
-                if limit is not None:
-                    ax.axhline(limit + sign * m.guard_band, color="#ef6c00", linestyle=":", linewidth=0.8)
-        nominal_key = "release" if "release" in m.name else "trip"
-        nominal = spec.get(nominal_key)
-        if isinstance(nominal, int | float):
-            ax.axhline(
-                float(nominal), color="#1565c0", linestyle=":", linewidth=1.0, label=f"spec {nominal_key}"
-            )
-        if isinstance(m.value, int | float) and not isinstance(m.value, bool) and not math.isnan(m.value):
-            colour = COLOURS.get(m.verdict.value, "#000000")
-            ax.axhline(float(m.value), color=colour, linewidth=1.4, label=f"{m.name} {m.value:.6g} {m.unit}")
-            if m.uncertainty:
-                ax.axhspan(m.value - m.uncertainty, m.value + m.uncertainty, color=colour, alpha=0.18)
-        ax.set_title(f"{requirement}: {m.name}", fontsize=9)
-        ax.set_ylabel(f"stimulus [{m.unit}]" if m.unit else "stimulus", fontsize=8)
-        ax.tick_params(labelsize=7, labelbottom=False)
-        ax.grid(True, linewidth=0.3)
-        ax.legend(fontsize=6, loc="upper left", framealpha=0.7)
-        _response_axis(resp, times, tripped)
-    return _png(fig)
+                ax.axhline(limit + sign * m.guard_band, color="#ef6c00", linestyle=":", linewidth=0.8)
+    nominal_key = "release" if "release" in m.name else "trip"
+    nominal = spec.get(nominal_key)
+    if isinstance(nominal, int | float):
+        ax.axhline(float(nominal), color="#1565c0", linestyle=":", linewidth=1.0, label=f"spec {nominal_key}")
+    if isinstance(m.value, int | float) and not isinstance(m.value, bool) and not math.isnan(m.value):
+        colour = COLOURS.get(m.verdict.value, "#000000")
+        ax.axhline(float(m.value), color=colour, linewidth=1.4, label=f"{m.name} {m.value:.6g} {m.unit}")
+        if m.uncertainty:
+            ax.axhspan(m.value - m.uncertainty, m.value + m.uncertainty, color=colour, alpha=0.18)
+    ax.set_title(f"{requirement}: {m.name}", fontsize=9)
+    ax.set_ylabel(f"stimulus [{m.unit}]" if m.unit else "stimulus", fontsize=8)
+    ax.legend(fontsize=6, loc="upper left", framealpha=0.7)
+    _response(resp, times, tripped)
 
 
-def _response_axis(resp: Any, times: list[float], tripped: list[int]) -> None:
-    """The lower panel: whether the DUT had tripped, against time."""
-    resp.step(times, tripped, where="post", color="#c62828", linewidth=1.2)
+def _stimulus_axis(ax: Axes) -> None:
+    """The upper panel's fixed look: small tick labels, none under it (the response panel has them)."""
+    ax.tick_params(labelsize=7, labelbottom=False)
+    ax.grid(True, linewidth=0.3)
+
+
+def _response_axis(resp: Axes) -> None:
+    """The lower panel's fixed look: whether the DUT had tripped (no / yes) against time."""
     resp.set_ylim(-0.2, 1.2)
     resp.set_yticks([0, 1], ["no", "yes"])
     resp.set_ylabel("tripped", fontsize=8)
     resp.set_xlabel("time [s]", fontsize=8)
     resp.tick_params(labelsize=7)
     resp.grid(True, linewidth=0.3)
+
+
+def _response(resp: Axes, times: list[float], tripped: list[int]) -> None:
+    """The lower panel's data: whether the DUT had tripped, against time."""
+    resp.step(times, tripped, where="post", color="#c62828", linewidth=1.2)
 
 
 def trend(
@@ -201,7 +225,7 @@ def trend(
     ax.tick_params(labelsize=7)
     ax.set_title(title, fontsize=8)
     ax.grid(True, linewidth=0.3)
-    return _png(fig)
+    return canvas.png(fig, DPI)
 
 
 #: data keys of a held go/no-go level, and the unit the key names (None: the spec row's unit)
@@ -239,14 +263,35 @@ def go_no_go(
 def _go_no_go(
     requirement: str, points: list[tuple[float, bool, float]], level_unit: str | None, spec: dict[str, Any]
 ) -> bytes:
-    spec_unit = str(spec.get("unit") or "")
-    unit = level_unit or spec_unit
+    def fill(panels: tuple[Axes, Axes]) -> None:
+        _go_no_go_levels(*panels, requirement, points, level_unit, spec)
+
+    return canvas.drawn_on("go_no_go", _go_no_go_grid, fill, OVERVIEW_DPI)
+
+
+def _go_no_go_grid() -> tuple[Figure, tuple[Axes, Axes]]:
+    """The go/no-go layout: the held levels over the response (shared time)."""
     fig = Figure(figsize=(7.2, 3.0))
     grid = fig.add_gridspec(
         2, 1, height_ratios=[3, 1], left=0.09, right=0.98, top=0.9, bottom=0.15, hspace=0.12
     )
     ax = fig.add_subplot(grid[0, 0])
     resp = fig.add_subplot(grid[1, 0], sharex=ax)
+    _stimulus_axis(ax)
+    _response_axis(resp)
+    return fig, (ax, resp)
+
+
+def _go_no_go_levels(
+    ax: Axes,
+    resp: Axes,
+    requirement: str,
+    points: list[tuple[float, bool, float]],
+    level_unit: str | None,
+    spec: dict[str, Any],
+) -> None:
+    spec_unit = str(spec.get("unit") or "")
+    unit = level_unit or spec_unit
     times = [p[2] for p in points]
     levels = [p[0] for p in points]
     tripped = [1 if p[1] else 0 for p in points]
@@ -279,11 +324,8 @@ def _go_no_go(
                 )
     ax.set_title(f"{requirement}: go/no-go levels held and the response", fontsize=9)
     ax.set_ylabel(f"stimulus [{unit}]" if unit else "stimulus", fontsize=8)
-    ax.tick_params(labelsize=7, labelbottom=False)
-    ax.grid(True, linewidth=0.3)
     ax.legend(fontsize=6, loc="best", framealpha=0.7)
-    _response_axis(resp, times, tripped)
-    return _png(fig, OVERVIEW_DPI)
+    _response(resp, times, tripped)
 
 
 def results_over_time(requirement: str, measurements: Sequence[Measurement]) -> bytes | None:
@@ -300,25 +342,48 @@ def results_over_time(requirement: str, measurements: Sequence[Measurement]) -> 
     units = list(dict.fromkeys(m.unit for m in numeric))[:MAX_COLUMNS]
     if not units:
         return None
+
+    def fill(axes: list[Axes]) -> None:
+        for ax, unit in zip(axes, units, strict=True):
+            _results_of_unit(ax, requirement, unit, [m for m in numeric if m.unit == unit])
+
+    return canvas.drawn_on(
+        ("results_over_time", len(units)), lambda: _results_grid(len(units)), fill, OVERVIEW_DPI
+    )
+
+
+def _results_grid(columns: int) -> tuple[Figure, list[Axes]]:
+    """The results layout: one panel per unit, side by side."""
     fig = Figure(figsize=(7.2, 2.6))
     fig.subplots_adjust(left=0.09, right=0.98, top=0.86, bottom=0.18, wspace=0.35)
-    for col, unit in enumerate(units):
-        ax = fig.add_subplot(1, len(units), col + 1)
-        mine = [m for m in numeric if m.unit == unit]
-        for m in mine:
-            assert isinstance(m.value, int | float)
-            colour = COLOURS.get(m.verdict.value, "#000000")
-            u = m.uncertainty or 0.0
-            ax.errorbar([m.time], [m.value], yerr=[[u], [u]], fmt="o", ms=3, capsize=2, color=colour)
-            for limit in (m.low, m.high):
-                if limit is not None:
-                    ax.hlines(
-                        limit, m.time - 0.5, m.time + 0.5, color="#2e7d32", linestyle="--", linewidth=0.8
-                    )
-        ax.set_ylabel(unit or "value", fontsize=8)
+    axes = [fig.add_subplot(1, columns, col + 1) for col in range(columns)]
+    for ax in axes:
         ax.set_xlabel("time [s]", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(True, linewidth=0.3)
-        label = f" [{unit}]" if unit else ""
-        ax.set_title(f"{requirement}: results{label} (bars: U; dashes: limits)", fontsize=8)
-    return _png(fig, OVERVIEW_DPI)
+    return fig, axes
+
+
+def _results_of_unit(ax: Axes, requirement: str, unit: str, mine: list[Measurement]) -> None:
+    """The results in one unit: each value with its U as a bar (one errorbar per verdict colour),
+    its limits as dashes (one collection)."""
+    by_colour: dict[str, list[Measurement]] = {}
+    for m in mine:
+        by_colour.setdefault(COLOURS.get(m.verdict.value, "#000000"), []).append(m)
+    for colour, group in by_colour.items():
+        us = [m.uncertainty or 0.0 for m in group]
+        values = [float(m.value) for m in group]  # type: ignore[arg-type]  # numeric: chosen so
+        ax.errorbar([m.time for m in group], values, yerr=[us, us], fmt="o", ms=3, capsize=2, color=colour)
+    limits = [(limit, m.time) for m in mine for limit in (m.low, m.high) if limit is not None]
+    if limits:
+        ax.hlines(
+            [limit for limit, _ in limits],
+            [t - 0.5 for _, t in limits],
+            [t + 0.5 for _, t in limits],
+            color="#2e7d32",
+            linestyle="--",
+            linewidth=0.8,
+        )
+    ax.set_ylabel(unit or "value", fontsize=8)
+    label = f" [{unit}]" if unit else ""
+    ax.set_title(f"{requirement}: results{label} (bars: U; dashes: limits)", fontsize=8)

@@ -20,7 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hil.measure import Measurement
-from hil.report.plots import COLOURS, OVERVIEW_DPI, _png
+from hil.report import canvas
+from hil.report.plots import COLOURS, OVERVIEW_DPI
 
 #: result lanes drawn; the rest are counted in the panel's title
 MAX_LANES = 12
@@ -117,7 +118,7 @@ def _draw_stimuli(panels: list[Axes], found: Stimuli) -> None:
 def timeline(requirement: str, measurements: Sequence[Measurement]) -> bytes | None:
     """The timeline figure as PNG bytes; None when no result declares a stimulus."""
     fig = timeline_figure(requirement, measurements)
-    return None if fig is None else _png(fig, OVERVIEW_DPI)
+    return None if fig is None else canvas.png(fig, OVERVIEW_DPI)
 
 
 def timeline_figure(requirement: str, measurements: Sequence[Measurement]) -> Figure | None:
