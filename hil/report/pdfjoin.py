@@ -3,10 +3,11 @@
 The front, written last by weasyprint with the record attached, gives the catalog: XMP metadata,
 OutputIntent, the embedded record (AFRelationship), the document information and the trailer ID.
 The other parts give only their pages. Each page then takes its running header and "Page N of M"
-from the frame (N empty pages written with the same `@page` rules) as a form XObject drawn after
-its content; the named destinations, the internal links that cross parts (the matrix to the
-sections) and the outline are made again for the whole document from what each part recorded.
-Objects alike in several parts are stored once.
+from the frame (N empty pages written with the same `@page` rules, in pieces that may be laid out
+side by side) as a form XObject drawn after its content; the named destinations, the internal
+links that cross parts (the matrix to the sections) and the outline are made again for the whole
+document from what each part recorded (`assemble`, which needs no frame). Objects alike in several
+parts are stored once.
 """
 
 from __future__ import annotations
@@ -46,23 +47,45 @@ class Part:
     bookmarks: list[tuple[int, int, str, Point, str]] = field(default_factory=list)
 
 
-def join(front: Part, rest: list[Part], frame: bytes, target: Path) -> None:
-    """Write the front's pages then the other parts' as one PDF to `target`, each page framed."""
+def join(front: Part, rest: list[Part], frames: list[bytes], target: Path) -> None:
+    """Write the front's pages then the other parts' as one PDF to `target`, each page framed by
+    the page of the same number in `frames` (the frame's pieces, in order)."""
+    finish(assemble(front, rest), frames, target)
+
+
+@dataclass
+class Joined:
+    """The parts' pages in one writer, not framed yet."""
+
+    writer: PdfWriter
+    #: pages before each part
+    offsets: list[int]
+
+
+def assemble(front: Part, rest: list[Part]) -> Joined:
+    """The parts' pages in one document, with the named destinations, the internal links that cross
+    parts and the outline: all but the frame (so it can be done while the frame is laid out)."""
     writer = PdfWriter(clone_from=io.BytesIO(front.pdf))
     offsets = [0]
     for part in rest:
         offsets.append(len(writer.pages))
         for page in PdfReader(io.BytesIO(part.pdf)).pages:
             writer.add_page(page)
-    frames = PdfReader(io.BytesIO(frame)).pages
-    if len(frames) != len(writer.pages):
-        raise RuntimeError(f"the PDF frame has {len(frames)} pages for {len(writer.pages)} pages of content")
-    for page, framed in zip(writer.pages, frames, strict=True):
-        _overlay(writer, page, framed)
     parts = [front, *rest]
     _destinations(writer, parts, offsets)
     _links(writer, parts, offsets)
     _outline(writer, parts, offsets)
+    return Joined(writer, offsets)
+
+
+def finish(joined: Joined, frames: list[bytes], target: Path) -> None:
+    """Each page framed by the frame's page of the same number, and the document written to `target`."""
+    writer = joined.writer
+    framed = [page for piece in frames for page in PdfReader(io.BytesIO(piece)).pages]
+    if len(framed) != len(writer.pages):
+        raise RuntimeError(f"the PDF frame has {len(framed)} pages for {len(writer.pages)} pages of content")
+    for page, frame in zip(writer.pages, framed, strict=True):
+        _overlay(writer, page, frame)
     # what the parts have alike once (font subsets of the same glyphs, opaque alpha masks, colour
     # profiles) and what nothing refers to any more (the front's own outline): 7 % of the bytes
     writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
