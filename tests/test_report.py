@@ -539,12 +539,13 @@ def _outline_children(items: list[Any], title: str) -> list[Any]:
 def test_frame_laid_out_in_pieces_numbers_each_page_of_the_whole_document(
     hil_run: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
-    """After the seal the frame is laid out in pieces side by side: each piece's pages carry their
-    own numbers and the whole document's page count, with the running header on every page."""
+    """After the seal the frame's page numbers are laid out in pieces side by side: each piece's
+    pages carry their own numbers and the whole document's page count; the running header and the
+    footer's text, alike on every page, are one page of their own."""
     import io
 
     from hil.report import document
-    from hil.report.pdfparts import frame_pdf, frame_pieces
+    from hil.report.pdfparts import frame_head_pdf, frame_pdf, frame_pieces
 
     out, _ = hil_run
     run = load_run(out)
@@ -554,8 +555,10 @@ def test_frame_laid_out_in_pieces_numbers_each_page_of_the_whole_document(
     pieces = [frame_pdf(frame, count, str(out), style, first, 7) for first, count in frame_pieces(7, 2)]
     pages = [page for piece in pieces for page in PdfReader(io.BytesIO(piece)).pages]
     texts = [" ".join(page.extract_text().split()) for page in pages]
-    assert len(texts) == 7
-    assert all(f"Page {i} of 7" in text and run.run_id in text for i, text in enumerate(texts, 1))
+    assert texts == [f"Page {i} of 7" for i in range(1, 8)]
+    (head,) = PdfReader(io.BytesIO(frame_head_pdf(frame, str(out), style))).pages
+    assert run.run_id in head.extract_text() and "Not to be reproduced except in full" in head.extract_text()
+    assert "Page" not in head.extract_text()
 
 
 def test_a_line_break_inside_a_value_does_not_break_its_line_in_the_report(

@@ -6,7 +6,8 @@ with the report's stylesheet given apart (parsed once per process, not once per 
 it as PDF bytes (the PDF/A-3b variant, so each page is painted as in one document); the bytes and
 what the join needs of the layout (anchors, cross-part links, bookmarks) pickle, so a part can be
 written by another process or ahead of the seal. hil.report.pdfjoin joins them into one PDF/A-3b,
-every page framed as page N of M by the frame: N empty pages written with the same `@page` rules.
+every page framed by the frame: one empty page with the running header and the footer's text, and
+N empty pages with "Page N of M", written with the same `@page` rules.
 A part written earlier (hil.report.prefetch, as each requirement finishes) is used when its HTML
 is the same as the sealed record gives, so the content cannot differ.
 """
@@ -125,13 +126,23 @@ def write_ahead(html: str, base_url: str, into: Written, style: str) -> None:
 
 
 def frame_pdf(frame: str, pages: int, base_url: str, style: str, first: int = 1, total: int = 0) -> bytes:
-    """`pages` empty pages with the running header and "Page N of M" (the frame of the parts): pages
-    `first` to `first + pages - 1` of `total` (all the pages if 0), so that the frame can be laid out
-    in pieces side by side. The stylesheet's page footer takes the total from `--pages`."""
+    """`pages` empty pages with "Page N of M" (the frame's numbers): pages `first` to
+    `first + pages - 1` of `total` (all the pages if 0), so that they can be laid out in pieces side
+    by side. The stylesheet's page footer takes the total from `--pages`."""
     numbers = f'@page {{ --pages: "{total or pages}"; }} @page :first {{ counter-reset: page {first}; }}'
+    return _frame(frame, pages, "numbers", base_url, style, numbers)
+
+
+def frame_head_pdf(frame: str, base_url: str, style: str) -> bytes:
+    """One empty page with what every page carries alike: the running header, the footer's text."""
+    return _frame(frame, 1, "head", base_url, style)
+
+
+def _frame(frame: str, pages: int, layer: str, base_url: str, style: str, extra: str = "") -> bytes:
+    """`pages` empty pages of the frame's `layer`: the stylesheet's page named so says what is on them."""
     with collection_paused():
-        html = frame.replace(FRAME, '<div class="frame"></div>\n' * pages)
-        document = lay_out(html, base_url, style, numbers)
+        html = frame.replace(FRAME, f'<div class="frame {layer}"></div>\n' * pages)
+        document = lay_out(html, base_url, style, extra)
         if len(document.pages) != pages:
             raise RuntimeError(f"the PDF frame has {len(document.pages)} pages for {pages} pages of content")
         data: bytes = document.write_pdf(pdf_variant=PDF_VARIANT, uncompressed_pdf=False)
@@ -198,9 +209,9 @@ def write(
         told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
         ordered = [made[n] for n in range(len(parts))]
         pages = sum(part.pages for part in ordered)
-        frames = [frame_pdf(frame, pages, base_url, style)]
+        head, frames = frame_head_pdf(frame, base_url, style), [frame_pdf(frame, pages, base_url, style)]
         told(f"PDF frame written: {pages} pages")
-        join(ordered[0], ordered[1:], frames, target)
+        join(ordered[0], ordered[1:], head, frames, target)
         told("PDF parts joined")
         return
     context = multiprocessing.get_context("fork")  # the stylesheet and fonts are loaded once
@@ -219,11 +230,13 @@ def write(
             pool.submit(frame_pdf, frame, count, base_url, style, first, pages)
             for first, count in frame_pieces(pages, processes)
         ]
+        heading = pool.submit(frame_head_pdf, frame, base_url, style)
         joined = assemble(ordered[0], ordered[1:])
         told("PDF parts assembled")
         frames = [piece.result() for piece in pieces]
+        head = heading.result()
         told(f"PDF frame written: {pages} pages in {len(pieces)} pieces")
-    finish(joined, frames, target)
+    finish(joined, head, frames, target)
     told("PDF parts joined")
 
 
