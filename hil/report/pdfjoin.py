@@ -63,38 +63,20 @@ class Joined:
     offsets: list[int]
 
 
-class Assembly:
-    """The parts' pages in one document, each part's put in its place as it comes, in any order."""
-
-    def __init__(self, front: Part) -> None:
-        self.writer = PdfWriter(clone_from=io.BytesIO(front.pdf))
-        self._parts: dict[int, Part] = {0: front}
-
-    def add(self, number: int, part: Part) -> None:
-        """Part `number` (after the front): its pages after those of the parts before it."""
-        at = sum(other.pages for n, other in self._parts.items() if n < number)
-        for k, page in enumerate(PdfReader(io.BytesIO(part.pdf)).pages):
-            self.writer.insert_page(page, at + k)
-        self._parts[number] = part
-
-    def complete(self) -> Joined:
-        """The named destinations, the internal links that cross parts and the outline, once every
-        part is in: all but the frame."""
-        parts = [self._parts[n] for n in sorted(self._parts)]
-        offsets = [sum(part.pages for part in parts[:n]) for n in range(len(parts))]
-        _destinations(self.writer, parts, offsets)
-        _links(self.writer, parts, offsets)
-        _outline(self.writer, parts, offsets)
-        return Joined(self.writer, offsets)
-
-
 def assemble(front: Part, rest: list[Part]) -> Joined:
     """The parts' pages in one document, with the named destinations, the internal links that cross
     parts and the outline: all but the frame (so it can be done while the frame is laid out)."""
-    assembly = Assembly(front)
-    for number, part in enumerate(rest, 1):
-        assembly.add(number, part)
-    return assembly.complete()
+    writer = PdfWriter(clone_from=io.BytesIO(front.pdf))
+    offsets = [0]
+    for part in rest:
+        offsets.append(len(writer.pages))
+        for page in PdfReader(io.BytesIO(part.pdf)).pages:
+            writer.add_page(page)
+    parts = [front, *rest]
+    _destinations(writer, parts, offsets)
+    _links(writer, parts, offsets)
+    _outline(writer, parts, offsets)
+    return Joined(writer, offsets)
 
 
 def finish(joined: Joined, head: bytes, frames: list[bytes], target: Path) -> None:

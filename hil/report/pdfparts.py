@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hil.gcpause import collection_paused
-from hil.report.pdfjoin import Assembly, Part, finish, join
+from hil.report.pdfjoin import Part, assemble, finish, join
 
 if TYPE_CHECKING:
     from weasyprint import Document
@@ -193,10 +193,9 @@ def write(
 ) -> None:
     """Write the joined parts to `target` as PDF/A-3b with `record` embedded (AFRelationship Source);
     `written` parts (by their HTML) are not written again. With `processes` > 1 the parts still to
-    write are written by that many forked processes, the first page first and then the longest (so
-    the processes finish together), each put in its place in the document as it comes; then the
-    frame in as many pieces by them while this process completes the document: only for a process
-    with no other threads (the report worker). `log`: told when each stage is done
+    write are written by that many forked processes, the longest first (so the processes finish
+    together), then the frame in as many pieces by them while this process joins the parts: only
+    for a process with no other threads (the report worker). `log`: told when each stage is done
     (the worker's timeline)."""
     told = log or (lambda _: None)
     ahead = written if written is not None else {}
@@ -216,31 +215,23 @@ def write(
         told("PDF parts joined")
         return
     context = multiprocessing.get_context("fork")  # the stylesheet and fonts are loaded once
-    todo.sort(key=lambda n: n != 0)  # the first page first: the document is built on it
-    assembly: Assembly | None = None
     with ProcessPoolExecutor(processes, mp_context=context) as pool:
         futures = {
             pool.submit(_write, parts[n], n == 0, base_url, style, record, description): n for n in todo
         }
-        for future in as_completed(futures):  # each part put in its place meanwhile
+        for future in as_completed(futures):
             n = futures[future]
             made[n] = future.result()
             told(f"PDF part {n} written: {made[n].pages} page(s)")
-            if n == 0:
-                assembly = Assembly(made[0])
-                for m in sorted(made.keys() - {0}):
-                    assembly.add(m, made[m])
-            elif assembly is not None:
-                assembly.add(n, made[n])
         told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
-        assert assembly is not None  # the first page is never written ahead
-        pages = sum(part.pages for part in made.values())
+        ordered = [made[n] for n in range(len(parts))]
+        pages = sum(part.pages for part in ordered)
         pieces = [
             pool.submit(frame_pdf, frame, count, base_url, style, first, pages)
             for first, count in frame_pieces(pages, processes)
         ]
         heading = pool.submit(frame_head_pdf, frame, base_url, style)
-        joined = assembly.complete()
+        joined = assemble(ordered[0], ordered[1:])
         told("PDF parts assembled")
         frames = [piece.result() for piece in pieces]
         head = heading.result()
