@@ -534,3 +534,46 @@ def _outline_children(items: list[Any], title: str) -> list[Any]:
         elif item.title == title and n + 1 < len(items) and isinstance(items[n + 1], list):
             return [c for c in items[n + 1] if not isinstance(c, list)]
     return []
+
+
+def test_frame_laid_out_in_pieces_numbers_each_page_of_the_whole_document(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """After the seal the frame's page numbers are laid out in pieces side by side: each piece's
+    pages carry their own numbers and the whole document's page count; the running header and the
+    footer's text, alike on every page, are one page of their own."""
+    import io
+
+    from hil.report import document
+    from hil.report.pdfparts import frame_head_pdf, frame_pdf, frame_pieces
+
+    out, _ = hil_run
+    run = load_run(out)
+    _, frame = document.pdf_parts(document.build_context(run, None, {}))
+    assert frame_pieces(7, 2) == [(1, 4), (5, 3)] and frame_pieces(1, 2) == [(1, 1)]
+    style = document.pdf_style()
+    pieces = [frame_pdf(frame, count, str(out), style, first, 7) for first, count in frame_pieces(7, 2)]
+    pages = [page for piece in pieces for page in PdfReader(io.BytesIO(piece)).pages]
+    texts = [" ".join(page.extract_text().split()) for page in pages]
+    assert texts == [f"Page {i} of 7" for i in range(1, 8)]
+    (head,) = PdfReader(io.BytesIO(frame_head_pdf(frame, str(out), style))).pages
+    assert run.run_id in head.extract_text() and "Not to be reproduced except in full" in head.extract_text()
+    assert "Page" not in head.extract_text()
+
+
+def test_a_line_break_inside_a_value_does_not_break_its_line_in_the_report(
+    hil_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """Cells of several lines break them with newlines (white-space: pre-line), not <br>: a value's
+    own newline (e.g. a folded spec title) still shows as a space, as HTML shows it elsewhere."""
+    from hil.report import document
+
+    out, _ = hil_run
+    context = document.build_context(load_run(out), None, {})
+    row = next(r for r in context["rows"] if r.tested)
+    row.spec = {**row.spec, "title": "Cell over-voltage\nprotection\r\n"}
+    parts, _ = document.pdf_parts(context)
+    matrix = parts[2]  # the front's third part
+    assert '<td class="lines">Cell over-voltage protection  ' in matrix
+    assert "Cell over-voltage\n" not in matrix and "protection\r" not in matrix
+    assert document.lines(["a\nb", "<c>"]) == "a b\n&lt;c&gt;"

@@ -13,7 +13,7 @@ import base64
 import datetime as dt
 import functools
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,23 @@ def breakable(label: str) -> Markup:
     return Markup(" ".join(str(escape(w)) for w in words))
 
 
+#: a line break in a `lines` cell (`white-space: pre-line`), where a <br> would cost an element
+LINE_BREAK = Markup("\n")
+
+
+def one_line(value: object) -> object:
+    """A value printed into the report with its own line breaks as spaces (as HTML shows them
+    anyway), so that in a `lines` cell only the template's `nl` breaks a line; markup as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return value.replace("\r", " ").replace("\n", " ")
+    return value
+
+
+def lines(items: Iterable[object]) -> Markup:
+    """Items one per line in a `lines` cell."""
+    return LINE_BREAK.join(escape(one_line(str(item))) for item in items)
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     """One environment per process, so each template is compiled once (65 sections, two each)."""
@@ -201,9 +218,12 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=one_line,
     )
     env.filters["verdict_class"] = lambda v: str(v).replace(" ", "-").lower()
     env.filters["breakable"] = breakable
+    env.filters["lines"] = lines
+    env.globals["nl"] = LINE_BREAK
     return env
 
 

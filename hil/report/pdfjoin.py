@@ -2,11 +2,13 @@
 
 The front, written last by weasyprint with the record attached, gives the catalog: XMP metadata,
 OutputIntent, the embedded record (AFRelationship), the document information and the trailer ID.
-The other parts give only their pages. Each page then takes its running header and "Page N of M"
-from the frame (N empty pages written with the same `@page` rules) as a form XObject drawn after
-its content; the named destinations, the internal links that cross parts (the matrix to the
-sections) and the outline are made again for the whole document from what each part recorded.
-Objects alike in several parts are stored once.
+The other parts give only their pages. Each page then takes its running header and footer from
+the frame (written with the same `@page` rules) as two form XObjects drawn after its content: one
+page with what is alike on every page, and its own "Page N of M" from N pages of numbers, in
+pieces that may be laid out side by side; the named destinations, the internal
+links that cross parts (the matrix to the sections) and the outline are made again for the whole
+document from what each part recorded (`assemble`, which needs no frame). Objects alike in several
+parts are stored once.
 """
 
 from __future__ import annotations
@@ -46,23 +48,48 @@ class Part:
     bookmarks: list[tuple[int, int, str, Point, str]] = field(default_factory=list)
 
 
-def join(front: Part, rest: list[Part], frame: bytes, target: Path) -> None:
-    """Write the front's pages then the other parts' as one PDF to `target`, each page framed."""
+def join(front: Part, rest: list[Part], head: bytes, frames: list[bytes], target: Path) -> None:
+    """Write the front's pages then the other parts' as one PDF to `target`, each page framed by
+    `head` and the page of the same number in `frames` (the frame's pieces, in order): `finish`."""
+    finish(assemble(front, rest), head, frames, target)
+
+
+@dataclass
+class Joined:
+    """The parts' pages in one writer, not framed yet."""
+
+    writer: PdfWriter
+    #: pages before each part
+    offsets: list[int]
+
+
+def assemble(front: Part, rest: list[Part]) -> Joined:
+    """The parts' pages in one document, with the named destinations, the internal links that cross
+    parts and the outline: all but the frame (so it can be done while the frame is laid out)."""
     writer = PdfWriter(clone_from=io.BytesIO(front.pdf))
     offsets = [0]
     for part in rest:
         offsets.append(len(writer.pages))
         for page in PdfReader(io.BytesIO(part.pdf)).pages:
             writer.add_page(page)
-    frames = PdfReader(io.BytesIO(frame)).pages
-    if len(frames) != len(writer.pages):
-        raise RuntimeError(f"the PDF frame has {len(frames)} pages for {len(writer.pages)} pages of content")
-    for page, framed in zip(writer.pages, frames, strict=True):
-        _overlay(writer, page, framed)
     parts = [front, *rest]
     _destinations(writer, parts, offsets)
     _links(writer, parts, offsets)
     _outline(writer, parts, offsets)
+    return Joined(writer, offsets)
+
+
+def finish(joined: Joined, head: bytes, frames: list[bytes], target: Path) -> None:
+    """Each page framed, and the document written to `target`: `head` is one page with what every
+    page carries alike (the running header, the footer's text), drawn as one form on every page;
+    `frames` are the pieces of the frame with each page's own number, page for page."""
+    writer = joined.writer
+    numbered = [page for piece in frames for page in PdfReader(io.BytesIO(piece)).pages]
+    if len(numbered) != len(writer.pages):
+        raise RuntimeError(f"the PDF frame has {len(numbered)} pages for {len(writer.pages)} of content")
+    common = _form(writer, PdfReader(io.BytesIO(head)).pages[0])
+    for page, number in zip(writer.pages, numbered, strict=True):
+        _overlay(writer, page, [common, _form(writer, number)])
     # what the parts have alike once (font subsets of the same glyphs, opaque alpha masks, colour
     # profiles) and what nothing refers to any more (the front's own outline): 7 % of the bytes
     writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
@@ -70,13 +97,10 @@ def join(front: Part, rest: list[Part], frame: bytes, target: Path) -> None:
         writer.write(fh)
 
 
-def _overlay(writer: PdfWriter, page: Any, framed: Any) -> None:
-    """Draw the frame page's content over `page` as a form XObject (its margin boxes only).
-
-    weasyprint's page content leaves its flip of the y axis in place, so it is put between q and Q;
-    a form XObject keeps its own resources and graphics state, so nothing on either side is renamed
-    or parsed (pypdf's merge_page parses both content streams: seconds for the whole report).
-    """
+def _form(writer: PdfWriter, framed: Any) -> Any:
+    """A frame page's content (its margin boxes only) as a form XObject: it keeps its own resources
+    and graphics state, so nothing on either side is renamed or parsed (pypdf's merge_page parses
+    both content streams: seconds for the whole report)."""
     source = framed["/Contents"].get_object()
     form = StreamObject()
     form.set_data(source.get_data())
@@ -88,16 +112,23 @@ def _overlay(writer: PdfWriter, page: Any, framed: Any) -> None:
             NameObject("/Resources"): framed["/Resources"].get_object().clone(writer),
         }
     )
-    ref = writer._add_object(form)
+    return writer._add_object(form)
+
+
+def _overlay(writer: PdfWriter, page: Any, forms: list[Any]) -> None:
+    """Draw `forms` over `page`. weasyprint's page content leaves its flip of the y axis in place, so
+    it is put between q and Q."""
     resources = page["/Resources"].get_object()
     own = DictionaryObject(resources)  # the part's resources are shared by its pages: one copy each
     xobjects = DictionaryObject(own.get("/XObject", DictionaryObject()).get_object())
-    xobjects[NameObject("/HilFrame")] = ref
+    names = [f"/HilFrame{n}" for n in range(len(forms))]
+    for name, ref in zip(names, forms, strict=True):
+        xobjects[NameObject(name)] = ref
     own[NameObject("/XObject")] = xobjects
     page[NameObject("/Resources")] = writer._add_object(own)
     before, after = StreamObject(), StreamObject()
     before.set_data(b"q\n")
-    after.set_data(b"\nQ\n/HilFrame Do\n")
+    after.set_data(b"\nQ\n" + b"".join(f"{name} Do\n".encode() for name in names))
     contents = page.raw_get("/Contents")  # a reference: the stream must not be written inline
     streams = list(contents.get_object()) if isinstance(contents.get_object(), ArrayObject) else [contents]
     page[NameObject("/Contents")] = ArrayObject(

@@ -6,7 +6,8 @@ with the report's stylesheet given apart (parsed once per process, not once per 
 it as PDF bytes (the PDF/A-3b variant, so each page is painted as in one document); the bytes and
 what the join needs of the layout (anchors, cross-part links, bookmarks) pickle, so a part can be
 written by another process or ahead of the seal. hil.report.pdfjoin joins them into one PDF/A-3b,
-every page framed as page N of M by the frame: N empty pages written with the same `@page` rules.
+every page framed by the frame: one empty page with the running header and the footer's text, and
+N empty pages with "Page N of M", written with the same `@page` rules.
 A part written earlier (hil.report.prefetch, as each requirement finishes) is used when its HTML
 is the same as the sealed record gives, so the content cannot differ.
 """
@@ -17,14 +18,15 @@ import functools
 import hashlib
 import logging
 import multiprocessing
+import re
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hil.gcpause import collection_paused
-from hil.report.pdfjoin import Part, join
+from hil.report.pdfjoin import Part, assemble, finish, join
 
 if TYPE_CHECKING:
     from weasyprint import Document
@@ -62,11 +64,13 @@ def _stylesheet(style: str) -> tuple[Any, Any]:
     return weasyprint.CSS(string=style, font_config=fonts), fonts
 
 
-def lay_out(html: str, base_url: str, style: str) -> Document:
-    """One part (or the frame) laid out into pages, with `style` (the report's CSS) as its stylesheet."""
+def lay_out(html: str, base_url: str, style: str, extra: str = "") -> Document:
+    """One part (or the frame) laid out into pages, with `style` (the report's CSS) as its stylesheet,
+    and `extra` CSS after it."""
     sheet, fonts = _stylesheet(style)
+    sheets = [sheet, *([_weasyprint().CSS(string=extra, font_config=fonts)] if extra else [])]
     html_doc = _weasyprint().HTML(string=html, base_url=base_url)
-    document: Document = html_doc.render(stylesheets=[sheet], font_config=fonts)
+    document: Document = html_doc.render(stylesheets=sheets, font_config=fonts)
     return document
 
 
@@ -121,14 +125,49 @@ def write_ahead(html: str, base_url: str, into: Written, style: str) -> None:
         into[key] = write_part(html, base_url, style)
 
 
-def frame_pdf(frame: str, pages: int, base_url: str, style: str) -> bytes:
-    """`pages` empty pages with the running header and "Page N of M" (the frame of the parts)."""
+def frame_pdf(frame: str, pages: int, base_url: str, style: str, first: int = 1, total: int = 0) -> bytes:
+    """`pages` empty pages with "Page N of M" (the frame's numbers): pages `first` to
+    `first + pages - 1` of `total` (all the pages if 0), so that they can be laid out in pieces side
+    by side. The stylesheet's page footer takes the total from `--pages`."""
+    numbers = f'@page {{ --pages: "{total or pages}"; }} @page :first {{ counter-reset: page {first}; }}'
+    return _frame(frame, pages, "numbers", base_url, style, numbers)
+
+
+def frame_head_pdf(frame: str, base_url: str, style: str) -> bytes:
+    """One empty page with what every page carries alike: the running header, the footer's text."""
+    return _frame(frame, 1, "head", base_url, style)
+
+
+def _frame(frame: str, pages: int, layer: str, base_url: str, style: str, extra: str = "") -> bytes:
+    """`pages` empty pages of the frame's `layer`: the stylesheet's page named so says what is on them."""
     with collection_paused():
-        document = lay_out(frame.replace(FRAME, '<div class="frame"></div>\n' * pages), base_url, style)
+        html = frame.replace(FRAME, f'<div class="frame {layer}"></div>\n' * pages)
+        document = lay_out(html, base_url, style, extra)
         if len(document.pages) != pages:
             raise RuntimeError(f"the PDF frame has {len(document.pages)} pages for {pages} pages of content")
         data: bytes = document.write_pdf(pdf_variant=PDF_VARIANT, uncompressed_pdf=False)
     return data
+
+
+def frame_pieces(pages: int, pieces: int) -> list[tuple[int, int]]:
+    """(first page, pages) of each of `pieces` near-equal pieces of a frame of `pages` pages."""
+    pieces = max(1, min(pieces, pages))
+    size, more = divmod(pages, pieces)
+    out, first = [], 1
+    for n in range(pieces):
+        count = size + (n < more)
+        out.append((first, count))
+        first += count
+    return out
+
+
+def part_weight(html: str) -> int:
+    """What a part is expected to cost to write, for the order: its HTML's length without embedded
+    images (over the 69 parts of a full 12100 report, 0.98 correlated with each part's CPU)."""
+    return len(html) - sum(len(uri) for uri in _DATA_URI.findall(html))
+
+
+_DATA_URI = re.compile(r'"data:[^"]*"')
 
 
 def write_front(html: str, base_url: str, style: str, record: Path, description: str) -> Part:
@@ -154,36 +193,55 @@ def write(
 ) -> None:
     """Write the joined parts to `target` as PDF/A-3b with `record` embedded (AFRelationship Source);
     `written` parts (by their HTML) are not written again. With `processes` > 1 the parts still to
-    write are written by that many forked processes (the front, the longest, first), then the frame
-    and the join here: only for a process with no other threads (the report worker). `log`: told
-    when each stage is done (the worker's timeline)."""
+    write are written by that many forked processes, the longest first (so the processes finish
+    together), then the frame in as many pieces by them while this process joins the parts: only
+    for a process with no other threads (the report worker). `log`: told when each stage is done
+    (the worker's timeline)."""
     told = log or (lambda _: None)
     ahead = written if written is not None else {}
     made: dict[int, Part] = {
         n: ahead.pop(key) for n, html in enumerate(parts) if n and (key := part_key(html, style)) in ahead
     }
-    todo = [n for n in range(len(parts)) if n not in made]
-    if processes > 1 and len(todo) > 1:
-        context = multiprocessing.get_context("fork")  # the stylesheet and fonts are loaded once
-        with ProcessPoolExecutor(min(processes, len(todo)), mp_context=context) as pool:
-            futures = {
-                n: pool.submit(write_front, parts[0], base_url, style, record, description)
-                if n == 0
-                else pool.submit(write_part, parts[n], base_url, style)
-                for n in todo
-            }
-            made.update((n, future.result()) for n, future in futures.items())
-    else:
+    todo = sorted((n for n in range(len(parts)) if n not in made), key=lambda n: -part_weight(parts[n]))
+    if processes <= 1:
         for n in todo:
-            made[n] = (
-                write_front(parts[0], base_url, style, record, description)
-                if n == 0
-                else write_part(parts[n], base_url, style)
-            )
-    told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
-    ordered = [made[n] for n in range(len(parts))]
-    pages = sum(part.pages for part in ordered)
-    framed = frame_pdf(frame, pages, base_url, style)
-    told(f"PDF frame written: {pages} pages")
-    join(ordered[0], ordered[1:], framed, target)
+            made[n] = _write(parts[n], n == 0, base_url, style, record, description)
+        told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
+        ordered = [made[n] for n in range(len(parts))]
+        pages = sum(part.pages for part in ordered)
+        head, frames = frame_head_pdf(frame, base_url, style), [frame_pdf(frame, pages, base_url, style)]
+        told(f"PDF frame written: {pages} pages")
+        join(ordered[0], ordered[1:], head, frames, target)
+        told("PDF parts joined")
+        return
+    context = multiprocessing.get_context("fork")  # the stylesheet and fonts are loaded once
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        futures = {
+            pool.submit(_write, parts[n], n == 0, base_url, style, record, description): n for n in todo
+        }
+        for future in as_completed(futures):
+            n = futures[future]
+            made[n] = future.result()
+            told(f"PDF part {n} written: {made[n].pages} page(s)")
+        told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
+        ordered = [made[n] for n in range(len(parts))]
+        pages = sum(part.pages for part in ordered)
+        pieces = [
+            pool.submit(frame_pdf, frame, count, base_url, style, first, pages)
+            for first, count in frame_pieces(pages, processes)
+        ]
+        heading = pool.submit(frame_head_pdf, frame, base_url, style)
+        joined = assemble(ordered[0], ordered[1:])
+        told("PDF parts assembled")
+        frames = [piece.result() for piece in pieces]
+        head = heading.result()
+        told(f"PDF frame written: {pages} pages in {len(pieces)} pieces")
+    finish(joined, head, frames, target)
     told("PDF parts joined")
+
+
+def _write(html: str, first: bool, base_url: str, style: str, record: Path, description: str) -> Part:
+    """A part; the first (the front's first page) with the record attached."""
+    if first:
+        return write_front(html, base_url, style, record, description)
+    return write_part(html, base_url, style)
