@@ -124,6 +124,19 @@ def _response_grid(columns: int) -> tuple[Figure, list[tuple[Axes, Axes]]]:
     return fig, pairs
 
 
+def _columns(points: list[tuple[float, bool, float]]) -> tuple[list[float], list[float], list[int]]:
+    """(times, levels, tripped as 0/1) of (level, tripped, time) points, as the panels plot them."""
+    return [p[2] for p in points], [p[0] for p in points], [1 if p[1] else 0 for p in points]
+
+
+def _tripped_marks(
+    ax: Axes, times: list[float], levels: list[float], tripped: list[int], size: int, label: str
+) -> None:
+    """The levels as marks, red where the DUT tripped, green where it did not."""
+    colours = ["#c62828" if t else "#2e7d32" for t in tripped]
+    ax.scatter(times, levels, c=colours, s=size, zorder=3, label=label)
+
+
 def _stimulus_column(
     ax: Axes,
     resp: Axes,
@@ -133,18 +146,9 @@ def _stimulus_column(
     spec: dict[str, Any],
 ) -> None:
     """One measurement's probes: the stimulus levels (upper panel) and the DUT's response (lower)."""
-    times = [p[2] for p in probes]
-    levels = [p[0] for p in probes]
-    tripped = [1 if p[1] else 0 for p in probes]
+    times, levels, tripped = _columns(probes)
     ax.step(times, levels, where="post", color="#455a64", linewidth=1.2, label="stimulus")
-    ax.scatter(
-        times,
-        levels,
-        c=["#c62828" if t else "#2e7d32" for t in tripped],
-        s=18,
-        zorder=3,
-        label="probe (red: tripped)",
-    )
+    _tripped_marks(ax, times, levels, tripped, 18, "probe (red: tripped)")
     if m.low is not None and m.high is not None:
         ax.axhspan(m.low, m.high, color="#2e7d32", alpha=0.10, label="limits")
     for limit in (m.low, m.high):
@@ -292,17 +296,8 @@ def _go_no_go_levels(
 ) -> None:
     spec_unit = str(spec.get("unit") or "")
     unit = level_unit or spec_unit
-    times = [p[2] for p in points]
-    levels = [p[0] for p in points]
-    tripped = [1 if p[1] else 0 for p in points]
-    ax.scatter(
-        times,
-        levels,
-        c=["#c62828" if t else "#2e7d32" for t in tripped],
-        s=22,
-        zorder=3,
-        label="held level (red: tripped)",
-    )
+    times, levels, tripped = _columns(points)
+    _tripped_marks(ax, times, levels, tripped, 22, "held level (red: tripped)")
     tolerance = spec.get("tolerance")
     for key, colour in (("trip", "#1565c0"),):  # the levels sit around the trip point: no release line
         nominal = spec.get(key)
