@@ -48,12 +48,6 @@ class Part:
     bookmarks: list[tuple[int, int, str, Point, str]] = field(default_factory=list)
 
 
-def join(front: Part, rest: list[Part], head: bytes, frames: list[bytes], target: Path) -> None:
-    """Write the front's pages then the other parts' as one PDF to `target`, each page framed by
-    `head` and the page of the same number in `frames` (the frame's pieces, in order): `finish`."""
-    finish(assemble(front, rest), head, frames, target)
-
-
 @dataclass
 class Joined:
     """The parts' pages in one writer, not framed yet."""

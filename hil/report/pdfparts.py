@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hil.gcpause import collection_paused
-from hil.report.pdfjoin import Part, assemble, finish, join
+from hil.report.pdfjoin import Part, assemble, finish
 
 if TYPE_CHECKING:
     from weasyprint import Document
@@ -210,32 +210,31 @@ def write(
         ordered = [made[n] for n in range(len(parts))]
         pages = sum(part.pages for part in ordered)
         head, frames = frame_head_pdf(frame, base_url, style), [frame_pdf(frame, pages, base_url, style)]
-        told(f"PDF frame written: {pages} pages")
-        join(ordered[0], ordered[1:], head, frames, target)
-        told("PDF parts joined")
-        return
-    context = multiprocessing.get_context("fork")  # the stylesheet and fonts are loaded once
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = {
-            pool.submit(_write, parts[n], n == 0, base_url, style, record, description): n for n in todo
-        }
-        for future in as_completed(futures):
-            n = futures[future]
-            made[n] = future.result()
-            told(f"PDF part {n} written: {made[n].pages} page(s)")
-        told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
-        ordered = [made[n] for n in range(len(parts))]
-        pages = sum(part.pages for part in ordered)
-        pieces = [
-            pool.submit(frame_pdf, frame, count, base_url, style, first, pages)
-            for first, count in frame_pieces(pages, processes)
-        ]
-        heading = pool.submit(frame_head_pdf, frame, base_url, style)
         joined = assemble(ordered[0], ordered[1:])
-        told("PDF parts assembled")
-        frames = [piece.result() for piece in pieces]
-        head = heading.result()
-        told(f"PDF frame written: {pages} pages in {len(pieces)} pieces")
+        told(f"PDF frame written: {pages} pages")
+    else:
+        context = multiprocessing.get_context("fork")  # the stylesheet and fonts are loaded once
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
+            futures = {
+                pool.submit(_write, parts[n], n == 0, base_url, style, record, description): n for n in todo
+            }
+            for future in as_completed(futures):
+                n = futures[future]
+                made[n] = future.result()
+                told(f"PDF part {n} written: {made[n].pages} page(s)")
+            told(f"PDF parts written: {len(todo)} of {len(parts)} after the seal")
+            ordered = [made[n] for n in range(len(parts))]
+            pages = sum(part.pages for part in ordered)
+            pieces = [
+                pool.submit(frame_pdf, frame, count, base_url, style, first, pages)
+                for first, count in frame_pieces(pages, processes)
+            ]
+            heading = pool.submit(frame_head_pdf, frame, base_url, style)
+            joined = assemble(ordered[0], ordered[1:])  # beside the frame's pieces
+            told("PDF parts assembled")
+            frames = [piece.result() for piece in pieces]
+            head = heading.result()
+            told(f"PDF frame written: {pages} pages in {len(pieces)} pieces")
     finish(joined, head, frames, target)
     told("PDF parts joined")
 
